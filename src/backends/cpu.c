@@ -1,0 +1,486 @@
+/* cpu.c: the CPU backend. Convolutions are im2col / col2im + OpenBLAS sgemm over the whole batch
+ * (batch chunks bound the scratch memory); everything else is plain C loops split across OpenMP
+ * threads. Every reduction has a fixed order per output element, so results depend only on the
+ * inputs and the thread count. See ops.h for the layout and gradient conventions. */
+#include "../ops/ops.h"
+#include "../core/util.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The im2col scratch is capped at this many floats (64 MB); bigger layers are done in batch chunks. */
+#define COL_BUDGET_FLOATS ((size_t)16 << 20)
+
+typedef struct {
+    float *col;     /* im2col / col2im scratch */
+    size_t col_cap; /* floats allocated in col */
+} CpuCtx;
+
+/* Declared by OpenBLAS; sets its thread count (the OpenMP build shares OpenMP's threads). */
+void openblas_set_num_threads(int num_threads);
+
+static float *cpu_scratch(Backend *be, size_t n) {
+    CpuCtx *c = be->ctx;
+    if (n > c->col_cap) {
+        free(c->col);
+        c->col = xmalloc(n * sizeof(float));
+        c->col_cap = n;
+    }
+    return c->col;
+}
+
+/* ------------------------------------------------------------------------------------------------
+ * memory */
+
+static float *cpu_alloc(Backend *be, size_t n) {
+    (void)be;
+    float *p = NULL;
+    size_t bytes = (n ? n : 1) * sizeof(float);
+    bytes = (bytes + 63) & ~(size_t)63;
+    if (posix_memalign((void **)&p, 64, bytes) != 0 || !p)
+        die("out of memory allocating %.1f MB; try a smaller --batch or --size", bytes / 1048576.0);
+    memset(p, 0, bytes);
+    return p;
+}
+static void cpu_free(Backend *be, float *p) { (void)be; free(p); }
+static void cpu_copy(Backend *be, float *dst, const float *src, size_t n) {
+    (void)be;
+    if (n) memmove(dst, src, n * sizeof(float));
+}
+static void cpu_zero(Backend *be, float *x, size_t n) {
+    (void)be;
+    if (n) memset(x, 0, n * sizeof(float));
+}
+
+static void cpu_transpose01(Backend *be, float *out, const float *in, int A, int Bn, int R) {
+    (void)be;
+    #pragma omp parallel for collapse(2) schedule(static)
+    for (int a = 0; a < A; a++)
+        for (int b = 0; b < Bn; b++)
+            memcpy(out + ((size_t)b * A + a) * R, in + ((size_t)a * Bn + b) * R, (size_t)R * sizeof(float));
+}
+
+/* ------------------------------------------------------------------------------------------------
+ * linear */
+
+static void add_bias_rows(float *out, const float *bias, int rows, int cols) {
+    /* out (rows, cols) += bias (cols) */
+    #pragma omp parallel for schedule(static)
+    for (int r = 0; r < rows; r++)
+        for (int c = 0; c < cols; c++) out[(size_t)r * cols + c] += bias[c];
+}
+
+static void cpu_linear_forward(Backend *be, float *out, const float *in, const float *w, const float *bias,
+                               int B, int Ni, int No) {
+    (void)be;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, B, No, Ni, 1.0f, in, Ni, w, Ni, 0.0f, out, No);
+    if (bias) add_bias_rows(out, bias, B, No);
+}
+
+static void cpu_linear_backward(Backend *be, float *din, float *dw, float *dbias, const float *dout,
+                                const float *in, const float *w, int B, int Ni, int No) {
+    (void)be;
+    if (din) cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, Ni, No, 1.0f, dout, No, w, Ni, 0.0f, din, Ni);
+    if (dw) cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, No, Ni, B, 1.0f, dout, No, in, Ni, 1.0f, dw, Ni);
+    if (dbias) {
+        #pragma omp parallel for schedule(static)
+        for (int o = 0; o < No; o++) {
+            double s = 0.0;
+            for (int b = 0; b < B; b++) s += dout[(size_t)b * No + o];
+            dbias[o] += (float)s;
+        }
+    }
+}
+
+/* ------------------------------------------------------------------------------------------------
+ * im2col / col2im over a batch chunk, CNHW layout.
+ * The "big" image x is (C, B, H, W); the "small" grid is (Ho, Wo) with kernel K, stride S, pad P.
+ * col is (C*K*K, nb*Ho*Wo) for images b0 .. b0+nb-1. */
+
+static void im2col(float *col, const float *x, int C, int B, int H, int W, int b0, int nb,
+                   int Ho, int Wo, int K, int S, int P) {
+    const size_t ncol = (size_t)nb * Ho * Wo;
+    #pragma omp parallel for schedule(static)
+    for (int r = 0; r < C * K * K; r++) {
+        const int c = r / (K * K), ki = (r / K) % K, kj = r % K;
+        float *dst = col + (size_t)r * ncol;
+        /* output columns whose input column stays inside the image: ow in [ow0, ow1) */
+        int ow0 = 0, ow1 = Wo;
+        while (ow0 < Wo && ow0 * S - P + kj < 0) ow0++;
+        while (ow1 > ow0 && (ow1 - 1) * S - P + kj >= W) ow1--;
+        for (int b = 0; b < nb; b++) {
+            const float *src = x + ((size_t)c * B + b0 + b) * H * W;
+            for (int oh = 0; oh < Ho; oh++, dst += Wo) {
+                const int ih = oh * S - P + ki;
+                if (ih < 0 || ih >= H) {
+                    memset(dst, 0, (size_t)Wo * sizeof(float));
+                    continue;
+                }
+                const float *row = src + (size_t)ih * W - P + kj;
+                for (int ow = 0; ow < ow0; ow++) dst[ow] = 0.0f;
+                if (S == 1) memcpy(dst + ow0, row + ow0, (size_t)(ow1 - ow0) * sizeof(float));
+                else if (S == 2) for (int ow = ow0; ow < ow1; ow++) dst[ow] = row[2 * ow];
+                else for (int ow = ow0; ow < ow1; ow++) dst[ow] = row[ow * S];
+                for (int ow = ow1; ow < Wo; ow++) dst[ow] = 0.0f;
+            }
+        }
+    }
+}
+
+/* x (C, B, H, W) images b0.. b0+nb-1 are overwritten with the sum of col's contributions. */
+static void col2im(float *x, const float *col, int C, int B, int H, int W, int b0, int nb,
+                   int Ho, int Wo, int K, int S, int P) {
+    const size_t ncol = (size_t)nb * Ho * Wo;
+    #pragma omp parallel for collapse(2) schedule(static)
+    for (int c = 0; c < C; c++) {
+        for (int b = 0; b < nb; b++) {
+            float *dst = x + ((size_t)c * B + b0 + b) * H * W;
+            memset(dst, 0, (size_t)H * W * sizeof(float));
+            for (int ki = 0; ki < K; ki++) {
+                for (int kj = 0; kj < K; kj++) {
+                    const float *src = col + ((size_t)(c * K + ki) * K + kj) * ncol + (size_t)b * Ho * Wo;
+                    int ow0 = 0, ow1 = Wo;
+                    while (ow0 < Wo && ow0 * S - P + kj < 0) ow0++;
+                    while (ow1 > ow0 && (ow1 - 1) * S - P + kj >= W) ow1--;
+                    for (int oh = 0; oh < Ho; oh++) {
+                        const int ih = oh * S - P + ki;
+                        if (ih < 0 || ih >= H) continue;
+                        float *row = dst + (size_t)ih * W - P + kj;
+                        const float *s = src + (size_t)oh * Wo;
+                        if (S == 2) for (int ow = ow0; ow < ow1; ow++) row[2 * ow] += s[ow];
+                        else for (int ow = ow0; ow < ow1; ow++) row[ow * S] += s[ow];
+                    }
+                }
+            }
+        }
+    }
+}
+
+/* Images per chunk so that a chunk's col matrix fits the scratch budget. */
+static int chunk_images(size_t per_image, int B) {
+    size_t nb = COL_BUDGET_FLOATS / (per_image ? per_image : 1);
+    if (nb < 1) nb = 1;
+    if (nb > (size_t)B) nb = B;
+    return (int)nb;
+}
+
+static void add_bias_channels(float *out, const float *bias, int C, size_t N) {
+    #pragma omp parallel for schedule(static)
+    for (int c = 0; c < C; c++) {
+        float *o = out + (size_t)c * N;
+        const float bc = bias[c];
+        for (size_t i = 0; i < N; i++) o[i] += bc;
+    }
+}
+
+static void sum_channels(float *acc, const float *x, int C, size_t N) {
+    /* acc (C) += sum over each channel's N values */
+    #pragma omp parallel for schedule(static)
+    for (int c = 0; c < C; c++) {
+        const float *p = x + (size_t)c * N;
+        double s = 0.0;
+        for (size_t i = 0; i < N; i++) s += p[i];
+        acc[c] += (float)s;
+    }
+}
+
+/* ------------------------------------------------------------------------------------------------
+ * conv2d: out (Co, B*Ho*Wo) = W (Co, Ci*K*K) x col (Ci*K*K, B*Ho*Wo) */
+
+static void cpu_conv2d_forward(Backend *be, float *out, const float *in, const float *w, const float *bias,
+                               const ConvShape *s) {
+    const int kk = s->Ci * s->K * s->K, hw = s->Ho * s->Wo;
+    const size_t N = (size_t)s->B * hw;
+    const int nb = chunk_images((size_t)kk * hw, s->B);
+    float *col = cpu_scratch(be, (size_t)kk * nb * hw);
+    for (int b0 = 0; b0 < s->B; b0 += nb) {
+        const int n = (b0 + nb <= s->B ? nb : s->B - b0);
+        im2col(col, in, s->Ci, s->B, s->Hi, s->Wi, b0, n, s->Ho, s->Wo, s->K, s->S, s->P);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, s->Co, n * hw, kk, 1.0f, w, kk, col, n * hw,
+                    0.0f, out + (size_t)b0 * hw, (int)N);
+    }
+    if (bias) add_bias_channels(out, bias, s->Co, N);
+}
+
+static void cpu_conv2d_backward(Backend *be, float *din, float *dw, float *dbias, const float *dout,
+                                const float *in, const float *w, const ConvShape *s) {
+    const int kk = s->Ci * s->K * s->K, hw = s->Ho * s->Wo;
+    const size_t N = (size_t)s->B * hw;
+    if (dbias) sum_channels(dbias, dout, s->Co, N);
+    if (!din && !dw) return;
+    const int nb = chunk_images((size_t)kk * hw, s->B);
+    float *col = cpu_scratch(be, (size_t)kk * nb * hw);
+    for (int b0 = 0; b0 < s->B; b0 += nb) {
+        const int n = (b0 + nb <= s->B ? nb : s->B - b0);
+        const float *dchunk = dout + (size_t)b0 * hw;
+        if (dw) {
+            im2col(col, in, s->Ci, s->B, s->Hi, s->Wi, b0, n, s->Ho, s->Wo, s->K, s->S, s->P);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, s->Co, kk, n * hw, 1.0f, dchunk, (int)N, col,
+                        n * hw, 1.0f, dw, kk);
+        }
+        if (din) {
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, kk, n * hw, s->Co, 1.0f, w, kk, dchunk, (int)N,
+                        0.0f, col, n * hw);
+            col2im(din, col, s->Ci, s->B, s->Hi, s->Wi, b0, n, s->Ho, s->Wo, s->K, s->S, s->P);
+        }
+    }
+}
+
+/* ------------------------------------------------------------------------------------------------
+ * conv_transpose2d: col (Co*K*K, B*Hi*Wi) = W^T x in, then col2im onto the large output. */
+
+static void cpu_convt_forward(Backend *be, float *out, const float *in, const float *w, const float *bias,
+                              const ConvShape *s) {
+    const int kk = s->Co * s->K * s->K, hw = s->Hi * s->Wi;
+    const size_t Nin = (size_t)s->B * hw;
+    const int nb = chunk_images((size_t)kk * hw, s->B);
+    float *col = cpu_scratch(be, (size_t)kk * nb * hw);
+    for (int b0 = 0; b0 < s->B; b0 += nb) {
+        const int n = (b0 + nb <= s->B ? nb : s->B - b0);
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, kk, n * hw, s->Ci, 1.0f, w, kk,
+                    in + (size_t)b0 * hw, (int)Nin, 0.0f, col, n * hw);
+        col2im(out, col, s->Co, s->B, s->Ho, s->Wo, b0, n, s->Hi, s->Wi, s->K, s->S, s->P);
+    }
+    if (bias) add_bias_channels(out, bias, s->Co, (size_t)s->B * s->Ho * s->Wo);
+}
+
+static void cpu_convt_backward(Backend *be, float *din, float *dw, float *dbias, const float *dout,
+                               const float *in, const float *w, const ConvShape *s) {
+    const int kk = s->Co * s->K * s->K, hw = s->Hi * s->Wi;
+    const size_t Nin = (size_t)s->B * hw;
+    if (dbias) sum_channels(dbias, dout, s->Co, (size_t)s->B * s->Ho * s->Wo);
+    if (!din && !dw) return;
+    const int nb = chunk_images((size_t)kk * hw, s->B);
+    float *col = cpu_scratch(be, (size_t)kk * nb * hw);
+    for (int b0 = 0; b0 < s->B; b0 += nb) {
+        const int n = (b0 + nb <= s->B ? nb : s->B - b0);
+        im2col(col, dout, s->Co, s->B, s->Ho, s->Wo, b0, n, s->Hi, s->Wi, s->K, s->S, s->P);
+        if (din)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, s->Ci, n * hw, kk, 1.0f, w, kk, col, n * hw,
+                        0.0f, din + (size_t)b0 * hw, (int)Nin);
+        if (dw)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, s->Ci, kk, n * hw, 1.0f, in + (size_t)b0 * hw,
+                        (int)Nin, col, n * hw, 1.0f, dw, kk);
+    }
+}
+
+/* ------------------------------------------------------------------------------------------------
+ * activations */
+
+static inline float act_apply(float z, Act act) {
+    switch (act) {
+    case ACT_RELU: return z > 0.0f ? z : 0.0f;
+    case ACT_LRELU: return z > 0.0f ? z : LRELU_SLOPE * z;
+    case ACT_TANH: return tanhf(z);
+    default: return z;
+    }
+}
+
+/* d act / d z, from the pre-activation z */
+static inline float act_grad_from_input(float z, Act act) {
+    switch (act) {
+    case ACT_RELU: return z > 0.0f ? 1.0f : 0.0f;
+    case ACT_LRELU: return z > 0.0f ? 1.0f : LRELU_SLOPE;
+    case ACT_TANH: { float t = tanhf(z); return 1.0f - t * t; }
+    default: return 1.0f;
+    }
+}
+
+static void cpu_act_forward(Backend *be, float *out, const float *in, size_t n, Act act) {
+    (void)be;
+    #pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < n; i++) out[i] = act_apply(in[i], act);
+}
+
+static void cpu_act_backward(Backend *be, float *din, const float *dout, const float *out, size_t n, Act act) {
+    (void)be;
+    #pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < n; i++) {
+        const float y = out[i];
+        float g;
+        switch (act) {
+        case ACT_RELU: g = y > 0.0f ? 1.0f : 0.0f; break;
+        case ACT_LRELU: g = y > 0.0f ? 1.0f : LRELU_SLOPE; break;
+        case ACT_TANH: g = 1.0f - y * y; break;
+        default: g = 1.0f;
+        }
+        din[i] = dout[i] * g;
+    }
+}
+
+/* ------------------------------------------------------------------------------------------------
+ * batch norm. One channel is one contiguous row of N values; each row is reduced by one thread,
+ * in double precision, in a fixed order. */
+
+/* The one place the normalized pre-activation is computed, shared by forward, apply and backward,
+ * so that the ReLU masks agree bit for bit (the build uses -ffp-contract=off). */
+static inline float bn_preact(float x, float scale, float shift) { return x * scale + shift; }
+
+static void bn_apply_row(float *out, const float *x, int N, float mean, float rstd, float gamma, float beta,
+                         Act act) {
+    const float scale = gamma * rstd, shift = beta - mean * scale;
+    switch (act) {
+    case ACT_RELU:
+        for (int i = 0; i < N; i++) { float z = bn_preact(x[i], scale, shift); out[i] = z > 0.0f ? z : 0.0f; }
+        break;
+    case ACT_LRELU:
+        for (int i = 0; i < N; i++) { float z = bn_preact(x[i], scale, shift); out[i] = z > 0.0f ? z : LRELU_SLOPE * z; }
+        break;
+    default:
+        for (int i = 0; i < N; i++) out[i] = act_apply(bn_preact(x[i], scale, shift), act);
+    }
+}
+
+static void cpu_batchnorm_forward(Backend *be, float *out, float *mean, float *rstd, float *running_mean,
+                                  float *running_var, const float *in, const float *gamma, const float *beta,
+                                  int C, int N, int batch_stats, float momentum, float eps, Act act) {
+    (void)be;
+    #pragma omp parallel for schedule(static)
+    for (int c = 0; c < C; c++) {
+        const float *x = in + (size_t)c * N;
+        float m, r;
+        if (batch_stats) {
+            double s = 0.0;
+            for (int i = 0; i < N; i++) s += x[i];
+            const double mu = s / N;
+            double ss = 0.0;
+            for (int i = 0; i < N; i++) { double d = x[i] - mu; ss += d * d; }
+            const double var = ss / N;
+            m = (float)mu;
+            r = (float)(1.0 / sqrt(var + eps));
+            if (running_mean && running_var) {
+                const double unbiased = N > 1 ? ss / (N - 1) : var;
+                running_mean[c] = (float)((1.0 - momentum) * running_mean[c] + momentum * mu);
+                running_var[c] = (float)((1.0 - momentum) * running_var[c] + momentum * unbiased);
+            }
+        } else {
+            m = running_mean[c];
+            r = (float)(1.0 / sqrt((double)running_var[c] + eps));
+        }
+        mean[c] = m;
+        rstd[c] = r;
+        bn_apply_row(out + (size_t)c * N, x, N, m, r, gamma[c], beta[c], act);
+    }
+}
+
+static void cpu_batchnorm_apply(Backend *be, float *out, const float *in, const float *mean, const float *rstd,
+                                const float *gamma, const float *beta, int C, int N, Act act) {
+    (void)be;
+    #pragma omp parallel for schedule(static)
+    for (int c = 0; c < C; c++)
+        bn_apply_row(out + (size_t)c * N, in + (size_t)c * N, N, mean[c], rstd[c], gamma[c], beta[c], act);
+}
+
+static void cpu_batchnorm_backward(Backend *be, float *din, float *dgamma, float *dbeta, const float *dout,
+                                   const float *in, const float *mean, const float *rstd, const float *gamma,
+                                   const float *beta, int C, int N, Act act) {
+    (void)be;
+    #pragma omp parallel for schedule(static)
+    for (int c = 0; c < C; c++) {
+        const float *x = in + (size_t)c * N, *dy = dout + (size_t)c * N;
+        float *dx = din + (size_t)c * N;
+        const float m = mean[c], r = rstd[c], g = gamma[c];
+        const float scale = g * r, shift = beta[c] - m * scale;
+        double sdz = 0.0, sdzx = 0.0;
+        for (int i = 0; i < N; i++) {
+            const float dz = dy[i] * act_grad_from_input(bn_preact(x[i], scale, shift), act);
+            const float xhat = (x[i] - m) * r;
+            sdz += dz;
+            sdzx += (double)dz * xhat;
+        }
+        if (dgamma) dgamma[c] += (float)sdzx;
+        if (dbeta) dbeta[c] += (float)sdz;
+        const float k1 = (float)(sdz / N), k2 = (float)(sdzx / N);
+        for (int i = 0; i < N; i++) {
+            const float dz = dy[i] * act_grad_from_input(bn_preact(x[i], scale, shift), act);
+            const float xhat = (x[i] - m) * r;
+            dx[i] = scale * (dz - k1 - xhat * k2);
+        }
+    }
+}
+
+/* ------------------------------------------------------------------------------------------------
+ * loss and optimizer */
+
+static void cpu_bce_logits(Backend *be, float *loss, float *mean_prob, float *dlogits, const float *logits, int B,
+                           float target, float scale) {
+    (void)be;
+    double l = 0.0, p = 0.0;
+    for (int b = 0; b < B; b++) {
+        const double x = logits[b];
+        /* max(x,0) - x*t + log(1 + exp(-|x|)) */
+        l += (x > 0 ? x : 0.0) - x * target + log1p(exp(-fabs(x)));
+        const double sig = x >= 0 ? 1.0 / (1.0 + exp(-x)) : exp(x) / (1.0 + exp(x));
+        p += sig;
+        if (dlogits) dlogits[b] = (float)(scale * (sig - target) / B);
+    }
+    loss[0] = (float)(scale * l / B);
+    if (mean_prob) mean_prob[0] = (float)(p / B);
+}
+
+static void cpu_adam(Backend *be, float *param, const float *grad, float *m, float *v, size_t n, double lr,
+                     double beta1, double beta2, double eps_d, long step) {
+    (void)be;
+    /* torch.optim.Adam (single-tensor path): bias corrections in double, applied as float scalars */
+    const double bc1 = 1.0 - pow(beta1, (double)step), bc2 = 1.0 - pow(beta2, (double)step);
+    const float step_size = (float)(lr / bc1), bc2_sqrt = (float)sqrt(bc2);
+    const float b1 = (float)beta1, b2 = (float)beta2, omb1 = (float)(1.0 - beta1), omb2 = (float)(1.0 - beta2);
+    const float eps = (float)eps_d;
+    #pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < n; i++) {
+        const float g = grad[i];
+        const float mi = m[i] * b1 + g * omb1;
+        const float vi = v[i] * b2 + g * g * omb2;
+        m[i] = mi;
+        v[i] = vi;
+        const float denom = sqrtf(vi) / bc2_sqrt + eps;
+        param[i] -= step_size * (mi / denom);
+    }
+}
+
+/* ------------------------------------------------------------------------------------------------ */
+
+static void cpu_upload(Backend *be, float *dst, const float *src, size_t n) { cpu_copy(be, dst, src, n); }
+static void cpu_download(Backend *be, float *dst, const float *src, size_t n) { cpu_copy(be, dst, src, n); }
+
+static void cpu_destroy(Backend *be) {
+    CpuCtx *c = be->ctx;
+    free(c->col);
+    free(c);
+    free(be);
+}
+
+Backend *backend_cpu_create(int threads) {
+    if (threads > 0) {
+        omp_set_num_threads(threads);
+        openblas_set_num_threads(threads);
+    }
+    Backend *be = xcalloc(1, sizeof(Backend));
+    be->name = "cpu";
+    be->ctx = xcalloc(1, sizeof(CpuCtx));
+    be->alloc = cpu_alloc;
+    be->free = cpu_free;
+    be->upload = cpu_upload;
+    be->download = cpu_download;
+    be->zero = cpu_zero;
+    be->copy = cpu_copy;
+    be->transpose01 = cpu_transpose01;
+    be->linear_forward = cpu_linear_forward;
+    be->linear_backward = cpu_linear_backward;
+    be->conv2d_forward = cpu_conv2d_forward;
+    be->conv2d_backward = cpu_conv2d_backward;
+    be->conv_transpose2d_forward = cpu_convt_forward;
+    be->conv_transpose2d_backward = cpu_convt_backward;
+    be->batchnorm_forward = cpu_batchnorm_forward;
+    be->batchnorm_apply = cpu_batchnorm_apply;
+    be->batchnorm_backward = cpu_batchnorm_backward;
+    be->act_forward = cpu_act_forward;
+    be->act_backward = cpu_act_backward;
+    be->bce_logits = cpu_bce_logits;
+    be->adam = cpu_adam;
+    be->destroy = cpu_destroy;
+    return be;
+}

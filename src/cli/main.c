@@ -1,0 +1,22 @@
+/* main.c: the dcgan command: dispatches to a subcommand. */
+#include "commands.h"
+#include "../core/util.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static void usage(void) {
+    printf("dcgan: a deep convolutional GAN trainer and image generator\n\n"
+           "usage: dcgan COMMAND [options]    (dcgan COMMAND --help lists its options)\n\n"
+           "commands:\n"
+           "  bench    time full training iterations on synthetic data\n");
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+        usage();
+        return argc < 2 ? 1 : 0;
+    }
+    if (!strcmp(argv[1], "bench")) return cmd_bench(argc, argv);
+    die("unknown command '%s'; run dcgan --help for the list", argv[1]);
+}

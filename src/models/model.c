@@ -1,0 +1,393 @@
+/* model.c: builds the G and D layer tables of both families, carves the flat parameter blocks,
+ * and runs the forward and backward passes through the Backend interface (see model.h). */
+#include "model.h"
+#include "../core/util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char *arch_name(Arch a) { return a == ARCH_SEED ? "seed" : "dcgan"; }
+
+int arch_parse(const char *s, Arch *out) {
+    if (!strcmp(s, "dcgan")) { *out = ARCH_DCGAN; return 0; }
+    if (!strcmp(s, "seed")) { *out = ARCH_SEED; return 0; }
+    return -1;
+}
+
+static int is_pow2(int x) { return x > 0 && (x & (x - 1)) == 0; }
+
+int model_config_check(const ModelConfig *c, int batch, char *err, size_t errlen) {
+#define FAIL(...) do { snprintf(err, errlen, __VA_ARGS__); return -1; } while (0)
+    if (c->arch != ARCH_DCGAN && c->arch != ARCH_SEED) FAIL("unknown architecture; use --arch dcgan or --arch seed");
+    if (c->channels != 1 && c->channels != 3) FAIL("--channels %d is not supported; use 1 (grayscale) or 3 (RGB)", c->channels);
+    if (c->nz < 1 || c->nz > 4096) FAIL("--nz %d is out of range; use 1 to 4096 (default 100)", c->nz);
+    if (c->gf < 1 || c->gf > 1024) FAIL("--gf %d is out of range; use 1 to 1024 (default 64)", c->gf);
+    if (c->df < 1 || c->df > 1024) FAIL("--df %d is out of range; use 1 to 1024 (default 64)", c->df);
+    if (c->arch == ARCH_DCGAN) {
+        if (!is_pow2(c->size) || c->size < 32 || c->size > 256)
+            FAIL("--size %d is not possible for --arch dcgan; use 32, 64, 128 or 256 (or --arch seed for other multiples of 16)", c->size);
+        if (c->gf * (c->size / 8) > 8192) FAIL("--gf %d is too wide at --size %d; use a smaller --gf", c->gf, c->size);
+        if (c->df * (c->size / 8) > 8192) FAIL("--df %d is too wide at --size %d; use a smaller --df", c->df, c->size);
+    } else {
+        if (c->size % 16 != 0 || c->size < 16 || c->size > 512)
+            FAIL("--size %d is not possible for --arch seed; use a multiple of 16 from 16 to 512 (e.g. 64 or 128)", c->size);
+    }
+    if (batch > 0) {
+        /* batch norm needs more than one value per channel; the smallest BN map is G's first */
+        int smallest = c->arch == ARCH_DCGAN ? 16 : (c->size / 16) * (c->size / 16);
+        if ((long)batch * smallest < 2)
+            FAIL("--batch %d is too small for batch norm at this size; use --batch 2 or more", batch);
+        if (batch > 1 << 20) FAIL("--batch %d is too large; use at most %d", batch, 1 << 20);
+    } else if (batch == 0 || batch < 0) {
+        if (batch == 0) FAIL("--batch 0 is not possible; use --batch 1 or more (default 64)");
+    }
+    return 0;
+#undef FAIL
+}
+
+/* ------------------------------------------------------------------------------------------------
+ * table building */
+
+static int add_spec(TensorSpec *t, int *count, size_t *total, const char *name, int ndim, int d0, int d1, int d2,
+                    int d3) {
+    DCGAN_CHECK(*count < NET_MAX_TENSORS, "too many tensors");
+    TensorSpec *s = &t[*count];
+    snprintf(s->name, sizeof s->name, "%s", name);
+    s->ndim = ndim;
+    int d[4] = {d0, d1, d2, d3};
+    s->numel = 1;
+    for (int i = 0; i < 4; i++) {
+        s->dims[i] = i < ndim ? d[i] : 1;
+        if (i < ndim) s->numel *= (size_t)d[i];
+    }
+    s->offset = *total;
+    *total += s->numel;
+    return (*count)++;
+}
+
+static void add_layer(Net *n, LayerKind kind, int cin, int hin, int cout, int hout, int k, int s, int p, int bias,
+                      int bn, Act act) {
+    DCGAN_CHECK(n->nlayers < NET_MAX_LAYERS, "too many layers");
+    const int li = n->nlayers++;
+    Layer *L = &n->layer[li];
+    memset(L, 0, sizeof *L);
+    L->kind = kind;
+    L->cin = cin; L->hin = hin; L->win = hin;
+    L->cout = cout; L->hout = hout; L->wout = hout;
+    L->k = k; L->s = s; L->p = p;
+    L->has_bias = bias; L->has_bn = bn; L->act = act;
+    L->t_w = L->t_b = L->t_gamma = L->t_beta = L->t_rmean = L->t_rvar = -1;
+    char name[32];
+    snprintf(name, sizeof name, "L%d.weight", li);
+    if (kind == LAYER_LINEAR)
+        L->t_w = add_spec(n->tensor, &n->ntensors, &n->nparams, name, 2, cout * hout * hout, cin * hin * hin, 1, 1);
+    else if (kind == LAYER_CONV)
+        L->t_w = add_spec(n->tensor, &n->ntensors, &n->nparams, name, 4, cout, cin, k, k);
+    else
+        L->t_w = add_spec(n->tensor, &n->ntensors, &n->nparams, name, 4, cin, cout, k, k);
+    if (bias) {
+        snprintf(name, sizeof name, "L%d.bias", li);
+        L->t_b = add_spec(n->tensor, &n->ntensors, &n->nparams, name, 1,
+                          kind == LAYER_LINEAR ? cout * hout * hout : cout, 1, 1, 1);
+    }
+    if (bn) {
+        snprintf(name, sizeof name, "L%d.bn.weight", li);
+        L->t_gamma = add_spec(n->tensor, &n->ntensors, &n->nparams, name, 1, cout, 1, 1, 1);
+        snprintf(name, sizeof name, "L%d.bn.bias", li);
+        L->t_beta = add_spec(n->tensor, &n->ntensors, &n->nparams, name, 1, cout, 1, 1, 1);
+        snprintf(name, sizeof name, "L%d.bn.running_mean", li);
+        L->t_rmean = add_spec(n->buffer, &n->nbuffers, &n->nbuf, name, 1, cout, 1, 1, 1);
+        snprintf(name, sizeof name, "L%d.bn.running_var", li);
+        L->t_rvar = add_spec(n->buffer, &n->nbuffers, &n->nbuf, name, 1, cout, 1, 1, 1);
+    }
+}
+
+static void net_reset(Net *n) { memset(n, 0, sizeof *n); }
+
+void net_build_generator(Net *n, const ModelConfig *c) {
+    net_reset(n);
+    n->in_c = c->nz; n->in_h = n->in_w = 1;
+    if (c->arch == ARCH_DCGAN) {
+        /* ConvT(nz -> gf*S/8, k4 s1 p0): 1x1 -> 4x4, then k4 s2 p1 doubling the size, halving the width */
+        int ch = c->gf * (c->size / 8), s = 4;
+        add_layer(n, LAYER_CONVT, c->nz, 1, ch, 4, 4, 1, 0, 0, 1, ACT_RELU);
+        while (s * 2 < c->size) {
+            add_layer(n, LAYER_CONVT, ch, s, ch / 2, s * 2, 4, 2, 1, 0, 1, ACT_RELU);
+            ch /= 2; s *= 2;
+        }
+        add_layer(n, LAYER_CONVT, ch, s, c->channels, s * 2, 4, 2, 1, 0, 0, ACT_TANH);
+    } else {
+        /* linear(nz -> 8gf * (S/16)^2) reshaped, then 4 ConvT k5 s2 p2 output_padding 1, with bias */
+        int s = c->size / 16, ch = c->gf * 8;
+        add_layer(n, LAYER_LINEAR, c->nz, 1, ch, s, 0, 0, 0, 1, 1, ACT_RELU);
+        for (int i = 0; i < 3; i++) {
+            add_layer(n, LAYER_CONVT, ch, s, ch / 2, s * 2, 5, 2, 2, 1, 1, ACT_RELU);
+            ch /= 2; s *= 2;
+        }
+        add_layer(n, LAYER_CONVT, ch, s, c->channels, s * 2, 5, 2, 2, 1, 0, ACT_TANH);
+    }
+}
+
+void net_build_discriminator(Net *n, const ModelConfig *c) {
+    net_reset(n);
+    n->in_c = c->channels; n->in_h = n->in_w = c->size;
+    if (c->arch == ARCH_DCGAN) {
+        int ch = c->df, s = c->size / 2;
+        add_layer(n, LAYER_CONV, c->channels, c->size, ch, s, 4, 2, 1, 0, 0, ACT_LRELU);
+        while (s > 4) {
+            add_layer(n, LAYER_CONV, ch, s, ch * 2, s / 2, 4, 2, 1, 0, 1, ACT_LRELU);
+            ch *= 2; s /= 2;
+        }
+        add_layer(n, LAYER_CONV, ch, 4, 1, 1, 4, 1, 0, 0, 0, ACT_NONE);
+    } else {
+        int ch = c->df, s = c->size / 2;
+        add_layer(n, LAYER_CONV, c->channels, c->size, ch, s, 5, 2, 2, 1, 0, ACT_LRELU);
+        for (int i = 0; i < 3; i++) {
+            add_layer(n, LAYER_CONV, ch, s, ch * 2, s / 2, 5, 2, 2, 1, 1, ACT_LRELU);
+            ch *= 2; s /= 2;
+        }
+        add_layer(n, LAYER_LINEAR, ch, s, 1, 1, 0, 0, 0, 1, 0, ACT_NONE);
+    }
+}
+
+/* ------------------------------------------------------------------------------------------------
+ * memory */
+
+static size_t layer_out_numel(const Layer *L) { return (size_t)L->cout * L->hout * L->wout; }
+static size_t layer_in_numel(const Layer *L) { return (size_t)L->cin * L->hin * L->win; }
+
+size_t net_output_numel(const Net *n) { return layer_out_numel(&n->layer[n->nlayers - 1]); }
+
+void net_alloc(Net *n, Backend *be, int B) {
+    n->B = B;
+    n->params = be->alloc(be, n->nparams);
+    n->grads = be->alloc(be, n->nparams);
+    n->adam_m = be->alloc(be, n->nparams);
+    n->adam_v = be->alloc(be, n->nparams);
+    n->buffers = be->alloc(be, n->nbuf ? n->nbuf : 1);
+    size_t nact = 0, nstat = 0;
+    for (int l = 0; l < n->nlayers; l++) {
+        nact += (size_t)B * layer_out_numel(&n->layer[l]);
+        if (n->layer[l].has_bn) nstat += 2 * (size_t)n->layer[l].cout;
+    }
+    n->acts = be->alloc(be, nact);
+    n->stats = be->alloc(be, nstat ? nstat : 1);
+    size_t a = 0, s = 0;
+    for (int l = 0; l < n->nlayers; l++) {
+        const Layer *L = &n->layer[l];
+        n->y[l] = n->acts + a;
+        a += (size_t)B * layer_out_numel(L);
+        if (L->has_bn) {
+            n->mean[l] = n->stats + s; s += L->cout;
+            n->rstd[l] = n->stats + s; s += L->cout;
+        } else {
+            n->mean[l] = n->rstd[l] = NULL;
+        }
+    }
+    n->xin = be->alloc(be, (size_t)B * layer_in_numel(&n->layer[0]));
+}
+
+void net_free(Net *n, Backend *be) {
+    float **blocks[] = {&n->params, &n->grads, &n->adam_m, &n->adam_v, &n->buffers, &n->acts, &n->stats, &n->xin};
+    for (size_t i = 0; i < sizeof blocks / sizeof blocks[0]; i++) {
+        if (*blocks[i]) be->free(be, *blocks[i]);
+        *blocks[i] = NULL;
+    }
+}
+
+void net_init_params(Net *n, Backend *be, Rng *rng) {
+    float *host = xcalloc(n->nparams, sizeof(float));
+    for (int l = 0; l < n->nlayers; l++) {
+        const Layer *L = &n->layer[l];
+        const TensorSpec *w = &n->tensor[L->t_w];
+        rng_fill_normal(rng, host + w->offset, w->numel, 0.0f, 0.02f);
+        if (L->has_bn) {
+            const TensorSpec *g = &n->tensor[L->t_gamma];
+            rng_fill_normal(rng, host + g->offset, g->numel, 1.0f, 0.02f);
+        }
+        /* biases and BN beta stay 0 */
+    }
+    be->upload(be, n->params, host, n->nparams);
+    free(host);
+    float *buf = xcalloc(n->nbuf ? n->nbuf : 1, sizeof(float));
+    for (int l = 0; l < n->nlayers; l++) {
+        const Layer *L = &n->layer[l];
+        if (!L->has_bn) continue;
+        const TensorSpec *v = &n->buffer[L->t_rvar];
+        for (size_t i = 0; i < v->numel; i++) buf[v->offset + i] = 1.0f;
+    }
+    be->upload(be, n->buffers, buf, n->nbuf ? n->nbuf : 1);
+    free(buf);
+    be->zero(be, n->grads, n->nparams);
+    be->zero(be, n->adam_m, n->nparams);
+    be->zero(be, n->adam_v, n->nparams);
+}
+
+int net_find_tensor(const Net *n, const char *name) {
+    for (int i = 0; i < n->ntensors; i++)
+        if (!strcmp(n->tensor[i].name, name)) return i;
+    return -1;
+}
+
+int net_find_buffer(const Net *n, const char *name) {
+    for (int i = 0; i < n->nbuffers; i++)
+        if (!strcmp(n->buffer[i].name, name)) return i;
+    return -1;
+}
+
+void workspace_alloc(Workspace *ws, Backend *be, const Net *a, const Net *b, int B) {
+    size_t act = 0, lin = 0;
+    const Net *nets[2] = {a, b};
+    for (int k = 0; k < 2; k++) {
+        for (int l = 0; l < nets[k]->nlayers; l++) {
+            const Layer *L = &nets[k]->layer[l];
+            size_t o = layer_out_numel(L), i = layer_in_numel(L);
+            if (o > act) act = o;
+            if (i > act) act = i;
+            if (L->kind == LAYER_LINEAR) {
+                if (o > lin) lin = o;
+                if (i > lin) lin = i;
+            }
+        }
+    }
+    ws->act_n = act * B;
+    ws->lin_n = lin * B;
+    ws->act = be->alloc(be, ws->act_n);
+    ws->g0 = be->alloc(be, ws->act_n);
+    ws->g1 = be->alloc(be, ws->act_n);
+    ws->lin_a = be->alloc(be, ws->lin_n ? ws->lin_n : 1);
+    ws->lin_b = be->alloc(be, ws->lin_n ? ws->lin_n : 1);
+}
+
+void workspace_free(Workspace *ws, Backend *be) {
+    float **p[] = {&ws->act, &ws->g0, &ws->g1, &ws->lin_a, &ws->lin_b};
+    for (size_t i = 0; i < sizeof p / sizeof p[0]; i++) {
+        if (*p[i]) be->free(be, *p[i]);
+        *p[i] = NULL;
+    }
+}
+
+/* ------------------------------------------------------------------------------------------------
+ * forward / backward */
+
+static ConvShape layer_shape(const Layer *L, int B) {
+    ConvShape s = {B, L->cin, L->hin, L->win, L->cout, L->hout, L->wout, L->k, L->s, L->p};
+    return s;
+}
+
+static float *P(const Net *n, int t) { return t < 0 ? NULL : n->params + n->tensor[t].offset; }
+static float *G(const Net *n, int t) { return t < 0 ? NULL : n->grads + n->tensor[t].offset; }
+static float *BUF(const Net *n, int t) { return t < 0 ? NULL : n->buffers + n->buffer[t].offset; }
+
+/* The input of layer l as the layer wants it: CNHW for convs; for layer 0 of G the caller's z. */
+static const float *layer0_input(Net *n, Backend *be, const float *x) {
+    const Layer *L = &n->layer[0];
+    if (L->kind == LAYER_CONVT && L->hin == 1 && L->win == 1 && n->in_h == 1) {
+        /* z (B, nz) -> (nz, B, 1, 1) */
+        be->transpose01(be, n->xin, x, n->B, L->cin, 1);
+        return n->xin;
+    }
+    return x;
+}
+
+void net_forward(Net *n, Backend *be, Workspace *ws, const float *x, int batch_stats) {
+    const int B = n->B;
+    const float *in = layer0_input(n, be, x);
+    for (int l = 0; l < n->nlayers; l++) {
+        const Layer *L = &n->layer[l];
+        float *y = n->y[l];
+        const ConvShape s = layer_shape(L, B);
+        const size_t outn = (size_t)B * layer_out_numel(L);
+        switch (L->kind) {
+        case LAYER_CONV: be->conv2d_forward(be, y, in, P(n, L->t_w), P(n, L->t_b), &s); break;
+        case LAYER_CONVT: be->conv_transpose2d_forward(be, y, in, P(n, L->t_w), P(n, L->t_b), &s); break;
+        case LAYER_LINEAR: {
+            const int I = (int)layer_in_numel(L), O = (int)layer_out_numel(L);
+            const float *flat = in;
+            if (l > 0) { /* CNHW (cin, B, hw) -> (B, cin*hw) */
+                be->transpose01(be, ws->lin_a, in, L->cin, B, L->hin * L->win);
+                flat = ws->lin_a;
+            }
+            be->linear_forward(be, ws->lin_b, flat, P(n, L->t_w), P(n, L->t_b), B, I, O);
+            be->transpose01(be, y, ws->lin_b, B, L->cout, L->hout * L->wout);
+            break;
+        }
+        }
+        if (L->has_bn) {
+            /* y keeps the pre-BN values for backward; the activation goes to the scratch */
+            be->batchnorm_forward(be, ws->act, n->mean[l], n->rstd[l], BUF(n, L->t_rmean),
+                                  BUF(n, L->t_rvar), y, P(n, L->t_gamma), P(n, L->t_beta), L->cout,
+                                  B * L->hout * L->wout, batch_stats, 0.1f, 1e-5f, L->act);
+            in = ws->act;
+        } else {
+            if (L->act != ACT_NONE) be->act_forward(be, y, y, outn, L->act);
+            in = y;
+        }
+    }
+}
+
+float *net_backward(Net *n, Backend *be, Workspace *ws, const float *x, float *dout, int param_grads,
+                    int input_grad) {
+    const int B = n->B;
+    DCGAN_CHECK(dout == ws->g0 || dout == ws->g1, "net_backward: dout must be a workspace gradient buffer");
+    float *g = dout;
+    for (int l = n->nlayers - 1; l >= 0; l--) {
+        const Layer *L = &n->layer[l];
+        const size_t outn = (size_t)B * layer_out_numel(L);
+        /* g: gradient of the activated output -> gradient of the conv / linear output */
+        if (L->has_bn)
+            be->batchnorm_backward(be, g, param_grads ? G(n, L->t_gamma) : NULL, param_grads ? G(n, L->t_beta) : NULL,
+                                   g, n->y[l], n->mean[l], n->rstd[l], P(n, L->t_gamma), P(n, L->t_beta), L->cout,
+                                   B * L->hout * L->wout, L->act);
+        else if (L->act != ACT_NONE)
+            be->act_backward(be, g, g, n->y[l], outn, L->act);
+
+        /* this layer's input */
+        const float *in;
+        if (l == 0) {
+            in = (L->kind == LAYER_CONVT && n->in_h == 1) ? n->xin : x;
+        } else {
+            const Layer *Lp = &n->layer[l - 1];
+            if (Lp->has_bn) {
+                be->batchnorm_apply(be, ws->act, n->y[l - 1], n->mean[l - 1], n->rstd[l - 1], P(n, Lp->t_gamma),
+                                    P(n, Lp->t_beta), Lp->cout, B * Lp->hout * Lp->wout, Lp->act);
+                in = ws->act;
+            } else {
+                in = n->y[l - 1];
+            }
+        }
+        const int need_din = l > 0 || input_grad;
+        float *gnext = (g == ws->g0) ? ws->g1 : ws->g0;
+        float *dw = param_grads ? G(n, L->t_w) : NULL;
+        /* A per-channel (conv) bias that feeds a training-mode batch norm has an identically zero
+         * gradient (the norm subtracts the channel's batch mean); computing it would only feed
+         * rounding noise to Adam. A linear layer's bias is per feature, not per channel: kept. */
+        const int bias_is_dead = L->has_bn && L->kind != LAYER_LINEAR;
+        float *db = (param_grads && L->has_bias && !bias_is_dead) ? G(n, L->t_b) : NULL;
+        const ConvShape s = layer_shape(L, B);
+        switch (L->kind) {
+        case LAYER_CONV: be->conv2d_backward(be, need_din ? gnext : NULL, dw, db, g, in, P(n, L->t_w), &s); break;
+        case LAYER_CONVT:
+            be->conv_transpose2d_backward(be, need_din ? gnext : NULL, dw, db, g, in, P(n, L->t_w), &s);
+            break;
+        case LAYER_LINEAR: {
+            const int I = (int)layer_in_numel(L), O = (int)layer_out_numel(L);
+            /* gradient (cout, B, hw) -> (B, O) */
+            be->transpose01(be, ws->lin_b, g, L->cout, B, L->hout * L->wout);
+            const float *flat = in;
+            if (l > 0) {
+                be->transpose01(be, ws->lin_a, in, L->cin, B, L->hin * L->win);
+                flat = ws->lin_a;
+            }
+            /* din goes to g (free now: its content was copied to lin_b), then back to CNHW in gnext */
+            be->linear_backward(be, need_din ? g : NULL, dw, db, ws->lin_b, flat, P(n, L->t_w), B, I, O);
+            if (need_din) be->transpose01(be, gnext, g, B, L->cin, L->hin * L->win);
+            break;
+        }
+        }
+        if (!need_din) return NULL;
+        g = gnext;
+    }
+    return g;
+}

@@ -1,0 +1,127 @@
+/* model.h: the one definition of the DCGAN generator and discriminator, for every backend.
+ *
+ * A network is a short table of layers (linear, conv, conv-transpose, each optionally followed by
+ * batch norm, then an activation) built from a ModelConfig. Its parameters live in ONE flat block,
+ * carved by a size table; gradients and the two Adam moments are flat blocks of the same size, so
+ * zero-grad, Adam, all-reduce and checkpointing are one call each. Running statistics of batch
+ * norm live in a second, smaller flat block ("buffers").
+ *
+ * Families (see README): "dcgan" is pytorch/examples' DCGAN, "seed" the article's / carpedm20's.
+ * Inside the engine images are CNHW (see ops.h); the generator takes z as [B][nz]. */
+#ifndef DCGAN_MODEL_H
+#define DCGAN_MODEL_H
+
+#include "../core/rng.h"
+#include "../ops/ops.h"
+
+#include <stddef.h>
+
+typedef enum { ARCH_DCGAN = 0, ARCH_SEED = 1 } Arch;
+
+typedef struct {
+    Arch arch;
+    int size;     /* image side S */
+    int channels; /* 1 or 3 */
+    int nz;       /* latent size */
+    int gf, df;   /* base widths of G and D */
+} ModelConfig;
+
+const char *arch_name(Arch a);
+int arch_parse(const char *s, Arch *out); /* 0 on success */
+
+/* Checks that the model can be built for this batch; on failure writes one line saying what to
+ * change into err and returns -1. batch <= 0 skips the batch checks. */
+int model_config_check(const ModelConfig *c, int batch, char *err, size_t errlen);
+
+typedef enum { LAYER_LINEAR, LAYER_CONV, LAYER_CONVT } LayerKind;
+
+typedef struct {
+    LayerKind kind;
+    int cin, hin, win;    /* input; a linear layer sees cin*hin*win features (NCHW flatten order) */
+    int cout, hout, wout; /* output; a linear output is reshaped to (cout, hout, wout) */
+    int k, s, p;          /* conv geometry (output_padding is implied by hout) */
+    int has_bias, has_bn;
+    Act act;
+    int t_w, t_b, t_gamma, t_beta; /* indices into the parameter table, -1 if absent */
+    int t_rmean, t_rvar;           /* indices into the buffer table, -1 if absent */
+} Layer;
+
+#define NET_MAX_LAYERS 8
+#define NET_MAX_TENSORS 32
+
+typedef struct {
+    char name[32];
+    int ndim;
+    int dims[4];
+    size_t numel;
+    size_t offset; /* in floats, inside the flat block */
+} TensorSpec;
+
+typedef struct {
+    int nlayers;
+    Layer layer[NET_MAX_LAYERS];
+    int in_c, in_h, in_w; /* input per sample: G takes (nz,1,1) as [B][nz]; D takes (C,S,S) CNHW */
+    int ntensors;
+    TensorSpec tensor[NET_MAX_TENSORS];
+    size_t nparams;
+    int nbuffers;
+    TensorSpec buffer[NET_MAX_TENSORS];
+    size_t nbuf;
+
+    /* backend memory */
+    float *params, *grads, *adam_m, *adam_v; /* nparams each */
+    float *buffers;                          /* nbuf: batch-norm running statistics */
+    int B;                                   /* batch the activations are sized for */
+    float *acts;                             /* one block holding y[] */
+    float *y[NET_MAX_LAYERS];                /* (cout,B,hout,wout): pre-BN output of BN layers,
+                                                activated output otherwise; y[last] is the output */
+    float *stats;                            /* one block holding mean[] and rstd[] */
+    float *mean[NET_MAX_LAYERS], *rstd[NET_MAX_LAYERS];
+    float *xin;                              /* layer 0's input when it must be re-laid out */
+} Net;
+
+/* Scratch shared by G and D (they never run at the same time); sized by workspace_size(). */
+typedef struct {
+    float *act;               /* a recomputed activation: the input of the layer being differentiated */
+    float *g0, *g1;           /* ping-pong activation gradients */
+    float *lin_a, *lin_b;     /* [B][features] views for linear layers */
+    size_t act_n, lin_n;
+} Workspace;
+
+/* Builds the layer and tensor tables of G or D (no memory yet). */
+void net_build_generator(Net *n, const ModelConfig *c);
+void net_build_discriminator(Net *n, const ModelConfig *c);
+
+/* Allocates parameters, gradients, Adam moments, buffers and activations for batch B. */
+void net_alloc(Net *n, Backend *be, int B);
+void net_free(Net *n, Backend *be);
+
+/* DCGAN init: conv/linear weights N(0, 0.02), BN gamma N(1, 0.02), beta and biases 0; running
+ * mean 0 and var 1. Draws in table order from rng. */
+void net_init_params(Net *n, Backend *be, Rng *rng);
+
+/* Index of a parameter / buffer tensor by name, or -1. */
+int net_find_tensor(const Net *n, const char *name);
+int net_find_buffer(const Net *n, const char *name);
+
+/* Output size per sample (C*H*W) of the last layer, and the largest activation of any layer. */
+size_t net_output_numel(const Net *n);
+
+void workspace_alloc(Workspace *ws, Backend *be, const Net *a, const Net *b, int B);
+void workspace_free(Workspace *ws, Backend *be);
+
+/* Forward pass on a batch of n->B.
+ *   x: G: z (B, nz) row-major; D: images (C, B, S, S).
+ *   batch_stats: 1 = training-mode batch norm (batch statistics, running statistics updated),
+ *                0 = inference (running statistics).
+ * The output is n->y[n->nlayers-1]: G: images (C,B,S,S) in [-1,1]; D: logits (B). */
+void net_forward(Net *n, Backend *be, Workspace *ws, const float *x, int batch_stats);
+
+/* Backward pass after a training-mode net_forward on the same x.
+ *   dout: gradient of the output, in ws->g0 or ws->g1 (overwritten).
+ *   param_grads: accumulate into n->grads; input_grad: compute d x.
+ * Returns the buffer (ws->g0 or ws->g1) holding d x when input_grad, else NULL. */
+float *net_backward(Net *n, Backend *be, Workspace *ws, const float *x, float *dout, int param_grads,
+                    int input_grad);
+
+#endif

@@ -1,0 +1,167 @@
+/* ops.h: the small set of tensor operations every backend implements, and the Backend interface.
+ *
+ * The model (src/models) and the training step (src/train) are written only against this interface;
+ * they never touch tensor memory directly, so the same model definition runs on every backend.
+ *
+ * Conventions (they hold for every op below):
+ *  - Tensors are float32 arrays in backend memory (host memory for the CPU backend).
+ *  - Image tensors inside the engine use the "CNHW" layout: [C][B][H][W], channel-major, the batch
+ *    second. A channel's values for the whole batch are contiguous, which makes batch norm a
+ *    per-row reduction and lets a convolution over the whole batch be one GEMM. PyTorch's NCHW is
+ *    converted with transpose01 at the model boundary only.
+ *  - Linear layers use plain row-major [B][features], as PyTorch does.
+ *  - Parameter gradients ACCUMULATE (+=) into their buffers; activation (input) gradients OVERWRITE.
+ *    A NULL gradient pointer means "not needed": the op skips that work.
+ *  - Weights keep PyTorch's shapes: conv [Co][Ci][K][K], conv-transpose [Ci][Co][K][K], linear [O][I].
+ *  - Ops are deterministic: the same inputs and thread count give the same bits.
+ */
+#ifndef DCGAN_OPS_H
+#define DCGAN_OPS_H
+
+#include <stddef.h>
+
+typedef enum { ACT_NONE = 0, ACT_RELU, ACT_LRELU, ACT_TANH } Act;
+#define LRELU_SLOPE 0.2f
+
+/* Geometry of a convolution. For conv2d (Hi,Wi) is the input and (Ho,Wo) the output; for
+ * conv_transpose2d (Hi,Wi) is its (small) input and (Ho,Wo) its (large) output. */
+typedef struct {
+    int B;              /* batch */
+    int Ci, Hi, Wi;     /* input channels and size */
+    int Co, Ho, Wo;     /* output channels and size */
+    int K, S, P;        /* square kernel, stride, padding */
+} ConvShape;
+
+/* Output size of a conv2d / conv_transpose2d along one axis. */
+static inline int conv_out_size(int in, int k, int s, int p) { return (in + 2 * p - k) / s + 1; }
+static inline int convt_out_size(int in, int k, int s, int p, int op) { return (in - 1) * s - 2 * p + k + op; }
+
+typedef struct Backend Backend;
+struct Backend {
+    const char *name;
+    void *ctx; /* backend-private state (scratch workspaces, handles) */
+
+    /* ---- memory ---- */
+    float *(*alloc)(Backend *be, size_t n);                 /* n floats, zero-filled */
+    void (*free)(Backend *be, float *p);
+    void (*upload)(Backend *be, float *dst, const float *host_src, size_t n);
+    void (*download)(Backend *be, float *host_dst, const float *src, size_t n);
+    void (*zero)(Backend *be, float *x, size_t n);
+    void (*copy)(Backend *be, float *dst, const float *src, size_t n);
+
+    /* ---- layout ---- */
+    /* out[b][a][r] = in[a][b][r]; in is [A][Bn][R]. Converts NCHW <-> CNHW (A=N,Bn=C or back). */
+    void (*transpose01)(Backend *be, float *out, const float *in, int A, int Bn, int R);
+
+    /* ---- linear: out = in W^T + b ---- */
+    void (*linear_forward)(Backend *be,
+                           float *out,        /* (B,No) */
+                           const float *in,   /* (B,Ni) */
+                           const float *w,    /* (No,Ni) */
+                           const float *bias, /* (No) or NULL */
+                           int B, int Ni, int No);
+    void (*linear_backward)(Backend *be,
+                            float *din,        /* (B,Ni) or NULL */
+                            float *dw,         /* (No,Ni) or NULL, accumulates */
+                            float *dbias,      /* (No) or NULL, accumulates */
+                            const float *dout, /* (B,No) */
+                            const float *in,   /* (B,Ni) */
+                            const float *w,    /* (No,Ni) */
+                            int B, int Ni, int No);
+
+    /* ---- conv2d (cross-correlation, as PyTorch) ---- */
+    void (*conv2d_forward)(Backend *be,
+                           float *out,        /* (Co,B,Ho,Wo) */
+                           const float *in,   /* (Ci,B,Hi,Wi) */
+                           const float *w,    /* (Co,Ci,K,K) */
+                           const float *bias, /* (Co) or NULL */
+                           const ConvShape *s);
+    void (*conv2d_backward)(Backend *be,
+                            float *din,        /* (Ci,B,Hi,Wi) or NULL */
+                            float *dw,         /* (Co,Ci,K,K) or NULL, accumulates */
+                            float *dbias,      /* (Co) or NULL, accumulates */
+                            const float *dout, /* (Co,B,Ho,Wo) */
+                            const float *in,   /* (Ci,B,Hi,Wi) */
+                            const float *w,    /* (Co,Ci,K,K) */
+                            const ConvShape *s);
+
+    /* ---- conv_transpose2d: the adjoint of conv2d; output_padding is implied by Ho,Wo ---- */
+    void (*conv_transpose2d_forward)(Backend *be,
+                                     float *out,        /* (Co,B,Ho,Wo) */
+                                     const float *in,   /* (Ci,B,Hi,Wi) */
+                                     const float *w,    /* (Ci,Co,K,K) */
+                                     const float *bias, /* (Co) or NULL */
+                                     const ConvShape *s);
+    void (*conv_transpose2d_backward)(Backend *be,
+                                      float *din,        /* (Ci,B,Hi,Wi) or NULL */
+                                      float *dw,         /* (Ci,Co,K,K) or NULL, accumulates */
+                                      float *dbias,      /* (Co) or NULL, accumulates */
+                                      const float *dout, /* (Co,B,Ho,Wo) */
+                                      const float *in,   /* (Ci,B,Hi,Wi) */
+                                      const float *w,    /* (Ci,Co,K,K) */
+                                      const ConvShape *s);
+
+    /* ---- batch norm (PyTorch BatchNorm2d semantics) fused with an activation ----
+     * out = act(gamma * (in - mean) * rstd + beta) over rows of N = B*H*W values per channel.
+     * Training (batch_stats=1): mean and the biased variance come from the batch and are written to
+     * mean/rstd (rstd = 1/sqrt(var + eps)); running_mean/var (if not NULL) move by `momentum` toward
+     * the batch mean and the unbiased variance. Inference (batch_stats=0): mean/rstd are computed
+     * from running_mean/var and written to mean/rstd. out may alias in. */
+    void (*batchnorm_forward)(Backend *be,
+                              float *out,          /* (C,N) */
+                              float *mean,         /* (C) written */
+                              float *rstd,         /* (C) written */
+                              float *running_mean, /* (C) updated in training, read in inference */
+                              float *running_var,  /* (C) */
+                              const float *in,     /* (C,N) */
+                              const float *gamma,  /* (C) */
+                              const float *beta,   /* (C) */
+                              int C, int N, int batch_stats, float momentum, float eps, Act act);
+    /* Recomputes the forward output from saved statistics, bit-identical to batchnorm_forward's. */
+    void (*batchnorm_apply)(Backend *be,
+                            float *out,         /* (C,N) */
+                            const float *in,    /* (C,N) */
+                            const float *mean,  /* (C) */
+                            const float *rstd,  /* (C) */
+                            const float *gamma, /* (C) */
+                            const float *beta,  /* (C) */
+                            int C, int N, Act act);
+    /* Backward of a training-mode batchnorm_forward (batch statistics). din may alias dout. */
+    void (*batchnorm_backward)(Backend *be,
+                               float *din,         /* (C,N) */
+                               float *dgamma,      /* (C) or NULL, accumulates */
+                               float *dbeta,       /* (C) or NULL, accumulates */
+                               const float *dout,  /* (C,N) gradient of the activation's output */
+                               const float *in,    /* (C,N) the forward input */
+                               const float *mean,  /* (C) */
+                               const float *rstd,  /* (C) */
+                               const float *gamma, /* (C) */
+                               const float *beta,  /* (C) */
+                               int C, int N, Act act);
+
+    /* ---- elementwise activations; backward uses the forward OUTPUT. out/din may alias. ---- */
+    void (*act_forward)(Backend *be, float *out, const float *in, size_t n, Act act);
+    void (*act_backward)(Backend *be, float *din, const float *dout, const float *out, size_t n, Act act);
+
+    /* ---- loss: scale * mean_b BCEWithLogits(logit_b, target), in the stable form ----
+     * Writes the loss to loss[0], the mean sigmoid(logit) to mean_prob[0] (if not NULL), and the
+     * gradient d loss / d logit to dlogits (if not NULL). */
+    void (*bce_logits)(Backend *be, float *loss, float *mean_prob, float *dlogits,
+                       const float *logits, /* (B) */
+                       int B, float target, float scale);
+
+    /* ---- Adam with PyTorch's update and bias correction, over one flat block ----
+     * Hyperparameters are doubles, as PyTorch's Python scalars: 1 - beta2 must be formed in double. */
+    void (*adam)(Backend *be, float *param, const float *grad, float *m, float *v, size_t n,
+                 double lr, double beta1, double beta2, double eps, long step /* 1-based */);
+
+    void (*destroy)(Backend *be);
+};
+
+/* The CPU backend (OpenBLAS sgemm + OpenMP). threads <= 0 keeps the library defaults. */
+Backend *backend_cpu_create(int threads);
+
+/* Picks a backend by name ("cpu"); dies with a clear line when it is not available. */
+Backend *backend_create(const char *name, int threads);
+
+#endif

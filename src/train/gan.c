@@ -1,0 +1,122 @@
+/* gan.c: the GAN training iteration (see gan.h). Written only against the Backend interface. */
+#include "gan.h"
+#include "../core/util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+void train_config_default(TrainConfig *t) {
+    t->lr = 2e-4;
+    t->beta1 = 0.5;
+    t->beta2 = 0.999;
+    t->eps = 1e-8;
+    t->g_steps = 2;
+    t->loss = LOSS_NS;
+    t->zdist = Z_NORMAL;
+}
+
+void gan_init(Gan *g, Backend *be, const ModelConfig *mc, const TrainConfig *tc, int B, uint64_t seed) {
+    char err[256];
+    if (model_config_check(mc, B, err, sizeof err) != 0) die("%s", err);
+    if (tc->g_steps < 1 || tc->g_steps > 100) die("--g-steps %d is out of range; use 1 to 100", tc->g_steps);
+    if (!(tc->lr > 0.0) || !(tc->beta1 >= 0.0 && tc->beta1 < 1.0) || !(tc->beta2 >= 0.0 && tc->beta2 < 1.0))
+        die("Adam needs --lr > 0 and betas in [0, 1)");
+    g->be = be;
+    g->mc = *mc;
+    g->tc = *tc;
+    g->B = B;
+    net_build_generator(&g->G, mc);
+    net_build_discriminator(&g->D, mc);
+    net_alloc(&g->G, be, B);
+    net_alloc(&g->D, be, B);
+    workspace_alloc(&g->ws, be, &g->G, &g->D, B);
+    const size_t img = (size_t)mc->channels * mc->size * mc->size;
+    g->z = be->alloc(be, (size_t)B * mc->nz);
+    g->real = be->alloc(be, (size_t)B * img);
+    g->staging = be->alloc(be, (size_t)B * img);
+    g->scalars = be->alloc(be, SC_COUNT);
+    Rng init;
+    rng_seed(&init, seed, 0);
+    net_init_params(&g->G, be, &init);
+    net_init_params(&g->D, be, &init);
+    rng_seed(&g->rng_z, seed, 1);
+    g->step = 0;
+    g->adam_t_d = g->adam_t_g = 0;
+}
+
+void gan_free(Gan *g) {
+    Backend *be = g->be;
+    net_free(&g->G, be);
+    net_free(&g->D, be);
+    workspace_free(&g->ws, be);
+    be->free(be, g->z);
+    be->free(be, g->real);
+    be->free(be, g->staging);
+    be->free(be, g->scalars);
+}
+
+void gan_draw_z(Gan *g) {
+    const size_t n = (size_t)g->B * g->mc.nz;
+    float *host = xmalloc(n * sizeof(float));
+    if (g->tc.zdist == Z_UNIFORM) rng_fill_uniform(&g->rng_z, host, n, -1.0f, 1.0f);
+    else rng_fill_normal(&g->rng_z, host, n, 0.0f, 1.0f);
+    g->be->upload(g->be, g->z, host, n);
+    free(host);
+}
+
+void gan_set_real(Gan *g, const float *host_nchw) {
+    const int C = g->mc.channels, S = g->mc.size;
+    g->be->upload(g->be, g->staging, host_nchw, (size_t)g->B * C * S * S);
+    g->be->transpose01(g->be, g->real, g->staging, g->B, C, S * S);
+}
+
+/* D on x, loss against target; backward into D's gradients (and into d x when want_dx). */
+static float *d_pass(Gan *g, const float *x, float target, float scale, float *loss, float *prob, int param_grads,
+                     int want_dx) {
+    Backend *be = g->be;
+    Net *D = &g->D;
+    net_forward(D, be, &g->ws, x, 1);
+    be->bce_logits(be, loss, prob, g->ws.g0, D->y[D->nlayers - 1], g->B, target, scale);
+    return net_backward(D, be, &g->ws, x, g->ws.g0, param_grads, want_dx);
+}
+
+void gan_step(Gan *g) {
+    Backend *be = g->be;
+    const TrainConfig *tc = &g->tc;
+    Net *G = &g->G, *D = &g->D;
+    float *sc = g->scalars;
+    const float *fake = G->y[G->nlayers - 1];
+
+    /* ---- D step: maximize log D(x) + log(1 - D(G(z))) ---- */
+    net_forward(G, be, &g->ws, g->z, 1);
+    be->zero(be, D->grads, D->nparams);
+    d_pass(g, g->real, 1.0f, 1.0f, sc + SC_D_REAL, sc + SC_DX, 1, 0);
+    d_pass(g, fake, 0.0f, 1.0f, sc + SC_D_FAKE, sc + SC_DGZ, 1, 0);
+    be->adam(be, D->params, D->grads, D->adam_m, D->adam_v, D->nparams, tc->lr, tc->beta1, tc->beta2, tc->eps,
+             ++g->adam_t_d);
+
+    /* ---- G steps; the first reuses the D step's fake batch (same G weights, same z) ---- */
+    for (int k = 0; k < tc->g_steps; k++) {
+        if (k > 0) net_forward(G, be, &g->ws, g->z, 1);
+        be->zero(be, G->grads, G->nparams);
+        /* non-saturating: BCE(D(G(z)), 1); minimax: -BCE(D(G(z)), 0) = mean log(1 - D(G(z))) */
+        const float target = tc->loss == LOSS_NS ? 1.0f : 0.0f, scale = tc->loss == LOSS_NS ? 1.0f : -1.0f;
+        float *dfake = d_pass(g, fake, target, scale, sc + SC_G, sc + SC_DGZ_G, 0, 1);
+        net_backward(G, be, &g->ws, g->z, dfake, 1, 0);
+        be->adam(be, G->params, G->grads, G->adam_m, G->adam_v, G->nparams, tc->lr, tc->beta1, tc->beta2, tc->eps,
+                 ++g->adam_t_g);
+    }
+    g->step++;
+}
+
+void gan_read_stats(Gan *g, StepStats *st) {
+    float h[SC_COUNT];
+    g->be->download(g->be, h, g->scalars, SC_COUNT);
+    st->d_loss_real = h[SC_D_REAL];
+    st->d_loss_fake = h[SC_D_FAKE];
+    st->d_loss = h[SC_D_REAL] + h[SC_D_FAKE];
+    st->g_loss = h[SC_G];
+    st->d_x = h[SC_DX];
+    st->d_gz = h[SC_DGZ];
+    st->d_gz_g = h[SC_DGZ_G];
+}

@@ -1,0 +1,63 @@
+/* gan.h: the training step of the article, on any backend: one discriminator update on a real and a
+ * fake batch (two passes of the same D, so batch-norm statistics are per batch), then g_steps
+ * generator updates, with Adam on each network's flat parameter block. */
+#ifndef DCGAN_GAN_H
+#define DCGAN_GAN_H
+
+#include "../models/model.h"
+
+#include <stdint.h>
+
+typedef enum { LOSS_NS = 0, LOSS_MINIMAX = 1 } GLoss;
+typedef enum { Z_NORMAL = 0, Z_UNIFORM = 1 } ZDist;
+
+typedef struct {
+    double lr, beta1, beta2, eps; /* Adam, the same for G and D */
+    int g_steps;                 /* G updates per iteration (the article: 2; PyTorch's example: 1) */
+    GLoss loss;                  /* G loss: non-saturating -log D(G(z)) or minimax log(1 - D(G(z))) */
+    ZDist zdist;                 /* N(0,1) or U(-1,1) */
+} TrainConfig;
+
+void train_config_default(TrainConfig *t);
+
+typedef struct {
+    float d_loss_real, d_loss_fake, d_loss, g_loss;
+    float d_x;    /* mean D(x) on the real batch */
+    float d_gz;   /* mean D(G(z)) on the fake batch of the D step */
+    float d_gz_g; /* mean D(G(z)) in the last G step, after D's update */
+} StepStats;
+
+/* Scalars the step writes on the backend, read back with gan_read_stats. */
+enum { SC_D_REAL, SC_D_FAKE, SC_G, SC_DX, SC_DGZ, SC_DGZ_G, SC_COUNT };
+
+typedef struct {
+    Backend *be;
+    ModelConfig mc;
+    TrainConfig tc;
+    int B;
+    Net G, D;
+    Workspace ws;
+    float *z;        /* (B, nz) the latent batch of the current iteration */
+    float *real;     /* (C, B, S, S) the real batch, CNHW */
+    float *staging;  /* (B, C, S, S) NCHW upload area */
+    float *scalars;  /* (SC_COUNT) */
+    long step;       /* completed iterations */
+    long adam_t_d, adam_t_g;
+    Rng rng_z;
+} Gan;
+
+/* Builds G and D for the configuration, allocates everything for batch B and initializes the
+ * weights from seed (stream 0) and the z generator (stream 1). Dies with one line on a bad config. */
+void gan_init(Gan *g, Backend *be, const ModelConfig *mc, const TrainConfig *tc, int B, uint64_t seed);
+void gan_free(Gan *g);
+
+/* Draws the iteration's z from the run's z generator. */
+void gan_draw_z(Gan *g);
+/* Uploads a host batch of real images, NCHW (B, C, S, S), values in [-1, 1]. */
+void gan_set_real(Gan *g, const float *host_nchw);
+/* One training iteration on the current z and real batch. */
+void gan_step(Gan *g);
+/* Reads back the last step's losses (synchronizes with the backend). */
+void gan_read_stats(Gan *g, StepStats *st);
+
+#endif

@@ -1,0 +1,110 @@
+/* fixture.c: fixture reading and tensor comparison for the tests (see fixture.h). */
+#include "fixture.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int fx_passed = 0, fx_failed = 0;
+
+static void fail_load(const char *path, const char *why) {
+    fprintf(stderr, "fixture %s: %s (regenerate with: /usr/bin/python3 tests/fixtures/make_fixtures.py)\n", path, why);
+    exit(1);
+}
+
+static void rd(FILE *f, void *p, size_t n, const char *path) {
+    if (fread(p, 1, n, f) != n) fail_load(path, "truncated");
+}
+
+void fx_load(Fixture *fx, const char *path) {
+    FILE *f = fopen(path, "rb");
+    if (!f) fail_load(path, "cannot open");
+    char magic[4];
+    uint32_t version, count;
+    rd(f, magic, 4, path);
+    if (memcmp(magic, "DCGF", 4)) fail_load(path, "bad magic");
+    rd(f, &version, 4, path);
+    rd(f, &count, 4, path);
+    if (version != 1 || count > 100000) fail_load(path, "bad header");
+    fx->count = (int)count;
+    fx->t = calloc(count, sizeof(FxTensor));
+    for (uint32_t i = 0; i < count; i++) {
+        FxTensor *t = &fx->t[i];
+        uint32_t len, ndim;
+        rd(f, &len, 4, path);
+        if (len > 1000) fail_load(path, "bad name");
+        t->name = calloc(len + 1, 1);
+        rd(f, t->name, len, path);
+        rd(f, &ndim, 4, path);
+        if (ndim < 1 || ndim > 8) fail_load(path, "bad rank");
+        t->ndim = (int)ndim;
+        t->numel = 1;
+        for (uint32_t d = 0; d < ndim; d++) {
+            uint32_t v;
+            rd(f, &v, 4, path);
+            t->dims[d] = (int)v;
+            t->numel *= v;
+        }
+        t->data = malloc(t->numel * sizeof(float) + 1);
+        rd(f, t->data, t->numel * sizeof(float), path);
+    }
+    fclose(f);
+}
+
+void fx_free(Fixture *fx) {
+    for (int i = 0; i < fx->count; i++) {
+        free(fx->t[i].name);
+        free(fx->t[i].data);
+    }
+    free(fx->t);
+}
+
+const FxTensor *fx_get(const Fixture *fx, const char *fmt, ...) {
+    char name[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(name, sizeof name, fmt, ap);
+    va_end(ap);
+    for (int i = 0; i < fx->count; i++)
+        if (!strcmp(fx->t[i].name, name)) return &fx->t[i];
+    fprintf(stderr, "FAIL: fixture has no tensor '%s'\n", name);
+    exit(1);
+}
+
+int fx_check(const char *what, const float *ours, const float *ref, size_t n, double tol) {
+    double num = 0.0, den = 0.0, maxd = 0.0;
+    size_t at = 0;
+    int finite = 1;
+    for (size_t i = 0; i < n; i++) {
+        double d = (double)ours[i] - ref[i];
+        if (!isfinite(ours[i])) finite = 0;
+        num += d * d;
+        den += (double)ref[i] * ref[i];
+        if (fabs(d) > maxd || !isfinite(d)) { maxd = fabs(d); at = i; }
+    }
+    double rel = den > 0 ? sqrt(num / den) : sqrt(num);
+    int ok = finite && rel <= tol;
+    printf("%s %-44s rel_err=%.3e (tol %.0e) max_abs_diff=%.3e at [%zu] ours=%.8g ref=%.8g\n", ok ? "PASS" : "FAIL",
+           what, rel, tol, maxd, at, n ? ours[at] : 0.0, n ? ref[at] : 0.0);
+    if (ok) fx_passed++;
+    else fx_failed++;
+    return !ok;
+}
+
+void fx_nchw_to_cnhw(float *out, const float *in, int N, int C, int HW) {
+    for (int n = 0; n < N; n++)
+        for (int c = 0; c < C; c++) memcpy(out + ((size_t)c * N + n) * HW, in + ((size_t)n * C + c) * HW, HW * sizeof(float));
+}
+
+void fx_cnhw_to_nchw(float *out, const float *in, int N, int C, int HW) {
+    for (int n = 0; n < N; n++)
+        for (int c = 0; c < C; c++) memcpy(out + ((size_t)n * C + c) * HW, in + ((size_t)c * N + n) * HW, HW * sizeof(float));
+}
+
+int fx_summary(const char *prog) {
+    printf("%s: %d passed, %d failed\n", prog, fx_passed, fx_failed);
+    return fx_failed ? 1 : 0;
+}

@@ -1,0 +1,37 @@
+/* fixture.h: reads the PyTorch fixture files (see tests/fixtures/make_fixtures.py) and compares
+ * tensors by ||ours - ref|| / ||ref||, printing which tensor, where and by how much on a mismatch. */
+#ifndef DCGAN_TEST_FIXTURE_H
+#define DCGAN_TEST_FIXTURE_H
+
+#include <stddef.h>
+
+typedef struct {
+    char *name;
+    int ndim;
+    int dims[8];
+    size_t numel;
+    float *data;
+} FxTensor;
+
+typedef struct {
+    int count;
+    FxTensor *t;
+} Fixture;
+
+void fx_load(Fixture *fx, const char *path);      /* exits non-zero with a message on any problem */
+void fx_free(Fixture *fx);
+const FxTensor *fx_get(const Fixture *fx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Compares n floats; prints one PASS/FAIL line. Returns 1 on failure. */
+int fx_check(const char *what, const float *ours, const float *ref, size_t n, double tol);
+
+/* Host layout helpers: NCHW (N,C,HW) <-> CNHW (C,N,HW). */
+void fx_nchw_to_cnhw(float *out, const float *in, int N, int C, int HW);
+void fx_cnhw_to_nchw(float *out, const float *in, int N, int C, int HW);
+
+/* Test-summary counter: every test program ends with fx_summary(), which prints
+ * "N passed, M failed" and returns the exit status. */
+extern int fx_passed, fx_failed;
+int fx_summary(const char *prog);
+
+#endif

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# run_tests.sh BUILD_DIR DCGAN_BIN: runs every test program and the command-line checks.
+# Prints one PASS/FAIL line per check and ends with "N passed, M failed"; exits non-zero on any failure.
+set -u
+build=${1:-build}
+bin=${2:-./dcgan}
+here=$(cd "$(dirname "$0")" && pwd)
+passed=0
+failed=0
+
+run_prog() { # name, command...
+    local name=$1; shift
+    local out
+    out=$("$@" 2>&1); local rc=$?
+    printf '%s\n' "$out" | grep -E '^(FAIL|PASS)' | grep -E '^FAIL' || true
+    local line
+    line=$(printf '%s\n' "$out" | tail -n 1)
+    local p f
+    p=$(printf '%s' "$line" | sed -nE 's/.* ([0-9]+) passed, ([0-9]+) failed.*/\1/p')
+    f=$(printf '%s' "$line" | sed -nE 's/.* ([0-9]+) passed, ([0-9]+) failed.*/\2/p')
+    passed=$((passed + ${p:-0})); failed=$((failed + ${f:-0}))
+    if [ $rc -eq 0 ] && [ -n "$p" ]; then
+        echo "PASS $name ($line)"
+    else
+        printf '%s\n' "$out" | tail -n 20
+        echo "FAIL $name (exit $rc)"; failed=$((failed + 1))
+    fi
+}
+
+run_prog test_layers "$build/tests/test_layers" "$here/fixtures"
+run_prog test_gradcheck "$build/tests/test_gradcheck"
+run_prog test_train "$build/tests/test_train" "$here/fixtures"
+run_prog test_cli bash "$here/test_cli.sh" "$bin"
+
+echo "checks: $passed passed, $failed failed"
+[ $failed -eq 0 ]

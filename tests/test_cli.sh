@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# test_cli.sh DCGAN_BIN: the command refuses impossible configurations and bad options with one
+# clear line and a non-zero exit (no crash, no assert), and accepts good ones.
+set -u
+bin=${1:-./dcgan}
+passed=0
+failed=0
+
+expect_fail() { # description, expected text in the message, args...
+    local what=$1 want=$2; shift 2
+    local err rc
+    err=$("$bin" "$@" 2>&1 >/dev/null); rc=$?
+    local lines
+    lines=$(printf '%s\n' "$err" | grep -c .)
+    if [ $rc -ne 0 ] && [ $rc -lt 128 ] && [ "$lines" -eq 1 ] && printf '%s' "$err" | grep -qi -- "$want"; then
+        echo "PASS refuses $what: $err"; passed=$((passed + 1))
+    else
+        echo "FAIL refuses $what: exit $rc, $lines lines: $err"; failed=$((failed + 1))
+    fi
+}
+
+expect_ok() { # description, args...
+    local what=$1; shift
+    local out rc
+    out=$("$bin" "$@" 2>&1); rc=$?
+    if [ $rc -eq 0 ]; then echo "PASS accepts $what"; passed=$((passed + 1))
+    else echo "FAIL accepts $what: exit $rc: $out"; failed=$((failed + 1)); fi
+}
+
+B="bench --steps 1 --warmup 0 --threads 1"
+expect_fail "dcgan at size 48" "size 48" $B --arch dcgan --size 48
+expect_fail "seed at size 40" "multiple of 16" $B --arch seed --size 40
+expect_fail "zero generator width" "gf" $B --gf 0
+expect_fail "zero discriminator width" "df" $B --df 0
+expect_fail "batch 0" "batch" $B --batch 0
+expect_fail "negative batch" "batch" $B --batch -3
+expect_fail "2 channels" "channels" $B --channels 2
+expect_fail "unknown family" "arch" $B --arch wgan
+expect_fail "unknown option" "unknown option" $B --sizee 64
+expect_fail "non-numeric value" "not a whole number" $B --size big
+expect_fail "missing value" "needs a value" $B --size
+expect_fail "g-steps 0" "g-steps" $B --g-steps 0
+expect_fail "unknown device" "device" $B --device tpu
+expect_fail "unknown command" "unknown command" frobnicate
+expect_ok "bench --help" bench --help
+expect_ok "a tiny dcgan bench" $B --arch dcgan --size 32 --channels 1 --batch 2 --gf 4 --df 4
+expect_ok "a tiny seed bench" $B --arch seed --size 16 --channels 3 --batch 2 --gf 4 --df 4 --g-steps 2
+out=$("$bin" bench --steps 1 --warmup 0 --threads 1 --arch dcgan --size 32 --channels 1 --batch 4 --gf 4 --df 4)
+if printf '%s' "$out" | grep -qE 'images_per_s=[0-9.]+ ' && printf '%s' "$out" | grep -qE 'peak_rss_mb=[0-9.]+'; then
+    echo "PASS bench prints images_per_s and peak_rss_mb"; passed=$((passed + 1))
+else echo "FAIL bench output: $out"; failed=$((failed + 1)); fi
+
+echo "test_cli: $passed passed, $failed failed"
+[ $failed -eq 0 ]

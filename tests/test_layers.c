@@ -1,0 +1,206 @@
+/* test_layers.c: every layer's forward and backward, and the Adam step, against PyTorch fixtures
+ * (tests/fixtures/layers.bin). Tolerance: ||ours - torch|| / ||torch|| <= 1e-5 per tensor.
+ * usage: test_layers FIXTURE_DIR [device] */
+#include "fixture.h"
+#include "../src/ops/ops.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define TOL 1e-5
+
+static Backend *be;
+
+static float *dev_from(const float *host, size_t n) {
+    float *d = be->alloc(be, n);
+    be->upload(be, d, host, n);
+    return d;
+}
+static float *host_from(const float *d, size_t n) {
+    float *h = malloc(n * sizeof(float) + 4);
+    be->download(be, h, d, n);
+    return h;
+}
+/* uploads an NCHW fixture tensor as CNHW */
+static float *dev_cnhw(const FxTensor *t) {
+    float *tmp = malloc(t->numel * sizeof(float));
+    fx_nchw_to_cnhw(tmp, t->data, t->dims[0], t->dims[1], t->dims[2] * t->dims[3]);
+    float *d = dev_from(tmp, t->numel);
+    free(tmp);
+    return d;
+}
+/* downloads a CNHW tensor and compares it with an NCHW fixture tensor */
+static void check_cnhw(const char *what, const float *d, const FxTensor *ref) {
+    float *h = host_from(d, ref->numel), *n = malloc(ref->numel * sizeof(float));
+    fx_cnhw_to_nchw(n, h, ref->dims[0], ref->dims[1], ref->dims[2] * ref->dims[3]);
+    fx_check(what, n, ref->data, ref->numel, TOL);
+    free(h); free(n);
+}
+static void check_flat(const char *what, const float *d, const FxTensor *ref) {
+    float *h = host_from(d, ref->numel);
+    fx_check(what, h, ref->data, ref->numel, TOL);
+    free(h);
+}
+
+static void conv_case(const Fixture *fx, const char *name, int transpose) {
+    const FxTensor *x = fx_get(fx, "%s.x", name), *w = fx_get(fx, "%s.w", name), *dout = fx_get(fx, "%s.dout", name),
+                   *out = fx_get(fx, "%s.out", name), *geom = fx_get(fx, "%s.geom", name);
+    ConvShape s = {x->dims[0], x->dims[1], x->dims[2], x->dims[3], out->dims[1], out->dims[2], out->dims[3],
+                   (int)geom->data[0], (int)geom->data[1], (int)geom->data[2]};
+    char buf[128];
+    int has_bias = 0;
+    for (int i = 0; i < fx->count; i++) {
+        snprintf(buf, sizeof buf, "%s.b", name);
+        if (!strcmp(fx->t[i].name, buf)) has_bias = 1;
+    }
+    float *dx = dev_cnhw(x), *dw = dev_from(w->data, w->numel), *ddout = dev_cnhw(dout);
+    float *dy = be->alloc(be, out->numel), *ddx = be->alloc(be, x->numel), *ddw = be->alloc(be, w->numel);
+    float *db = NULL, *ddb = NULL;
+    if (has_bias) {
+        const FxTensor *b = fx_get(fx, "%s.b", name);
+        db = dev_from(b->data, b->numel);
+        ddb = be->alloc(be, b->numel);
+    }
+    if (transpose) be->conv_transpose2d_forward(be, dy, dx, dw, db, &s);
+    else be->conv2d_forward(be, dy, dx, dw, db, &s);
+    snprintf(buf, sizeof buf, "%s forward out", name); check_cnhw(buf, dy, out);
+    /* dweight accumulates: run backward twice from zero and compare half of it */
+    if (transpose) be->conv_transpose2d_backward(be, ddx, ddw, ddb, ddout, dx, dw, &s);
+    else be->conv2d_backward(be, ddx, ddw, ddb, ddout, dx, dw, &s);
+    snprintf(buf, sizeof buf, "%s backward dx", name); check_cnhw(buf, ddx, fx_get(fx, "%s.dx", name));
+    snprintf(buf, sizeof buf, "%s backward dw", name); check_flat(buf, ddw, fx_get(fx, "%s.dw", name));
+    if (has_bias) { snprintf(buf, sizeof buf, "%s backward db", name); check_flat(buf, ddb, fx_get(fx, "%s.db", name)); }
+    /* second backward without din: parameter grads must accumulate to twice the value */
+    if (transpose) be->conv_transpose2d_backward(be, NULL, ddw, ddb, ddout, dx, dw, &s);
+    else be->conv2d_backward(be, NULL, ddw, ddb, ddout, dx, dw, &s);
+    const FxTensor *rdw = fx_get(fx, "%s.dw", name);
+    float *twice = malloc(rdw->numel * sizeof(float));
+    for (size_t i = 0; i < rdw->numel; i++) twice[i] = 2.0f * rdw->data[i];
+    float *h = host_from(ddw, rdw->numel);
+    snprintf(buf, sizeof buf, "%s dw accumulates", name);
+    fx_check(buf, h, twice, rdw->numel, TOL);
+    free(h); free(twice);
+    be->free(be, dx); be->free(be, dw); be->free(be, ddout); be->free(be, dy); be->free(be, ddx); be->free(be, ddw);
+    if (db) { be->free(be, db); be->free(be, ddb); }
+}
+
+static void linear_case(const Fixture *fx) {
+    const FxTensor *x = fx_get(fx, "linear.x"), *w = fx_get(fx, "linear.w"), *b = fx_get(fx, "linear.b"),
+                   *dout = fx_get(fx, "linear.dout");
+    const int B = x->dims[0], I = x->dims[1], O = w->dims[0];
+    float *dx = dev_from(x->data, x->numel), *dw = dev_from(w->data, w->numel), *db = dev_from(b->data, b->numel);
+    float *ddout = dev_from(dout->data, dout->numel), *dy = be->alloc(be, (size_t)B * O);
+    float *ddx = be->alloc(be, x->numel), *ddw = be->alloc(be, w->numel), *ddb = be->alloc(be, b->numel);
+    be->linear_forward(be, dy, dx, dw, db, B, I, O);
+    check_flat("linear forward out", dy, fx_get(fx, "linear.out"));
+    be->linear_backward(be, ddx, ddw, ddb, ddout, dx, dw, B, I, O);
+    check_flat("linear backward dx", ddx, fx_get(fx, "linear.dx"));
+    check_flat("linear backward dw", ddw, fx_get(fx, "linear.dw"));
+    check_flat("linear backward db", ddb, fx_get(fx, "linear.db"));
+    float *p[] = {dx, dw, db, ddout, dy, ddx, ddw, ddb};
+    for (int i = 0; i < 8; i++) be->free(be, p[i]);
+}
+
+static void bn_case(const Fixture *fx, const char *an, Act act) {
+    char n[64], buf[128];
+    snprintf(n, sizeof n, "bn_%s", an);
+    const FxTensor *x = fx_get(fx, "%s.x", n);
+    const int B = x->dims[0], C = x->dims[1], HW = x->dims[2] * x->dims[3], N = B * HW;
+    float *dx = dev_cnhw(x), *dg = dev_from(fx_get(fx, "%s.gamma", n)->data, C),
+          *dbt = dev_from(fx_get(fx, "%s.beta", n)->data, C), *rm = dev_from(fx_get(fx, "%s.rm0", n)->data, C),
+          *rv = dev_from(fx_get(fx, "%s.rv0", n)->data, C), *mean = be->alloc(be, C), *rstd = be->alloc(be, C),
+          *out = be->alloc(be, x->numel), *grad = dev_cnhw(fx_get(fx, "%s.dout", n)), *dgam = be->alloc(be, C),
+          *dbet = be->alloc(be, C), *again = be->alloc(be, x->numel);
+    be->batchnorm_forward(be, out, mean, rstd, rm, rv, dx, dg, dbt, C, N, 1, 0.1f, 1e-5f, act);
+    snprintf(buf, sizeof buf, "batchnorm+%s forward out", an); check_cnhw(buf, out, fx_get(fx, "%s.out", n));
+    snprintf(buf, sizeof buf, "batchnorm+%s running_mean", an); check_flat(buf, rm, fx_get(fx, "%s.rm", n));
+    snprintf(buf, sizeof buf, "batchnorm+%s running_var", an); check_flat(buf, rv, fx_get(fx, "%s.rv", n));
+    /* batchnorm_apply from the saved statistics must reproduce the forward bit for bit */
+    be->batchnorm_apply(be, again, dx, mean, rstd, dg, dbt, C, N, act);
+    float *h1 = host_from(out, x->numel), *h2 = host_from(again, x->numel);
+    int same = !memcmp(h1, h2, x->numel * sizeof(float));
+    printf("%s batchnorm+%s apply reproduces forward bit-exactly\n", same ? "PASS" : "FAIL", an);
+    same ? fx_passed++ : fx_failed++;
+    free(h1); free(h2);
+    /* backward, in place on the gradient buffer */
+    be->batchnorm_backward(be, grad, dgam, dbet, grad, dx, mean, rstd, dg, dbt, C, N, act);
+    snprintf(buf, sizeof buf, "batchnorm+%s backward dx", an); check_cnhw(buf, grad, fx_get(fx, "%s.dx", n));
+    snprintf(buf, sizeof buf, "batchnorm+%s backward dgamma", an); check_flat(buf, dgam, fx_get(fx, "%s.dgamma", n));
+    snprintf(buf, sizeof buf, "batchnorm+%s backward dbeta", an); check_flat(buf, dbet, fx_get(fx, "%s.dbeta", n));
+    /* inference mode: running statistics */
+    be->upload(be, rm, fx_get(fx, "%s.rm0", n)->data, C);
+    be->upload(be, rv, fx_get(fx, "%s.rv0", n)->data, C);
+    be->batchnorm_forward(be, out, mean, rstd, rm, rv, dx, dg, dbt, C, N, 0, 0.1f, 1e-5f, act);
+    snprintf(buf, sizeof buf, "batchnorm+%s inference out", an); check_cnhw(buf, out, fx_get(fx, "%s.eval_out", n));
+    float *p[] = {dx, dg, dbt, rm, rv, mean, rstd, out, grad, dgam, dbet, again};
+    for (int i = 0; i < 12; i++) be->free(be, p[i]);
+}
+
+static void act_case(const Fixture *fx, const char *an, Act act) {
+    char n[64], buf[128];
+    snprintf(n, sizeof n, "act_%s", an);
+    const FxTensor *x = fx_get(fx, "%s.x", n);
+    float *dx = dev_from(x->data, x->numel), *y = be->alloc(be, x->numel),
+          *g = dev_from(fx_get(fx, "%s.dout", n)->data, x->numel);
+    be->act_forward(be, y, dx, x->numel, act);
+    snprintf(buf, sizeof buf, "%s forward", an); check_flat(buf, y, fx_get(fx, "%s.out", n));
+    be->act_backward(be, g, g, y, x->numel, act);
+    snprintf(buf, sizeof buf, "%s backward", an); check_flat(buf, g, fx_get(fx, "%s.dx", n));
+    be->free(be, dx); be->free(be, y); be->free(be, g);
+}
+
+static void bce_case(const Fixture *fx, int t) {
+    char n[64], buf[128];
+    snprintf(n, sizeof n, "bce_t%d", t);
+    const FxTensor *l = fx_get(fx, "%s.logits", n);
+    float *dl = dev_from(l->data, l->numel), *grad = be->alloc(be, l->numel), *sc = be->alloc(be, 2);
+    be->bce_logits(be, sc, sc + 1, grad, dl, (int)l->numel, (float)t, 1.0f);
+    snprintf(buf, sizeof buf, "bce target %d loss", t); check_flat(buf, sc, fx_get(fx, "%s.loss", n));
+    snprintf(buf, sizeof buf, "bce target %d mean sigmoid", t); check_flat(buf, sc + 1, fx_get(fx, "%s.prob", n));
+    snprintf(buf, sizeof buf, "bce target %d dlogits", t); check_flat(buf, grad, fx_get(fx, "%s.dlogits", n));
+    be->free(be, dl); be->free(be, grad); be->free(be, sc);
+}
+
+static void adam_case(const Fixture *fx) {
+    const FxTensor *p0 = fx_get(fx, "adam.p0");
+    size_t n = p0->numel;
+    float *p = dev_from(p0->data, n), *m = be->alloc(be, n), *v = be->alloc(be, n), *g = be->alloc(be, n);
+    char buf[64];
+    for (int s = 0; s < 3; s++) {
+        be->upload(be, g, fx_get(fx, "adam.g%d", s)->data, n);
+        be->adam(be, p, g, m, v, n, 2e-4, 0.5, 0.999, 1e-8, s + 1);
+        snprintf(buf, sizeof buf, "adam step %d param", s + 1); check_flat(buf, p, fx_get(fx, "adam.p%d", s + 1));
+        snprintf(buf, sizeof buf, "adam step %d exp_avg", s + 1); check_flat(buf, m, fx_get(fx, "adam.m%d", s + 1));
+        snprintf(buf, sizeof buf, "adam step %d exp_avg_sq", s + 1); check_flat(buf, v, fx_get(fx, "adam.v%d", s + 1));
+    }
+    be->free(be, p); be->free(be, m); be->free(be, v); be->free(be, g);
+}
+
+int main(int argc, char **argv) {
+    const char *dir = argc > 1 ? argv[1] : "tests/fixtures";
+    be = backend_create(argc > 2 ? argv[2] : "cpu", 0);
+    char path[512];
+    snprintf(path, sizeof path, "%s/layers.bin", dir);
+    Fixture fx;
+    fx_load(&fx, path);
+    conv_case(&fx, "conv_k4s2p1", 0);
+    conv_case(&fx, "conv_k5s2p2_bias", 0);
+    conv_case(&fx, "conv_k4s1p0", 0);
+    conv_case(&fx, "convt_k4s1p0", 1);
+    conv_case(&fx, "convt_k4s2p1", 1);
+    conv_case(&fx, "convt_k5s2p2op1_bias", 1);
+    linear_case(&fx);
+    bn_case(&fx, "none", ACT_NONE);
+    bn_case(&fx, "relu", ACT_RELU);
+    bn_case(&fx, "lrelu", ACT_LRELU);
+    act_case(&fx, "relu", ACT_RELU);
+    act_case(&fx, "lrelu", ACT_LRELU);
+    act_case(&fx, "tanh", ACT_TANH);
+    bce_case(&fx, 1);
+    bce_case(&fx, 0);
+    adam_case(&fx);
+    fx_free(&fx);
+    be->destroy(be);
+    return fx_summary("test_layers");
+}
