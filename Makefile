@@ -8,10 +8,18 @@ CFLAGS  += $(OPT) -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter -fo
 LDLIBS  += -lopenblas -lm -lz
 BUILD   ?= build
 
-# OpenBLAS's OpenMP flavour shares OpenMP's thread pool with our own loops.
-BLAS_INC := $(firstword $(wildcard /usr/include/x86_64-linux-gnu/openblas-openmp /usr/include/aarch64-linux-gnu/openblas-openmp /usr/include/openblas))
+# OpenBLAS's OpenMP flavour (Debian's libopenblas-openmp-dev) shares OpenMP's thread pool with our
+# own loops and runs single-threaded inside our parallel regions. Debian can install the pthread
+# flavour beside it (python3-torch pulls it in) and point the generic libopenblas.so.0 at either,
+# so we link the OpenMP one by path and record that path (runpath) in the binary.
+ARCH_TRIPLET := $(shell $(CC) -dumpmachine 2>/dev/null | sed 's/-pc-/-/')
+BLAS_DIR := $(firstword $(wildcard /usr/lib/$(ARCH_TRIPLET)/openblas-openmp))
+BLAS_INC := $(firstword $(wildcard /usr/include/$(ARCH_TRIPLET)/openblas-openmp /usr/include/openblas))
 ifneq ($(BLAS_INC),)
 CFLAGS  += -I$(BLAS_INC)
+endif
+ifneq ($(BLAS_DIR),)
+LDLIBS  := -L$(BLAS_DIR) -Wl,-rpath,$(BLAS_DIR) $(LDLIBS)
 endif
 
 LIB_SRC := $(wildcard src/core/*.c src/backends/*.c src/models/*.c src/train/*.c)

@@ -96,14 +96,13 @@ static void cpu_linear_backward(Backend *be, float *din, float *dw, float *dbias
 }
 
 /* ------------------------------------------------------------------------------------------------
- * im2col / col2im over a batch chunk, CNHW layout.
+ * im2col / col2im over a batch chunk, CNHW layout (serial: called from inside a parallel region).
  * The "big" image x is (C, B, H, W); the "small" grid is (Ho, Wo) with kernel K, stride S, pad P.
  * col is (C*K*K, nb*Ho*Wo) for images b0 .. b0+nb-1. */
 
 static void im2col(float *col, const float *x, int C, int B, int H, int W, int b0, int nb,
                    int Ho, int Wo, int K, int S, int P) {
     const size_t ncol = (size_t)nb * Ho * Wo;
-    #pragma omp parallel for schedule(static)
     for (int r = 0; r < C * K * K; r++) {
         const int c = r / (K * K), ki = (r / K) % K, kj = r % K;
         float *dst = col + (size_t)r * ncol;
@@ -134,7 +133,6 @@ static void im2col(float *col, const float *x, int C, int B, int H, int W, int b
 static void col2im(float *x, const float *col, int C, int B, int H, int W, int b0, int nb,
                    int Ho, int Wo, int K, int S, int P) {
     const size_t ncol = (size_t)nb * Ho * Wo;
-    #pragma omp parallel for collapse(2) schedule(static)
     for (int c = 0; c < C; c++) {
         for (int b = 0; b < nb; b++) {
             float *dst = x + ((size_t)c * B + b0 + b) * H * W;
@@ -159,12 +157,47 @@ static void col2im(float *x, const float *col, int C, int B, int H, int W, int b
     }
 }
 
-/* Images per chunk so that a chunk's col matrix fits the scratch budget. */
-static int chunk_images(size_t per_image, int B) {
-    size_t nb = COL_BUDGET_FLOATS / (per_image ? per_image : 1);
+/* ------------------------------------------------------------------------------------------------
+ * Convolutions are parallel over the batch: thread t owns a contiguous range of images and runs
+ * im2col / col2im and a single-threaded sgemm on chunks of it (OpenBLAS runs single-threaded
+ * inside an OpenMP region). Outputs of different threads never overlap; weight gradients go to
+ * per-thread buffers that are summed in thread order afterwards, so results are deterministic for
+ * a given thread count. */
+
+typedef struct {
+    int nthreads, nb;   /* threads, images per chunk */
+    size_t col_per_thread;
+} BatchPlan;
+
+static BatchPlan batch_plan(Backend *be, size_t per_image, int B, size_t extra_per_thread, float **scratch) {
+    BatchPlan p;
+    p.nthreads = omp_get_max_threads();
+    if (p.nthreads > B) p.nthreads = B;
+    if (p.nthreads < 1) p.nthreads = 1;
+    const int per_thread_images = (B + p.nthreads - 1) / p.nthreads;
+    size_t nb = COL_BUDGET_FLOATS / p.nthreads / (per_image ? per_image : 1);
     if (nb < 1) nb = 1;
-    if (nb > (size_t)B) nb = B;
-    return (int)nb;
+    if (nb > (size_t)per_thread_images) nb = per_thread_images;
+    p.nb = (int)nb;
+    p.col_per_thread = nb * per_image + extra_per_thread;
+    *scratch = cpu_scratch(be, p.col_per_thread * p.nthreads);
+    return p;
+}
+
+/* images [*lo, *hi) of thread t */
+static void thread_range(int t, int T, int B, int *lo, int *hi) {
+    *lo = (int)((long)B * t / T);
+    *hi = (int)((long)B * (t + 1) / T);
+}
+
+/* dw (n) += sum over threads of priv[t*stride .. +n), in thread order */
+static void reduce_threads(float *dw, const float *priv, size_t stride, size_t n, int T) {
+    #pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < n; i++) {
+        float s = dw[i];
+        for (int t = 0; t < T; t++) s += priv[(size_t)t * stride + i];
+        dw[i] = s;
+    }
 }
 
 static void add_bias_channels(float *out, const float *bias, int C, size_t N) {
@@ -193,40 +226,57 @@ static void sum_channels(float *acc, const float *x, int C, size_t N) {
 static void cpu_conv2d_forward(Backend *be, float *out, const float *in, const float *w, const float *bias,
                                const ConvShape *s) {
     const int kk = s->Ci * s->K * s->K, hw = s->Ho * s->Wo;
-    const size_t N = (size_t)s->B * hw;
-    const int nb = chunk_images((size_t)kk * hw, s->B);
-    float *col = cpu_scratch(be, (size_t)kk * nb * hw);
-    for (int b0 = 0; b0 < s->B; b0 += nb) {
-        const int n = (b0 + nb <= s->B ? nb : s->B - b0);
-        im2col(col, in, s->Ci, s->B, s->Hi, s->Wi, b0, n, s->Ho, s->Wo, s->K, s->S, s->P);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, s->Co, n * hw, kk, 1.0f, w, kk, col, n * hw,
-                    0.0f, out + (size_t)b0 * hw, (int)N);
+    const int N = s->B * hw;
+    float *scratch;
+    const BatchPlan p = batch_plan(be, (size_t)kk * hw, s->B, 0, &scratch);
+    #pragma omp parallel num_threads(p.nthreads)
+    {
+        const int t = omp_get_thread_num();
+        float *col = scratch + p.col_per_thread * t;
+        int lo, hi;
+        thread_range(t, p.nthreads, s->B, &lo, &hi);
+        for (int b0 = lo; b0 < hi; b0 += p.nb) {
+            const int n = b0 + p.nb <= hi ? p.nb : hi - b0;
+            im2col(col, in, s->Ci, s->B, s->Hi, s->Wi, b0, n, s->Ho, s->Wo, s->K, s->S, s->P);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, s->Co, n * hw, kk, 1.0f, w, kk, col, n * hw,
+                        0.0f, out + (size_t)b0 * hw, N);
+        }
     }
-    if (bias) add_bias_channels(out, bias, s->Co, N);
+    if (bias) add_bias_channels(out, bias, s->Co, (size_t)N);
 }
 
 static void cpu_conv2d_backward(Backend *be, float *din, float *dw, float *dbias, const float *dout,
                                 const float *in, const float *w, const ConvShape *s) {
     const int kk = s->Ci * s->K * s->K, hw = s->Ho * s->Wo;
-    const size_t N = (size_t)s->B * hw;
-    if (dbias) sum_channels(dbias, dout, s->Co, N);
+    const int N = s->B * hw;
+    const size_t wn = (size_t)s->Co * kk;
+    if (dbias) sum_channels(dbias, dout, s->Co, (size_t)N);
     if (!din && !dw) return;
-    const int nb = chunk_images((size_t)kk * hw, s->B);
-    float *col = cpu_scratch(be, (size_t)kk * nb * hw);
-    for (int b0 = 0; b0 < s->B; b0 += nb) {
-        const int n = (b0 + nb <= s->B ? nb : s->B - b0);
-        const float *dchunk = dout + (size_t)b0 * hw;
-        if (dw) {
-            im2col(col, in, s->Ci, s->B, s->Hi, s->Wi, b0, n, s->Ho, s->Wo, s->K, s->S, s->P);
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, s->Co, kk, n * hw, 1.0f, dchunk, (int)N, col,
-                        n * hw, 1.0f, dw, kk);
-        }
-        if (din) {
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, kk, n * hw, s->Co, 1.0f, w, kk, dchunk, (int)N,
-                        0.0f, col, n * hw);
-            col2im(din, col, s->Ci, s->B, s->Hi, s->Wi, b0, n, s->Ho, s->Wo, s->K, s->S, s->P);
+    float *scratch;
+    const BatchPlan p = batch_plan(be, (size_t)kk * hw, s->B, dw ? wn : 0, &scratch);
+    #pragma omp parallel num_threads(p.nthreads)
+    {
+        const int t = omp_get_thread_num();
+        float *col = scratch + p.col_per_thread * t, *dwp = col + (size_t)p.nb * kk * hw;
+        if (dw) memset(dwp, 0, wn * sizeof(float));
+        int lo, hi;
+        thread_range(t, p.nthreads, s->B, &lo, &hi);
+        for (int b0 = lo; b0 < hi; b0 += p.nb) {
+            const int n = b0 + p.nb <= hi ? p.nb : hi - b0;
+            const float *dchunk = dout + (size_t)b0 * hw;
+            if (dw) {
+                im2col(col, in, s->Ci, s->B, s->Hi, s->Wi, b0, n, s->Ho, s->Wo, s->K, s->S, s->P);
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, s->Co, kk, n * hw, 1.0f, dchunk, N, col, n * hw,
+                            1.0f, dwp, kk);
+            }
+            if (din) {
+                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, kk, n * hw, s->Co, 1.0f, w, kk, dchunk, N, 0.0f,
+                            col, n * hw);
+                col2im(din, col, s->Ci, s->B, s->Hi, s->Wi, b0, n, s->Ho, s->Wo, s->K, s->S, s->P);
+            }
         }
     }
+    if (dw) reduce_threads(dw, scratch + (size_t)p.nb * kk * hw, p.col_per_thread, wn, p.nthreads);
 }
 
 /* ------------------------------------------------------------------------------------------------
@@ -235,14 +285,21 @@ static void cpu_conv2d_backward(Backend *be, float *din, float *dw, float *dbias
 static void cpu_convt_forward(Backend *be, float *out, const float *in, const float *w, const float *bias,
                               const ConvShape *s) {
     const int kk = s->Co * s->K * s->K, hw = s->Hi * s->Wi;
-    const size_t Nin = (size_t)s->B * hw;
-    const int nb = chunk_images((size_t)kk * hw, s->B);
-    float *col = cpu_scratch(be, (size_t)kk * nb * hw);
-    for (int b0 = 0; b0 < s->B; b0 += nb) {
-        const int n = (b0 + nb <= s->B ? nb : s->B - b0);
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, kk, n * hw, s->Ci, 1.0f, w, kk,
-                    in + (size_t)b0 * hw, (int)Nin, 0.0f, col, n * hw);
-        col2im(out, col, s->Co, s->B, s->Ho, s->Wo, b0, n, s->Hi, s->Wi, s->K, s->S, s->P);
+    const int Nin = s->B * hw;
+    float *scratch;
+    const BatchPlan p = batch_plan(be, (size_t)kk * hw, s->B, 0, &scratch);
+    #pragma omp parallel num_threads(p.nthreads)
+    {
+        const int t = omp_get_thread_num();
+        float *col = scratch + p.col_per_thread * t;
+        int lo, hi;
+        thread_range(t, p.nthreads, s->B, &lo, &hi);
+        for (int b0 = lo; b0 < hi; b0 += p.nb) {
+            const int n = b0 + p.nb <= hi ? p.nb : hi - b0;
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, kk, n * hw, s->Ci, 1.0f, w, kk, in + (size_t)b0 * hw,
+                        Nin, 0.0f, col, n * hw);
+            col2im(out, col, s->Co, s->B, s->Ho, s->Wo, b0, n, s->Hi, s->Wi, s->K, s->S, s->P);
+        }
     }
     if (bias) add_bias_channels(out, bias, s->Co, (size_t)s->B * s->Ho * s->Wo);
 }
@@ -250,21 +307,31 @@ static void cpu_convt_forward(Backend *be, float *out, const float *in, const fl
 static void cpu_convt_backward(Backend *be, float *din, float *dw, float *dbias, const float *dout,
                                const float *in, const float *w, const ConvShape *s) {
     const int kk = s->Co * s->K * s->K, hw = s->Hi * s->Wi;
-    const size_t Nin = (size_t)s->B * hw;
+    const int Nin = s->B * hw;
+    const size_t wn = (size_t)s->Ci * kk;
     if (dbias) sum_channels(dbias, dout, s->Co, (size_t)s->B * s->Ho * s->Wo);
     if (!din && !dw) return;
-    const int nb = chunk_images((size_t)kk * hw, s->B);
-    float *col = cpu_scratch(be, (size_t)kk * nb * hw);
-    for (int b0 = 0; b0 < s->B; b0 += nb) {
-        const int n = (b0 + nb <= s->B ? nb : s->B - b0);
-        im2col(col, dout, s->Co, s->B, s->Ho, s->Wo, b0, n, s->Hi, s->Wi, s->K, s->S, s->P);
-        if (din)
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, s->Ci, n * hw, kk, 1.0f, w, kk, col, n * hw,
-                        0.0f, din + (size_t)b0 * hw, (int)Nin);
-        if (dw)
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, s->Ci, kk, n * hw, 1.0f, in + (size_t)b0 * hw,
-                        (int)Nin, col, n * hw, 1.0f, dw, kk);
+    float *scratch;
+    const BatchPlan p = batch_plan(be, (size_t)kk * hw, s->B, dw ? wn : 0, &scratch);
+    #pragma omp parallel num_threads(p.nthreads)
+    {
+        const int t = omp_get_thread_num();
+        float *col = scratch + p.col_per_thread * t, *dwp = col + (size_t)p.nb * kk * hw;
+        if (dw) memset(dwp, 0, wn * sizeof(float));
+        int lo, hi;
+        thread_range(t, p.nthreads, s->B, &lo, &hi);
+        for (int b0 = lo; b0 < hi; b0 += p.nb) {
+            const int n = b0 + p.nb <= hi ? p.nb : hi - b0;
+            im2col(col, dout, s->Co, s->B, s->Ho, s->Wo, b0, n, s->Hi, s->Wi, s->K, s->S, s->P);
+            if (din)
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, s->Ci, n * hw, kk, 1.0f, w, kk, col, n * hw,
+                            0.0f, din + (size_t)b0 * hw, Nin);
+            if (dw)
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, s->Ci, kk, n * hw, 1.0f, in + (size_t)b0 * hw, Nin,
+                            col, n * hw, 1.0f, dwp, kk);
+        }
     }
+    if (dw) reduce_threads(dw, scratch + (size_t)p.nb * kk * hw, p.col_per_thread, wn, p.nthreads);
 }
 
 /* ------------------------------------------------------------------------------------------------
@@ -374,6 +441,39 @@ static void cpu_batchnorm_apply(Backend *be, float *out, const float *in, const 
         bn_apply_row(out + (size_t)c * N, in + (size_t)c * N, N, mean[c], rstd[c], gamma[c], beta[c], act);
 }
 
+/* Sums for batch-norm backward over one channel row: sum(dz) and sum(dz * xhat), where
+ * dz = dy * act'(z). 16 float lanes (vectorizable without reassociation) are folded into double
+ * every BLOCK elements, so the result is accurate and its order fixed. */
+#define LANES 16
+#define BLOCK 1024
+static void bn_backward_sums(const float *x, const float *dy, int N, float m, float r, float scale, float shift,
+                             float neg_slope, double *sdz, double *sdzx) {
+    double t1 = 0.0, t2 = 0.0;
+    for (int b0 = 0; b0 < N; b0 += BLOCK) {
+        const int b1 = b0 + BLOCK < N ? b0 + BLOCK : N;
+        float a1[LANES] = {0}, a2[LANES] = {0};
+        int i = b0;
+        for (; i + LANES <= b1; i += LANES) {
+            for (int l = 0; l < LANES; l++) {
+                const float xv = x[i + l];
+                const float z = bn_preact(xv, scale, shift);
+                const float dz = z > 0.0f ? dy[i + l] : neg_slope * dy[i + l];
+                a1[l] += dz;
+                a2[l] += dz * ((xv - m) * r);
+            }
+        }
+        for (; i < b1; i++) {
+            const float z = bn_preact(x[i], scale, shift);
+            const float dz = z > 0.0f ? dy[i] : neg_slope * dy[i];
+            a1[0] += dz;
+            a2[0] += dz * ((x[i] - m) * r);
+        }
+        for (int l = 0; l < LANES; l++) { t1 += a1[l]; t2 += a2[l]; }
+    }
+    *sdz = t1;
+    *sdzx = t2;
+}
+
 static void cpu_batchnorm_backward(Backend *be, float *din, float *dgamma, float *dbeta, const float *dout,
                                    const float *in, const float *mean, const float *rstd, const float *gamma,
                                    const float *beta, int C, int N, Act act) {
@@ -385,6 +485,21 @@ static void cpu_batchnorm_backward(Backend *be, float *din, float *dgamma, float
         const float m = mean[c], r = rstd[c], g = gamma[c];
         const float scale = g * r, shift = beta[c] - m * scale;
         double sdz = 0.0, sdzx = 0.0;
+        if (act == ACT_NONE || act == ACT_RELU || act == ACT_LRELU) {
+            /* dz = dy where z > 0, else neg * dy (none: 1, relu: 0, lrelu: 0.2) */
+            const float neg = act == ACT_NONE ? 1.0f : act == ACT_RELU ? 0.0f : LRELU_SLOPE;
+            bn_backward_sums(x, dy, N, m, r, scale, shift, neg, &sdz, &sdzx);
+            if (dgamma) dgamma[c] += (float)sdzx;
+            if (dbeta) dbeta[c] += (float)sdz;
+            const float k1 = (float)(sdz / N), k2 = (float)(sdzx / N);
+            for (int i = 0; i < N; i++) {
+                const float z = bn_preact(x[i], scale, shift);
+                const float dz = z > 0.0f ? dy[i] : neg * dy[i];
+                const float xhat = (x[i] - m) * r;
+                dx[i] = scale * (dz - k1 - xhat * k2);
+            }
+            continue;
+        }
         for (int i = 0; i < N; i++) {
             const float dz = dy[i] * act_grad_from_input(bn_preact(x[i], scale, shift), act);
             const float xhat = (x[i] - m) * r;

@@ -1,0 +1,117 @@
+#!/usr/bin/env python3
+"""PyTorch twin of `dcgan bench`: the same architectures, schedule and synthetic data, timed the same way.
+
+Run with Debian's PyTorch (/usr/bin/python3). Prints one line with images_per_s and peak_rss_mb.
+The models are built the idiomatic pytorch/examples way (nn.Sequential, in-place activations),
+from the same layer tables as src/models/model.c; the step is the one in the PyTorch example
+(fake batch reused by the first G step; extra G steps re-run G on the same z).
+"""
+import argparse
+import os
+import resource
+import sys
+import time
+
+import torch
+import torch.nn as nn
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "fixtures"))
+from make_fixtures import tables  # noqa: E402  (the layer tables shared with the C fixtures)
+
+
+class View(nn.Module):
+    def __init__(self, *shape):
+        super().__init__()
+        self.shape = shape
+
+    def forward(self, x):
+        return x.reshape(x.shape[0], *self.shape)
+
+
+def build(table):
+    mods = []
+    for (kind, cin, hin, cout, hout, k, s, p, bias, bn, act) in table:
+        if kind == "linear":
+            mods += [nn.Flatten(), nn.Linear(cin * hin * hin, cout * hout * hout, bias=bias), View(cout, hout, hout)]
+        elif kind == "conv":
+            mods.append(nn.Conv2d(cin, cout, k, s, p, bias=bias))
+        else:
+            mods.append(nn.ConvTranspose2d(cin, cout, k, s, p, output_padding=1 if (k == 5 and s == 2) else 0, bias=bias))
+        if bn:
+            mods.append(nn.BatchNorm2d(cout))
+        mods.append({"relu": nn.ReLU(True), "lrelu": nn.LeakyReLU(0.2, True), "tanh": nn.Tanh(),
+                     "none": nn.Identity()}[act])
+    return nn.Sequential(*mods)
+
+
+def init(m):
+    if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
+        nn.init.normal_(m.weight, 0.0, 0.02)
+        if m.bias is not None:
+            nn.init.zeros_(m.bias)
+    elif isinstance(m, nn.BatchNorm2d):
+        nn.init.normal_(m.weight, 1.0, 0.02)
+        nn.init.zeros_(m.bias)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--arch", default="dcgan")
+    ap.add_argument("--size", type=int, default=64)
+    ap.add_argument("--channels", type=int, default=3)
+    ap.add_argument("--nz", type=int, default=100)
+    ap.add_argument("--gf", type=int, default=64)
+    ap.add_argument("--df", type=int, default=64)
+    ap.add_argument("--batch", type=int, default=64)
+    ap.add_argument("--g-steps", type=int, default=1)
+    ap.add_argument("--steps", type=int, default=10)
+    ap.add_argument("--warmup", type=int, default=2)
+    ap.add_argument("--threads", type=int, default=2)
+    a = ap.parse_args()
+    torch.set_num_threads(a.threads)
+    torch.manual_seed(1)
+    gt, dt = tables(a.arch, a.size, a.channels, a.nz, a.gf, a.df)
+    G, D = build(gt), build(dt)
+    G.apply(init)
+    D.apply(init)
+    oG = torch.optim.Adam(G.parameters(), 2e-4, betas=(0.5, 0.999))
+    oD = torch.optim.Adam(D.parameters(), 2e-4, betas=(0.5, 0.999))
+    bce = nn.BCEWithLogitsLoss()
+    B = a.batch
+    real = torch.randn(B, a.channels, a.size, a.size).tanh()
+    ones, zeros = torch.ones(B), torch.zeros(B)
+
+    def step():
+        z = torch.randn(B, a.nz)
+        zin = z.view(B, a.nz, 1, 1) if a.arch == "dcgan" else z
+        fake = G(zin)
+        oD.zero_grad(set_to_none=True)
+        err_real = bce(D(real).view(-1), ones)
+        err_real.backward()
+        err_fake = bce(D(fake.detach()).view(-1), zeros)
+        err_fake.backward()
+        oD.step()
+        for k in range(a.g_steps):
+            if k > 0:
+                fake = G(zin)
+            oG.zero_grad(set_to_none=True)
+            err_g = bce(D(fake).view(-1), ones)
+            err_g.backward()
+            oG.step()
+        return err_real + err_fake, err_g
+
+    for _ in range(a.warmup):
+        step()
+    t0 = time.perf_counter()
+    for _ in range(a.steps):
+        d, g = step()
+    dt_ = time.perf_counter() - t0
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    print("torch=%s arch=%s size=%d channels=%d batch=%d g_steps=%d steps=%d threads=%d step_ms=%.2f "
+          "images_per_s=%.2f peak_rss_mb=%.1f d_loss=%.4f g_loss=%.4f"
+          % (torch.__version__, a.arch, a.size, a.channels, B, a.g_steps, a.steps, a.threads, 1000 * dt_ / a.steps,
+             B * a.steps / dt_, rss, d.item(), g.item()), flush=True)
+
+
+if __name__ == "__main__":
+    main()
