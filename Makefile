@@ -4,8 +4,8 @@
 
 CC      ?= cc
 OPT     ?= -O3 -march=native
-CFLAGS  += $(OPT) -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter -fopenmp -ffp-contract=off -g
-LDLIBS  += -lopenblas -lm -lz
+CFLAGS  += $(OPT) -std=c11 -D_GNU_SOURCE -isystem /usr/include/stb -Wno-format-truncation -Wall -Wextra -Wno-unused-parameter -fopenmp -ffp-contract=off -g
+LDLIBS  += -lopenblas -lstb -lz -lm -lpthread
 BUILD   ?= build
 
 # OpenBLAS's OpenMP flavour (Debian's libopenblas-openmp-dev) shares OpenMP's thread pool with our
@@ -22,11 +22,17 @@ ifneq ($(BLAS_DIR),)
 LDLIBS  := -L$(BLAS_DIR) -Wl,-rpath,$(BLAS_DIR) $(LDLIBS)
 endif
 
-LIB_SRC := $(wildcard src/core/*.c src/backends/*.c src/models/*.c src/train/*.c)
+# oneDNN (Debian's libdnnl-dev) for CPU convolutions, when installed.
+ifneq ($(wildcard /usr/include/dnnl.h),)
+CFLAGS  += -DDCGAN_HAVE_DNNL
+LDLIBS  += -ldnnl
+endif
+
+LIB_SRC := $(wildcard src/core/*.c src/backends/*.c src/models/*.c src/train/*.c src/data/*.c src/io/*.c)
 CLI_SRC := $(wildcard src/cli/*.c)
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
 CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)
-TESTS   := test_layers test_gradcheck test_train
+TESTS   := test_layers test_gradcheck test_train test_data
 TEST_BIN := $(TESTS:%=$(BUILD)/tests/%)
 TEST_COMMON := $(BUILD)/tests/fixture.o
 

@@ -30,7 +30,11 @@ run_prog() { # name, command...
 run_prog test_layers "$build/tests/test_layers" "$here/fixtures"
 run_prog test_gradcheck "$build/tests/test_gradcheck"
 run_prog test_train "$build/tests/test_train" "$here/fixtures"
+scratch=$(mktemp -d /tmp/dcgan-test-data.XXXXXX)
+trap 'rm -rf "$scratch"' EXIT
+run_prog test_data "$build/tests/test_data" "$scratch"
 run_prog test_cli bash "$here/test_cli.sh" "$bin"
+run_prog test_train_cli bash "$here/test_train_cli.sh" "$bin"
 
 echo "checks: $passed passed, $failed failed"
 [ $failed -eq 0 ]

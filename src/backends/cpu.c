@@ -4,6 +4,9 @@
  * inputs and the thread count. See ops.h for the layout and gradient conventions. */
 #include "../ops/ops.h"
 #include "../core/util.h"
+#ifdef DCGAN_HAVE_DNNL
+#include "cpu_dnnl.h"
+#endif
 
 #include <cblas.h>
 #include <math.h>
@@ -17,7 +20,24 @@
 typedef struct {
     float *col;     /* im2col / col2im scratch */
     size_t col_cap; /* floats allocated in col */
+#ifdef DCGAN_HAVE_DNNL
+    DnnlCtx *dnnl;  /* oneDNN convolutions, or NULL for im2col + sgemm */
+#endif
 } CpuCtx;
+
+#ifdef DCGAN_HAVE_DNNL
+static DnnlCtx *dnnl_of(Backend *be) { return ((CpuCtx *)be->ctx)->dnnl; }
+/* conv2d's geometry: the input is the big side */
+static ConvGeom geom_conv(const ConvShape *s) {
+    ConvGeom g = {s->B, s->Ci, s->Hi, s->Wi, s->Co, s->Ho, s->Wo, s->K, s->S, s->P};
+    return g;
+}
+/* conv_transpose2d's: the output is the big side */
+static ConvGeom geom_convt(const ConvShape *s) {
+    ConvGeom g = {s->B, s->Co, s->Ho, s->Wo, s->Ci, s->Hi, s->Wi, s->K, s->S, s->P};
+    return g;
+}
+#endif
 
 /* Declared by OpenBLAS; sets its thread count (the OpenMP build shares OpenMP's threads). */
 void openblas_set_num_threads(int num_threads);
@@ -225,6 +245,14 @@ static void sum_channels(float *acc, const float *x, int C, size_t N) {
 
 static void cpu_conv2d_forward(Backend *be, float *out, const float *in, const float *w, const float *bias,
                                const ConvShape *s) {
+#ifdef DCGAN_HAVE_DNNL
+    if (dnnl_of(be)) {
+        const ConvGeom g = geom_conv(s);
+        dnnl_conv_fwd(dnnl_of(be), &g, out, in, w);
+        if (bias) add_bias_channels(out, bias, s->Co, (size_t)s->B * s->Ho * s->Wo);
+        return;
+    }
+#endif
     const int kk = s->Ci * s->K * s->K, hw = s->Ho * s->Wo;
     const int N = s->B * hw;
     float *scratch;
@@ -252,6 +280,14 @@ static void cpu_conv2d_backward(Backend *be, float *din, float *dw, float *dbias
     const size_t wn = (size_t)s->Co * kk;
     if (dbias) sum_channels(dbias, dout, s->Co, (size_t)N);
     if (!din && !dw) return;
+#ifdef DCGAN_HAVE_DNNL
+    if (dnnl_of(be)) {
+        const ConvGeom g = geom_conv(s);
+        if (dw) dnnl_conv_bwd_weights(dnnl_of(be), &g, dw, in, dout);
+        if (din) dnnl_conv_bwd_data(dnnl_of(be), &g, din, dout, w);
+        return;
+    }
+#endif
     float *scratch;
     const BatchPlan p = batch_plan(be, (size_t)kk * hw, s->B, dw ? wn : 0, &scratch);
     #pragma omp parallel num_threads(p.nthreads)
@@ -284,6 +320,14 @@ static void cpu_conv2d_backward(Backend *be, float *din, float *dw, float *dbias
 
 static void cpu_convt_forward(Backend *be, float *out, const float *in, const float *w, const float *bias,
                               const ConvShape *s) {
+#ifdef DCGAN_HAVE_DNNL
+    if (dnnl_of(be)) {
+        const ConvGeom g = geom_convt(s);
+        dnnl_conv_bwd_data(dnnl_of(be), &g, out, in, w);
+        if (bias) add_bias_channels(out, bias, s->Co, (size_t)s->B * s->Ho * s->Wo);
+        return;
+    }
+#endif
     const int kk = s->Co * s->K * s->K, hw = s->Hi * s->Wi;
     const int Nin = s->B * hw;
     float *scratch;
@@ -311,6 +355,14 @@ static void cpu_convt_backward(Backend *be, float *din, float *dw, float *dbias,
     const size_t wn = (size_t)s->Ci * kk;
     if (dbias) sum_channels(dbias, dout, s->Co, (size_t)s->B * s->Ho * s->Wo);
     if (!din && !dw) return;
+#ifdef DCGAN_HAVE_DNNL
+    if (dnnl_of(be)) {
+        const ConvGeom g = geom_convt(s);
+        if (dw) dnnl_conv_bwd_weights(dnnl_of(be), &g, dw, dout, in);
+        if (din) dnnl_conv_fwd(dnnl_of(be), &g, din, dout, w);
+        return;
+    }
+#endif
     float *scratch;
     const BatchPlan p = batch_plan(be, (size_t)kk * hw, s->B, dw ? wn : 0, &scratch);
     #pragma omp parallel num_threads(p.nthreads)
@@ -563,19 +615,31 @@ static void cpu_download(Backend *be, float *dst, const float *src, size_t n) { 
 
 static void cpu_destroy(Backend *be) {
     CpuCtx *c = be->ctx;
+#ifdef DCGAN_HAVE_DNNL
+    dnnl_ctx_destroy(c->dnnl);
+#endif
     free(c->col);
     free(c);
     free(be);
 }
 
-Backend *backend_cpu_create(int threads) {
+Backend *backend_cpu_create(int threads, int use_dnnl) {
     if (threads > 0) {
         omp_set_num_threads(threads);
         openblas_set_num_threads(threads);
     }
     Backend *be = xcalloc(1, sizeof(Backend));
-    be->name = "cpu";
-    be->ctx = xcalloc(1, sizeof(CpuCtx));
+    CpuCtx *ctx = xcalloc(1, sizeof(CpuCtx));
+    be->name = "cpu-blas";
+    be->ctx = ctx;
+#ifdef DCGAN_HAVE_DNNL
+    if (use_dnnl) {
+        ctx->dnnl = dnnl_ctx_create();
+        be->name = "cpu";
+    }
+#else
+    (void)use_dnnl;
+#endif
     be->alloc = cpu_alloc;
     be->free = cpu_free;
     be->upload = cpu_upload;

@@ -3,4 +3,7 @@
 #define DCGAN_COMMANDS_H
 #include <math.h>
 int cmd_bench(int argc, char **argv);
+int cmd_train(int argc, char **argv);
+int cmd_sample(int argc, char **argv);
+int cmd_info(int argc, char **argv);
 #endif

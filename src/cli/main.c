@@ -9,14 +9,21 @@ static void usage(void) {
     printf("dcgan: a deep convolutional GAN trainer and image generator\n\n"
            "usage: dcgan COMMAND [options]    (dcgan COMMAND --help lists its options)\n\n"
            "commands:\n"
+           "  train    train a DCGAN on images (default: Fashion-MNIST)\n"
+           "  sample   generate images from a checkpoint\n"
+           "  info     describe a checkpoint\n"
            "  bench    time full training iterations on synthetic data\n");
 }
 
 int main(int argc, char **argv) {
-    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+    if (argc < 2) return cmd_train(argc, argv); /* `dcgan` alone trains with the defaults */
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
         usage();
-        return argc < 2 ? 1 : 0;
+        return 0;
     }
     if (!strcmp(argv[1], "bench")) return cmd_bench(argc, argv);
+    if (!strcmp(argv[1], "train")) return cmd_train(argc, argv);
+    if (!strcmp(argv[1], "sample")) return cmd_sample(argc, argv);
+    if (!strcmp(argv[1], "info")) return cmd_info(argc, argv);
     die("unknown command '%s'; run dcgan --help for the list", argv[1]);
 }

@@ -158,10 +158,12 @@ struct Backend {
     void (*destroy)(Backend *be);
 };
 
-/* The CPU backend (OpenBLAS sgemm + OpenMP). threads <= 0 keeps the library defaults. */
-Backend *backend_cpu_create(int threads);
+/* The CPU backend: convolutions through oneDNN when built with it (use_dnnl), else im2col +
+ * OpenBLAS sgemm; everything else OpenMP loops. threads <= 0 keeps the library defaults. */
+Backend *backend_cpu_create(int threads, int use_dnnl);
 
-/* Picks a backend by name ("cpu"); dies with a clear line when it is not available. */
+/* Picks a backend by name: "cpu" (oneDNN convolutions when built with oneDNN), "cpu-blas"
+ * (im2col + OpenBLAS sgemm convolutions); dies with a clear line when it is not available. */
 Backend *backend_create(const char *name, int threads);
 
 #endif

@@ -1,0 +1,234 @@
+/* cpu_dnnl.c: cached oneDNN convolution primitives over CNHW tensors (see cpu_dnnl.h). */
+#include "cpu_dnnl.h"
+#include "../core/util.h"
+
+#include <dnnl.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define DNNL_CHECK(call)                                                                              \
+    do {                                                                                              \
+        dnnl_status_t st_ = (call);                                                                   \
+        if (st_ != dnnl_success) die_at(__FILE__, __LINE__, "oneDNN call failed (status %d): %s", (int)st_, #call); \
+    } while (0)
+
+enum { DIR_FWD, DIR_BWD_DATA, DIR_BWD_WEIGHTS, DIR_COUNT };
+
+/* One reorder between a user layout and the primitive's, with its memory objects. */
+typedef struct {
+    int needed;
+    dnnl_primitive_t prim;
+    dnnl_memory_t from, to;
+} Reorder;
+
+typedef struct {
+    ConvGeom g;
+    int dir;
+    dnnl_primitive_t prim;
+    /* memories in the primitive's layout: a = big-side, b = small-side, w = weights */
+    dnnl_memory_t a, b, w;
+    size_t a_bytes, b_bytes, w_bytes;
+    Reorder ra, rb, rw; /* user <-> primitive, direction depends on which are inputs */
+} Entry;
+
+struct DnnlCtx {
+    dnnl_engine_t engine;
+    dnnl_stream_t stream;
+    Entry *e;
+    int n, cap;
+    void *scratch;
+    size_t scratch_bytes;
+};
+
+DnnlCtx *dnnl_ctx_create(void) {
+    DnnlCtx *c = xcalloc(1, sizeof *c);
+    DNNL_CHECK(dnnl_engine_create(&c->engine, dnnl_cpu, 0));
+    DNNL_CHECK(dnnl_stream_create(&c->stream, c->engine, dnnl_stream_default_flags));
+    return c;
+}
+
+static void reorder_free(Reorder *r) {
+    if (!r->needed) return;
+    dnnl_primitive_destroy(r->prim);
+    dnnl_memory_destroy(r->from);
+    dnnl_memory_destroy(r->to);
+}
+
+void dnnl_ctx_destroy(DnnlCtx *c) {
+    if (!c) return;
+    for (int i = 0; i < c->n; i++) {
+        Entry *e = &c->e[i];
+        dnnl_primitive_destroy(e->prim);
+        dnnl_memory_destroy(e->a);
+        dnnl_memory_destroy(e->b);
+        dnnl_memory_destroy(e->w);
+        reorder_free(&e->ra);
+        reorder_free(&e->rb);
+        reorder_free(&e->rw);
+    }
+    free(c->e);
+    free(c->scratch);
+    dnnl_stream_destroy(c->stream);
+    dnnl_engine_destroy(c->engine);
+    free(c);
+}
+
+/* CNHW: dims (N, C, H, W), strides (H*W, N*H*W, W, 1) */
+static void cnhw_md(dnnl_memory_desc_t *md, int N, int C, int H, int W) {
+    dnnl_dims_t dims = {N, C, H, W}, strides = {(dnnl_dim_t)H * W, (dnnl_dim_t)N * H * W, W, 1};
+    DNNL_CHECK(dnnl_memory_desc_init_by_strides(md, 4, dims, dnnl_f32, strides));
+}
+
+static void make_reorder(DnnlCtx *c, Reorder *r, const dnnl_memory_desc_t *from, const dnnl_memory_desc_t *to) {
+    r->needed = !dnnl_memory_desc_equal(from, to);
+    if (!r->needed) return;
+    dnnl_primitive_desc_t pd;
+    DNNL_CHECK(dnnl_reorder_primitive_desc_create(&pd, from, c->engine, to, c->engine, NULL));
+    DNNL_CHECK(dnnl_primitive_create(&r->prim, pd));
+    DNNL_CHECK(dnnl_primitive_desc_destroy(pd));
+    DNNL_CHECK(dnnl_memory_create(&r->from, from, c->engine, DNNL_MEMORY_NONE));
+    DNNL_CHECK(dnnl_memory_create(&r->to, to, c->engine, DNNL_MEMORY_NONE));
+}
+
+static void run_reorder(DnnlCtx *c, Reorder *r, const void *from, void *to) {
+    DNNL_CHECK(dnnl_memory_set_data_handle(r->from, (void *)from));
+    DNNL_CHECK(dnnl_memory_set_data_handle(r->to, to));
+    dnnl_exec_arg_t args[2] = {{DNNL_ARG_FROM, r->from}, {DNNL_ARG_TO, r->to}};
+    DNNL_CHECK(dnnl_primitive_execute(r->prim, c->stream, 2, args));
+}
+
+static Entry *get_entry(DnnlCtx *c, const ConvGeom *g, int dir) {
+    for (int i = 0; i < c->n; i++)
+        if (c->e[i].dir == dir && !memcmp(&c->e[i].g, g, sizeof *g)) return &c->e[i];
+    if (c->n == c->cap) {
+        c->cap = c->cap ? 2 * c->cap : 16;
+        c->e = xrealloc(c->e, c->cap * sizeof(Entry));
+    }
+    Entry *e = &c->e[c->n++];
+    memset(e, 0, sizeof *e);
+    e->g = *g;
+    e->dir = dir;
+
+    dnnl_dims_t big_d = {g->B, g->Cb, g->Hb, g->Wb}, small_d = {g->B, g->Cs, g->Hs, g->Ws},
+                w_d = {g->Cs, g->Cb, g->K, g->K}, strides = {g->S, g->S};
+    const int pr_h = (g->Hs - 1) * g->S + g->K - g->Hb - g->P, pr_w = (g->Ws - 1) * g->S + g->K - g->Wb - g->P;
+    dnnl_dims_t pad_l = {g->P, g->P}, pad_r = {pr_h, pr_w};
+    dnnl_memory_desc_t big_any, small_any, w_any, big_user, small_user, w_user;
+    DNNL_CHECK(dnnl_memory_desc_init_by_tag(&big_any, 4, big_d, dnnl_f32, dnnl_format_tag_any));
+    DNNL_CHECK(dnnl_memory_desc_init_by_tag(&small_any, 4, small_d, dnnl_f32, dnnl_format_tag_any));
+    DNNL_CHECK(dnnl_memory_desc_init_by_tag(&w_any, 4, w_d, dnnl_f32, dnnl_format_tag_any));
+    DNNL_CHECK(dnnl_memory_desc_init_by_tag(&w_user, 4, w_d, dnnl_f32, dnnl_oihw));
+    cnhw_md(&big_user, g->B, g->Cb, g->Hb, g->Wb);
+    cnhw_md(&small_user, g->B, g->Cs, g->Hs, g->Ws);
+
+    /* the forward primitive descriptor is the hint for the backward ones */
+    dnnl_convolution_desc_t fd;
+    DNNL_CHECK(dnnl_convolution_forward_desc_init(&fd, dnnl_forward_training, dnnl_convolution_direct, &big_any,
+                                                  &w_any, NULL, &small_any, strides, pad_l, pad_r));
+    dnnl_primitive_desc_t fpd, pd;
+    DNNL_CHECK(dnnl_primitive_desc_create(&fpd, &fd, NULL, c->engine, NULL));
+    dnnl_query_t qa, qb, qw;
+    if (dir == DIR_FWD) {
+        pd = fpd;
+        qa = dnnl_query_src_md; qb = dnnl_query_dst_md; qw = dnnl_query_weights_md;
+    } else if (dir == DIR_BWD_DATA) {
+        dnnl_convolution_desc_t bd;
+        DNNL_CHECK(dnnl_convolution_backward_data_desc_init(&bd, dnnl_convolution_direct, &big_any, &w_any, &small_any,
+                                                            strides, pad_l, pad_r));
+        DNNL_CHECK(dnnl_primitive_desc_create(&pd, &bd, NULL, c->engine, fpd));
+        qa = dnnl_query_diff_src_md; qb = dnnl_query_diff_dst_md; qw = dnnl_query_weights_md;
+    } else {
+        dnnl_convolution_desc_t wd;
+        DNNL_CHECK(dnnl_convolution_backward_weights_desc_init(&wd, dnnl_convolution_direct, &big_any, &w_any, NULL,
+                                                               &small_any, strides, pad_l, pad_r));
+        DNNL_CHECK(dnnl_primitive_desc_create(&pd, &wd, NULL, c->engine, fpd));
+        qa = dnnl_query_src_md; qb = dnnl_query_diff_dst_md; qw = dnnl_query_diff_weights_md;
+    }
+    const dnnl_memory_desc_t *ma = dnnl_primitive_desc_query_md(pd, qa, 0), *mb = dnnl_primitive_desc_query_md(pd, qb, 0),
+                             *mw = dnnl_primitive_desc_query_md(pd, qw, 0);
+    DNNL_CHECK(dnnl_primitive_create(&e->prim, pd));
+    DNNL_CHECK(dnnl_memory_create(&e->a, ma, c->engine, DNNL_MEMORY_NONE));
+    DNNL_CHECK(dnnl_memory_create(&e->b, mb, c->engine, DNNL_MEMORY_NONE));
+    DNNL_CHECK(dnnl_memory_create(&e->w, mw, c->engine, DNNL_MEMORY_NONE));
+    e->a_bytes = dnnl_memory_desc_get_size(ma);
+    e->b_bytes = dnnl_memory_desc_get_size(mb);
+    e->w_bytes = dnnl_memory_desc_get_size(mw);
+    /* inputs are reordered user -> primitive, outputs primitive -> user */
+    if (dir == DIR_FWD) {
+        make_reorder(c, &e->ra, &big_user, ma);
+        make_reorder(c, &e->rb, mb, &small_user);
+        make_reorder(c, &e->rw, &w_user, mw);
+    } else if (dir == DIR_BWD_DATA) {
+        make_reorder(c, &e->ra, ma, &big_user);
+        make_reorder(c, &e->rb, &small_user, mb);
+        make_reorder(c, &e->rw, &w_user, mw);
+    } else {
+        make_reorder(c, &e->ra, &big_user, ma);
+        make_reorder(c, &e->rb, &small_user, mb);
+        make_reorder(c, &e->rw, mw, &w_user);
+    }
+    if (pd != fpd) DNNL_CHECK(dnnl_primitive_desc_destroy(pd));
+    DNNL_CHECK(dnnl_primitive_desc_destroy(fpd));
+    return e;
+}
+
+static char *scratch(DnnlCtx *c, size_t bytes) {
+    if (bytes > c->scratch_bytes) {
+        free(c->scratch);
+        if (posix_memalign(&c->scratch, 64, bytes) != 0) die("out of memory for convolution scratch (%.1f MB)", bytes / 1048576.0);
+        c->scratch_bytes = bytes;
+    }
+    return c->scratch;
+}
+
+static size_t up64(size_t x) { return (x + 63) & ~(size_t)63; }
+
+/* Runs entry e. User pointers: big (a), small (b), weights (w); inputs are const in spirit. */
+static void run(DnnlCtx *c, Entry *e, void *big, void *small, void *w) {
+    char *s = scratch(c, up64(e->a_bytes) + up64(e->b_bytes) + up64(e->w_bytes));
+    void *pa = e->ra.needed ? s : big;
+    void *pb = e->rb.needed ? s + up64(e->a_bytes) : small;
+    void *pw = e->rw.needed ? s + up64(e->a_bytes) + up64(e->b_bytes) : w;
+    int in_a = e->dir != DIR_BWD_DATA, in_b = e->dir != DIR_FWD, in_w = e->dir != DIR_BWD_WEIGHTS;
+    if (in_a && e->ra.needed) run_reorder(c, &e->ra, big, pa);
+    if (in_b && e->rb.needed) run_reorder(c, &e->rb, small, pb);
+    if (in_w && e->rw.needed) run_reorder(c, &e->rw, w, pw);
+    DNNL_CHECK(dnnl_memory_set_data_handle(e->a, pa));
+    DNNL_CHECK(dnnl_memory_set_data_handle(e->b, pb));
+    DNNL_CHECK(dnnl_memory_set_data_handle(e->w, pw));
+    dnnl_exec_arg_t args[3];
+    if (e->dir == DIR_FWD) {
+        args[0] = (dnnl_exec_arg_t){DNNL_ARG_SRC, e->a};
+        args[1] = (dnnl_exec_arg_t){DNNL_ARG_WEIGHTS, e->w};
+        args[2] = (dnnl_exec_arg_t){DNNL_ARG_DST, e->b};
+    } else if (e->dir == DIR_BWD_DATA) {
+        args[0] = (dnnl_exec_arg_t){DNNL_ARG_DIFF_SRC, e->a};
+        args[1] = (dnnl_exec_arg_t){DNNL_ARG_WEIGHTS, e->w};
+        args[2] = (dnnl_exec_arg_t){DNNL_ARG_DIFF_DST, e->b};
+    } else {
+        args[0] = (dnnl_exec_arg_t){DNNL_ARG_SRC, e->a};
+        args[1] = (dnnl_exec_arg_t){DNNL_ARG_DIFF_WEIGHTS, e->w};
+        args[2] = (dnnl_exec_arg_t){DNNL_ARG_DIFF_DST, e->b};
+    }
+    DNNL_CHECK(dnnl_primitive_execute(e->prim, c->stream, 3, args));
+    if (!in_a && e->ra.needed) run_reorder(c, &e->ra, pa, big);
+    if (!in_b && e->rb.needed) run_reorder(c, &e->rb, pb, small);
+    if (!in_w && e->rw.needed) run_reorder(c, &e->rw, pw, w);
+    DNNL_CHECK(dnnl_stream_wait(c->stream));
+}
+
+void dnnl_conv_fwd(DnnlCtx *c, const ConvGeom *g, float *small, const float *big, const float *w) {
+    run(c, get_entry(c, g, DIR_FWD), (void *)big, small, (void *)w);
+}
+
+void dnnl_conv_bwd_data(DnnlCtx *c, const ConvGeom *g, float *big, const float *small, const float *w) {
+    run(c, get_entry(c, g, DIR_BWD_DATA), big, (void *)small, (void *)w);
+}
+
+void dnnl_conv_bwd_weights(DnnlCtx *c, const ConvGeom *g, float *dw, const float *big, const float *small) {
+    const size_t n = (size_t)g->Cs * g->Cb * g->K * g->K;
+    float *tmp = xmalloc(n * sizeof(float));
+    run(c, get_entry(c, g, DIR_BWD_WEIGHTS), (void *)big, (void *)small, tmp);
+    for (size_t i = 0; i < n; i++) dw[i] += tmp[i]; /* parameter gradients accumulate */
+    free(tmp);
+}

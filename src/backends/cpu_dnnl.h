@@ -1,0 +1,30 @@
+/* cpu_dnnl.h: convolutions on the CPU through oneDNN (Debian's libdnnl-dev), for the CPU backend.
+ *
+ * One convolution geometry covers both layer kinds: a "big" image (Cb, Hb, Wb) and a "small" one
+ * (Cs, Hs, Ws), with weights (Cs, Cb, K, K) - PyTorch's conv2d weights, and exactly PyTorch's
+ * conv_transpose2d weights read as the adjoint convolution. So conv2d uses (fwd, bwd_data,
+ * bwd_weights) and conv_transpose2d uses (bwd_data, fwd, bwd_weights) of the same primitives.
+ * Tensors stay CNHW outside; oneDNN's own blocked layouts are used inside each call, reached by
+ * reorders. Primitives are created once per geometry and cached. */
+#ifndef DCGAN_CPU_DNNL_H
+#define DCGAN_CPU_DNNL_H
+
+#include <stddef.h>
+
+typedef struct DnnlCtx DnnlCtx;
+
+typedef struct {
+    int B, Cb, Hb, Wb, Cs, Hs, Ws, K, S, P;
+} ConvGeom;
+
+DnnlCtx *dnnl_ctx_create(void);
+void dnnl_ctx_destroy(DnnlCtx *c);
+
+/* small (Cs,B,Hs,Ws) = conv(big (Cb,B,Hb,Wb), w) */
+void dnnl_conv_fwd(DnnlCtx *c, const ConvGeom *g, float *small, const float *big, const float *w);
+/* big (Cb,B,Hb,Wb) = conv^T(small, w)  (overwrites) */
+void dnnl_conv_bwd_data(DnnlCtx *c, const ConvGeom *g, float *big, const float *small, const float *w);
+/* dw (Cs,Cb,K,K) += d<small, conv(big, w)>/dw */
+void dnnl_conv_bwd_weights(DnnlCtx *c, const ConvGeom *g, float *dw, const float *big, const float *small);
+
+#endif

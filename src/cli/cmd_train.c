@@ -1,0 +1,431 @@
+/* cmd_train.c: `dcgan train`, the training run: data, model, the step loop, samples, logs,
+ * loss plots, checkpoints, resume and clean interruption. */
+#include "commands.h"
+#include "opts.h"
+#include "../core/util.h"
+#include "../data/dataset.h"
+#include "../data/loader.h"
+#include "../io/checkpoint.h"
+#include "../io/fileio.h"
+#include "../io/image_io.h"
+#include "../train/gan.h"
+#include "../train/sampler.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+/* Set by SIGINT/SIGTERM; the loop finishes its step, checkpoints and exits. The one piece of
+ * process-wide state, as a signal handler can only reach globals. */
+static volatile sig_atomic_t g_stop_signal = 0;
+static void on_signal(int sig) { g_stop_signal = sig; }
+
+#define SAMPLE_N 64
+
+typedef struct {
+    long step, epoch;
+    double v[8]; /* d_loss_real, d_loss_fake, d_loss, g_loss, d_x, d_gz, images/s, elapsed */
+} LogRow;
+
+typedef struct { LogRow *r; long n, cap; } Log;
+
+static void log_push(Log *l, const LogRow *row) {
+    if (l->n == l->cap) { l->cap = l->cap ? 2 * l->cap : 1024; l->r = xrealloc(l->r, l->cap * sizeof(LogRow)); }
+    l->r[l->n++] = *row;
+}
+
+static const char *CSV_HEADER = "step,epoch,d_loss_real,d_loss_fake,d_loss,g_loss,d_x,d_g_z,images_per_s,elapsed_s\n";
+
+static void csv_line(char *buf, size_t n, const LogRow *r) {
+    snprintf(buf, n, "%ld,%ld,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.2f,%.2f\n", r->step, r->epoch, r->v[0], r->v[1], r->v[2],
+             r->v[3], r->v[4], r->v[5], r->v[6], r->v[7]);
+}
+
+/* Reads losses.csv rows up to `upto` steps (a resumed run continues the file). */
+static void csv_read(const char *path, long upto, Log *log) {
+    FILE *f = fopen(path, "r");
+    if (!f) return;
+    char line[1024];
+    if (!fgets(line, sizeof line, f)) { fclose(f); return; }
+    while (fgets(line, sizeof line, f)) {
+        LogRow r;
+        if (sscanf(line, "%ld,%ld,%lf,%lf,%lf,%lf,%lf,%lf,%lf,%lf", &r.step, &r.epoch, &r.v[0], &r.v[1], &r.v[2], &r.v[3],
+                   &r.v[4], &r.v[5], &r.v[6], &r.v[7]) == 10 && r.step <= upto)
+            log_push(log, &r);
+    }
+    fclose(f);
+}
+
+static void csv_rewrite(const char *path, const Log *log) {
+    AtomicFile a;
+    char err[512], line[512];
+    if (atomic_open(&a, path, err, sizeof err) != 0) die("%s", err);
+    atomic_write(&a, CSV_HEADER, strlen(CSV_HEADER));
+    for (long i = 0; i < log->n; i++) {
+        csv_line(line, sizeof line, &log->r[i]);
+        atomic_write(&a, line, strlen(line));
+    }
+    if (atomic_commit(&a, err, sizeof err) != 0) die("%s", err);
+}
+
+static void write_plots(const char *out, const Log *log) {
+    static const char *names[4] = {"d_loss_real", "d_loss_fake", "d_loss", "g_loss"};
+    if (log->n < 2) return;
+    double *x = xmalloc(log->n * sizeof(double)), *y = xmalloc(log->n * sizeof(double));
+    for (int k = 0; k < 4; k++) {
+        for (long i = 0; i < log->n; i++) { x[i] = (double)log->r[i].step; y[i] = log->r[i].v[k]; }
+        char path[4200], err[512];
+        snprintf(path, sizeof path, "%s/%s.png", out, names[k]);
+        if (png_write_plot(path, names[k], "step", x, y, (int)log->n, err, sizeof err) != 0) die("%s", err);
+    }
+    free(x);
+    free(y);
+}
+
+static void write_samples(const char *out, const char *name, Sampler *s, const Net *G, const float *fixed_z) {
+    const ModelConfig *mc = &s->mc;
+    float *img = xmalloc((size_t)SAMPLE_N * mc->channels * mc->size * mc->size * sizeof(float));
+    sampler_copy_from(s, G);
+    sampler_run(s, fixed_z, SAMPLE_N, 0, img);
+    char path[4200], err[512];
+    snprintf(path, sizeof path, "%s/%s", out, name);
+    if (png_write_grid(path, img, SAMPLE_N, mc->channels, mc->size, 8, err, sizeof err) != 0) die("%s", err);
+    free(img);
+}
+
+/* Deletes all but the newest `keep` ckpt_*.dcgan files in dir. */
+static void prune_checkpoints(const char *dir, int keep) {
+    DIR *d = opendir(dir);
+    if (!d) return;
+    long steps[4096];
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) && n < 4096) {
+        long s;
+        char tail[8];
+        if (sscanf(e->d_name, "ckpt_%ld.dcgan%7s", &s, tail) == 1) steps[n++] = s;
+    }
+    closedir(d);
+    for (int i = 0; i < n; i++) {
+        int newer = 0;
+        for (int j = 0; j < n; j++) newer += steps[j] > steps[i];
+        if (newer >= keep) {
+            char path[4200];
+            snprintf(path, sizeof path, "%s/ckpt_%08ld.dcgan", dir, steps[i]);
+            unlink(path);
+        }
+    }
+}
+
+static void save_checkpoint(const char *out, Gan *g, CheckpointMeta *m, int keep) {
+    char path[4200], err[512];
+    snprintf(path, sizeof path, "%s/ckpt_%08ld.dcgan", out, g->step);
+    m->step = g->step;
+    m->adam_t_d = g->adam_t_d;
+    m->adam_t_g = g->adam_t_g;
+    m->rng_z = g->rng_z;
+    if (checkpoint_save(path, g, m, err, sizeof err) != 0) die("%s (the previous checkpoint is intact)", err);
+    prune_checkpoints(out, keep);
+}
+
+static void fmt_time(char *buf, size_t n, double s) {
+    if (!(s >= 0) || s > 1e7) { snprintf(buf, n, "--:--"); return; }
+    long t = (long)(s + 0.5);
+    if (t >= 3600) snprintf(buf, n, "%ld:%02ld:%02ld", t / 3600, t / 60 % 60, t % 60);
+    else snprintf(buf, n, "%02ld:%02ld", t / 60, t % 60);
+}
+
+static int parse_color(const char *s, uint8_t rgb[3]) {
+    if (!strcmp(s, "white")) { rgb[0] = rgb[1] = rgb[2] = 255; return 0; }
+    if (!strcmp(s, "black")) { rgb[0] = rgb[1] = rgb[2] = 0; return 0; }
+    unsigned v;
+    if (s[0] == '#' && strlen(s) == 7 && sscanf(s + 1, "%06x", &v) == 1) {
+        rgb[0] = v >> 16; rgb[1] = (v >> 8) & 255; rgb[2] = v & 255;
+        return 0;
+    }
+    return -1;
+}
+
+int cmd_train(int argc, char **argv) {
+    const char *data = NULL, *out = NULL, *arch = NULL, *loss = "ns", *zdist = "normal",
+               *resume = NULL, *device = "cpu", *background = "white";
+    int size = 0, channels = 0, nz = 0, gf = 0, df = 0, batch = 64, g_steps = 2, threads = 0, sample_every = 200,
+        checkpoint_every = 500, keep = 3, no_crop = 0, quiet = 0;
+    long epochs = 0, steps = 0, seed = 1;
+    float lr = 2e-4f, beta1 = 0.5f;
+    const OptSpec spec[] = {
+        {"data", OPT_STR, &data, "training images: a folder (searched recursively), an IDX file, or a folder of IDX files (default " DATASET_DEFAULT_PATH ")", 0, -1},
+        {"out", OPT_STR, &out, "run folder for samples, logs, plots and checkpoints (default runs/<date-time>)", 0, -1},
+        {"arch", OPT_STR, &arch, "model family: dcgan (pytorch/examples) or seed (the article's) (default dcgan)", 0, -1},
+        {"size", OPT_INT, &size, "image side (default 32 for IDX data, 64 for folders)", 0, 4096},
+        {"channels", OPT_INT, &channels, "1 or 3 (default 1 for IDX data, 3 for folders)", 0, 3},
+        {"nz", OPT_INT, &nz, "latent size (default 100)", 0, 4096},
+        {"gf", OPT_INT, &gf, "generator base width (default 64)", 0, 1024},
+        {"df", OPT_INT, &df, "discriminator base width (default 64)", 0, 1024},
+        {"batch", OPT_INT, &batch, "batch size", 1, 1 << 20},
+        {"epochs", OPT_LONG, &epochs, "length of the run in epochs (default 5 when --steps is not given)", 0, 1e9},
+        {"steps", OPT_LONG, &steps, "length of the run in iterations, counted from the start (also when resuming)", 0, 1e12},
+        {"lr", OPT_FLOAT, &lr, "Adam learning rate", 1e-9, 1},
+        {"beta1", OPT_FLOAT, &beta1, "Adam beta1", 0, 0.9999},
+        {"g-steps", OPT_INT, &g_steps, "generator updates per discriminator update", 1, 100},
+        {"loss", OPT_STR, &loss, "generator loss: ns (non-saturating) or minimax", 0, -1},
+        {"z-dist", OPT_STR, &zdist, "latent distribution: normal or uniform", 0, -1},
+        {"seed", OPT_LONG, &seed, "random seed (weights, z, data order)", 0, 9.2e18},
+        {"threads", OPT_INT, &threads, "CPU threads (0: all cores)", 0, 1024},
+        {"device", OPT_STR, &device, "cpu", 0, -1},
+        {"sample-every", OPT_INT, &sample_every, "write a sample grid every N iterations (0: only at epoch ends)", 0, 1 << 30},
+        {"checkpoint-every", OPT_INT, &checkpoint_every, "write a checkpoint every N iterations (0: only at the end)", 0, 1 << 30},
+        {"keep", OPT_INT, &keep, "checkpoints to keep", 1, 1000000},
+        {"resume", OPT_STR, &resume, "continue the run in this folder from its newest checkpoint", 0, -1},
+        {"background", OPT_STR, &background, "colour under transparent pixels: white, black or #rrggbb", 0, -1},
+        {"no-crop", OPT_FLAG, &no_crop, "squash images to a square instead of center-cropping", 0, -1},
+        {"quiet", OPT_FLAG, &quiet, "print nothing but errors", 0, -1},
+    };
+    opts_parse("train", "Trains a DCGAN on a folder of images or MNIST-style IDX files (default: Fashion-MNIST).", spec,
+               (int)(sizeof spec / sizeof spec[0]), argc, argv, 2);
+
+    TrainConfig tc;
+    train_config_default(&tc);
+    tc.lr = lr;
+    tc.beta1 = beta1;
+    tc.g_steps = g_steps;
+    if (!strcmp(loss, "ns")) tc.loss = LOSS_NS;
+    else if (!strcmp(loss, "minimax")) tc.loss = LOSS_MINIMAX;
+    else die("train: --loss '%s' is unknown; use ns or minimax", loss);
+    if (!strcmp(zdist, "normal")) tc.zdist = Z_NORMAL;
+    else if (!strcmp(zdist, "uniform")) tc.zdist = Z_UNIFORM;
+    else die("train: --z-dist '%s' is unknown; use normal or uniform", zdist);
+    uint8_t bg[3];
+    if (parse_color(background, bg) != 0) die("train: --background '%s' is not a colour; use white, black or #rrggbb", background);
+    if (epochs && steps) die("train: give --epochs or --steps, not both");
+
+    if (!data && !resume) data = DATASET_DEFAULT_PATH;
+    ModelConfig mc = {ARCH_DCGAN, 0, 0, 100, 64, 64};
+    CheckpointMeta meta;
+    memset(&meta, 0, sizeof meta);
+    char ckpt_path[4200] = "", err[1024];
+    if (resume) {
+        if (out && strcmp(out, resume)) die("train: --resume %s continues in its own folder; drop --out", resume);
+        out = resume;
+        if (checkpoint_resolve(resume, ckpt_path, sizeof ckpt_path, err, sizeof err) != 0) die("%s", err);
+        if (checkpoint_read_meta(ckpt_path, &meta, err, sizeof err) != 0) die("%s", err);
+        /* the model and schedule come from the checkpoint; explicit options must agree */
+        Arch a;
+        if (arch && (arch_parse(arch, &a) != 0 || a != meta.mc.arch))
+            die("train: the checkpoint in %s is --arch %s; drop --arch or use a matching run", resume, arch_name(meta.mc.arch));
+        if ((size && size != meta.mc.size) || (channels && channels != meta.mc.channels) || (nz && nz != meta.mc.nz) ||
+            (gf && gf != meta.mc.gf) || (df && df != meta.mc.df))
+            die("train: the checkpoint in %s is size %d, channels %d, nz %d, gf %d, df %d; drop the model options to resume",
+                resume, meta.mc.size, meta.mc.channels, meta.mc.nz, meta.mc.gf, meta.mc.df);
+        if (data && strcmp(data, meta.data_path))
+            die("train: the run in %s trained on %s; resume without --data (or move it back)", resume, meta.data_path);
+        data = meta.data_path;
+        no_crop = !meta.crop;
+        memcpy(bg, meta.background, 3);
+        mc = meta.mc;
+        tc = meta.tc;
+        batch = meta.batch;
+        seed = (long)meta.seed;
+    } else {
+        if (arch && arch_parse(arch, &mc.arch) != 0) die("train: --arch '%s' is unknown; use dcgan or seed", arch);
+        if (nz) mc.nz = nz;
+        if (gf) mc.gf = gf;
+        if (df) mc.df = df;
+    }
+
+    /* data: its kind sets the defaults for size and channels */
+    struct stat dst;
+    char probe[4300];
+    snprintf(probe, sizeof probe, "%s/train-images-idx3-ubyte", data);
+    char probe_gz[4300];
+    snprintf(probe_gz, sizeof probe_gz, "%s/train-images-idx3-ubyte.gz", data);
+    const int idx_data = stat(data, &dst) == 0 && (S_ISREG(dst.st_mode) || access(probe, F_OK) == 0 || access(probe_gz, F_OK) == 0);
+    if (!resume) {
+        mc.size = size ? size : (idx_data ? 32 : 64);
+        mc.channels = channels ? channels : (idx_data ? 1 : 3);
+    }
+    if (model_config_check(&mc, batch, err, sizeof err) != 0) die("train: %s", err);
+
+    Backend *be = backend_create(device, threads);
+    DatasetOptions dopt = {mc.size, mc.channels, !no_crop, {bg[0], bg[1], bg[2]}, NULL, !quiet};
+    Dataset ds;
+    double t_load = now_seconds();
+    if (dataset_load(&ds, data, &dopt, err, sizeof err) != 0) die("%s", err);
+    if (!quiet) {
+        printf("data: %d images from %s (%s%s), %dx%dx%d, %.1fs\n", ds.n, data, ds.source,
+               ds.from_cache ? ", decoded cache" : "", mc.size, mc.size, mc.channels, now_seconds() - t_load);
+        if (ds.skipped) {
+            printf("data: skipped %d bad file%s:\n", ds.skipped, ds.skipped > 1 ? "s" : "");
+            for (int i = 0; i < ds.skipped && i < DATASET_MAX_REPORT; i++) printf("  %s\n", ds.bad[i]);
+            if (ds.skipped > DATASET_MAX_REPORT) printf("  ... and %d more\n", ds.skipped - DATASET_MAX_REPORT);
+        }
+    }
+    if (resume && meta.data_n != ds.n)
+        die("train: the run in %s trained on %d images, but --data %s has %d; resume with the same data", resume,
+            meta.data_n, data, ds.n);
+
+    /* run folder */
+    char outbuf[256];
+    if (!out) {
+        time_t now = time(NULL);
+        struct tm tmv;
+        localtime_r(&now, &tmv);
+        strftime(outbuf, sizeof outbuf, "runs/%Y%m%d-%H%M%S", &tmv);
+        out = outbuf;
+    }
+    if (mkdir_p(out) != 0) die("train: cannot create the run folder %s: %s", out, strerror(errno));
+    char tpath[4300];
+    snprintf(tpath, sizeof tpath, "%s/.write-test", out);
+    if (write_file_atomic(tpath, "", 0, err, sizeof err) != 0) die("train: the run folder %s is not writable", out);
+    unlink(tpath);
+
+    Gan g;
+    gan_init(&g, be, &mc, &tc, batch, (uint64_t)seed);
+    const long bpe = ds.n / batch;
+    if (bpe < 1) die("train: the data has %d images, fewer than one batch of %d; use a smaller --batch", ds.n, batch);
+    long total = steps ? steps : (epochs ? epochs : 5) * bpe;
+    if (resume) {
+        if (checkpoint_load(ckpt_path, &g, &meta, err, sizeof err) != 0) die("%s", err);
+        if (!steps && !epochs) total = meta.step + (5 * bpe - meta.step % (5 * bpe));
+        if (total <= meta.step) die("train: the run in %s is already at step %ld; ask for more with --steps N (N > %ld)", resume, meta.step, meta.step);
+    } else {
+        meta.mc = mc; meta.tc = tc; meta.batch = batch; meta.seed = (uint64_t)seed;
+        meta.nranks = 1; meta.data_n = ds.n;
+        meta.crop = !no_crop;
+        memcpy(meta.background, bg, 3);
+        if (!realpath(data, meta.data_path)) snprintf(meta.data_path, sizeof meta.data_path, "%s", data);
+    }
+    Loader loader;
+    if (loader_start(&loader, &ds, batch, (uint64_t)seed, 0, 1, meta.epoch, meta.batch_in_epoch, err, sizeof err) != 0)
+        die("train: %s", err);
+
+    /* fixed z for progress grids, and the real grid */
+    Sampler smp;
+    sampler_init(&smp, be, &mc, SAMPLE_N);
+    float *fixed_z = xmalloc((size_t)SAMPLE_N * mc.nz * sizeof(float));
+    Rng zr;
+    rng_seed(&zr, (uint64_t)seed, 5);
+    if (tc.zdist == Z_UNIFORM) rng_fill_uniform(&zr, fixed_z, (size_t)SAMPLE_N * mc.nz, -1.0f, 1.0f);
+    else rng_fill_normal(&zr, fixed_z, (size_t)SAMPLE_N * mc.nz, 0.0f, 1.0f);
+    {
+        const int n = ds.n < SAMPLE_N ? ds.n : SAMPLE_N;
+        uint32_t idx[SAMPLE_N];
+        for (int i = 0; i < n; i++) idx[i] = (uint32_t)((long)i * ds.n / n);
+        float *real = xmalloc((size_t)n * mc.channels * mc.size * mc.size * sizeof(float));
+        dataset_to_float(&ds, idx, n, real);
+        char path[4300];
+        snprintf(path, sizeof path, "%s/real_samples.png", out);
+        if (png_write_grid(path, real, n, mc.channels, mc.size, 8, err, sizeof err) != 0) die("%s", err);
+        free(real);
+    }
+
+    Log log = {0};
+    char csv[4300];
+    snprintf(csv, sizeof csv, "%s/losses.csv", out);
+    if (resume) csv_read(csv, meta.step, &log);
+    csv_rewrite(csv, &log);
+    FILE *csvf = fopen(csv, "a");
+    if (!csvf) die("train: cannot write %s: %s", csv, strerror(errno));
+
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+
+    if (!quiet)
+        printf("train: %s %dx%dx%d, batch %d, g-steps %d, %s loss, %ld iterations (%ld per epoch) from step %ld, run folder %s\n",
+               arch_name(mc.arch), mc.size, mc.size, mc.channels, batch, tc.g_steps, tc.loss == LOSS_NS ? "non-saturating" : "minimax",
+               total, bpe, meta.step, out);
+    const int tty = isatty(STDOUT_FILENO);
+    double t0 = now_seconds(), last_print = t0, window_t = t0;
+    const double elapsed0 = meta.elapsed;
+    long window_steps = 0;
+    double ips = 0;
+    long epoch = meta.epoch, batch_in_epoch = meta.batch_in_epoch;
+    int stop_reason = 0;
+    while (g.step < total) {
+        long e, b;
+        const float *real = loader_next(&loader, &e, &b);
+        gan_set_real(&g, real);
+        gan_draw_z(&g);
+        gan_step(&g);
+        StepStats st;
+        gan_read_stats(&g, &st);
+        epoch = e;
+        batch_in_epoch = b + 1;
+        if (batch_in_epoch == bpe) { epoch++; batch_in_epoch = 0; }
+        meta.epoch = epoch;
+        meta.batch_in_epoch = batch_in_epoch;
+        window_steps++;
+        const double now = now_seconds();
+        if (now - window_t >= 1.0) { ips = window_steps * batch / (now - window_t); window_t = now; window_steps = 0; }
+        LogRow row = {g.step, e, {st.d_loss_real, st.d_loss_fake, st.d_loss, st.g_loss, st.d_x, st.d_gz, ips,
+                                  elapsed0 + now - t0}};
+        if (!isfinite(st.d_loss) || !isfinite(st.g_loss)) {
+            fprintf(stderr, "\ndcgan: training diverged at step %ld (d_loss %g, g_loss %g); stopped. The last good checkpoint in %s is kept; "
+                            "try a smaller --lr or another --seed\n", g.step, st.d_loss, st.g_loss, out);
+            fclose(csvf);
+            loader_stop(&loader);
+            return 1;
+        }
+        log_push(&log, &row);
+        char line[512];
+        csv_line(line, sizeof line, &row);
+        if (fputs(line, csvf) == EOF || fflush(csvf) != 0) die("train: cannot write %s: %s", csv, strerror(errno));
+        const int epoch_end = batch_in_epoch == 0;
+        const int last = g.step == total;
+        meta.elapsed = elapsed0 + now - t0;
+        if ((sample_every && g.step % sample_every == 0) || epoch_end || last) {
+            char name[64];
+            snprintf(name, sizeof name, "samples_%08ld.png", g.step);
+            write_samples(out, name, &smp, &g.G, fixed_z);
+            write_plots(out, &log);
+        }
+        if ((checkpoint_every && g.step % checkpoint_every == 0) || last || g_stop_signal)
+            save_checkpoint(out, &g, &meta, keep);
+        if (!quiet && (tty || now - last_print >= 5.0 || last)) {
+            char eta[32], el[32];
+            fmt_time(eta, sizeof eta, ips > 0 ? (total - g.step) * batch / ips : -1);
+            fmt_time(el, sizeof el, meta.elapsed);
+            const int width = 24, fill = (int)((double)g.step / total * width);
+            char bar[32];
+            for (int i = 0; i < width; i++) bar[i] = i < fill ? '#' : '.';
+            bar[width] = 0;
+            if (tty)
+                printf("\r[%s] epoch %ld step %ld/%ld d %.3f (real %.3f fake %.3f) g %.3f D(x) %.2f D(G(z)) %.2f %.0f img/s %s ETA %s ",
+                       bar, e + 1, g.step, total, st.d_loss, st.d_loss_real, st.d_loss_fake, st.g_loss, st.d_x, st.d_gz, ips, el, eta);
+            else
+                printf("epoch %ld step %ld/%ld d_loss %.4f d_loss_real %.4f d_loss_fake %.4f g_loss %.4f D(x) %.3f D(G(z)) %.3f images/s %.1f elapsed %s ETA %s\n",
+                       e + 1, g.step, total, st.d_loss, st.d_loss_real, st.d_loss_fake, st.g_loss, st.d_x, st.d_gz, ips, el, eta);
+            fflush(stdout);
+            last_print = now;
+        }
+        if (g_stop_signal) { stop_reason = g_stop_signal; break; }
+    }
+    if (!quiet && tty) printf("\n");
+    fclose(csvf);
+    loader_stop(&loader);
+    if (!quiet) {
+        if (stop_reason)
+            printf("train: interrupted at step %ld; checkpoint written. Continue with: dcgan train --resume %s --steps %ld\n",
+                   g.step, out, total);
+        else
+            printf("train: done, %ld iterations in %.1fs; samples, losses.csv, loss plots and checkpoints are in %s\n",
+                   g.step, meta.elapsed, out);
+    }
+    free(fixed_z);
+    free(log.r);
+    sampler_free(&smp);
+    gan_free(&g);
+    dataset_free(&ds);
+    be->destroy(be);
+    return stop_reason ? 128 + stop_reason : 0;
+}

@@ -1,0 +1,218 @@
+/* checkpoint.c: writing and reading complete training checkpoints (see checkpoint.h). */
+#include "checkpoint.h"
+#include "fileio.h"
+#include "../core/util.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <zlib.h>
+
+#define MAGIC "DCGANCKP"
+
+/* ---- little-endian field writer / reader ---- */
+typedef struct { uint8_t *p; size_t n, cap; } Buf;
+static void put(Buf *b, const void *v, size_t n) {
+    if (b->n + n > b->cap) { b->cap = (b->n + n) * 2; b->p = xrealloc(b->p, b->cap); }
+    memcpy(b->p + b->n, v, n);
+    b->n += n;
+}
+static void put_i64(Buf *b, int64_t v) { put(b, &v, 8); }
+static void put_f64(Buf *b, double v) { put(b, &v, 8); }
+
+typedef struct { const uint8_t *p; size_t n, at; int bad; } Rd;
+static int64_t get_i64(Rd *r) {
+    int64_t v = 0;
+    if (r->at + 8 > r->n) { r->bad = 1; return 0; }
+    memcpy(&v, r->p + r->at, 8);
+    r->at += 8;
+    return v;
+}
+static double get_f64(Rd *r) {
+    double v = 0;
+    if (r->at + 8 > r->n) { r->bad = 1; return 0; }
+    memcpy(&v, r->p + r->at, 8);
+    r->at += 8;
+    return v;
+}
+
+static void write_header(Buf *b, const CheckpointMeta *m, const Gan *g) {
+    const int64_t ints[] = {m->mc.arch, m->mc.size, m->mc.channels, m->mc.nz, m->mc.gf, m->mc.df, m->batch,
+                            m->tc.g_steps, m->tc.loss, m->tc.zdist, (int64_t)m->seed, m->step, m->epoch,
+                            m->batch_in_epoch, m->adam_t_d, m->adam_t_g, m->nranks, m->data_n,
+                            (int64_t)g->G.nparams, (int64_t)g->G.nbuf, (int64_t)g->D.nparams, (int64_t)g->D.nbuf};
+    for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++) put_i64(b, ints[i]);
+    put_f64(b, m->tc.lr); put_f64(b, m->tc.beta1); put_f64(b, m->tc.beta2); put_f64(b, m->tc.eps);
+    put_f64(b, m->elapsed);
+    for (int i = 0; i < 4; i++) put_i64(b, (int64_t)m->rng_z.s[i]);
+    put_i64(b, m->crop);
+    put_i64(b, m->background[0] | m->background[1] << 8 | m->background[2] << 16);
+    const int64_t len = (int64_t)strnlen(m->data_path, sizeof m->data_path - 1);
+    put_i64(b, len);
+    put(b, m->data_path, (size_t)len);
+}
+
+typedef struct { int64_t gp, gb, dp, db; } Counts;
+
+static void read_header(Rd *r, CheckpointMeta *m, Counts *c) {
+    memset(m, 0, sizeof *m);
+    m->mc.arch = (Arch)get_i64(r); m->mc.size = (int)get_i64(r); m->mc.channels = (int)get_i64(r);
+    m->mc.nz = (int)get_i64(r); m->mc.gf = (int)get_i64(r); m->mc.df = (int)get_i64(r);
+    m->batch = (int)get_i64(r); m->tc.g_steps = (int)get_i64(r); m->tc.loss = (GLoss)get_i64(r);
+    m->tc.zdist = (ZDist)get_i64(r); m->seed = (uint64_t)get_i64(r); m->step = get_i64(r); m->epoch = get_i64(r);
+    m->batch_in_epoch = get_i64(r); m->adam_t_d = get_i64(r); m->adam_t_g = get_i64(r);
+    m->nranks = (int)get_i64(r); m->data_n = (int)get_i64(r);
+    c->gp = get_i64(r); c->gb = get_i64(r); c->dp = get_i64(r); c->db = get_i64(r);
+    m->tc.lr = get_f64(r); m->tc.beta1 = get_f64(r); m->tc.beta2 = get_f64(r); m->tc.eps = get_f64(r);
+    m->elapsed = get_f64(r);
+    for (int i = 0; i < 4; i++) m->rng_z.s[i] = (uint64_t)get_i64(r);
+    m->crop = (int)get_i64(r);
+    const int64_t bg = get_i64(r);
+    for (int i = 0; i < 3; i++) m->background[i] = (uint8_t)(bg >> (8 * i));
+    const int64_t len = get_i64(r);
+    if (len < 0 || len >= (int64_t)sizeof m->data_path || r->at + (size_t)len > r->n) { r->bad = 1; return; }
+    memcpy(m->data_path, r->p + r->at, (size_t)len);
+    m->data_path[len] = 0;
+    r->at += (size_t)len;
+}
+
+static void put_block(Buf *b, Backend *be, const float *dev, size_t n) {
+    float *h = xmalloc((n ? n : 1) * sizeof(float));
+    be->download(be, h, dev, n);
+    put(b, h, n * sizeof(float));
+    free(h);
+}
+
+int checkpoint_save(const char *path, Gan *g, const CheckpointMeta *meta, char *err, size_t errlen) {
+    Buf b = {0};
+    put(&b, MAGIC, 8);
+    uint32_t version = CHECKPOINT_VERSION, hlen = 0;
+    put(&b, &version, 4);
+    const size_t hlen_at = b.n;
+    put(&b, &hlen, 4);
+    const size_t h0 = b.n;
+    write_header(&b, meta, g);
+    hlen = (uint32_t)(b.n - h0);
+    memcpy(b.p + hlen_at, &hlen, 4);
+    Net *nets[2] = {&g->G, &g->D};
+    for (int k = 0; k < 2; k++) {
+        put_block(&b, g->be, nets[k]->params, nets[k]->nparams);
+        put_block(&b, g->be, nets[k]->adam_m, nets[k]->nparams);
+        put_block(&b, g->be, nets[k]->adam_v, nets[k]->nparams);
+        put_block(&b, g->be, nets[k]->buffers, nets[k]->nbuf);
+    }
+    uint32_t crc = (uint32_t)crc32(crc32(0L, Z_NULL, 0), b.p, (uInt)b.n);
+    put(&b, &crc, 4);
+    int rc = write_file_atomic(path, b.p, b.n, err, errlen);
+    free(b.p);
+    return rc;
+}
+
+/* Validates the file; on success *buf holds it and r is positioned after the header. */
+static int open_checked(const char *path, uint8_t **buf, Rd *r, CheckpointMeta *m, Counts *c, char *err,
+                        size_t errlen) {
+    size_t len = 0;
+    *buf = read_file(path, &len, 1ull << 36);
+    if (!*buf) { snprintf(err, errlen, "cannot read checkpoint %s: %s", path, strerror(errno)); return -1; }
+    const uint8_t *p = *buf;
+    if (len < 20 || memcmp(p, MAGIC, 8)) { snprintf(err, errlen, "%s is not a dcgan checkpoint (bad magic)", path); goto fail; }
+    uint32_t version, hlen, crc;
+    memcpy(&version, p + 8, 4);
+    memcpy(&hlen, p + 12, 4);
+    if (version != CHECKPOINT_VERSION) {
+        snprintf(err, errlen, "%s is checkpoint format %u; this dcgan reads format %u", path, version, CHECKPOINT_VERSION);
+        goto fail;
+    }
+    memcpy(&crc, p + len - 4, 4);
+    if ((uint32_t)crc32(crc32(0L, Z_NULL, 0), p, (uInt)(len - 4)) != crc) {
+        snprintf(err, errlen, "%s is corrupted (checksum mismatch); use an earlier checkpoint", path);
+        goto fail;
+    }
+    *r = (Rd){p, len - 4, 16, 0};
+    read_header(r, m, c);
+    if (r->bad || r->at != 16 + (size_t)hlen) { snprintf(err, errlen, "%s has a malformed header", path); goto fail; }
+    char why[256];
+    if (model_config_check(&m->mc, m->batch, why, sizeof why) != 0) {
+        snprintf(err, errlen, "%s holds an impossible model (%s)", path, why);
+        goto fail;
+    }
+    const size_t need = 16 + hlen + 4 * (size_t)(3 * c->gp + c->gb + 3 * c->dp + c->db);
+    if (c->gp < 0 || c->gb < 0 || c->dp < 0 || c->db < 0 || need != len - 4) {
+        snprintf(err, errlen, "%s has the wrong size for its model", path);
+        goto fail;
+    }
+    return 0;
+fail:
+    free(*buf);
+    *buf = NULL;
+    return -1;
+}
+
+int checkpoint_read_meta(const char *path, CheckpointMeta *meta, char *err, size_t errlen) {
+    uint8_t *buf;
+    Rd r;
+    Counts c;
+    if (open_checked(path, &buf, &r, meta, &c, err, errlen) != 0) return -1;
+    free(buf);
+    return 0;
+}
+
+int checkpoint_load(const char *path, Gan *g, CheckpointMeta *meta, char *err, size_t errlen) {
+    uint8_t *buf;
+    Rd r;
+    Counts c;
+    if (open_checked(path, &buf, &r, meta, &c, err, errlen) != 0) return -1;
+    const ModelConfig *a = &meta->mc, *b = &g->mc;
+    if (a->arch != b->arch || a->size != b->size || a->channels != b->channels || a->nz != b->nz || a->gf != b->gf ||
+        a->df != b->df || (size_t)c.gp != g->G.nparams || (size_t)c.dp != g->D.nparams ||
+        (size_t)c.gb != g->G.nbuf || (size_t)c.db != g->D.nbuf) {
+        snprintf(err, errlen,
+                 "%s is a %s model at %dx%dx%d (nz %d, gf %d, df %d), not the requested %s at %dx%dx%d (nz %d, gf %d, df %d)",
+                 path, arch_name(a->arch), a->size, a->size, a->channels, a->nz, a->gf, a->df, arch_name(b->arch), b->size,
+                 b->size, b->channels, b->nz, b->gf, b->df);
+        free(buf);
+        return -1;
+    }
+    const float *p = (const float *)(buf + r.at);
+    Net *nets[2] = {&g->G, &g->D};
+    for (int k = 0; k < 2; k++) {
+        Net *n = nets[k];
+        Backend *be = g->be;
+        be->upload(be, n->params, p, n->nparams); p += n->nparams;
+        be->upload(be, n->adam_m, p, n->nparams); p += n->nparams;
+        be->upload(be, n->adam_v, p, n->nparams); p += n->nparams;
+        be->upload(be, n->buffers, p, n->nbuf); p += n->nbuf;
+    }
+    g->step = meta->step;
+    g->adam_t_d = meta->adam_t_d;
+    g->adam_t_g = meta->adam_t_g;
+    g->rng_z = meta->rng_z;
+    free(buf);
+    return 0;
+}
+
+int checkpoint_resolve(const char *path, char *out, size_t outlen, char *err, size_t errlen) {
+    struct stat st;
+    if (stat(path, &st) != 0) { snprintf(err, errlen, "cannot read checkpoint %s: %s", path, strerror(errno)); return -1; }
+    if (!S_ISDIR(st.st_mode)) { snprintf(out, outlen, "%s", path); return 0; }
+    DIR *d = opendir(path);
+    if (!d) { snprintf(err, errlen, "cannot read folder %s: %s", path, strerror(errno)); return -1; }
+    struct dirent *e;
+    long best = -1;
+    char name[512] = "";
+    while ((e = readdir(d))) {
+        long step;
+        char tail[16];
+        if (sscanf(e->d_name, "ckpt_%ld.dcgan%15s", &step, tail) == 1 && step > best) {
+            best = step;
+            snprintf(name, sizeof name, "%s", e->d_name);
+        }
+    }
+    closedir(d);
+    if (best < 0) { snprintf(err, errlen, "no checkpoint (ckpt_*.dcgan) in %s", path); return -1; }
+    snprintf(out, outlen, "%s/%s", path, name);
+    return 0;
+}

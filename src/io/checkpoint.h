@@ -1,0 +1,43 @@
+/* checkpoint.h: the complete training state in one versioned file.
+ *
+ * Layout (little-endian): magic "DCGANCKP", u32 format version, u32 header length, the header
+ * (configuration, counters, RNG state, tensor counts), then G's parameters, Adam m, Adam v and
+ * batch-norm buffers, the same for D, and a CRC-32 of everything before it. Files are written
+ * atomically; a load checks magic, version, sizes and checksum before using anything. */
+#ifndef DCGAN_CHECKPOINT_H
+#define DCGAN_CHECKPOINT_H
+
+#include "../train/gan.h"
+
+#define CHECKPOINT_VERSION 1u
+
+typedef struct {
+    ModelConfig mc;
+    TrainConfig tc;
+    int batch;
+    uint64_t seed;
+    long step;            /* completed iterations */
+    long epoch, batch_in_epoch; /* where the data loader resumes */
+    long adam_t_d, adam_t_g;
+    Rng rng_z;
+    int nranks;
+    int data_n;           /* images in the training set (a check at resume) */
+    double elapsed;       /* training seconds so far */
+    char data_path[1024]; /* the training data, so that --resume needs no --data */
+    int crop;             /* preprocessing of the data */
+    uint8_t background[3];
+} CheckpointMeta;
+
+/* Writes the state of g (and meta) to path atomically. 0, or -1 with one line in err. */
+int checkpoint_save(const char *path, Gan *g, const CheckpointMeta *meta, char *err, size_t errlen);
+
+/* Reads only the metadata (validating the whole file). */
+int checkpoint_read_meta(const char *path, CheckpointMeta *meta, char *err, size_t errlen);
+
+/* Loads the tensors into an initialized Gan whose configuration matches the file. */
+int checkpoint_load(const char *path, Gan *g, CheckpointMeta *meta, char *err, size_t errlen);
+
+/* Resolves a checkpoint file or a run folder (its newest checkpoint) to a file path. */
+int checkpoint_resolve(const char *path, char *out, size_t outlen, char *err, size_t errlen);
+
+#endif

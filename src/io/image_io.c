@@ -1,0 +1,157 @@
+/* image_io.c: PNG grids and plots through stb_image_write (Debian's libstb), see image_io.h. */
+#include "image_io.h"
+#include "fileio.h"
+#include "../core/util.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <stb_easy_font.h>
+
+unsigned char *stbi_write_png_to_mem(const unsigned char *pixels, int stride_bytes, int x, int y, int n, int *out_len);
+
+static int write_png(const char *path, const unsigned char *pix, int w, int h, int comp, char *err, size_t errlen) {
+    int len = 0;
+    unsigned char *png = stbi_write_png_to_mem(pix, w * comp, w, h, comp, &len);
+    if (!png) { snprintf(err, errlen, "cannot encode %s (out of memory?)", path); return -1; }
+    int rc = write_file_atomic(path, png, (size_t)len, err, errlen);
+    free(png);
+    return rc;
+}
+
+static unsigned char to_u8(float v) {
+    float x = (v + 1.0f) * 127.5f;
+    if (!(x >= 0.0f)) x = 0.0f; /* also NaN */
+    if (x > 255.0f) x = 255.0f;
+    return (unsigned char)(x + 0.5f);
+}
+
+int png_write_grid(const char *path, const float *images, int n, int C, int S, int ncols, char *err, size_t errlen) {
+    if (ncols < 1) ncols = 1;
+    const int nrows = (n + ncols - 1) / ncols, pad = 2;
+    const int W = ncols * (S + pad) + pad, H = nrows * (S + pad) + pad, comp = C == 1 ? 1 : 3;
+    unsigned char *pix = xmalloc((size_t)W * H * comp);
+    memset(pix, 40, (size_t)W * H * comp);
+    for (int i = 0; i < n; i++) {
+        const int r = i / ncols, c = i % ncols, y0 = pad + r * (S + pad), x0 = pad + c * (S + pad);
+        const float *img = images + (size_t)i * C * S * S;
+        for (int y = 0; y < S; y++)
+            for (int x = 0; x < S; x++)
+                for (int k = 0; k < comp; k++)
+                    pix[((size_t)(y0 + y) * W + x0 + x) * comp + k] = to_u8(img[((size_t)(C == 1 ? 0 : k) * S + y) * S + x]);
+    }
+    int rc = write_png(path, pix, W, H, comp, err, errlen);
+    free(pix);
+    return rc;
+}
+
+int png_write_image(const char *path, const float *image, int C, int S, char *err, size_t errlen) {
+    const int comp = C == 1 ? 1 : 3;
+    unsigned char *pix = xmalloc((size_t)S * S * comp);
+    for (int y = 0; y < S; y++)
+        for (int x = 0; x < S; x++)
+            for (int k = 0; k < comp; k++) pix[((size_t)y * S + x) * comp + k] = to_u8(image[((size_t)k * S + y) * S + x]);
+    int rc = write_png(path, pix, S, S, comp, err, errlen);
+    free(pix);
+    return rc;
+}
+
+/* ---- plotting on an RGB canvas ---- */
+typedef struct { unsigned char *p; int w, h; } Canvas;
+
+static void dot(Canvas *c, int x, int y, const unsigned char rgb[3]) {
+    if (x < 0 || y < 0 || x >= c->w || y >= c->h) return;
+    memcpy(c->p + ((size_t)y * c->w + x) * 3, rgb, 3);
+}
+static void line(Canvas *c, int x0, int y0, int x1, int y1, const unsigned char rgb[3]) {
+    int dx = abs(x1 - x0), sx = x0 < x1 ? 1 : -1, dy = -abs(y1 - y0), sy = y0 < y1 ? 1 : -1, e = dx + dy;
+    for (;;) {
+        dot(c, x0, y0, rgb);
+        if (x0 == x1 && y0 == y1) break;
+        int e2 = 2 * e;
+        if (e2 >= dy) { e += dy; x0 += sx; }
+        if (e2 <= dx) { e += dx; y0 += sy; }
+    }
+}
+static void text(Canvas *c, int x, int y, const char *s, int scale) {
+    char vbuf[60000];
+    char copy[256];
+    snprintf(copy, sizeof copy, "%s", s);
+    unsigned char col[4] = {0, 0, 0, 255};
+    int quads = stb_easy_font_print(0, 0, copy, col, vbuf, sizeof vbuf);
+    const unsigned char black[3] = {30, 30, 30};
+    for (int q = 0; q < quads; q++) {
+        const float *v0 = (const float *)(vbuf + q * 64), *v2 = (const float *)(vbuf + q * 64 + 32);
+        for (int yy = (int)(v0[1] * scale); yy < (int)(v2[1] * scale); yy++)
+            for (int xx = (int)(v0[0] * scale); xx < (int)(v2[0] * scale); xx++) dot(c, x + xx, y + yy, black);
+    }
+}
+static int text_width(const char *s, int scale) {
+    char copy[256];
+    snprintf(copy, sizeof copy, "%s", s);
+    return stb_easy_font_width(copy) * scale;
+}
+
+static double nice_step(double range, int ticks) {
+    double raw = range / ticks, mag = pow(10.0, floor(log10(raw))), f = raw / mag;
+    return (f < 1.5 ? 1 : f < 3 ? 2 : f < 7 ? 5 : 10) * mag;
+}
+
+int png_write_plot(const char *path, const char *title, const char *xlabel, const double *x, const double *y, int n,
+                   char *err, size_t errlen) {
+    Canvas c = {NULL, 720, 420};
+    c.p = xmalloc((size_t)c.w * c.h * 3);
+    memset(c.p, 255, (size_t)c.w * c.h * 3);
+    const int L = 70, R = 20, T = 40, B = 50, pw = c.w - L - R, ph = c.h - T - B;
+    double xmin = n ? x[0] : 0, xmax = n ? x[n - 1] : 1, ymin = INFINITY, ymax = -INFINITY;
+    for (int i = 0; i < n; i++)
+        if (isfinite(y[i])) { if (y[i] < ymin) ymin = y[i]; if (y[i] > ymax) ymax = y[i]; }
+    if (!isfinite(ymin)) { ymin = 0; ymax = 1; }
+    if (ymax - ymin < 1e-9) { ymin -= 0.5; ymax += 0.5; }
+    if (xmax <= xmin) xmax = xmin + 1;
+    const double ys = nice_step(ymax - ymin, 5), xs = nice_step(xmax - xmin, 6);
+    ymin = floor(ymin / ys) * ys; ymax = ceil(ymax / ys) * ys;
+    const unsigned char grid[3] = {225, 225, 225}, axis[3] = {60, 60, 60}, raw[3] = {170, 190, 235}, smooth[3] = {20, 70, 200};
+    char buf[64];
+    for (double v = ymin; v <= ymax + ys * 0.5; v += ys) {
+        int py = T + ph - (int)((v - ymin) / (ymax - ymin) * ph);
+        line(&c, L, py, L + pw, py, grid);
+        snprintf(buf, sizeof buf, "%g", fabs(v) < ys * 1e-6 ? 0.0 : v);
+        text(&c, L - 8 - text_width(buf, 2), py - 6, buf, 2);
+    }
+    for (double v = ceil(xmin / xs) * xs; v <= xmax; v += xs) {
+        int px = L + (int)((v - xmin) / (xmax - xmin) * pw);
+        line(&c, px, T, px, T + ph, grid);
+        snprintf(buf, sizeof buf, "%g", v);
+        text(&c, px - text_width(buf, 2) / 2, T + ph + 8, buf, 2);
+    }
+    line(&c, L, T, L, T + ph, axis);
+    line(&c, L, T + ph, L + pw, T + ph, axis);
+    text(&c, L, 10, title, 2);
+    text(&c, L + pw / 2 - text_width(xlabel, 2) / 2, c.h - 22, xlabel, 2);
+    /* raw values, then an exponential moving average on top */
+    const double alpha = n > 50 ? 10.0 / n : 0.3;
+    int px0 = 0, py0 = 0, have = 0;
+    for (int i = 0; i < n; i++) {
+        if (!isfinite(y[i])) continue;
+        int px = L + (int)((x[i] - xmin) / (xmax - xmin) * pw);
+        int py = T + ph - (int)((y[i] - ymin) / (ymax - ymin) * ph);
+        if (have) line(&c, px0, py0, px, py, raw);
+        px0 = px; py0 = py; have = 1;
+    }
+    double ema = 0;
+    have = 0;
+    for (int i = 0; i < n; i++) {
+        if (!isfinite(y[i])) continue;
+        ema = have ? ema + alpha * (y[i] - ema) : y[i];
+        int px = L + (int)((x[i] - xmin) / (xmax - xmin) * pw);
+        int py = T + ph - (int)((ema - ymin) / (ymax - ymin) * ph);
+        if (have) { line(&c, px0, py0, px, py, smooth); line(&c, px0, py0 + 1, px, py + 1, smooth); }
+        px0 = px; py0 = py; have = 1;
+    }
+    int rc = write_png(path, c.p, c.w, c.h, 3, err, errlen);
+    free(c.p);
+    return rc;
+}

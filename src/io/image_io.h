@@ -1,0 +1,19 @@
+/* image_io.h: PNG output: sample grids, single images, and line plots of the training curves.
+ * All files are written atomically. */
+#ifndef DCGAN_IMAGE_IO_H
+#define DCGAN_IMAGE_IO_H
+
+#include <stddef.h>
+
+/* Writes n images, host float NCHW (n, C, S, S) in [-1, 1], as a grid of ncols columns with a
+ * 2-pixel border. 0, or -1 with one line in err. */
+int png_write_grid(const char *path, const float *images, int n, int C, int S, int ncols, char *err, size_t errlen);
+
+/* Writes one image (C, S, S) in [-1, 1]. */
+int png_write_image(const char *path, const float *image, int C, int S, char *err, size_t errlen);
+
+/* A line plot of y over x with axes, ticks, a title and a smoothed curve, as a PNG. */
+int png_write_plot(const char *path, const char *title, const char *xlabel, const double *x, const double *y, int n,
+                   char *err, size_t errlen);
+
+#endif

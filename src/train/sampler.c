@@ -1,0 +1,62 @@
+/* sampler.c: inference-only generator (see sampler.h). */
+#include "sampler.h"
+#include "../core/util.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+void sampler_init(Sampler *s, Backend *be, const ModelConfig *mc, int B) {
+    memset(s, 0, sizeof *s);
+    s->be = be;
+    s->mc = *mc;
+    s->B = B;
+    net_build_generator(&s->G, mc);
+    net_alloc(&s->G, be, B);
+    workspace_alloc(&s->ws, be, &s->G, &s->G, B);
+    s->z = be->alloc(be, (size_t)B * mc->nz);
+}
+
+void sampler_free(Sampler *s) {
+    net_free(&s->G, s->be);
+    workspace_free(&s->ws, s->be);
+    s->be->free(s->be, s->z);
+}
+
+void sampler_copy_from(Sampler *s, const Net *G) {
+    DCGAN_CHECK(G->nparams == s->G.nparams && G->nbuf == s->G.nbuf, "sampler: generator shapes differ");
+    s->be->copy(s->be, s->G.params, G->params, G->nparams);
+    s->be->copy(s->be, s->G.buffers, G->buffers, G->nbuf);
+}
+
+void sampler_set_host(Sampler *s, const float *params, const float *buffers) {
+    s->be->upload(s->be, s->G.params, params, s->G.nparams);
+    s->be->upload(s->be, s->G.buffers, buffers, s->G.nbuf);
+}
+
+void sampler_run(Sampler *s, const float *z, int n, int batch_stats, float *out) {
+    DCGAN_CHECK(n >= 1 && n <= s->B, "sampler: bad count");
+    Backend *be = s->be;
+    const int nz = s->mc.nz, C = s->mc.channels, S = s->mc.size;
+    float *zh = xcalloc((size_t)s->B * nz, sizeof(float));
+    memcpy(zh, z, (size_t)n * nz * sizeof(float));
+    be->upload(be, s->z, zh, (size_t)s->B * nz);
+    free(zh);
+    /* batch-statistics mode must not move the running statistics of the copy: save and restore */
+    float *saved = NULL;
+    if (batch_stats) {
+        saved = xmalloc((s->G.nbuf ? s->G.nbuf : 1) * sizeof(float));
+        be->download(be, saved, s->G.buffers, s->G.nbuf);
+    }
+    net_forward(&s->G, be, &s->ws, s->z, batch_stats);
+    if (saved) {
+        be->upload(be, s->G.buffers, saved, s->G.nbuf);
+        free(saved);
+    }
+    /* (C, B, S, S) -> (B, C, S, S) on the host */
+    float *cn = xmalloc((size_t)C * s->B * S * S * sizeof(float));
+    be->download(be, cn, s->G.y[s->G.nlayers - 1], (size_t)C * s->B * S * S);
+    for (int i = 0; i < n; i++)
+        for (int c = 0; c < C; c++)
+            memcpy(out + ((size_t)i * C + c) * S * S, cn + ((size_t)c * s->B + i) * S * S, (size_t)S * S * sizeof(float));
+    free(cn);
+}

@@ -1,0 +1,28 @@
+/* sampler.h: a generator for making images outside the training step: its own batch size and
+ * activations, parameters copied from a training generator or a checkpoint. Batch norm uses the
+ * running statistics (inference) or the batch's own (as the PyTorch example does). */
+#ifndef DCGAN_SAMPLER_H
+#define DCGAN_SAMPLER_H
+
+#include "../models/model.h"
+
+typedef struct {
+    Backend *be;
+    ModelConfig mc;
+    int B;
+    Net G;
+    Workspace ws;
+    float *z;   /* (B, nz) on the backend */
+} Sampler;
+
+void sampler_init(Sampler *s, Backend *be, const ModelConfig *mc, int B);
+void sampler_free(Sampler *s);
+/* Copies parameters and running statistics from a generator with the same configuration. */
+void sampler_copy_from(Sampler *s, const Net *G);
+/* Loads parameters and running statistics from host arrays (checkpoint order). */
+void sampler_set_host(Sampler *s, const float *params, const float *buffers);
+/* Generates n <= B images from host z (n, nz) into host NCHW (n, C, S, S) in [-1, 1]. Rows of z
+ * past n are zero. batch_stats: 0 running statistics, 1 the batch's own. */
+void sampler_run(Sampler *s, const float *z, int n, int batch_stats, float *out);
+
+#endif

@@ -1,0 +1,212 @@
+/* test_data.c: the folder loader on a generated set of odd files, and IDX reading.
+ * Valid: PNG (gray, RGB, RGBA, palette, 16-bit), JPEG, BMP, GIF, TGA, PGM/PPM, of mixed sizes and
+ * nested folders. Bad: truncated, zero-byte, not an image, a huge declared size, an unsupported
+ * BMP variant, a symlink loop and a folder loop. The bad ones must be skipped and reported; the
+ * good ones decoded, converted and resized correctly.
+ * usage: test_data SCRATCH_DIR */
+#include "fixture.h"
+#include "../src/data/dataset.h"
+#include "../src/io/fileio.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+
+int stbi_write_png(char const *filename, int w, int h, int comp, const void *data, int stride_in_bytes);
+int stbi_write_bmp(char const *filename, int w, int h, int comp, const void *data);
+int stbi_write_tga(char const *filename, int w, int h, int comp, const void *data);
+int stbi_write_jpg(char const *filename, int w, int h, int comp, const void *data, int quality);
+
+static void check(int ok, const char *what) {
+    printf("%s %s\n", ok ? "PASS" : "FAIL", what);
+    ok ? fx_passed++ : fx_failed++;
+}
+
+static void put_bytes(const char *path, const void *p, size_t n) {
+    FILE *f = fopen(path, "wb");
+    if (!f || fwrite(p, 1, n, f) != n) { perror(path); exit(1); }
+    fclose(f);
+}
+
+/* A PNG written by hand, for the variants stb_image_write cannot make (palette, 16-bit). */
+static void png_chunk(FILE *f, const char *type, const unsigned char *d, unsigned n) {
+    unsigned char b[4] = {n >> 24, n >> 16, n >> 8, n};
+    fwrite(b, 1, 4, f);
+    fwrite(type, 1, 4, f);
+    if (n) fwrite(d, 1, n, f);
+    uLong c = crc32(crc32(0, (const Bytef *)type, 4), d, n);
+    unsigned char cb[4] = {c >> 24, c >> 16, c >> 8, c};
+    fwrite(cb, 1, 4, f);
+}
+/* data_h rows of image data follow the header (fewer than h makes a file that lies about its size) */
+static void png_raw(const char *path, int w, int h, int ctype, int depth, const unsigned char *plte, int nplte,
+                    const unsigned char *rows, size_t rowbytes, int data_h) {
+    FILE *f = fopen(path, "wb");
+    fwrite("\x89PNG\r\n\x1a\n", 1, 8, f);
+    unsigned char ihdr[13] = {w >> 24, w >> 16, w >> 8, w, h >> 24, h >> 16, h >> 8, h, depth, ctype, 0, 0, 0};
+    png_chunk(f, "IHDR", ihdr, 13);
+    if (plte) png_chunk(f, "PLTE", plte, nplte * 3);
+    size_t rawn = (rowbytes + 1) * data_h;
+    unsigned char *raw = calloc(rawn, 1);
+    for (int y = 0; y < data_h; y++) memcpy(raw + y * (rowbytes + 1) + 1, rows + y * rowbytes, rowbytes);
+    uLongf zn = compressBound(rawn);
+    unsigned char *z = malloc(zn);
+    compress(z, &zn, raw, rawn);
+    png_chunk(f, "IDAT", z, (unsigned)zn);
+    png_chunk(f, "IEND", NULL, 0);
+    fclose(f);
+    free(raw);
+    free(z);
+}
+
+int main(int argc, char **argv) {
+    const char *root = argc > 1 ? argv[1] : "/tmp/dcgan-test-data";
+    char dir[4096], p[4300], cache[4300];
+    snprintf(dir, sizeof dir, "%s/images", root);
+    snprintf(cache, sizeof cache, "%s/cache", root);
+    char cmd[8700];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s' '%s'", dir, cache);
+    if (system(cmd) != 0) return 1;
+    snprintf(p, sizeof p, "%s/nested/deeper", dir);
+    mkdir_p(p);
+
+    /* ---- valid files ---- */
+    unsigned char rgb[50 * 40 * 3], rgba[30 * 30 * 4], gray[20 * 20];
+    for (int i = 0; i < 50 * 40 * 3; i++) rgb[i] = (unsigned char)(i * 7);
+    for (int i = 0; i < 30 * 30; i++) { rgba[4 * i] = 255; rgba[4 * i + 1] = 0; rgba[4 * i + 2] = 0; rgba[4 * i + 3] = 0; }
+    for (int i = 0; i < 20 * 20; i++) gray[i] = 128;
+    snprintf(p, sizeof p, "%s/a_rgb.png", dir); stbi_write_png(p, 50, 40, 3, rgb, 150);
+    snprintf(p, sizeof p, "%s/b_transparent.png", dir); stbi_write_png(p, 30, 30, 4, rgba, 120);
+    snprintf(p, sizeof p, "%s/c_gray.png", dir); stbi_write_png(p, 20, 20, 1, gray, 20);
+    snprintf(p, sizeof p, "%s/nested/d.jpg", dir); stbi_write_jpg(p, 50, 40, 3, rgb, 90);
+    snprintf(p, sizeof p, "%s/nested/e.BMP", dir); stbi_write_bmp(p, 50, 40, 3, rgb);
+    snprintf(p, sizeof p, "%s/nested/deeper/f.tga", dir); stbi_write_tga(p, 30, 30, 4, rgba);
+    {   /* 16-bit gray PNG, all 0xFFFF: white */
+        unsigned char rows[8 * 8 * 2];
+        memset(rows, 0xff, sizeof rows);
+        snprintf(p, sizeof p, "%s/g_16bit.png", dir);
+        png_raw(p, 8, 8, 0, 16, NULL, 0, rows, 16, 8);
+    }
+    {   /* palette PNG: index 1 = pure blue */
+        unsigned char plte[6] = {255, 0, 0, 0, 0, 255}, rows[9 * 9];
+        memset(rows, 1, sizeof rows);
+        snprintf(p, sizeof p, "%s/h_palette.png", dir);
+        png_raw(p, 9, 9, 3, 8, plte, 2, rows, 9, 9);
+    }
+    {   /* PGM and PPM */
+        snprintf(p, sizeof p, "%s/i.pgm", dir);
+        FILE *f = fopen(p, "wb"); fprintf(f, "P5\n4 4\n255\n"); for (int i = 0; i < 16; i++) fputc(200, f); fclose(f);
+        snprintf(p, sizeof p, "%s/j.ppm", dir);
+        f = fopen(p, "wb"); fprintf(f, "P6\n3 5\n255\n"); for (int i = 0; i < 45; i++) fputc(60, f); fclose(f);
+    }
+    {   /* a 2x2 GIF (clear code before every pixel keeps the LZW codes 3 bits wide) */
+        const unsigned char gif[] = {'G', 'I', 'F', '8', '9', 'a', 2, 0, 2, 0, 0x80, 0, 0, 0, 0, 0, 255, 255, 255,
+                                     0x2c, 0, 0, 0, 0, 2, 0, 2, 0, 0, 2, 4, 0x04, 0x31, 0x0c, 0x5a, 0, 0x3b};
+        snprintf(p, sizeof p, "%s/k.gif", dir);
+        put_bytes(p, gif, sizeof gif);
+    }
+    const int n_valid = 11;
+
+    /* ---- bad files ---- */
+    {
+        size_t len;
+        snprintf(p, sizeof p, "%s/a_rgb.png", dir);
+        unsigned char *full = read_file(p, &len, 1 << 20);
+        snprintf(p, sizeof p, "%s/bad_truncated.png", dir); put_bytes(p, full, len / 2);
+        free(full);
+        snprintf(p, sizeof p, "%s/bad_empty.png", dir); put_bytes(p, "", 0);
+        snprintf(p, sizeof p, "%s/bad_text.jpg", dir); put_bytes(p, "this is not an image\n", 21);
+        unsigned char huge[8 * 8];
+        memset(huge, 1, sizeof huge);
+        snprintf(p, sizeof p, "%s/bad_huge.png", dir);
+        png_raw(p, 100000, 100000, 0, 8, NULL, 0, huge, 8, 8); /* IHDR claims 100000 x 100000 */
+        /* a BMP with compression 4 (embedded JPEG), which stb_image does not support */
+        snprintf(p, sizeof p, "%s/nested/e.BMP", dir);
+        unsigned char *bmp = read_file(p, &len, 1 << 20);
+        bmp[30] = 4;
+        snprintf(p, sizeof p, "%s/nested/bad_variant.bmp", dir); put_bytes(p, bmp, len);
+        free(bmp);
+        snprintf(p, sizeof p, "%s/bad_loop.png", dir);
+        if (symlink("bad_loop.png", p) != 0) perror("symlink");
+        snprintf(p, sizeof p, "%s/nested/back", dir);
+        if (symlink("..", p) != 0) perror("symlink");
+        snprintf(p, sizeof p, "%s/README.txt", dir); put_bytes(p, "ignored: not an image name\n", 27);
+    }
+    const int n_bad = 7;
+
+    DatasetOptions o = {16, 3, 1, {255, 255, 255}, cache, 0};
+    Dataset ds;
+    char err[1024];
+    int rc = dataset_load(&ds, dir, &o, err, sizeof err);
+    check(rc == 0, "folder of odd files loads");
+    if (rc != 0) { printf("  error: %s\n", err); return fx_summary("test_data"); }
+    printf("  loaded %d, skipped %d\n", ds.n, ds.skipped);
+    for (int i = 0; i < ds.skipped && i < DATASET_MAX_REPORT; i++) printf("  skipped: %s\n", ds.bad[i]);
+    check(ds.n == n_valid, "every valid image is decoded");
+    check(ds.skipped == n_bad, "every bad file is skipped and counted");
+    check(ds.channels == 3 && ds.size == 16, "images are converted to 3 x 16 x 16");
+    /* sorted order: a_rgb, b_transparent, c_gray, g_16bit, h_palette, i.pgm, j.ppm, k.gif, nested/... */
+    const int S = 16, per = 3 * S * S;
+    const unsigned char *b = ds.pixels + 1 * per; /* fully transparent red over white -> white */
+    check(b[0] == 255 && b[S * S] == 255 && b[2 * S * S] == 255, "transparency is composited over the background");
+    const unsigned char *g16 = ds.pixels + 3 * per;
+    check(g16[0] == 255 && g16[S * S + 5] == 255, "16-bit PNG is converted to 8 bits");
+    const unsigned char *pal = ds.pixels + 4 * per;
+    check(pal[0] == 0 && pal[S * S] == 0 && pal[2 * S * S] == 255, "palette PNG is expanded to RGB");
+    const unsigned char *cg = ds.pixels + 2 * per;
+    check(cg[0] == 128 && cg[S * S] == 128 && cg[2 * S * S] == 128, "grayscale is replicated to RGB");
+
+    /* the second load comes from the decoded cache, identical */
+    Dataset again;
+    rc = dataset_load(&again, dir, &o, err, sizeof err);
+    check(rc == 0 && again.from_cache && again.n == ds.n && again.skipped == ds.skipped &&
+              !memcmp(again.pixels, ds.pixels, (size_t)ds.n * per),
+          "a second load reads the decoded cache and gives the same images");
+    dataset_free(&again);
+    /* a changed source invalidates the cache */
+    snprintf(p, sizeof p, "%s/c_gray.png", dir);
+    for (int i = 0; i < 20 * 20; i++) gray[i] = 10;
+    sleep(0);
+    stbi_write_png(p, 20, 20, 1, gray, 20);
+    struct stat st0;
+    stat(p, &st0);
+    rc = dataset_load(&again, dir, &o, err, sizeof err);
+    check(rc == 0 && again.pixels[2 * per] == 10, "a changed file invalidates the cache");
+    dataset_free(&again);
+    /* gray output: luminance */
+    DatasetOptions og = o;
+    og.channels = 1;
+    rc = dataset_load(&again, dir, &og, err, sizeof err);
+    check(rc == 0 && again.channels == 1 && again.pixels[4 * S * S] == 29, "RGB to gray uses ITU-R 601 luminance (blue -> 29)");
+    dataset_free(&again);
+    dataset_free(&ds);
+
+    /* a folder with nothing usable: one clear error */
+    snprintf(p, sizeof p, "%s/empty-dir", root);
+    mkdir_p(p);
+    rc = dataset_load(&ds, p, &o, err, sizeof err);
+    check(rc != 0 && strstr(err, "no image"), "an empty folder is refused with a clear message");
+    printf("  message: %s\n", err);
+    snprintf(p, sizeof p, "%s/does-not-exist", root);
+    rc = dataset_load(&ds, p, &o, err, sizeof err);
+    check(rc != 0 && strstr(err, "cannot read"), "a missing path is refused with a clear message");
+
+    /* IDX: a good one, a truncated one and a foreign one */
+    unsigned char idx[16 + 2 * 28 * 28] = {0, 0, 8, 3, 0, 0, 0, 2, 0, 0, 0, 28, 0, 0, 0, 28};
+    for (int i = 16; i < (int)sizeof idx; i++) idx[i] = (unsigned char)i;
+    snprintf(p, sizeof p, "%s/good-idx3-ubyte", root); put_bytes(p, idx, sizeof idx);
+    int dims[3];
+    unsigned char *data;
+    check(idx_read(p, 3, dims, &data, err, sizeof err) == 0 && dims[0] == 2 && dims[1] == 28 && data[0] == 16, "an IDX file reads");
+    free(data);
+    snprintf(p, sizeof p, "%s/short-idx3-ubyte", root); put_bytes(p, idx, sizeof idx - 100);
+    check(idx_read(p, 3, dims, &data, err, sizeof err) != 0 && strstr(err, "truncated"), "a truncated IDX file is refused");
+    printf("  message: %s\n", err);
+    snprintf(p, sizeof p, "%s/foreign-idx3-ubyte", root); put_bytes(p, "PK\3\4 a zip file", 16);
+    check(idx_read(p, 3, dims, &data, err, sizeof err) != 0 && strstr(err, "magic"), "a foreign file is refused as IDX");
+    printf("  message: %s\n", err);
+    return fx_summary("test_data");
+}

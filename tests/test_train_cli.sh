@@ -1,0 +1,124 @@
+#!/usr/bin/env bash
+# test_train_cli.sh DCGAN_BIN: end-to-end checks of `dcgan train` / `sample` / `info` on small runs:
+# bit-exact resume, atomic checkpoints under kill -9, SIGINT, and one clear line for every bad input.
+set -u
+bin=$(realpath "${1:-./dcgan}")
+work=$(mktemp -d /tmp/dcgan-train-test.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+export DCGAN_CACHE_DIR="$work/cache"
+passed=0
+failed=0
+ok() { echo "PASS $1"; passed=$((passed + 1)); }
+bad() { echo "FAIL $1"; failed=$((failed + 1)); }
+
+# A small IDX data set made here (256 images, 28x28), so the test needs no package.
+python3 - "$work/idx" <<'PY'
+import os, random, struct, sys
+d = sys.argv[1]; os.makedirs(d, exist_ok=True)
+random.seed(3)
+n = 256
+with open(os.path.join(d, "train-images-idx3-ubyte"), "wb") as f:
+    f.write(struct.pack(">IIII", 0x803, n, 28, 28))
+    for i in range(n):
+        f.write(bytes((x * y + i) % 256 if (x - 14) ** 2 + (y - 14) ** 2 < 100 else 0 for y in range(28) for x in range(28)))
+with open(os.path.join(d, "train-labels-idx1-ubyte"), "wb") as f:
+    f.write(struct.pack(">II", 0x801, n) + bytes(i % 10 for i in range(n)))
+PY
+T="--data $work/idx --gf 8 --df 8 --batch 16 --threads 2 --quiet"
+
+# ---- resume is bit-exact: 2N straight == N + resume + N ----
+"$bin" train $T --out "$work/straight" --steps 24 --sample-every 0 --checkpoint-every 0 &&
+"$bin" train $T --out "$work/split" --steps 12 --sample-every 0 --checkpoint-every 0 &&
+"$bin" train --resume "$work/split" --steps 24 --quiet --threads 2
+a=$("$bin" info --checkpoint "$work/straight" | grep -o 'step=.*')
+b=$("$bin" info --checkpoint "$work/split" | grep -o 'step=.*')
+if [ -n "$a" ] && [ "$a" = "$b" ] && diff -q <(cut -d, -f1-8 "$work/straight/losses.csv") <(cut -d, -f1-8 "$work/split/losses.csv") >/dev/null; then
+    ok "resume is bit-exact (24 steps == 12 + resume + 12: $a)"
+else bad "resume differs: [$a] vs [$b]"; fi
+
+# ---- the run folder holds what a user expects ----
+r="$work/straight"
+if [ -s "$r/real_samples.png" ] && [ -s "$r/samples_00000024.png" ] && [ -s "$r/d_loss.png" ] && [ -s "$r/g_loss.png" ] &&
+   [ -s "$r/d_loss_real.png" ] && [ -s "$r/d_loss_fake.png" ] && [ "$(wc -l < "$r/losses.csv")" -eq 25 ] &&
+   head -1 "$r/losses.csv" | grep -q '^step,epoch,d_loss_real,d_loss_fake,d_loss,g_loss,d_x,d_g_z,images_per_s,elapsed_s$'; then
+    ok "run folder has sample grids, real grid, four loss plots and a 24-row losses.csv"
+else bad "run folder is incomplete: $(ls "$r" | tr '\n' ' ')"; fi
+
+# ---- --keep ----
+"$bin" train $T --out "$work/keep" --steps 10 --sample-every 0 --checkpoint-every 2 --keep 2
+n=$(ls "$work/keep"/ckpt_*.dcgan | wc -l)
+[ "$n" -eq 2 ] && [ -f "$work/keep/ckpt_00000010.dcgan" ] && ok "--keep 2 keeps the newest two checkpoints" || bad "--keep: $n checkpoints"
+
+# ---- sample ----
+if "$bin" sample --checkpoint "$work/straight" -n 10 --out "$work/s" --grid "$work/grid.png" --raw "$work/raw.npy" >/dev/null &&
+   [ "$(ls "$work/s" | wc -l)" -eq 10 ] && [ -s "$work/grid.png" ] && [ -s "$work/raw.npy" ]; then
+    ok "sample writes N PNG files, a grid and the raw .npy"
+else bad "sample output"; fi
+"$bin" sample --checkpoint "$work/straight" -n 4 --raw "$work/raw4.npy" >/dev/null
+"$bin" sample --checkpoint "$work/straight" -n 9 --raw "$work/raw9.npy" >/dev/null
+if python3 -c "
+import sys
+a = open('$work/raw4.npy','rb').read(); b = open('$work/raw9.npy','rb').read()
+h = 128; n = 4 * 32 * 32 * 4
+sys.exit(0 if a[h:h+n] == b[h:h+n] else 1)"; then ok "with running statistics an image does not depend on -n"
+else bad "sample depends on -n"; fi
+
+# ---- kill -9 while checkpointing: the newest checkpoint always loads ----
+killed_ok=1
+for i in 1 2 3 4 5 6 7 8; do
+    "$bin" train $T --out "$work/kill" --steps 100000 --sample-every 0 --checkpoint-every 1 --keep 2 >/dev/null 2>&1 &
+    pid=$!
+    sleep "0.$((RANDOM % 9 + 1))"
+    kill -9 $pid 2>/dev/null; wait $pid 2>/dev/null
+    if ls "$work/kill"/ckpt_*.dcgan >/dev/null 2>&1; then
+        "$bin" info --checkpoint "$work/kill" >/dev/null 2>&1 || { killed_ok=0; echo "  kill $i: newest checkpoint does not load"; }
+        "$bin" sample --checkpoint "$work/kill" -n 2 --grid "$work/kill.png" >/dev/null 2>&1 || killed_ok=0
+    fi
+    rm -rf "$work/kill"
+done
+[ $killed_ok -eq 1 ] && ok "kill -9 at random moments never leaves an unloadable newest checkpoint" || bad "kill -9 broke a checkpoint"
+
+# ---- SIGINT: finish the step, checkpoint, exit 130 ----
+"$bin" train $T --out "$work/int" --steps 100000 --sample-every 0 --checkpoint-every 0 >/dev/null 2>&1 &
+pid=$!
+sleep 1.5
+kill -INT $pid; wait $pid; rc=$?
+if [ $rc -eq 130 ] && "$bin" info --checkpoint "$work/int" >/dev/null 2>&1 &&
+   [ "$("$bin" info --checkpoint "$work/int" | grep -o 'step=[0-9]*')" = "step=$(tail -1 "$work/int/losses.csv" | cut -d, -f1)" ]; then
+    ok "SIGINT finishes the step, writes a checkpoint of it and exits 130"
+else bad "SIGINT: exit $rc"; fi
+
+# ---- bad inputs: one clear line, non-zero exit, nothing overwritten ----
+expect_fail() { # what, pattern, args...
+    local what=$1 want=$2; shift 2
+    local err rc lines
+    err=$("$bin" "$@" 2>&1 >/dev/null); rc=$?
+    lines=$(printf '%s\n' "$err" | grep -c .)
+    if [ $rc -ne 0 ] && [ $rc -lt 128 ] && [ "$lines" -eq 1 ] && printf '%s' "$err" | grep -qi -- "$want"; then ok "refuses $what: $err"
+    else bad "refuses $what: exit $rc, $lines lines: $err"; fi
+}
+mkdir -p "$work/noimages"; echo hello > "$work/noimages/a.png"
+expect_fail "a folder with no usable image" "no usable image" train --data "$work/noimages" --out "$work/x1" --quiet
+expect_fail "a missing path" "cannot read" train --data "$work/nope" --out "$work/x2" --quiet
+head -c 2000 "$work/idx/train-images-idx3-ubyte" > "$work/short-images-idx3-ubyte"
+expect_fail "a truncated IDX file" "truncated" train --data "$work/short-images-idx3-ubyte" --out "$work/x3" --quiet
+printf 'PK\003\004zipzipzipzip' > "$work/zip-images-idx3-ubyte"
+expect_fail "a foreign IDX file" "not an IDX" train --data "$work/zip-images-idx3-ubyte" --out "$work/x4" --quiet
+expect_fail "a checkpoint of another architecture" "arch" train --resume "$work/straight" --arch seed --quiet
+cp -r "$work/straight" "$work/corrupt"
+f=$(ls "$work/corrupt"/ckpt_*.dcgan | tail -1)
+printf '\377' | dd of="$f" bs=1 seek=5000 conv=notrunc 2>/dev/null
+before=$(cat "$work/corrupt/losses.csv" | md5sum)
+expect_fail "a corrupted checkpoint (sample)" "corrupted" sample --checkpoint "$work/corrupt" --grid "$work/c.png"
+expect_fail "a corrupted checkpoint (resume)" "corrupted" train --resume "$work/corrupt" --steps 30 --quiet
+[ "$(cat "$work/corrupt/losses.csv" | md5sum)" = "$before" ] && ok "a failed resume leaves the run folder untouched" || bad "a failed resume changed losses.csv"
+expect_fail "a run that is already done" "already at step" train --resume "$work/straight" --steps 10 --quiet
+expect_fail "a batch larger than the data" "fewer than one batch" train --data "$work/idx" --batch 512 --out "$work/x5" --quiet
+expect_fail "an unknown loss" "loss" train --loss hinge --quiet
+expect_fail "sample without a checkpoint" "checkpoint" sample --grid x.png
+expect_fail "sample from a missing checkpoint" "cannot read" sample --checkpoint "$work/none" --grid x.png
+expect_fail "a wrong --z shape" "must be float32" sample --checkpoint "$work/straight" --z "$work/raw4.npy" --grid "$work/z.png"
+mkdir -p "$work/ro"; chmod 500 "$work/ro"
+if [ "$(id -u)" -ne 0 ]; then expect_fail "a read-only run folder" "not writable" train $T --out "$work/ro" --steps 2; fi
+echo "test_train_cli: $passed passed, $failed failed"
+[ $failed -eq 0 ]
