@@ -3,6 +3,7 @@
 #include "../core/util.h"
 
 #include <dnnl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -29,6 +30,8 @@ typedef struct {
     dnnl_memory_t a, b, w;
     size_t a_bytes, b_bytes, w_bytes;
     Reorder ra, rb, rw; /* user <-> primitive, direction depends on which are inputs */
+    double t_reorder, t_compute; /* seconds, reported with DCGAN_PROFILE=1 */
+    long calls;
 } Entry;
 
 struct DnnlCtx {
@@ -38,12 +41,15 @@ struct DnnlCtx {
     int n, cap;
     void *scratch;
     size_t scratch_bytes;
+    int profile;
 };
 
 DnnlCtx *dnnl_ctx_create(void) {
     DnnlCtx *c = xcalloc(1, sizeof *c);
     DNNL_CHECK(dnnl_engine_create(&c->engine, dnnl_cpu, 0));
     DNNL_CHECK(dnnl_stream_create(&c->stream, c->engine, dnnl_stream_default_flags));
+    const char *p = getenv("DCGAN_PROFILE");
+    c->profile = p && *p && strcmp(p, "0");
     return c;
 }
 
@@ -56,6 +62,19 @@ static void reorder_free(Reorder *r) {
 
 void dnnl_ctx_destroy(DnnlCtx *c) {
     if (!c) return;
+    if (c->profile) {
+        static const char *dn[DIR_COUNT] = {"fwd", "bwd_data", "bwd_weights"};
+        double tot = 0;
+        for (int i = 0; i < c->n; i++) tot += c->e[i].t_reorder + c->e[i].t_compute;
+        fprintf(stderr, "oneDNN convolutions: %.3f s\n", tot);
+        for (int i = 0; i < c->n; i++) {
+            const Entry *e = &c->e[i];
+            const double flop = 2.0 * e->g.B * e->g.Cs * e->g.Hs * e->g.Ws * e->g.Cb * e->g.K * e->g.K * e->calls;
+            fprintf(stderr, "  %-11s big %4dx%3dx%3d small %4dx%3dx%3d k%d s%d: %5ld calls, compute %.3f s (%.1f GFLOP/s), reorders %.3f s\n",
+                    dn[e->dir], e->g.Cb, e->g.Hb, e->g.Wb, e->g.Cs, e->g.Hs, e->g.Ws, e->g.K, e->g.S, e->calls,
+                    e->t_compute, flop / (e->t_compute + 1e-12) / 1e9, e->t_reorder);
+        }
+    }
     for (int i = 0; i < c->n; i++) {
         Entry *e = &c->e[i];
         dnnl_primitive_destroy(e->prim);
@@ -190,9 +209,11 @@ static void run(DnnlCtx *c, Entry *e, void *big, void *small, void *w) {
     void *pb = e->rb.needed ? s + up64(e->a_bytes) : small;
     void *pw = e->rw.needed ? s + up64(e->a_bytes) + up64(e->b_bytes) : w;
     int in_a = e->dir != DIR_BWD_DATA, in_b = e->dir != DIR_FWD, in_w = e->dir != DIR_BWD_WEIGHTS;
+    double t0 = c->profile ? now_seconds() : 0, t1 = 0, t2 = 0;
     if (in_a && e->ra.needed) run_reorder(c, &e->ra, big, pa);
     if (in_b && e->rb.needed) run_reorder(c, &e->rb, small, pb);
     if (in_w && e->rw.needed) run_reorder(c, &e->rw, w, pw);
+    if (c->profile) { DNNL_CHECK(dnnl_stream_wait(c->stream)); t1 = now_seconds(); }
     DNNL_CHECK(dnnl_memory_set_data_handle(e->a, pa));
     DNNL_CHECK(dnnl_memory_set_data_handle(e->b, pb));
     DNNL_CHECK(dnnl_memory_set_data_handle(e->w, pw));
@@ -211,10 +232,16 @@ static void run(DnnlCtx *c, Entry *e, void *big, void *small, void *w) {
         args[2] = (dnnl_exec_arg_t){DNNL_ARG_DIFF_DST, e->b};
     }
     DNNL_CHECK(dnnl_primitive_execute(e->prim, c->stream, 3, args));
+    if (c->profile) { DNNL_CHECK(dnnl_stream_wait(c->stream)); t2 = now_seconds(); }
     if (!in_a && e->ra.needed) run_reorder(c, &e->ra, pa, big);
     if (!in_b && e->rb.needed) run_reorder(c, &e->rb, pb, small);
     if (!in_w && e->rw.needed) run_reorder(c, &e->rw, pw, w);
     DNNL_CHECK(dnnl_stream_wait(c->stream));
+    if (c->profile) {
+        e->t_reorder += (t1 - t0) + (now_seconds() - t2);
+        e->t_compute += t2 - t1;
+    }
+    e->calls++;
 }
 
 void dnnl_conv_fwd(DnnlCtx *c, const ConvGeom *g, float *small, const float *big, const float *w) {
