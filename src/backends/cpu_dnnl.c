@@ -23,7 +23,8 @@ typedef struct {
 } Reorder;
 
 typedef struct {
-    ConvGeom g;
+    ConvGeom g;   /* g.B is the chunk of images this primitive handles */
+    int bfull;    /* the batch of the CNHW tensors (their channel stride) */
     int dir;
     dnnl_primitive_t prim;
     /* memories in the primitive's layout: a = big-side, b = small-side, w = weights */
@@ -92,9 +93,9 @@ void dnnl_ctx_destroy(DnnlCtx *c) {
     free(c);
 }
 
-/* CNHW: dims (N, C, H, W), strides (H*W, N*H*W, W, 1) */
-static void cnhw_md(dnnl_memory_desc_t *md, int N, int C, int H, int W) {
-    dnnl_dims_t dims = {N, C, H, W}, strides = {(dnnl_dim_t)H * W, (dnnl_dim_t)N * H * W, W, 1};
+/* n images of a CNHW tensor of batch N: dims (n, C, H, W), strides (H*W, N*H*W, W, 1) */
+static void cnhw_md(dnnl_memory_desc_t *md, int n, int N, int C, int H, int W) {
+    dnnl_dims_t dims = {n, C, H, W}, strides = {(dnnl_dim_t)H * W, (dnnl_dim_t)N * H * W, W, 1};
     DNNL_CHECK(dnnl_memory_desc_init_by_strides(md, 4, dims, dnnl_f32, strides));
 }
 
@@ -116,9 +117,9 @@ static void run_reorder(DnnlCtx *c, Reorder *r, const void *from, void *to) {
     DNNL_CHECK(dnnl_primitive_execute(r->prim, c->stream, 2, args));
 }
 
-static Entry *get_entry(DnnlCtx *c, const ConvGeom *g, int dir) {
+static Entry *get_entry(DnnlCtx *c, const ConvGeom *g, int bfull, int dir) {
     for (int i = 0; i < c->n; i++)
-        if (c->e[i].dir == dir && !memcmp(&c->e[i].g, g, sizeof *g)) return &c->e[i];
+        if (c->e[i].dir == dir && c->e[i].bfull == bfull && !memcmp(&c->e[i].g, g, sizeof *g)) return &c->e[i];
     if (c->n == c->cap) {
         c->cap = c->cap ? 2 * c->cap : 16;
         c->e = xrealloc(c->e, c->cap * sizeof(Entry));
@@ -126,6 +127,7 @@ static Entry *get_entry(DnnlCtx *c, const ConvGeom *g, int dir) {
     Entry *e = &c->e[c->n++];
     memset(e, 0, sizeof *e);
     e->g = *g;
+    e->bfull = bfull;
     e->dir = dir;
 
     dnnl_dims_t big_d = {g->B, g->Cb, g->Hb, g->Wb}, small_d = {g->B, g->Cs, g->Hs, g->Ws},
@@ -137,8 +139,8 @@ static Entry *get_entry(DnnlCtx *c, const ConvGeom *g, int dir) {
     DNNL_CHECK(dnnl_memory_desc_init_by_tag(&small_any, 4, small_d, dnnl_f32, dnnl_format_tag_any));
     DNNL_CHECK(dnnl_memory_desc_init_by_tag(&w_any, 4, w_d, dnnl_f32, dnnl_format_tag_any));
     DNNL_CHECK(dnnl_memory_desc_init_by_tag(&w_user, 4, w_d, dnnl_f32, dnnl_oihw));
-    cnhw_md(&big_user, g->B, g->Cb, g->Hb, g->Wb);
-    cnhw_md(&small_user, g->B, g->Cs, g->Hs, g->Ws);
+    cnhw_md(&big_user, g->B, bfull, g->Cb, g->Hb, g->Wb);
+    cnhw_md(&small_user, g->B, bfull, g->Cs, g->Hs, g->Ws);
 
     /* the forward primitive descriptor is the hint for the backward ones */
     dnnl_convolution_desc_t fd;
@@ -244,18 +246,48 @@ static void run(DnnlCtx *c, Entry *e, void *big, void *small, void *w) {
     e->calls++;
 }
 
+/* Images per call: the batch is split so that the blocked copies stay within CHUNK_BYTES
+ * (oneDNN pads channels to 16 in its blocked layouts). */
+#define CHUNK_BYTES ((size_t)24 << 20)
+static int chunk_of(const ConvGeom *g) {
+    const size_t cb = (size_t)((g->Cb + 15) / 16 * 16), cs = (size_t)((g->Cs + 15) / 16 * 16);
+    const size_t per = (cb * g->Hb * g->Wb + cs * g->Hs * g->Ws) * sizeof(float);
+    size_t nb = CHUNK_BYTES / (per ? per : 1);
+    if (nb < 1) nb = 1;
+    if (nb > (size_t)g->B) nb = g->B;
+    return (int)nb;
+}
+
+/* Runs direction dir over the batch in chunks; big/small point at whole CNHW tensors. */
+static void run_chunked(DnnlCtx *c, const ConvGeom *g, int dir, float *big, float *small, float *w) {
+    const int nb = chunk_of(g);
+    for (int b0 = 0; b0 < g->B; b0 += nb) {
+        ConvGeom gc = *g;
+        gc.B = b0 + nb <= g->B ? nb : g->B - b0;
+        run(c, get_entry(c, &gc, g->B, dir), big + (size_t)b0 * g->Hb * g->Wb, small + (size_t)b0 * g->Hs * g->Ws, w);
+    }
+}
+
 void dnnl_conv_fwd(DnnlCtx *c, const ConvGeom *g, float *small, const float *big, const float *w) {
-    run(c, get_entry(c, g, DIR_FWD), (void *)big, small, (void *)w);
+    run_chunked(c, g, DIR_FWD, (float *)big, small, (float *)w);
 }
 
 void dnnl_conv_bwd_data(DnnlCtx *c, const ConvGeom *g, float *big, const float *small, const float *w) {
-    run(c, get_entry(c, g, DIR_BWD_DATA), big, (void *)small, (void *)w);
+    run_chunked(c, g, DIR_BWD_DATA, big, (float *)small, (float *)w);
 }
 
 void dnnl_conv_bwd_weights(DnnlCtx *c, const ConvGeom *g, float *dw, const float *big, const float *small) {
     const size_t n = (size_t)g->Cs * g->Cb * g->K * g->K;
     float *tmp = xmalloc(n * sizeof(float));
-    run(c, get_entry(c, g, DIR_BWD_WEIGHTS), (void *)big, (void *)small, tmp);
-    for (size_t i = 0; i < n; i++) dw[i] += tmp[i]; /* parameter gradients accumulate */
+    const int nb = chunk_of(g);
+    for (int b0 = 0; b0 < g->B; b0 += nb) {
+        ConvGeom gc = *g;
+        gc.B = b0 + nb <= g->B ? nb : g->B - b0;
+        run(c, get_entry(c, &gc, g->B, DIR_BWD_WEIGHTS), (void *)(big + (size_t)b0 * g->Hb * g->Wb),
+            (void *)(small + (size_t)b0 * g->Hs * g->Ws), tmp);
+        /* parameter gradients accumulate, chunk by chunk in a fixed order */
+        #pragma omp parallel for schedule(static)
+        for (size_t i = 0; i < n; i++) dw[i] += tmp[i];
+    }
     free(tmp);
 }
