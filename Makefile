@@ -49,8 +49,8 @@ $(BUILD)/%.o: %.c $(wildcard src/*/*.h tests/*.h)
 $(BUILD)/tests/%: $(BUILD)/tests/%.o $(TEST_COMMON) $(LIB_OBJ)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
-test: dcgan $(TEST_BIN)
-	@bash tests/run_tests.sh $(BUILD) ./dcgan
+test: dcgan $(TEST_BIN) fuzz
+	@bash tests/run_tests.sh $(BUILD) ./dcgan $(FUZZ_BUILD)
 
 # The same tests with sanitizers, in their own build folder and binary.
 test-asan:
@@ -64,3 +64,26 @@ build-asan-all: $(TEST_BIN) $(CLI_OBJ) $(LIB_OBJ)
 
 clean:
 	rm -rf build build-asan dcgan dcgan-asan
+
+# ---- fuzzing (libFuzzer, clang) ----
+# `make fuzz` builds one target per parser of outside input; `make fuzz-smoke` runs each for
+# FUZZ_SECONDS from its committed seed corpus (tests/fuzz/corpus/NAME); a finding fails the run.
+FUZZERS := fuzz_idx fuzz_image fuzz_checkpoint fuzz_npy fuzz_cli
+FUZZ_SECONDS ?= 5
+FUZZ_BUILD := build-fuzz
+FUZZ_CFLAGS := -O1 -g -std=c11 -D_GNU_SOURCE -isystem /usr/include/stb -fopenmp -ffp-contract=off \
+	-fsanitize=address,undefined -fno-sanitize-recover=all $(filter -I% -D%,$(CFLAGS))
+FUZZ_LIB_OBJ := $(LIB_SRC:%.c=$(FUZZ_BUILD)/%.o) $(FUZZ_BUILD)/src/cli/opts.o
+
+$(FUZZ_BUILD)/%.o: %.c $(wildcard src/*/*.h)
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
+
+$(FUZZ_BUILD)/%: tests/fuzz/%.c $(FUZZ_LIB_OBJ) tests/fuzz/fuzz_common.h
+	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_LIB_OBJ) $(LDLIBS)
+
+.PHONY: fuzz fuzz-smoke
+fuzz: $(FUZZERS:%=$(FUZZ_BUILD)/%)
+
+fuzz-smoke: fuzz
+	@bash tests/fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SECONDS) $(FUZZERS)

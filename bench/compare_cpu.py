@@ -30,7 +30,8 @@ BLAS_DIRS = ["/usr/lib/x86_64-linux-gnu/openblas-pthread", "/usr/lib/x86_64-linu
 def parse(out):
     ips = float(re.search(r"images_per_s=([0-9.]+)", out).group(1))
     rss = float(re.search(r"peak_rss_mb=([0-9.]+)", out).group(1))
-    return ips, rss
+    g = re.search(r"gflops=([0-9.]+)", out)
+    return ips, rss, float(g.group(1)) if g else 0.0
 
 
 def run(cmd, env=None):
@@ -50,12 +51,16 @@ def main():
     a = ap.parse_args()
     blas = [d for d in BLAS_DIRS if os.path.isdir(d)] or [None]
     rows = []
+    peaks = []
     for name in a.configs.split(","):
         arch, size, ch, gs, steps = CONFIGS[name]
         common = ["--arch", arch, "--size", str(size), "--channels", str(ch), "--g-steps", str(gs),
                   "--batch", str(a.batch), "--threads", str(a.threads), "--steps", str(steps), "--warmup", "1"]
         ours, theirs = [], {d: [] for d in blas}
         for r in range(a.rounds):
+            p = subprocess.run([a.dcgan, "bench", "--sgemm", "2048", "--threads", str(a.threads)], capture_output=True,
+                               text=True, cwd=ROOT)
+            peaks.append(float(re.search(r"gflops=([0-9.]+)", p.stdout).group(1)))
             ours.append(run([a.dcgan, "bench"] + common))
             for d in blas:
                 env = dict(os.environ)
@@ -70,12 +75,20 @@ def main():
         t_ips = statistics.median(x[0] for x in theirs[best])
         o_rss = max(x[1] for x in ours)
         t_rss = max(x[1] for x in theirs[best])
-        rows.append((name, o_ips, t_ips, o_rss, t_rss, os.path.basename(best or "default")))
+        o_gf = statistics.median(x[2] for x in ours)
+        worst = min(blas, key=lambda d: statistics.median(x[0] for x in theirs[d]))
+        w_ips = statistics.median(x[0] for x in theirs[worst])
+        rows.append((name, o_ips, t_ips, o_rss, t_rss, os.path.basename(best or "default"), o_gf, w_ips,
+                     os.path.basename(worst or "default")))
+    peak = statistics.median(peaks)
     print()
-    print("| config | dcgan images/s | PyTorch images/s | speed ratio | dcgan peak RSS MB | PyTorch peak RSS MB | memory ratio |")
-    print("|---|---|---|---|---|---|---|")
-    for (name, oi, ti, orss, trss, b) in rows:
-        print("| %s | %.1f | %.1f (%s) | %.2fx | %.0f | %.0f | %.2f |" % (name, oi, ti, b, oi / ti, orss, trss, orss / trss))
+    print("| config | dcgan images/s | PyTorch images/s (best BLAS) | speed ratio | PyTorch, other BLAS | dcgan GFLOP/s (of sgemm peak) | dcgan peak RSS MB | PyTorch peak RSS MB | memory ratio |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for (name, oi, ti, orss, trss, b, gf, wi, wb) in rows:
+        print("| %s | %.1f | %.1f (%s) | %.2fx | %.1f (%s): %.2fx | %.0f (%.0f%%) | %.0f | %.0f | %.2f |" % (
+            name, oi, ti, b, oi / ti, wi, wb, oi / wi, gf, 100 * gf / peak, orss, trss, orss / trss))
+    print()
+    print("OpenBLAS sgemm 2048^3 with %d threads on this machine: %.1f GFLOP/s (median of the rounds)" % (a.threads, peak))
 
 
 if __name__ == "__main__":

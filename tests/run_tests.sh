@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# run_tests.sh BUILD_DIR DCGAN_BIN: runs every test program and the command-line checks.
+# run_tests.sh BUILD_DIR DCGAN_BIN [FUZZ_BUILD_DIR]: runs every test program and the command-line checks
+# (and short libFuzzer runs when the fuzzers are built).
 # Prints one PASS/FAIL line per check and ends with "N passed, M failed"; exits non-zero on any failure.
 set -u
 build=${1:-build}
@@ -35,6 +36,9 @@ trap 'rm -rf "$scratch"' EXIT
 run_prog test_data "$build/tests/test_data" "$scratch"
 run_prog test_cli bash "$here/test_cli.sh" "$bin"
 run_prog test_train_cli bash "$here/test_train_cli.sh" "$bin"
+if [ -n "${3:-}" ]; then # libFuzzer smoke runs of every parser, from the committed seed corpora
+    run_prog fuzz_smoke bash "$here/fuzz/run.sh" "$3" "${FUZZ_SECONDS:-5}" fuzz_idx fuzz_image fuzz_checkpoint fuzz_npy fuzz_cli
+fi
 
 echo "checks: $passed passed, $failed failed"
 [ $failed -eq 0 ]

@@ -2,7 +2,9 @@
 # install-deps.sh: installs what dcgan needs to build, train on the default data and run its tests,
 # from Debian 12's packages. Run as root (or it uses sudo).
 set -euo pipefail
-pkgs=(build-essential libopenblas-openmp-dev libstb-dev zlib1g-dev dataset-fashion-mnist python3)
+pkgs=(build-essential libopenblas-openmp-dev libdnnl-dev libstb-dev zlib1g-dev dataset-fashion-mnist python3)
+# for the tests: clang with libFuzzer and the sanitizer runtimes
+[ "${1:-}" = "--tests" ] && pkgs+=(clang libclang-rt-14-dev)
 missing=()
 for p in "${pkgs[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p"); done
 [ ${#missing[@]} -eq 0 ] && exit 0

@@ -4,6 +4,8 @@
 #ifndef DCGAN_OPTS_H
 #define DCGAN_OPTS_H
 
+#include <stddef.h>
+
 typedef enum { OPT_INT, OPT_LONG, OPT_FLOAT, OPT_STR, OPT_FLAG } OptType;
 
 typedef struct {
@@ -14,6 +16,10 @@ typedef struct {
     double min, max;     /* numeric range, inclusive (ignored when min > max) */
 } OptSpec;
 
+/* Parses argv[first..argc) without exiting: 0 parsed, 1 --help was asked for, -1 a mistake
+ * (one line naming the option in err). */
+int opts_try_parse(const char *cmd, const OptSpec *spec, int nspec, int argc, char **argv, int first, char *err,
+                   size_t errlen);
 /* Parses argv[first..argc). Prints help and exits 0 on --help; dies with one line naming the
  * option on any mistake. */
 void opts_parse(const char *cmd, const char *summary, const OptSpec *spec, int nspec, int argc, char **argv,

@@ -53,10 +53,16 @@ int idx_read(const char *path, int want_dims, int *dims, uint8_t **data, char *e
         total *= d;
     }
     if (total > (8ll << 30)) { gzclose(f); snprintf(err, errlen, "%s declares %lld bytes of data; too large", path, total); return -1; }
-    uint8_t *buf = xmalloc((size_t)total);
+    /* grow the buffer as data arrives: a short file that declares a huge size costs nothing */
+    size_t cap = (size_t)(total < (64ll << 20) ? total : (64ll << 20));
+    uint8_t *buf = xmalloc(cap);
     long long have = 0;
     while (have < total) {
-        unsigned chunk = (unsigned)((total - have) > (1 << 30) ? (1 << 30) : (total - have));
+        if ((size_t)have == cap) {
+            cap = (size_t)(2 * (long long)cap < total ? 2 * (long long)cap : total);
+            buf = xrealloc(buf, cap);
+        }
+        unsigned chunk = (unsigned)(cap - (size_t)have > (1u << 30) ? (1u << 30) : cap - (size_t)have);
         int r = gzread(f, buf + have, chunk);
         if (r <= 0) break;
         have += r;
@@ -114,6 +120,29 @@ static void gray_to_sample(const uint8_t *g, int w, int h, const DatasetOptions 
     else if (!stbir_resize_uint8(g, w, h, 0, res, S, S, 0, 1)) die("image resize failed (out of memory?)");
     for (int c = 0; c < o->channels; c++) memcpy(out + (size_t)c * S * S, res, (size_t)S * S);
     free(res);
+}
+
+int image_decode_sample(const uint8_t *buf, size_t len, const DatasetOptions *o, uint8_t *out, char *why,
+                        size_t whylen) {
+    int w, h, comp;
+    if (len == 0) { snprintf(why, whylen, "empty file"); return -1; }
+    if (len > (size_t)INT32_MAX) { snprintf(why, whylen, "file too large"); return -1; }
+    if (!stbi_info_from_memory(buf, (int)len, &w, &h, &comp)) {
+        snprintf(why, whylen, "not a readable image (%s)", stbi_failure_reason());
+        return -1;
+    }
+    if (w <= 0 || h <= 0 || w > MAX_SIDE || h > MAX_SIDE || (long long)w * h > MAX_PIXELS) {
+        snprintf(why, whylen, "declared size %dx%d is too large", w, h);
+        return -1;
+    }
+    uint8_t *rgba = stbi_load_from_memory(buf, (int)len, &w, &h, &comp, 4);
+    if (!rgba) {
+        snprintf(why, whylen, "cannot decode (%s)", stbi_failure_reason());
+        return -1;
+    }
+    to_sample(rgba, w, h, o, out);
+    stbi_image_free(rgba);
+    return 0;
 }
 
 /* ------------------------------------------------------------------------------------------------
@@ -361,22 +390,14 @@ static int load_folder(Dataset *ds, const char *dir, const DatasetOptions *o, ch
     char (*why)[160] = xcalloc(files.n ? files.n : 1, sizeof *why);
     #pragma omp parallel for schedule(dynamic, 4)
     for (int i = 0; i < files.n; i++) {
-        int w, hh, comp;
-        if (!stbi_info(files.v[i], &w, &hh, &comp)) {
-            snprintf(why[i], sizeof why[i], "not a readable image: %s", stbi_failure_reason());
+        size_t len = 0;
+        uint8_t *buf = read_file(files.v[i], &len, 1ull << 31);
+        if (!buf) {
+            snprintf(why[i], sizeof why[i], "cannot read: %s", strerror(errno));
             continue;
         }
-        if (w <= 0 || hh <= 0 || w > MAX_SIDE || hh > MAX_SIDE || (long long)w * hh > MAX_PIXELS) {
-            snprintf(why[i], sizeof why[i], "declared size %dx%d is too large", w, hh);
-            continue;
-        }
-        uint8_t *rgba = stbi_load(files.v[i], &w, &hh, &comp, 4);
-        if (!rgba) {
-            snprintf(why[i], sizeof why[i], "cannot decode: %s", stbi_failure_reason());
-            continue;
-        }
-        to_sample(rgba, w, hh, o, pix + (size_t)i * per);
-        stbi_image_free(rgba);
+        image_decode_sample(buf, len, o, pix + (size_t)i * per, why[i], sizeof why[i]);
+        free(buf);
     }
     int n = 0;
     for (int i = 0; i < files.n; i++) {

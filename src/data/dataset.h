@@ -43,6 +43,11 @@ void dataset_free(Dataset *ds);
 /* Converts images [first, first+count) to float NCHW in [-1, 1]. */
 void dataset_to_float(const Dataset *ds, const uint32_t *index, int count, float *out);
 
+/* Decodes one image file held in memory and converts it to (C, S, S) uint8 as the loader does.
+ * Returns 0, or -1 with the reason in why. Exposed for the tests and fuzzers. */
+int image_decode_sample(const uint8_t *buf, size_t len, const DatasetOptions *o, uint8_t *out, char *why,
+                        size_t whylen);
+
 /* Reads an IDX file (optionally gzip-compressed). Exposed for the tests and fuzzers.
  * Returns -1 with a message in err when the file is missing, truncated or not the expected type. */
 int idx_read(const char *path, int want_dims, int *dims, uint8_t **data, char *err, size_t errlen);

@@ -135,12 +135,24 @@ static int open_checked(const char *path, uint8_t **buf, Rd *r, CheckpointMeta *
     read_header(r, m, c);
     if (r->bad || r->at != 16 + (size_t)hlen) { snprintf(err, errlen, "%s has a malformed header", path); goto fail; }
     char why[256];
+    if (m->batch < 1 || m->step < 0 || m->epoch < 0 || m->batch_in_epoch < 0 || m->adam_t_d < 0 || m->adam_t_g < 0 ||
+        m->nranks < 1 || m->data_n < 0 || !(m->elapsed >= 0)) {
+        snprintf(err, errlen, "%s has impossible counters in its header", path);
+        goto fail;
+    }
+    if (train_config_check(&m->tc, why, sizeof why) != 0) {
+        snprintf(err, errlen, "%s holds an impossible schedule (%s)", path, why);
+        goto fail;
+    }
     if (model_config_check(&m->mc, m->batch, why, sizeof why) != 0) {
         snprintf(err, errlen, "%s holds an impossible model (%s)", path, why);
         goto fail;
     }
-    const size_t need = 16 + hlen + 4 * (size_t)(3 * c->gp + c->gb + 3 * c->dp + c->db);
-    if (c->gp < 0 || c->gb < 0 || c->dp < 0 || c->db < 0 || need != len - 4) {
+    /* bound each count by the file size before any arithmetic on them (found by fuzz_checkpoint) */
+    const int64_t most = (int64_t)(len / 4);
+    if (c->gp < 0 || c->gb < 0 || c->dp < 0 || c->db < 0 || c->gp > most || c->gb > most || c->dp > most ||
+        c->db > most ||
+        16 + (size_t)hlen + 4 * (3 * (size_t)c->gp + (size_t)c->gb + 3 * (size_t)c->dp + (size_t)c->db) != len - 4) {
         snprintf(err, errlen, "%s has the wrong size for its model", path);
         goto fail;
     }

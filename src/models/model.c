@@ -166,8 +166,9 @@ void net_alloc(Net *n, Backend *be, int B) {
     n->adam_m = be->alloc(be, n->nparams);
     n->adam_v = be->alloc(be, n->nparams);
     n->buffers = be->alloc(be, n->nbuf ? n->nbuf : 1);
+    n->recompute0 = n->nlayers > 1 && !n->layer[0].has_bn && n->layer[0].kind == LAYER_CONV;
     size_t nact = 0, nstat = 0;
-    for (int l = 0; l < n->nlayers; l++) {
+    for (int l = n->recompute0 ? 1 : 0; l < n->nlayers; l++) {
         nact += (size_t)B * layer_out_numel(&n->layer[l]);
         if (n->layer[l].has_bn) nstat += 2 * (size_t)n->layer[l].cout;
     }
@@ -176,8 +177,12 @@ void net_alloc(Net *n, Backend *be, int B) {
     size_t a = 0, s = 0;
     for (int l = 0; l < n->nlayers; l++) {
         const Layer *L = &n->layer[l];
-        n->y[l] = n->acts + a;
-        a += (size_t)B * layer_out_numel(L);
+        if (l == 0 && n->recompute0) {
+            n->y[l] = NULL; /* lives in the workspace, see layer_out() */
+        } else {
+            n->y[l] = n->acts + a;
+            a += (size_t)B * layer_out_numel(L);
+        }
         if (L->has_bn) {
             n->mean[l] = n->stats + s; s += L->cout;
             n->rstd[l] = n->stats + s; s += L->cout;
@@ -236,10 +241,27 @@ int net_find_buffer(const Net *n, const char *name) {
     return -1;
 }
 
-void workspace_alloc(Workspace *ws, Backend *be, const Net *a, const Net *b, int B) {
+/* The two gradient buffers alternate through a backward pass; this follows the alternation of the
+ * training step's longest chain (D's backward with its input gradient, then G's) and records what
+ * each buffer must hold. */
+static void simulate_backward(const Net *n, int input_grad, int *cur, size_t need[2]) {
+    for (int l = n->nlayers - 1; l >= 0; l--) {
+        const Layer *L = &n->layer[l];
+        const size_t o = layer_out_numel(L), i = layer_in_numel(L);
+        if (o > need[*cur]) need[*cur] = o;
+        if (L->kind == LAYER_LINEAR && i > need[*cur]) need[*cur] = i; /* its flat din passes through g */
+        if (l > 0 || input_grad) {
+            if (i > need[!*cur]) need[!*cur] = i;
+            *cur = !*cur;
+        }
+    }
+}
+
+void workspace_alloc(Workspace *ws, Backend *be, const Net *g, const Net *d, int B) {
     size_t act = 0, lin = 0;
-    const Net *nets[2] = {a, b};
+    const Net *nets[2] = {g, d};
     for (int k = 0; k < 2; k++) {
+        if (!nets[k]) continue;
         for (int l = 0; l < nets[k]->nlayers; l++) {
             const Layer *L = &nets[k]->layer[l];
             size_t o = layer_out_numel(L), i = layer_in_numel(L);
@@ -251,11 +273,19 @@ void workspace_alloc(Workspace *ws, Backend *be, const Net *a, const Net *b, int
             }
         }
     }
+    size_t need[2] = {1, 1};
+    if (d) {
+        int cur = 0;
+        simulate_backward(d, 1, &cur, need);
+        simulate_backward(g, 0, &cur, need);
+    }
     ws->act_n = act * B;
+    ws->g_n[0] = need[0] * B;
+    ws->g_n[1] = need[1] * B;
     ws->lin_n = lin * B;
     ws->act = be->alloc(be, ws->act_n);
-    ws->g0 = be->alloc(be, ws->act_n);
-    ws->g1 = be->alloc(be, ws->act_n);
+    ws->g0 = be->alloc(be, ws->g_n[0]);
+    ws->g1 = be->alloc(be, ws->g_n[1]);
     ws->lin_a = be->alloc(be, ws->lin_n ? ws->lin_n : 1);
     ws->lin_b = be->alloc(be, ws->lin_n ? ws->lin_n : 1);
 }
@@ -291,12 +321,23 @@ static const float *layer0_input(Net *n, Backend *be, const float *x) {
     return x;
 }
 
+/* Where layer l's output lives. */
+static float *layer_out(Net *n, Workspace *ws, int l) { return (l == 0 && n->recompute0) ? ws->act : n->y[l]; }
+
+/* Forward of layer 0 when it is not stored (no batch norm): conv, activation, into ws->act. */
+static void recompute_layer0(Net *n, Backend *be, Workspace *ws, const float *x) {
+    const Layer *L = &n->layer[0];
+    const ConvShape s = layer_shape(L, n->B);
+    be->conv2d_forward(be, ws->act, x, P(n, L->t_w), P(n, L->t_b), &s);
+    if (L->act != ACT_NONE) be->act_forward(be, ws->act, ws->act, (size_t)n->B * layer_out_numel(L), L->act);
+}
+
 void net_forward(Net *n, Backend *be, Workspace *ws, const float *x, int batch_stats) {
     const int B = n->B;
     const float *in = layer0_input(n, be, x);
     for (int l = 0; l < n->nlayers; l++) {
         const Layer *L = &n->layer[l];
-        float *y = n->y[l];
+        float *y = layer_out(n, ws, l);
         const ConvShape s = layer_shape(L, B);
         const size_t outn = (size_t)B * layer_out_numel(L);
         switch (L->kind) {
@@ -341,7 +382,7 @@ float *net_backward(Net *n, Backend *be, Workspace *ws, const float *x, float *d
                                    g, n->y[l], n->mean[l], n->rstd[l], P(n, L->t_gamma), P(n, L->t_beta), L->cout,
                                    B * L->hout * L->wout, L->act);
         else if (L->act != ACT_NONE)
-            be->act_backward(be, g, g, n->y[l], outn, L->act);
+            be->act_backward(be, g, g, layer_out(n, ws, l), outn, L->act);
 
         /* this layer's input */
         const float *in;
@@ -352,6 +393,9 @@ float *net_backward(Net *n, Backend *be, Workspace *ws, const float *x, float *d
             if (Lp->has_bn) {
                 be->batchnorm_apply(be, ws->act, n->y[l - 1], n->mean[l - 1], n->rstd[l - 1], P(n, Lp->t_gamma),
                                     P(n, Lp->t_beta), Lp->cout, B * Lp->hout * Lp->wout, Lp->act);
+                in = ws->act;
+            } else if (l == 1 && n->recompute0) {
+                recompute_layer0(n, be, ws, x);
                 in = ws->act;
             } else {
                 in = n->y[l - 1];

@@ -78,14 +78,17 @@ typedef struct {
     float *stats;                            /* one block holding mean[] and rstd[] */
     float *mean[NET_MAX_LAYERS], *rstd[NET_MAX_LAYERS];
     float *xin;                              /* layer 0's input when it must be re-laid out */
+    int recompute0;                          /* layer 0 (no batch norm, e.g. D's first conv) is not
+                                                stored: its output lives in the workspace and is
+                                                recomputed from the input in backward */
 } Net;
 
-/* Scratch shared by G and D (they never run at the same time); sized by workspace_size(). */
+/* Scratch shared by G and D (they never run at the same time). */
 typedef struct {
     float *act;               /* a recomputed activation: the input of the layer being differentiated */
     float *g0, *g1;           /* ping-pong activation gradients */
     float *lin_a, *lin_b;     /* [B][features] views for linear layers */
-    size_t act_n, lin_n;
+    size_t act_n, g_n[2], lin_n;
 } Workspace;
 
 /* Builds the layer and tensor tables of G or D (no memory yet). */
@@ -107,7 +110,10 @@ int net_find_buffer(const Net *n, const char *name);
 /* Output size per sample (C*H*W) of the last layer, and the largest activation of any layer. */
 size_t net_output_numel(const Net *n);
 
-void workspace_alloc(Workspace *ws, Backend *be, const Net *a, const Net *b, int B);
+/* Sizes the workspace for the backward passes of the training step: D's backward (with its input
+ * gradient) followed by G's from where D's input gradient landed. Pass d == NULL for a generator
+ * that only runs forward (sampling). */
+void workspace_alloc(Workspace *ws, Backend *be, const Net *g, const Net *d, int B);
 void workspace_free(Workspace *ws, Backend *be);
 
 /* Forward pass on a batch of n->B.

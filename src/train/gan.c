@@ -15,12 +15,22 @@ void train_config_default(TrainConfig *t) {
     t->zdist = Z_NORMAL;
 }
 
+int train_config_check(const TrainConfig *t, char *err, size_t errlen) {
+    if (t->g_steps < 1 || t->g_steps > 100) { snprintf(err, errlen, "--g-steps %d is out of range; use 1 to 100", t->g_steps); return -1; }
+    if (!(t->lr > 0.0 && t->lr <= 1.0) || !(t->beta1 >= 0.0 && t->beta1 < 1.0) || !(t->beta2 >= 0.0 && t->beta2 < 1.0) ||
+        !(t->eps > 0.0 && t->eps < 1.0)) {
+        snprintf(err, errlen, "Adam needs 0 < --lr <= 1 and betas in [0, 1)");
+        return -1;
+    }
+    if (t->loss != LOSS_NS && t->loss != LOSS_MINIMAX) { snprintf(err, errlen, "unknown generator loss"); return -1; }
+    if (t->zdist != Z_NORMAL && t->zdist != Z_UNIFORM) { snprintf(err, errlen, "unknown z distribution"); return -1; }
+    return 0;
+}
+
 void gan_init(Gan *g, Backend *be, const ModelConfig *mc, const TrainConfig *tc, int B, uint64_t seed) {
     char err[256];
     if (model_config_check(mc, B, err, sizeof err) != 0) die("%s", err);
-    if (tc->g_steps < 1 || tc->g_steps > 100) die("--g-steps %d is out of range; use 1 to 100", tc->g_steps);
-    if (!(tc->lr > 0.0) || !(tc->beta1 >= 0.0 && tc->beta1 < 1.0) || !(tc->beta2 >= 0.0 && tc->beta2 < 1.0))
-        die("Adam needs --lr > 0 and betas in [0, 1)");
+    if (train_config_check(tc, err, sizeof err) != 0) die("%s", err);
     g->be = be;
     g->mc = *mc;
     g->tc = *tc;

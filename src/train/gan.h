@@ -19,6 +19,8 @@ typedef struct {
 } TrainConfig;
 
 void train_config_default(TrainConfig *t);
+/* 0 when the schedule is usable; else -1 with one line saying what to change. */
+int train_config_check(const TrainConfig *t, char *err, size_t errlen);
 
 typedef struct {
     float d_loss_real, d_loss_fake, d_loss, g_loss;
