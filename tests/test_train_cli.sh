@@ -63,6 +63,21 @@ h = 128; n = 4 * 32 * 32 * 4
 sys.exit(0 if a[h:h+n] == b[h:h+n] else 1)"; then ok "with running statistics an image does not depend on -n"
 else bad "sample depends on -n"; fi
 
+# ---- a messy folder trains: PNGs of two sizes and modes, nested, plus bad files ----
+mkdir -p "$work/messy/sub"
+"$bin" sample --checkpoint "$work/straight" -n 12 --out "$work/messy" >/dev/null
+"$bin" train $T --out "$work/rgb16" --arch seed --size 16 --channels 3 --steps 1 --sample-every 0
+"$bin" sample --checkpoint "$work/rgb16" -n 12 --out "$work/messy/sub" >/dev/null
+head -c 100 "$work/messy/sample_000000.png" > "$work/messy/truncated.png"
+: > "$work/messy/empty.jpg"
+echo "not an image" > "$work/messy/notes.png"
+ln -s loop.png "$work/messy/loop.png"
+out=$("$bin" train --data "$work/messy" --size 64 --out "$work/messy-run" --steps 3 --batch 8 --gf 8 --df 8 --threads 2 2>&1)
+if [ $? -eq 0 ] && printf '%s' "$out" | grep -q "data: 24 images" && printf '%s' "$out" | grep -q "skipped 4 bad files" &&
+   printf '%s' "$out" | grep -q "truncated.png"; then
+    ok "a messy folder trains at --size 64; the 4 bad files are skipped and named"
+else bad "messy folder: $out"; fi
+
 # ---- kill -9 while checkpointing: the newest checkpoint always loads ----
 killed_ok=1
 for i in 1 2 3 4 5 6 7 8; do

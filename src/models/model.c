@@ -159,12 +159,14 @@ static size_t layer_in_numel(const Layer *L) { return (size_t)L->cin * L->hin * 
 
 size_t net_output_numel(const Net *n) { return layer_out_numel(&n->layer[n->nlayers - 1]); }
 
-void net_alloc(Net *n, Backend *be, int B) {
+void net_alloc(Net *n, Backend *be, int B, int training) {
     n->B = B;
     n->params = be->alloc(be, n->nparams);
-    n->grads = be->alloc(be, n->nparams);
-    n->adam_m = be->alloc(be, n->nparams);
-    n->adam_v = be->alloc(be, n->nparams);
+    if (training) {
+        n->grads = be->alloc(be, n->nparams);
+        n->adam_m = be->alloc(be, n->nparams);
+        n->adam_v = be->alloc(be, n->nparams);
+    }
     n->buffers = be->alloc(be, n->nbuf ? n->nbuf : 1);
     n->recompute0 = n->nlayers > 1 && !n->layer[0].has_bn && n->layer[0].kind == LAYER_CONV;
     size_t nact = 0, nstat = 0;
@@ -190,7 +192,9 @@ void net_alloc(Net *n, Backend *be, int B) {
             n->mean[l] = n->rstd[l] = NULL;
         }
     }
-    n->xin = be->alloc(be, (size_t)B * layer_in_numel(&n->layer[0]));
+    const Layer *L0 = &n->layer[0];
+    if (L0->kind == LAYER_CONVT && L0->hin == 1 && n->in_h == 1) /* z must be re-laid out, see layer0_input */
+        n->xin = be->alloc(be, (size_t)B * layer_in_numel(L0));
 }
 
 void net_free(Net *n, Backend *be) {
@@ -224,9 +228,11 @@ void net_init_params(Net *n, Backend *be, Rng *rng) {
     }
     be->upload(be, n->buffers, buf, n->nbuf ? n->nbuf : 1);
     free(buf);
-    be->zero(be, n->grads, n->nparams);
-    be->zero(be, n->adam_m, n->nparams);
-    be->zero(be, n->adam_v, n->nparams);
+    if (n->grads) {
+        be->zero(be, n->grads, n->nparams);
+        be->zero(be, n->adam_m, n->nparams);
+        be->zero(be, n->adam_v, n->nparams);
+    }
 }
 
 int net_find_tensor(const Net *n, const char *name) {

@@ -95,8 +95,9 @@ typedef struct {
 void net_build_generator(Net *n, const ModelConfig *c);
 void net_build_discriminator(Net *n, const ModelConfig *c);
 
-/* Allocates parameters, gradients, Adam moments, buffers and activations for batch B. */
-void net_alloc(Net *n, Backend *be, int B);
+/* Allocates parameters, buffers and activations for batch B, and with training also the
+ * gradients and the Adam moments. */
+void net_alloc(Net *n, Backend *be, int B, int training);
 void net_free(Net *n, Backend *be);
 
 /* DCGAN init: conv/linear weights N(0, 0.02), BN gamma N(1, 0.02), beta and biases 0; running

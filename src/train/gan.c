@@ -37,8 +37,8 @@ void gan_init(Gan *g, Backend *be, const ModelConfig *mc, const TrainConfig *tc,
     g->B = B;
     net_build_generator(&g->G, mc);
     net_build_discriminator(&g->D, mc);
-    net_alloc(&g->G, be, B);
-    net_alloc(&g->D, be, B);
+    net_alloc(&g->G, be, B, 1);
+    net_alloc(&g->D, be, B, 1);
     workspace_alloc(&g->ws, be, &g->G, &g->D, B);
     const size_t img = (size_t)mc->channels * mc->size * mc->size;
     g->z = be->alloc(be, (size_t)B * mc->nz);

@@ -11,7 +11,7 @@ void sampler_init(Sampler *s, Backend *be, const ModelConfig *mc, int B) {
     s->mc = *mc;
     s->B = B;
     net_build_generator(&s->G, mc);
-    net_alloc(&s->G, be, B);
+    net_alloc(&s->G, be, B, 0);
     workspace_alloc(&s->ws, be, &s->G, NULL, B);
     s->z = be->alloc(be, (size_t)B * mc->nz);
 }
