@@ -241,12 +241,7 @@ int cmd_train(int argc, char **argv) {
     }
 
     /* data: its kind sets the defaults for size and channels */
-    struct stat dst;
-    char probe[4300];
-    snprintf(probe, sizeof probe, "%s/train-images-idx3-ubyte", data);
-    char probe_gz[4300];
-    snprintf(probe_gz, sizeof probe_gz, "%s/train-images-idx3-ubyte.gz", data);
-    const int idx_data = stat(data, &dst) == 0 && (S_ISREG(dst.st_mode) || access(probe, F_OK) == 0 || access(probe_gz, F_OK) == 0);
+    const int idx_data = dataset_is_idx(data);
     if (!resume) {
         mc.size = size ? size : (idx_data ? 32 : 64);
         mc.channels = channels ? channels : (idx_data ? 1 : 3);

@@ -424,6 +424,13 @@ static int load_folder(Dataset *ds, const char *dir, const DatasetOptions *o, ch
     return 0;
 }
 
+int dataset_is_idx(const char *path) {
+    struct stat st;
+    char images[4200];
+    if (stat(path, &st) != 0) return 0;
+    return S_ISREG(st.st_mode) || find_idx(path, "train-images-idx3-ubyte", images, sizeof images) == 0;
+}
+
 int dataset_load(Dataset *ds, const char *path, const DatasetOptions *o, char *err, size_t errlen) {
     memset(ds, 0, sizeof *ds);
     struct stat st;

@@ -35,6 +35,9 @@ typedef struct {
 /* The default data: Fashion-MNIST from Debian's dataset-fashion-mnist package. */
 #define DATASET_DEFAULT_PATH "/usr/share/datasets/fashion-mnist"
 
+/* 1 when path is IDX data: an IDX file, or a folder holding train-images-idx3-ubyte[.gz]. */
+int dataset_is_idx(const char *path);
+
 /* Loads path (a folder of images, a folder with IDX files, or an IDX images file). On a user
  * error returns -1 with one line in err. */
 int dataset_load(Dataset *ds, const char *path, const DatasetOptions *opt, char *err, size_t errlen);
