@@ -258,36 +258,33 @@ static int chunk_of(const ConvGeom *g) {
     return (int)nb;
 }
 
-/* Runs direction dir over the batch in chunks; big/small point at whole CNHW tensors. */
-static void run_chunked(DnnlCtx *c, const ConvGeom *g, int dir, float *big, float *small, float *w) {
+/* Runs direction dir over the batch in chunks; big/small point at whole CNHW tensors. For the
+ * weight gradient, w receives each chunk's gradient and dw_acc accumulates them in a fixed order. */
+static void run_chunked(DnnlCtx *c, const ConvGeom *g, int dir, float *big, float *small, float *w, float *dw_acc) {
     const int nb = chunk_of(g);
+    const size_t wn = (size_t)g->Cs * g->Cb * g->K * g->K;
     for (int b0 = 0; b0 < g->B; b0 += nb) {
         ConvGeom gc = *g;
         gc.B = b0 + nb <= g->B ? nb : g->B - b0;
         run(c, get_entry(c, &gc, g->B, dir), big + (size_t)b0 * g->Hb * g->Wb, small + (size_t)b0 * g->Hs * g->Ws, w);
+        if (dw_acc) {
+            #pragma omp parallel for schedule(static)
+            for (size_t i = 0; i < wn; i++) dw_acc[i] += w[i];
+        }
     }
 }
 
 void dnnl_conv_fwd(DnnlCtx *c, const ConvGeom *g, float *small, const float *big, const float *w) {
-    run_chunked(c, g, DIR_FWD, (float *)big, small, (float *)w);
+    run_chunked(c, g, DIR_FWD, (float *)big, small, (float *)w, NULL);
 }
 
 void dnnl_conv_bwd_data(DnnlCtx *c, const ConvGeom *g, float *big, const float *small, const float *w) {
-    run_chunked(c, g, DIR_BWD_DATA, big, (float *)small, (float *)w);
+    run_chunked(c, g, DIR_BWD_DATA, big, (float *)small, (float *)w, NULL);
 }
 
 void dnnl_conv_bwd_weights(DnnlCtx *c, const ConvGeom *g, float *dw, const float *big, const float *small) {
-    const size_t n = (size_t)g->Cs * g->Cb * g->K * g->K;
-    float *tmp = xmalloc(n * sizeof(float));
-    const int nb = chunk_of(g);
-    for (int b0 = 0; b0 < g->B; b0 += nb) {
-        ConvGeom gc = *g;
-        gc.B = b0 + nb <= g->B ? nb : g->B - b0;
-        run(c, get_entry(c, &gc, g->B, DIR_BWD_WEIGHTS), (void *)(big + (size_t)b0 * g->Hb * g->Wb),
-            (void *)(small + (size_t)b0 * g->Hs * g->Ws), tmp);
-        /* parameter gradients accumulate, chunk by chunk in a fixed order */
-        #pragma omp parallel for schedule(static)
-        for (size_t i = 0; i < n; i++) dw[i] += tmp[i];
-    }
+    /* parameter gradients accumulate: each chunk's gradient lands in tmp and is added to dw */
+    float *tmp = xmalloc((size_t)g->Cs * g->Cb * g->K * g->K * sizeof(float));
+    run_chunked(c, g, DIR_BWD_WEIGHTS, (float *)big, (float *)small, tmp, dw);
     free(tmp);
 }
