@@ -3,29 +3,7 @@
 # clear line and a non-zero exit (no crash, no assert), and accepts good ones.
 set -u
 bin=${1:-./dcgan}
-passed=0
-failed=0
-
-expect_fail() { # description, expected text in the message, args...
-    local what=$1 want=$2; shift 2
-    local err rc
-    err=$("$bin" "$@" 2>&1 >/dev/null); rc=$?
-    local lines
-    lines=$(printf '%s\n' "$err" | grep -c .)
-    if [ $rc -ne 0 ] && [ $rc -lt 128 ] && [ "$lines" -eq 1 ] && printf '%s' "$err" | grep -qi -- "$want"; then
-        echo "PASS refuses $what: $err"; passed=$((passed + 1))
-    else
-        echo "FAIL refuses $what: exit $rc, $lines lines: $err"; failed=$((failed + 1))
-    fi
-}
-
-expect_ok() { # description, args...
-    local what=$1; shift
-    local out rc
-    out=$("$bin" "$@" 2>&1); rc=$?
-    if [ $rc -eq 0 ]; then echo "PASS accepts $what"; passed=$((passed + 1))
-    else echo "FAIL accepts $what: exit $rc: $out"; failed=$((failed + 1)); fi
-}
+source "$(dirname "$0")/lib.sh"
 
 B="bench --steps 1 --warmup 0 --threads 1"
 expect_fail "dcgan at size 48" "size 48" $B --arch dcgan --size 48
@@ -50,5 +28,4 @@ if printf '%s' "$out" | grep -qE 'images_per_s=[0-9.]+ ' && printf '%s' "$out" |
     echo "PASS bench prints images_per_s and peak_rss_mb"; passed=$((passed + 1))
 else echo "FAIL bench output: $out"; failed=$((failed + 1)); fi
 
-echo "test_cli: $passed passed, $failed failed"
-[ $failed -eq 0 ]
+summary test_cli

@@ -12,7 +12,10 @@
 #include <math.h>
 #include <omp.h>
 #include <stdlib.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 /* The im2col scratch is capped at this many floats (64 MB); bigger layers are done in batch chunks. */
 #define COL_BUDGET_FLOATS ((size_t)16 << 20)
@@ -20,6 +23,7 @@
 typedef struct {
     float *col;     /* im2col / col2im scratch */
     size_t col_cap; /* floats allocated in col */
+    size_t live_bytes, mem_limit; /* tensor memory held, and the machine's available memory */
 #ifdef DCGAN_HAVE_DNNL
     DnnlCtx *dnnl;  /* oneDNN convolutions, or NULL for im2col + sgemm */
 #endif
@@ -58,17 +62,46 @@ static float *cpu_scratch(Backend *be, size_t n) {
 /* ------------------------------------------------------------------------------------------------
  * memory */
 
+/* Bytes of memory the kernel reports as available (MemAvailable), or all of RAM without /proc. */
+static size_t available_memory(void) {
+    FILE *f = fopen("/proc/meminfo", "r");
+    char line[256];
+    unsigned long long kb = 0;
+    while (f && fgets(line, sizeof line, f))
+        if (sscanf(line, "MemAvailable: %llu kB", &kb) == 1) break;
+    if (f) fclose(f);
+    if (kb) return (size_t)kb * 1024;
+    return (size_t)sysconf(_SC_PHYS_PAGES) * (size_t)sysconf(_SC_PAGE_SIZE);
+}
+
+/* Each tensor sits after a header holding its size and the start of its block, so the backend can
+ * count what it holds and refuse, with a clear line, a run that cannot fit in memory, before the
+ * kernel's OOM killer would end it later without a word. calloc gives big blocks as untouched
+ * zero pages, so the refusal comes at once. Tensors are 64-byte aligned. */
+typedef struct { void *block; size_t bytes; } TensorHeader;
 static float *cpu_alloc(Backend *be, size_t n) {
-    (void)be;
-    float *p = NULL;
+    CpuCtx *c = be->ctx;
     size_t bytes = (n ? n : 1) * sizeof(float);
     bytes = (bytes + 63) & ~(size_t)63;
-    if (posix_memalign((void **)&p, 64, bytes) != 0 || !p)
-        die("out of memory allocating %.1f MB; try a smaller --batch or --size", bytes / 1048576.0);
-    memset(p, 0, bytes);
-    return p;
+    if (c->live_bytes + bytes > c->mem_limit)
+        die("out of memory: this run needs more than the %.1f GB of memory available; try a smaller --batch or --size",
+            c->mem_limit / 1073741824.0);
+    uint8_t *block = calloc(1, bytes + 64 + sizeof(TensorHeader));
+    if (!block) die("out of memory allocating %.1f MB; try a smaller --batch or --size", bytes / 1048576.0);
+    uintptr_t t = ((uintptr_t)block + sizeof(TensorHeader) + 63) & ~(uintptr_t)63;
+    TensorHeader h = {block, bytes};
+    memcpy((uint8_t *)t - sizeof h, &h, sizeof h);
+    c->live_bytes += bytes;
+    return (float *)t;
 }
-static void cpu_free(Backend *be, float *p) { (void)be; free(p); }
+static void cpu_free(Backend *be, float *t) {
+    if (!t) return;
+    CpuCtx *c = be->ctx;
+    TensorHeader h;
+    memcpy(&h, (uint8_t *)t - sizeof h, sizeof h);
+    c->live_bytes -= h.bytes;
+    free(h.block);
+}
 static void cpu_copy(Backend *be, float *dst, const float *src, size_t n) {
     (void)be;
     if (n) memmove(dst, src, n * sizeof(float));
@@ -652,6 +685,7 @@ Backend *backend_cpu_create(int threads, int use_dnnl) {
     }
     Backend *be = xcalloc(1, sizeof(Backend));
     CpuCtx *ctx = xcalloc(1, sizeof(CpuCtx));
+    ctx->mem_limit = available_memory();
     be->name = "cpu-blas";
     be->ctx = ctx;
 #ifdef DCGAN_HAVE_DNNL

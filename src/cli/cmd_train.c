@@ -275,10 +275,10 @@ int cmd_train(int argc, char **argv) {
         strftime(outbuf, sizeof outbuf, "runs/%Y%m%d-%H%M%S", &tmv);
         out = outbuf;
     }
-    if (mkdir_p(out) != 0) die("train: cannot create the run folder %s: %s", out, strerror(errno));
+    if (mkdir_p(out) != 0) die("train: cannot create the run folder %s: %s; choose another --out", out, strerror(errno));
     char tpath[4300];
     snprintf(tpath, sizeof tpath, "%s/.write-test", out);
-    if (write_file_atomic(tpath, "", 0, err, sizeof err) != 0) die("train: the run folder %s is not writable", out);
+    if (write_file_atomic(tpath, "", 0, err, sizeof err) != 0) die("train: the run folder %s is not writable (%s); choose another --out", out, strerror(errno));
     unlink(tpath);
 
     Gan g;
@@ -339,17 +339,26 @@ int cmd_train(int argc, char **argv) {
         printf("train: %s %dx%dx%d, batch %d, g-steps %d, %s loss, %ld iterations (%ld per epoch) from step %ld, run folder %s\n",
                arch_name(mc.arch), mc.size, mc.size, mc.channels, batch, tc.g_steps, tc.loss == LOSS_NS ? "non-saturating" : "minimax",
                total, bpe, meta.step, out);
+    /* Fault injection for the reliability tests (docs/faults.md): DCGAN_FAULT_NAN_STEP=N puts a NaN
+     * into iteration N's real batch, which makes that step's losses NaN. */
+    const char *fault = getenv("DCGAN_FAULT_NAN_STEP");
+    const long nan_step = fault ? atol(fault) : 0;
     const int tty = isatty(STDOUT_FILENO);
+    long last_saved = resume ? meta.step : -1; /* step of the newest checkpoint on disk */
     double t0 = now_seconds(), last_print = t0, window_t = t0;
     const double elapsed0 = meta.elapsed;
     long window_steps = 0;
     double ips = 0;
     long epoch = meta.epoch, batch_in_epoch = meta.batch_in_epoch;
-    int stop_reason = 0;
+    int stop_reason = 0, diverged = 0;
     while (g.step < total) {
         long e, b;
         const float *real = loader_next(&loader, &e, &b);
         gan_set_real(&g, real);
+        if (nan_step && g.step + 1 == nan_step) {
+            const float nanv = NAN;
+            be->upload(be, g.real, &nanv, 1);
+        }
         gan_draw_z(&g);
         gan_step(&g);
         StepStats st;
@@ -365,11 +374,13 @@ int cmd_train(int argc, char **argv) {
         LogRow row = {g.step, e, {st.d_loss_real, st.d_loss_fake, st.d_loss, st.g_loss, st.d_x, st.d_gz, ips,
                                   elapsed0 + now - t0}};
         if (!isfinite(st.d_loss) || !isfinite(st.g_loss)) {
-            fprintf(stderr, "\ndcgan: training diverged at step %ld (d_loss %g, g_loss %g); stopped. The last good checkpoint in %s is kept; "
-                            "try a smaller --lr or another --seed\n", g.step, st.d_loss, st.g_loss, out);
-            fclose(csvf);
-            loader_stop(&loader);
-            return 1;
+            char kept[4400];
+            if (last_saved >= 0) snprintf(kept, sizeof kept, "the last good checkpoint, %s/ckpt_%08ld.dcgan, is kept", out, last_saved);
+            else snprintf(kept, sizeof kept, "no checkpoint had been written yet");
+            fprintf(stderr, "%sdcgan: training diverged at step %ld (d_loss %g, g_loss %g) and stopped; %s; "
+                            "try a smaller --lr or another --seed\n", tty && !quiet ? "\n" : "", g.step, st.d_loss, st.g_loss, kept);
+            diverged = 1;
+            break;
         }
         log_push(&log, &row);
         char line[512];
@@ -384,8 +395,10 @@ int cmd_train(int argc, char **argv) {
             write_samples(out, name, &smp, &g.G, fixed_z);
             write_plots(out, &log);
         }
-        if ((checkpoint_every && g.step % checkpoint_every == 0) || last || g_stop_signal)
+        if ((checkpoint_every && g.step % checkpoint_every == 0) || last || g_stop_signal) {
             save_checkpoint(out, &g, &meta, keep);
+            last_saved = g.step;
+        }
         if (!quiet && (tty || now - last_print >= 5.0 || last)) {
             char eta[32], el[32];
             fmt_time(eta, sizeof eta, ips > 0 ? (total - g.step) * batch / ips : -1);
@@ -405,10 +418,10 @@ int cmd_train(int argc, char **argv) {
         }
         if (g_stop_signal) { stop_reason = g_stop_signal; break; }
     }
-    if (!quiet && tty) printf("\n");
+    if (!quiet && tty && !diverged) printf("\n");
     fclose(csvf);
     loader_stop(&loader);
-    if (!quiet) {
+    if (!quiet && !diverged) {
         if (stop_reason)
             printf("train: interrupted at step %ld; checkpoint written. Continue with: dcgan train --resume %s --steps %ld\n",
                    g.step, out, total);
@@ -422,5 +435,5 @@ int cmd_train(int argc, char **argv) {
     gan_free(&g);
     dataset_free(&ds);
     be->destroy(be);
-    return stop_reason ? 128 + stop_reason : 0;
+    return diverged ? 1 : stop_reason ? 128 + stop_reason : 0;
 }

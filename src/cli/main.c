@@ -2,6 +2,7 @@
 #include "commands.h"
 #include "../core/util.h"
 
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -16,6 +17,8 @@ static void usage(void) {
 }
 
 int main(int argc, char **argv) {
+    /* A file-size limit (ulimit -f) must give a write error we report, not kill the process. */
+    signal(SIGXFSZ, SIG_IGN);
     if (argc < 2) return cmd_train(argc, argv); /* `dcgan` alone trains with the defaults */
     if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
         usage();

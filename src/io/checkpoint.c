@@ -5,6 +5,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -79,11 +80,15 @@ static void read_header(Rd *r, CheckpointMeta *m, Counts *c) {
     r->at += (size_t)len;
 }
 
-static void put_block(Buf *b, Backend *be, const float *dev, size_t n) {
+/* Appends a backend tensor; returns how many of its values are not finite. */
+static size_t put_block(Buf *b, Backend *be, const float *dev, size_t n) {
     float *h = xmalloc((n ? n : 1) * sizeof(float));
     be->download(be, h, dev, n);
+    size_t bad = 0;
+    for (size_t i = 0; i < n; i++) bad += !isfinite(h[i]);
     put(b, h, n * sizeof(float));
     free(h);
+    return bad;
 }
 
 int checkpoint_save(const char *path, Gan *g, const CheckpointMeta *meta, char *err, size_t errlen) {
@@ -98,11 +103,17 @@ int checkpoint_save(const char *path, Gan *g, const CheckpointMeta *meta, char *
     hlen = (uint32_t)(b.n - h0);
     memcpy(b.p + hlen_at, &hlen, 4);
     Net *nets[2] = {&g->G, &g->D};
+    size_t bad = 0;
     for (int k = 0; k < 2; k++) {
-        put_block(&b, g->be, nets[k]->params, nets[k]->nparams);
-        put_block(&b, g->be, nets[k]->adam_m, nets[k]->nparams);
-        put_block(&b, g->be, nets[k]->adam_v, nets[k]->nparams);
-        put_block(&b, g->be, nets[k]->buffers, nets[k]->nbuf);
+        bad += put_block(&b, g->be, nets[k]->params, nets[k]->nparams);
+        bad += put_block(&b, g->be, nets[k]->adam_m, nets[k]->nparams);
+        bad += put_block(&b, g->be, nets[k]->adam_v, nets[k]->nparams);
+        bad += put_block(&b, g->be, nets[k]->buffers, nets[k]->nbuf);
+    }
+    if (bad) { /* a diverged state must never replace a good checkpoint */
+        free(b.p);
+        snprintf(err, errlen, "not writing %s: %zu weights or optimizer values are NaN or infinite (training diverged)", path, bad);
+        return -1;
     }
     uint32_t crc = (uint32_t)crc32(crc32(0L, Z_NULL, 0), b.p, (uInt)b.n);
     put(&b, &crc, 4);

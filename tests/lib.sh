@@ -1,0 +1,33 @@
+# lib.sh: shared helpers of the shell tests (sourced). Needs $bin, the dcgan command under test.
+# Each check prints one PASS/FAIL line; `summary NAME` prints "NAME: N passed, M failed" and sets the
+# exit status.
+passed=0
+failed=0
+ok() { echo "PASS $1"; passed=$((passed + 1)); }
+bad() { echo "FAIL $1"; failed=$((failed + 1)); }
+
+# one_line_error WHAT PATTERN RC ERR: a refusal is a non-zero exit that is not a signal, and exactly
+# one line on stderr matching PATTERN (case-insensitive)
+one_line_error() {
+    local what=$1 want=$2 rc=$3 err=$4 lines
+    lines=$(printf '%s\n' "$err" | grep -c .)
+    if [ "$rc" -ne 0 ] && [ "$rc" -lt 128 ] && [ "$lines" -eq 1 ] && printf '%s' "$err" | grep -qi -- "$want"; then
+        ok "$what: $err"
+    else bad "$what: exit $rc, $lines lines: $err"; fi
+}
+
+# expect_fail WHAT PATTERN ARGS...: `dcgan ARGS...` is refused with one line matching PATTERN
+expect_fail() {
+    local what=$1 want=$2 err rc; shift 2
+    err=$("$bin" "$@" 2>&1 >/dev/null); rc=$?
+    one_line_error "refuses $what" "$want" $rc "$err"
+}
+
+# expect_ok WHAT ARGS...: `dcgan ARGS...` succeeds
+expect_ok() {
+    local what=$1 out rc; shift
+    out=$("$bin" "$@" 2>&1); rc=$?
+    if [ $rc -eq 0 ]; then ok "accepts $what"; else bad "accepts $what: exit $rc: $out"; fi
+}
+
+summary() { echo "$1: $passed passed, $failed failed"; [ $failed -eq 0 ]; }
