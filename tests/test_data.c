@@ -194,6 +194,28 @@ int main(int argc, char **argv) {
     rc = dataset_load(&ds, p, &o, err, sizeof err);
     check(rc != 0 && strstr(err, "cannot read"), "a missing path is refused with a clear message");
 
+    /* a 16-bit PPM converted to RGB (stb_image's own conversion of these overreads; the
+     * loader expands channels itself), and a 16-bit PGM whose data is missing (fuzz_image's find) */
+    {
+        unsigned char ppm[64], px[16 * 3], *q = ppm;
+        const int hl = snprintf((char *)ppm, sizeof ppm, "P6\n2 2\n65535\n");
+        q += hl;
+        for (int i = 0; i < 4; i++) { *q++ = 0xC8; *q++ = 0x00; *q++ = 0x14; *q++ = 0x00; *q++ = 0x3C; *q++ = 0x00; }
+        DatasetOptions o16 = {4, 3, 1, {255, 255, 255}, cache, 0};
+        char why[256];
+        int rc16 = image_decode_sample(ppm, (size_t)(q - ppm), &o16, px, why, sizeof why);
+        check(rc16 == 0 && px[0] == 200 && px[16] == 20 && px[32] == 60, "a 16-bit PPM decodes to 8-bit RGB");
+        const unsigned char short16[] = "P5\n448\n25\n448";
+        rc16 = image_decode_sample(short16, sizeof short16, &o16, px, why, sizeof why);
+        check(rc16 != 0 && strstr(why, "truncated"), "a 16-bit PGM with its data missing is refused as truncated");
+        rc16 = image_decode_sample(ppm, (size_t)(q - ppm) - 1, &o16, px, why, sizeof why);
+        check(rc16 != 0 && strstr(why, "truncated"), "a PPM one byte short is refused as truncated");
+        const unsigned char pgm15[] = {'P', '5', '\n', '2', ' ', '2', '\n', '1', '5', '\n', 15, 15, 15, 15};
+        DatasetOptions o1 = {2, 1, 0, {255, 255, 255}, cache, 0};
+        rc16 = image_decode_sample(pgm15, sizeof pgm15, &o1, px, why, sizeof why);
+        check(rc16 == 0 && px[0] == 255 && px[3] == 255, "a PGM with maxval 15 is rescaled to 0..255");
+    }
+
     /* IDX: a good one, a truncated one and a foreign one */
     unsigned char idx[16 + 2 * 28 * 28] = {0, 0, 8, 3, 0, 0, 0, 2, 0, 0, 0, 28, 0, 0, 0, 28};
     for (int i = 16; i < (int)sizeof idx; i++) idx[i] = (unsigned char)i;

@@ -122,6 +122,48 @@ static void gray_to_sample(const uint8_t *g, int w, int h, const DatasetOptions 
     free(res);
 }
 
+/* Binary PNM (P5/P6) goes through this before stb_image 2.27 (Debian 12), which (1) does not notice
+ * pixel data cut short and hands back uninitialized pixels, (2) reads 16-bit samples in the host's
+ * byte order instead of big-endian, and (3) ignores a maxval other than 255 or 65535. Returns 0 and
+ * NULL in *fixed for anything else; 0 and a corrected copy (samples rescaled to the full 8- or
+ * 16-bit range, 16-bit ones in host order) in *fixed; -1 when the pixel data is truncated. */
+static int pnm_fix(const uint8_t *buf, size_t len, uint8_t **fixed) {
+    *fixed = NULL;
+    if (len < 2 || buf[0] != 'P' || (buf[1] != '5' && buf[1] != '6')) return 0;
+    size_t at = 2;
+    unsigned long long v[3];
+    for (int k = 0; k < 3; k++) {
+        for (;;) { /* whitespace and # comments */
+            while (at < len && (buf[at] == ' ' || buf[at] == '\t' || buf[at] == '\n' || buf[at] == '\r')) at++;
+            if (at < len && buf[at] == '#') { while (at < len && buf[at] != '\n') at++; continue; }
+            break;
+        }
+        if (at >= len || buf[at] < '0' || buf[at] > '9') return 0; /* malformed: stb_image refuses it */
+        v[k] = 0;
+        while (at < len && buf[at] >= '0' && buf[at] <= '9' && v[k] < (1ull << 32)) v[k] = v[k] * 10 + (buf[at++] - '0');
+    }
+    at++; /* the single whitespace after maxval */
+    const unsigned long long maxv = v[2], samples = v[0] * v[1] * (buf[1] == '6' ? 3 : 1);
+    if (maxv == 0 || maxv > 65535) return 0; /* stb_image refuses it */
+    const int wide = maxv > 255;
+    if (at > len || len - at < samples * (wide ? 2 : 1)) return -1;
+    if (!wide && maxv == 255) return 0;
+    uint8_t *c = xmalloc(len);
+    memcpy(c, buf, len);
+    for (unsigned long long i = 0; i < samples; i++) {
+        if (wide) {
+            const unsigned x = (unsigned)buf[at + 2 * i] << 8 | buf[at + 2 * i + 1];
+            const unsigned y = x >= maxv ? 65535u : (unsigned)(x * 65535ull / maxv);
+            memcpy(c + at + 2 * i, &(uint16_t){(uint16_t)y}, 2);
+        } else {
+            const unsigned x = buf[at + i];
+            c[at + i] = (uint8_t)(x >= maxv ? 255u : x * 255u / (unsigned)maxv);
+        }
+    }
+    *fixed = c;
+    return 0;
+}
+
 int image_decode_sample(const uint8_t *buf, size_t len, const DatasetOptions *o, uint8_t *out, char *why,
                         size_t whylen) {
     int w, h, comp;
@@ -135,13 +177,35 @@ int image_decode_sample(const uint8_t *buf, size_t len, const DatasetOptions *o,
         snprintf(why, whylen, "declared size %dx%d is too large", w, h);
         return -1;
     }
-    uint8_t *rgba = stbi_load_from_memory(buf, (int)len, &w, &h, &comp, 4);
-    if (!rgba) {
+    uint8_t *fixed;
+    if (pnm_fix(buf, len, &fixed) != 0) {
+        snprintf(why, whylen, "truncated PNM: the pixel data is shorter than %dx%d", w, h);
+        return -1;
+    }
+    if (fixed) buf = fixed;
+    /* Decoded in the file's own channel count and expanded to RGBA here: stb_image 2.27 (Debian 12)
+     * overreads its buffer when it converts channels of a 16-bit PNM itself (found by fuzz_image). */
+    uint8_t *pix = stbi_load_from_memory(buf, (int)len, &w, &h, &comp, 0);
+    free(fixed);
+    if (!pix) {
         snprintf(why, whylen, "cannot decode (%s)", stbi_failure_reason());
         return -1;
     }
+    if (comp < 1 || comp > 4) {
+        stbi_image_free(pix);
+        snprintf(why, whylen, "unsupported channel count %d", comp);
+        return -1;
+    }
+    uint8_t *rgba = xmalloc((size_t)w * h * 4);
+    for (size_t i = 0; i < (size_t)w * h; i++) {
+        const uint8_t *p = pix + i * comp;
+        uint8_t *q = rgba + i * 4;
+        if (comp <= 2) { q[0] = q[1] = q[2] = p[0]; q[3] = comp == 2 ? p[1] : 255; }
+        else { q[0] = p[0]; q[1] = p[1]; q[2] = p[2]; q[3] = comp == 4 ? p[3] : 255; }
+    }
+    stbi_image_free(pix);
     to_sample(rgba, w, h, o, out);
-    stbi_image_free(rgba);
+    free(rgba);
     return 0;
 }
 
