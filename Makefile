@@ -5,7 +5,7 @@
 CC      ?= cc
 OPT     ?= -O3 -march=native
 CFLAGS  += $(OPT) -std=c11 -D_GNU_SOURCE -isystem /usr/include/stb -Wno-format-truncation -Wall -Wextra -Wno-unused-parameter -fopenmp -ffp-contract=off -g
-LDLIBS  += -lopenblas -lstb -lz -lm -lpthread
+LDLIBS  += -lopenblas -lstb -lgif -lz -lm -lpthread
 BUILD   ?= build
 
 # OpenBLAS's OpenMP flavour (Debian's libopenblas-openmp-dev) shares OpenMP's thread pool with our

@@ -28,8 +28,12 @@ T="--data $work/idx --gf 8 --df 8 --batch 16 --threads 2 --quiet"
 
 # fresh RUN: a copy of the base run folder
 fresh() { rm -rf "$work/$1"; cp -r "$work/base" "$work/$1"; }
-# snapshot RUN: checksums of every file, to prove later that none was lost or changed
-snapshot() { (cd "$work/$1" && for f in *; do [ "$f" = losses.csv ] || md5sum "$f"; done) > "$work/$1.md5"; head -9 "$work/$1/losses.csv" > "$work/$1.csv"; }
+# snapshot RUN: checksums of every file, to prove later that none was lost or changed (but the
+# report, index.html and training.gif, which a run rebuilds, and losses.csv, which grows)
+snapshot() {
+    (cd "$work/$1" && for f in *; do case $f in losses.csv|index.html|training.gif) ;; *) md5sum "$f" ;; esac; done) > "$work/$1.md5"
+    head -9 "$work/$1/losses.csv" > "$work/$1.csv"
+}
 # intact WHAT RUN STEP: every file from before is there unchanged, the first 8 CSV rows are kept,
 # the newest checkpoint is STEP's, it loads, and sample works from it
 intact() {

@@ -15,13 +15,18 @@
 #include <string.h>
 #include <zlib.h>
 
-/* Loads a checkpoint into a fresh Gan (batch 2 is enough to hold it). */
-static void load_gan(const char *path_in, Backend *be, Gan *g, CheckpointMeta *meta, char *resolved, size_t n) {
+void run_load(LoadedRun *r, const char *ckpt, const char *device, int threads) {
     char err[1024];
-    if (checkpoint_resolve(path_in, resolved, n, err, sizeof err) != 0) die("%s", err);
-    if (checkpoint_read_meta(resolved, meta, err, sizeof err) != 0) die("%s", err);
-    gan_init(g, be, &meta->mc, &meta->tc, meta->batch, meta->seed);
-    if (checkpoint_load(resolved, g, meta, err, sizeof err) != 0) die("%s", err);
+    if (checkpoint_resolve(ckpt, r->path, sizeof r->path, err, sizeof err) != 0) die("%s", err);
+    if (checkpoint_read_meta(r->path, &r->meta, err, sizeof err) != 0) die("%s", err);
+    r->be = backend_create(device, threads);
+    gan_init(&r->g, r->be, &r->meta.mc, &r->meta.tc, r->meta.batch, r->meta.seed);
+    if (checkpoint_load(r->path, &r->g, &r->meta, err, sizeof err) != 0) die("%s", err);
+}
+
+void run_close(LoadedRun *r) {
+    gan_free(&r->g);
+    r->be->destroy(r->be);
 }
 
 int cmd_sample(int argc, char **argv) {
@@ -50,11 +55,13 @@ int cmd_sample(int argc, char **argv) {
     else if (!strcmp(bn, "batch")) batch_stats = 1;
     else die("sample: --bn '%s' is unknown; use running or batch", bn);
 
-    Backend *be = backend_create(device, threads);
-    Gan g;
-    CheckpointMeta meta;
-    char path[4200], err[1024];
-    load_gan(ckpt, be, &g, &meta, path, sizeof path);
+    LoadedRun run;
+    run_load(&run, ckpt, device, threads);
+    Backend *be = run.be;
+    const CheckpointMeta meta = run.meta;
+    const Net *G = &run.g.G;
+    const char *path = run.path;
+    char err[1024];
     const ModelConfig mc = meta.mc;
     float *z;
     if (zfile) {
@@ -65,24 +72,12 @@ int cmd_sample(int argc, char **argv) {
         n = shape[0];
     } else {
         z = xmalloc((size_t)n * mc.nz * sizeof(float));
-        Rng r;
-        rng_seed(&r, (uint64_t)seed, 9);
-        if (meta.tc.zdist == Z_UNIFORM) rng_fill_uniform(&r, z, (size_t)n * mc.nz, -1.0f, 1.0f);
-        else rng_fill_normal(&r, z, (size_t)n * mc.nz, 0.0f, 1.0f);
+        sample_z(z, n, mc.nz, meta.tc.zdist, (uint64_t)seed);
     }
-    /* in running-statistics mode images do not depend on the batch; with batch statistics the whole
-     * request is one batch, as in training */
-    const int B = batch_stats ? n : (n < 256 ? n : 256);
     if (batch_stats && n < 2) die("sample: --bn batch needs -n 2 or more");
-    Sampler s;
-    sampler_init(&s, be, &mc, B);
-    sampler_copy_from(&s, &g.G);
     const size_t per = (size_t)mc.channels * mc.size * mc.size;
     float *img = xmalloc((size_t)n * per * sizeof(float));
-    for (int i = 0; i < n; i += B) {
-        const int m = n - i < B ? n - i : B;
-        sampler_run(&s, z + (size_t)i * mc.nz, m, batch_stats, img + (size_t)i * per);
-    }
+    generate_images(be, &mc, G, z, n, batch_stats, img);
     if (out) {
         if (mkdir_p(out) != 0) die("sample: cannot create %s: %s", out, strerror(errno));
         for (int i = 0; i < n; i++) {
@@ -103,9 +98,7 @@ int cmd_sample(int argc, char **argv) {
     printf("sample: %d image%s from %s (step %ld)\n", n, n > 1 ? "s" : "", path, meta.step);
     free(img);
     free(z);
-    sampler_free(&s);
-    gan_free(&g);
-    be->destroy(be);
+    run_close(&run);
     return 0;
 }
 
@@ -117,16 +110,16 @@ int cmd_info(int argc, char **argv) {
     opts_parse("info", "Describes a checkpoint: model, schedule, progress and a checksum of the weights.", spec, 1, argc,
                argv, 2);
     if (!ckpt) die("info: --checkpoint PATH is required");
-    Backend *be = backend_create("cpu", 1);
-    Gan g;
-    CheckpointMeta m;
-    char path[4200];
-    load_gan(ckpt, be, &g, &m, path, sizeof path);
+    LoadedRun run;
+    run_load(&run, ckpt, "cpu", 1);
+    const CheckpointMeta m = run.meta;
+    const Gan *g = &run.g;
+    const char *path = run.path;
     /* CRC-32 of G and D parameters, Adam moments and buffers: equal runs give equal sums */
     uLong crc = crc32(0L, Z_NULL, 0);
-    Net *nets[2] = {&g.G, &g.D};
+    const Net *nets[2] = {&g->G, &g->D};
     for (int k = 0; k < 2; k++) {
-        float *blocks[4] = {nets[k]->params, nets[k]->adam_m, nets[k]->adam_v, nets[k]->buffers};
+        const float *blocks[4] = {nets[k]->params, nets[k]->adam_m, nets[k]->adam_v, nets[k]->buffers};
         size_t sizes[4] = {nets[k]->nparams, nets[k]->nparams, nets[k]->nparams, nets[k]->nbuf};
         for (int b = 0; b < 4; b++) crc = crc32(crc, (const Bytef *)blocks[b], (uInt)(sizes[b] * sizeof(float)));
     }
@@ -134,8 +127,7 @@ int cmd_info(int argc, char **argv) {
            "beta1=%g seed=%llu step=%ld epoch=%ld g_params=%zu d_params=%zu state_crc32=%08lx\n",
            path, arch_name(m.mc.arch), m.mc.size, m.mc.channels, m.mc.nz, m.mc.gf, m.mc.df, m.batch, m.tc.g_steps,
            m.tc.loss == LOSS_NS ? "ns" : "minimax", m.tc.zdist == Z_NORMAL ? "normal" : "uniform", m.tc.lr, m.tc.beta1,
-           (unsigned long long)m.seed, m.step, m.epoch, g.G.nparams, g.D.nparams, (unsigned long)crc);
-    gan_free(&g);
-    be->destroy(be);
+           (unsigned long long)m.seed, m.step, m.epoch, g->G.nparams, g->D.nparams, (unsigned long)crc);
+    run_close(&run);
     return 0;
 }

@@ -8,6 +8,8 @@
 #include "../io/checkpoint.h"
 #include "../io/fileio.h"
 #include "../io/image_io.h"
+#include "../io/report.h"
+#include "../io/runlog.h"
 #include "../train/gan.h"
 #include "../train/sampler.h"
 
@@ -28,52 +30,6 @@ static volatile sig_atomic_t g_stop_signal = 0;
 static void on_signal(int sig) { g_stop_signal = sig; }
 
 #define SAMPLE_N 64
-
-typedef struct {
-    long step, epoch;
-    double v[8]; /* d_loss_real, d_loss_fake, d_loss, g_loss, d_x, d_gz, images/s, elapsed */
-} LogRow;
-
-typedef struct { LogRow *r; long n, cap; } Log;
-
-static void log_push(Log *l, const LogRow *row) {
-    if (l->n == l->cap) { l->cap = l->cap ? 2 * l->cap : 1024; l->r = xrealloc(l->r, l->cap * sizeof(LogRow)); }
-    l->r[l->n++] = *row;
-}
-
-static const char *CSV_HEADER = "step,epoch,d_loss_real,d_loss_fake,d_loss,g_loss,d_x,d_g_z,images_per_s,elapsed_s\n";
-
-static void csv_line(char *buf, size_t n, const LogRow *r) {
-    snprintf(buf, n, "%ld,%ld,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.2f,%.2f\n", r->step, r->epoch, r->v[0], r->v[1], r->v[2],
-             r->v[3], r->v[4], r->v[5], r->v[6], r->v[7]);
-}
-
-/* Reads losses.csv rows up to `upto` steps (a resumed run continues the file). */
-static void csv_read(const char *path, long upto, Log *log) {
-    FILE *f = fopen(path, "r");
-    if (!f) return;
-    char line[1024];
-    if (!fgets(line, sizeof line, f)) { fclose(f); return; }
-    while (fgets(line, sizeof line, f)) {
-        LogRow r;
-        if (sscanf(line, "%ld,%ld,%lf,%lf,%lf,%lf,%lf,%lf,%lf,%lf", &r.step, &r.epoch, &r.v[0], &r.v[1], &r.v[2], &r.v[3],
-                   &r.v[4], &r.v[5], &r.v[6], &r.v[7]) == 10 && r.step <= upto)
-            log_push(log, &r);
-    }
-    fclose(f);
-}
-
-static void csv_rewrite(const char *path, const Log *log) {
-    AtomicFile a;
-    char err[512], line[512];
-    if (atomic_open(&a, path, err, sizeof err) != 0) die("%s", err);
-    atomic_write(&a, CSV_HEADER, strlen(CSV_HEADER));
-    for (long i = 0; i < log->n; i++) {
-        csv_line(line, sizeof line, &log->r[i]);
-        atomic_write(&a, line, strlen(line));
-    }
-    if (atomic_commit(&a, err, sizeof err) != 0) die("%s", err);
-}
 
 static void write_plots(const char *out, const Log *log) {
     static const char *names[4] = {"d_loss_real", "d_loss_fake", "d_loss", "g_loss"};
@@ -98,6 +54,19 @@ static void write_samples(const char *out, const char *name, Sampler *s, const N
     snprintf(path, sizeof path, "%s/%s", out, name);
     if (png_write_grid(path, img, SAMPLE_N, mc->channels, mc->size, 8, err, sizeof err) != 0) die("%s", err);
     free(img);
+}
+
+/* Rewrites the run's index.html; with final set, also its training.gif. */
+static void write_report(const char *out, const CheckpointMeta *meta, const char *backend, int threads, long total,
+                         const char *state, const Log *log, int final) {
+    ReportInfo info;
+    memset(&info, 0, sizeof info);
+    report_info_from_meta(&info, meta, backend, threads);
+    info.total_steps = total;
+    info.state = state;
+    char err[1024];
+    if (report_write(out, &info, log, err, sizeof err) != 0) die("%s", err);
+    if (final && report_write_gif(out, err, sizeof err) < 0) die("%s", err);
 }
 
 /* Deletes all but the newest `keep` ckpt_*.dcgan files in dir. */
@@ -249,6 +218,7 @@ int cmd_train(int argc, char **argv) {
     if (model_config_check(&mc, batch, err, sizeof err) != 0) die("train: %s", err);
 
     Backend *be = backend_create(device, threads);
+    const int nthreads = threads ? threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
     DatasetOptions dopt = {mc.size, mc.channels, !no_crop, {bg[0], bg[1], bg[2]}, NULL, !quiet};
     Dataset ds;
     double t_load = now_seconds();
@@ -324,8 +294,8 @@ int cmd_train(int argc, char **argv) {
     Log log = {0};
     char csv[4300];
     snprintf(csv, sizeof csv, "%s/losses.csv", out);
-    if (resume) csv_read(csv, meta.step, &log);
-    csv_rewrite(csv, &log);
+    if (resume) log_read_csv(&log, csv, meta.step);
+    if (log_write_csv(&log, csv, err, sizeof err) != 0) die("%s", err);
     FILE *csvf = fopen(csv, "a");
     if (!csvf) die("train: cannot write %s: %s", csv, strerror(errno));
 
@@ -384,7 +354,7 @@ int cmd_train(int argc, char **argv) {
         }
         log_push(&log, &row);
         char line[512];
-        csv_line(line, sizeof line, &row);
+        log_csv_line(line, sizeof line, &row);
         if (fputs(line, csvf) == EOF || fflush(csvf) != 0) die("train: cannot write %s: %s", csv, strerror(errno));
         const int epoch_end = batch_in_epoch == 0;
         const int last = g.step == total;
@@ -394,6 +364,7 @@ int cmd_train(int argc, char **argv) {
             snprintf(name, sizeof name, "samples_%08ld.png", g.step);
             write_samples(out, name, &smp, &g.G, fixed_z);
             write_plots(out, &log);
+            write_report(out, &meta, be->name, nthreads, total, "training", &log, 0);
         }
         if ((checkpoint_every && g.step % checkpoint_every == 0) || last || g_stop_signal) {
             save_checkpoint(out, &g, &meta, keep);
@@ -419,6 +390,12 @@ int cmd_train(int argc, char **argv) {
         if (g_stop_signal) { stop_reason = g_stop_signal; break; }
     }
     if (!quiet && tty && !diverged) printf("\n");
+    {
+        char state[64];
+        if (diverged) snprintf(state, sizeof state, "diverged at step %ld", g.step);
+        else snprintf(state, sizeof state, "%s", stop_reason ? "interrupted" : "done");
+        write_report(out, &meta, be->name, nthreads, total, state, &log, 1);
+    }
     fclose(csvf);
     loader_stop(&loader);
     if (!quiet && !diverged) {
@@ -430,7 +407,7 @@ int cmd_train(int argc, char **argv) {
                    g.step, meta.elapsed, out);
     }
     free(fixed_z);
-    free(log.r);
+    log_free(&log);
     sampler_free(&smp);
     gan_free(&g);
     dataset_free(&ds);

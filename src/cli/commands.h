@@ -1,9 +1,29 @@
 /* commands.h: the dcgan subcommands; each takes the whole argv (argv[1] is its name). */
 #ifndef DCGAN_COMMANDS_H
 #define DCGAN_COMMANDS_H
+
+#include "../io/checkpoint.h"
+
 #include <math.h>
+
 int cmd_bench(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_sample(int argc, char **argv);
 int cmd_info(int argc, char **argv);
+int cmd_interp(int argc, char **argv);
+int cmd_arith(int argc, char **argv);
+int cmd_report(int argc, char **argv);
+
+/* A trained state loaded for the commands that read a checkpoint (sample, info, interp, arith). */
+typedef struct {
+    Backend *be;
+    Gan g;
+    CheckpointMeta meta;
+    char path[4200]; /* the checkpoint file */
+} LoadedRun;
+/* Resolves ckpt (a file, or a run folder meaning its newest checkpoint) and loads it on a new
+ * backend. Dies with one line on any problem. */
+void run_load(LoadedRun *r, const char *ckpt, const char *device, int threads);
+void run_close(LoadedRun *r);
+
 #endif

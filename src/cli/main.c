@@ -13,6 +13,9 @@ static void usage(void) {
            "  train    train a DCGAN on images (default: Fashion-MNIST)\n"
            "  sample   generate images from a checkpoint\n"
            "  info     describe a checkpoint\n"
+           "  interp   walk between two latent points (strip PNG, GIF)\n"
+           "  arith    vector arithmetic in z: A - B + C\n"
+           "  report   rebuild a run folder's index.html and training.gif\n"
            "  bench    time full training iterations on synthetic data\n");
 }
 
@@ -28,5 +31,8 @@ int main(int argc, char **argv) {
     if (!strcmp(argv[1], "train")) return cmd_train(argc, argv);
     if (!strcmp(argv[1], "sample")) return cmd_sample(argc, argv);
     if (!strcmp(argv[1], "info")) return cmd_info(argc, argv);
+    if (!strcmp(argv[1], "interp")) return cmd_interp(argc, argv);
+    if (!strcmp(argv[1], "arith")) return cmd_arith(argc, argv);
+    if (!strcmp(argv[1], "report")) return cmd_report(argc, argv);
     die("unknown command '%s'; run dcgan --help for the list", argv[1]);
 }

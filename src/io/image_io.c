@@ -28,10 +28,11 @@ static unsigned char to_u8(float v) {
     return (unsigned char)(x + 0.5f);
 }
 
-int png_write_grid(const char *path, const float *images, int n, int C, int S, int ncols, char *err, size_t errlen) {
+unsigned char *grid_to_u8(const float *images, int n, int C, int S, int ncols, int *w, int *h, int *comp_out) {
     if (ncols < 1) ncols = 1;
     const int nrows = (n + ncols - 1) / ncols, pad = 2;
     const int W = ncols * (S + pad) + pad, H = nrows * (S + pad) + pad, comp = C == 1 ? 1 : 3;
+    *w = W; *h = H; *comp_out = comp;
     unsigned char *pix = xmalloc((size_t)W * H * comp);
     memset(pix, 40, (size_t)W * H * comp);
     for (int i = 0; i < n; i++) {
@@ -42,6 +43,12 @@ int png_write_grid(const char *path, const float *images, int n, int C, int S, i
                 for (int k = 0; k < comp; k++)
                     pix[((size_t)(y0 + y) * W + x0 + x) * comp + k] = to_u8(img[((size_t)(C == 1 ? 0 : k) * S + y) * S + x]);
     }
+    return pix;
+}
+
+int png_write_grid(const char *path, const float *images, int n, int C, int S, int ncols, char *err, size_t errlen) {
+    int W, H, comp;
+    unsigned char *pix = grid_to_u8(images, n, C, S, ncols, &W, &H, &comp);
     int rc = write_png(path, pix, W, H, comp, err, errlen);
     free(pix);
     return rc;
@@ -99,8 +106,7 @@ static double nice_step(double range, int ticks) {
     return (f < 1.5 ? 1 : f < 3 ? 2 : f < 7 ? 5 : 10) * mag;
 }
 
-int png_write_plot(const char *path, const char *title, const char *xlabel, const double *x, const double *y, int n,
-                   char *err, size_t errlen) {
+unsigned char *png_plot(const char *title, const char *xlabel, const double *x, const double *y, int n, int *len) {
     Canvas c = {NULL, 720, 420};
     c.p = xmalloc((size_t)c.w * c.h * 3);
     memset(c.p, 255, (size_t)c.w * c.h * 3);
@@ -131,8 +137,7 @@ int png_write_plot(const char *path, const char *title, const char *xlabel, cons
     line(&c, L, T + ph, L + pw, T + ph, axis);
     text(&c, L, 10, title, 2);
     text(&c, L + pw / 2 - text_width(xlabel, 2) / 2, c.h - 22, xlabel, 2);
-    /* raw values, then an exponential moving average on top */
-    const double alpha = n > 50 ? 10.0 / n : 0.3;
+    /* raw values, then a centred moving average on top (no lag, unlike an exponential one) */
     int px0 = 0, py0 = 0, have = 0;
     for (int i = 0; i < n; i++) {
         if (!isfinite(y[i])) continue;
@@ -141,17 +146,41 @@ int png_write_plot(const char *path, const char *title, const char *xlabel, cons
         if (have) line(&c, px0, py0, px, py, raw);
         px0 = px; py0 = py; have = 1;
     }
-    double ema = 0;
+    const int half = n >= 200 ? n / 100 : n >= 20 ? 2 : 0;
+    double *sum = xcalloc((size_t)n + 1, sizeof(double));
+    int *cnt = xcalloc((size_t)n + 1, sizeof(int));
+    for (int i = 0; i < n; i++) {
+        const int f = isfinite(y[i]);
+        sum[i + 1] = sum[i] + (f ? y[i] : 0);
+        cnt[i + 1] = cnt[i] + f;
+    }
     have = 0;
     for (int i = 0; i < n; i++) {
-        if (!isfinite(y[i])) continue;
-        ema = have ? ema + alpha * (y[i] - ema) : y[i];
+        const int lo = i - half < 0 ? 0 : i - half, hi = i + half + 1 > n ? n : i + half + 1;
+        if (!isfinite(y[i]) || cnt[hi] == cnt[lo]) continue;
+        const double m = (sum[hi] - sum[lo]) / (cnt[hi] - cnt[lo]);
         int px = L + (int)((x[i] - xmin) / (xmax - xmin) * pw);
-        int py = T + ph - (int)((ema - ymin) / (ymax - ymin) * ph);
+        int py = T + ph - (int)((m - ymin) / (ymax - ymin) * ph);
         if (have) { line(&c, px0, py0, px, py, smooth); line(&c, px0, py0 + 1, px, py + 1, smooth); }
         px0 = px; py0 = py; have = 1;
     }
-    int rc = write_png(path, c.p, c.w, c.h, 3, err, errlen);
+    free(sum);
+    free(cnt);
+    unsigned char *png = stbi_write_png_to_mem(c.p, c.w * 3, c.w, c.h, 3, len);
     free(c.p);
+    return png;
+}
+
+int png_write_plot(const char *path, const char *title, const char *xlabel, const double *x, const double *y, int n,
+                   char *err, size_t errlen) {
+    int len = 0;
+    unsigned char *png = png_plot(title, xlabel, x, y, n, &len);
+    if (!png) { snprintf(err, errlen, "cannot encode %s (out of memory?)", path); return -1; }
+    int rc = write_file_atomic(path, png, (size_t)len, err, errlen);
+    free(png);
     return rc;
+}
+
+int png_write_u8(const char *path, const unsigned char *pix, int w, int h, int comp, char *err, size_t errlen) {
+    return write_png(path, pix, w, h, comp, err, errlen);
 }

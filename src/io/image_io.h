@@ -9,10 +9,18 @@
  * 2-pixel border. 0, or -1 with one line in err. */
 int png_write_grid(const char *path, const float *images, int n, int C, int S, int ncols, char *err, size_t errlen);
 
+/* The grid of png_write_grid as 8-bit pixels (gray, or RGB when C is 3), W x H; the caller frees it. */
+unsigned char *grid_to_u8(const float *images, int n, int C, int S, int ncols, int *w, int *h, int *comp);
+
+/* Writes 8-bit pixels (comp 1 gray, 3 RGB, 4 RGBA) as a PNG. */
+int png_write_u8(const char *path, const unsigned char *pix, int w, int h, int comp, char *err, size_t errlen);
+
 /* Writes one image (C, S, S) in [-1, 1]. */
 int png_write_image(const char *path, const float *image, int C, int S, char *err, size_t errlen);
 
-/* A line plot of y over x with axes, ticks, a title and a smoothed curve, as a PNG. */
+/* A line plot of y over x with axes, ticks, a title and a smoothed curve: png_plot returns the PNG
+ * file's bytes (*len of them, the caller frees; NULL when out of memory), png_write_plot writes it. */
+unsigned char *png_plot(const char *title, const char *xlabel, const double *x, const double *y, int n, int *len);
 int png_write_plot(const char *path, const char *title, const char *xlabel, const double *x, const double *y, int n,
                    char *err, size_t errlen);
 

@@ -60,3 +60,24 @@ void sampler_run(Sampler *s, const float *z, int n, int batch_stats, float *out)
             memcpy(out + ((size_t)i * C + c) * S * S, cn + ((size_t)c * s->B + i) * S * S, (size_t)S * S * sizeof(float));
     free(cn);
 }
+
+void sample_z(float *z, int n, int nz, ZDist dist, uint64_t seed) {
+    Rng r;
+    rng_seed(&r, seed, 9);
+    if (dist == Z_UNIFORM) rng_fill_uniform(&r, z, (size_t)n * nz, -1.0f, 1.0f);
+    else rng_fill_normal(&r, z, (size_t)n * nz, 0.0f, 1.0f);
+}
+
+void generate_images(Backend *be, const ModelConfig *mc, const Net *G, const float *z, int n, int batch_stats,
+                     float *out) {
+    const int B = batch_stats ? n : (n < 256 ? n : 256);
+    Sampler s;
+    sampler_init(&s, be, mc, B);
+    sampler_copy_from(&s, G);
+    const size_t per = (size_t)mc->channels * mc->size * mc->size;
+    for (int i = 0; i < n; i += B) {
+        const int m = n - i < B ? n - i : B;
+        sampler_run(&s, z + (size_t)i * mc->nz, m, batch_stats, out + (size_t)i * per);
+    }
+    sampler_free(&s);
+}

@@ -4,7 +4,7 @@
 #ifndef DCGAN_SAMPLER_H
 #define DCGAN_SAMPLER_H
 
-#include "../models/model.h"
+#include "gan.h"
 
 typedef struct {
     Backend *be;
@@ -24,5 +24,15 @@ void sampler_set_host(Sampler *s, const float *params, const float *buffers);
 /* Generates n <= B images from host z (n, nz) into host NCHW (n, C, S, S) in [-1, 1]. Rows of z
  * past n are zero. batch_stats: 0 running statistics, 1 the batch's own. */
 void sampler_run(Sampler *s, const float *z, int n, int batch_stats, float *out);
+
+/* The z of `dcgan sample --seed S`: n rows of nz from the seed's sampling stream; row i does not
+ * depend on n, so an image is named by (seed, index). */
+void sample_z(float *z, int n, int nz, ZDist dist, uint64_t seed);
+
+/* Generates n images (any n) from host z (n, nz) with G's weights into host (n, C, S, S): with
+ * running statistics in batches of up to 256 (an image does not depend on the others), with batch
+ * statistics as one batch. */
+void generate_images(Backend *be, const ModelConfig *mc, const Net *G, const float *z, int n, int batch_stats,
+                     float *out);
 
 #endif
