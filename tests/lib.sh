@@ -31,3 +31,19 @@ expect_ok() {
 }
 
 summary() { echo "$1: $passed passed, $failed failed"; [ $failed -eq 0 ]; }
+
+# make_idx DIR N: a small MNIST-like IDX data set (N 28x28 images and their labels) in DIR, so the
+# tests need no package
+make_idx() {
+    python3 - "$1" "$2" <<'PY'
+import os, struct, sys
+d, n = sys.argv[1], int(sys.argv[2])
+os.makedirs(d, exist_ok=True)
+with open(os.path.join(d, "train-images-idx3-ubyte"), "wb") as f:
+    f.write(struct.pack(">IIII", 0x803, n, 28, 28))
+    for i in range(n):
+        f.write(bytes((x * y + i) % 256 if (x - 14) ** 2 + (y - 14) ** 2 < 100 else 0 for y in range(28) for x in range(28)))
+with open(os.path.join(d, "train-labels-idx1-ubyte"), "wb") as f:
+    f.write(struct.pack(">II", 0x801, n) + bytes(i % 10 for i in range(n)))
+PY
+}

@@ -11,15 +11,7 @@ trap 'umount "$work/tmpfs" 2>/dev/null; rm -rf "$work"' EXIT
 export DCGAN_CACHE_DIR="$work/cache"
 source "$(dirname "$0")/lib.sh"
 
-python3 - "$work/idx" <<'PY'
-import os, random, struct, sys
-d = sys.argv[1]; os.makedirs(d, exist_ok=True)
-n = 128
-with open(os.path.join(d, "train-images-idx3-ubyte"), "wb") as f:
-    f.write(struct.pack(">IIII", 0x803, n, 28, 28))
-    for i in range(n):
-        f.write(bytes((x * 7 + y * 3 + i * 11) % 256 if abs(x - 14) < 9 else 0 for y in range(28) for x in range(28)))
-PY
+make_idx "$work/idx" 128
 chmod -R a+rX "$work/idx"
 T="--data $work/idx --gf 8 --df 8 --batch 16 --threads 2 --quiet"
 

@@ -11,15 +11,7 @@ export DCGAN_CACHE_DIR="$work/cache"
 source "$(dirname "$0")/lib.sh"
 py=/usr/bin/python3 # Debian's, with python3-pil
 
-python3 - "$work/idx" <<'PY'
-import os, struct, sys
-d = sys.argv[1]; os.makedirs(d, exist_ok=True)
-n = 128
-with open(os.path.join(d, "train-images-idx3-ubyte"), "wb") as f:
-    f.write(struct.pack(">IIII", 0x803, n, 28, 28))
-    for i in range(n):
-        f.write(bytes((x * 9 + i * 5) % 256 if (x - 14) ** 2 + (y - 14) ** 2 < 90 else 0 for y in range(28) for x in range(28)))
-PY
+make_idx "$work/idx" 128
 run="$work/run"
 "$bin" train --data "$work/idx" --gf 8 --df 8 --batch 16 --threads 2 --quiet --out "$run" --steps 24 --sample-every 4 ||
     { echo "FAIL training run"; exit 1; }

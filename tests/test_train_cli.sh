@@ -9,18 +9,7 @@ export DCGAN_CACHE_DIR="$work/cache"
 source "$(dirname "$0")/lib.sh"
 
 # A small IDX data set made here (256 images, 28x28), so the test needs no package.
-python3 - "$work/idx" <<'PY'
-import os, random, struct, sys
-d = sys.argv[1]; os.makedirs(d, exist_ok=True)
-random.seed(3)
-n = 256
-with open(os.path.join(d, "train-images-idx3-ubyte"), "wb") as f:
-    f.write(struct.pack(">IIII", 0x803, n, 28, 28))
-    for i in range(n):
-        f.write(bytes((x * y + i) % 256 if (x - 14) ** 2 + (y - 14) ** 2 < 100 else 0 for y in range(28) for x in range(28)))
-with open(os.path.join(d, "train-labels-idx1-ubyte"), "wb") as f:
-    f.write(struct.pack(">II", 0x801, n) + bytes(i % 10 for i in range(n)))
-PY
+make_idx "$work/idx" 256
 T="--data $work/idx --gf 8 --df 8 --batch 16 --threads 2 --quiet"
 
 # ---- resume is bit-exact: 2N straight == N + resume + N ----
