@@ -4,7 +4,7 @@
 
 CC      ?= cc
 OPT     ?= -O3 -march=native
-CFLAGS  += $(OPT) -std=c11 -D_GNU_SOURCE -isystem /usr/include/stb -Wno-format-truncation -Wall -Wextra -Wno-unused-parameter -fopenmp -ffp-contract=off -g
+CFLAGS  += $(OPT) -fPIC -std=c11 -D_GNU_SOURCE -isystem /usr/include/stb -Wno-format-truncation -Wall -Wextra -Wno-unused-parameter -fopenmp -ffp-contract=off -g
 LDLIBS  += -lopenblas -lstb -lgif -lz -lm -lpthread
 BUILD   ?= build
 
@@ -28,7 +28,7 @@ CFLAGS  += -DDCGAN_HAVE_DNNL
 LDLIBS  += -ldnnl
 endif
 
-LIB_SRC := $(wildcard src/core/*.c src/backends/*.c src/models/*.c src/train/*.c src/data/*.c src/io/*.c)
+LIB_SRC := $(wildcard src/core/*.c src/backends/*.c src/models/*.c src/train/*.c src/data/*.c src/io/*.c src/api/*.c)
 CLI_SRC := $(wildcard src/cli/*.c)
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
 CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)
@@ -36,11 +36,36 @@ TESTS   := test_layers test_gradcheck test_train test_data
 TEST_BIN := $(TESTS:%=$(BUILD)/tests/%)
 TEST_COMMON := $(BUILD)/tests/fixture.o
 
-.PHONY: all test test-asan clean bench
-all: dcgan
+.PHONY: all test test-asan clean bench install
+all: dcgan libdcgan.so
 
-dcgan: $(CLI_OBJ) $(LIB_OBJ)
-	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+# libdcgan: the engine as a library (include/dcgan.h is its public API); the dcgan command is
+# linked against the same code. The shared library exports only the dcgan_* functions.
+LIB_VERSION := 1.0.0
+$(BUILD)/libdcgan.a: $(LIB_OBJ)
+	rm -f $@ && ar rcs $@ $^
+
+libdcgan.so: $(LIB_OBJ) src/api/libdcgan.map
+	$(CC) $(CFLAGS) -shared -Wl,-soname,libdcgan.so.1 -Wl,--version-script=src/api/libdcgan.map -o $@ $(LIB_OBJ) $(LDLIBS)
+
+dcgan: $(CLI_OBJ) $(BUILD)/libdcgan.a
+	$(CC) $(CFLAGS) -o $@ $(CLI_OBJ) $(BUILD)/libdcgan.a $(LDLIBS)
+
+# make install PREFIX=/usr/local (DESTDIR for staging): the command, the library (shared and
+# static), its header, a pkg-config file and the man page.
+PREFIX ?= /usr/local
+install: dcgan libdcgan.so $(BUILD)/libdcgan.a
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include \
+		$(DESTDIR)$(PREFIX)/share/man/man1
+	install -m 755 dcgan $(DESTDIR)$(PREFIX)/bin/dcgan
+	install -m 755 libdcgan.so $(DESTDIR)$(PREFIX)/lib/libdcgan.so.$(LIB_VERSION)
+	ln -sf libdcgan.so.$(LIB_VERSION) $(DESTDIR)$(PREFIX)/lib/libdcgan.so.1
+	ln -sf libdcgan.so.1 $(DESTDIR)$(PREFIX)/lib/libdcgan.so
+	install -m 644 $(BUILD)/libdcgan.a $(DESTDIR)$(PREFIX)/lib/libdcgan.a
+	install -m 644 include/dcgan.h $(DESTDIR)$(PREFIX)/include/dcgan.h
+	install -m 644 docs/dcgan.1 $(DESTDIR)$(PREFIX)/share/man/man1/dcgan.1
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(LIB_VERSION)|g' -e 's|@PRIVATE@|$(LDLIBS)|g' \
+		tools/dcgan.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/dcgan.pc
 
 $(BUILD)/%.o: %.c $(wildcard src/*/*.h tests/*.h)
 	@mkdir -p $(dir $@)
@@ -63,12 +88,12 @@ build-asan-all: $(TEST_BIN) $(CLI_OBJ) $(LIB_OBJ)
 	$(CC) $(CFLAGS) -o $(DCGAN_BIN) $(CLI_OBJ) $(LIB_OBJ) $(LDLIBS)
 
 clean:
-	rm -rf build build-asan dcgan dcgan-asan
+	rm -rf build build-asan build-fuzz dcgan dcgan-asan libdcgan.so
 
 # ---- fuzzing (libFuzzer, clang) ----
 # `make fuzz` builds one target per parser of outside input; `make fuzz-smoke` runs each for
 # FUZZ_SECONDS from its committed seed corpus (tests/fuzz/corpus/NAME); a finding fails the run.
-FUZZERS := fuzz_idx fuzz_image fuzz_checkpoint fuzz_npy fuzz_cli
+FUZZERS := fuzz_idx fuzz_image fuzz_checkpoint fuzz_npy fuzz_cli fuzz_safetensors
 FUZZ_SECONDS ?= 5
 FUZZ_BUILD := build-fuzz
 FUZZ_CFLAGS := -O1 -g -std=c11 -D_GNU_SOURCE -isystem /usr/include/stb -fopenmp -ffp-contract=off \

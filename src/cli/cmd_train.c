@@ -10,6 +10,7 @@
 #include "../io/image_io.h"
 #include "../io/report.h"
 #include "../io/runlog.h"
+#include "../io/tensorboard.h"
 #include "../train/gan.h"
 #include "../train/sampler.h"
 
@@ -54,6 +55,18 @@ static void write_samples(const char *out, const char *name, Sampler *s, const N
     snprintf(path, sizeof path, "%s/%s", out, name);
     if (png_write_grid(path, img, SAMPLE_N, mc->channels, mc->size, 8, err, sizeof err) != 0) die("%s", err);
     free(img);
+}
+
+/* Adds the sample grid just written (DIR/name) to the TensorBoard log as the image "samples". */
+static void tb_add_grid(TbWriter *tb, const char *out, const char *name, long step, const ModelConfig *mc) {
+    char path[4300];
+    snprintf(path, sizeof path, "%s/%s", out, name);
+    size_t len;
+    uint8_t *png = read_file(path, &len, 1u << 30);
+    if (!png) die("train: cannot read back %s: %s", path, strerror(errno));
+    const int side = 8 * (mc->size + 2) + 2; /* png_write_grid's 8 x 8 layout */
+    tb_image_png(tb, "samples", step, wall_seconds(), png, len, side, side, mc->channels == 1 ? 1 : 3);
+    free(png);
 }
 
 /* Rewrites the run's index.html; with final set, also its training.gif. */
@@ -126,7 +139,7 @@ int cmd_train(int argc, char **argv) {
     const char *data = NULL, *out = NULL, *arch = NULL, *loss = "ns", *zdist = "normal",
                *resume = NULL, *device = "cpu", *background = "white";
     int size = 0, channels = 0, nz = 0, gf = 0, df = 0, batch = 64, g_steps = 2, threads = 0, sample_every = 200,
-        checkpoint_every = 500, keep = 3, no_crop = 0, quiet = 0;
+        checkpoint_every = 500, keep = 3, no_crop = 0, quiet = 0, no_tensorboard = 0;
     long epochs = 0, steps = 0, seed = 1;
     float lr = 2e-4f, beta1 = 0.5f;
     const OptSpec spec[] = {
@@ -155,6 +168,7 @@ int cmd_train(int argc, char **argv) {
         {"resume", OPT_STR, &resume, "continue the run in this folder from its newest checkpoint", 0, -1},
         {"background", OPT_STR, &background, "colour under transparent pixels: white, black or #rrggbb", 0, -1},
         {"no-crop", OPT_FLAG, &no_crop, "squash images to a square instead of center-cropping", 0, -1},
+        {"no-tensorboard", OPT_FLAG, &no_tensorboard, "do not write TensorBoard event files into the run folder", 0, -1},
         {"quiet", OPT_FLAG, &quiet, "print nothing but errors", 0, -1},
     };
     opts_parse("train", "Trains a DCGAN on a folder of images or MNIST-style IDX files (default: Fashion-MNIST).", spec,
@@ -193,9 +207,13 @@ int cmd_train(int argc, char **argv) {
             (gf && gf != meta.mc.gf) || (df && df != meta.mc.df))
             die("train: the checkpoint in %s is size %d, channels %d, nz %d, gf %d, df %d; drop the model options to resume",
                 resume, meta.mc.size, meta.mc.channels, meta.mc.nz, meta.mc.gf, meta.mc.df);
-        if (data && strcmp(data, meta.data_path))
-            die("train: the run in %s trained on %s; resume without --data (or move it back)", resume, meta.data_path);
-        data = meta.data_path;
+        if (!meta.data_path[0]) { /* made by dcgan import: no data yet */
+            if (!data) die("train: the run in %s has no training data yet (it was imported); give --data PATH", resume);
+        } else {
+            if (data && strcmp(data, meta.data_path))
+                die("train: the run in %s trained on %s; resume without --data (or move it back)", resume, meta.data_path);
+            data = meta.data_path;
+        }
         no_crop = !meta.crop;
         memcpy(bg, meta.background, 3);
         mc = meta.mc;
@@ -231,6 +249,10 @@ int cmd_train(int argc, char **argv) {
             for (int i = 0; i < ds.skipped && i < DATASET_MAX_REPORT; i++) printf("  %s\n", ds.bad[i]);
             if (ds.skipped > DATASET_MAX_REPORT) printf("  ... and %d more\n", ds.skipped - DATASET_MAX_REPORT);
         }
+    }
+    if (resume && !meta.data_path[0]) { /* an imported run takes this data from now on */
+        meta.data_n = ds.n;
+        if (!realpath(data, meta.data_path)) snprintf(meta.data_path, sizeof meta.data_path, "%s", data);
     }
     if (resume && meta.data_n != ds.n)
         die("train: the run in %s trained on %d images, but --data %s has %d; resume with the same data", resume,
@@ -298,6 +320,9 @@ int cmd_train(int argc, char **argv) {
     if (log_write_csv(&log, csv, err, sizeof err) != 0) die("%s", err);
     FILE *csvf = fopen(csv, "a");
     if (!csvf) die("train: cannot write %s: %s", csv, strerror(errno));
+    TbWriter tb;
+    memset(&tb, 0, sizeof tb);
+    if (!no_tensorboard && tb_open(&tb, out, err, sizeof err) != 0) die("train: %s", err);
 
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
@@ -356,6 +381,10 @@ int cmd_train(int argc, char **argv) {
         char line[512];
         log_csv_line(line, sizeof line, &row);
         if (fputs(line, csvf) == EOF || fflush(csvf) != 0) die("train: cannot write %s: %s", csv, strerror(errno));
+        if (tb.f) {
+            const double wt = wall_seconds();
+            for (int k = 0; k < LOG_ELAPSED; k++) tb_scalar(&tb, LOG_NAMES[k], g.step, wt, (float)row.v[k]);
+        }
         const int epoch_end = batch_in_epoch == 0;
         const int last = g.step == total;
         meta.elapsed = elapsed0 + now - t0;
@@ -363,9 +392,11 @@ int cmd_train(int argc, char **argv) {
             char name[64];
             snprintf(name, sizeof name, "samples_%08ld.png", g.step);
             write_samples(out, name, &smp, &g.G, fixed_z);
+            if (tb.f) tb_add_grid(&tb, out, name, g.step, &mc);
             write_plots(out, &log);
             write_report(out, &meta, be->name, nthreads, total, "training", &log, 0);
         }
+        if (tb.f && tb_flush(&tb, err, sizeof err) != 0) die("train: %s", err);
         if ((checkpoint_every && g.step % checkpoint_every == 0) || last || g_stop_signal) {
             save_checkpoint(out, &g, &meta, keep);
             last_saved = g.step;
@@ -397,6 +428,7 @@ int cmd_train(int argc, char **argv) {
         write_report(out, &meta, be->name, nthreads, total, state, &log, 1);
     }
     fclose(csvf);
+    tb_close(&tb);
     loader_stop(&loader);
     if (!quiet && !diverged) {
         if (stop_reason)

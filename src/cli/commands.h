@@ -13,6 +13,8 @@ int cmd_info(int argc, char **argv);
 int cmd_interp(int argc, char **argv);
 int cmd_arith(int argc, char **argv);
 int cmd_report(int argc, char **argv);
+int cmd_export(int argc, char **argv);
+int cmd_import(int argc, char **argv);
 
 /* A trained state loaded for the commands that read a checkpoint (sample, info, interp, arith). */
 typedef struct {

@@ -16,6 +16,8 @@ static void usage(void) {
            "  interp   walk between two latent points (strip PNG, GIF)\n"
            "  arith    vector arithmetic in z: A - B + C\n"
            "  report   rebuild a run folder's index.html and training.gif\n"
+           "  export   weights as safetensors (PyTorch names) or the generator as ONNX\n"
+           "  import   a checkpoint from PyTorch DCGAN weights (safetensors)\n"
            "  bench    time full training iterations on synthetic data\n");
 }
 
@@ -34,5 +36,7 @@ int main(int argc, char **argv) {
     if (!strcmp(argv[1], "interp")) return cmd_interp(argc, argv);
     if (!strcmp(argv[1], "arith")) return cmd_arith(argc, argv);
     if (!strcmp(argv[1], "report")) return cmd_report(argc, argv);
+    if (!strcmp(argv[1], "export")) return cmd_export(argc, argv);
+    if (!strcmp(argv[1], "import")) return cmd_import(argc, argv);
     die("unknown command '%s'; run dcgan --help for the list", argv[1]);
 }

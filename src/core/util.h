@@ -22,6 +22,7 @@ void *xrealloc(void *p, size_t bytes);
 char *xstrdup(const char *s);
 
 double now_seconds(void);               /* monotonic clock */
+double wall_seconds(void);              /* seconds since 1970 */
 double peak_rss_mb(void);               /* peak resident set size of this process, in MB */
 
 /* Parses a whole decimal integer / float; returns 0 on success, -1 if s is not entirely a number. */

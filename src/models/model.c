@@ -441,3 +441,32 @@ float *net_backward(Net *n, Backend *be, Workspace *ws, const float *x, float *d
     }
     return g;
 }
+
+/* ------------------------------------------------------------------------------------------------
+ * exchange names */
+
+void net_export_name(const Net *n, const ModelConfig *c, int generator, int is_buffer, int idx, char *out, size_t cap) {
+    const TensorSpec *spec = is_buffer ? &n->buffer[idx] : &n->tensor[idx];
+    if (c->arch != ARCH_DCGAN) { snprintf(out, cap, "%s", spec->name); return; }
+    for (int li = 0; li < n->nlayers; li++) {
+        const Layer *L = &n->layer[li];
+        /* nn.Sequential indices of pytorch/examples: G is (conv, bn, relu) per layer; D's first layer
+         * has no batch norm (conv, lrelu), the others (conv, bn, lrelu) */
+        const int ci = generator ? 3 * li : (li == 0 ? 0 : 3 * li - 1), bi = ci + 1;
+        if (is_buffer) {
+            if (idx == L->t_rmean) { snprintf(out, cap, "main.%d.running_mean", bi); return; }
+            if (idx == L->t_rvar) { snprintf(out, cap, "main.%d.running_var", bi); return; }
+        } else {
+            if (idx == L->t_w) { snprintf(out, cap, "main.%d.weight", ci); return; }
+            if (idx == L->t_b) { snprintf(out, cap, "main.%d.bias", ci); return; }
+            if (idx == L->t_gamma) { snprintf(out, cap, "main.%d.weight", bi); return; }
+            if (idx == L->t_beta) { snprintf(out, cap, "main.%d.bias", bi); return; }
+        }
+    }
+    snprintf(out, cap, "%s", spec->name);
+}
+
+int net_bn_index(const Net *n, int generator, const ModelConfig *c, int li) {
+    if (c->arch != ARCH_DCGAN || !n->layer[li].has_bn) return -1;
+    return (generator ? 3 * li : (li == 0 ? 0 : 3 * li - 1)) + 1;
+}

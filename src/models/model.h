@@ -108,6 +108,14 @@ void net_init_params(Net *n, Backend *be, Rng *rng);
 int net_find_tensor(const Net *n, const char *name);
 int net_find_buffer(const Net *n, const char *name);
 
+/* The name a tensor has outside: for the dcgan family pytorch/examples' state_dict names
+ * (main.<i>.weight, main.<i>.running_mean, ...), for seed our own table names (L<k>.weight,
+ * L<k>.bn.weight, ...). idx indexes n->tensor, or n->buffer when is_buffer. */
+void net_export_name(const Net *n, const ModelConfig *c, int generator, int is_buffer, int idx, char *out, size_t cap);
+/* For the dcgan family, the nn.Sequential index of layer li's batch norm (its num_batches_tracked
+ * lives there), or -1. */
+int net_bn_index(const Net *n, int generator, const ModelConfig *c, int li);
+
 /* Output size per sample (C*H*W) of the last layer, and the largest activation of any layer. */
 size_t net_output_numel(const Net *n);
 
