@@ -28,7 +28,17 @@ CFLAGS  += -DDCGAN_HAVE_DNNL
 LDLIBS  += -ldnnl
 endif
 
-LIB_SRC := $(wildcard src/core/*.c src/backends/*.c src/models/*.c src/train/*.c src/data/*.c src/io/*.c src/api/*.c)
+# MPI (Debian's libopenmpi-dev) for data-parallel training, when mpicc is there and DCGAN_NO_MPI is
+# not set; without it the binary is single-process and refuses a distributed launch.
+ifeq ($(DCGAN_NO_MPI),)
+MPICC := $(shell command -v mpicc 2>/dev/null)
+endif
+ifneq ($(MPICC),)
+CFLAGS  += -DDCGAN_HAVE_MPI $(shell mpicc --showme:compile)
+LDLIBS  += $(shell mpicc --showme:link)
+endif
+
+LIB_SRC := $(wildcard src/core/*.c src/backends/*.c src/models/*.c src/train/*.c src/data/*.c src/io/*.c src/api/*.c src/dist/*.c)
 CLI_SRC := $(wildcard src/cli/*.c)
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
 CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)
@@ -50,6 +60,14 @@ libdcgan.so: $(LIB_OBJ) src/api/libdcgan.map
 
 dcgan: $(CLI_OBJ) $(BUILD)/libdcgan.a
 	$(CC) $(CFLAGS) -o $@ $(CLI_OBJ) $(BUILD)/libdcgan.a $(LDLIBS)
+
+# The same program built without MPI (only the distributed layer differs), for the test that such a
+# build refuses a distributed launch with one line.
+$(BUILD)/nompi/dist.o: src/dist/dist.c src/dist/dist.h
+	@mkdir -p $(dir $@)
+	$(CC) $(filter-out -DDCGAN_HAVE_MPI,$(CFLAGS)) -c -o $@ $<
+dcgan-nompi: $(CLI_OBJ) $(BUILD)/nompi/dist.o $(BUILD)/libdcgan.a
+	$(CC) $(CFLAGS) -o $@ $(CLI_OBJ) $(BUILD)/nompi/dist.o $(BUILD)/libdcgan.a $(LDLIBS)
 
 # make install PREFIX=/usr/local (DESTDIR for staging): the command, the library (shared and
 # static), its header, a pkg-config file and the man page.
@@ -74,7 +92,7 @@ $(BUILD)/%.o: %.c $(wildcard src/*/*.h tests/*.h)
 $(BUILD)/tests/%: $(BUILD)/tests/%.o $(TEST_COMMON) $(LIB_OBJ)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
-test: dcgan $(TEST_BIN) fuzz
+test: dcgan dcgan-nompi $(TEST_BIN) fuzz
 	@bash tests/run_tests.sh $(BUILD) ./dcgan $(FUZZ_BUILD)
 
 # The same tests with sanitizers, in their own build folder and binary.
@@ -88,7 +106,7 @@ build-asan-all: $(TEST_BIN) $(CLI_OBJ) $(LIB_OBJ)
 	$(CC) $(CFLAGS) -o $(DCGAN_BIN) $(CLI_OBJ) $(LIB_OBJ) $(LDLIBS)
 
 clean:
-	rm -rf build build-asan build-fuzz dcgan dcgan-asan libdcgan.so
+	rm -rf build build-asan build-fuzz dcgan dcgan-asan dcgan-nompi libdcgan.so
 
 # ---- fuzzing (libFuzzer, clang) ----
 # `make fuzz` builds one target per parser of outside input; `make fuzz-smoke` runs each for

@@ -7,6 +7,11 @@
   interop_check.py onnx MODEL.onnx Z.npy OUT.npy               onnxruntime's images for z
   interop_check.py compare A.npy B.npy TOL                     max |a - b| <= TOL, else exit 1
   interop_check.py st-equal A.safetensors B.safetensors         the same float tensors, bit for bit
+  interop_check.py st-close A.safetensors B.safetensors TOL      every float tensor within TOL relative
+        (||a - b|| / ||b||)
+  interop_check.py ckpt-close A.dcgan B.dcgan TOL GP DP GB DB PARTS   blocks of two dcgan checkpoints
+        (PARTS: comma-separated of Gp Gm Gv Gbuf Dp Dm Dv Dbuf: parameters, Adam m and v, batch-norm
+        buffers; sizes GP DP GB DB from `dcgan info`) within TOL relative
   interop_check.py tensorboard DIR STEPS GRIDS                  tensorboard's reader finds the 7 scalars
         at every step and the sample grids as images; every record's masked CRC-32C is right
 """
@@ -132,6 +137,35 @@ def main():
         bad = sorted(k for k in fa | fb if k not in fa or k not in fb or a[k].tobytes() != b[k].tobytes())
         print(f"  {len(fa)} float tensors; differing: {bad[:5]}")
         sys.exit(0 if not bad and fa else 1)
+    elif cmd == "st-close":
+        from safetensors.numpy import load_file
+        a, b, tol = load_file(sys.argv[2]), load_file(sys.argv[3]), float(sys.argv[4])
+        worst, name = 0.0, ""
+        for k, v in b.items():
+            if v.dtype != np.float32:
+                continue
+            x, y = a[k].astype(np.float64), v.astype(np.float64)
+            rel = np.linalg.norm(x - y) / max(np.linalg.norm(y), 1e-30)
+            if rel > worst:
+                worst, name = rel, k
+        print(f"  worst relative difference {worst:.3g} in {name} (tolerance {tol:g})")
+        sys.exit(0 if worst <= tol and set(a) == set(b) else 1)
+    elif cmd == "ckpt-close":
+        import struct
+        tol = float(sys.argv[4])
+        gp, dp, gb, db = map(int, sys.argv[5:9])
+        names = ["Gp", "Gm", "Gv", "Gbuf", "Dp", "Dm", "Dv", "Dbuf"]
+        sizes = [gp, gp, gp, gb, dp, dp, dp, db]
+
+        def blocks(path):
+            b = open(path, "rb").read()
+            (hl,) = struct.unpack_from("<I", b, 12)
+            flat = np.frombuffer(b, dtype=np.float32, count=sum(sizes), offset=16 + hl).astype(np.float64)
+            return dict(zip(names, np.split(flat, np.cumsum(sizes)[:-1])))
+        a, b = blocks(sys.argv[2]), blocks(sys.argv[3])
+        rel = {k: np.linalg.norm(a[k] - b[k]) / max(np.linalg.norm(b[k]), 1e-30) for k in sys.argv[9].split(",")}
+        print("  " + ", ".join(f"{k} {v:.2g}" for k, v in rel.items()) + f" (tolerance {tol:g})")
+        sys.exit(0 if max(rel.values()) <= tol else 1)
     elif cmd == "tensorboard":
         tensorboard(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))
     else:

@@ -39,6 +39,9 @@ run_prog test_train_cli bash "$here/test_train_cli.sh" "$bin"
 run_prog test_faults bash "$here/test_faults.sh" "$bin"
 run_prog test_report bash "$here/test_report.sh" "$bin"
 run_prog test_interop bash "$here/test_interop.sh" "$bin"
+nompi=""
+[ "$bin" = ./dcgan ] && [ -x ./dcgan-nompi ] && nompi=./dcgan-nompi
+run_prog test_mpi bash "$here/test_mpi.sh" "$bin" $nompi
 if [ -n "${3:-}" ]; then # libFuzzer smoke runs of every parser, from the committed seed corpora
     run_prog fuzz_smoke bash "$here/fuzz/run.sh" "$3" "${FUZZ_SECONDS:-5}" fuzz_idx fuzz_image fuzz_checkpoint fuzz_npy fuzz_cli fuzz_safetensors
 fi

@@ -2,7 +2,8 @@
 # install-deps.sh [--tests]: installs what dcgan needs to build and train on the default data, from
 # Debian 12's packages (run as root, or it uses sudo). With --tests also what the tests need: clang
 # with libFuzzer and the sanitizer runtimes; headless Chromium and Pillow for the report page's
-# browser test; PyTorch (Debian's python3-torch) and pkg-config for the interoperability tests; and
+# browser test; PyTorch (Debian's python3-torch) and pkg-config for the interoperability tests; Open
+# MPI for the data-parallel tests (make then builds with MPI); and
 # .venv-test, a virtual environment over Debian's Python with the PyPI packages those tests read
 # our files with (safetensors, onnx, onnxruntime, tensorboard).
 set -euo pipefail
@@ -10,7 +11,7 @@ tests=0
 [ "${1:-}" = "--tests" ] && tests=1
 pkgs=(build-essential libopenblas-openmp-dev libdnnl-dev libstb-dev libgif-dev zlib1g-dev dataset-fashion-mnist python3)
 [ $tests -eq 1 ] && pkgs+=(clang libclang-rt-14-dev chromium python3-pil python3-torch python3-numpy libopenblas0
-                          pkgconf python3-venv python3-pip)
+                          pkgconf python3-venv python3-pip libopenmpi-dev openmpi-bin)
 missing=()
 for p in "${pkgs[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p"); done
 SUDO=""

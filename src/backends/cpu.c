@@ -581,6 +581,46 @@ static void bn_backward_sums(const float *x, const float *dy, int N, float m, fl
     *sdzx = t2;
 }
 
+/* Sums of one channel row for backward: sum dz and sum dz * xhat, dz = dy * act'(z). */
+static void bn_row_sums(const float *x, const float *dy, int N, float m, float r, float scale, float shift, Act act,
+                        double *sdz, double *sdzx) {
+    if (act == ACT_NONE || act == ACT_RELU || act == ACT_LRELU) {
+        /* dz = dy where z > 0, else neg * dy (none: 1, relu: 0, lrelu: 0.2) */
+        const float neg = act == ACT_NONE ? 1.0f : act == ACT_RELU ? 0.0f : LRELU_SLOPE;
+        bn_backward_sums(x, dy, N, m, r, scale, shift, neg, sdz, sdzx);
+        return;
+    }
+    double t1 = 0.0, t2 = 0.0;
+    for (int i = 0; i < N; i++) {
+        const float dz = dy[i] * act_grad_from_input(bn_preact(x[i], scale, shift), act);
+        const float xhat = (x[i] - m) * r;
+        t1 += dz;
+        t2 += (double)dz * xhat;
+    }
+    *sdz = t1;
+    *sdzx = t2;
+}
+
+/* dx of one channel row: scale * (dz - k1 - xhat * k2), k1 and k2 the means of dz and dz * xhat. */
+static void bn_row_dx(float *dx, const float *x, const float *dy, int N, float m, float r, float scale, float shift,
+                      Act act, float k1, float k2) {
+    if (act == ACT_NONE || act == ACT_RELU || act == ACT_LRELU) {
+        const float neg = act == ACT_NONE ? 1.0f : act == ACT_RELU ? 0.0f : LRELU_SLOPE;
+        for (int i = 0; i < N; i++) {
+            const float z = bn_preact(x[i], scale, shift);
+            const float dz = z > 0.0f ? dy[i] : neg * dy[i];
+            const float xhat = (x[i] - m) * r;
+            dx[i] = scale * (dz - k1 - xhat * k2);
+        }
+        return;
+    }
+    for (int i = 0; i < N; i++) {
+        const float dz = dy[i] * act_grad_from_input(bn_preact(x[i], scale, shift), act);
+        const float xhat = (x[i] - m) * r;
+        dx[i] = scale * (dz - k1 - xhat * k2);
+    }
+}
+
 static void cpu_batchnorm_backward(Backend *be, float *din, float *dgamma, float *dbeta, const float *dout,
                                    const float *in, const float *mean, const float *rstd, const float *gamma,
                                    const float *beta, int C, int N, Act act) {
@@ -588,39 +628,64 @@ static void cpu_batchnorm_backward(Backend *be, float *din, float *dgamma, float
     #pragma omp parallel for schedule(static)
     for (int c = 0; c < C; c++) {
         const float *x = in + (size_t)c * N, *dy = dout + (size_t)c * N;
-        float *dx = din + (size_t)c * N;
-        const float m = mean[c], r = rstd[c], g = gamma[c];
-        const float scale = g * r, shift = beta[c] - m * scale;
-        double sdz = 0.0, sdzx = 0.0;
-        if (act == ACT_NONE || act == ACT_RELU || act == ACT_LRELU) {
-            /* dz = dy where z > 0, else neg * dy (none: 1, relu: 0, lrelu: 0.2) */
-            const float neg = act == ACT_NONE ? 1.0f : act == ACT_RELU ? 0.0f : LRELU_SLOPE;
-            bn_backward_sums(x, dy, N, m, r, scale, shift, neg, &sdz, &sdzx);
-            if (dgamma) dgamma[c] += (float)sdzx;
-            if (dbeta) dbeta[c] += (float)sdz;
-            const float k1 = (float)(sdz / N), k2 = (float)(sdzx / N);
-            for (int i = 0; i < N; i++) {
-                const float z = bn_preact(x[i], scale, shift);
-                const float dz = z > 0.0f ? dy[i] : neg * dy[i];
-                const float xhat = (x[i] - m) * r;
-                dx[i] = scale * (dz - k1 - xhat * k2);
-            }
-            continue;
-        }
-        for (int i = 0; i < N; i++) {
-            const float dz = dy[i] * act_grad_from_input(bn_preact(x[i], scale, shift), act);
-            const float xhat = (x[i] - m) * r;
-            sdz += dz;
-            sdzx += (double)dz * xhat;
-        }
+        const float m = mean[c], r = rstd[c], scale = gamma[c] * r, shift = beta[c] - m * scale;
+        double sdz, sdzx;
+        bn_row_sums(x, dy, N, m, r, scale, shift, act, &sdz, &sdzx);
         if (dgamma) dgamma[c] += (float)sdzx;
         if (dbeta) dbeta[c] += (float)sdz;
-        const float k1 = (float)(sdz / N), k2 = (float)(sdzx / N);
-        for (int i = 0; i < N; i++) {
-            const float dz = dy[i] * act_grad_from_input(bn_preact(x[i], scale, shift), act);
-            const float xhat = (x[i] - m) * r;
-            dx[i] = scale * (dz - k1 - xhat * k2);
-        }
+        bn_row_dx(din + (size_t)c * N, x, dy, N, m, r, scale, shift, act, (float)(sdz / N), (float)(sdzx / N));
+    }
+}
+
+/* A double kept in a float tensor as hi + lo (about 48 bits), so the ranks' partial sums lose
+ * nothing to float rounding where they cancel. */
+static void split_double(double v, float *hi, float *lo) {
+    *hi = (float)v;
+    *lo = (float)(v - (double)*hi);
+}
+/* element i of a (4C) hi/lo block whose lo parts sit C after the hi parts */
+static double join_double(const float *t, int C, int i) { return (double)t[i] + (double)t[i + C]; }
+
+static void cpu_batchnorm_local_stats(Backend *be, float *stats, const float *in, int C, int N) {
+    (void)be;
+    #pragma omp parallel for schedule(static)
+    for (int c = 0; c < C; c++) {
+        const float *x = in + (size_t)c * N;
+        double s = 0.0;
+        for (int i = 0; i < N; i++) s += x[i];
+        const double mu = s / N;
+        double ss = 0.0;
+        for (int i = 0; i < N; i++) { double d = x[i] - mu; ss += d * d; }
+        split_double(mu, stats + c, stats + C + c);
+        split_double(ss, stats + 2 * C + c, stats + 3 * C + c);
+    }
+}
+
+static void cpu_batchnorm_backward_sums(Backend *be, float *sums, const float *dout, const float *in, const float *mean,
+                                        const float *rstd, const float *gamma, const float *beta, int C, int N, Act act) {
+    (void)be;
+    #pragma omp parallel for schedule(static)
+    for (int c = 0; c < C; c++) {
+        const float m = mean[c], r = rstd[c], scale = gamma[c] * r, shift = beta[c] - m * scale;
+        double sdz, sdzx;
+        bn_row_sums(in + (size_t)c * N, dout + (size_t)c * N, N, m, r, scale, shift, act, &sdz, &sdzx);
+        split_double(sdz, sums + c, sums + C + c);
+        split_double(sdzx, sums + 2 * C + c, sums + 3 * C + c);
+    }
+}
+
+static void cpu_batchnorm_backward_reduced(Backend *be, float *din, float *dgamma, float *dbeta, const float *dout,
+                                           const float *in, const float *mean, const float *rstd, const float *gamma,
+                                           const float *beta, const float *local_sums, const float *global_sums, int C,
+                                           int N, double n_global, Act act) {
+    (void)be;
+    #pragma omp parallel for schedule(static)
+    for (int c = 0; c < C; c++) {
+        const float m = mean[c], r = rstd[c], scale = gamma[c] * r, shift = beta[c] - m * scale;
+        if (dgamma) dgamma[c] += (float)join_double(local_sums, C, 2 * C + c);
+        if (dbeta) dbeta[c] += (float)join_double(local_sums, C, c);
+        bn_row_dx(din + (size_t)c * N, in + (size_t)c * N, dout + (size_t)c * N, N, m, r, scale, shift, act,
+                  (float)(join_double(global_sums, C, c) / n_global), (float)(join_double(global_sums, C, 2 * C + c) / n_global));
     }
 }
 
@@ -712,6 +777,9 @@ Backend *backend_cpu_create(int threads, int use_dnnl) {
     be->batchnorm_forward = cpu_batchnorm_forward;
     be->batchnorm_apply = cpu_batchnorm_apply;
     be->batchnorm_backward = cpu_batchnorm_backward;
+    be->batchnorm_local_stats = cpu_batchnorm_local_stats;
+    be->batchnorm_backward_sums = cpu_batchnorm_backward_sums;
+    be->batchnorm_backward_reduced = cpu_batchnorm_backward_reduced;
     be->act_forward = cpu_act_forward;
     be->act_backward = cpu_act_backward;
     be->bce_logits = cpu_bce_logits;

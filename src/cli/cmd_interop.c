@@ -211,7 +211,6 @@ int cmd_import(int argc, char **argv) {
     memset(&meta, 0, sizeof meta);
     meta.mc = mc; meta.tc = tc; meta.batch = batch; meta.seed = (uint64_t)seed; meta.nranks = 1; meta.crop = 1;
     memset(meta.background, 255, 3);
-    meta.rng_z = g.rng_z;
     if (mkdir_p(out) != 0) die("import: cannot create %s: %s", out, strerror(errno));
     char path[4300];
     snprintf(path, sizeof path, "%s/ckpt_%08d.dcgan", out, 0);

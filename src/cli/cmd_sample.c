@@ -115,7 +115,14 @@ int cmd_info(int argc, char **argv) {
     const CheckpointMeta m = run.meta;
     const Gan *g = &run.g;
     const char *path = run.path;
-    /* CRC-32 of G and D parameters, Adam moments and buffers: equal runs give equal sums */
+    /* CRC-32 of G and D parameters, Adam moments and buffers: equal runs give equal sums; and of the
+     * parameters and Adam moments alone (what `dcgan train` under mpirun reports per rank) */
+    uLong pcrc = crc32(0L, Z_NULL, 0);
+    for (int k = 0; k < 2; k++) {
+        const Net *N = k ? &g->D : &g->G;
+        const float *pb[3] = {N->params, N->adam_m, N->adam_v};
+        for (int b = 0; b < 3; b++) pcrc = crc32(pcrc, (const Bytef *)pb[b], (uInt)(N->nparams * sizeof(float)));
+    }
     uLong crc = crc32(0L, Z_NULL, 0);
     const Net *nets[2] = {&g->G, &g->D};
     for (int k = 0; k < 2; k++) {
@@ -124,10 +131,11 @@ int cmd_info(int argc, char **argv) {
         for (int b = 0; b < 4; b++) crc = crc32(crc, (const Bytef *)blocks[b], (uInt)(sizes[b] * sizeof(float)));
     }
     printf("checkpoint=%s arch=%s size=%d channels=%d nz=%d gf=%d df=%d batch=%d g_steps=%d loss=%s z_dist=%s lr=%g "
-           "beta1=%g seed=%llu step=%ld epoch=%ld g_params=%zu d_params=%zu state_crc32=%08lx\n",
+           "beta1=%g seed=%llu step=%ld epoch=%ld ranks=%d g_params=%zu d_params=%zu g_buffers=%zu d_buffers=%zu state_crc32=%08lx params_adam_crc32=%08lx\n",
            path, arch_name(m.mc.arch), m.mc.size, m.mc.channels, m.mc.nz, m.mc.gf, m.mc.df, m.batch, m.tc.g_steps,
            m.tc.loss == LOSS_NS ? "ns" : "minimax", m.tc.zdist == Z_NORMAL ? "normal" : "uniform", m.tc.lr, m.tc.beta1,
-           (unsigned long long)m.seed, m.step, m.epoch, g->G.nparams, g->D.nparams, (unsigned long)crc);
+           (unsigned long long)m.seed, m.step, m.epoch, m.nranks, g->G.nparams, g->D.nparams, g->G.nbuf, g->D.nbuf, (unsigned long)crc,
+           (unsigned long)pcrc);
     run_close(&run);
     return 0;
 }

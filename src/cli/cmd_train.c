@@ -5,6 +5,7 @@
 #include "../core/util.h"
 #include "../data/dataset.h"
 #include "../data/loader.h"
+#include "../dist/dist.h"
 #include "../io/checkpoint.h"
 #include "../io/fileio.h"
 #include "../io/image_io.h"
@@ -24,6 +25,7 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include <zlib.h>
 
 /* Set by SIGINT/SIGTERM; the loop finishes its step, checkpoints and exits. The one piece of
  * process-wide state, as a signal handler can only reach globals. */
@@ -69,6 +71,22 @@ static void tb_add_grid(TbWriter *tb, const char *out, const char *name, long st
     free(png);
 }
 
+/* CRC-32 of both networks' parameters and Adam moments (what the ranks must agree on bit for bit). */
+static uint32_t training_state_crc(Gan *g) {
+    uLong crc = crc32(0L, Z_NULL, 0);
+    Net *nets[2] = {&g->G, &g->D};
+    for (int k = 0; k < 2; k++) {
+        float *blocks[3] = {nets[k]->params, nets[k]->adam_m, nets[k]->adam_v};
+        float *h = xmalloc((nets[k]->nparams ? nets[k]->nparams : 1) * sizeof(float));
+        for (int b = 0; b < 3; b++) {
+            g->be->download(g->be, h, blocks[b], nets[k]->nparams);
+            crc = crc32(crc, (const Bytef *)h, (uInt)(nets[k]->nparams * sizeof(float)));
+        }
+        free(h);
+    }
+    return (uint32_t)crc;
+}
+
 /* Rewrites the run's index.html; with final set, also its training.gif. */
 static void write_report(const char *out, const CheckpointMeta *meta, const char *backend, int threads, long total,
                          const char *state, const Log *log, int final) {
@@ -112,7 +130,6 @@ static void save_checkpoint(const char *out, Gan *g, CheckpointMeta *m, int keep
     m->step = g->step;
     m->adam_t_d = g->adam_t_d;
     m->adam_t_g = g->adam_t_g;
-    m->rng_z = g->rng_z;
     if (checkpoint_save(path, g, m, err, sizeof err) != 0) die("%s (the previous checkpoint is intact)", err);
     prune_checkpoints(out, keep);
 }
@@ -139,7 +156,8 @@ int cmd_train(int argc, char **argv) {
     const char *data = NULL, *out = NULL, *arch = NULL, *loss = "ns", *zdist = "normal",
                *resume = NULL, *device = "cpu", *background = "white";
     int size = 0, channels = 0, nz = 0, gf = 0, df = 0, batch = 64, g_steps = 2, threads = 0, sample_every = 200,
-        checkpoint_every = 500, keep = 3, no_crop = 0, quiet = 0, no_tensorboard = 0;
+        checkpoint_every = 500, keep = 3, no_crop = 0, quiet = 0, no_tensorboard = 0, sync_bn = 0, reshard = 0;
+    float dist_timeout = 600;
     long epochs = 0, steps = 0, seed = 1;
     float lr = 2e-4f, beta1 = 0.5f;
     const OptSpec spec[] = {
@@ -169,6 +187,10 @@ int cmd_train(int argc, char **argv) {
         {"background", OPT_STR, &background, "colour under transparent pixels: white, black or #rrggbb", 0, -1},
         {"no-crop", OPT_FLAG, &no_crop, "squash images to a square instead of center-cropping", 0, -1},
         {"no-tensorboard", OPT_FLAG, &no_tensorboard, "do not write TensorBoard event files into the run folder", 0, -1},
+        {"sync-bn", OPT_FLAG, &sync_bn, "under mpirun: batch norm over the global batch (default: per rank)", 0, -1},
+        {"reshard", OPT_FLAG, &reshard, "allow --resume with another rank count (the data order changes)", 0, -1},
+        {"dist-timeout", OPT_FLOAT, &dist_timeout,
+         "under mpirun: end the job when a rank makes no progress for this many seconds", 1, 1e6},
         {"quiet", OPT_FLAG, &quiet, "print nothing but errors", 0, -1},
     };
     opts_parse("train", "Trains a DCGAN on a folder of images or MNIST-style IDX files (default: Fashion-MNIST).", spec,
@@ -189,6 +211,13 @@ int cmd_train(int argc, char **argv) {
     if (parse_color(background, bg) != 0) die("train: --background '%s' is not a colour; use white, black or #rrggbb", background);
     if (epochs && steps) die("train: give --epochs or --steps, not both");
 
+    /* under mpirun every rank runs this; rank 0 alone prints and writes files */
+    Dist dist;
+    dist_init(&dist, &argc, &argv);
+    const int root = dist.rank == 0, nranks = dist.size;
+    if (!root) quiet = 1;
+    if (sync_bn && nranks == 1 && !quiet) printf("train: --sync-bn has no effect on one rank\n");
+
     if (!data && !resume) data = DATASET_DEFAULT_PATH;
     ModelConfig mc = {ARCH_DCGAN, 0, 0, 100, 64, 64};
     CheckpointMeta meta;
@@ -207,6 +236,9 @@ int cmd_train(int argc, char **argv) {
             (gf && gf != meta.mc.gf) || (df && df != meta.mc.df))
             die("train: the checkpoint in %s is size %d, channels %d, nz %d, gf %d, df %d; drop the model options to resume",
                 resume, meta.mc.size, meta.mc.channels, meta.mc.nz, meta.mc.gf, meta.mc.df);
+        if (meta.nranks != nranks && !reshard)
+            die("train: the run in %s was trained on %d rank%s; resume it with mpirun -np %d, or add --reshard to go on "
+                "with %d (the data order and z change)", resume, meta.nranks, meta.nranks > 1 ? "s" : "", meta.nranks, nranks);
         if (!meta.data_path[0]) { /* made by dcgan import: no data yet */
             if (!data) die("train: the run in %s has no training data yet (it was imported); give --data PATH", resume);
         } else {
@@ -267,30 +299,53 @@ int cmd_train(int argc, char **argv) {
         strftime(outbuf, sizeof outbuf, "runs/%Y%m%d-%H%M%S", &tmv);
         out = outbuf;
     }
-    if (mkdir_p(out) != 0) die("train: cannot create the run folder %s: %s; choose another --out", out, strerror(errno));
-    char tpath[4300];
-    snprintf(tpath, sizeof tpath, "%s/.write-test", out);
-    if (write_file_atomic(tpath, "", 0, err, sizeof err) != 0) die("train: the run folder %s is not writable (%s); choose another --out", out, strerror(errno));
-    unlink(tpath);
+    if (root) {
+        if (mkdir_p(out) != 0) die("train: cannot create the run folder %s: %s; choose another --out", out, strerror(errno));
+        char tpath[4300];
+        snprintf(tpath, sizeof tpath, "%s/.write-test", out);
+        if (write_file_atomic(tpath, "", 0, err, sizeof err) != 0) die("train: the run folder %s is not writable (%s); choose another --out", out, strerror(errno));
+        unlink(tpath);
+    }
 
     Gan g;
     gan_init(&g, be, &mc, &tc, batch, (uint64_t)seed);
-    const long bpe = ds.n / batch;
-    if (bpe < 1) die("train: the data has %d images, fewer than one batch of %d; use a smaller --batch", ds.n, batch);
+    g.rank = dist.rank;
+    g.nranks = nranks;
+    if (nranks > 1) {
+        g.grad_average = dist_grad_average;
+        g.grad_ctx = &dist;
+        if (sync_bn) g.G.sync = g.D.sync = &dist.bn;
+    }
+    const long bpe = ds.n / ((long)batch * nranks);
+    if (bpe < 1 && nranks == 1) die("train: the data has %d images, fewer than one batch of %d; use a smaller --batch", ds.n, batch);
+    if (bpe < 1)
+        die("train: the data has %d images, fewer than one global batch of %d x %d ranks; use a smaller --batch", ds.n,
+            batch, nranks);
     long total = steps ? steps : (epochs ? epochs : 5) * bpe;
     if (resume) {
         if (checkpoint_load(ckpt_path, &g, &meta, err, sizeof err) != 0) die("%s", err);
+        if (meta.nranks != nranks) { /* --reshard: keep the position in the epoch, in images */
+            meta.batch_in_epoch = meta.batch_in_epoch * meta.nranks / nranks;
+            if (meta.batch_in_epoch >= bpe) { meta.epoch++; meta.batch_in_epoch = 0; }
+            meta.nranks = nranks;
+        }
         if (!steps && !epochs) total = meta.step + (5 * bpe - meta.step % (5 * bpe));
         if (total <= meta.step) die("train: the run in %s is already at step %ld; ask for more with --steps N (N > %ld)", resume, meta.step, meta.step);
     } else {
         meta.mc = mc; meta.tc = tc; meta.batch = batch; meta.seed = (uint64_t)seed;
-        meta.nranks = 1; meta.data_n = ds.n;
+        meta.nranks = nranks; meta.data_n = ds.n;
         meta.crop = !no_crop;
         memcpy(meta.background, bg, 3);
         if (!realpath(data, meta.data_path)) snprintf(meta.data_path, sizeof meta.data_path, "%s", data);
     }
     Loader loader;
-    if (loader_start(&loader, &ds, batch, (uint64_t)seed, 0, 1, meta.epoch, meta.batch_in_epoch, err, sizeof err) != 0)
+    /* identical weights everywhere: rank 0's (they agree already when drawn from the seed) */
+    Net *nets[2] = {&g.G, &g.D};
+    for (int k = 0; k < 2 && nranks > 1; k++) {
+        dist_broadcast(&dist, be, nets[k]->params, nets[k]->nparams);
+        dist_broadcast(&dist, be, nets[k]->buffers, nets[k]->nbuf);
+    }
+    if (loader_start(&loader, &ds, batch, (uint64_t)seed, dist.rank, nranks, meta.epoch, meta.batch_in_epoch, err, sizeof err) != 0)
         die("train: %s", err);
 
     /* fixed z for progress grids, and the real grid */
@@ -301,7 +356,7 @@ int cmd_train(int argc, char **argv) {
     rng_seed(&zr, (uint64_t)seed, 5);
     if (tc.zdist == Z_UNIFORM) rng_fill_uniform(&zr, fixed_z, (size_t)SAMPLE_N * mc.nz, -1.0f, 1.0f);
     else rng_fill_normal(&zr, fixed_z, (size_t)SAMPLE_N * mc.nz, 0.0f, 1.0f);
-    {
+    if (root) {
         const int n = ds.n < SAMPLE_N ? ds.n : SAMPLE_N;
         uint32_t idx[SAMPLE_N];
         for (int i = 0; i < n; i++) idx[i] = (uint32_t)((long)i * ds.n / n);
@@ -316,13 +371,16 @@ int cmd_train(int argc, char **argv) {
     Log log = {0};
     char csv[4300];
     snprintf(csv, sizeof csv, "%s/losses.csv", out);
-    if (resume) log_read_csv(&log, csv, meta.step);
-    if (log_write_csv(&log, csv, err, sizeof err) != 0) die("%s", err);
-    FILE *csvf = fopen(csv, "a");
-    if (!csvf) die("train: cannot write %s: %s", csv, strerror(errno));
+    FILE *csvf = NULL;
     TbWriter tb;
     memset(&tb, 0, sizeof tb);
-    if (!no_tensorboard && tb_open(&tb, out, err, sizeof err) != 0) die("train: %s", err);
+    if (root) {
+        if (resume) log_read_csv(&log, csv, meta.step);
+        if (log_write_csv(&log, csv, err, sizeof err) != 0) die("%s", err);
+        csvf = fopen(csv, "a");
+        if (!csvf) die("train: cannot write %s: %s", csv, strerror(errno));
+        if (!no_tensorboard && tb_open(&tb, out, err, sizeof err) != 0) die("train: %s", err);
+    }
 
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
@@ -334,6 +392,15 @@ int cmd_train(int argc, char **argv) {
         printf("train: %s %dx%dx%d, batch %d, g-steps %d, %s loss, %ld iterations (%ld per epoch) from step %ld, run folder %s\n",
                arch_name(mc.arch), mc.size, mc.size, mc.channels, batch, tc.g_steps, tc.loss == LOSS_NS ? "non-saturating" : "minimax",
                total, bpe, meta.step, out);
+    if (!quiet && nranks > 1)
+        printf("train: %d ranks x batch %d = global batch %d, learning rate %g, batch norm %s; rank 0 writes the files\n",
+               nranks, batch, nranks * batch, tc.lr, sync_bn ? "over the global batch (--sync-bn)" : "per rank");
+    {
+        char where[600];
+        snprintf(where, sizeof where, "The last checkpoint in %s is intact; continue with: mpirun -np %d dcgan train --resume %s",
+                 out, nranks, out);
+        dist_watchdog_start(&dist, dist_timeout, where);
+    }
     /* Fault injection for the reliability tests (docs/faults.md): DCGAN_FAULT_NAN_STEP=N puts a NaN
      * into iteration N's real batch, which makes that step's losses NaN. */
     const char *fault = getenv("DCGAN_FAULT_NAN_STEP");
@@ -342,6 +409,7 @@ int cmd_train(int argc, char **argv) {
     long last_saved = resume ? meta.step : -1; /* step of the newest checkpoint on disk */
     double t0 = now_seconds(), last_print = t0, window_t = t0;
     const double elapsed0 = meta.elapsed;
+    const long meta_step0 = g.step;
     long window_steps = 0;
     double ips = 0;
     long epoch = meta.epoch, batch_in_epoch = meta.batch_in_epoch;
@@ -358,6 +426,15 @@ int cmd_train(int argc, char **argv) {
         gan_step(&g);
         StepStats st;
         gan_read_stats(&g, &st);
+        int stop_now = g_stop_signal;
+        if (nranks > 1) { /* every rank logs and decides on the same averaged numbers */
+            float v[7] = {st.d_loss_real, st.d_loss_fake, st.g_loss, st.d_x, st.d_gz, st.d_gz_g, g_stop_signal ? 1.0f : 0.0f};
+            dist_average_host(&dist, v, 7);
+            st.d_loss_real = v[0]; st.d_loss_fake = v[1]; st.d_loss = v[0] + v[1]; st.g_loss = v[2];
+            st.d_x = v[3]; st.d_gz = v[4]; st.d_gz_g = v[5];
+            if (v[6] > 0 && !stop_now) stop_now = SIGINT; /* another rank was interrupted */
+            dist_heartbeat(&dist);
+        }
         epoch = e;
         batch_in_epoch = b + 1;
         if (batch_in_epoch == bpe) { epoch++; batch_in_epoch = 0; }
@@ -365,22 +442,23 @@ int cmd_train(int argc, char **argv) {
         meta.batch_in_epoch = batch_in_epoch;
         window_steps++;
         const double now = now_seconds();
-        if (now - window_t >= 1.0) { ips = window_steps * batch / (now - window_t); window_t = now; window_steps = 0; }
+        if (now - window_t >= 1.0) { ips = (double)window_steps * batch * nranks / (now - window_t); window_t = now; window_steps = 0; }
         LogRow row = {g.step, e, {st.d_loss_real, st.d_loss_fake, st.d_loss, st.g_loss, st.d_x, st.d_gz, ips,
                                   elapsed0 + now - t0}};
         if (!isfinite(st.d_loss) || !isfinite(st.g_loss)) {
             char kept[4400];
             if (last_saved >= 0) snprintf(kept, sizeof kept, "the last good checkpoint, %s/ckpt_%08ld.dcgan, is kept", out, last_saved);
             else snprintf(kept, sizeof kept, "no checkpoint had been written yet");
-            fprintf(stderr, "%sdcgan: training diverged at step %ld (d_loss %g, g_loss %g) and stopped; %s; "
-                            "try a smaller --lr or another --seed\n", tty && !quiet ? "\n" : "", g.step, st.d_loss, st.g_loss, kept);
+            if (root)
+                fprintf(stderr, "%sdcgan: training diverged at step %ld (d_loss %g, g_loss %g) and stopped; %s; "
+                                "try a smaller --lr or another --seed\n", tty && !quiet ? "\n" : "", g.step, st.d_loss, st.g_loss, kept);
             diverged = 1;
             break;
         }
         log_push(&log, &row);
         char line[512];
         log_csv_line(line, sizeof line, &row);
-        if (fputs(line, csvf) == EOF || fflush(csvf) != 0) die("train: cannot write %s: %s", csv, strerror(errno));
+        if (csvf && (fputs(line, csvf) == EOF || fflush(csvf) != 0)) die("train: cannot write %s: %s", csv, strerror(errno));
         if (tb.f) {
             const double wt = wall_seconds();
             for (int k = 0; k < LOG_ELAPSED; k++) tb_scalar(&tb, LOG_NAMES[k], g.step, wt, (float)row.v[k]);
@@ -388,7 +466,7 @@ int cmd_train(int argc, char **argv) {
         const int epoch_end = batch_in_epoch == 0;
         const int last = g.step == total;
         meta.elapsed = elapsed0 + now - t0;
-        if ((sample_every && g.step % sample_every == 0) || epoch_end || last) {
+        if (root && ((sample_every && g.step % sample_every == 0) || epoch_end || last)) {
             char name[64];
             snprintf(name, sizeof name, "samples_%08ld.png", g.step);
             write_samples(out, name, &smp, &g.G, fixed_z);
@@ -397,7 +475,7 @@ int cmd_train(int argc, char **argv) {
             write_report(out, &meta, be->name, nthreads, total, "training", &log, 0);
         }
         if (tb.f && tb_flush(&tb, err, sizeof err) != 0) die("train: %s", err);
-        if ((checkpoint_every && g.step % checkpoint_every == 0) || last || g_stop_signal) {
+        if (root && ((checkpoint_every && g.step % checkpoint_every == 0) || last || stop_now)) {
             save_checkpoint(out, &g, &meta, keep);
             last_saved = g.step;
         }
@@ -418,16 +496,29 @@ int cmd_train(int argc, char **argv) {
             fflush(stdout);
             last_print = now;
         }
-        if (g_stop_signal) { stop_reason = g_stop_signal; break; }
+        if (stop_now) { stop_reason = stop_now; break; }
     }
     if (!quiet && tty && !diverged) printf("\n");
-    {
+    if (nranks > 1) { /* the ranks must hold the same weights; say so, and stop loudly if not */
+        uint32_t *crcs = xmalloc((size_t)nranks * sizeof(uint32_t));
+        dist_allgather_u32(&dist, training_state_crc(&g), crcs);
+        int same = 1;
+        for (int r = 1; r < nranks; r++) same &= crcs[r] == crcs[0];
+        if (root) {
+            printf("train: weights and Adam state on the %d ranks: crc32", nranks);
+            for (int r = 0; r < nranks; r++) printf(" %08x", crcs[r]);
+            printf(same ? " (identical)\n" : " (DIFFERENT)\n");
+        }
+        free(crcs);
+        if (!same) die("train: the ranks' weights differ after step %ld; this is a bug, please report it", g.step);
+    }
+    if (root) {
         char state[64];
         if (diverged) snprintf(state, sizeof state, "diverged at step %ld", g.step);
         else snprintf(state, sizeof state, "%s", stop_reason ? "interrupted" : "done");
         write_report(out, &meta, be->name, nthreads, total, state, &log, 1);
     }
-    fclose(csvf);
+    if (csvf) fclose(csvf);
     tb_close(&tb);
     loader_stop(&loader);
     if (!quiet && !diverged) {
@@ -437,6 +528,9 @@ int cmd_train(int argc, char **argv) {
         else
             printf("train: done, %ld iterations in %.1fs; samples, losses.csv, loss plots and checkpoints are in %s\n",
                    g.step, meta.elapsed, out);
+        if (nranks > 1 && dist.reduce_calls)
+            printf("train: gradient all-reduce %.2f ms per iteration (%.1f%% of the time)\n",
+                   1e3 * dist.reduce_s / (g.step - meta_step0), 100.0 * dist.reduce_s / (meta.elapsed - elapsed0));
     }
     free(fixed_z);
     log_free(&log);
@@ -444,5 +538,6 @@ int cmd_train(int argc, char **argv) {
     gan_free(&g);
     dataset_free(&ds);
     be->destroy(be);
+    dist_finalize(&dist);
     return diverged ? 1 : stop_reason ? 128 + stop_reason : 0;
 }

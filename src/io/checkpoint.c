@@ -48,7 +48,7 @@ static void write_header(Buf *b, const CheckpointMeta *m, const Gan *g) {
     for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++) put_i64(b, ints[i]);
     put_f64(b, m->tc.lr); put_f64(b, m->tc.beta1); put_f64(b, m->tc.beta2); put_f64(b, m->tc.eps);
     put_f64(b, m->elapsed);
-    for (int i = 0; i < 4; i++) put_i64(b, (int64_t)m->rng_z.s[i]);
+    for (int i = 0; i < 4; i++) put_i64(b, (int64_t)m->reserved[i]);
     put_i64(b, m->crop);
     put_i64(b, m->background[0] | m->background[1] << 8 | m->background[2] << 16);
     const int64_t len = (int64_t)strnlen(m->data_path, sizeof m->data_path - 1);
@@ -69,7 +69,7 @@ static void read_header(Rd *r, CheckpointMeta *m, Counts *c) {
     c->gp = get_i64(r); c->gb = get_i64(r); c->dp = get_i64(r); c->db = get_i64(r);
     m->tc.lr = get_f64(r); m->tc.beta1 = get_f64(r); m->tc.beta2 = get_f64(r); m->tc.eps = get_f64(r);
     m->elapsed = get_f64(r);
-    for (int i = 0; i < 4; i++) m->rng_z.s[i] = (uint64_t)get_i64(r);
+    for (int i = 0; i < 4; i++) m->reserved[i] = (uint64_t)get_i64(r);
     m->crop = (int)get_i64(r);
     const int64_t bg = get_i64(r);
     for (int i = 0; i < 3; i++) m->background[i] = (uint8_t)(bg >> (8 * i));
@@ -212,7 +212,6 @@ int checkpoint_load(const char *path, Gan *g, CheckpointMeta *meta, char *err, s
     g->step = meta->step;
     g->adam_t_d = meta->adam_t_d;
     g->adam_t_g = meta->adam_t_g;
-    g->rng_z = meta->rng_z;
     free(buf);
     return 0;
 }

@@ -19,7 +19,7 @@ typedef struct {
     long step;            /* completed iterations */
     long epoch, batch_in_epoch; /* where the data loader resumes */
     long adam_t_d, adam_t_g;
-    Rng rng_z;
+    uint64_t reserved[4]; /* written as 0: z comes from (seed, step) and needs no saved state */
     int nranks;
     int data_n;           /* images in the training set (a check at resume) */
     double elapsed;       /* training seconds so far */

@@ -175,6 +175,10 @@ void net_alloc(Net *n, Backend *be, int B, int training) {
         if (n->layer[l].has_bn) nstat += 2 * (size_t)n->layer[l].cout;
     }
     n->acts = be->alloc(be, nact);
+    int widest = 1;
+    for (int l = 0; l < n->nlayers; l++)
+        if (n->layer[l].has_bn && n->layer[l].cout > widest) widest = n->layer[l].cout;
+    n->sync_buf = be->alloc(be, 8 * (size_t)widest);
     n->stats = be->alloc(be, nstat ? nstat : 1);
     size_t a = 0, s = 0;
     for (int l = 0; l < n->nlayers; l++) {
@@ -198,7 +202,7 @@ void net_alloc(Net *n, Backend *be, int B, int training) {
 }
 
 void net_free(Net *n, Backend *be) {
-    float **blocks[] = {&n->params, &n->grads, &n->adam_m, &n->adam_v, &n->buffers, &n->acts, &n->stats, &n->xin};
+    float **blocks[] = {&n->params, &n->grads, &n->adam_m, &n->adam_v, &n->buffers, &n->acts, &n->stats, &n->xin, &n->sync_buf};
     for (size_t i = 0; i < sizeof blocks / sizeof blocks[0]; i++) {
         if (*blocks[i]) be->free(be, *blocks[i]);
         *blocks[i] = NULL;
@@ -363,9 +367,17 @@ void net_forward(Net *n, Backend *be, Workspace *ws, const float *x, int batch_s
         }
         if (L->has_bn) {
             /* y keeps the pre-BN values for backward; the activation goes to the scratch */
-            be->batchnorm_forward(be, ws->act, n->mean[l], n->rstd[l], BUF(n, L->t_rmean),
-                                  BUF(n, L->t_rvar), y, P(n, L->t_gamma), P(n, L->t_beta), L->cout,
-                                  B * L->hout * L->wout, batch_stats, 0.1f, 1e-5f, L->act);
+            const int N = B * L->hout * L->wout;
+            if (batch_stats && n->sync) { /* statistics over all ranks' batches */
+                be->batchnorm_local_stats(be, n->sync_buf, y, L->cout, N);
+                n->sync->forward(n->sync->ctx, be, n->sync_buf, n->mean[l], n->rstd[l], BUF(n, L->t_rmean),
+                                 BUF(n, L->t_rvar), L->cout, N, 0.1f, 1e-5f);
+                be->batchnorm_apply(be, ws->act, y, n->mean[l], n->rstd[l], P(n, L->t_gamma), P(n, L->t_beta), L->cout,
+                                    N, L->act);
+            } else {
+                be->batchnorm_forward(be, ws->act, n->mean[l], n->rstd[l], BUF(n, L->t_rmean), BUF(n, L->t_rvar), y,
+                                      P(n, L->t_gamma), P(n, L->t_beta), L->cout, N, batch_stats, 0.1f, 1e-5f, L->act);
+            }
             in = ws->act;
         } else {
             if (L->act != ACT_NONE) be->act_forward(be, y, y, outn, L->act);
@@ -383,7 +395,16 @@ float *net_backward(Net *n, Backend *be, Workspace *ws, const float *x, float *d
         const Layer *L = &n->layer[l];
         const size_t outn = (size_t)B * layer_out_numel(L);
         /* g: gradient of the activated output -> gradient of the conv / linear output */
-        if (L->has_bn)
+        if (L->has_bn && n->sync) {
+            const int N = B * L->hout * L->wout, C = L->cout;
+            float *local = n->sync_buf, *global = n->sync_buf + 4 * C;
+            be->batchnorm_backward_sums(be, local, g, n->y[l], n->mean[l], n->rstd[l], P(n, L->t_gamma),
+                                        P(n, L->t_beta), C, N, L->act);
+            const double n_global = n->sync->backward(n->sync->ctx, be, local, global, C, N);
+            be->batchnorm_backward_reduced(be, g, param_grads ? G(n, L->t_gamma) : NULL,
+                                           param_grads ? G(n, L->t_beta) : NULL, g, n->y[l], n->mean[l], n->rstd[l],
+                                           P(n, L->t_gamma), P(n, L->t_beta), local, global, C, N, n_global, L->act);
+        } else if (L->has_bn)
             be->batchnorm_backward(be, g, param_grads ? G(n, L->t_gamma) : NULL, param_grads ? G(n, L->t_beta) : NULL,
                                    g, n->y[l], n->mean[l], n->rstd[l], P(n, L->t_gamma), P(n, L->t_beta), L->cout,
                                    B * L->hout * L->wout, L->act);

@@ -57,6 +57,20 @@ typedef struct {
     size_t offset; /* in floats, inside the flat block */
 } TensorSpec;
 
+/* Batch norm whose statistics span several ranks (dcgan train --sync-bn). The distributed layer
+ * implements both with one collective per call; every rank gets the same bits back. */
+typedef struct {
+    void *ctx;
+    /* stats (4C, hi/lo pairs, see ops.h) on the backend: this rank's per-channel mean and M2 over
+     * n_local values. Writes the
+     * global mean and rstd = 1/sqrt(var + eps) (C each) and updates the running statistics. */
+    void (*forward)(void *ctx, Backend *be, const float *stats, float *mean, float *rstd, float *running_mean,
+                    float *running_var, int C, int n_local, float momentum, float eps);
+    /* local (4C, hi/lo): this rank's backward sums; global (4C) gets them summed over the ranks. Returns the
+     * number of values per channel over all ranks. */
+    double (*backward)(void *ctx, Backend *be, const float *local, float *global, int C, int n_local);
+} BnSync;
+
 typedef struct {
     int nlayers;
     Layer layer[NET_MAX_LAYERS];
@@ -81,6 +95,8 @@ typedef struct {
     int recompute0;                          /* layer 0 (no batch norm, e.g. D's first conv) is not
                                                 stored: its output lives in the workspace and is
                                                 recomputed from the input in backward */
+    const BnSync *sync;                      /* NULL: batch statistics of this rank's batch only */
+    float *sync_buf;                         /* (8 * widest batch-norm layer) for sync */
 } Net;
 
 /* Scratch shared by G and D (they never run at the same time). */

@@ -139,6 +139,40 @@ struct Backend {
                                const float *beta,  /* (C) */
                                int C, int N, Act act);
 
+    /* ---- batch norm whose statistics span several ranks (--sync-bn): the model calls
+     * batchnorm_local_stats, combines the ranks' statistics (one collective), then batchnorm_apply;
+     * backward: batchnorm_backward_sums, one collective, batchnorm_backward_reduced. ---- */
+    void (*batchnorm_local_stats)(Backend *be,
+                                  float *stats,     /* (4C) written: this rank's mean and M2 = sum (x - mean)^2,
+                                                       each as hi (C) then lo (C) floats: value = hi + lo */
+                                  const float *in,  /* (C,N) */
+                                  int C, int N);
+    void (*batchnorm_backward_sums)(Backend *be,
+                                    float *sums,        /* (4C) written: sum dz, then sum dz * xhat, as hi/lo pairs */
+                                    const float *dout,  /* (C,N) gradient of the activation's output */
+                                    const float *in,    /* (C,N) the forward input */
+                                    const float *mean,  /* (C) the global statistics */
+                                    const float *rstd,  /* (C) */
+                                    const float *gamma, /* (C) */
+                                    const float *beta,  /* (C) */
+                                    int C, int N, Act act);
+    /* dx from the sums over all ranks (n_global values per channel); dgamma / dbeta accumulate this
+     * rank's own sums (the gradient all-reduce averages them like every other parameter). din may
+     * alias dout. */
+    void (*batchnorm_backward_reduced)(Backend *be,
+                                       float *din,         /* (C,N) */
+                                       float *dgamma,      /* (C) or NULL, accumulates */
+                                       float *dbeta,       /* (C) or NULL, accumulates */
+                                       const float *dout,  /* (C,N) */
+                                       const float *in,    /* (C,N) */
+                                       const float *mean,  /* (C) */
+                                       const float *rstd,  /* (C) */
+                                       const float *gamma, /* (C) */
+                                       const float *beta,  /* (C) */
+                                       const float *local_sums,  /* (4C) from batchnorm_backward_sums */
+                                       const float *global_sums, /* (4C) summed over the ranks, hi/lo */
+                                       int C, int N, double n_global, Act act);
+
     /* ---- elementwise activations; backward uses the forward OUTPUT. out/din may alias. ---- */
     void (*act_forward)(Backend *be, float *out, const float *in, size_t n, Act act);
     void (*act_backward)(Backend *be, float *din, const float *dout, const float *out, size_t n, Act act);

@@ -49,7 +49,9 @@ void gan_init(Gan *g, Backend *be, const ModelConfig *mc, const TrainConfig *tc,
     rng_seed(&init, seed, 0);
     net_init_params(&g->G, be, &init);
     net_init_params(&g->D, be, &init);
-    rng_seed(&g->rng_z, seed, 1);
+    g->seed = seed;
+    g->rank = 0;
+    g->nranks = 1;
     g->step = 0;
     g->adam_t_d = g->adam_t_g = 0;
 }
@@ -66,11 +68,13 @@ void gan_free(Gan *g) {
 }
 
 void gan_draw_z(Gan *g) {
-    const size_t n = (size_t)g->B * g->mc.nz;
-    float *host = xmalloc(n * sizeof(float));
-    if (g->tc.zdist == Z_UNIFORM) rng_fill_uniform(&g->rng_z, host, n, -1.0f, 1.0f);
-    else rng_fill_normal(&g->rng_z, host, n, 0.0f, 1.0f);
-    g->be->upload(g->be, g->z, host, n);
+    const size_t n = (size_t)g->B * g->mc.nz, total = n * (size_t)g->nranks;
+    float *host = xmalloc(total * sizeof(float));
+    Rng r;
+    rng_seed(&r, g->seed, (1ull << 32) + (uint64_t)g->step);
+    if (g->tc.zdist == Z_UNIFORM) rng_fill_uniform(&r, host, total, -1.0f, 1.0f);
+    else rng_fill_normal(&r, host, total, 0.0f, 1.0f);
+    g->be->upload(g->be, g->z, host + n * (size_t)g->rank, n);
     free(host);
 }
 
@@ -102,6 +106,7 @@ void gan_step(Gan *g) {
     be->zero(be, D->grads, D->nparams);
     d_pass(g, g->real, 1.0f, 1.0f, sc + SC_D_REAL, sc + SC_DX, 1, 0);
     d_pass(g, fake, 0.0f, 1.0f, sc + SC_D_FAKE, sc + SC_DGZ, 1, 0);
+    if (g->grad_average) g->grad_average(g->grad_ctx, be, D->grads, D->nparams);
     be->adam(be, D->params, D->grads, D->adam_m, D->adam_v, D->nparams, tc->lr, tc->beta1, tc->beta2, tc->eps,
              ++g->adam_t_d);
 
@@ -113,6 +118,7 @@ void gan_step(Gan *g) {
         const float target = tc->loss == LOSS_NS ? 1.0f : 0.0f, scale = tc->loss == LOSS_NS ? 1.0f : -1.0f;
         float *dfake = d_pass(g, fake, target, scale, sc + SC_G, sc + SC_DGZ_G, 0, 1);
         net_backward(G, be, &g->ws, g->z, dfake, 1, 0);
+        if (g->grad_average) g->grad_average(g->grad_ctx, be, G->grads, G->nparams);
         be->adam(be, G->params, G->grads, G->adam_m, G->adam_v, G->nparams, tc->lr, tc->beta1, tc->beta2, tc->eps,
                  ++g->adam_t_g);
     }

@@ -45,15 +45,22 @@ typedef struct {
     float *scalars;  /* (SC_COUNT) */
     long step;       /* completed iterations */
     long adam_t_d, adam_t_g;
-    Rng rng_z;
+    uint64_t seed;
+    /* data parallelism: this rank's share of the global batch (rank 0 of 1 alone), and the hook
+     * that averages a gradient block over the ranks before each Adam step (NULL alone) */
+    int rank, nranks;
+    void (*grad_average)(void *ctx, Backend *be, float *grads, size_t n);
+    void *grad_ctx;
 } Gan;
 
 /* Builds G and D for the configuration, allocates everything for batch B and initializes the
- * weights from seed (stream 0) and the z generator (stream 1). Dies with one line on a bad config. */
+ * weights from seed (stream 0). Dies with one line on a bad config. */
 void gan_init(Gan *g, Backend *be, const ModelConfig *mc, const TrainConfig *tc, int B, uint64_t seed);
 void gan_free(Gan *g);
 
-/* Draws the iteration's z from the run's z generator. */
+/* Draws the iteration's z. Iteration t's global batch (nranks * B rows) is the first rows of the
+ * seed's stream 2^32 + t, and this rank takes rows [rank * B, (rank + 1) * B): no generator state
+ * to carry, resume is exact, and 2 ranks x B see the z of 1 rank x 2B. */
 void gan_draw_z(Gan *g);
 /* Uploads a host batch of real images, NCHW (B, C, S, S), values in [-1, 1]. */
 void gan_set_real(Gan *g, const float *host_nchw);
