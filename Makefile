@@ -38,11 +38,11 @@ CFLAGS  += -DDCGAN_HAVE_MPI $(shell mpicc --showme:compile)
 LDLIBS  += $(shell mpicc --showme:link)
 endif
 
-LIB_SRC := $(wildcard src/core/*.c src/backends/*.c src/models/*.c src/train/*.c src/data/*.c src/io/*.c src/api/*.c src/dist/*.c)
+LIB_SRC := $(wildcard src/core/*.c src/backends/*.c src/models/*.c src/train/*.c src/data/*.c src/io/*.c src/api/*.c src/dist/*.c src/eval/*.c)
 CLI_SRC := $(wildcard src/cli/*.c)
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
 CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)
-TESTS   := test_layers test_gradcheck test_train test_data
+TESTS   := test_layers test_gradcheck test_train test_data test_eval
 TEST_BIN := $(TESTS:%=$(BUILD)/tests/%)
 TEST_COMMON := $(BUILD)/tests/fixture.o
 
@@ -82,6 +82,8 @@ install: dcgan libdcgan.so $(BUILD)/libdcgan.a
 	install -m 644 $(BUILD)/libdcgan.a $(DESTDIR)$(PREFIX)/lib/libdcgan.a
 	install -m 644 include/dcgan.h $(DESTDIR)$(PREFIX)/include/dcgan.h
 	install -m 644 docs/dcgan.1 $(DESTDIR)$(PREFIX)/share/man/man1/dcgan.1
+	install -d $(DESTDIR)$(PREFIX)/share/dcgan
+	install -m 644 models/*.safetensors $(DESTDIR)$(PREFIX)/share/dcgan/
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(LIB_VERSION)|g' -e 's|@PRIVATE@|$(LDLIBS)|g' \
 		tools/dcgan.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/dcgan.pc
 

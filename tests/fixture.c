@@ -104,6 +104,11 @@ void fx_cnhw_to_nchw(float *out, const float *in, int N, int C, int HW) {
         for (int c = 0; c < C; c++) memcpy(out + ((size_t)n * C + c) * HW, in + ((size_t)c * N + n) * HW, HW * sizeof(float));
 }
 
+void fx_expect(int ok, const char *what) {
+    printf("%s %s\n", ok ? "PASS" : "FAIL", what);
+    ok ? fx_passed++ : fx_failed++;
+}
+
 int fx_summary(const char *prog) {
     printf("%s: %d passed, %d failed\n", prog, fx_passed, fx_failed);
     return fx_failed ? 1 : 0;

@@ -33,5 +33,7 @@ void fx_cnhw_to_nchw(float *out, const float *in, int N, int C, int HW);
  * "N passed, M failed" and returns the exit status. */
 extern int fx_passed, fx_failed;
 int fx_summary(const char *prog);
+/* One PASS/FAIL line for a condition, counted in the summary. */
+void fx_expect(int ok, const char *what);
 
 #endif

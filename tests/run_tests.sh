@@ -34,11 +34,13 @@ run_prog test_train "$build/tests/test_train" "$here/fixtures"
 scratch=$(mktemp -d /tmp/dcgan-test-data.XXXXXX)
 trap 'rm -rf "$scratch"' EXIT
 run_prog test_data "$build/tests/test_data" "$scratch"
+run_prog test_eval "$build/tests/test_eval"
 run_prog test_cli bash "$here/test_cli.sh" "$bin"
 run_prog test_train_cli bash "$here/test_train_cli.sh" "$bin"
 run_prog test_faults bash "$here/test_faults.sh" "$bin"
 run_prog test_report bash "$here/test_report.sh" "$bin"
 run_prog test_interop bash "$here/test_interop.sh" "$bin"
+run_prog test_eval_cli bash "$here/test_eval.sh" "$bin"
 nompi=""
 [ "$bin" = ./dcgan ] && [ -x ./dcgan-nompi ] && nompi=./dcgan-nompi
 run_prog test_mpi bash "$here/test_mpi.sh" "$bin" $nompi

@@ -20,10 +20,7 @@ int stbi_write_bmp(char const *filename, int w, int h, int comp, const void *dat
 int stbi_write_tga(char const *filename, int w, int h, int comp, const void *data);
 int stbi_write_jpg(char const *filename, int w, int h, int comp, const void *data, int quality);
 
-static void check(int ok, const char *what) {
-    printf("%s %s\n", ok ? "PASS" : "FAIL", what);
-    ok ? fx_passed++ : fx_failed++;
-}
+#define check fx_expect
 
 static void put_bytes(const char *path, const void *p, size_t n) {
     FILE *f = fopen(path, "wb");

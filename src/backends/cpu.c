@@ -708,6 +708,26 @@ static void cpu_bce_logits(Backend *be, float *loss, float *mean_prob, float *dl
     if (mean_prob) mean_prob[0] = (float)(p / B);
 }
 
+static void cpu_softmax_xent(Backend *be, float *loss, float *probs, float *dlogits, const float *logits,
+                             const float *labels, int B, int K) {
+    (void)be;
+    double l = 0.0;
+    for (int b = 0; b < B; b++) {
+        const float *x = logits + (size_t)b * K;
+        double mx = x[0], sum = 0.0;
+        for (int k = 1; k < K; k++) if (x[k] > mx) mx = x[k];
+        for (int k = 0; k < K; k++) sum += exp(x[k] - mx);
+        const int y = labels ? (int)labels[b] : -1;
+        for (int k = 0; k < K; k++) {
+            const double p = exp(x[k] - mx) / sum;
+            if (probs) probs[(size_t)b * K + k] = (float)p;
+            if (dlogits && labels) dlogits[(size_t)b * K + k] = (float)((p - (k == y)) / B);
+        }
+        if (labels && y >= 0 && y < K) l += mx + log(sum) - x[y];
+    }
+    if (loss && labels) loss[0] = (float)(l / B);
+}
+
 static void cpu_adam(Backend *be, float *param, const float *grad, float *m, float *v, size_t n, double lr,
                      double beta1, double beta2, double eps_d, long step) {
     (void)be;
@@ -783,6 +803,7 @@ Backend *backend_cpu_create(int threads, int use_dnnl) {
     be->act_forward = cpu_act_forward;
     be->act_backward = cpu_act_backward;
     be->bce_logits = cpu_bce_logits;
+    be->softmax_xent = cpu_softmax_xent;
     be->adam = cpu_adam;
     be->destroy = cpu_destroy;
     return be;

@@ -6,6 +6,7 @@
 #include "../data/dataset.h"
 #include "../data/loader.h"
 #include "../dist/dist.h"
+#include "../eval/evaluate.h"
 #include "../io/checkpoint.h"
 #include "../io/fileio.h"
 #include "../io/image_io.h"
@@ -87,6 +88,54 @@ static uint32_t training_state_crc(Gan *g) {
     return (uint32_t)crc;
 }
 
+/* Scores n samples of the current generator (z from seed, as dcgan eval --seed) and appends a row to
+ * DIR/metrics.csv (created with its header), then redraws DIR/fid_lenet.png from the whole file. */
+static void evaluate_during_training(Evaluator *ev, const char *out, Gan *g, uint64_t seed, int n) {
+    const ModelConfig *mc = &g->mc;
+    const size_t per = (size_t)mc->channels * mc->size * mc->size;
+    float *z = xmalloc((size_t)n * mc->nz * sizeof(float)), *raw = xmalloc((size_t)n * per * sizeof(float));
+    float *img = xmalloc((size_t)n * LENET_SIZE * LENET_SIZE * sizeof(float));
+    sample_z(z, n, mc->nz, g->tc.zdist, seed);
+    generate_images(g->be, mc, &g->G, z, n, 0, raw);
+    to_lenet_input(raw, n, mc->channels, mc->size, img);
+    EvalResult r;
+    evaluator_run(ev, img, n, seed, &r);
+    free(z); free(raw); free(img);
+    char path[4300], line[512], err[512];
+    snprintf(path, sizeof path, "%s/metrics.csv", out);
+    /* keep the rows before this step (a resumed run drops what came after its checkpoint) */
+    size_t len = 0;
+    uint8_t *old = read_file(path, &len, 1u << 30);
+    AtomicFile a;
+    if (atomic_open(&a, path, err, sizeof err) != 0) die("%s", err);
+    const char *header = "step,fid_lenet,kid_lenet,is_lenet,precision,recall,nn_median,memorized\n";
+    atomic_write(&a, header, strlen(header));
+    int rows = 0;
+    double xs[4096], ys[4096];
+    if (old) {
+        char *save = NULL;
+        for (char *l = strtok_r((char *)old, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+            long st;
+            double f;
+            if (sscanf(l, "%ld,%lf", &st, &f) != 2 || st >= g->step) continue;
+            atomic_write(&a, l, strlen(l));
+            atomic_write(&a, "\n", 1);
+            if (rows < 4095) { xs[rows] = (double)st; ys[rows] = f; rows++; }
+        }
+    }
+    free(old);
+    snprintf(line, sizeof line, "%ld,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f\n", g->step, r.fid, r.kid, r.is, r.precision,
+             r.recall, r.nn_median, r.memorized);
+    atomic_write(&a, line, strlen(line));
+    if (atomic_commit(&a, err, sizeof err) != 0) die("%s", err);
+    xs[rows] = (double)g->step;
+    ys[rows] = r.fid;
+    rows++;
+    snprintf(path, sizeof path, "%s/fid_lenet.png", out);
+    if (rows >= 2 && png_write_plot(path, "FID-LeNet (lower is better)", "step", xs, ys, rows, err, sizeof err) != 0)
+        die("%s", err);
+}
+
 /* Rewrites the run's index.html; with final set, also its training.gif. */
 static void write_report(const char *out, const CheckpointMeta *meta, const char *backend, int threads, long total,
                          const char *state, const Log *log, int final) {
@@ -156,7 +205,9 @@ int cmd_train(int argc, char **argv) {
     const char *data = NULL, *out = NULL, *arch = NULL, *loss = "ns", *zdist = "normal",
                *resume = NULL, *device = "cpu", *background = "white";
     int size = 0, channels = 0, nz = 0, gf = 0, df = 0, batch = 64, g_steps = 2, threads = 0, sample_every = 200,
-        checkpoint_every = 500, keep = 3, no_crop = 0, quiet = 0, no_tensorboard = 0, sync_bn = 0, reshard = 0;
+        checkpoint_every = 500, keep = 3, no_crop = 0, quiet = 0, no_tensorboard = 0, sync_bn = 0, reshard = 0,
+        eval_every = 0, eval_n = 2000;
+    const char *eval_reference = NULL;
     float dist_timeout = 600;
     long epochs = 0, steps = 0, seed = 1;
     float lr = 2e-4f, beta1 = 0.5f;
@@ -187,6 +238,9 @@ int cmd_train(int argc, char **argv) {
         {"background", OPT_STR, &background, "colour under transparent pixels: white, black or #rrggbb", 0, -1},
         {"no-crop", OPT_FLAG, &no_crop, "squash images to a square instead of center-cropping", 0, -1},
         {"no-tensorboard", OPT_FLAG, &no_tensorboard, "do not write TensorBoard event files into the run folder", 0, -1},
+        {"eval-every", OPT_INT, &eval_every, "score the samples (dcgan eval) every N iterations into metrics.csv (0: never)", 0, 1 << 30},
+        {"eval-n", OPT_INT, &eval_n, "images scored at each --eval-every", 2, 1000000},
+        {"eval-reference", OPT_STR, &eval_reference, "real images to score against (default: the training data)", 0, -1},
         {"sync-bn", OPT_FLAG, &sync_bn, "under mpirun: batch norm over the global batch (default: per rank)", 0, -1},
         {"reshard", OPT_FLAG, &reshard, "allow --resume with another rank count (the data order changes)", 0, -1},
         {"dist-timeout", OPT_FLOAT, &dist_timeout,
@@ -349,6 +403,21 @@ int cmd_train(int argc, char **argv) {
         die("train: %s", err);
 
     /* fixed z for progress grids, and the real grid */
+    /* evaluation during training: metrics.csv, fid_lenet.png and the report's metrics */
+    Evaluator ev;
+    int evaluating = 0;
+    if (root && eval_every) {
+        if (evaluator_init(&ev, be, eval_reference ? eval_reference : data, eval_n, NULL, err, sizeof err) != 0)
+            die("train: --eval-every: %s", err);
+        evaluating = 1;
+        if (!resume) { /* a new run in an old folder starts its metrics afresh */
+            char mp[4300];
+            snprintf(mp, sizeof mp, "%s/metrics.csv", out);
+            unlink(mp);
+            snprintf(mp, sizeof mp, "%s/fid_lenet.png", out);
+            unlink(mp);
+        }
+    }
     Sampler smp;
     sampler_init(&smp, be, &mc, SAMPLE_N);
     float *fixed_z = xmalloc((size_t)SAMPLE_N * mc.nz * sizeof(float));
@@ -474,6 +543,10 @@ int cmd_train(int argc, char **argv) {
             write_plots(out, &log);
             write_report(out, &meta, be->name, nthreads, total, "training", &log, 0);
         }
+        if (evaluating && (g.step % eval_every == 0 || last)) {
+            evaluate_during_training(&ev, out, &g, (uint64_t)seed, eval_n);
+            write_report(out, &meta, be->name, nthreads, total, "training", &log, 0);
+        }
         if (tb.f && tb_flush(&tb, err, sizeof err) != 0) die("train: %s", err);
         if (root && ((checkpoint_every && g.step % checkpoint_every == 0) || last || stop_now)) {
             save_checkpoint(out, &g, &meta, keep);
@@ -535,6 +608,7 @@ int cmd_train(int argc, char **argv) {
     free(fixed_z);
     log_free(&log);
     sampler_free(&smp);
+    if (evaluating) evaluator_free(&ev);
     gan_free(&g);
     dataset_free(&ds);
     be->destroy(be);

@@ -15,6 +15,8 @@ int cmd_arith(int argc, char **argv);
 int cmd_report(int argc, char **argv);
 int cmd_export(int argc, char **argv);
 int cmd_import(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
+int cmd_lenet(int argc, char **argv);
 
 /* A trained state loaded for the commands that read a checkpoint (sample, info, interp, arith). */
 typedef struct {

@@ -13,6 +13,8 @@ static void usage(void) {
            "  train    train a DCGAN on images (default: Fashion-MNIST)\n"
            "  sample   generate images from a checkpoint\n"
            "  info     describe a checkpoint\n"
+           "  eval     score samples: FID-LeNet, KID-LeNet, IS-LeNet, precision, recall\n"
+           "  lenet    train the classifier whose features eval uses\n"
            "  interp   walk between two latent points (strip PNG, GIF)\n"
            "  arith    vector arithmetic in z: A - B + C\n"
            "  report   rebuild a run folder's index.html and training.gif\n"
@@ -33,6 +35,8 @@ int main(int argc, char **argv) {
     if (!strcmp(argv[1], "train")) return cmd_train(argc, argv);
     if (!strcmp(argv[1], "sample")) return cmd_sample(argc, argv);
     if (!strcmp(argv[1], "info")) return cmd_info(argc, argv);
+    if (!strcmp(argv[1], "eval")) return cmd_eval(argc, argv);
+    if (!strcmp(argv[1], "lenet")) return cmd_lenet(argc, argv);
     if (!strcmp(argv[1], "interp")) return cmd_interp(argc, argv);
     if (!strcmp(argv[1], "arith")) return cmd_arith(argc, argv);
     if (!strcmp(argv[1], "report")) return cmd_report(argc, argv);

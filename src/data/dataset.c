@@ -227,15 +227,22 @@ static void hash_stat(Hash *h, const char *path, const struct stat *st) {
 #define CACHE_MAGIC "DCGANDS1"
 #define CACHE_VERSION 1u
 
+int dataset_cache_dir(char *out, size_t n) {
+    const char *env = getenv("DCGAN_CACHE_DIR"), *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
+    if (env) snprintf(out, n, "%s", env);
+    else if (xdg && *xdg) snprintf(out, n, "%s/dcgan", xdg);
+    else if (home && *home) snprintf(out, n, "%s/.cache/dcgan", home);
+    else return -1;
+    if (!*out || mkdir_p(out) != 0) return -1;
+    return 0;
+}
+
 static int cache_path(const DatasetOptions *o, uint64_t key, char *out, size_t n) {
     const char *dir = o->cache_dir;
     char buf[4096];
     if (!dir) {
-        const char *env = getenv("DCGAN_CACHE_DIR"), *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
-        if (env) dir = env;
-        else if (xdg && *xdg) { snprintf(buf, sizeof buf, "%s/dcgan", xdg); dir = buf; }
-        else if (home && *home) { snprintf(buf, sizeof buf, "%s/.cache/dcgan", home); dir = buf; }
-        else return -1;
+        if (dataset_cache_dir(buf, sizeof buf) != 0) return -1;
+        dir = buf;
     }
     if (!*dir) return -1;
     if (mkdir_p(dir) != 0) return -1;

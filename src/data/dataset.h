@@ -38,6 +38,10 @@ typedef struct {
 /* 1 when path is IDX data: an IDX file, or a folder holding train-images-idx3-ubyte[.gz]. */
 int dataset_is_idx(const char *path);
 
+/* The cache folder ($DCGAN_CACHE_DIR, else $XDG_CACHE_HOME/dcgan, else ~/.cache/dcgan), created if
+ * needed. 0, or -1 when there is none. */
+int dataset_cache_dir(char *out, size_t n);
+
 /* Loads path (a folder of images, a folder with IDX files, or an IDX images file). On a user
  * error returns -1 with one line in err. */
 int dataset_load(Dataset *ds, const char *path, const DatasetOptions *opt, char *err, size_t errlen);

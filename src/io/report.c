@@ -228,6 +228,32 @@ int report_write(const char *dir, const ReportInfo *info, const Log *log, char *
     }
 
     char path[4300];
+    /* metrics of dcgan train --eval-every: the FID-LeNet curve and the newest row of metrics.csv */
+    snprintf(path, sizeof path, "%s/metrics.csv", dir);
+    size_t mlen = 0;
+    char *metrics = (char *)read_file(path, &mlen, 1u << 26);
+    if (metrics && mlen) {
+        char *last = NULL, *save = NULL, *header = strtok_r(metrics, "\n", &save);
+        for (char *l = strtok_r(NULL, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) last = l;
+        if (header && last) {
+            tprintf(&t, "<h2>Sample quality (dcgan eval on LeNet features)</h2>\n<table><tr>");
+            char *hs = NULL, *vs = NULL;
+            for (char *h = strtok_r(header, ",", &hs); h; h = strtok_r(NULL, ",", &hs)) { tprintf(&t, "<td>"); tescape(&t, h); tprintf(&t, "</td>"); }
+            tprintf(&t, "</tr><tr>");
+            for (char *v = strtok_r(last, ",", &vs); v; v = strtok_r(NULL, ",", &vs)) { tprintf(&t, "<td>"); tescape(&t, v); tprintf(&t, "</td>"); }
+            tprintf(&t, "</tr></table>\n");
+            snprintf(path, sizeof path, "%s/fid_lenet.png", dir);
+            size_t plen = 0;
+            unsigned char *plot = read_file(path, &plen, 1u << 26);
+            if (plot) {
+                tprintf(&t, "<div class=\"grid\">");
+                timg(&t, plot, plen, "FID-LeNet over training", "class=plot");
+                tprintf(&t, "</div>\n");
+                free(plot);
+            }
+        }
+    }
+    free(metrics);
     snprintf(path, sizeof path, "%s/real_samples.png", dir);
     size_t len = 0;
     unsigned char *real = read_file(path, &len, 1u << 28);

@@ -151,6 +151,15 @@ void net_build_discriminator(Net *n, const ModelConfig *c) {
     }
 }
 
+void net_build_classifier(Net *n, int size, int channels, int width, int features, int classes) {
+    net_reset(n);
+    n->in_c = channels; n->in_h = n->in_w = size;
+    add_layer(n, LAYER_CONV, channels, size, width, size / 2, 5, 2, 2, 1, 0, ACT_LRELU);
+    add_layer(n, LAYER_CONV, width, size / 2, 2 * width, size / 4, 5, 2, 2, 0, 1, ACT_LRELU);
+    add_layer(n, LAYER_LINEAR, 2 * width, size / 4, features, 1, 0, 0, 0, 1, 0, ACT_LRELU);
+    add_layer(n, LAYER_LINEAR, features, 1, classes, 1, 0, 0, 0, 1, 0, ACT_NONE);
+}
+
 /* ------------------------------------------------------------------------------------------------
  * memory */
 
@@ -287,7 +296,7 @@ void workspace_alloc(Workspace *ws, Backend *be, const Net *g, const Net *d, int
     if (d) {
         int cur = 0;
         simulate_backward(d, 1, &cur, need);
-        simulate_backward(g, 0, &cur, need);
+        if (g) simulate_backward(g, 0, &cur, need);
     }
     ws->act_n = act * B;
     ws->g_n[0] = need[0] * B;

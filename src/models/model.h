@@ -111,6 +111,11 @@ typedef struct {
 void net_build_generator(Net *n, const ModelConfig *c);
 void net_build_discriminator(Net *n, const ModelConfig *c);
 
+/* The LeNet-style classifier of dcgan eval: conv k5 s2 (width) + LeakyReLU, conv k5 s2 (2 width) +
+ * batch norm + LeakyReLU, linear to `features` + LeakyReLU (the feature layer), linear to the class
+ * logits. Input (channels, size, size), size a multiple of 4. */
+void net_build_classifier(Net *n, int size, int channels, int width, int features, int classes);
+
 /* Allocates parameters, buffers and activations for batch B, and with training also the
  * gradients and the Adam moments. */
 void net_alloc(Net *n, Backend *be, int B, int training);

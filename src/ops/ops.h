@@ -184,6 +184,15 @@ struct Backend {
                        const float *logits, /* (B) */
                        int B, float target, float scale);
 
+    /* ---- softmax cross-entropy (the LeNet classifier of dcgan eval) ----
+     * probs (B,K) = softmax(logits); with labels (B, class indices as floats) also the mean
+     * cross-entropy in loss[0] and d loss / d logits = (probs - onehot) / B in dlogits (either may
+     * be NULL). Row-major [B][K], as linear layers produce them. */
+    void (*softmax_xent)(Backend *be, float *loss, float *probs, float *dlogits,
+                         const float *logits, /* (B,K) */
+                         const float *labels, /* (B) or NULL */
+                         int B, int K);
+
     /* ---- Adam with PyTorch's update and bias correction, over one flat block ----
      * Hyperparameters are doubles, as PyTorch's Python scalars: 1 - beta2 must be formed in double. */
     void (*adam)(Backend *be, float *param, const float *grad, float *m, float *v, size_t n,

@@ -1,0 +1,156 @@
+/* test_eval.c: the estimators behind dcgan eval against references: the matrix square root
+ * (LAPACK) against a matrix with known square root, the Frechet distance against its closed form,
+ * MMD^2 against its definition and KID's unbiasedness, IS and precision/recall on known cases. */
+#include "fixture.h"
+#include "../src/core/rng.h"
+#include "../src/core/util.h"
+#include "../src/eval/metrics.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define check fx_expect
+
+/* a random orthogonal matrix (Gram-Schmidt of a Gaussian one), row-major d x d */
+static void random_orthogonal(Rng *r, int d, double *q) {
+    float *g = xmalloc((size_t)d * d * sizeof(float));
+    rng_fill_normal(r, g, (size_t)d * d, 0, 1);
+    for (int i = 0; i < d; i++) {
+        for (int k = 0; k < d; k++) q[(size_t)i * d + k] = g[(size_t)i * d + k];
+        for (int j = 0; j < i; j++) {
+            double dot = 0;
+            for (int k = 0; k < d; k++) dot += q[(size_t)i * d + k] * q[(size_t)j * d + k];
+            for (int k = 0; k < d; k++) q[(size_t)i * d + k] -= dot * q[(size_t)j * d + k];
+        }
+        double nrm = 0;
+        for (int k = 0; k < d; k++) nrm += q[(size_t)i * d + k] * q[(size_t)i * d + k];
+        for (int k = 0; k < d; k++) q[(size_t)i * d + k] /= sqrt(nrm);
+    }
+    free(g);
+}
+
+/* out = Q^T diag(w) Q (rows of Q are the eigenvectors) */
+static void compose(const double *q, const double *w, int d, double *out) {
+    for (int i = 0; i < d; i++)
+        for (int j = 0; j < d; j++) {
+            double s = 0;
+            for (int k = 0; k < d; k++) s += q[(size_t)k * d + i] * w[k] * q[(size_t)k * d + j];
+            out[(size_t)i * d + j] = s;
+        }
+}
+
+static double max_abs_diff(const double *a, const double *b, size_t n) {
+    double m = 0;
+    for (size_t i = 0; i < n; i++) m = fmax(m, fabs(a[i] - b[i]));
+    return m;
+}
+
+/* kernel (x.y/d + 1)^3 and the U-statistic by its definition */
+static double k3(const float *x, const float *y, int d) {
+    double s = 0;
+    for (int t = 0; t < d; t++) s += (double)x[t] * y[t];
+    s = s / d + 1;
+    return s * s * s;
+}
+static double mmd2_definition(const float *x, int n, const float *y, int m, int d) {
+    double a = 0, b = 0, c = 0;
+    for (int i = 0; i < n; i++) for (int j = 0; j < n; j++) if (i != j) a += k3(x + i * d, x + j * d, d);
+    for (int i = 0; i < m; i++) for (int j = 0; j < m; j++) if (i != j) b += k3(y + i * d, y + j * d, d);
+    for (int i = 0; i < n; i++) for (int j = 0; j < m; j++) c += k3(x + i * d, y + j * d, d);
+    return a / ((double)n * (n - 1)) + b / ((double)m * (m - 1)) - 2 * c / ((double)n * m);
+}
+
+int main(void) {
+    Rng r;
+    rng_seed(&r, 7, 0);
+    const int d = 24;
+    double *q = xmalloc(sizeof(double) * d * d), *a = xmalloc(sizeof(double) * d * d), *ref = xmalloc(sizeof(double) * d * d),
+           *got = xmalloc(sizeof(double) * d * d), *w = xmalloc(sizeof(double) * d), *sw = xmalloc(sizeof(double) * d);
+
+    /* ---- square root of A = Q^T diag(w) Q is Q^T diag(sqrt w) Q ---- */
+    random_orthogonal(&r, d, q);
+    for (int i = 0; i < d; i++) { w[i] = 0.01 + i * i * 0.37; sw[i] = sqrt(w[i]); }
+    compose(q, w, d, a);
+    compose(q, sw, d, ref);
+    check(sqrtm_psd(a, d, got) == 0, "LAPACK dsyevd succeeds");
+    double e = max_abs_diff(got, ref, (size_t)d * d);
+    printf("  sqrtm: max |ours - reference| = %.3g\n", e);
+    check(e < 1e-10, "the matrix square root equals the known one (1e-10)");
+
+    /* ---- Frechet distance: same eigenbasis, closed form |m1-m2|^2 + sum (sqrt a - sqrt b)^2 ---- */
+    double *c1 = xmalloc(sizeof(double) * d * d), *c2 = xmalloc(sizeof(double) * d * d), *m1 = xmalloc(sizeof(double) * d),
+           *m2 = xmalloc(sizeof(double) * d), *w2 = xmalloc(sizeof(double) * d);
+    double closed = 0;
+    for (int i = 0; i < d; i++) {
+        w2[i] = 0.5 + 0.1 * i;
+        m1[i] = 0.1 * i;
+        m2[i] = 0.1 * i + (i % 3 == 0 ? 0.5 : 0);
+        closed += (m1[i] - m2[i]) * (m1[i] - m2[i]) + (sqrt(w[i]) - sqrt(w2[i])) * (sqrt(w[i]) - sqrt(w2[i]));
+    }
+    compose(q, w, d, c1);
+    compose(q, w2, d, c2);
+    const double fd = frechet_distance(m1, c1, m2, c2, d);
+    printf("  Frechet distance %.12g, closed form %.12g\n", fd, closed);
+    check(fabs(fd - closed) < 1e-8 * closed, "the Frechet distance equals its closed form (1e-8 relative)");
+    check(frechet_distance(m1, c1, m1, c1, d) < 1e-9, "the Frechet distance of a distribution to itself is 0");
+
+    /* ---- MMD^2: our blocked sgemm version against the definition ---- */
+    enum { NX = 37, NY = 29, D = 6 };
+    float x[NX * D], y[NY * D];
+    rng_fill_normal(&r, x, NX * D, 0, 1);
+    rng_fill_normal(&r, y, NY * D, 0.3f, 1.2f);
+    const double mine = mmd2_unbiased(x, NX, y, NY, D), def = mmd2_definition(x, NX, y, NY, D);
+    printf("  MMD^2 unbiased %.9g, by definition %.9g\n", mine, def);
+    check(fabs(mine - def) < 1e-5 * fabs(def) + 1e-9, "MMD^2 equals its definition");
+
+    /* ---- KID is unbiased: two samples of one distribution average to 0 ---- */
+    enum { TRIALS = 400, N = 24, DD = 4 };
+    float *xs = xmalloc(sizeof(float) * N * DD), *ys = xmalloc(sizeof(float) * N * DD);
+    double s = 0, ss = 0;
+    for (int t = 0; t < TRIALS; t++) {
+        rng_fill_normal(&r, xs, N * DD, 0, 1);
+        rng_fill_normal(&r, ys, N * DD, 0, 1);
+        const double v = mmd2_unbiased(xs, N, ys, N, DD);
+        s += v;
+        ss += v * v;
+    }
+    const double mean = s / TRIALS, se = sqrt((ss / TRIALS - mean * mean) / TRIALS);
+    printf("  KID over %d same-distribution trials: mean %.3g, standard error %.3g\n", TRIALS, mean, se);
+    check(fabs(mean) < 4 * se, "KID (unbiased MMD^2) averages to 0 within 4 standard errors for equal distributions");
+    double km, ks;
+    float *big = xmalloc(sizeof(float) * 3000 * DD), *big2 = xmalloc(sizeof(float) * 3000 * DD);
+    rng_fill_normal(&r, big, 3000 * DD, 0, 1);
+    rng_fill_normal(&r, big2, 3000 * DD, 0.5f, 1);
+    kid(big, 3000, big2, 3000, DD, 10, 1000, &r, &km, &ks);
+    printf("  KID of a shifted distribution: %.4g +- %.2g\n", km, ks);
+    check(km > 10 * ks && km > 0, "KID of a shifted distribution is clearly positive");
+
+    /* ---- IS: uniform predictions give 1, confident evenly spread ones give K ---- */
+    enum { K = 10, NI = 1000 };
+    float *p = xmalloc(sizeof(float) * NI * K);
+    for (int i = 0; i < NI * K; i++) p[i] = 1.0f / K;
+    double im, is;
+    inception_score(p, NI, K, 10, &im, &is);
+    check(fabs(im - 1) < 1e-6, "IS of uniform predictions is 1");
+    for (int i = 0; i < NI; i++) for (int c = 0; c < K; c++) p[i * K + c] = c == i % K ? 1.0f : 0.0f;
+    inception_score(p, NI, K, 10, &im, &is);
+    printf("  IS of confident, balanced predictions: %.6f\n", im);
+    check(fabs(im - K) < 1e-4, "IS of confident, balanced predictions is the class count");
+
+    /* ---- precision and recall: a set against itself, and against a far one ---- */
+    double pr, rc;
+    precision_recall(big, 1000, big, 1000, DD, 5, &pr, &rc);
+    check(pr == 1.0 && rc == 1.0, "precision and recall of a set against itself are 1");
+    for (int i = 0; i < 1000 * DD; i++) big2[i] = big[i] + 100.0f;
+    precision_recall(big, 1000, big2, 1000, DD, 5, &pr, &rc);
+    check(pr == 0.0 && rc == 0.0, "precision and recall against a far-away set are 0");
+    double closer;
+    const double med = nearest_real(big, 1000, big, 1000, DD, &closer);
+    check(med == 0.0 && closer == 1.0, "copies of real rows are flagged as memorized");
+
+    free(q); free(a); free(ref); free(got); free(w); free(sw); free(c1); free(c2); free(m1); free(m2); free(w2);
+    free(xs); free(ys); free(big); free(big2); free(p);
+    return fx_summary("test_eval");
+}
