@@ -54,6 +54,27 @@ def init(m):
         nn.init.zeros_(m.bias)
 
 
+def gan_step(G, D, oG, oD, bce, real, z, g_steps):
+    """One iteration of the PyTorch example: a D step on real and fake, then g_steps G steps (the first
+    reuses the fake batch). Returns (d_loss, g_loss)."""
+    ones, zeros = torch.ones(real.shape[0]), torch.zeros(real.shape[0])
+    fake = G(z)
+    oD.zero_grad(set_to_none=True)
+    err_real = bce(D(real).view(-1), ones)
+    err_real.backward()
+    err_fake = bce(D(fake.detach()).view(-1), zeros)
+    err_fake.backward()
+    oD.step()
+    for k in range(g_steps):
+        if k > 0:
+            fake = G(z)
+        oG.zero_grad(set_to_none=True)
+        err_g = bce(D(fake).view(-1), ones)
+        err_g.backward()
+        oG.step()
+    return err_real + err_fake, err_g
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--arch", default="dcgan")
@@ -79,26 +100,11 @@ def main():
     bce = nn.BCEWithLogitsLoss()
     B = a.batch
     real = torch.randn(B, a.channels, a.size, a.size).tanh()
-    ones, zeros = torch.ones(B), torch.zeros(B)
 
     def step():
         z = torch.randn(B, a.nz)
         zin = z.view(B, a.nz, 1, 1) if a.arch == "dcgan" else z
-        fake = G(zin)
-        oD.zero_grad(set_to_none=True)
-        err_real = bce(D(real).view(-1), ones)
-        err_real.backward()
-        err_fake = bce(D(fake.detach()).view(-1), zeros)
-        err_fake.backward()
-        oD.step()
-        for k in range(a.g_steps):
-            if k > 0:
-                fake = G(zin)
-            oG.zero_grad(set_to_none=True)
-            err_g = bce(D(fake).view(-1), ones)
-            err_g.backward()
-            oG.step()
-        return err_real + err_fake, err_g
+        return gan_step(G, D, oG, oD, bce, real, zin, a.g_steps)
 
     for _ in range(a.warmup):
         step()

@@ -18,7 +18,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from torch_dcgan import build, init, tables  # noqa: E402
+from torch_dcgan import build, gan_step, init, tables  # noqa: E402
 
 
 def load_fashion(path):
@@ -55,7 +55,6 @@ def main():
     oD = torch.optim.Adam(D.parameters(), 2e-4, betas=(0.5, 0.999))
     bce = nn.BCEWithLogitsLoss()
     B = 64
-    ones, zeros = torch.ones(B), torch.zeros(B)
     fixed = torch.Generator().manual_seed(1000 + a.seed)
     train_s = 0.0
     for epoch in range(1, a.epochs + 1):
@@ -65,21 +64,7 @@ def main():
         perm = torch.randperm(len(data))
         for b in range(len(data) // B):
             real = data[perm[b * B:(b + 1) * B]]
-            z = torch.randn(B, 100, 1, 1)
-            fake = G(z)
-            oD.zero_grad(set_to_none=True)
-            err_real = bce(D(real).view(-1), ones)
-            err_real.backward()
-            err_fake = bce(D(fake.detach()).view(-1), zeros)
-            err_fake.backward()
-            oD.step()
-            for k in range(a.g_steps):
-                if k > 0:
-                    fake = G(z)
-                oG.zero_grad(set_to_none=True)
-                err_g = bce(D(fake).view(-1), ones)
-                err_g.backward()
-                oG.step()
+            d_loss, g_loss = gan_step(G, D, oG, oD, bce, real, torch.randn(B, 100, 1, 1), a.g_steps)
         train_s += time.perf_counter() - t0
         G.eval()
         with torch.no_grad():
@@ -88,8 +73,8 @@ def main():
         path = os.path.join(a.out, f"samples_epoch{epoch}-images-idx3-ubyte")
         with open(path, "wb") as f:
             f.write(struct.pack(">IIII", 0x803, len(u8), 32, 32) + u8.tobytes())
-        print(f"epoch={epoch} train_s={train_s:.1f} d_loss={(err_real + err_fake).item():.4f} "
-              f"g_loss={err_g.item():.4f} samples={path}", flush=True)
+        print(f"epoch={epoch} train_s={train_s:.1f} d_loss={d_loss.item():.4f} "
+              f"g_loss={g_loss.item():.4f} samples={path}", flush=True)
 
 
 if __name__ == "__main__":
