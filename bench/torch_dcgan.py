@@ -54,6 +54,18 @@ def init(m):
         nn.init.zeros_(m.bias)
 
 
+def make_gan(arch, size, channels, nz, gf, df):
+    """G and D from the shared layer tables with DCGAN init, their Adam optimizers (2e-4, beta1 0.5)
+    and the loss."""
+    gt, dt = tables(arch, size, channels, nz, gf, df)
+    G, D = build(gt), build(dt)
+    G.apply(init)
+    D.apply(init)
+    oG = torch.optim.Adam(G.parameters(), 2e-4, betas=(0.5, 0.999))
+    oD = torch.optim.Adam(D.parameters(), 2e-4, betas=(0.5, 0.999))
+    return G, D, oG, oD, nn.BCEWithLogitsLoss()
+
+
 def gan_step(G, D, oG, oD, bce, real, z, g_steps):
     """One iteration of the PyTorch example: a D step on real and fake, then g_steps G steps (the first
     reuses the fake batch). Returns (d_loss, g_loss)."""
@@ -91,13 +103,7 @@ def main():
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(1)
-    gt, dt = tables(a.arch, a.size, a.channels, a.nz, a.gf, a.df)
-    G, D = build(gt), build(dt)
-    G.apply(init)
-    D.apply(init)
-    oG = torch.optim.Adam(G.parameters(), 2e-4, betas=(0.5, 0.999))
-    oD = torch.optim.Adam(D.parameters(), 2e-4, betas=(0.5, 0.999))
-    bce = nn.BCEWithLogitsLoss()
+    G, D, oG, oD, bce = make_gan(a.arch, a.size, a.channels, a.nz, a.gf, a.df)
     B = a.batch
     real = torch.randn(B, a.channels, a.size, a.size).tanh()
 

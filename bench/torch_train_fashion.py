@@ -14,11 +14,10 @@ import time
 
 import numpy as np
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from torch_dcgan import build, gan_step, init, tables  # noqa: E402
+from torch_dcgan import gan_step, make_gan  # noqa: E402
 
 
 def load_fashion(path):
@@ -47,13 +46,7 @@ def main():
     data = load_fashion(a.data)
     if a.limit:
         data = data[:a.limit]
-    gt, dt = tables("dcgan", 32, 1, 100, a.gf, a.df)
-    G, D = build(gt), build(dt)
-    G.apply(init)
-    D.apply(init)
-    oG = torch.optim.Adam(G.parameters(), 2e-4, betas=(0.5, 0.999))
-    oD = torch.optim.Adam(D.parameters(), 2e-4, betas=(0.5, 0.999))
-    bce = nn.BCEWithLogitsLoss()
+    G, D, oG, oD, bce = make_gan("dcgan", 32, 1, 100, a.gf, a.df)
     B = 64
     fixed = torch.Generator().manual_seed(1000 + a.seed)
     train_s = 0.0

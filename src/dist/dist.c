@@ -154,14 +154,6 @@ void dist_finalize(Dist *d) {
     d->host = NULL;
 }
 
-void dist_abort(Dist *d, int code) {
-#ifdef DCGAN_HAVE_MPI
-    if (d->mpi && d->size > 1) MPI_Abort(MPI_COMM_WORLD, code);
-#endif
-    (void)d;
-    exit(code);
-}
-
 void dist_grad_average(void *ctx, Backend *be, float *grads, size_t n) {
     Dist *d = ctx;
     if (d->size == 1) return;
@@ -204,26 +196,6 @@ void dist_broadcast(Dist *d, Backend *be, float *dev, size_t n) {
     be->upload(be, dev, h, n);
 #else
     (void)be; (void)dev; (void)n;
-#endif
-}
-
-int dist_all_equal_long(Dist *d, long v) {
-    if (d->size == 1) return 1;
-#ifdef DCGAN_HAVE_MPI
-    long mn = v, mx = v;
-    MPI_CHECK(MPI_Allreduce(&v, &mn, 1, MPI_LONG, MPI_MIN, MPI_COMM_WORLD));
-    MPI_CHECK(MPI_Allreduce(&v, &mx, 1, MPI_LONG, MPI_MAX, MPI_COMM_WORLD));
-    return mn == mx;
-#else
-    return 1;
-#endif
-}
-
-void dist_barrier(Dist *d) {
-#ifdef DCGAN_HAVE_MPI
-    if (d->size > 1) MPI_CHECK(MPI_Barrier(MPI_COMM_WORLD));
-#else
-    (void)d;
 #endif
 }
 

@@ -35,8 +35,6 @@ typedef struct {
  * with several ranks by a build without MPI. */
 void dist_init(Dist *d, int *argc, char ***argv);
 void dist_finalize(Dist *d);
-/* Ends every rank of the job now (after a fatal error on one rank). */
-void dist_abort(Dist *d, int code);
 
 /* The grad_average hook of Gan: averages n backend floats over the ranks. */
 void dist_grad_average(void *ctx, Backend *be, float *grads, size_t n);
@@ -44,9 +42,6 @@ void dist_grad_average(void *ctx, Backend *be, float *grads, size_t n);
 void dist_average_host(Dist *d, float *x, size_t n);
 /* Copies n backend floats from rank 0 to every rank. */
 void dist_broadcast(Dist *d, Backend *be, float *dev, size_t n);
-/* The same value on every rank? (checks a configuration before training) */
-int dist_all_equal_long(Dist *d, long v);
-void dist_barrier(Dist *d);
 /* Every rank's value, in rank order, into all (d->size of them). */
 void dist_allgather_u32(Dist *d, uint32_t v, uint32_t *all);
 
