@@ -70,15 +70,13 @@ int cmd_interp(int argc, char **argv) {
     LoadedRun run;
     run_load(&run, ckpt, device, threads);
     Backend *be = run.be;
-    const CheckpointMeta meta = run.meta;
     const Net *G = &run.g.G;
-    const char *path = run.path;
     char err[1024];
-    const ModelConfig mc = meta.mc;
+    const ModelConfig mc = run.meta.mc;
     const int nz = mc.nz, n = rows * steps;
     float *za = xmalloc((size_t)rows * nz * sizeof(float)), *zb = xmalloc((size_t)rows * nz * sizeof(float));
-    sample_z(za, rows, nz, meta.tc.zdist, (uint64_t)seed_a);
-    sample_z(zb, rows, nz, meta.tc.zdist, (uint64_t)seed_b);
+    sample_z(za, rows, nz, run.meta.tc.zdist, (uint64_t)seed_a);
+    sample_z(zb, rows, nz, run.meta.tc.zdist, (uint64_t)seed_b);
     float *z = xmalloc((size_t)n * nz * sizeof(float));
     for (int r = 0; r < rows; r++)
         for (int s = 0; s < steps; s++) {
@@ -113,7 +111,7 @@ int cmd_interp(int argc, char **argv) {
         if (rc != 0) die("%s", err);
     }
     printf("interp: %d walk%s of %d images (%s) from seed %ld to seed %ld, %s (step %ld)\n", rows, rows > 1 ? "s" : "",
-           steps, use_slerp ? "slerp" : "linear", seed_a, seed_b, path, meta.step);
+           steps, use_slerp ? "slerp" : "linear", seed_a, seed_b, run.path, run.meta.step);
     free(img); free(z); free(za); free(zb);
     run_close(&run);
     return 0;
@@ -168,13 +166,12 @@ int cmd_arith(int argc, char **argv) {
     LoadedRun run;
     run_load(&run, ckpt, device, threads);
     Backend *be = run.be;
-    const CheckpointMeta meta = run.meta;
     const Net *G = &run.g.G;
     char err[1024];
-    const ModelConfig mc = meta.mc;
+    const ModelConfig mc = run.meta.mc;
     const int nz = mc.nz;
     float *zs = xmalloc((size_t)grid_n * nz * sizeof(float));
-    sample_z(zs, grid_n, nz, meta.tc.zdist, (uint64_t)seed);
+    sample_z(zs, grid_n, nz, run.meta.tc.zdist, (uint64_t)seed);
 
     /* the grid: 3 rows of (inputs..., mean), then (result, variants...) */
     int cols = na > nb ? na : nb;

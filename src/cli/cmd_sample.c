@@ -58,11 +58,9 @@ int cmd_sample(int argc, char **argv) {
     LoadedRun run;
     run_load(&run, ckpt, device, threads);
     Backend *be = run.be;
-    const CheckpointMeta meta = run.meta;
     const Net *G = &run.g.G;
-    const char *path = run.path;
     char err[1024];
-    const ModelConfig mc = meta.mc;
+    const ModelConfig mc = run.meta.mc;
     float *z;
     if (zfile) {
         int shape[4], ndim;
@@ -72,7 +70,7 @@ int cmd_sample(int argc, char **argv) {
         n = shape[0];
     } else {
         z = xmalloc((size_t)n * mc.nz * sizeof(float));
-        sample_z(z, n, mc.nz, meta.tc.zdist, (uint64_t)seed);
+        sample_z(z, n, mc.nz, run.meta.tc.zdist, (uint64_t)seed);
     }
     if (batch_stats && n < 2) die("sample: --bn batch needs -n 2 or more");
     const size_t per = (size_t)mc.channels * mc.size * mc.size;
@@ -95,7 +93,7 @@ int cmd_sample(int argc, char **argv) {
         int shape[4] = {n, mc.channels, mc.size, mc.size};
         if (npy_write_f32(rawfile, img, shape, 4, err, sizeof err) != 0) die("%s", err);
     }
-    printf("sample: %d image%s from %s (step %ld)\n", n, n > 1 ? "s" : "", path, meta.step);
+    printf("sample: %d image%s from %s (step %ld)\n", n, n > 1 ? "s" : "", run.path, run.meta.step);
     free(img);
     free(z);
     run_close(&run);

@@ -56,6 +56,27 @@ char *xstrdup(const char *s) {
     return p;
 }
 
+void *bytebuf_reserve(ByteBuf *b, size_t more) {
+    if (b->n + more + 1 > b->cap) {
+        b->cap = (b->n + more + 1) * 2;
+        b->p = xrealloc(b->p, b->cap);
+    }
+    b->p[b->n + more] = 0;
+    return b->p + b->n;
+}
+
+void bytebuf_append(ByteBuf *b, const void *data, size_t n) {
+    memcpy(bytebuf_reserve(b, n), data, n);
+    b->n += n;
+    b->p[b->n] = 0;
+}
+
+void bytebuf_free(ByteBuf *b) {
+    free(b->p);
+    b->p = NULL;
+    b->n = b->cap = 0;
+}
+
 double now_seconds(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);

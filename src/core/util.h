@@ -21,6 +21,14 @@ void *xcalloc(size_t n, size_t size);
 void *xrealloc(void *p, size_t bytes);
 char *xstrdup(const char *s);
 
+/* A growing byte buffer: files built in memory before one atomic write. bytebuf_reserve makes room
+ * for `more` bytes past n (and one more, kept 0, so text stays a C string) and returns where they go;
+ * the caller adds what it wrote to n. */
+typedef struct { uint8_t *p; size_t n, cap; } ByteBuf;
+void *bytebuf_reserve(ByteBuf *b, size_t more);
+void bytebuf_append(ByteBuf *b, const void *data, size_t n);
+void bytebuf_free(ByteBuf *b);
+
 double now_seconds(void);               /* monotonic clock */
 double wall_seconds(void);              /* seconds since 1970 */
 double peak_rss_mb(void);               /* peak resident set size of this process, in MB */

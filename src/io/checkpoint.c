@@ -15,12 +15,8 @@
 #define MAGIC "DCGANCKP"
 
 /* ---- little-endian field writer / reader ---- */
-typedef struct { uint8_t *p; size_t n, cap; } Buf;
-static void put(Buf *b, const void *v, size_t n) {
-    if (b->n + n > b->cap) { b->cap = (b->n + n) * 2; b->p = xrealloc(b->p, b->cap); }
-    memcpy(b->p + b->n, v, n);
-    b->n += n;
-}
+typedef ByteBuf Buf;
+static void put(Buf *b, const void *v, size_t n) { bytebuf_append(b, v, n); }
 static void put_i64(Buf *b, int64_t v) { put(b, &v, 8); }
 static void put_f64(Buf *b, double v) { put(b, &v, 8); }
 
@@ -111,14 +107,14 @@ int checkpoint_save(const char *path, Gan *g, const CheckpointMeta *meta, char *
         bad += put_block(&b, g->be, nets[k]->buffers, nets[k]->nbuf);
     }
     if (bad) { /* a diverged state must never replace a good checkpoint */
-        free(b.p);
+        bytebuf_free(&b);
         snprintf(err, errlen, "not writing %s: %zu weights or optimizer values are NaN or infinite (training diverged)", path, bad);
         return -1;
     }
     uint32_t crc = (uint32_t)crc32(crc32(0L, Z_NULL, 0), b.p, (uInt)b.n);
     put(&b, &crc, 4);
     int rc = write_file_atomic(path, b.p, b.n, err, errlen);
-    free(b.p);
+    bytebuf_free(&b);
     return rc;
 }
 

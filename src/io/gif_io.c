@@ -8,22 +8,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef struct { unsigned char *p; size_t n, cap; } Mem;
-
+/* giflib's output callback: appends to the ByteBuf in UserData */
 static int mem_write(GifFileType *gif, const GifByteType *data, int len) {
-    Mem *m = gif->UserData;
-    if (m->n + (size_t)len > m->cap) {
-        m->cap = (m->n + (size_t)len) * 2;
-        m->p = xrealloc(m->p, m->cap);
-    }
-    memcpy(m->p + m->n, data, (size_t)len);
-    m->n += (size_t)len;
+    bytebuf_append(gif->UserData, data, (size_t)len);
     return len;
 }
 
 int gif_write(const char *path, unsigned char *const *frames, int nframes, int w, int h, int comp, int delay_cs,
               int last_delay_cs, char *err, size_t errlen) {
-    Mem m = {0};
+    ByteBuf m = {0};
     int gerr = 0, rc = -1;
     const char *what = "open";
     GifFileType *gif = EGifOpen(&m, mem_write, &gerr);
@@ -74,7 +67,7 @@ int gif_write(const char *path, unsigned char *const *frames, int nframes, int w
     if (EGifCloseFile(gif, &gerr) != GIF_OK) { gif = NULL; what = "finish"; goto done; }
     gif = NULL;
     rc = write_file_atomic(path, m.p, m.n, err, errlen);
-    free(m.p);
+    bytebuf_free(&m);
     return rc;
 fail:
     gerr = gif->Error;
@@ -82,6 +75,6 @@ fail:
     EGifCloseFile(gif, NULL);
 done:
     snprintf(err, errlen, "cannot %s %s: giflib: %s", what, path, GifErrorString(gerr));
-    free(m.p);
+    bytebuf_free(&m);
     return -1;
 }

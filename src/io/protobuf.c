@@ -6,11 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-void pb_raw(Pb *b, const void *d, size_t n) {
-    if (b->n + n > b->cap) { b->cap = (b->n + n) * 2 + 64; b->p = xrealloc(b->p, b->cap); }
-    memcpy(b->p + b->n, d, n);
-    b->n += n;
-}
+void pb_raw(Pb *b, const void *d, size_t n) { bytebuf_append(b, d, n); }
 void pb_varint(Pb *b, uint64_t v) {
     uint8_t t[10];
     int k = 0;
@@ -23,4 +19,4 @@ void pb_str(Pb *b, int field, const char *s) { pb_bytes(b, field, s, strlen(s));
 void pb_float(Pb *b, int field, float v) { pb_varint(b, (uint64_t)field << 3 | 5); pb_raw(b, &v, 4); }
 void pb_double(Pb *b, int field, double v) { pb_varint(b, (uint64_t)field << 3 | 1); pb_raw(b, &v, 8); }
 void pb_msg(Pb *b, int field, Pb *sub) { pb_bytes(b, field, sub->p, sub->n); pb_free(sub); }
-void pb_free(Pb *b) { free(b->p); memset(b, 0, sizeof *b); }
+void pb_free(Pb *b) { bytebuf_free(b); }

@@ -4,10 +4,12 @@
 #ifndef DCGAN_PROTOBUF_H
 #define DCGAN_PROTOBUF_H
 
+#include "../core/util.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
-typedef struct { uint8_t *p; size_t n, cap; } Pb;
+typedef ByteBuf Pb;
 
 void pb_raw(Pb *b, const void *d, size_t n);
 void pb_varint(Pb *b, uint64_t v);

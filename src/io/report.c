@@ -44,23 +44,17 @@ void report_info_from_meta(ReportInfo *info, const CheckpointMeta *m, const char
     if (backend) report_add(info, "backend", "%s, %d thread%s", backend, threads, threads == 1 ? "" : "s");
 }
 
-/* ---- a growing text buffer ---- */
-typedef struct { char *p; size_t n, cap; } Text;
+/* ---- the page is built in a ByteBuf (util.h), kept NUL-terminated ---- */
+typedef ByteBuf Text;
 
-static void text_reserve(Text *t, size_t more) {
-    if (t->n + more + 1 > t->cap) {
-        t->cap = (t->n + more + 1) * 2;
-        t->p = xrealloc(t->p, t->cap);
-    }
-}
 static void tprintf(Text *t, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
     int k = vsnprintf(NULL, 0, fmt, ap);
     va_end(ap);
-    text_reserve(t, (size_t)k);
+    char *at = bytebuf_reserve(t, (size_t)k);
     va_start(ap, fmt);
-    vsnprintf(t->p + t->n, (size_t)k + 1, fmt, ap);
+    vsnprintf(at, (size_t)k + 1, fmt, ap);
     va_end(ap);
     t->n += (size_t)k;
 }
@@ -75,8 +69,7 @@ static void tescape(Text *t, const char *s) { /* HTML text */
 }
 static void tbase64(Text *t, const unsigned char *d, size_t n) {
     static const char A[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    text_reserve(t, (n + 2) / 3 * 4);
-    char *o = t->p + t->n;
+    char *o = bytebuf_reserve(t, (n + 2) / 3 * 4), *start = (char *)t->p;
     size_t i = 0;
     for (; i + 2 < n; i += 3) {
         const unsigned v = (unsigned)d[i] << 16 | (unsigned)d[i + 1] << 8 | d[i + 2];
@@ -88,9 +81,21 @@ static void tbase64(Text *t, const unsigned char *d, size_t n) {
         *o++ = i + 1 < n ? A[(v >> 6) & 63] : '=';
         *o++ = '=';
     }
-    t->n = (size_t)(o - t->p);
+    t->n = (size_t)(o - start);
     t->p[t->n] = 0;
 }
+/* a table row of the fields of one CSV line (modified in place) */
+static void trow_csv(Text *t, char *line) {
+    char *save = NULL;
+    tprintf(t, "<tr>");
+    for (char *f = strtok_r(line, ",", &save); f; f = strtok_r(NULL, ",", &save)) {
+        tprintf(t, "<td>");
+        tescape(t, f);
+        tprintf(t, "</td>");
+    }
+    tprintf(t, "</tr>");
+}
+
 /* an <img> holding PNG bytes */
 static void timg(Text *t, const unsigned char *png, size_t n, const char *alt, const char *attrs) {
     tprintf(t, "<img alt=\"");
@@ -236,12 +241,10 @@ int report_write(const char *dir, const ReportInfo *info, const Log *log, char *
         char *last = NULL, *save = NULL, *header = strtok_r(metrics, "\n", &save);
         for (char *l = strtok_r(NULL, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) last = l;
         if (header && last) {
-            tprintf(&t, "<h2>Sample quality (dcgan eval on LeNet features)</h2>\n<table><tr>");
-            char *hs = NULL, *vs = NULL;
-            for (char *h = strtok_r(header, ",", &hs); h; h = strtok_r(NULL, ",", &hs)) { tprintf(&t, "<td>"); tescape(&t, h); tprintf(&t, "</td>"); }
-            tprintf(&t, "</tr><tr>");
-            for (char *v = strtok_r(last, ",", &vs); v; v = strtok_r(NULL, ",", &vs)) { tprintf(&t, "<td>"); tescape(&t, v); tprintf(&t, "</td>"); }
-            tprintf(&t, "</tr></table>\n");
+            tprintf(&t, "<h2>Sample quality (dcgan eval on LeNet features)</h2>\n<table>");
+            trow_csv(&t, header);
+            trow_csv(&t, last);
+            tprintf(&t, "</table>\n");
             snprintf(path, sizeof path, "%s/fid_lenet.png", dir);
             size_t plen = 0;
             unsigned char *plot = read_file(path, &plen, 1u << 26);
@@ -277,7 +280,7 @@ int report_write(const char *dir, const ReportInfo *info, const Log *log, char *
                 "<script>%s</script>\n</body></html>\n", JS);
     snprintf(path, sizeof path, "%s/index.html", dir);
     int rc = write_file_atomic(path, t.p, t.n, err, errlen);
-    free(t.p);
+    bytebuf_free(&t);
     return rc;
 }
 
