@@ -166,15 +166,18 @@ static void adam_case(const Fixture *fx) {
     const FxTensor *p0 = fx_get(fx, "adam.p0");
     size_t n = p0->numel;
     float *p = dev_from(p0->data, n), *m = be->alloc(be, n), *v = be->alloc(be, n), *g = be->alloc(be, n);
+    int64_t *step = be->counters_alloc(be, 1);
     char buf[64];
     for (int s = 0; s < 3; s++) {
         be->upload(be, g, fx_get(fx, "adam.g%d", s)->data, n);
-        be->adam(be, p, g, m, v, n, 2e-4, 0.5, 0.999, 1e-8, s + 1);
+        be->counter_add(be, step, 1);
+        be->adam(be, p, g, m, v, n, 2e-4, 0.5, 0.999, 1e-8, step);
         snprintf(buf, sizeof buf, "adam step %d param", s + 1); check_flat(buf, p, fx_get(fx, "adam.p%d", s + 1));
         snprintf(buf, sizeof buf, "adam step %d exp_avg", s + 1); check_flat(buf, m, fx_get(fx, "adam.m%d", s + 1));
         snprintf(buf, sizeof buf, "adam step %d exp_avg_sq", s + 1); check_flat(buf, v, fx_get(fx, "adam.v%d", s + 1));
     }
     be->free(be, p); be->free(be, m); be->free(be, v); be->free(be, g);
+    be->counters_free(be, step);
 }
 
 int main(int argc, char **argv) {

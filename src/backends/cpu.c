@@ -4,6 +4,7 @@
  * inputs and the thread count. See ops.h for the layout and gradient conventions. */
 #include "../ops/ops.h"
 #include "../core/util.h"
+#include "../core/ctr_rng.h"
 #ifdef DCGAN_HAVE_DNNL
 #include "cpu_dnnl.h"
 #endif
@@ -729,8 +730,9 @@ static void cpu_softmax_xent(Backend *be, float *loss, float *probs, float *dlog
 }
 
 static void cpu_adam(Backend *be, float *param, const float *grad, float *m, float *v, size_t n, double lr,
-                     double beta1, double beta2, double eps_d, long step) {
+                     double beta1, double beta2, double eps_d, const int64_t *step_ctr) {
     (void)be;
+    const int64_t step = *step_ctr;
     /* torch.optim.Adam (single-tensor path): bias corrections in double, applied as float scalars */
     const double bc1 = 1.0 - pow(beta1, (double)step), bc2 = 1.0 - pow(beta2, (double)step);
     const float step_size = (float)(lr / bc1), bc2_sqrt = (float)sqrt(bc2);
@@ -749,6 +751,28 @@ static void cpu_adam(Backend *be, float *param, const float *grad, float *m, flo
 }
 
 /* ------------------------------------------------------------------------------------------------ */
+
+/* ------------------------------------------------------------------------------------------------
+ * counters and random numbers (host memory: ops run when issued) */
+
+static int64_t *cpu_counters_alloc(Backend *be, int n) { (void)be; return xcalloc((size_t)(n > 0 ? n : 1), sizeof(int64_t)); }
+static void cpu_counters_free(Backend *be, int64_t *c) { (void)be; free(c); }
+static void cpu_counters_set(Backend *be, int64_t *c, const int64_t *host, int n) {
+    (void)be;
+    memcpy(c, host, (size_t)n * sizeof(int64_t));
+}
+static void cpu_counter_add(Backend *be, int64_t *c, int64_t k) { (void)be; c[0] += k; }
+
+static void cpu_random_fill(Backend *be, float *out, size_t n, uint64_t seed, uint64_t stream_base,
+                            const int64_t *stream, uint64_t first, int uniform) {
+    (void)be;
+    const uint64_t key = ctr_rng_key(seed, stream_base + (uint64_t)*stream);
+    #pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < n; i++)
+        out[i] = uniform ? ctr_rng_uniform_pm1(key, first + i) : ctr_rng_normal(key, first + i);
+}
+
+static void cpu_sync(Backend *be) { (void)be; }
 
 static void cpu_upload(Backend *be, float *dst, const float *src, size_t n) { cpu_copy(be, dst, src, n); }
 static void cpu_download(Backend *be, float *dst, const float *src, size_t n) { cpu_copy(be, dst, src, n); }
@@ -805,6 +829,12 @@ Backend *backend_cpu_create(int threads, int use_dnnl) {
     be->bce_logits = cpu_bce_logits;
     be->softmax_xent = cpu_softmax_xent;
     be->adam = cpu_adam;
+    be->counters_alloc = cpu_counters_alloc;
+    be->counters_free = cpu_counters_free;
+    be->counters_set = cpu_counters_set;
+    be->counter_add = cpu_counter_add;
+    be->random_fill = cpu_random_fill;
+    be->sync = cpu_sync;
     be->destroy = cpu_destroy;
     return be;
 }

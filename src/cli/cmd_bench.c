@@ -50,11 +50,11 @@ static double sgemm_gflops(int n) {
 }
 
 int cmd_bench(int argc, char **argv) {
-    const char *arch = "dcgan", *device = "cpu";
+    const char *arch = "dcgan", *device = "cpu", *precision = NULL;
     int size = 64, channels = 3, batch = 64, g_steps = 1, steps = 10, warmup = 2, threads = 0, nz = 100, gf = 64,
         df = 64;
     long seed = 1;
-    int sgemm = 0;
+    int sgemm = 0, no_graph = 0;
     const OptSpec spec[] = {
         {"arch", OPT_STR, &arch, "model family: dcgan (pytorch/examples) or seed (the article's)", 0, -1},
         {"size", OPT_INT, &size, "image side", 1, 4096},
@@ -67,7 +67,9 @@ int cmd_bench(int argc, char **argv) {
         {"steps", OPT_INT, &steps, "timed iterations", 1, 1000000},
         {"warmup", OPT_INT, &warmup, "untimed iterations first", 0, 1000000},
         {"threads", OPT_INT, &threads, "CPU threads (0: all cores)", 0, 1024},
-        {"device", OPT_STR, &device, "cpu", 0, -1},
+        {"device", OPT_STR, &device, "cpu or cuda", 0, -1},
+        {"precision", OPT_STR, &precision, "with --device cuda: tf32 (default), fp32 or bf16", 0, -1},
+        {"no-graph", OPT_FLAG, &no_graph, "cuda: launch every op instead of replaying one recorded iteration", 0, -1},
         {"seed", OPT_LONG, &seed, "random seed", 0, 9.2e18},
         {"sgemm", OPT_INT, &sgemm, "instead, measure the BLAS sgemm peak on N x N x N (e.g. 2048)", 0, 16384},
     };
@@ -86,9 +88,10 @@ int cmd_bench(int argc, char **argv) {
     train_config_default(&tc);
     tc.g_steps = g_steps;
 
-    Backend *be = backend_create(device, threads);
+    Backend *be = backend_create_precision(device, precision, threads);
     Gan g;
     gan_init(&g, be, &mc, &tc, batch, (uint64_t)seed);
+    if (no_graph) g.use_graph = 0;
     /* synthetic "real" images: tanh of Gaussian noise, like the PyTorch reference */
     const size_t img = (size_t)channels * size * size * batch;
     float *real = xmalloc(img * sizeof(float));
@@ -98,10 +101,10 @@ int cmd_bench(int argc, char **argv) {
     for (size_t i = 0; i < img; i++) real[i] = tanhf(real[i]);
     gan_set_real(&g, real);
     StepStats st;
-    for (int i = 0; i < warmup; i++) { gan_draw_z(&g); gan_step(&g); }
+    for (int i = 0; i < warmup; i++) gan_iterate(&g);
     gan_read_stats(&g, &st);
     double t0 = now_seconds();
-    for (int i = 0; i < steps; i++) { gan_draw_z(&g); gan_step(&g); }
+    for (int i = 0; i < steps; i++) gan_iterate(&g);
     gan_read_stats(&g, &st);
     double dt = now_seconds() - t0;
     const double ips = batch * steps / dt;

@@ -165,7 +165,7 @@ int cmd_eval(int argc, char **argv) {
     char what[4400];
     if (ckpt) {
         LoadedRun run;
-        run_load(&run, ckpt, "cpu", threads);
+        run_load(&run, ckpt, "cpu", NULL, threads);
         const ModelConfig mc = run.meta.mc;
         const size_t ipr = (size_t)mc.channels * mc.size * mc.size;
         float *z = xmalloc((size_t)m * mc.nz * sizeof(float)), *raw = xmalloc((size_t)m * ipr * sizeof(float));

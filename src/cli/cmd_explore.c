@@ -60,7 +60,7 @@ int cmd_interp(int argc, char **argv) {
         {"gif", OPT_STR, &gif, "also an animated GIF going there and back", 0, -1},
         {"raw", OPT_STR, &raw, "also the images as .npy float32 [rows * steps, C, S, S] in [-1, 1]", 0, -1},
         {"threads", OPT_INT, &threads, "CPU threads (0: all cores)", 0, 1024},
-        {"device", OPT_STR, &device, "cpu", 0, -1},
+        {"device", OPT_STR, &device, "cpu or cuda", 0, -1},
     };
     opts_parse("interp", "Walks the latent space between two points and draws the images along the way.", spec,
                (int)(sizeof spec / sizeof spec[0]), argc, argv, 2);
@@ -68,7 +68,7 @@ int cmd_interp(int argc, char **argv) {
     if (!out && !gif && !raw) die("interp: say where the walk goes: --out FILE.png, --gif FILE.gif or --raw FILE.npy");
 
     LoadedRun run;
-    run_load(&run, ckpt, device, threads);
+    run_load(&run, ckpt, device, NULL, threads);
     Backend *be = run.be;
     const Net *G = &run.g.G;
     char err[1024];
@@ -152,7 +152,7 @@ int cmd_arith(int argc, char **argv) {
         {"noise-seed", OPT_LONG, &noise_seed, "seed for the noise (default: --seed)", 0, 9.2e18},
         {"out", OPT_STR, &out, "the result grid PNG: rows A, B, C (inputs, then their mean), then A - B + C", 0, -1},
         {"threads", OPT_INT, &threads, "CPU threads (0: all cores)", 0, 1024},
-        {"device", OPT_STR, &device, "cpu", 0, -1},
+        {"device", OPT_STR, &device, "cpu or cuda", 0, -1},
     };
     opts_parse("arith", "Vector arithmetic in z: mean(A) - mean(B) + mean(C), from images of a sample grid.", spec,
                (int)(sizeof spec / sizeof spec[0]), argc, argv, 2);
@@ -164,7 +164,7 @@ int cmd_arith(int argc, char **argv) {
               nc = parse_indices("c", sc, ic, MAXI, grid_n);
 
     LoadedRun run;
-    run_load(&run, ckpt, device, threads);
+    run_load(&run, ckpt, device, NULL, threads);
     Backend *be = run.be;
     const Net *G = &run.g.G;
     char err[1024];

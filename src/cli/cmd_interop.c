@@ -72,7 +72,7 @@ int cmd_export(int argc, char **argv) {
     if (!onnx && strcmp(format, "safetensors")) die("export: --format '%s' is unknown; use safetensors or onnx", format);
     if (onnx && !generator) die("export: ONNX export is for the generator; drop --net D");
     LoadedRun run;
-    run_load(&run, ckpt, "cpu", 1);
+    run_load(&run, ckpt, "cpu", NULL, 1);
     if (onnx) {
         char err[1024];
         if (onnx_export_generator(out, &run.g.G, run.be, &run.meta.mc, err, sizeof err) != 0) die("%s", err);

@@ -15,11 +15,11 @@
 #include <string.h>
 #include <zlib.h>
 
-void run_load(LoadedRun *r, const char *ckpt, const char *device, int threads) {
+void run_load(LoadedRun *r, const char *ckpt, const char *device, const char *precision, int threads) {
     char err[1024];
     if (checkpoint_resolve(ckpt, r->path, sizeof r->path, err, sizeof err) != 0) die("%s", err);
     if (checkpoint_read_meta(r->path, &r->meta, err, sizeof err) != 0) die("%s", err);
-    r->be = backend_create(device, threads);
+    r->be = backend_create_precision(device, precision, threads);
     gan_init(&r->g, r->be, &r->meta.mc, &r->meta.tc, r->meta.batch, r->meta.seed);
     if (checkpoint_load(r->path, &r->g, &r->meta, err, sizeof err) != 0) die("%s", err);
 }
@@ -30,7 +30,8 @@ void run_close(LoadedRun *r) {
 }
 
 int cmd_sample(int argc, char **argv) {
-    const char *ckpt = NULL, *out = NULL, *grid = NULL, *zfile = NULL, *rawfile = NULL, *bn = "running", *device = "cpu";
+    const char *ckpt = NULL, *out = NULL, *grid = NULL, *zfile = NULL, *rawfile = NULL, *bn = "running", *device = "cpu",
+               *precision = NULL;
     int n = 64, threads = 0, cols = 0;
     long seed = 1;
     const OptSpec spec[] = {
@@ -44,7 +45,8 @@ int cmd_sample(int argc, char **argv) {
         {"raw", OPT_STR, &rawfile, "also write the images as .npy float32 [N, C, S, S] in [-1, 1]", 0, -1},
         {"bn", OPT_STR, &bn, "batch norm statistics: running (inference) or batch", 0, -1},
         {"threads", OPT_INT, &threads, "CPU threads (0: all cores)", 0, 1024},
-        {"device", OPT_STR, &device, "cpu", 0, -1},
+        {"device", OPT_STR, &device, "cpu or cuda", 0, -1},
+        {"precision", OPT_STR, &precision, "with --device cuda: tf32 (default), fp32 or bf16", 0, -1},
     };
     opts_parse("sample", "Generates images from a trained checkpoint.", spec, (int)(sizeof spec / sizeof spec[0]), argc,
                argv, 2);
@@ -56,7 +58,7 @@ int cmd_sample(int argc, char **argv) {
     else die("sample: --bn '%s' is unknown; use running or batch", bn);
 
     LoadedRun run;
-    run_load(&run, ckpt, device, threads);
+    run_load(&run, ckpt, device, precision, threads);
     Backend *be = run.be;
     const Net *G = &run.g.G;
     char err[1024];
@@ -109,7 +111,7 @@ int cmd_info(int argc, char **argv) {
                argv, 2);
     if (!ckpt) die("info: --checkpoint PATH is required");
     LoadedRun run;
-    run_load(&run, ckpt, "cpu", 1);
+    run_load(&run, ckpt, "cpu", NULL, 1);
     const CheckpointMeta m = run.meta;
     const Gan *g = &run.g;
     const char *path = run.path;

@@ -203,7 +203,8 @@ static int parse_color(const char *s, uint8_t rgb[3]) {
 
 int cmd_train(int argc, char **argv) {
     const char *data = NULL, *out = NULL, *arch = NULL, *loss = "ns", *zdist = "normal",
-               *resume = NULL, *device = "cpu", *background = "white";
+               *resume = NULL, *device = "cpu", *background = "white",
+               *precision = NULL;
     int size = 0, channels = 0, nz = 0, gf = 0, df = 0, batch = 64, g_steps = 2, threads = 0, sample_every = 200,
         checkpoint_every = 500, keep = 3, no_crop = 0, quiet = 0, no_tensorboard = 0, sync_bn = 0, reshard = 0,
         eval_every = 0, eval_n = 2000;
@@ -230,7 +231,8 @@ int cmd_train(int argc, char **argv) {
         {"z-dist", OPT_STR, &zdist, "latent distribution: normal or uniform", 0, -1},
         {"seed", OPT_LONG, &seed, "random seed (weights, z, data order)", 0, 9.2e18},
         {"threads", OPT_INT, &threads, "CPU threads (0: all cores)", 0, 1024},
-        {"device", OPT_STR, &device, "cpu", 0, -1},
+        {"device", OPT_STR, &device, "cpu or cuda", 0, -1},
+        {"precision", OPT_STR, &precision, "with --device cuda: tf32 (default), fp32 or bf16", 0, -1},
         {"sample-every", OPT_INT, &sample_every, "write a sample grid every N iterations (0: only at epoch ends)", 0, 1 << 30},
         {"checkpoint-every", OPT_INT, &checkpoint_every, "write a checkpoint every N iterations (0: only at the end)", 0, 1 << 30},
         {"keep", OPT_INT, &keep, "checkpoints to keep", 1, 1000000},
@@ -321,7 +323,7 @@ int cmd_train(int argc, char **argv) {
     }
     if (model_config_check(&mc, batch, err, sizeof err) != 0) die("train: %s", err);
 
-    Backend *be = backend_create(device, threads);
+    Backend *be = backend_create_precision(device, precision, threads);
     const int nthreads = threads ? threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
     DatasetOptions dopt = {mc.size, mc.channels, !no_crop, {bg[0], bg[1], bg[2]}, NULL, !quiet};
     Dataset ds;
@@ -491,8 +493,7 @@ int cmd_train(int argc, char **argv) {
             const float nanv = NAN;
             be->upload(be, g.real, &nanv, 1);
         }
-        gan_draw_z(&g);
-        gan_step(&g);
+        gan_iterate(&g);
         StepStats st;
         gan_read_stats(&g, &st);
         int stop_now = g_stop_signal;

@@ -27,7 +27,7 @@ typedef struct {
 } LoadedRun;
 /* Resolves ckpt (a file, or a run folder meaning its newest checkpoint) and loads it on a new
  * backend. Dies with one line on any problem. */
-void run_load(LoadedRun *r, const char *ckpt, const char *device, int threads);
+void run_load(LoadedRun *r, const char *ckpt, const char *device, const char *precision, int threads);
 void run_close(LoadedRun *r);
 
 #endif

@@ -24,6 +24,7 @@ void lenet_init(Lenet *l, Backend *be, int B, int training, uint64_t seed) {
     l->dlogits = be->alloc(be, (size_t)B * LENET_CLASSES);
     l->labels = be->alloc(be, (size_t)B);
     l->loss = be->alloc(be, 1);
+    l->adam_ctr = be->counters_alloc(be, 1);
     /* He-style init for a LeakyReLU network: N(0, sqrt(2 / fan_in)) weights, zero biases, BN (1, 0) */
     Rng r;
     rng_seed(&r, seed, 21);
@@ -53,6 +54,7 @@ void lenet_free(Lenet *l) {
     workspace_free(&l->ws, be);
     float *t[] = {l->x, l->logits, l->feat, l->probs, l->dlogits, l->labels, l->loss};
     for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) be->free(be, t[i]);
+    be->counters_free(be, l->adam_ctr);
 }
 
 int lenet_save(const Lenet *l, const char *path, char *err, size_t errlen) {
@@ -159,7 +161,9 @@ float lenet_train_step(Lenet *l, const float *images, const int32_t *labels, dou
     be->transpose01(be, l->ws.g0, l->dlogits, l->B, LENET_CLASSES, 1); /* (B,K) -> (K,B) */
     be->zero(be, net->grads, net->nparams);
     net_backward(net, be, &l->ws, l->x, l->ws.g0, 1, 0);
-    be->adam(be, net->params, net->grads, net->adam_m, net->adam_v, net->nparams, lr, 0.9, 0.999, 1e-8, ++l->adam_t);
+    l->adam_t++;
+    be->counter_add(be, l->adam_ctr, 1);
+    be->adam(be, net->params, net->grads, net->adam_m, net->adam_v, net->nparams, lr, 0.9, 0.999, 1e-8, l->adam_ctr);
     float loss;
     be->download(be, &loss, l->loss, 1);
     return loss;

@@ -19,6 +19,7 @@
 #define DCGAN_OPS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 typedef enum { ACT_NONE = 0, ACT_RELU, ACT_LRELU, ACT_TANH } Act;
 #define LRELU_SLOPE 0.2f
@@ -194,9 +195,32 @@ struct Backend {
                          int B, int K);
 
     /* ---- Adam with PyTorch's update and bias correction, over one flat block ----
-     * Hyperparameters are doubles, as PyTorch's Python scalars: 1 - beta2 must be formed in double. */
+     * Hyperparameters are doubles, as PyTorch's Python scalars: 1 - beta2 must be formed in double.
+     * The 1-based step count is read at run time from a counter (see below). */
     void (*adam)(Backend *be, float *param, const float *grad, float *m, float *v, size_t n,
-                 double lr, double beta1, double beta2, double eps, long step /* 1-based */);
+                 double lr, double beta1, double beta2, double eps, const int64_t *step /* counter */);
+
+    /* ---- counters: int64 values in backend memory that ops read when they run, not when they are
+     * issued, so that a recorded iteration (see graphs) can be replayed with the next step's counts. */
+    int64_t *(*counters_alloc)(Backend *be, int n); /* n counters, zero */
+    void (*counters_free)(Backend *be, int64_t *c);
+    void (*counters_set)(Backend *be, int64_t *c, const int64_t *host, int n);
+    void (*counter_add)(Backend *be, int64_t *c, int64_t k); /* c[0] += k, in op order */
+
+    /* ---- counter-based random numbers: out[i] = draw number (first + i) of the stream
+     * (stream_base + *stream), N(0,1) or U(-1,1), the same bits on every backend (core/ctr_rng.h). */
+    void (*random_fill)(Backend *be, float *out, size_t n, uint64_t seed, uint64_t stream_base,
+                        const int64_t *stream, uint64_t first, int uniform);
+
+    /* ---- graphs (optional: NULL where the backend has none). Ops issued between graph_begin and
+     * graph_end are recorded, not run; graph_launch runs the recording again. No download, alloc
+     * or free may happen while recording. ---- */
+    void (*graph_begin)(Backend *be);
+    void *(*graph_end)(Backend *be);
+    void (*graph_launch)(Backend *be, void *graph);
+    void (*graph_free)(Backend *be, void *graph);
+    /* Waits until every op issued so far has finished (the CPU backend runs them in order anyway). */
+    void (*sync)(Backend *be);
 
     void (*destroy)(Backend *be);
 };
@@ -205,8 +229,18 @@ struct Backend {
  * OpenBLAS sgemm; everything else OpenMP loops. threads <= 0 keeps the library defaults. */
 Backend *backend_cpu_create(int threads, int use_dnnl);
 
+/* The CUDA backend (built when the CUDA toolkit is present): cuDNN convolutions, cuBLAS linear
+ * layers, our own kernels for the rest. precision: "tf32" (default: fp32 storage, TF32 tensor-core
+ * math for convolutions and matrix products, as PyTorch), "fp32" (strict IEEE fp32), "bf16"
+ * (bf16 operands for convolutions and matrix products, fp32 everything else). Dies with one line
+ * when there is no usable GPU. */
+Backend *backend_cuda_create(const char *precision);
+
 /* Picks a backend by name: "cpu" (oneDNN convolutions when built with oneDNN), "cpu-blas"
- * (im2col + OpenBLAS sgemm convolutions); dies with a clear line when it is not available. */
+ * (im2col + OpenBLAS sgemm convolutions), "cuda" or "cuda:PRECISION"; dies with a clear line when
+ * it is not available. */
 Backend *backend_create(const char *name, int threads);
+/* The same with a separate precision (NULL: the device's default); the CPU has only fp32. */
+Backend *backend_create_precision(const char *name, const char *precision, int threads);
 
 #endif

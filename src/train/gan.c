@@ -45,6 +45,9 @@ void gan_init(Gan *g, Backend *be, const ModelConfig *mc, const TrainConfig *tc,
     g->real = be->alloc(be, (size_t)B * img);
     g->staging = be->alloc(be, (size_t)B * img);
     g->scalars = be->alloc(be, SC_COUNT);
+    g->counters = be->counters_alloc(be, CTR_COUNT);
+    g->use_graph = be->graph_begin != NULL;
+    g->graph = NULL;
     Rng init;
     rng_seed(&init, seed, 0);
     net_init_params(&g->G, be, &init);
@@ -65,17 +68,27 @@ void gan_free(Gan *g) {
     be->free(be, g->real);
     be->free(be, g->staging);
     be->free(be, g->scalars);
+    be->counters_free(be, g->counters);
+    if (g->graph) be->graph_free(be, g->graph);
+    g->graph = NULL;
+}
+
+/* The host's counts -> the backend's counters (before eager ops, or before recording). */
+static void push_counters(Gan *g) {
+    const int64_t h[CTR_COUNT] = {g->step, g->adam_t_d, g->adam_t_g};
+    g->be->counters_set(g->be, g->counters, h, CTR_COUNT);
+}
+
+/* z of the iteration in counters[CTR_ITER]: stream 2^32 + t of the seed, this rank's rows. */
+static void draw_z_ops(Gan *g) {
+    const size_t n = (size_t)g->B * g->mc.nz;
+    g->be->random_fill(g->be, g->z, n, g->seed, 1ull << 32, g->counters + CTR_ITER, (uint64_t)n * (uint64_t)g->rank,
+                       g->tc.zdist == Z_UNIFORM);
 }
 
 void gan_draw_z(Gan *g) {
-    const size_t n = (size_t)g->B * g->mc.nz, total = n * (size_t)g->nranks;
-    float *host = xmalloc(total * sizeof(float));
-    Rng r;
-    rng_seed(&r, g->seed, (1ull << 32) + (uint64_t)g->step);
-    if (g->tc.zdist == Z_UNIFORM) rng_fill_uniform(&r, host, total, -1.0f, 1.0f);
-    else rng_fill_normal(&r, host, total, 0.0f, 1.0f);
-    g->be->upload(g->be, g->z, host + n * (size_t)g->rank, n);
-    free(host);
+    push_counters(g);
+    draw_z_ops(g);
 }
 
 void gan_set_real(Gan *g, const float *host_nchw) {
@@ -94,7 +107,8 @@ static float *d_pass(Gan *g, const float *x, float target, float scale, float *l
     return net_backward(D, be, &g->ws, x, g->ws.g0, param_grads, want_dx);
 }
 
-void gan_step(Gan *g) {
+/* The iteration's ops; the host counts advance with the backend's counters. */
+static void step_ops(Gan *g) {
     Backend *be = g->be;
     const TrainConfig *tc = &g->tc;
     Net *G = &g->G, *D = &g->D;
@@ -107,8 +121,10 @@ void gan_step(Gan *g) {
     d_pass(g, g->real, 1.0f, 1.0f, sc + SC_D_REAL, sc + SC_DX, 1, 0);
     d_pass(g, fake, 0.0f, 1.0f, sc + SC_D_FAKE, sc + SC_DGZ, 1, 0);
     if (g->grad_average) g->grad_average(g->grad_ctx, be, D->grads, D->nparams);
+    be->counter_add(be, g->counters + CTR_ADAM_D, 1);
+    g->adam_t_d++;
     be->adam(be, D->params, D->grads, D->adam_m, D->adam_v, D->nparams, tc->lr, tc->beta1, tc->beta2, tc->eps,
-             ++g->adam_t_d);
+             g->counters + CTR_ADAM_D);
 
     /* ---- G steps; the first reuses the D step's fake batch (same G weights, same z) ---- */
     for (int k = 0; k < tc->g_steps; k++) {
@@ -119,10 +135,40 @@ void gan_step(Gan *g) {
         float *dfake = d_pass(g, fake, target, scale, sc + SC_G, sc + SC_DGZ_G, 0, 1);
         net_backward(G, be, &g->ws, g->z, dfake, 1, 0);
         if (g->grad_average) g->grad_average(g->grad_ctx, be, G->grads, G->nparams);
+        be->counter_add(be, g->counters + CTR_ADAM_G, 1);
+        g->adam_t_g++;
         be->adam(be, G->params, G->grads, G->adam_m, G->adam_v, G->nparams, tc->lr, tc->beta1, tc->beta2, tc->eps,
-                 ++g->adam_t_g);
+                 g->counters + CTR_ADAM_G);
     }
+    be->counter_add(be, g->counters + CTR_ITER, 1);
     g->step++;
+}
+
+void gan_step(Gan *g) {
+    push_counters(g);
+    step_ops(g);
+}
+
+void gan_iterate(Gan *g) {
+    Backend *be = g->be;
+    if (!g->use_graph || !be->graph_begin || g->grad_average || g->G.sync || g->D.sync) {
+        gan_draw_z(g);
+        gan_step(g);
+        return;
+    }
+    if (!g->graph) { /* record one iteration; recording runs nothing, so the counts are rewound */
+        const long step = g->step, td = g->adam_t_d, tg = g->adam_t_g;
+        push_counters(g);
+        be->graph_begin(be);
+        draw_z_ops(g);
+        step_ops(g);
+        g->graph = be->graph_end(be);
+        g->step = step; g->adam_t_d = td; g->adam_t_g = tg;
+    }
+    be->graph_launch(be, g->graph);
+    g->step++;
+    g->adam_t_d++;
+    g->adam_t_g += g->tc.g_steps;
 }
 
 void gan_read_stats(Gan *g, StepStats *st) {

@@ -31,6 +31,8 @@ typedef struct {
 
 /* Scalars the step writes on the backend, read back with gan_read_stats. */
 enum { SC_D_REAL, SC_D_FAKE, SC_G, SC_DX, SC_DGZ, SC_DGZ_G, SC_COUNT };
+/* Counters in backend memory: the iteration (z's stream) and the two Adam step counts. */
+enum { CTR_ITER, CTR_ADAM_D, CTR_ADAM_G, CTR_COUNT };
 
 typedef struct {
     Backend *be;
@@ -45,6 +47,11 @@ typedef struct {
     float *scalars;  /* (SC_COUNT) */
     long step;       /* completed iterations */
     long adam_t_d, adam_t_g;
+    /* the same three counts in backend memory, read by the ops when they run (see ops.h) */
+    int64_t *counters; /* (CTR_COUNT) */
+    /* one recorded iteration (gan_iterate), on backends with graphs; NULL until the first call */
+    int use_graph;
+    void *graph;
     uint64_t seed;
     /* data parallelism: this rank's share of the global batch (rank 0 of 1 alone), and the hook
      * that averages a gradient block over the ranks before each Adam step (NULL alone) */
@@ -66,6 +73,10 @@ void gan_draw_z(Gan *g);
 void gan_set_real(Gan *g, const float *host_nchw);
 /* One training iteration on the current z and real batch. */
 void gan_step(Gan *g);
+/* gan_draw_z then gan_step. On a backend with graphs (and without a gradient-averaging hook or
+ * synchronized batch norm) the first call records the iteration and every call replays it: one
+ * launch per iteration, z drawn on the device, no host round trip. The same numbers either way. */
+void gan_iterate(Gan *g);
 /* Reads back the last step's losses (synchronizes with the backend). */
 void gan_read_stats(Gan *g, StepStats *st);
 
