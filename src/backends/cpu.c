@@ -5,6 +5,7 @@
 #include "../ops/ops.h"
 #include "../core/util.h"
 #include "../core/ctr_rng.h"
+#include "../ops/act_math.h"
 #ifdef DCGAN_HAVE_DNNL
 #include "cpu_dnnl.h"
 #endif
@@ -430,25 +431,6 @@ static void cpu_convt_backward(Backend *be, float *din, float *dw, float *dbias,
 /* ------------------------------------------------------------------------------------------------
  * activations */
 
-static inline float act_apply(float z, Act act) {
-    switch (act) {
-    case ACT_RELU: return z > 0.0f ? z : 0.0f;
-    case ACT_LRELU: return z > 0.0f ? z : LRELU_SLOPE * z;
-    case ACT_TANH: return tanhf(z);
-    default: return z;
-    }
-}
-
-/* d act / d z, from the pre-activation z */
-static inline float act_grad_from_input(float z, Act act) {
-    switch (act) {
-    case ACT_RELU: return z > 0.0f ? 1.0f : 0.0f;
-    case ACT_LRELU: return z > 0.0f ? 1.0f : LRELU_SLOPE;
-    case ACT_TANH: { float t = tanhf(z); return 1.0f - t * t; }
-    default: return 1.0f;
-    }
-}
-
 static void cpu_act_forward(Backend *be, float *out, const float *in, size_t n, Act act) {
     (void)be;
     /* one loop per activation, so that each vectorizes */
@@ -474,15 +456,7 @@ static void cpu_act_backward(Backend *be, float *din, const float *dout, const f
     (void)be;
     #pragma omp parallel for schedule(static)
     for (size_t i = 0; i < n; i++) {
-        const float y = out[i];
-        float g;
-        switch (act) {
-        case ACT_RELU: g = y > 0.0f ? 1.0f : 0.0f; break;
-        case ACT_LRELU: g = y > 0.0f ? 1.0f : LRELU_SLOPE; break;
-        case ACT_TANH: g = 1.0f - y * y; break;
-        default: g = 1.0f;
-        }
-        din[i] = dout[i] * g;
+        din[i] = dout[i] * act_grad_from_output(out[i], act);
     }
 }
 
@@ -762,6 +736,10 @@ static void cpu_counters_set(Backend *be, int64_t *c, const int64_t *host, int n
     memcpy(c, host, (size_t)n * sizeof(int64_t));
 }
 static void cpu_counter_add(Backend *be, int64_t *c, int64_t k) { (void)be; c[0] += k; }
+static void cpu_stash(Backend *be, float *ring, const float *src, size_t n, const int64_t *counter, int slots) {
+    (void)be;
+    memcpy(ring + (size_t)(*counter % slots) * n, src, n * sizeof(float));
+}
 
 static void cpu_random_fill(Backend *be, float *out, size_t n, uint64_t seed, uint64_t stream_base,
                             const int64_t *stream, uint64_t first, int uniform) {
@@ -833,6 +811,7 @@ Backend *backend_cpu_create(int threads, int use_dnnl) {
     be->counters_free = cpu_counters_free;
     be->counters_set = cpu_counters_set;
     be->counter_add = cpu_counter_add;
+    be->stash = cpu_stash;
     be->random_fill = cpu_random_fill;
     be->sync = cpu_sync;
     be->destroy = cpu_destroy;

@@ -485,92 +485,115 @@ int cmd_train(int argc, char **argv) {
     double ips = 0;
     long epoch = meta.epoch, batch_in_epoch = meta.batch_in_epoch;
     int stop_reason = 0, diverged = 0;
-    while (g.step < total) {
-        long e, b;
-        const float *real = loader_next(&loader, &e, &b);
-        gan_set_real(&g, real);
-        if (nan_step && g.step + 1 == nan_step) {
-            const float nanv = NAN;
-            be->upload(be, g.real, &nanv, 1);
+    /* The losses are read back from the backend for several iterations at once, every flush_every
+     * iterations and at every iteration where something is written or decided: on a GPU the host
+     * then never waits for each iteration. */
+    const int flush_every = be->graph_begin && nranks == 1 ? 32 : 1;
+    struct { long step, e, b; } pend[STATS_RING];
+    int npend = 0;
+    long diverged_step = 0;
+    while (g.step < total && !diverged && !stop_reason) {
+        {
+            long e, b;
+            const float *real = loader_next(&loader, &e, &b);
+            gan_set_real(&g, real);
+            if (nan_step && g.step + 1 == nan_step) {
+                const float nanv = NAN;
+                be->upload(be, g.real, &nanv, 1);
+            }
+            gan_iterate(&g);
+            pend[npend].step = g.step; pend[npend].e = e; pend[npend].b = b;
+            npend++;
+            const long s = g.step;
+            const int due = npend >= flush_every || s == total || g_stop_signal || b + 1 == bpe ||
+                            (sample_every && s % sample_every == 0) || (evaluating && s % eval_every == 0) ||
+                            (checkpoint_every && s % checkpoint_every == 0);
+            if (!due) continue;
         }
-        gan_iterate(&g);
-        StepStats st;
-        gan_read_stats(&g, &st);
-        int stop_now = g_stop_signal;
-        if (nranks > 1) { /* every rank logs and decides on the same averaged numbers */
-            float v[7] = {st.d_loss_real, st.d_loss_fake, st.g_loss, st.d_x, st.d_gz, st.d_gz_g, g_stop_signal ? 1.0f : 0.0f};
-            dist_average_host(&dist, v, 7);
-            st.d_loss_real = v[0]; st.d_loss_fake = v[1]; st.d_loss = v[0] + v[1]; st.g_loss = v[2];
-            st.d_x = v[3]; st.d_gz = v[4]; st.d_gz_g = v[5];
-            if (v[6] > 0 && !stop_now) stop_now = SIGINT; /* another rank was interrupted */
-            dist_heartbeat(&dist);
+        StepStats sts[STATS_RING];
+        gan_read_recent(&g, pend[0].step, npend, sts);
+        const int nrows = npend;
+        npend = 0;
+        for (int i = 0; i < nrows; i++) {
+            const long step = pend[i].step, e = pend[i].e, b = pend[i].b;
+            StepStats st = sts[i];
+            int stop_now = i == nrows - 1 ? g_stop_signal : 0;
+            if (nranks > 1) { /* every rank logs and decides on the same averaged numbers */
+                float v[7] = {st.d_loss_real, st.d_loss_fake, st.g_loss, st.d_x, st.d_gz, st.d_gz_g, g_stop_signal ? 1.0f : 0.0f};
+                dist_average_host(&dist, v, 7);
+                st.d_loss_real = v[0]; st.d_loss_fake = v[1]; st.d_loss = v[0] + v[1]; st.g_loss = v[2];
+                st.d_x = v[3]; st.d_gz = v[4]; st.d_gz_g = v[5];
+                if (v[6] > 0 && !stop_now) stop_now = SIGINT; /* another rank was interrupted */
+                dist_heartbeat(&dist);
+            }
+            epoch = e;
+            batch_in_epoch = b + 1;
+            if (batch_in_epoch == bpe) { epoch++; batch_in_epoch = 0; }
+            meta.epoch = epoch;
+            meta.batch_in_epoch = batch_in_epoch;
+            window_steps++;
+            const double now = now_seconds();
+            if (now - window_t >= 1.0) { ips = (double)window_steps * batch * nranks / (now - window_t); window_t = now; window_steps = 0; }
+            LogRow row = {step, e, {st.d_loss_real, st.d_loss_fake, st.d_loss, st.g_loss, st.d_x, st.d_gz, ips,
+                                      elapsed0 + now - t0}};
+            if (!isfinite(st.d_loss) || !isfinite(st.g_loss)) {
+                char kept[4400];
+                if (last_saved >= 0) snprintf(kept, sizeof kept, "the last good checkpoint, %s/ckpt_%08ld.dcgan, is kept", out, last_saved);
+                else snprintf(kept, sizeof kept, "no checkpoint had been written yet");
+                if (root)
+                    fprintf(stderr, "%sdcgan: training diverged at step %ld (d_loss %g, g_loss %g) and stopped; %s; "
+                                    "try a smaller --lr or another --seed\n", tty && !quiet ? "\n" : "", step, st.d_loss, st.g_loss, kept);
+                diverged = 1;
+                diverged_step = step;
+                break;
+            }
+            log_push(&log, &row);
+            char line[512];
+            log_csv_line(line, sizeof line, &row);
+            if (csvf && (fputs(line, csvf) == EOF || fflush(csvf) != 0)) die("train: cannot write %s: %s", csv, strerror(errno));
+            if (tb.f) {
+                const double wt = wall_seconds();
+                for (int k = 0; k < LOG_ELAPSED; k++) tb_scalar(&tb, LOG_NAMES[k], step, wt, (float)row.v[k]);
+            }
+            const int epoch_end = batch_in_epoch == 0;
+            const int last = step == total;
+            meta.elapsed = elapsed0 + now - t0;
+            if (root && ((sample_every && step % sample_every == 0) || epoch_end || last)) {
+                char name[64];
+                snprintf(name, sizeof name, "samples_%08ld.png", step);
+                write_samples(out, name, &smp, &g.G, fixed_z);
+                if (tb.f) tb_add_grid(&tb, out, name, step, &mc);
+                write_plots(out, &log);
+                write_report(out, &meta, be->name, nthreads, total, "training", &log, 0);
+            }
+            if (evaluating && (step % eval_every == 0 || last)) {
+                evaluate_during_training(&ev, out, &g, (uint64_t)seed, eval_n);
+                write_report(out, &meta, be->name, nthreads, total, "training", &log, 0);
+            }
+            if (tb.f && tb_flush(&tb, err, sizeof err) != 0) die("train: %s", err);
+            if (root && ((checkpoint_every && step % checkpoint_every == 0) || last || stop_now)) {
+                save_checkpoint(out, &g, &meta, keep);
+                last_saved = step;
+            }
+            if (!quiet && (tty || now - last_print >= 5.0 || last)) {
+                char eta[32], el[32];
+                fmt_time(eta, sizeof eta, ips > 0 ? (total - step) * batch / ips : -1);
+                fmt_time(el, sizeof el, meta.elapsed);
+                const int width = 24, fill = (int)((double)step / total * width);
+                char bar[32];
+                for (int i = 0; i < width; i++) bar[i] = i < fill ? '#' : '.';
+                bar[width] = 0;
+                if (tty)
+                    printf("\r[%s] epoch %ld step %ld/%ld d %.3f (real %.3f fake %.3f) g %.3f D(x) %.2f D(G(z)) %.2f %.0f img/s %s ETA %s ",
+                           bar, e + 1, step, total, st.d_loss, st.d_loss_real, st.d_loss_fake, st.g_loss, st.d_x, st.d_gz, ips, el, eta);
+                else
+                    printf("epoch %ld step %ld/%ld d_loss %.4f d_loss_real %.4f d_loss_fake %.4f g_loss %.4f D(x) %.3f D(G(z)) %.3f images/s %.1f elapsed %s ETA %s\n",
+                           e + 1, step, total, st.d_loss, st.d_loss_real, st.d_loss_fake, st.g_loss, st.d_x, st.d_gz, ips, el, eta);
+                fflush(stdout);
+                last_print = now;
+            }
+            if (stop_now) { stop_reason = stop_now; break; }
         }
-        epoch = e;
-        batch_in_epoch = b + 1;
-        if (batch_in_epoch == bpe) { epoch++; batch_in_epoch = 0; }
-        meta.epoch = epoch;
-        meta.batch_in_epoch = batch_in_epoch;
-        window_steps++;
-        const double now = now_seconds();
-        if (now - window_t >= 1.0) { ips = (double)window_steps * batch * nranks / (now - window_t); window_t = now; window_steps = 0; }
-        LogRow row = {g.step, e, {st.d_loss_real, st.d_loss_fake, st.d_loss, st.g_loss, st.d_x, st.d_gz, ips,
-                                  elapsed0 + now - t0}};
-        if (!isfinite(st.d_loss) || !isfinite(st.g_loss)) {
-            char kept[4400];
-            if (last_saved >= 0) snprintf(kept, sizeof kept, "the last good checkpoint, %s/ckpt_%08ld.dcgan, is kept", out, last_saved);
-            else snprintf(kept, sizeof kept, "no checkpoint had been written yet");
-            if (root)
-                fprintf(stderr, "%sdcgan: training diverged at step %ld (d_loss %g, g_loss %g) and stopped; %s; "
-                                "try a smaller --lr or another --seed\n", tty && !quiet ? "\n" : "", g.step, st.d_loss, st.g_loss, kept);
-            diverged = 1;
-            break;
-        }
-        log_push(&log, &row);
-        char line[512];
-        log_csv_line(line, sizeof line, &row);
-        if (csvf && (fputs(line, csvf) == EOF || fflush(csvf) != 0)) die("train: cannot write %s: %s", csv, strerror(errno));
-        if (tb.f) {
-            const double wt = wall_seconds();
-            for (int k = 0; k < LOG_ELAPSED; k++) tb_scalar(&tb, LOG_NAMES[k], g.step, wt, (float)row.v[k]);
-        }
-        const int epoch_end = batch_in_epoch == 0;
-        const int last = g.step == total;
-        meta.elapsed = elapsed0 + now - t0;
-        if (root && ((sample_every && g.step % sample_every == 0) || epoch_end || last)) {
-            char name[64];
-            snprintf(name, sizeof name, "samples_%08ld.png", g.step);
-            write_samples(out, name, &smp, &g.G, fixed_z);
-            if (tb.f) tb_add_grid(&tb, out, name, g.step, &mc);
-            write_plots(out, &log);
-            write_report(out, &meta, be->name, nthreads, total, "training", &log, 0);
-        }
-        if (evaluating && (g.step % eval_every == 0 || last)) {
-            evaluate_during_training(&ev, out, &g, (uint64_t)seed, eval_n);
-            write_report(out, &meta, be->name, nthreads, total, "training", &log, 0);
-        }
-        if (tb.f && tb_flush(&tb, err, sizeof err) != 0) die("train: %s", err);
-        if (root && ((checkpoint_every && g.step % checkpoint_every == 0) || last || stop_now)) {
-            save_checkpoint(out, &g, &meta, keep);
-            last_saved = g.step;
-        }
-        if (!quiet && (tty || now - last_print >= 5.0 || last)) {
-            char eta[32], el[32];
-            fmt_time(eta, sizeof eta, ips > 0 ? (total - g.step) * batch / ips : -1);
-            fmt_time(el, sizeof el, meta.elapsed);
-            const int width = 24, fill = (int)((double)g.step / total * width);
-            char bar[32];
-            for (int i = 0; i < width; i++) bar[i] = i < fill ? '#' : '.';
-            bar[width] = 0;
-            if (tty)
-                printf("\r[%s] epoch %ld step %ld/%ld d %.3f (real %.3f fake %.3f) g %.3f D(x) %.2f D(G(z)) %.2f %.0f img/s %s ETA %s ",
-                       bar, e + 1, g.step, total, st.d_loss, st.d_loss_real, st.d_loss_fake, st.g_loss, st.d_x, st.d_gz, ips, el, eta);
-            else
-                printf("epoch %ld step %ld/%ld d_loss %.4f d_loss_real %.4f d_loss_fake %.4f g_loss %.4f D(x) %.3f D(G(z)) %.3f images/s %.1f elapsed %s ETA %s\n",
-                       e + 1, g.step, total, st.d_loss, st.d_loss_real, st.d_loss_fake, st.g_loss, st.d_x, st.d_gz, ips, el, eta);
-            fflush(stdout);
-            last_print = now;
-        }
-        if (stop_now) { stop_reason = stop_now; break; }
     }
     if (!quiet && tty && !diverged) printf("\n");
     if (nranks > 1) { /* the ranks must hold the same weights; say so, and stop loudly if not */
@@ -588,7 +611,7 @@ int cmd_train(int argc, char **argv) {
     }
     if (root) {
         char state[64];
-        if (diverged) snprintf(state, sizeof state, "diverged at step %ld", g.step);
+        if (diverged) snprintf(state, sizeof state, "diverged at step %ld", diverged_step);
         else snprintf(state, sizeof state, "%s", stop_reason ? "interrupted" : "done");
         write_report(out, &meta, be->name, nthreads, total, state, &log, 1);
     }

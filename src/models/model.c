@@ -177,10 +177,11 @@ void net_alloc(Net *n, Backend *be, int B, int training) {
         n->adam_v = be->alloc(be, n->nparams);
     }
     n->buffers = be->alloc(be, n->nbuf ? n->nbuf : 1);
-    n->recompute0 = n->nlayers > 1 && !n->layer[0].has_bn && n->layer[0].kind == LAYER_CONV;
+    n->recompute0 = n->nlayers > 1 && !n->layer[0].has_bn && n->layer[0].kind == LAYER_CONV && !be->keep_activations;
     size_t nact = 0, nstat = 0;
+    const int keep = be->keep_activations && training;
     for (int l = n->recompute0 ? 1 : 0; l < n->nlayers; l++) {
-        nact += (size_t)B * layer_out_numel(&n->layer[l]);
+        nact += (size_t)B * layer_out_numel(&n->layer[l]) * (keep && n->layer[l].has_bn ? 2 : 1);
         if (n->layer[l].has_bn) nstat += 2 * (size_t)n->layer[l].cout;
     }
     n->acts = be->alloc(be, nact);
@@ -196,6 +197,11 @@ void net_alloc(Net *n, Backend *be, int B, int training) {
             n->y[l] = NULL; /* lives in the workspace, see layer_out() */
         } else {
             n->y[l] = n->acts + a;
+            a += (size_t)B * layer_out_numel(L);
+        }
+        n->a[l] = NULL;
+        if (keep && L->has_bn) {
+            n->a[l] = n->acts + a;
             a += (size_t)B * layer_out_numel(L);
         }
         if (L->has_bn) {
@@ -377,17 +383,18 @@ void net_forward(Net *n, Backend *be, Workspace *ws, const float *x, int batch_s
         if (L->has_bn) {
             /* y keeps the pre-BN values for backward; the activation goes to the scratch */
             const int N = B * L->hout * L->wout;
+            float *act = n->a[l] ? n->a[l] : ws->act;
             if (batch_stats && n->sync) { /* statistics over all ranks' batches */
                 be->batchnorm_local_stats(be, n->sync_buf, y, L->cout, N);
                 n->sync->forward(n->sync->ctx, be, n->sync_buf, n->mean[l], n->rstd[l], BUF(n, L->t_rmean),
                                  BUF(n, L->t_rvar), L->cout, N, 0.1f, 1e-5f);
-                be->batchnorm_apply(be, ws->act, y, n->mean[l], n->rstd[l], P(n, L->t_gamma), P(n, L->t_beta), L->cout,
+                be->batchnorm_apply(be, act, y, n->mean[l], n->rstd[l], P(n, L->t_gamma), P(n, L->t_beta), L->cout,
                                     N, L->act);
             } else {
-                be->batchnorm_forward(be, ws->act, n->mean[l], n->rstd[l], BUF(n, L->t_rmean), BUF(n, L->t_rvar), y,
+                be->batchnorm_forward(be, act, n->mean[l], n->rstd[l], BUF(n, L->t_rmean), BUF(n, L->t_rvar), y,
                                       P(n, L->t_gamma), P(n, L->t_beta), L->cout, N, batch_stats, 0.1f, 1e-5f, L->act);
             }
-            in = ws->act;
+            in = act;
         } else {
             if (L->act != ACT_NONE) be->act_forward(be, y, y, outn, L->act);
             in = y;
@@ -426,7 +433,9 @@ float *net_backward(Net *n, Backend *be, Workspace *ws, const float *x, float *d
             in = (L->kind == LAYER_CONVT && n->in_h == 1) ? n->xin : x;
         } else {
             const Layer *Lp = &n->layer[l - 1];
-            if (Lp->has_bn) {
+            if (Lp->has_bn && n->a[l - 1]) {
+                in = n->a[l - 1];
+            } else if (Lp->has_bn) {
                 be->batchnorm_apply(be, ws->act, n->y[l - 1], n->mean[l - 1], n->rstd[l - 1], P(n, Lp->t_gamma),
                                     P(n, Lp->t_beta), Lp->cout, B * Lp->hout * Lp->wout, Lp->act);
                 in = ws->act;

@@ -86,9 +86,13 @@ typedef struct {
     float *params, *grads, *adam_m, *adam_v; /* nparams each */
     float *buffers;                          /* nbuf: batch-norm running statistics */
     int B;                                   /* batch the activations are sized for */
-    float *acts;                             /* one block holding y[] */
+    float *acts;                             /* one block holding y[] (and a[] when kept) */
     float *y[NET_MAX_LAYERS];                /* (cout,B,hout,wout): pre-BN output of BN layers,
                                                 activated output otherwise; y[last] is the output */
+    float *a[NET_MAX_LAYERS];                /* (cout,B,hout,wout): the activated output of a BN
+                                                layer, kept on backends with keep_activations (else
+                                                NULL: it lives in the workspace and backward
+                                                recomputes it from y and the saved statistics) */
     float *stats;                            /* one block holding mean[] and rstd[] */
     float *mean[NET_MAX_LAYERS], *rstd[NET_MAX_LAYERS];
     float *xin;                              /* layer 0's input when it must be re-laid out */

@@ -41,6 +41,9 @@ typedef struct Backend Backend;
 struct Backend {
     const char *name;
     void *ctx; /* backend-private state (scratch workspaces, handles) */
+    /* 1: memory is plentiful next to compute (a GPU), so the model keeps activations it would
+     * otherwise recompute in the backward pass */
+    int keep_activations;
 
     /* ---- memory ---- */
     float *(*alloc)(Backend *be, size_t n);                 /* n floats, zero-filled */
@@ -206,6 +209,9 @@ struct Backend {
     void (*counters_free)(Backend *be, int64_t *c);
     void (*counters_set)(Backend *be, int64_t *c, const int64_t *host, int n);
     void (*counter_add)(Backend *be, int64_t *c, int64_t k); /* c[0] += k, in op order */
+    /* ring (slots, n): row (*counter mod slots) = src (n); the losses of recent iterations are kept
+     * this way and read back every few iterations, not after each */
+    void (*stash)(Backend *be, float *ring, const float *src, size_t n, const int64_t *counter, int slots);
 
     /* ---- counter-based random numbers: out[i] = draw number (first + i) of the stream
      * (stream_base + *stream), N(0,1) or U(-1,1), the same bits on every backend (core/ctr_rng.h). */

@@ -4,6 +4,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 void train_config_default(TrainConfig *t) {
     t->lr = 2e-4;
@@ -31,6 +32,7 @@ void gan_init(Gan *g, Backend *be, const ModelConfig *mc, const TrainConfig *tc,
     char err[256];
     if (model_config_check(mc, B, err, sizeof err) != 0) die("%s", err);
     if (train_config_check(tc, err, sizeof err) != 0) die("%s", err);
+    memset(g, 0, sizeof *g); /* no hooks, no graph, counts at 0 */
     g->be = be;
     g->mc = *mc;
     g->tc = *tc;
@@ -45,8 +47,10 @@ void gan_init(Gan *g, Backend *be, const ModelConfig *mc, const TrainConfig *tc,
     g->real = be->alloc(be, (size_t)B * img);
     g->staging = be->alloc(be, (size_t)B * img);
     g->scalars = be->alloc(be, SC_COUNT);
+    g->ring = be->alloc(be, (size_t)STATS_RING * SC_COUNT);
     g->counters = be->counters_alloc(be, CTR_COUNT);
     g->use_graph = be->graph_begin != NULL;
+    g->warm = 0;
     g->graph = NULL;
     Rng init;
     rng_seed(&init, seed, 0);
@@ -68,6 +72,7 @@ void gan_free(Gan *g) {
     be->free(be, g->real);
     be->free(be, g->staging);
     be->free(be, g->scalars);
+    be->free(be, g->ring);
     be->counters_free(be, g->counters);
     if (g->graph) be->graph_free(be, g->graph);
     g->graph = NULL;
@@ -140,6 +145,7 @@ static void step_ops(Gan *g) {
         be->adam(be, G->params, G->grads, G->adam_m, G->adam_v, G->nparams, tc->lr, tc->beta1, tc->beta2, tc->eps,
                  g->counters + CTR_ADAM_G);
     }
+    be->stash(be, g->ring, g->scalars, SC_COUNT, g->counters + CTR_ITER, STATS_RING);
     be->counter_add(be, g->counters + CTR_ITER, 1);
     g->step++;
 }
@@ -152,6 +158,13 @@ void gan_step(Gan *g) {
 void gan_iterate(Gan *g) {
     Backend *be = g->be;
     if (!g->use_graph || !be->graph_begin || g->grad_average || g->G.sync || g->D.sync) {
+        gan_draw_z(g);
+        gan_step(g);
+        return;
+    }
+    if (!g->graph && !g->warm) { /* the first iteration runs op by op: it sizes the backend's scratch and
+                                     picks its algorithms, which must not happen while recording */
+        g->warm = 1;
         gan_draw_z(g);
         gan_step(g);
         return;
@@ -171,9 +184,7 @@ void gan_iterate(Gan *g) {
     g->adam_t_g += g->tc.g_steps;
 }
 
-void gan_read_stats(Gan *g, StepStats *st) {
-    float h[SC_COUNT];
-    g->be->download(g->be, h, g->scalars, SC_COUNT);
+static void stats_from(const float *h, StepStats *st) {
     st->d_loss_real = h[SC_D_REAL];
     st->d_loss_fake = h[SC_D_FAKE];
     st->d_loss = h[SC_D_REAL] + h[SC_D_FAKE];
@@ -181,4 +192,18 @@ void gan_read_stats(Gan *g, StepStats *st) {
     st->d_x = h[SC_DX];
     st->d_gz = h[SC_DGZ];
     st->d_gz_g = h[SC_DGZ_G];
+}
+
+void gan_read_stats(Gan *g, StepStats *st) {
+    float h[SC_COUNT];
+    g->be->download(g->be, h, g->scalars, SC_COUNT);
+    stats_from(h, st);
+}
+
+void gan_read_recent(Gan *g, long first, int n, StepStats *st) {
+    DCGAN_CHECK(n >= 1 && n <= STATS_RING && first >= 1 && first + n - 1 <= g->step && g->step - first < STATS_RING,
+                "gan_read_recent: steps %ld..%ld are not among the last %d", first, first + n - 1, STATS_RING);
+    float h[STATS_RING * SC_COUNT];
+    g->be->download(g->be, h, g->ring, (size_t)STATS_RING * SC_COUNT);
+    for (int i = 0; i < n; i++) stats_from(h + ((first - 1 + i) % STATS_RING) * SC_COUNT, &st[i]);
 }

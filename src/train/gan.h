@@ -31,6 +31,7 @@ typedef struct {
 
 /* Scalars the step writes on the backend, read back with gan_read_stats. */
 enum { SC_D_REAL, SC_D_FAKE, SC_G, SC_DX, SC_DGZ, SC_DGZ_G, SC_COUNT };
+#define STATS_RING 64
 /* Counters in backend memory: the iteration (z's stream) and the two Adam step counts. */
 enum { CTR_ITER, CTR_ADAM_D, CTR_ADAM_G, CTR_COUNT };
 
@@ -45,12 +46,14 @@ typedef struct {
     float *real;     /* (C, B, S, S) the real batch, CNHW */
     float *staging;  /* (B, C, S, S) NCHW upload area */
     float *scalars;  /* (SC_COUNT) */
+    float *ring;     /* (STATS_RING, SC_COUNT): row (t mod STATS_RING) holds iteration t's scalars */
     long step;       /* completed iterations */
     long adam_t_d, adam_t_g;
     /* the same three counts in backend memory, read by the ops when they run (see ops.h) */
     int64_t *counters; /* (CTR_COUNT) */
     /* one recorded iteration (gan_iterate), on backends with graphs; NULL until the first call */
     int use_graph;
+    int warm;        /* an iteration ran op by op (the backend chose its algorithms) */
     void *graph;
     uint64_t seed;
     /* data parallelism: this rank's share of the global batch (rank 0 of 1 alone), and the hook
@@ -79,5 +82,8 @@ void gan_step(Gan *g);
 void gan_iterate(Gan *g);
 /* Reads back the last step's losses (synchronizes with the backend). */
 void gan_read_stats(Gan *g, StepStats *st);
+/* Reads back the losses of the n iterations that ended at steps first .. first + n - 1 (1-based,
+ * the last STATS_RING steps at most) with one transfer. */
+void gan_read_recent(Gan *g, long first, int n, StepStats *st);
 
 #endif
