@@ -22,8 +22,11 @@ ifneq ($(BLAS_DIR),)
 LDLIBS  := -L$(BLAS_DIR) -Wl,-rpath,$(BLAS_DIR) $(LDLIBS)
 endif
 
-# oneDNN (Debian's libdnnl-dev) for CPU convolutions, when installed.
-ifneq ($(wildcard /usr/include/dnnl.h),)
+# oneDNN (Debian's libdnnl-dev) for CPU convolutions, when installed and DCGAN_NO_DNNL is not set.
+ifeq ($(DCGAN_NO_DNNL),)
+HAVE_DNNL := $(wildcard /usr/include/dnnl.h)
+endif
+ifneq ($(HAVE_DNNL),)
 CFLAGS  += -DDCGAN_HAVE_DNNL
 LDLIBS  += -ldnnl
 endif
@@ -38,11 +41,27 @@ CFLAGS  += -DDCGAN_HAVE_MPI $(shell mpicc --showme:compile)
 LDLIBS  += $(shell mpicc --showme:link)
 endif
 
+# CUDA (cuDNN, cuBLAS) for --device cuda, when the toolkit is there and DCGAN_NO_CUDA is not set:
+# sm_90 machine code (H100, H200) and PTX for newer GPUs. --fmad=false is the GPU's
+# -ffp-contract=off; there is no fast-math.
+CUDA_HOME ?= /usr/local/cuda
+ifeq ($(DCGAN_NO_CUDA),)
+NVCC := $(firstword $(wildcard $(CUDA_HOME)/bin/nvcc))
+endif
+NVCCFLAGS ?= -O3 -std=c++17 --fmad=false -gencode arch=compute_90,code=sm_90 -gencode arch=compute_90,code=compute_90 \
+	-Xcompiler -fPIC,-Wall,-Wno-deprecated-declarations,-Wno-unused-parameter -diag-suppress 1444 -g
+ifneq ($(NVCC),)
+CUDA_OBJ := $(BUILD)/src/backends/cuda.o
+LDLIBS  += -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcudnn -lcublas -lcudart -lstdc++
+$(BUILD)/src/backends/registry.o: CFLAGS += -DDCGAN_HAVE_CUDA
+$(BUILD)/tests/test_cuda.o: CFLAGS += -DDCGAN_HAVE_CUDA -isystem $(CUDA_HOME)/include
+endif
+
 LIB_SRC := $(wildcard src/core/*.c src/backends/*.c src/models/*.c src/train/*.c src/data/*.c src/io/*.c src/api/*.c src/dist/*.c src/eval/*.c)
 CLI_SRC := $(wildcard src/cli/*.c)
-LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
+LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o) $(CUDA_OBJ)
 CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)
-TESTS   := test_layers test_gradcheck test_train test_data test_eval
+TESTS   := test_layers test_gradcheck test_train test_data test_eval test_cuda
 TEST_BIN := $(TESTS:%=$(BUILD)/tests/%)
 TEST_COMMON := $(BUILD)/tests/fixture.o
 
@@ -86,6 +105,10 @@ install: dcgan libdcgan.so $(BUILD)/libdcgan.a
 	install -m 644 models/*.safetensors $(DESTDIR)$(PREFIX)/share/dcgan/
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(LIB_VERSION)|g' -e 's|@PRIVATE@|$(LDLIBS)|g' \
 		tools/dcgan.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/dcgan.pc
+
+$(BUILD)/src/backends/cuda.o: src/backends/cuda.cu $(wildcard src/*/*.h)
+	@mkdir -p $(dir $@)
+	$(NVCC) $(NVCCFLAGS) -c -o $@ $<
 
 $(BUILD)/%.o: %.c $(wildcard src/*/*.h tests/*.h)
 	@mkdir -p $(dir $@)

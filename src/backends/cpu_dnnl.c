@@ -1,4 +1,6 @@
-/* cpu_dnnl.c: cached oneDNN convolution primitives over CNHW tensors (see cpu_dnnl.h). */
+/* cpu_dnnl.c: cached oneDNN convolution primitives over CNHW tensors (see cpu_dnnl.h).
+ * Empty in a build without oneDNN. */
+#ifdef DCGAN_HAVE_DNNL
 #include "cpu_dnnl.h"
 #include "../core/util.h"
 
@@ -288,3 +290,6 @@ void dnnl_conv_bwd_weights(DnnlCtx *c, const ConvGeom *g, float *dw, const float
     run_chunked(c, g, DIR_BWD_WEIGHTS, (float *)big, (float *)small, tmp, dw);
     free(tmp);
 }
+#else
+typedef int dcgan_cpu_dnnl_unused; /* ISO C wants a translation unit to declare something */
+#endif

@@ -1,0 +1,1359 @@
+/* cuda.cu: the CUDA backend, the same ops as the CPU backend (see ops.h) on an NVIDIA GPU.
+ *
+ *  - Convolutions go through cuDNN. A layer is seen as one "equivalent convolution" from its large
+ *    side x to its small side y: conv2d's forward is cuDNN's forward, a transposed convolution's
+ *    forward is cuDNN's backward-data, and the weight gradients of both are backward-filter. For
+ *    every (shape, direction) the algorithm is chosen once, at its first use, by timing cuDNN's
+ *    deterministic algorithms (cudnnFind*) on three layouts: the engine's CNHW tensors as they are
+ *    (strided descriptors), or copies in packed NCHW or NHWC. The choice and its workspace are cached.
+ *  - Linear layers go through cuBLAS; batch norm, activations, the loss, Adam, the latent draws and
+ *    the layout copies are our own kernels. Reductions run in a fixed order (partials per chunk in
+ *    double, combined in order), so the same inputs give the same bits.
+ *  - Everything runs on one stream, so a whole training iteration can be recorded once as a CUDA
+ *    graph (graph_begin/graph_end) and replayed (graph_launch); ops read Adam's step and z's stream
+ *    from counters in device memory (ops.h), so a replay is the next iteration.
+ *  - Precision: "tf32" (fp32 storage, TF32 tensor cores in cuDNN and cuBLAS, PyTorch's default for
+ *    convolutions), "fp32" (no tensor cores), "bf16" (convolution and matrix-product operands
+ *    converted to bf16, fp32 accumulation, results and everything else fp32).
+ *
+ * No fast-math: the file is compiled with --fmad=false, like the CPU code's -ffp-contract=off, so
+ * batch norm's pre-activation is rounded exactly as on the CPU. */
+#include <cublas_v2.h>
+#include <cuda_bf16.h>
+#include <cuda_runtime.h>
+#include <cudnn.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+extern "C" {
+#include "../core/util.h"
+#include "../ops/ops.h"
+}
+#include "../core/ctr_rng.h"
+#include "../ops/act_math.h"
+
+/* ------------------------------------------------------------------------------------------------
+ * error checks: every library call is checked; a failure ends the program with one line */
+
+#define CU(call) cu_check((call), #call, __FILE__, __LINE__)
+#define CUBLAS(call) cublas_check((call), #call, __FILE__, __LINE__)
+#define CUDNN(call) cudnn_check((call), #call, __FILE__, __LINE__)
+#define KCHECK() cu_check(cudaGetLastError(), "kernel launch", __FILE__, __LINE__)
+
+static void cu_check(cudaError_t e, const char *what, const char *file, int line) {
+    if (e == cudaErrorMemoryAllocation)
+        die("out of GPU memory (%s at %s:%d); try a smaller --batch or model", what, file, line);
+    if (e != cudaSuccess) die("CUDA error: %s: %s (%s:%d)", what, cudaGetErrorString(e), file, line);
+}
+static void cublas_check(cublasStatus_t s, const char *what, const char *file, int line) {
+    if (s != CUBLAS_STATUS_SUCCESS) die("cuBLAS error %d: %s (%s:%d)", (int)s, what, file, line);
+}
+static void cudnn_check(cudnnStatus_t s, const char *what, const char *file, int line) {
+    if (s != CUDNN_STATUS_SUCCESS) die("cuDNN error: %s: %s (%s:%d)", what, cudnnGetErrorString(s), file, line);
+}
+
+/* ------------------------------------------------------------------------------------------------
+ * context */
+
+typedef enum { PREC_TF32 = 0, PREC_FP32 = 1, PREC_BF16 = 2 } Prec;
+typedef enum { LAY_CNHW = 0, LAY_NCHW = 1, LAY_NHWC = 2, LAY_COUNT = 3 } Layout;
+typedef enum { OP_FWD = 0, OP_BWD_DATA = 1, OP_BWD_FILTER = 2 } ConvOp;
+enum { ROLE_X = 0, ROLE_Y = 1, ROLE_W = 2, ROLE_COUNT = 3 };
+
+typedef struct {
+    int chosen;
+    Layout layout;
+    int algo;
+    cudnnMathType_t math;
+    size_t ws;
+} OpChoice;
+
+/* One equivalent convolution x (Cx,B,Hx,Wx) -> y (Cy,B,Hy,Wy), filter (Cy,Cx,K,K). */
+typedef struct {
+    int B, Cx, Hx, Wx, Cy, Hy, Wy, K, S, P;
+    cudnnTensorDescriptor_t xd[LAY_COUNT], yd[LAY_COUNT];
+    cudnnFilterDescriptor_t wd[2]; /* (Cy,Cx,K,K) for CNHW and NCHW; (Cy,K,K,Cx) for NHWC */
+    cudnnConvolutionDescriptor_t cd[3];
+    OpChoice op[3];
+    char label[3][96]; /* profile names: "cudnn forward 64->128 ch 32x32 ..." */
+} ConvPlan;
+
+#define MAX_PLANS 64
+#define BN_MAX_PARTS 128
+#define BN_MAX_C 8192
+
+typedef struct {
+    int device;
+    Prec prec;
+    cudaStream_t stream;
+    cublasHandle_t blas;
+    cudnnHandle_t dnn;
+    void *blas_ws;
+    void *ws;          /* cuDNN workspace */
+    size_t ws_bytes;
+    void *slot[ROLE_COUNT]; /* layout / bf16 copies of the operands, one per role */
+    size_t slot_bytes[ROLE_COUNT];
+    double *bn_part;   /* (BN_MAX_C, BN_MAX_PARTS, 2) partial sums of batch norm */
+    float *bn_k;       /* (2 * BN_MAX_C) per-channel constants of batch-norm backward */
+    ConvPlan plans[MAX_PLANS];
+    int nplans;
+    int capturing;
+    int nsm;
+    int verbose; /* DCGAN_CUDA_VERBOSE=1: print each convolution's chosen algorithm */
+    void **retired; /* outgrown scratch, freed at the end (graphs may hold it) */
+    int nretired;
+    /* DCGAN_CUDA_PROFILE=1: GPU time of every op outside graphs, by op (events around each op and a
+     * wait after it, so only for finding where time goes), printed when the backend is destroyed */
+    int profile;
+    cudaEvent_t ev[4];
+    struct { const char *name; double ms; long calls; } prof[48];
+    int nprof;
+    int prof_skip; /* an algorithm search ran inside the op being timed: drop that sample */
+} CudaCtx;
+
+static int profiling(const CudaCtx *c) { return c->profile && !c->capturing; }
+static void prof_mark(CudaCtx *c, int e) { if (profiling(c)) CU(cudaEventRecord(c->ev[e], c->stream)); }
+/* adds the time from event e to now under name (a string literal, or the plan's own buffer) */
+static void prof_add(CudaCtx *c, int e, const char *name) {
+    if (!profiling(c)) return;
+    CU(cudaEventRecord(c->ev[e + 1], c->stream));
+    CU(cudaEventSynchronize(c->ev[e + 1]));
+    float ms = 0;
+    CU(cudaEventElapsedTime(&ms, c->ev[e], c->ev[e + 1]));
+    if (c->prof_skip) {
+        if (e == 0) c->prof_skip = 0; /* the outer op ends last */
+        return;
+    }
+    int i = 0;
+    while (i < c->nprof && strcmp(c->prof[i].name, name)) i++;
+    if (i == c->nprof) {
+        if (c->nprof == (int)(sizeof c->prof / sizeof c->prof[0])) return;
+        c->prof[c->nprof++].name = name;
+    }
+    c->prof[i].ms += ms;
+    c->prof[i].calls++;
+}
+#define PROF_BEGIN(c) prof_mark((c), 0)
+#define PROF_END(c, name) prof_add((c), 0, (name))
+
+static CudaCtx *ctx_of(Backend *be) { return (CudaCtx *)be->ctx; }
+
+static unsigned grid_for(size_t n, int threads, int nsm) {
+    size_t b = (n + threads - 1) / threads, cap = (size_t)nsm * 16;
+    if (b > cap) b = cap;
+    return b ? (unsigned)b : 1u;
+}
+
+/* ------------------------------------------------------------------------------------------------
+ * memory */
+
+static float *cu_alloc(Backend *be, size_t n) {
+    CudaCtx *c = ctx_of(be);
+    DCGAN_CHECK(!c->capturing, "cuda: alloc while recording a graph");
+    float *p = NULL;
+    cudaError_t e = cudaMalloc((void **)&p, (n ? n : 1) * sizeof(float));
+    if (e == cudaErrorMemoryAllocation) {
+        size_t fr = 0, tot = 0;
+        cudaMemGetInfo(&fr, &tot);
+        die("out of GPU memory: this run needs %.1f MB more and %.1f of %.1f GB are free; try a smaller --batch",
+            (double)n * 4 / 1e6, fr / 1e9, tot / 1e9);
+    }
+    CU(e);
+    CU(cudaMemsetAsync(p, 0, (n ? n : 1) * sizeof(float), c->stream));
+    return p;
+}
+
+static void cu_free(Backend *be, float *p) {
+    DCGAN_CHECK(!ctx_of(be)->capturing, "cuda: free while recording a graph");
+    if (p) CU(cudaFree(p));
+}
+
+static void cu_upload(Backend *be, float *dst, const float *src, size_t n) {
+    /* from pageable memory the copy is staged before the call returns, so src may be reused */
+    CU(cudaMemcpyAsync(dst, src, n * sizeof(float), cudaMemcpyHostToDevice, ctx_of(be)->stream));
+}
+
+static void cu_download(Backend *be, float *dst, const float *src, size_t n) {
+    CudaCtx *c = ctx_of(be);
+    DCGAN_CHECK(!c->capturing, "cuda: download while recording a graph");
+    CU(cudaMemcpyAsync(dst, src, n * sizeof(float), cudaMemcpyDeviceToHost, c->stream));
+    CU(cudaStreamSynchronize(c->stream));
+}
+
+static void cu_zero(Backend *be, float *x, size_t n) { CU(cudaMemsetAsync(x, 0, n * sizeof(float), ctx_of(be)->stream)); }
+
+static void cu_copy(Backend *be, float *dst, const float *src, size_t n) {
+    if (dst != src) CU(cudaMemcpyAsync(dst, src, n * sizeof(float), cudaMemcpyDeviceToDevice, ctx_of(be)->stream));
+}
+
+static void cu_sync(Backend *be) { CU(cudaStreamSynchronize(ctx_of(be)->stream)); }
+
+/* Grows a scratch buffer; only outside a recording, where the first (eager) iteration sizes them.
+ * The old buffer is kept until the backend is destroyed: a recorded graph may still use it. */
+static void *grow(CudaCtx *c, void **p, size_t *have, size_t bytes) {
+    if (bytes <= *have) return *p;
+    DCGAN_CHECK(!c->capturing, "cuda: scratch must grow while recording a graph (%zu bytes)", bytes);
+    if (*p) {
+        c->retired = (void **)xrealloc(c->retired, (size_t)(c->nretired + 1) * sizeof(void *));
+        c->retired[c->nretired++] = *p;
+    }
+    const size_t want = bytes + bytes / 4; /* some headroom against many small steps */
+    CU(cudaMalloc(p, want));
+    *have = want;
+    return *p;
+}
+
+/* ------------------------------------------------------------------------------------------------
+ * small kernels */
+
+/* out[b][a][r] = in[a][b][r] */
+__global__ void k_transpose01(float *out, const float *in, int A, int Bn, int R) {
+    const size_t n = (size_t)A * Bn * R;
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) {
+        const size_t r = i % R, t = i / R, a = t % A, b = t / A; /* i indexes out: (b, a, r) */
+        out[i] = in[(a * Bn + b) * R + r];
+    }
+}
+
+__global__ void k_act_fwd(float *out, const float *in, size_t n, int act) {
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x)
+        out[i] = act_apply(in[i], act);
+}
+
+__global__ void k_act_bwd(float *din, const float *dout, const float *out, size_t n, int act) {
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x)
+        din[i] = dout[i] * act_grad_from_output(out[i], act);
+}
+
+/* out[b][o] += bias[o] */
+__global__ void k_bias_rows(float *out, const float *bias, int rows, int cols) {
+    const size_t n = (size_t)rows * cols;
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x)
+        out[i] += bias[i % cols];
+}
+
+/* dbias[o] += sum_b dout[b][o], one thread per column, rows in order */
+__global__ void k_colsum_acc(float *dbias, const float *dout, int rows, int cols) {
+    const int o = blockIdx.x * blockDim.x + threadIdx.x;
+    if (o >= cols) return;
+    double s = 0.0;
+    for (int b = 0; b < rows; b++) s += dout[(size_t)b * cols + o];
+    dbias[o] += (float)s;
+}
+
+/* out (C, N): out[c][i] += bias[c]; grid.y = channel */
+__global__ void k_bias_channels(float *out, const float *bias, size_t N) {
+    const int c = blockIdx.y;
+    const float b = bias[c];
+    float *row = out + (size_t)c * N;
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < N; i += (size_t)gridDim.x * blockDim.x) row[i] += b;
+}
+
+template <typename T> __device__ T block_sum(T v, T *sh) {
+    for (int o = 16; o > 0; o >>= 1) v += __shfl_down_sync(0xffffffffu, v, o);
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+    __syncthreads(); /* sh may still be read by a previous call */
+    if (lane == 0) sh[warp] = v;
+    __syncthreads();
+    const int nw = blockDim.x >> 5;
+    v = threadIdx.x < nw ? sh[threadIdx.x] : (T)0;
+    if (warp == 0)
+        for (int o = 16; o > 0; o >>= 1) v += __shfl_down_sync(0xffffffffu, v, o);
+    return v; /* valid in thread 0 */
+}
+
+/* dbias[c] += sum of row c of (C, N); one block per channel */
+__global__ void k_rowsum_acc(float *dbias, const float *x, size_t N) {
+    __shared__ double sh[32];
+    const float *row = x + (size_t)blockIdx.x * N;
+    double s = 0.0;
+    for (size_t i = threadIdx.x; i < N; i += blockDim.x) s += row[i];
+    s = block_sum(s, sh);
+    if (threadIdx.x == 0) dbias[blockIdx.x] += (float)s;
+}
+
+/* ---- layout and precision copies of convolution / matrix operands ----
+ * src is CNHW (C, B, R) fp32; dst is in `layout` (CNHW, NCHW or NHWC) as fp32 or bf16. */
+template <typename T> __device__ __forceinline__ T from_f(float v);
+template <> __device__ __forceinline__ float from_f<float>(float v) { return v; }
+template <> __device__ __forceinline__ __nv_bfloat16 from_f<__nv_bfloat16>(float v) { return __float2bfloat16_rn(v); }
+__device__ __forceinline__ float to_f(float v) { return v; }
+__device__ __forceinline__ float to_f(__nv_bfloat16 v) { return __bfloat162float(v); }
+
+/* index in a layout of element (c, b, r) of a (C, B, R) tensor */
+__device__ __forceinline__ size_t lay_index(int layout, size_t c, size_t b, size_t r, size_t C, size_t B, size_t R) {
+    if (layout == LAY_NCHW) return (b * C + c) * R + r;
+    if (layout == LAY_NHWC) return (b * R + r) * C + c;
+    return (c * B + b) * R + r;
+}
+
+template <typename T> __global__ void k_pack(T *dst, const float *src, int layout, int C, int B, int R) {
+    const size_t n = (size_t)C * B * R;
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) {
+        /* i walks dst in its own order, so writes are coalesced */
+        size_t c, b, r;
+        if (layout == LAY_NCHW) { r = i % R; size_t t = i / R; c = t % C; b = t / C; }
+        else if (layout == LAY_NHWC) { c = i % C; size_t t = i / C; r = t % R; b = t / R; }
+        else { r = i % R; size_t t = i / R; b = t % B; c = t / B; }
+        dst[i] = from_f<T>(src[(c * B + b) * R + r]);
+    }
+}
+
+/* dst (CNHW fp32) = beta * dst + src (layout, fp32 or bf16) */
+template <typename T> __global__ void k_unpack(float *dst, const T *src, int layout, int C, int B, int R, float beta) {
+    const size_t n = (size_t)C * B * R;
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) {
+        const size_t r = i % R, t = i / R, b = t % B, c = t / B; /* i walks dst (CNHW) */
+        const float v = to_f(src[lay_index(layout, c, b, r, C, B, R)]);
+        dst[i] = beta == 0.0f ? v : beta * dst[i] + v;
+    }
+}
+
+/* CNHW (C,B,R) <-> NHWC (B,R,C) through 32x32 tiles in shared memory, so that both the reads and
+ * the writes are coalesced; grid (ceil(R/32), ceil(C/32), B), block (32, 8). */
+template <typename T> __global__ void k_pack_nhwc(T *dst, const float *src, int C, int B, int R) {
+    __shared__ float tile[32][33];
+    const int b = blockIdx.z, r0 = blockIdx.x * 32, c0 = blockIdx.y * 32;
+    for (int k = threadIdx.y; k < 32; k += 8) {
+        const int c = c0 + k, r = r0 + threadIdx.x;
+        if (c < C && r < R) tile[k][threadIdx.x] = src[((size_t)c * B + b) * R + r];
+    }
+    __syncthreads();
+    for (int k = threadIdx.y; k < 32; k += 8) {
+        const int r = r0 + k, c = c0 + threadIdx.x;
+        if (c < C && r < R) dst[((size_t)b * R + r) * C + c] = from_f<T>(tile[threadIdx.x][k]);
+    }
+}
+
+template <typename T> __global__ void k_unpack_nhwc(float *dst, const T *src, int C, int B, int R) {
+    __shared__ float tile[32][33];
+    const int b = blockIdx.z, r0 = blockIdx.x * 32, c0 = blockIdx.y * 32;
+    for (int k = threadIdx.y; k < 32; k += 8) {
+        const int r = r0 + k, c = c0 + threadIdx.x;
+        if (c < C && r < R) tile[k][threadIdx.x] = to_f(src[((size_t)b * R + r) * C + c]);
+    }
+    __syncthreads();
+    for (int k = threadIdx.y; k < 32; k += 8) {
+        const int c = c0 + k, r = r0 + threadIdx.x;
+        if (c < C && r < R) dst[((size_t)c * B + b) * R + r] = tile[threadIdx.x][k];
+    }
+}
+
+/* dst = w (Cy,Cx,KK) as it is, or as (Cy,KK,Cx) for NHWC, in fp32 or bf16 */
+template <typename T> __global__ void k_pack_w(T *dst, const float *w, int nhwc, int Cy, int Cx, int KK) {
+    const size_t n = (size_t)Cy * Cx * KK;
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) {
+        size_t src = i;
+        if (nhwc) { const size_t c = i % Cx, t = i / Cx, rs = t % KK, k = t / KK; src = (k * Cx + c) * KK + rs; }
+        dst[i] = from_f<T>(w[src]);
+    }
+}
+
+/* dw (Cy,Cx,KK) += g, g as (Cy,Cx,KK) or (Cy,KK,Cx) for NHWC, fp32 or bf16 */
+template <typename T> __global__ void k_acc_w(float *dw, const T *g, int nhwc, int Cy, int Cx, int KK) {
+    const size_t n = (size_t)Cy * Cx * KK;
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) {
+        size_t src = i;
+        if (nhwc) { const size_t rs = i % KK, t = i / KK, c = t % Cx, k = t / Cx; src = (k * KK + rs) * Cx + c; }
+        dw[i] += to_f(g[src]);
+    }
+}
+
+__global__ void k_to_bf16(__nv_bfloat16 *dst, const float *src, size_t n) {
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x)
+        dst[i] = __float2bfloat16_rn(src[i]);
+}
+
+
+/* ------------------------------------------------------------------------------------------------
+ * layout and transposes */
+
+static void cu_transpose01(Backend *be, float *out, const float *in, int A, int Bn, int R) {
+    CudaCtx *c = ctx_of(be);
+    PROF_BEGIN(c);
+    const size_t n = (size_t)A * Bn * R;
+    k_transpose01<<<grid_for(n, 256, c->nsm), 256, 0, c->stream>>>(out, in, A, Bn, R);
+    KCHECK();
+    PROF_END(c, "transpose");
+}
+
+/* ------------------------------------------------------------------------------------------------
+ * linear layers (cuBLAS, row-major [B][features] seen column-major) */
+
+static const __nv_bfloat16 *bf16_copy(CudaCtx *c, int role, const float *src, size_t n) {
+    __nv_bfloat16 *dst = (__nv_bfloat16 *)grow(c, &c->slot[role], &c->slot_bytes[role], n * sizeof(__nv_bfloat16));
+    k_to_bf16<<<grid_for(n, 256, c->nsm), 256, 0, c->stream>>>(dst, src, n);
+    KCHECK();
+    return dst;
+}
+
+/* C (m x n, ld m) = alpha op(A) op(B) + beta C, column-major, in the backend's precision */
+static void gemm(CudaCtx *c, cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k, const float *A, int lda,
+                 size_t a_n, const float *B, int ldb, size_t b_n, float beta, float *C) {
+    const float alpha = 1.0f;
+    if (c->prec != PREC_BF16) {
+        CUBLAS(cublasSgemm(c->blas, ta, tb, m, n, k, &alpha, A, lda, B, ldb, &beta, C, m));
+        return;
+    }
+    const __nv_bfloat16 *a16 = bf16_copy(c, ROLE_X, A, a_n), *b16 = bf16_copy(c, ROLE_W, B, b_n);
+    CUBLAS(cublasGemmEx(c->blas, ta, tb, m, n, k, &alpha, a16, CUDA_R_16BF, lda, b16, CUDA_R_16BF, ldb, &beta, C,
+                        CUDA_R_32F, m, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
+}
+
+/* A narrow linear layer (D's last: thousands of inputs, one output) is a few long dot products,
+ * which a GEMM library runs on a handful of threads; these kernels spread them out. fp32 FMA-free
+ * arithmetic in a fixed order, in every precision. */
+#define LINEAR_NARROW 8
+
+/* out (B,No) = in (B,Ni) W^T + bias; one block per output */
+__global__ void k_linear_narrow_fwd(float *out, const float *in, const float *w, const float *bias, int Ni, int No) {
+    __shared__ float sh[32];
+    const int o = blockIdx.x % No, b = blockIdx.x / No;
+    const float *x = in + (size_t)b * Ni, *wr = w + (size_t)o * Ni;
+    float s = 0.0f;
+    for (int i = threadIdx.x; i < Ni; i += blockDim.x) s += x[i] * wr[i];
+    s = block_sum(s, sh);
+    if (threadIdx.x == 0) out[(size_t)b * No + o] = bias ? s + bias[o] : s;
+}
+
+/* din (B,Ni) = dout (B,No) W */
+__global__ void k_linear_narrow_din(float *din, const float *dout, const float *w, int B, int Ni, int No) {
+    const size_t n = (size_t)B * Ni;
+    for (size_t j = blockIdx.x * (size_t)blockDim.x + threadIdx.x; j < n; j += (size_t)gridDim.x * blockDim.x) {
+        const size_t b = j / Ni, i = j % Ni;
+        float s = 0.0f;
+        for (int o = 0; o < No; o++) s += dout[b * No + o] * w[(size_t)o * Ni + i];
+        din[j] = s;
+    }
+}
+
+/* dW (No,Ni) += dout^T in, one thread per weight, batch in order */
+__global__ void k_linear_narrow_dw(float *dw, const float *dout, const float *in, int B, int Ni, int No) {
+    const size_t n = (size_t)No * Ni;
+    for (size_t j = blockIdx.x * (size_t)blockDim.x + threadIdx.x; j < n; j += (size_t)gridDim.x * blockDim.x) {
+        const size_t o = j / Ni, i = j % Ni;
+        float s = 0.0f;
+        for (int b = 0; b < B; b++) s += dout[(size_t)b * No + o] * in[(size_t)b * Ni + i];
+        dw[j] += s;
+    }
+}
+
+/* A short linear layer (G's first: z of 100 values to thousands of outputs) as our own kernel:
+ * cuBLAS was measured at 2 ms for this 0.4 GFLOP product at batch 64 on an H200. One thread per
+ * output feature o, the inputs of 16 samples at a time in shared memory; fp32, fixed order. */
+#define LINEAR_SHORT 128
+#define SHORT_ROWS 16
+__global__ void k_linear_short_fwd(float *out, const float *in, const float *w, const float *bias, int B, int Ni,
+                                   int No) {
+    __shared__ float xs[SHORT_ROWS][LINEAR_SHORT];
+    const int o = blockIdx.x * blockDim.x + threadIdx.x;
+    const float *wr = w + (size_t)(o < No ? o : 0) * Ni;
+    for (int b0 = 0; b0 < B; b0 += SHORT_ROWS) {
+        const int nb = min(SHORT_ROWS, B - b0);
+        __syncthreads();
+        for (int j = threadIdx.x; j < nb * Ni; j += blockDim.x) xs[j / Ni][j % Ni] = in[(size_t)(b0 + j / Ni) * Ni + j % Ni];
+        __syncthreads();
+        float acc[SHORT_ROWS];
+#pragma unroll
+        for (int r = 0; r < SHORT_ROWS; r++) acc[r] = 0.0f;
+        for (int i = 0; i < Ni; i++) {
+            const float wv = wr[i];
+#pragma unroll
+            for (int r = 0; r < SHORT_ROWS; r++) acc[r] += xs[r][i] * wv;
+        }
+        if (o < No)
+            for (int r = 0; r < nb; r++) out[(size_t)(b0 + r) * No + o] = bias ? acc[r] + bias[o] : acc[r];
+    }
+}
+
+static void cu_linear_forward(Backend *be, float *out, const float *in, const float *w, const float *bias, int B,
+                              int Ni, int No) {
+    CudaCtx *c = ctx_of(be);
+    PROF_BEGIN(c);
+    if (No <= LINEAR_NARROW) {
+        k_linear_narrow_fwd<<<(unsigned)((size_t)B * No), 256, 0, c->stream>>>(out, in, w, bias, Ni, No);
+        KCHECK();
+        PROF_END(c, "linear forward");
+        return;
+    }
+    if (Ni <= LINEAR_SHORT) {
+        k_linear_short_fwd<<<(No + 127) / 128, 128, 0, c->stream>>>(out, in, w, bias, B, Ni, No);
+        KCHECK();
+        PROF_END(c, "linear forward");
+        return;
+    }
+    /* out^T (No x B) = W (No x Ni, stored as Ni x No column-major, so transposed) . in^T (Ni x B) */
+    gemm(c, CUBLAS_OP_T, CUBLAS_OP_N, No, B, Ni, w, Ni, (size_t)No * Ni, in, Ni, (size_t)B * Ni, 0.0f, out);
+    if (bias) {
+        k_bias_rows<<<grid_for((size_t)B * No, 256, c->nsm), 256, 0, c->stream>>>(out, bias, B, No);
+        KCHECK();
+    }
+    PROF_END(c, "linear forward");
+}
+
+static void cu_linear_backward(Backend *be, float *din, float *dw, float *dbias, const float *dout, const float *in,
+                               const float *w, int B, int Ni, int No) {
+    CudaCtx *c = ctx_of(be);
+    PROF_BEGIN(c);
+    if (No <= LINEAR_NARROW) {
+        if (din) k_linear_narrow_din<<<grid_for((size_t)B * Ni, 256, c->nsm), 256, 0, c->stream>>>(din, dout, w, B, Ni, No);
+        if (dw) k_linear_narrow_dw<<<grid_for((size_t)No * Ni, 256, c->nsm), 256, 0, c->stream>>>(dw, dout, in, B, Ni, No);
+        KCHECK();
+        din = dw = NULL; /* done; the bias below as for any width */
+    }
+    if (din) /* din^T (Ni x B) = W^T . dout^T */
+        gemm(c, CUBLAS_OP_N, CUBLAS_OP_N, Ni, B, No, w, Ni, (size_t)No * Ni, dout, No, (size_t)B * No, 0.0f, din);
+    if (dw) /* dW (Ni x No column-major) += in^T (Ni x B) . dout (B x No) */
+        gemm(c, CUBLAS_OP_N, CUBLAS_OP_T, Ni, No, B, in, Ni, (size_t)B * Ni, dout, No, (size_t)B * No, 1.0f, dw);
+    if (dbias) {
+        k_colsum_acc<<<(No + 127) / 128, 128, 0, c->stream>>>(dbias, dout, B, No);
+        KCHECK();
+    }
+    PROF_END(c, "linear backward");
+}
+
+/* ------------------------------------------------------------------------------------------------
+ * convolutions (cuDNN) */
+
+static cudnnDataType_t dtype_of(const CudaCtx *c) { return c->prec == PREC_BF16 ? CUDNN_DATA_BFLOAT16 : CUDNN_DATA_FLOAT; }
+static size_t elem_bytes(const CudaCtx *c) { return c->prec == PREC_BF16 ? 2 : 4; }
+
+static void set_act_desc(cudnnTensorDescriptor_t d, cudnnDataType_t t, Layout lay, int C, int B, int H, int W) {
+    const int R = H * W;
+    int ns, cs, hs, ws;
+    if (lay == LAY_NCHW) { ns = C * R; cs = R; hs = W; ws = 1; }
+    else if (lay == LAY_NHWC) { ns = R * C; cs = 1; hs = W * C; ws = C; }
+    else { ns = R; cs = B * R; hs = W; ws = 1; }
+    CUDNN(cudnnSetTensor4dDescriptorEx(d, t, B, C, H, W, ns, cs, hs, ws));
+}
+
+static ConvPlan *plan_get(CudaCtx *c, int B, int Cx, int Hx, int Wx, int Cy, int Hy, int Wy, int K, int S, int P) {
+    for (int i = 0; i < c->nplans; i++) {
+        ConvPlan *p = &c->plans[i];
+        if (p->B == B && p->Cx == Cx && p->Hx == Hx && p->Wx == Wx && p->Cy == Cy && p->Hy == Hy && p->Wy == Wy &&
+            p->K == K && p->S == S && p->P == P)
+            return p;
+    }
+    DCGAN_CHECK(!c->capturing, "cuda: a new convolution shape while recording a graph");
+    DCGAN_CHECK(c->nplans < MAX_PLANS, "cuda: too many convolution shapes");
+    ConvPlan *p = &c->plans[c->nplans++];
+    memset(p, 0, sizeof *p);
+    p->B = B; p->Cx = Cx; p->Hx = Hx; p->Wx = Wx; p->Cy = Cy; p->Hy = Hy; p->Wy = Wy; p->K = K; p->S = S; p->P = P;
+    const cudnnDataType_t t = dtype_of(c);
+    for (int l = 0; l < LAY_COUNT; l++) {
+        CUDNN(cudnnCreateTensorDescriptor(&p->xd[l]));
+        CUDNN(cudnnCreateTensorDescriptor(&p->yd[l]));
+        set_act_desc(p->xd[l], t, (Layout)l, Cx, B, Hx, Wx);
+        set_act_desc(p->yd[l], t, (Layout)l, Cy, B, Hy, Wy);
+    }
+    for (int f = 0; f < 2; f++) {
+        CUDNN(cudnnCreateFilterDescriptor(&p->wd[f]));
+        CUDNN(cudnnSetFilter4dDescriptor(p->wd[f], t, f ? CUDNN_TENSOR_NHWC : CUDNN_TENSOR_NCHW, Cy, Cx, K, K));
+    }
+    for (int o = 0; o < 3; o++) {
+        CUDNN(cudnnCreateConvolutionDescriptor(&p->cd[o]));
+        CUDNN(cudnnSetConvolution2dDescriptor(p->cd[o], P, P, S, S, 1, 1, CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT));
+    }
+    int n, h, w, ch;
+    CUDNN(cudnnGetConvolution2dForwardOutputDim(p->cd[0], p->xd[0], p->wd[0], &n, &ch, &h, &w));
+    DCGAN_CHECK(n == B && ch == Cy && h == Hy && w == Wy, "cuda: convolution shape mismatch (%d %d %d %d vs %d %d %d %d)",
+                n, ch, h, w, B, Cy, Hy, Wy);
+    return p;
+}
+
+#define WD(p, l) ((p)->wd[(l) == LAY_NHWC])
+
+static void plan_destroy(ConvPlan *p) {
+    for (int l = 0; l < LAY_COUNT; l++) {
+        cudnnDestroyTensorDescriptor(p->xd[l]);
+        cudnnDestroyTensorDescriptor(p->yd[l]);
+    }
+    cudnnDestroyFilterDescriptor(p->wd[0]);
+    cudnnDestroyFilterDescriptor(p->wd[1]);
+    for (int o = 0; o < 3; o++) cudnnDestroyConvolutionDescriptor(p->cd[o]);
+}
+
+/* Seconds a call in this layout spends on copies besides cuDNN's own work (layout or precision
+ * copies of the three operands): their bytes at 2 TB/s and 3 us per copy kernel. */
+static double copy_cost(const CudaCtx *c, const ConvPlan *p, Layout lay) {
+    const double xs = (double)p->Cx * p->B * p->Hx * p->Wx, ys = (double)p->Cy * p->B * p->Hy * p->Wy;
+    if (lay == LAY_CNHW && c->prec != PREC_BF16) return 0.0;
+    const int kernels = (lay == LAY_NHWC || c->prec == PREC_BF16) ? 3 : 2;
+    return (xs + ys) * (4.0 + (double)elem_bytes(c)) / 2e12 + kernels * 3e-6; /* read fp32 + write the copy */
+}
+
+#define WS_LIMIT ((size_t)1 << 30)
+
+/* Times cuDNN's algorithms for op o of plan p in each layout and keeps the fastest deterministic
+ * one (counting the copies a layout needs at 2 TB/s). Runs once per (shape, op), eagerly. */
+static void choose(CudaCtx *c, ConvPlan *p, ConvOp o) {
+    OpChoice best = {0, LAY_CNHW, 0, CUDNN_DEFAULT_MATH, 0};
+    double best_t = 1e30;
+    const cudnnMathType_t want = c->prec == PREC_FP32 ? CUDNN_FMA_MATH : CUDNN_TENSOR_OP_MATH;
+    for (int l = 0; l < LAY_COUNT; l++) {
+        CUDNN(cudnnSetConvolutionMathType(p->cd[o], want));
+        const int N = 16;
+        int got = 0;
+        cudnnStatus_t st;
+        float times[N];
+        int algos[N];
+        cudnnMathType_t maths[N];
+        size_t mems[N];
+        int det[N];
+        cudnnStatus_t sts[N];
+        if (o == OP_FWD) {
+            cudnnConvolutionFwdAlgoPerf_t r[N];
+            st = cudnnFindConvolutionForwardAlgorithm(c->dnn, p->xd[l], WD(p, l), p->cd[o], p->yd[l], N, &got, r);
+            for (int i = 0; i < got; i++) { times[i] = r[i].time; algos[i] = r[i].algo; maths[i] = r[i].mathType; mems[i] = r[i].memory; det[i] = r[i].determinism == CUDNN_DETERMINISTIC; sts[i] = r[i].status; }
+        } else if (o == OP_BWD_DATA) {
+            cudnnConvolutionBwdDataAlgoPerf_t r[N];
+            st = cudnnFindConvolutionBackwardDataAlgorithm(c->dnn, WD(p, l), p->yd[l], p->cd[o], p->xd[l], N, &got, r);
+            for (int i = 0; i < got; i++) { times[i] = r[i].time; algos[i] = r[i].algo; maths[i] = r[i].mathType; mems[i] = r[i].memory; det[i] = r[i].determinism == CUDNN_DETERMINISTIC; sts[i] = r[i].status; }
+        } else {
+            cudnnConvolutionBwdFilterAlgoPerf_t r[N];
+            st = cudnnFindConvolutionBackwardFilterAlgorithm(c->dnn, p->xd[l], p->yd[l], p->cd[o], WD(p, l), N, &got, r);
+            for (int i = 0; i < got; i++) { times[i] = r[i].time; algos[i] = r[i].algo; maths[i] = r[i].mathType; mems[i] = r[i].memory; det[i] = r[i].determinism == CUDNN_DETERMINISTIC; sts[i] = r[i].status; }
+        }
+        if (st != CUDNN_STATUS_SUCCESS) continue; /* this layout is not supported for this op */
+        for (int i = 0; i < got; i++) {
+            if (sts[i] != CUDNN_STATUS_SUCCESS || !det[i] || mems[i] > WS_LIMIT || times[i] < 0) continue;
+            if (c->prec == PREC_FP32 && (maths[i] == CUDNN_TENSOR_OP_MATH || maths[i] == CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION))
+                continue; /* strict fp32: no tensor cores, no TF32 */
+            const double t = times[i] * 1e-3 + copy_cost(c, p, (Layout)l);
+            if (t < best_t) {
+                best_t = t;
+                best.chosen = 1; best.layout = (Layout)l; best.algo = algos[i]; best.math = maths[i]; best.ws = mems[i];
+            }
+        }
+    }
+    if (!best.chosen)
+        die("cuDNN offers no deterministic algorithm for a convolution (%d->%d channels, %dx%d->%dx%d, k%d s%d p%d, batch %d)%s",
+            p->Cx, p->Cy, p->Hx, p->Wx, p->Hy, p->Wy, p->K, p->S, p->P, p->B,
+            c->prec == PREC_FP32 ? " in strict fp32; try --precision tf32" : "");
+    /* strict fp32 runs with FMA math, which rules out TF32 even where cuDNN's default would allow it */
+    if (c->prec == PREC_FP32) best.math = CUDNN_FMA_MATH;
+    CUDNN(cudnnSetConvolutionMathType(p->cd[o], best.math));
+    grow(c, &c->ws, &c->ws_bytes, best.ws ? best.ws : 1);
+    p->op[o] = best;
+    c->prof_skip = 1;
+    {
+        static const char *ops[3] = {"forward", "bwd-data", "bwd-filter"}, *lays[3] = {"CNHW", "NCHW", "NHWC"};
+        snprintf(p->label[o], sizeof p->label[o], "cudnn %s %d->%d ch %dx%d k%d s%d b%d %s", ops[o], p->Cx, p->Cy, p->Hx,
+                 p->Wx, p->K, p->S, p->B, lays[best.layout]);
+    }
+    if (c->verbose) {
+        static const char *ops[3] = {"forward", "backward-data", "backward-filter"}, *lays[3] = {"CNHW", "NCHW", "NHWC"};
+        fprintf(stderr, "cuda: %s %d->%d ch %dx%d->%dx%d k%d s%d p%d b%d: %s algo %d math %d ws %zu, %.3f ms\n", ops[o],
+                p->Cx, p->Cy, p->Hx, p->Wx, p->Hy, p->Wy, p->K, p->S, p->P, p->B, lays[best.layout], best.algo,
+                (int)best.math, best.ws, best_t * 1e3);
+    }
+}
+
+/* An activation operand for cuDNN: the CNHW fp32 tensor itself, or a copy in the chosen layout and
+ * precision in the role's scratch. */
+static const void *prep_act(CudaCtx *c, int role, const float *src, Layout lay, int C, int B, int R) {
+    if (lay == LAY_CNHW && c->prec != PREC_BF16) return src;
+    const size_t n = (size_t)C * B * R;
+    void *dst = grow(c, &c->slot[role], &c->slot_bytes[role], n * elem_bytes(c));
+    if (lay == LAY_NHWC && B <= 65535) {
+        const dim3 g((R + 31) / 32, (C + 31) / 32, B), t(32, 8);
+        if (c->prec == PREC_BF16) k_pack_nhwc<__nv_bfloat16><<<g, t, 0, c->stream>>>((__nv_bfloat16 *)dst, src, C, B, R);
+        else k_pack_nhwc<float><<<g, t, 0, c->stream>>>((float *)dst, src, C, B, R);
+    } else if (c->prec == PREC_BF16)
+        k_pack<__nv_bfloat16><<<grid_for(n, 256, c->nsm), 256, 0, c->stream>>>((__nv_bfloat16 *)dst, src, lay, C, B, R);
+    else
+        k_pack<float><<<grid_for(n, 256, c->nsm), 256, 0, c->stream>>>((float *)dst, src, lay, C, B, R);
+    KCHECK();
+    return dst;
+}
+
+/* Where cuDNN writes an activation output, and the copy back (dst = beta dst + result) after. */
+static void *out_act(CudaCtx *c, int role, float *dst, Layout lay, int C, int B, int R) {
+    if (lay == LAY_CNHW && c->prec != PREC_BF16) return dst;
+    return grow(c, &c->slot[role], &c->slot_bytes[role], (size_t)C * B * R * elem_bytes(c));
+}
+static void finish_act(CudaCtx *c, int role, float *dst, Layout lay, int C, int B, int R) {
+    if (lay == LAY_CNHW && c->prec != PREC_BF16) return;
+    const size_t n = (size_t)C * B * R;
+    if (lay == LAY_NHWC && B <= 65535) {
+        const dim3 g((R + 31) / 32, (C + 31) / 32, B), t(32, 8);
+        if (c->prec == PREC_BF16) k_unpack_nhwc<__nv_bfloat16><<<g, t, 0, c->stream>>>(dst, (const __nv_bfloat16 *)c->slot[role], C, B, R);
+        else k_unpack_nhwc<float><<<g, t, 0, c->stream>>>(dst, (const float *)c->slot[role], C, B, R);
+    } else if (c->prec == PREC_BF16)
+        k_unpack<__nv_bfloat16><<<grid_for(n, 256, c->nsm), 256, 0, c->stream>>>(dst, (const __nv_bfloat16 *)c->slot[role], lay, C, B, R, 0.0f);
+    else
+        k_unpack<float><<<grid_for(n, 256, c->nsm), 256, 0, c->stream>>>(dst, (const float *)c->slot[role], lay, C, B, R, 0.0f);
+    KCHECK();
+}
+
+/* The filter operand: w itself, or a copy in KRSC order (NHWC) and / or bf16. */
+static const void *prep_w(CudaCtx *c, const ConvPlan *p, const float *w, Layout lay) {
+    const int nhwc = lay == LAY_NHWC;
+    if (!nhwc && c->prec != PREC_BF16) return w;
+    const int KK = p->K * p->K;
+    const size_t n = (size_t)p->Cy * p->Cx * KK;
+    void *dst = grow(c, &c->slot[ROLE_W], &c->slot_bytes[ROLE_W], n * elem_bytes(c));
+    if (c->prec == PREC_BF16)
+        k_pack_w<__nv_bfloat16><<<grid_for(n, 256, c->nsm), 256, 0, c->stream>>>((__nv_bfloat16 *)dst, w, nhwc, p->Cy, p->Cx, KK);
+    else
+        k_pack_w<float><<<grid_for(n, 256, c->nsm), 256, 0, c->stream>>>((float *)dst, w, nhwc, p->Cy, p->Cx, KK);
+    KCHECK();
+    return dst;
+}
+
+/* y = conv(x, w) */
+static void conv_fwd(CudaCtx *c, ConvPlan *p, float *y, const float *x, const float *w) {
+    if (!p->op[OP_FWD].chosen) choose(c, p, OP_FWD);
+    const OpChoice *ch = &p->op[OP_FWD];
+    const Layout l = ch->layout;
+    const void *xs = prep_act(c, ROLE_X, x, l, p->Cx, p->B, p->Hx * p->Wx);
+    const void *ws = prep_w(c, p, w, l);
+    void *ys = out_act(c, ROLE_Y, y, l, p->Cy, p->B, p->Hy * p->Wy);
+    const float one = 1.0f, zero = 0.0f;
+    prof_mark(c, 2);
+    CUDNN(cudnnConvolutionForward(c->dnn, &one, p->xd[l], xs, WD(p, l), ws, p->cd[OP_FWD], (cudnnConvolutionFwdAlgo_t)ch->algo,
+                                  c->ws, ch->ws, &zero, p->yd[l], ys));
+    prof_add(c, 2, p->label[OP_FWD]);
+    finish_act(c, ROLE_Y, y, l, p->Cy, p->B, p->Hy * p->Wy);
+}
+
+/* x = conv^T(y, w) (the gradient of conv with respect to its input) */
+static void conv_bwd_data(CudaCtx *c, ConvPlan *p, float *x, const float *y, const float *w) {
+    if (!p->op[OP_BWD_DATA].chosen) choose(c, p, OP_BWD_DATA);
+    const OpChoice *ch = &p->op[OP_BWD_DATA];
+    const Layout l = ch->layout;
+    const void *ys = prep_act(c, ROLE_Y, y, l, p->Cy, p->B, p->Hy * p->Wy);
+    const void *ws = prep_w(c, p, w, l);
+    void *xs = out_act(c, ROLE_X, x, l, p->Cx, p->B, p->Hx * p->Wx);
+    const float one = 1.0f, zero = 0.0f;
+    prof_mark(c, 2);
+    CUDNN(cudnnConvolutionBackwardData(c->dnn, &one, WD(p, l), ws, p->yd[l], ys, p->cd[OP_BWD_DATA],
+                                       (cudnnConvolutionBwdDataAlgo_t)ch->algo, c->ws, ch->ws, &zero, p->xd[l], xs));
+    prof_add(c, 2, p->label[OP_BWD_DATA]);
+    finish_act(c, ROLE_X, x, l, p->Cx, p->B, p->Hx * p->Wx);
+}
+
+/* dw += correlation of x with dy */
+static void conv_bwd_filter(CudaCtx *c, ConvPlan *p, float *dw, const float *x, const float *dy) {
+    if (!p->op[OP_BWD_FILTER].chosen) choose(c, p, OP_BWD_FILTER);
+    const OpChoice *ch = &p->op[OP_BWD_FILTER];
+    const Layout l = ch->layout;
+    const void *xs = prep_act(c, ROLE_X, x, l, p->Cx, p->B, p->Hx * p->Wx);
+    const void *ys = prep_act(c, ROLE_Y, dy, l, p->Cy, p->B, p->Hy * p->Wy);
+    const int KK = p->K * p->K, nhwc = l == LAY_NHWC;
+    const size_t wn = (size_t)p->Cy * p->Cx * KK;
+    const float one = 1.0f, zero = 0.0f;
+    if (c->prec != PREC_BF16 && !nhwc) { /* accumulates in place */
+        prof_mark(c, 2);
+        CUDNN(cudnnConvolutionBackwardFilter(c->dnn, &one, p->xd[l], xs, p->yd[l], ys, p->cd[OP_BWD_FILTER],
+                                             (cudnnConvolutionBwdFilterAlgo_t)ch->algo, c->ws, ch->ws, &one, WD(p, l), dw));
+        prof_add(c, 2, p->label[OP_BWD_FILTER]);
+        return;
+    }
+    void *tmp = grow(c, &c->slot[ROLE_W], &c->slot_bytes[ROLE_W], wn * elem_bytes(c));
+    prof_mark(c, 2);
+    CUDNN(cudnnConvolutionBackwardFilter(c->dnn, &one, p->xd[l], xs, p->yd[l], ys, p->cd[OP_BWD_FILTER],
+                                         (cudnnConvolutionBwdFilterAlgo_t)ch->algo, c->ws, ch->ws, &zero, WD(p, l), tmp));
+    prof_add(c, 2, p->label[OP_BWD_FILTER]);
+    if (c->prec == PREC_BF16)
+        k_acc_w<__nv_bfloat16><<<grid_for(wn, 256, c->nsm), 256, 0, c->stream>>>(dw, (const __nv_bfloat16 *)tmp, nhwc, p->Cy, p->Cx, KK);
+    else
+        k_acc_w<float><<<grid_for(wn, 256, c->nsm), 256, 0, c->stream>>>(dw, (const float *)tmp, nhwc, p->Cy, p->Cx, KK);
+    KCHECK();
+}
+
+static void add_bias_channels(CudaCtx *c, float *out, const float *bias, int C, size_t N) {
+    dim3 g(grid_for(N, 256, c->nsm) / 4 + 1, C);
+    k_bias_channels<<<g, 256, 0, c->stream>>>(out, bias, N);
+    KCHECK();
+}
+static void sum_channels(CudaCtx *c, float *dbias, const float *x, int C, size_t N) {
+    k_rowsum_acc<<<C, 256, 0, c->stream>>>(dbias, x, N);
+    KCHECK();
+}
+
+static void cu_conv2d_forward(Backend *be, float *out, const float *in, const float *w, const float *bias,
+                              const ConvShape *s) {
+    CudaCtx *c = ctx_of(be);
+    PROF_BEGIN(c);
+    ConvPlan *p = plan_get(c, s->B, s->Ci, s->Hi, s->Wi, s->Co, s->Ho, s->Wo, s->K, s->S, s->P);
+    conv_fwd(c, p, out, in, w);
+    if (bias) add_bias_channels(c, out, bias, s->Co, (size_t)s->B * s->Ho * s->Wo);
+    PROF_END(c, "conv forward (all)");
+}
+
+static void cu_conv2d_backward(Backend *be, float *din, float *dw, float *dbias, const float *dout, const float *in,
+                               const float *w, const ConvShape *s) {
+    CudaCtx *c = ctx_of(be);
+    PROF_BEGIN(c);
+    ConvPlan *p = plan_get(c, s->B, s->Ci, s->Hi, s->Wi, s->Co, s->Ho, s->Wo, s->K, s->S, s->P);
+    if (dbias) sum_channels(c, dbias, dout, s->Co, (size_t)s->B * s->Ho * s->Wo);
+    if (dw) conv_bwd_filter(c, p, dw, in, dout);
+    if (din) conv_bwd_data(c, p, din, dout, w);
+    PROF_END(c, "conv backward (all)");
+}
+
+/* conv_transpose2d from (Ci, Hi) to (Co, Ho) is the adjoint of a conv from (Co, Ho) to (Ci, Hi)
+ * with the same (Ci, Co, K, K) weight */
+static void cu_convt_forward(Backend *be, float *out, const float *in, const float *w, const float *bias,
+                             const ConvShape *s) {
+    CudaCtx *c = ctx_of(be);
+    PROF_BEGIN(c);
+    ConvPlan *p = plan_get(c, s->B, s->Co, s->Ho, s->Wo, s->Ci, s->Hi, s->Wi, s->K, s->S, s->P);
+    conv_bwd_data(c, p, out, in, w);
+    if (bias) add_bias_channels(c, out, bias, s->Co, (size_t)s->B * s->Ho * s->Wo);
+    PROF_END(c, "convT forward (all)");
+}
+
+static void cu_convt_backward(Backend *be, float *din, float *dw, float *dbias, const float *dout, const float *in,
+                              const float *w, const ConvShape *s) {
+    CudaCtx *c = ctx_of(be);
+    PROF_BEGIN(c);
+    ConvPlan *p = plan_get(c, s->B, s->Co, s->Ho, s->Wo, s->Ci, s->Hi, s->Wi, s->K, s->S, s->P);
+    if (dbias) sum_channels(c, dbias, dout, s->Co, (size_t)s->B * s->Ho * s->Wo);
+    if (dw) conv_bwd_filter(c, p, dw, dout, in);
+    if (din) conv_fwd(c, p, din, dout, w);
+    PROF_END(c, "convT backward (all)");
+}
+
+/* ------------------------------------------------------------------------------------------------
+ * activations */
+
+static void cu_act_forward(Backend *be, float *out, const float *in, size_t n, Act act) {
+    CudaCtx *c = ctx_of(be);
+    PROF_BEGIN(c);
+    if (act == ACT_NONE) { cu_copy(be, out, in, n); PROF_END(c, "activation forward"); return; }
+    k_act_fwd<<<grid_for(n, 256, c->nsm), 256, 0, c->stream>>>(out, in, n, act);
+    KCHECK();
+    PROF_END(c, "activation forward");
+}
+
+static void cu_act_backward(Backend *be, float *din, const float *dout, const float *out, size_t n, Act act) {
+    CudaCtx *c = ctx_of(be);
+    PROF_BEGIN(c);
+    k_act_bwd<<<grid_for(n, 256, c->nsm), 256, 0, c->stream>>>(din, dout, out, n, act);
+    KCHECK();
+    PROF_END(c, "activation backward");
+}
+
+/* ------------------------------------------------------------------------------------------------
+ * batch norm: a row of N values per channel is cut into P chunks; a block reduces each chunk in
+ * double (its mean and M2, or its backward sums), then one thread per channel combines the chunks
+ * in order (Chan's formula for mean and M2). The pre-activation z = x * scale + shift is rounded
+ * as on the CPU. */
+
+__device__ __forceinline__ float bn_preact(float x, float scale, float shift) { return __fadd_rn(__fmul_rn(x, scale), shift); }
+
+static int bn_parts(int C, int N) {
+    int p = (N + 4095) / 4096;
+    if (p > BN_MAX_PARTS) p = BN_MAX_PARTS;
+    if (p < 1) p = 1;
+    (void)C;
+    return p;
+}
+
+/* part[c][p] = (mean, M2) of chunk p of row c; grid (P, C) */
+__global__ void k_bn_part_stats(double *part, const float *x, int N, int P) {
+    __shared__ double sh[32];
+    const int c = blockIdx.y, p = blockIdx.x;
+    const int chunk = (N + P - 1) / P, lo = p * chunk, hi = min(N, lo + chunk);
+    const float *row = x + (size_t)c * N;
+    double s = 0.0;
+    for (int i = lo + threadIdx.x; i < hi; i += blockDim.x) s += row[i];
+    s = block_sum(s, sh);
+    __shared__ double mean_sh;
+    if (threadIdx.x == 0) mean_sh = hi > lo ? s / (hi - lo) : 0.0;
+    __syncthreads();
+    const double mu = mean_sh;
+    double ss = 0.0;
+    for (int i = lo + threadIdx.x; i < hi; i += blockDim.x) { const double d = row[i] - mu; ss += d * d; }
+    ss = block_sum(ss, sh);
+    if (threadIdx.x == 0) {
+        part[((size_t)c * P + p) * 2] = mu;
+        part[((size_t)c * P + p) * 2 + 1] = ss;
+    }
+}
+
+__device__ void bn_combine(const double *part, int c, int N, int P, double *mean, double *m2) {
+    const int chunk = (N + P - 1) / P;
+    double n = 0.0, mu = 0.0, M2 = 0.0;
+    for (int p = 0; p < P; p++) {
+        const int lo = p * chunk, hi = min(N, lo + chunk);
+        if (hi <= lo) continue;
+        const double nb = hi - lo, mb = part[((size_t)c * P + p) * 2], M2b = part[((size_t)c * P + p) * 2 + 1];
+        const double nt = n + nb, d = mb - mu;
+        mu += d * nb / nt;
+        M2 += M2b + d * d * n * nb / nt;
+        n = nt;
+    }
+    *mean = mu;
+    *m2 = M2;
+}
+
+__device__ __forceinline__ void split_d(double v, float *hi, float *lo) {
+    *hi = (float)v;
+    *lo = (float)(v - (double)*hi);
+}
+
+/* mode 0: training statistics -> mean, rstd, running; mode 1: inference from running;
+ * mode 2: local statistics as hi/lo (stats (4C)) */
+__global__ void k_bn_finish_stats(const double *part, float *mean, float *rstd, float *rmean, float *rvar, float *stats,
+                                  int C, int N, int P, float momentum, float eps, int mode) {
+    const int c = blockIdx.x * blockDim.x + threadIdx.x;
+    if (c >= C) return;
+    if (mode == 1) {
+        mean[c] = rmean[c];
+        rstd[c] = (float)(1.0 / sqrt((double)rvar[c] + (double)eps));
+        return;
+    }
+    double mu, ss;
+    bn_combine(part, c, N, P, &mu, &ss);
+    if (mode == 2) {
+        split_d(mu, stats + c, stats + C + c);
+        split_d(ss, stats + 2 * C + c, stats + 3 * C + c);
+        return;
+    }
+    const double var = ss / N;
+    mean[c] = (float)mu;
+    rstd[c] = (float)(1.0 / sqrt(var + (double)eps));
+    if (rmean && rvar) {
+        const double unbiased = N > 1 ? ss / (N - 1) : var;
+        rmean[c] = (float)((1.0 - (double)momentum) * rmean[c] + (double)momentum * mu);
+        rvar[c] = (float)((1.0 - (double)momentum) * rvar[c] + (double)momentum * unbiased);
+    }
+}
+
+/* out = act(x * scale + shift) per channel; grid (., C) */
+__global__ void k_bn_apply(float *out, const float *in, const float *mean, const float *rstd, const float *gamma,
+                           const float *beta, int N, int act) {
+    const int c = blockIdx.y;
+    const float scale = __fmul_rn(gamma[c], rstd[c]), shift = __fsub_rn(beta[c], __fmul_rn(mean[c], scale));
+    const float *x = in + (size_t)c * N;
+    float *y = out + (size_t)c * N;
+    for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < N; i += gridDim.x * blockDim.x)
+        y[i] = act_apply(bn_preact(x[i], scale, shift), act);
+}
+
+/* part[c][p] = (sum dz, sum dz * xhat) over chunk p; grid (P, C) */
+__global__ void k_bn_part_grad(double *part, const float *x, const float *dy, const float *mean, const float *rstd,
+                               const float *gamma, const float *beta, int N, int P, int act) {
+    __shared__ double sh[32];
+    const int c = blockIdx.y, p = blockIdx.x;
+    const int chunk = (N + P - 1) / P, lo = p * chunk, hi = min(N, lo + chunk);
+    const float m = mean[c], r = rstd[c], scale = __fmul_rn(gamma[c], r), shift = __fsub_rn(beta[c], __fmul_rn(m, scale));
+    const float *xr = x + (size_t)c * N, *dr = dy + (size_t)c * N;
+    double s1 = 0.0, s2 = 0.0;
+    for (int i = lo + threadIdx.x; i < hi; i += blockDim.x) {
+        const float xv = xr[i];
+        const float dz = __fmul_rn(dr[i], act_grad_from_input(bn_preact(xv, scale, shift), act));
+        s1 += dz;
+        s2 += (double)__fmul_rn(dz, __fmul_rn(__fsub_rn(xv, m), r));
+    }
+    s1 = block_sum(s1, sh);
+    s2 = block_sum(s2, sh);
+    if (threadIdx.x == 0) {
+        part[((size_t)c * P + p) * 2] = s1;
+        part[((size_t)c * P + p) * 2 + 1] = s2;
+    }
+}
+
+/* mode 0: plain backward (dgamma, dbeta, k = means); mode 1: sums as hi/lo into sums (4C);
+ * mode 2: reduced: dgamma/dbeta from local (4C), k from global (4C) / n_global */
+__global__ void k_bn_finish_grad(const double *part, float *dgamma, float *dbeta, float *k, float *sums,
+                                 const float *local, const float *global, double n_global, int C, int N, int P,
+                                 int mode) {
+    const int c = blockIdx.x * blockDim.x + threadIdx.x;
+    if (c >= C) return;
+    if (mode == 2) {
+        if (dgamma) dgamma[c] += (float)((double)local[2 * C + c] + (double)local[3 * C + c]);
+        if (dbeta) dbeta[c] += (float)((double)local[c] + (double)local[C + c]);
+        k[c] = (float)(((double)global[c] + (double)global[C + c]) / n_global);
+        k[C + c] = (float)(((double)global[2 * C + c] + (double)global[3 * C + c]) / n_global);
+        return;
+    }
+    double s1 = 0.0, s2 = 0.0;
+    for (int p = 0; p < P; p++) {
+        s1 += part[((size_t)c * P + p) * 2];
+        s2 += part[((size_t)c * P + p) * 2 + 1];
+    }
+    if (mode == 1) {
+        split_d(s1, sums + c, sums + C + c);
+        split_d(s2, sums + 2 * C + c, sums + 3 * C + c);
+        return;
+    }
+    if (dgamma) dgamma[c] += (float)s2;
+    if (dbeta) dbeta[c] += (float)s1;
+    k[c] = (float)(s1 / N);
+    k[C + c] = (float)(s2 / N);
+}
+
+/* dx = scale * (dz - k1 - xhat * k2); grid (., C); dx may alias dy */
+__global__ void k_bn_dx(float *dx, const float *x, const float *dy, const float *mean, const float *rstd,
+                        const float *gamma, const float *beta, const float *k, int C, int N, int act) {
+    const int c = blockIdx.y;
+    const float m = mean[c], r = rstd[c], scale = __fmul_rn(gamma[c], r), shift = __fsub_rn(beta[c], __fmul_rn(m, scale));
+    const float k1 = k[c], k2 = k[C + c];
+    const float *xr = x + (size_t)c * N, *dr = dy + (size_t)c * N;
+    float *o = dx + (size_t)c * N;
+    for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < N; i += gridDim.x * blockDim.x) {
+        const float xv = xr[i];
+        const float dz = __fmul_rn(dr[i], act_grad_from_input(bn_preact(xv, scale, shift), act));
+        const float xhat = __fmul_rn(__fsub_rn(xv, m), r);
+        o[i] = __fmul_rn(scale, __fsub_rn(__fsub_rn(dz, k1), __fmul_rn(xhat, k2)));
+    }
+}
+
+static dim3 row_grid(CudaCtx *c, int C, int N) {
+    unsigned gx = (unsigned)((N + 1023) / 1024);
+    const unsigned cap = (unsigned)(c->nsm * 8 / (C > 0 ? C : 1) + 1);
+    if (gx > cap) gx = cap;
+    if (gx < 1) gx = 1;
+    return dim3(gx, C);
+}
+
+static void bn_check(int C) { DCGAN_CHECK(C <= BN_MAX_C, "cuda: batch norm over %d channels (at most %d)", C, BN_MAX_C); }
+
+static void cu_batchnorm_apply(Backend *be, float *out, const float *in, const float *mean, const float *rstd,
+                               const float *gamma, const float *beta, int C, int N, Act act) {
+    CudaCtx *c = ctx_of(be);
+    PROF_BEGIN(c);
+    k_bn_apply<<<row_grid(c, C, N), 256, 0, c->stream>>>(out, in, mean, rstd, gamma, beta, N, act);
+    KCHECK();
+    PROF_END(c, "batchnorm apply");
+}
+
+static void cu_batchnorm_forward(Backend *be, float *out, float *mean, float *rstd, float *running_mean,
+                                 float *running_var, const float *in, const float *gamma, const float *beta, int C,
+                                 int N, int batch_stats, float momentum, float eps, Act act) {
+    CudaCtx *c = ctx_of(be);
+    PROF_BEGIN(c);
+    bn_check(C);
+    const int P = bn_parts(C, N);
+    if (batch_stats) {
+        k_bn_part_stats<<<dim3(P, C), 256, 0, c->stream>>>(c->bn_part, in, N, P);
+        KCHECK();
+    }
+    k_bn_finish_stats<<<(C + 127) / 128, 128, 0, c->stream>>>(c->bn_part, mean, rstd, running_mean, running_var, NULL,
+                                                               C, N, P, momentum, eps, batch_stats ? 0 : 1);
+    KCHECK();
+    cu_batchnorm_apply(be, out, in, mean, rstd, gamma, beta, C, N, act);
+    PROF_END(c, "batchnorm forward");
+}
+
+static void cu_batchnorm_backward(Backend *be, float *din, float *dgamma, float *dbeta, const float *dout,
+                                  const float *in, const float *mean, const float *rstd, const float *gamma,
+                                  const float *beta, int C, int N, Act act) {
+    CudaCtx *c = ctx_of(be);
+    PROF_BEGIN(c);
+    bn_check(C);
+    const int P = bn_parts(C, N);
+    k_bn_part_grad<<<dim3(P, C), 256, 0, c->stream>>>(c->bn_part, in, dout, mean, rstd, gamma, beta, N, P, act);
+    KCHECK();
+    k_bn_finish_grad<<<(C + 127) / 128, 128, 0, c->stream>>>(c->bn_part, dgamma, dbeta, c->bn_k, NULL, NULL, NULL, 0.0,
+                                                              C, N, P, 0);
+    KCHECK();
+    k_bn_dx<<<row_grid(c, C, N), 256, 0, c->stream>>>(din, in, dout, mean, rstd, gamma, beta, c->bn_k, C, N, act);
+    KCHECK();
+    PROF_END(c, "batchnorm backward");
+}
+
+static void cu_batchnorm_local_stats(Backend *be, float *stats, const float *in, int C, int N) {
+    CudaCtx *c = ctx_of(be);
+    bn_check(C);
+    const int P = bn_parts(C, N);
+    k_bn_part_stats<<<dim3(P, C), 256, 0, c->stream>>>(c->bn_part, in, N, P);
+    KCHECK();
+    k_bn_finish_stats<<<(C + 127) / 128, 128, 0, c->stream>>>(c->bn_part, NULL, NULL, NULL, NULL, stats, C, N, P, 0.0f,
+                                                               0.0f, 2);
+    KCHECK();
+}
+
+static void cu_batchnorm_backward_sums(Backend *be, float *sums, const float *dout, const float *in, const float *mean,
+                                       const float *rstd, const float *gamma, const float *beta, int C, int N, Act act) {
+    CudaCtx *c = ctx_of(be);
+    bn_check(C);
+    const int P = bn_parts(C, N);
+    k_bn_part_grad<<<dim3(P, C), 256, 0, c->stream>>>(c->bn_part, in, dout, mean, rstd, gamma, beta, N, P, act);
+    KCHECK();
+    k_bn_finish_grad<<<(C + 127) / 128, 128, 0, c->stream>>>(c->bn_part, NULL, NULL, NULL, sums, NULL, NULL, 0.0, C, N,
+                                                              P, 1);
+    KCHECK();
+}
+
+static void cu_batchnorm_backward_reduced(Backend *be, float *din, float *dgamma, float *dbeta, const float *dout,
+                                          const float *in, const float *mean, const float *rstd, const float *gamma,
+                                          const float *beta, const float *local_sums, const float *global_sums, int C,
+                                          int N, double n_global, Act act) {
+    CudaCtx *c = ctx_of(be);
+    bn_check(C);
+    k_bn_finish_grad<<<(C + 127) / 128, 128, 0, c->stream>>>(NULL, dgamma, dbeta, c->bn_k, NULL, local_sums,
+                                                              global_sums, n_global, C, N, 1, 2);
+    KCHECK();
+    k_bn_dx<<<row_grid(c, C, N), 256, 0, c->stream>>>(din, in, dout, mean, rstd, gamma, beta, c->bn_k, C, N, act);
+    KCHECK();
+}
+
+/* ------------------------------------------------------------------------------------------------
+ * losses */
+
+/* one block: loss = scale * mean BCE, mean sigmoid, dlogits */
+__global__ void k_bce(float *loss, float *mean_prob, float *dlogits, const float *logits, int B, float target, float scale) {
+    __shared__ double sh[32];
+    double l = 0.0, p = 0.0;
+    for (int b = threadIdx.x; b < B; b += blockDim.x) {
+        const double x = logits[b];
+        l += (x > 0 ? x : 0.0) - x * target + log1p(exp(-fabs(x)));
+        const double sig = x >= 0 ? 1.0 / (1.0 + exp(-x)) : exp(x) / (1.0 + exp(x));
+        p += sig;
+        if (dlogits) dlogits[b] = (float)(scale * (sig - target) / B);
+    }
+    l = block_sum(l, sh);
+    p = block_sum(p, sh);
+    if (threadIdx.x == 0) {
+        loss[0] = (float)(scale * l / B);
+        if (mean_prob) mean_prob[0] = (float)(p / B);
+    }
+}
+
+static void cu_bce_logits(Backend *be, float *loss, float *mean_prob, float *dlogits, const float *logits, int B,
+                          float target, float scale) {
+    CudaCtx *c = ctx_of(be);
+    PROF_BEGIN(c);
+    k_bce<<<1, 256, 0, c->stream>>>(loss, mean_prob, dlogits, logits, B, target, scale);
+    KCHECK();
+    PROF_END(c, "bce loss");
+}
+
+__global__ void k_softmax_xent(float *loss, float *probs, float *dlogits, const float *logits, const float *labels, int B,
+                               int K) {
+    __shared__ double sh[32];
+    double l = 0.0;
+    for (int b = threadIdx.x; b < B; b += blockDim.x) {
+        const float *x = logits + (size_t)b * K;
+        double mx = x[0], sum = 0.0;
+        for (int k = 1; k < K; k++) if (x[k] > mx) mx = x[k];
+        for (int k = 0; k < K; k++) sum += exp(x[k] - mx);
+        const int y = labels ? (int)labels[b] : -1;
+        for (int k = 0; k < K; k++) {
+            const double p = exp(x[k] - mx) / sum;
+            if (probs) probs[(size_t)b * K + k] = (float)p;
+            if (dlogits && labels) dlogits[(size_t)b * K + k] = (float)((p - (k == y)) / B);
+        }
+        if (labels && y >= 0 && y < K) l += mx + log(sum) - x[y];
+    }
+    l = block_sum(l, sh);
+    if (threadIdx.x == 0 && loss && labels) loss[0] = (float)(l / B);
+}
+
+static void cu_softmax_xent(Backend *be, float *loss, float *probs, float *dlogits, const float *logits,
+                            const float *labels, int B, int K) {
+    CudaCtx *c = ctx_of(be);
+    k_softmax_xent<<<1, 256, 0, c->stream>>>(loss, probs, dlogits, logits, labels, B, K);
+    KCHECK();
+}
+
+/* ------------------------------------------------------------------------------------------------
+ * Adam (torch.optim.Adam's single-tensor update, float arithmetic rounded as on the CPU) */
+
+__global__ void k_adam(float *param, const float *grad, float *m, float *v, size_t n, double lr, double beta1,
+                       double beta2, double eps_d, const int64_t *step_ctr) {
+    const double step = (double)*step_ctr;
+    const double bc1 = 1.0 - pow(beta1, step), bc2 = 1.0 - pow(beta2, step);
+    const float step_size = (float)(lr / bc1), bc2_sqrt = (float)sqrt(bc2);
+    const float b1 = (float)beta1, b2 = (float)beta2, omb1 = (float)(1.0 - beta1), omb2 = (float)(1.0 - beta2);
+    const float eps = (float)eps_d;
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) {
+        const float g = grad[i];
+        const float mi = __fadd_rn(__fmul_rn(m[i], b1), __fmul_rn(g, omb1));
+        const float vi = __fadd_rn(__fmul_rn(v[i], b2), __fmul_rn(__fmul_rn(g, g), omb2));
+        m[i] = mi;
+        v[i] = vi;
+        const float denom = __fadd_rn(__fdiv_rn(__fsqrt_rn(vi), bc2_sqrt), eps);
+        param[i] = __fsub_rn(param[i], __fmul_rn(step_size, __fdiv_rn(mi, denom)));
+    }
+}
+
+static void cu_adam(Backend *be, float *param, const float *grad, float *m, float *v, size_t n, double lr, double beta1,
+                    double beta2, double eps, const int64_t *step) {
+    CudaCtx *c = ctx_of(be);
+    PROF_BEGIN(c);
+    k_adam<<<grid_for(n, 256, c->nsm), 256, 0, c->stream>>>(param, grad, m, v, n, lr, beta1, beta2, eps, step);
+    KCHECK();
+    PROF_END(c, "adam");
+}
+
+/* ------------------------------------------------------------------------------------------------
+ * counters and random numbers */
+
+static int64_t *cu_counters_alloc(Backend *be, int n) {
+    CudaCtx *c = ctx_of(be);
+    DCGAN_CHECK(!c->capturing, "cuda: alloc while recording a graph");
+    int64_t *p;
+    CU(cudaMalloc((void **)&p, (size_t)(n > 0 ? n : 1) * sizeof(int64_t)));
+    CU(cudaMemsetAsync(p, 0, (size_t)(n > 0 ? n : 1) * sizeof(int64_t), c->stream));
+    return p;
+}
+static void cu_counters_free(Backend *be, int64_t *p) { if (p) CU(cudaFree(p)); }
+static void cu_counters_set(Backend *be, int64_t *p, const int64_t *host, int n) {
+    CU(cudaMemcpyAsync(p, host, (size_t)n * sizeof(int64_t), cudaMemcpyHostToDevice, ctx_of(be)->stream));
+}
+__global__ void k_counter_add(int64_t *p, int64_t k) { p[0] += k; }
+__global__ void k_stash(float *ring, const float *src, int n, const int64_t *counter, int slots) {
+    const int64_t row = *counter % slots;
+    for (int i = threadIdx.x; i < n; i += blockDim.x) ring[row * n + i] = src[i];
+}
+static void cu_stash(Backend *be, float *ring, const float *src, size_t n, const int64_t *counter, int slots) {
+    k_stash<<<1, 64, 0, ctx_of(be)->stream>>>(ring, src, (int)n, counter, slots);
+    KCHECK();
+}
+static void cu_counter_add(Backend *be, int64_t *p, int64_t k) {
+    k_counter_add<<<1, 1, 0, ctx_of(be)->stream>>>(p, k);
+    KCHECK();
+}
+
+__global__ void k_random(float *out, size_t n, uint64_t seed, uint64_t base, const int64_t *stream, uint64_t first,
+                         int uniform) {
+    const uint64_t key = ctr_rng_key(seed, base + (uint64_t)*stream);
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x)
+        out[i] = uniform ? ctr_rng_uniform_pm1(key, first + i) : ctr_rng_normal(key, first + i);
+}
+static void cu_random_fill(Backend *be, float *out, size_t n, uint64_t seed, uint64_t base, const int64_t *stream,
+                           uint64_t first, int uniform) {
+    CudaCtx *c = ctx_of(be);
+    PROF_BEGIN(c);
+    k_random<<<grid_for(n, 256, c->nsm), 256, 0, c->stream>>>(out, n, seed, base, stream, first, uniform);
+    KCHECK();
+    PROF_END(c, "z draw");
+}
+
+/* ------------------------------------------------------------------------------------------------
+ * graphs */
+
+static void cu_graph_begin(Backend *be) {
+    CudaCtx *c = ctx_of(be);
+    DCGAN_CHECK(!c->capturing, "cuda: nested graph recording");
+    CU(cudaStreamBeginCapture(c->stream, cudaStreamCaptureModeThreadLocal));
+    c->capturing = 1;
+}
+
+static void *cu_graph_end(Backend *be) {
+    CudaCtx *c = ctx_of(be);
+    cudaGraph_t g;
+    CU(cudaStreamEndCapture(c->stream, &g));
+    c->capturing = 0;
+    cudaGraphExec_t exec;
+    CU(cudaGraphInstantiate(&exec, g, 0));
+    CU(cudaGraphDestroy(g));
+    return (void *)exec;
+}
+
+static void cu_graph_launch(Backend *be, void *g) { CU(cudaGraphLaunch((cudaGraphExec_t)g, ctx_of(be)->stream)); }
+static void cu_graph_free(Backend *be, void *g) { if (g) CU(cudaGraphExecDestroy((cudaGraphExec_t)g)); }
+
+/* ------------------------------------------------------------------------------------------------ */
+
+static void cu_destroy(Backend *be) {
+    CudaCtx *c = ctx_of(be);
+    cudaStreamSynchronize(c->stream);
+    if (c->profile && c->nprof) {
+        double total = 0;
+        for (int i = 0; i < c->nprof; i++)
+            if (strncmp(c->prof[i].name, "cudnn ", 6)) total += c->prof[i].ms;
+        fprintf(stderr, "cuda profile (GPU ms outside graphs; 'cudnn' rows are inside the conv rows), total %.3f ms:\n", total);
+        for (int k = 0; k < c->nprof; k++) { /* by time, descending */
+            int best = k;
+            for (int i = k + 1; i < c->nprof; i++) if (c->prof[i].ms > c->prof[best].ms) best = i;
+            const auto t = c->prof[k]; c->prof[k] = c->prof[best]; c->prof[best] = t;
+            fprintf(stderr, "  %9.3f ms %6ld calls  %s\n", c->prof[k].ms, c->prof[k].calls, c->prof[k].name);
+        }
+    }
+    for (int i = 0; i < 4; i++) cudaEventDestroy(c->ev[i]);
+    for (int i = 0; i < c->nplans; i++) plan_destroy(&c->plans[i]);
+    for (int r = 0; r < ROLE_COUNT; r++) if (c->slot[r]) cudaFree(c->slot[r]);
+    if (c->ws) cudaFree(c->ws);
+    for (int i = 0; i < c->nretired; i++) cudaFree(c->retired[i]);
+    free(c->retired);
+    cudaFree(c->blas_ws);
+    cudaFree(c->bn_part);
+    cudaFree(c->bn_k);
+    cublasDestroy(c->blas);
+    cudnnDestroy(c->dnn);
+    cudaStreamDestroy(c->stream);
+    free(c);
+    free(be);
+}
+
+extern "C" Backend *backend_cuda_create(const char *precision) {
+    int count = 0;
+    cudaError_t e = cudaGetDeviceCount(&count);
+    if (e != cudaSuccess || count < 1)
+        die("--device cuda: no usable NVIDIA GPU here (%s); use --device cpu",
+            e == cudaErrorInsufficientDriver ? "no NVIDIA driver, or one too old for CUDA 13"
+            : e != cudaSuccess              ? cudaGetErrorString(e)
+                                            : "no device found");
+    CudaCtx *c = (CudaCtx *)xcalloc(1, sizeof(CudaCtx));
+    c->prec = !strcmp(precision, "fp32") ? PREC_FP32 : !strcmp(precision, "bf16") ? PREC_BF16 : PREC_TF32;
+    c->device = 0;
+    c->verbose = getenv("DCGAN_CUDA_VERBOSE") && atoi(getenv("DCGAN_CUDA_VERBOSE")) > 0;
+    c->profile = getenv("DCGAN_CUDA_PROFILE") && atoi(getenv("DCGAN_CUDA_PROFILE")) > 0;
+    CU(cudaSetDevice(c->device));
+    cudaDeviceProp prop;
+    CU(cudaGetDeviceProperties(&prop, c->device));
+    c->nsm = prop.multiProcessorCount;
+    CU(cudaStreamCreateWithFlags(&c->stream, cudaStreamNonBlocking));
+    CUBLAS(cublasCreate(&c->blas));
+    CUBLAS(cublasSetStream(c->blas, c->stream));
+    const size_t blas_ws = (size_t)32 << 20; /* a fixed workspace, so that cuBLAS never allocates while recording */
+    CU(cudaMalloc(&c->blas_ws, blas_ws));
+    CUBLAS(cublasSetWorkspace(c->blas, c->blas_ws, blas_ws));
+    CUBLAS(cublasSetMathMode(c->blas, c->prec == PREC_TF32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH));
+    CUDNN(cudnnCreate(&c->dnn));
+    CUDNN(cudnnSetStream(c->dnn, c->stream));
+    for (int i = 0; i < 4; i++) CU(cudaEventCreate(&c->ev[i]));
+    CU(cudaMalloc((void **)&c->bn_part, (size_t)BN_MAX_C * BN_MAX_PARTS * 2 * sizeof(double)));
+    CU(cudaMalloc((void **)&c->bn_k, (size_t)2 * BN_MAX_C * sizeof(float)));
+
+    Backend *be = (Backend *)xcalloc(1, sizeof(Backend));
+    be->name = c->prec == PREC_FP32 ? "cuda-fp32" : c->prec == PREC_BF16 ? "cuda-bf16" : "cuda-tf32";
+    be->ctx = c;
+    be->keep_activations = 1;
+    be->alloc = cu_alloc;
+    be->free = cu_free;
+    be->upload = cu_upload;
+    be->download = cu_download;
+    be->zero = cu_zero;
+    be->copy = cu_copy;
+    be->transpose01 = cu_transpose01;
+    be->linear_forward = cu_linear_forward;
+    be->linear_backward = cu_linear_backward;
+    be->conv2d_forward = cu_conv2d_forward;
+    be->conv2d_backward = cu_conv2d_backward;
+    be->conv_transpose2d_forward = cu_convt_forward;
+    be->conv_transpose2d_backward = cu_convt_backward;
+    be->batchnorm_forward = cu_batchnorm_forward;
+    be->batchnorm_apply = cu_batchnorm_apply;
+    be->batchnorm_backward = cu_batchnorm_backward;
+    be->batchnorm_local_stats = cu_batchnorm_local_stats;
+    be->batchnorm_backward_sums = cu_batchnorm_backward_sums;
+    be->batchnorm_backward_reduced = cu_batchnorm_backward_reduced;
+    be->act_forward = cu_act_forward;
+    be->act_backward = cu_act_backward;
+    be->bce_logits = cu_bce_logits;
+    be->softmax_xent = cu_softmax_xent;
+    be->adam = cu_adam;
+    be->counters_alloc = cu_counters_alloc;
+    be->counters_free = cu_counters_free;
+    be->counters_set = cu_counters_set;
+    be->counter_add = cu_counter_add;
+    be->stash = cu_stash;
+    be->random_fill = cu_random_fill;
+    be->graph_begin = cu_graph_begin;
+    be->graph_end = cu_graph_end;
+    be->graph_launch = cu_graph_launch;
+    be->graph_free = cu_graph_free;
+    be->sync = cu_sync;
+    be->destroy = cu_destroy;
+    return be;
+}

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# tools/gpu_bundle.sh [DIR]: builds the CUDA-enabled dcgan and the GPU test programs on this machine
+# (without MPI and oneDNN) and packs them with the few Debian libraries they load (OpenBLAS, stb,
+# giflib, libgomp, libgfortran) into DIR/dcgan-gpu.tar.gz (default DIR: gpu-bundle), for a GPU
+# machine that has the CUDA libraries but none of our Debian packages (built for x86-64-v3, AVX2, so
+# that it runs on any recent server). bench/gpu/run.sh unpacks it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+dir=${1:-gpu-bundle}
+build=$dir/build
+mkdir -p "$dir"
+[ -x /usr/local/cuda/bin/nvcc ] || { echo "tools/gpu_bundle.sh: needs the CUDA toolkit in /usr/local/cuda" >&2; exit 1; }
+flags=(BUILD="$build" DCGAN_NO_MPI=1 DCGAN_NO_DNNL=1 OPT="-O3 -march=x86-64-v3")
+make -j"$(nproc)" "${flags[@]}" "$build/tests/test_cuda" "$build/tests/test_layers" "$build/tests/test_train" \
+    "$build/tests/test_gradcheck" build-asan-all DCGAN_BIN="$dir/dcgan" TESTS="test_cuda test_layers test_train test_gradcheck" >/dev/null
+stage=$(mktemp -d)
+trap 'rm -rf "$stage"' EXIT
+mkdir -p "$stage/dcgan-gpu/lib" "$stage/dcgan-gpu/bin"
+cp "$dir/dcgan" "$build"/tests/test_{cuda,layers,train,gradcheck} "$stage/dcgan-gpu/bin/"
+strip "$stage"/dcgan-gpu/bin/dcgan "$stage"/dcgan-gpu/bin/test_{layers,train,gradcheck} # test_cuda keeps its symbols for a backtrace
+for lib in libopenblas.so.0 libstb.so.0 libgif.so.7 libgomp.so.1 libgfortran.so.5 libquadmath.so.0; do
+    path=$(ldd "$dir/dcgan" | awk -v l="$lib" '$1 == l {print $3}')
+    [ -n "$path" ] && cp -L "$path" "$stage/dcgan-gpu/lib/$lib"
+done
+tar -C "$stage" -czf "$dir/dcgan-gpu.tar.gz" dcgan-gpu
+ls -la "$dir/dcgan-gpu.tar.gz"
