@@ -113,3 +113,19 @@ int fx_summary(const char *prog) {
     printf("%s: %d passed, %d failed\n", prog, fx_passed, fx_failed);
     return fx_failed ? 1 : 0;
 }
+
+/* The initial weights of a network from a training fixture (init.<prefix><tensor>). */
+void fx_load_net(Backend *be, Net *n, const Fixture *fx, const char *prefix) {
+    float *p = calloc(n->nparams, sizeof(float));
+    for (int i = 0; i < n->ntensors; i++) {
+        const FxTensor *t = fx_get(fx, "init.%s%s", prefix, n->tensor[i].name);
+        if (t->numel != n->tensor[i].numel) {
+            printf("FAIL %s%s: fixture has %zu values, the model %zu\n", prefix, n->tensor[i].name, t->numel,
+                   n->tensor[i].numel);
+            exit(1);
+        }
+        memcpy(p + n->tensor[i].offset, t->data, t->numel * sizeof(float));
+    }
+    be->upload(be, n->params, p, n->nparams);
+    free(p);
+}

@@ -3,6 +3,8 @@
 #ifndef DCGAN_TEST_FIXTURE_H
 #define DCGAN_TEST_FIXTURE_H
 
+#include "../src/models/model.h"
+
 #include <stddef.h>
 
 typedef struct {
@@ -24,6 +26,10 @@ const FxTensor *fx_get(const Fixture *fx, const char *fmt, ...) __attribute__((f
 
 /* Compares n floats; prints one PASS/FAIL line. Returns 1 on failure. */
 int fx_check(const char *what, const float *ours, const float *ref, size_t n, double tol);
+
+/* Loads a network's parameters from a training fixture's "init.<prefix><tensor name>" tensors
+ * (exits on a size mismatch). */
+void fx_load_net(Backend *be, Net *n, const Fixture *fx, const char *prefix);
 
 /* Host layout helpers: NCHW (N,C,HW) <-> CNHW (C,N,HW). */
 void fx_nchw_to_cnhw(float *out, const float *in, int N, int C, int HW);

@@ -31,6 +31,7 @@ run_prog() { # name, command...
 run_prog test_layers "$build/tests/test_layers" "$here/fixtures"
 run_prog test_gradcheck "$build/tests/test_gradcheck"
 run_prog test_train "$build/tests/test_train" "$here/fixtures"
+run_prog test_cuda "$build/tests/test_cuda" "$here/fixtures"
 scratch=$(mktemp -d /tmp/dcgan-test-data.XXXXXX)
 trap 'rm -rf "$scratch"' EXIT
 run_prog test_data "$build/tests/test_data" "$scratch"

@@ -28,4 +28,12 @@ if printf '%s' "$out" | grep -qE 'images_per_s=[0-9.]+ ' && printf '%s' "$out" |
     echo "PASS bench prints images_per_s and peak_rss_mb"; passed=$((passed + 1))
 else echo "FAIL bench output: $out"; failed=$((failed + 1)); fi
 
+# --device cuda where no GPU can be used (or in a build without CUDA): one line, non-zero exit
+if nvidia-smi -L 2>/dev/null | grep -q GPU; then
+    echo "SKIP --device cuda without a GPU: this machine has one (bench/gpu/run.sh tests the GPU)"
+else
+    expect_fail "--device cuda without a usable GPU" "gpu\|cuda" $B --device cuda
+fi
+expect_fail "an unknown --precision" "use tf32" $B --device cuda --precision fp16
+expect_fail "--precision on the CPU" "drop --precision" $B --precision bf16
 summary test_cli

@@ -12,22 +12,6 @@
 
 #define TOL 1e-4
 
-static void load_net(Backend *be, Net *n, const Fixture *fx, const char *prefix) {
-    float *p = calloc(n->nparams, sizeof(float)), *b = calloc(n->nbuf + 1, sizeof(float));
-    be->download(be, p, n->params, n->nparams);
-    be->download(be, b, n->buffers, n->nbuf);
-    for (int i = 0; i < n->ntensors; i++) {
-        const FxTensor *t = fx_get(fx, "init.%s%s", prefix, n->tensor[i].name);
-        if (t->numel != n->tensor[i].numel) {
-            printf("FAIL %s%s: fixture has %zu values, the model %zu\n", prefix, n->tensor[i].name, t->numel,
-                   n->tensor[i].numel);
-            exit(1);
-        }
-        memcpy(p + n->tensor[i].offset, t->data, t->numel * sizeof(float));
-    }
-    be->upload(be, n->params, p, n->nparams);
-    free(p); free(b);
-}
 
 static void check_net(Backend *be, Net *n, const Fixture *fx, const char *prefix, const char *arch) {
     float *p = calloc(n->nparams, sizeof(float)), *b = calloc(n->nbuf + 1, sizeof(float));
@@ -61,8 +45,8 @@ static void run(const char *dir, const char *name, const char *device) {
     Backend *be = backend_create(device, 0);
     Gan g;
     gan_init(&g, be, &mc, &tc, B, 1);
-    load_net(be, &g.G, &fx, "G.");
-    load_net(be, &g.D, &fx, "D.");
+    fx_load_net(be, &g.G, &fx, "G.");
+    fx_load_net(be, &g.D, &fx, "D.");
     char what[128];
     for (int s = 0; s < steps; s++) {
         be->upload(be, g.z, fx_get(&fx, "step%d.z", s)->data, (size_t)B * mc.nz);
