@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """PyTorch twin of `dcgan bench`: the same architectures, schedule and synthetic data, timed the same way.
 
-Run with Debian's PyTorch (/usr/bin/python3). Prints one line with images_per_s and peak_rss_mb.
+Run with Debian's PyTorch (/usr/bin/python3) on the CPU, or any PyTorch with --device cuda (then
+cudnn.benchmark and TF32 are on, as PyTorch users run it; --compile MODE wraps G and D in
+torch.compile). Prints one line with images_per_s and peak_rss_mb.
 The models are built the idiomatic pytorch/examples way (nn.Sequential, in-place activations),
 from the same layer tables as src/models/model.c; the step is the one in the PyTorch example
 (fake batch reused by the first G step; extra G steps re-run G on the same z).
@@ -54,13 +56,14 @@ def init(m):
         nn.init.zeros_(m.bias)
 
 
-def make_gan(arch, size, channels, nz, gf, df):
+def make_gan(arch, size, channels, nz, gf, df, device="cpu"):
     """G and D from the shared layer tables with DCGAN init, their Adam optimizers (2e-4, beta1 0.5)
     and the loss."""
     gt, dt = tables(arch, size, channels, nz, gf, df)
     G, D = build(gt), build(dt)
     G.apply(init)
     D.apply(init)
+    G, D = G.to(device), D.to(device)
     oG = torch.optim.Adam(G.parameters(), 2e-4, betas=(0.5, 0.999))
     oD = torch.optim.Adam(D.parameters(), 2e-4, betas=(0.5, 0.999))
     return G, D, oG, oD, nn.BCEWithLogitsLoss()
@@ -69,7 +72,8 @@ def make_gan(arch, size, channels, nz, gf, df):
 def gan_step(G, D, oG, oD, bce, real, z, g_steps):
     """One iteration of the PyTorch example: a D step on real and fake, then g_steps G steps (the first
     reuses the fake batch). Returns (d_loss, g_loss)."""
-    ones, zeros = torch.ones(real.shape[0]), torch.zeros(real.shape[0])
+    ones = torch.ones(real.shape[0], device=real.device)
+    zeros = torch.zeros(real.shape[0], device=real.device)
     fake = G(z)
     oD.zero_grad(set_to_none=True)
     err_real = bce(D(real).view(-1), ones)
@@ -100,29 +104,53 @@ def main():
     ap.add_argument("--steps", type=int, default=10)
     ap.add_argument("--warmup", type=int, default=2)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--compile", default="", help="torch.compile mode for G and D, e.g. reduce-overhead")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
+    r = bench(a.arch, a.size, a.channels, a.nz, a.gf, a.df, a.batch, a.g_steps, a.steps, a.warmup, a.device, a.compile)
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    print("torch=%s arch=%s size=%d channels=%d batch=%d g_steps=%d steps=%d threads=%d device=%s mode=%s step_ms=%.3f "
+          "images_per_s=%.2f peak_rss_mb=%.1f peak_gpu_mb=%.1f d_loss=%.4f g_loss=%.4f"
+          % (torch.__version__, a.arch, a.size, a.channels, a.batch, a.g_steps, a.steps, a.threads, a.device,
+             a.compile or "eager", r["step_ms"], r["images_per_s"], rss, r["peak_gpu_mb"], r["d_loss"], r["g_loss"]),
+          flush=True)
+
+
+def bench(arch, size, channels, nz, gf, df, B, g_steps, steps, warmup, device="cpu", compile_mode=""):
+    """Times `steps` training iterations after `warmup` untimed ones (synchronizing the GPU around the
+    timed loop only, as a training loop that logs every N steps would)."""
+    cuda = device.startswith("cuda")
+    if cuda:
+        torch.backends.cudnn.benchmark = True
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+        torch.cuda.reset_peak_memory_stats()
     torch.manual_seed(1)
-    G, D, oG, oD, bce = make_gan(a.arch, a.size, a.channels, a.nz, a.gf, a.df)
-    B = a.batch
-    real = torch.randn(B, a.channels, a.size, a.size).tanh()
+    G, D, oG, oD, bce = make_gan(arch, size, channels, nz, gf, df, device)
+    if compile_mode:
+        G, D = torch.compile(G, mode=compile_mode), torch.compile(D, mode=compile_mode)
+    real = torch.randn(B, channels, size, size, device=device).tanh()
 
     def step():
-        z = torch.randn(B, a.nz)
-        zin = z.view(B, a.nz, 1, 1) if a.arch == "dcgan" else z
-        return gan_step(G, D, oG, oD, bce, real, zin, a.g_steps)
+        if compile_mode and cuda:
+            torch.compiler.cudagraph_mark_step_begin()
+        z = torch.randn(B, nz, device=device)
+        zin = z.view(B, nz, 1, 1) if arch == "dcgan" else z
+        return gan_step(G, D, oG, oD, bce, real, zin, g_steps)
 
-    for _ in range(a.warmup):
+    for _ in range(warmup):
         step()
+    if cuda:
+        torch.cuda.synchronize()
     t0 = time.perf_counter()
-    for _ in range(a.steps):
+    for _ in range(steps):
         d, g = step()
+    if cuda:
+        torch.cuda.synchronize()
     dt_ = time.perf_counter() - t0
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-    print("torch=%s arch=%s size=%d channels=%d batch=%d g_steps=%d steps=%d threads=%d step_ms=%.2f "
-          "images_per_s=%.2f peak_rss_mb=%.1f d_loss=%.4f g_loss=%.4f"
-          % (torch.__version__, a.arch, a.size, a.channels, B, a.g_steps, a.steps, a.threads, 1000 * dt_ / a.steps,
-             B * a.steps / dt_, rss, d.item(), g.item()), flush=True)
+    return {"step_ms": 1000 * dt_ / steps, "images_per_s": B * steps / dt_, "d_loss": d.item(), "g_loss": g.item(),
+            "peak_gpu_mb": torch.cuda.max_memory_allocated() / 1e6 if cuda else 0.0}
 
 
 if __name__ == "__main__":

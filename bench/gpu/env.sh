@@ -1,0 +1,18 @@
+# bench/gpu/env.sh: sourced by the GPU scripts. Sets DCGAN (the dcgan binary) and BIN (the folder of
+# the test programs): the bundle that tools/gpu_bundle.sh made on the development machine when it
+# is there (unpacked into /tmp), else a build here; and LD_LIBRARY_PATH for the bundle's libraries
+# and, where /usr/local/cuda has no cuDNN, the cuDNN and cuBLAS of PyTorch's wheels.
+if [ -f gpu-bundle/dcgan-gpu.tar.gz ]; then
+    [ -x /tmp/dcgan-gpu/bin/dcgan ] || tar -C /tmp -xzf gpu-bundle/dcgan-gpu.tar.gz || return 1
+    export LD_LIBRARY_PATH=/tmp/dcgan-gpu/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+    DCGAN=/tmp/dcgan-gpu/bin/dcgan
+    BIN=/tmp/dcgan-gpu/bin
+else
+    make -j"$(nproc)" dcgan build/tests/test_cuda build/tests/test_layers build/tests/test_train build/tests/test_gradcheck || return 1
+    DCGAN=./dcgan
+    BIN=build/tests
+fi
+if [ ! -e /usr/local/cuda/lib64/libcudnn.so.9 ]; then
+    sp=$(python3 -c 'import site; print(site.getsitepackages()[0])')
+    export LD_LIBRARY_PATH=$LD_LIBRARY_PATH:$sp/nvidia/cudnn/lib:$sp/nvidia/cu13/lib:$sp/nvidia/cublas/lib:$sp/nvidia/cuda_runtime/lib
+fi

@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# bench/gpu/run.sh: the whole GPU check in one run (issue 4): build (or unpack the bundle that
+# tools/gpu_bundle.sh made), the parity tests against the CPU backend and PyTorch's fixtures, the
+# command line on the GPU, compute-sanitizer, and the speed table against PyTorch on the same GPU.
+# Logs and the table go to $OUT (default /tmp/dcgan-gpu). Exits non-zero if a check failed.
+#
+# usage: bench/gpu/run.sh [--quick]     (--quick: one round, no torch.compile, no sanitizer)
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+OUT=${OUT:-/tmp/dcgan-gpu}
+mkdir -p "$OUT"
+quick=0
+[ "${1:-}" = --quick ] && quick=1
+fail=0
+t0=$(date +%s)
+step() { echo; echo "== $* ($(($(date +%s) - t0)) s)"; }
+check() { # name, command...: runs a check, records PASS/FAIL
+    local name=$1; shift
+    if "$@" >"$OUT/$name.log" 2>&1; then echo "PASS $name: $(tail -n 1 "$OUT/$name.log")"
+    else echo "FAIL $name (exit $?):"; tail -n 30 "$OUT/$name.log"; fail=1; fi
+}
+
+step "machine"
+nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv,noheader || true
+python3 -c 'import torch; print("torch", torch.__version__, "cuda", torch.version.cuda, "cudnn", torch.backends.cudnn.version())' || true
+
+step "binaries"
+source bench/gpu/env.sh || exit 1
+bin=$BIN
+ldd "$DCGAN" | grep -E "not found|cudnn|cublas|cudart" || true
+
+step "parity"
+check test_cuda "$bin/test_cuda" tests/fixtures fp32 tf32 bf16
+check test_layers_cuda_fp32 "$bin/test_layers" tests/fixtures cuda:fp32
+check test_train_cuda_fp32 "$bin/test_train" tests/fixtures cuda:fp32
+check test_gradcheck_cuda_fp32 "$bin/test_gradcheck" cuda:fp32
+grep -E "^FAIL" "$OUT"/test_*.log | head -40
+
+step "command line on the GPU"
+work=$(mktemp -d)
+python3 - "$work" <<'EOF'
+import struct, sys, numpy as np
+rng = np.random.default_rng(0)
+n = 512
+x = np.zeros((n, 28, 28), np.uint8)
+for i in range(n):  # blobs: something learnable
+    cy, cx, r = rng.integers(8, 20), rng.integers(8, 20), rng.integers(3, 8)
+    yy, xx = np.mgrid[:28, :28]
+    x[i] = (255 * (((yy - cy) ** 2 + (xx - cx) ** 2) < r * r)).astype(np.uint8)
+with open(sys.argv[1] + "/blobs-idx3-ubyte", "wb") as f:
+    f.write(struct.pack(">IIII", 0x803, n, 28, 28) + x.tobytes())
+EOF
+check cli_train "$DCGAN" train --device cuda --data "$work/blobs-idx3-ubyte" --out "$work/run" --steps 60 --gf 16 --df 16 \
+    --batch 32 --sample-every 30 --checkpoint-every 30 --quiet
+check cli_resume "$DCGAN" train --device cuda --resume "$work/run" --steps 80 --quiet
+check cli_sample_gpu "$DCGAN" sample --device cuda --precision fp32 --checkpoint "$work/run" -n 64 --raw "$work/gpu.npy" --grid "$work/gpu.png"
+check cli_sample_cpu "$DCGAN" sample --device cpu --checkpoint "$work/run" -n 64 --raw "$work/cpu.npy" --grid "$work/cpu.png"
+check cli_sample_same python3 - "$work" <<'EOF'
+import sys, numpy as np
+a = np.load(sys.argv[1] + "/gpu.npy").ravel()
+b = np.load(sys.argv[1] + "/cpu.npy").ravel()
+d = np.abs(a - b).max() / 2  # [-1, 1] -> [0, 1]
+print("samples from one checkpoint, GPU fp32 vs CPU: %d values, max difference %.3g (limit 1/255 = %.3g)" % (a.size, d, 1 / 255))
+sys.exit(0 if a.size == b.size and a.size > 0 and d <= 1 / 255 else 1)
+EOF
+check cli_bad_precision bash -c "out=\$(\"$DCGAN\" bench --device cuda --precision fp16 2>&1); rc=\$?; echo \"\$out\"; [ \$rc -ne 0 ] && [ \$(echo \"\$out\" | wc -l) -eq 1 ] && echo \"\$out\" | grep -q 'use tf32'"
+check cli_losses_rows python3 - "$work/run/losses.csv" <<'EOF'
+import csv, math, sys
+rows = list(csv.reader(open(sys.argv[1])))[1:]
+steps = [int(r[0]) for r in rows]
+ok = steps == list(range(1, 81)) and all(math.isfinite(float(x)) for r in rows for x in r[2:6])
+print("losses.csv of the 80-step GPU run (read back in blocks): %d rows, steps %s..%s, all finite: %s" % (len(rows), steps[0], steps[-1], ok))
+sys.exit(0 if ok else 1)
+EOF
+cp "$work/run/losses.csv" "$OUT/cli_losses.csv" 2>/dev/null
+
+if [ $quick = 0 ] && command -v compute-sanitizer >/dev/null; then
+    step "compute-sanitizer memcheck"
+    check sanitizer_bench compute-sanitizer --tool memcheck --error-exitcode 9 "$DCGAN" bench --device cuda --size 32 \
+        --channels 1 --gf 16 --df 16 --batch 16 --steps 3 --warmup 2
+    check sanitizer_train compute-sanitizer --tool memcheck --error-exitcode 9 "$DCGAN" train --device cuda --arch seed \
+        --size 32 --data "$work/blobs-idx3-ubyte" --out "$work/run2" --steps 4 --gf 8 --df 8 --batch 8 --quiet
+fi
+
+step "algorithms cuDNN was given (dcgan64, batch 64)"
+DCGAN_CUDA_VERBOSE=1 "$DCGAN" bench --device cuda --steps 200 --warmup 20 2>&1 | tee "$OUT/choices.log" | tail -n 25
+"$DCGAN" bench --device cuda --steps 200 --warmup 20 --no-graph | tee -a "$OUT/choices.log"
+
+step "speed against PyTorch"
+if [ $quick = 1 ]; then
+    python3 bench/gpu/compare_gpu.py --dcgan "$DCGAN" --rounds 1 --compile "" --out "$OUT/gpu_table.md" 2>&1 | tee "$OUT/bench.txt"
+else
+    python3 bench/gpu/compare_gpu.py --dcgan "$DCGAN" --rounds 2 --out "$OUT/gpu_table.md" 2>&1 | tee "$OUT/bench.txt"
+fi
+rm -rf "$work"
+(cd "$OUT" && tar czf logs.tar.gz ./*.log && rm -f ./*.log) # few files come back from the device
+step "done: $([ $fail = 0 ] && echo all checks passed || echo SOME CHECKS FAILED)"
+exit $fail
