@@ -6,9 +6,12 @@
  *    every (shape, direction) the algorithm is chosen once, at its first use, by timing cuDNN's
  *    deterministic algorithms (cudnnFind*) on three layouts: the engine's CNHW tensors as they are
  *    (strided descriptors), or copies in packed NCHW or NHWC. The choice and its workspace are cached.
- *  - Linear layers go through cuBLAS; batch norm, activations, the loss, Adam, the latent draws and
- *    the layout copies are our own kernels. Reductions run in a fixed order (partials per chunk in
- *    double, combined in order), so the same inputs give the same bits.
+ *  - Linear layers go through cuBLAS, except very narrow or very short ones (D's last, G's first
+ *    layer of `seed`), which have kernels of their own; batch norm, activations, the loss, Adam,
+ *    the latent draws and the layout copies are our own kernels. Reductions run in a fixed order
+ *    (partials per chunk in double, combined in order), so the same inputs give the same bits.
+ *  - DCGAN_CUDA_VERBOSE=1 prints the algorithm chosen for each convolution, DCGAN_CUDA_PROFILE=1
+ *    the GPU time of each op run outside a graph (bench/gpu/profile.sh).
  *  - Everything runs on one stream, so a whole training iteration can be recorded once as a CUDA
  *    graph (graph_begin/graph_end) and replayed (graph_launch); ops read Adam's step and z's stream
  *    from counters in device memory (ops.h), so a replay is the next iteration.
