@@ -43,30 +43,35 @@ endif
 
 # CUDA (cuDNN, cuBLAS) for --device cuda, when the toolkit is there and DCGAN_NO_CUDA is not set:
 # sm_90 machine code (H100, H200) and PTX for newer GPUs. --fmad=false is the GPU's
-# -ffp-contract=off; there is no fast-math.
+# -ffp-contract=off; there is no fast-math. The backend is a plugin, libdcgan-cuda.so, that the
+# program loads only for --device cuda: the CPU program neither needs the CUDA libraries nor pays
+# for loading them.
 CUDA_HOME ?= /usr/local/cuda
 ifeq ($(DCGAN_NO_CUDA),)
 NVCC := $(firstword $(wildcard $(CUDA_HOME)/bin/nvcc))
 endif
 NVCCFLAGS ?= -O3 -std=c++17 --fmad=false -gencode arch=compute_90,code=sm_90 -gencode arch=compute_90,code=compute_90 \
-	-Xcompiler -fPIC,-Wall,-Wno-deprecated-declarations,-Wno-unused-parameter -diag-suppress 1444 -g
+	-Xcompiler -fPIC,-fvisibility=hidden,-Wall,-Wno-deprecated-declarations,-Wno-unused-parameter -diag-suppress 1444 -g
+CUDA_PLUGIN ?= libdcgan-cuda.so
+CUDA_LIBS := -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcudnn -lcublas -lcudart -lstdc++
+LDLIBS  += -ldl
 ifneq ($(NVCC),)
-CUDA_OBJ := $(BUILD)/src/backends/cuda.o
-LDLIBS  += -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcudnn -lcublas -lcudart -lstdc++
 $(BUILD)/src/backends/registry.o: CFLAGS += -DDCGAN_HAVE_CUDA
 $(BUILD)/tests/test_cuda.o: CFLAGS += -DDCGAN_HAVE_CUDA -isystem $(CUDA_HOME)/include
+$(BUILD)/tests/test_cuda: LDLIBS += -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcudart
+CUDA_TARGET := $(CUDA_PLUGIN)
 endif
 
 LIB_SRC := $(wildcard src/core/*.c src/backends/*.c src/models/*.c src/train/*.c src/data/*.c src/io/*.c src/api/*.c src/dist/*.c src/eval/*.c)
 CLI_SRC := $(wildcard src/cli/*.c)
-LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o) $(CUDA_OBJ)
+LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
 CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)
 TESTS   := test_layers test_gradcheck test_train test_data test_eval test_cuda
 TEST_BIN := $(TESTS:%=$(BUILD)/tests/%)
 TEST_COMMON := $(BUILD)/tests/fixture.o
 
 .PHONY: all test test-asan clean bench install
-all: dcgan libdcgan.so
+all: dcgan libdcgan.so $(CUDA_TARGET)
 
 # libdcgan: the engine as a library (include/dcgan.h is its public API); the dcgan command is
 # linked against the same code. The shared library exports only the dcgan_* functions.
@@ -95,6 +100,7 @@ install: dcgan libdcgan.so $(BUILD)/libdcgan.a
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include \
 		$(DESTDIR)$(PREFIX)/share/man/man1
 	install -m 755 dcgan $(DESTDIR)$(PREFIX)/bin/dcgan
+	[ ! -f $(CUDA_PLUGIN) ] || install -m 755 $(CUDA_PLUGIN) $(DESTDIR)$(PREFIX)/lib/libdcgan-cuda.so
 	install -m 755 libdcgan.so $(DESTDIR)$(PREFIX)/lib/libdcgan.so.$(LIB_VERSION)
 	ln -sf libdcgan.so.$(LIB_VERSION) $(DESTDIR)$(PREFIX)/lib/libdcgan.so.1
 	ln -sf libdcgan.so.1 $(DESTDIR)$(PREFIX)/lib/libdcgan.so
@@ -110,6 +116,13 @@ $(BUILD)/src/backends/cuda.o: src/backends/cuda.cu $(wildcard src/*/*.h)
 	@mkdir -p $(dir $@)
 	$(NVCC) $(NVCCFLAGS) -c -o $@ $<
 
+# The plugin carries its own copy of the error helpers and exports backend_cuda_create alone.
+$(BUILD)/plugin/util.o: src/core/util.c src/core/util.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -fvisibility=hidden -c -o $@ $<
+$(CUDA_PLUGIN): $(BUILD)/src/backends/cuda.o $(BUILD)/plugin/util.o
+	$(CC) -shared -o $@ $^ $(CUDA_LIBS)
+
 $(BUILD)/%.o: %.c $(wildcard src/*/*.h tests/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c -o $@ $<
@@ -117,7 +130,7 @@ $(BUILD)/%.o: %.c $(wildcard src/*/*.h tests/*.h)
 $(BUILD)/tests/%: $(BUILD)/tests/%.o $(TEST_COMMON) $(LIB_OBJ)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
-test: dcgan dcgan-nompi $(TEST_BIN) fuzz
+test: all dcgan-nompi $(TEST_BIN) fuzz
 	@bash tests/run_tests.sh $(BUILD) ./dcgan $(FUZZ_BUILD)
 
 # The same tests with sanitizers, in their own build folder and binary.
@@ -131,7 +144,7 @@ build-asan-all: $(TEST_BIN) $(CLI_OBJ) $(LIB_OBJ)
 	$(CC) $(CFLAGS) -o $(DCGAN_BIN) $(CLI_OBJ) $(LIB_OBJ) $(LDLIBS)
 
 clean:
-	rm -rf build build-asan build-fuzz dcgan dcgan-asan dcgan-nompi libdcgan.so
+	rm -rf build build-asan build-fuzz dcgan dcgan-asan dcgan-nompi libdcgan.so libdcgan-cuda.so
 
 # ---- fuzzing (libFuzzer, clang) ----
 # `make fuzz` builds one target per parser of outside input; `make fuzz-smoke` runs each for

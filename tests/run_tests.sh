@@ -31,6 +31,8 @@ run_prog() { # name, command...
 run_prog test_layers "$build/tests/test_layers" "$here/fixtures"
 run_prog test_gradcheck "$build/tests/test_gradcheck"
 run_prog test_train "$build/tests/test_train" "$here/fixtures"
+# the test programs find the CUDA backend plugin of this build (see src/backends/registry.c)
+[ -f "$here/../libdcgan-cuda.so" ] && export DCGAN_CUDA_BACKEND=${DCGAN_CUDA_BACKEND:-$(cd "$here/.." && pwd)/libdcgan-cuda.so}
 run_prog test_cuda "$build/tests/test_cuda" "$here/fixtures"
 scratch=$(mktemp -d /tmp/dcgan-test-data.XXXXXX)
 trap 'rm -rf "$scratch"' EXIT

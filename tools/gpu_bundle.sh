@@ -10,14 +10,15 @@ dir=${1:-gpu-bundle}
 build=$dir/build
 mkdir -p "$dir"
 [ -x /usr/local/cuda/bin/nvcc ] || { echo "tools/gpu_bundle.sh: needs the CUDA toolkit in /usr/local/cuda" >&2; exit 1; }
-flags=(BUILD="$build" DCGAN_NO_MPI=1 DCGAN_NO_DNNL=1 OPT="-O3 -march=x86-64-v3")
+flags=(BUILD="$build" DCGAN_NO_MPI=1 DCGAN_NO_DNNL=1 OPT="-O3 -march=x86-64-v3" CUDA_PLUGIN="$dir/libdcgan-cuda.so")
 make -j"$(nproc)" "${flags[@]}" "$build/tests/test_cuda" "$build/tests/test_layers" "$build/tests/test_train" \
-    "$build/tests/test_gradcheck" build-asan-all DCGAN_BIN="$dir/dcgan" TESTS="test_cuda test_layers test_train test_gradcheck" >/dev/null
+    "$build/tests/test_gradcheck" "$dir/libdcgan-cuda.so" build-asan-all DCGAN_BIN="$dir/dcgan" \
+    TESTS="test_cuda test_layers test_train test_gradcheck" >/dev/null
 stage=$(mktemp -d)
 trap 'rm -rf "$stage"' EXIT
 mkdir -p "$stage/dcgan-gpu/lib" "$stage/dcgan-gpu/bin"
-cp "$dir/dcgan" "$build"/tests/test_{cuda,layers,train,gradcheck} "$stage/dcgan-gpu/bin/"
-strip "$stage"/dcgan-gpu/bin/dcgan "$stage"/dcgan-gpu/bin/test_{layers,train,gradcheck} # test_cuda keeps its symbols for a backtrace
+cp "$dir/dcgan" "$dir/libdcgan-cuda.so" "$build"/tests/test_{cuda,layers,train,gradcheck} "$stage/dcgan-gpu/bin/"
+strip "$stage"/dcgan-gpu/bin/dcgan "$stage"/dcgan-gpu/bin/libdcgan-cuda.so "$stage"/dcgan-gpu/bin/test_{layers,train,gradcheck} # test_cuda keeps its symbols for a backtrace
 for lib in libopenblas.so.0 libstb.so.0 libgif.so.7 libgomp.so.1 libgfortran.so.5 libquadmath.so.0; do
     path=$(ldd "$dir/dcgan" | awk -v l="$lib" '$1 == l {print $3}')
     [ -n "$path" ] && cp -L "$path" "$stage/dcgan-gpu/lib/$lib"

@@ -1288,7 +1288,7 @@ static void cu_destroy(Backend *be) {
     free(be);
 }
 
-extern "C" Backend *backend_cuda_create(const char *precision) {
+extern "C" __attribute__((visibility("default"))) Backend *backend_cuda_create(const char *precision) {
     int count = 0;
     cudaError_t e = cudaGetDeviceCount(&count);
     if (e != cudaSuccess || count < 1)
