@@ -18,7 +18,8 @@ source bench/gpu/env.sh || exit 1
             "$DCGAN" bench "${args[@]}" --precision "$prec" --steps 200 --warmup 20
             "$DCGAN" bench "${args[@]}" --precision "$prec" --steps 100 --warmup 20 --no-graph
         done
-        echo "== $1 ${2}px batch $5, tf32: GPU time per op over 10 iterations (after 5 untimed)"
-        DCGAN_CUDA_PROFILE=1 DCGAN_CUDA_VERBOSE=1 "$DCGAN" bench "${args[@]}" --steps 10 --warmup 5 --no-graph 2>&1
+        echo "== $1 ${2}px batch $5, tf32: GPU time per op over 10 iterations (after 5 not counted)"
+        DCGAN_CUDA_PROFILE=1 DCGAN_CUDA_PROFILE_SKIP=$((5 * (1 + $4))) DCGAN_CUDA_VERBOSE=1 \
+            "$DCGAN" bench "${args[@]}" --steps 10 --warmup 5 --no-graph 2>&1
     done
 } 2>&1 | tee "$OUT/profile.txt"

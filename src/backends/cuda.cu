@@ -114,6 +114,8 @@ typedef struct {
     struct { const char *name; double ms; long calls; } prof[48];
     int nprof;
     int prof_skip; /* an algorithm search ran inside the op being timed: drop that sample */
+    long prof_warm_adam, adam_calls; /* DCGAN_CUDA_PROFILE_SKIP=A: forget what ran up to the A-th Adam
+                                        update (the warm-up iterations: start-up costs, first calls) */
 } CudaCtx;
 
 static int profiling(const CudaCtx *c) { return c->profile && !c->capturing; }
@@ -1185,6 +1187,7 @@ static void cu_adam(Backend *be, float *param, const float *grad, float *m, floa
     k_adam<<<grid_for(n, 256, c->nsm), 256, 0, c->stream>>>(param, grad, m, v, n, lr, beta1, beta2, eps, step);
     KCHECK();
     PROF_END(c, "adam");
+    if (c->profile && ++c->adam_calls == c->prof_warm_adam) c->nprof = 0;
 }
 
 /* ------------------------------------------------------------------------------------------------
@@ -1264,7 +1267,8 @@ static void cu_destroy(Backend *be) {
         double total = 0;
         for (int i = 0; i < c->nprof; i++)
             if (strncmp(c->prof[i].name, "cudnn ", 6)) total += c->prof[i].ms;
-        fprintf(stderr, "cuda profile (GPU ms outside graphs; 'cudnn' rows are inside the conv rows), total %.3f ms:\n", total);
+        fprintf(stderr, "cuda profile (GPU ms outside graphs%s; 'cudnn' rows are inside the conv rows), total %.3f ms:\n",
+                c->prof_warm_adam > 0 ? ", after the warm-up" : "", total);
         for (int k = 0; k < c->nprof; k++) { /* by time, descending */
             int best = k;
             for (int i = k + 1; i < c->nprof; i++) if (c->prof[i].ms > c->prof[best].ms) best = i;
@@ -1301,6 +1305,7 @@ extern "C" __attribute__((visibility("default"))) Backend *backend_cuda_create(c
     c->device = 0;
     c->verbose = getenv("DCGAN_CUDA_VERBOSE") && atoi(getenv("DCGAN_CUDA_VERBOSE")) > 0;
     c->profile = getenv("DCGAN_CUDA_PROFILE") && atoi(getenv("DCGAN_CUDA_PROFILE")) > 0;
+    c->prof_warm_adam = getenv("DCGAN_CUDA_PROFILE_SKIP") ? atol(getenv("DCGAN_CUDA_PROFILE_SKIP")) : 0;
     CU(cudaSetDevice(c->device));
     cudaDeviceProp prop;
     CU(cudaGetDeviceProperties(&prop, c->device));
