@@ -5,7 +5,7 @@
 #include "../ops/ops.h"
 #include "../core/util.h"
 #include "../core/ctr_rng.h"
-#include "../ops/act_math.h"
+#include "../ops/op_math.h"
 #ifdef DCGAN_HAVE_DNNL
 #include "cpu_dnnl.h"
 #endif
@@ -672,10 +672,8 @@ static void cpu_bce_logits(Backend *be, float *loss, float *mean_prob, float *dl
     (void)be;
     double l = 0.0, p = 0.0;
     for (int b = 0; b < B; b++) {
-        const double x = logits[b];
-        /* max(x,0) - x*t + log(1 + exp(-|x|)) */
-        l += (x > 0 ? x : 0.0) - x * target + log1p(exp(-fabs(x)));
-        const double sig = x >= 0 ? 1.0 / (1.0 + exp(-x)) : exp(x) / (1.0 + exp(x));
+        double sig;
+        l += bce_logit(logits[b], target, &sig);
         p += sig;
         if (dlogits) dlogits[b] = (float)(scale * (sig - target) / B);
     }
@@ -687,19 +685,9 @@ static void cpu_softmax_xent(Backend *be, float *loss, float *probs, float *dlog
                              const float *labels, int B, int K) {
     (void)be;
     double l = 0.0;
-    for (int b = 0; b < B; b++) {
-        const float *x = logits + (size_t)b * K;
-        double mx = x[0], sum = 0.0;
-        for (int k = 1; k < K; k++) if (x[k] > mx) mx = x[k];
-        for (int k = 0; k < K; k++) sum += exp(x[k] - mx);
-        const int y = labels ? (int)labels[b] : -1;
-        for (int k = 0; k < K; k++) {
-            const double p = exp(x[k] - mx) / sum;
-            if (probs) probs[(size_t)b * K + k] = (float)p;
-            if (dlogits && labels) dlogits[(size_t)b * K + k] = (float)((p - (k == y)) / B);
-        }
-        if (labels && y >= 0 && y < K) l += mx + log(sum) - x[y];
-    }
+    for (int b = 0; b < B; b++)
+        l += softmax_xent_row(probs ? probs + (size_t)b * K : NULL, dlogits ? dlogits + (size_t)b * K : NULL,
+                              logits + (size_t)b * K, K, labels ? (int)labels[b] : -1, B);
     if (loss && labels) loss[0] = (float)(l / B);
 }
 

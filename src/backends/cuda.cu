@@ -35,7 +35,7 @@ extern "C" {
 #include "../ops/ops.h"
 }
 #include "../core/ctr_rng.h"
-#include "../ops/act_math.h"
+#include "../ops/op_math.h"
 
 /* ------------------------------------------------------------------------------------------------
  * error checks: every library call is checked; a failure ends the program with one line */
@@ -1108,9 +1108,8 @@ __global__ void k_bce(float *loss, float *mean_prob, float *dlogits, const float
     __shared__ double sh[32];
     double l = 0.0, p = 0.0;
     for (int b = threadIdx.x; b < B; b += blockDim.x) {
-        const double x = logits[b];
-        l += (x > 0 ? x : 0.0) - x * target + log1p(exp(-fabs(x)));
-        const double sig = x >= 0 ? 1.0 / (1.0 + exp(-x)) : exp(x) / (1.0 + exp(x));
+        double sig;
+        l += bce_logit(logits[b], target, &sig);
         p += sig;
         if (dlogits) dlogits[b] = (float)(scale * (sig - target) / B);
     }
@@ -1135,19 +1134,9 @@ __global__ void k_softmax_xent(float *loss, float *probs, float *dlogits, const 
                                int K) {
     __shared__ double sh[32];
     double l = 0.0;
-    for (int b = threadIdx.x; b < B; b += blockDim.x) {
-        const float *x = logits + (size_t)b * K;
-        double mx = x[0], sum = 0.0;
-        for (int k = 1; k < K; k++) if (x[k] > mx) mx = x[k];
-        for (int k = 0; k < K; k++) sum += exp(x[k] - mx);
-        const int y = labels ? (int)labels[b] : -1;
-        for (int k = 0; k < K; k++) {
-            const double p = exp(x[k] - mx) / sum;
-            if (probs) probs[(size_t)b * K + k] = (float)p;
-            if (dlogits && labels) dlogits[(size_t)b * K + k] = (float)((p - (k == y)) / B);
-        }
-        if (labels && y >= 0 && y < K) l += mx + log(sum) - x[y];
-    }
+    for (int b = threadIdx.x; b < B; b += blockDim.x)
+        l += softmax_xent_row(probs ? probs + (size_t)b * K : NULL, dlogits ? dlogits + (size_t)b * K : NULL,
+                              logits + (size_t)b * K, K, labels ? (int)labels[b] : -1, B);
     l = block_sum(l, sh);
     if (threadIdx.x == 0 && loss && labels) loss[0] = (float)(l / B);
 }
