@@ -32,7 +32,7 @@ void gan_init(Gan *g, Backend *be, const ModelConfig *mc, const TrainConfig *tc,
     char err[256];
     if (model_config_check(mc, B, err, sizeof err) != 0) die("%s", err);
     if (train_config_check(tc, err, sizeof err) != 0) die("%s", err);
-    memset(g, 0, sizeof *g); /* no hooks, no graph, counts at 0 */
+    memset(g, 0, sizeof *g); /* no hooks, no graph, rank 0, counts at 0 */
     g->be = be;
     g->mc = *mc;
     g->tc = *tc;
@@ -50,17 +50,12 @@ void gan_init(Gan *g, Backend *be, const ModelConfig *mc, const TrainConfig *tc,
     g->ring = be->alloc(be, (size_t)STATS_RING * SC_COUNT);
     g->counters = be->counters_alloc(be, CTR_COUNT);
     g->use_graph = be->graph_begin != NULL;
-    g->warm = 0;
-    g->graph = NULL;
     Rng init;
     rng_seed(&init, seed, 0);
     net_init_params(&g->G, be, &init);
     net_init_params(&g->D, be, &init);
     g->seed = seed;
-    g->rank = 0;
     g->nranks = 1;
-    g->step = 0;
-    g->adam_t_d = g->adam_t_g = 0;
 }
 
 void gan_free(Gan *g) {
@@ -157,13 +152,10 @@ void gan_step(Gan *g) {
 
 void gan_iterate(Gan *g) {
     Backend *be = g->be;
-    if (!g->use_graph || !be->graph_begin || g->grad_average || g->G.sync || g->D.sync) {
-        gan_draw_z(g);
-        gan_step(g);
-        return;
-    }
-    if (!g->graph && !g->warm) { /* the first iteration runs op by op: it sizes the backend's scratch and
-                                     picks its algorithms, which must not happen while recording */
+    const int graphs = g->use_graph && be->graph_begin && !g->grad_average && !g->G.sync && !g->D.sync;
+    if (!graphs || (!g->graph && !g->warm)) {
+        /* op by op; with graphs this is the first iteration, which sizes the backend's scratch and
+         * picks its algorithms: that must not happen while recording */
         g->warm = 1;
         gan_draw_z(g);
         gan_step(g);
