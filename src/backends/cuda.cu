@@ -6,8 +6,8 @@
  *    every (shape, direction) the algorithm is chosen once, at its first use, by timing cuDNN's
  *    deterministic algorithms (cudnnFind*) on three layouts: the engine's CNHW tensors as they are
  *    (strided descriptors), or copies in packed NCHW or NHWC. The choice and its workspace are cached.
- *  - Linear layers go through cuBLAS, except very narrow or very short ones (D's last, G's first
- *    layer of `seed`), which have kernels of their own; batch norm, activations, the loss, Adam,
+ *  - Linear layers go through cuBLAS, except very narrow ones (D's last layer of `seed`: one output),
+ *    which have kernels of their own; batch norm, activations, the loss, Adam,
  *    the latent draws and the layout copies are our own kernels. Reductions run in a fixed order
  *    (partials per chunk in double, combined in order), so the same inputs give the same bits.
  *  - DCGAN_CUDA_VERBOSE=1 prints the algorithm chosen for each convolution, DCGAN_CUDA_PROFILE=1
@@ -408,8 +408,8 @@ static void gemm(CudaCtx *c, cublasOperation_t ta, cublasOperation_t tb, int m, 
 }
 
 /* A narrow linear layer (D's last: thousands of inputs, one output) is a few long dot products,
- * which a GEMM library runs on a handful of threads; these kernels spread them out. fp32 FMA-free
- * arithmetic in a fixed order, in every precision. */
+ * not a matrix product; these kernels give each its own block (forward) or thread (weights). fp32
+ * FMA-free arithmetic in a fixed order, in every precision. */
 #define LINEAR_NARROW 8
 
 /* out (B,No) = in (B,Ni) W^T + bias; one block per output */
@@ -445,46 +445,12 @@ __global__ void k_linear_narrow_dw(float *dw, const float *dout, const float *in
     }
 }
 
-/* A short linear layer (G's first: z of 100 values to thousands of outputs) as our own kernel:
- * cuBLAS was measured at 2 ms for this 0.4 GFLOP product at batch 64 on an H200. One thread per
- * output feature o, the inputs of 16 samples at a time in shared memory; fp32, fixed order. */
-#define LINEAR_SHORT 128
-#define SHORT_ROWS 16
-__global__ void k_linear_short_fwd(float *out, const float *in, const float *w, const float *bias, int B, int Ni,
-                                   int No) {
-    __shared__ float xs[SHORT_ROWS][LINEAR_SHORT];
-    const int o = blockIdx.x * blockDim.x + threadIdx.x;
-    const float *wr = w + (size_t)(o < No ? o : 0) * Ni;
-    for (int b0 = 0; b0 < B; b0 += SHORT_ROWS) {
-        const int nb = min(SHORT_ROWS, B - b0);
-        __syncthreads();
-        for (int j = threadIdx.x; j < nb * Ni; j += blockDim.x) xs[j / Ni][j % Ni] = in[(size_t)(b0 + j / Ni) * Ni + j % Ni];
-        __syncthreads();
-        float acc[SHORT_ROWS];
-#pragma unroll
-        for (int r = 0; r < SHORT_ROWS; r++) acc[r] = 0.0f;
-        for (int i = 0; i < Ni; i++) {
-            const float wv = wr[i];
-#pragma unroll
-            for (int r = 0; r < SHORT_ROWS; r++) acc[r] += xs[r][i] * wv;
-        }
-        if (o < No)
-            for (int r = 0; r < nb; r++) out[(size_t)(b0 + r) * No + o] = bias ? acc[r] + bias[o] : acc[r];
-    }
-}
-
 static void cu_linear_forward(Backend *be, float *out, const float *in, const float *w, const float *bias, int B,
                               int Ni, int No) {
     CudaCtx *c = ctx_of(be);
     PROF_BEGIN(c);
     if (No <= LINEAR_NARROW) {
         k_linear_narrow_fwd<<<(unsigned)((size_t)B * No), 256, 0, c->stream>>>(out, in, w, bias, Ni, No);
-        KCHECK();
-        PROF_END(c, "linear forward");
-        return;
-    }
-    if (Ni <= LINEAR_SHORT) {
-        k_linear_short_fwd<<<(No + 127) / 128, 128, 0, c->stream>>>(out, in, w, bias, B, Ni, No);
         KCHECK();
         PROF_END(c, "linear forward");
         return;

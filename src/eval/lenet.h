@@ -18,8 +18,7 @@ typedef struct {
     Net net;
     Workspace ws;
     int B, training;
-    long adam_t;
-    int64_t *adam_ctr; /* adam_t in backend memory */
+    int64_t *adam_ctr; /* Adam's step count, in backend memory */
     float *x;      /* (1, B, S, S) CNHW input */
     float *logits; /* (B, K) row-major */
     float *feat;   /* (B, F) row-major */

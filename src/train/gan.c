@@ -157,8 +157,9 @@ void gan_iterate(Gan *g) {
         /* op by op; with graphs this is the first iteration, which sizes the backend's scratch and
          * picks its algorithms: that must not happen while recording */
         g->warm = 1;
-        gan_draw_z(g);
-        gan_step(g);
+        push_counters(g);
+        draw_z_ops(g);
+        step_ops(g);
         return;
     }
     if (!g->graph) { /* record one iteration; recording runs nothing, so the counts are rewound */
