@@ -1,6 +1,6 @@
 /* test_cuda.c: the CUDA backend against the CPU backend.
  *
- * For the small `dcgan` and `seed` models of the training fixtures (tests/fixtures/train_*.bin: the
+ * For the small `dcgan` and `seed` models (and their class-conditional twins) of the training fixtures (tests/fixtures/train_*.bin: the
  * same initial weights, z and real batches as test_train), in each precision given:
  *  - 3 training iterations on the GPU and on the CPU agree on every loss of every step and on
  *    every parameter and running-statistics tensor after them: ||cuda - cpu|| / ||cpu|| <= 1e-5
@@ -59,13 +59,23 @@ static void same_bits(const char *what, Backend *be, const Net *a, const Net *b)
     free(pa); free(pb);
 }
 
+/* A conditional fixture's labels of step s (nothing for other models). */
+static void set_labels(Gan *g, const Fixture *fx, int s) {
+    if (!g->mc.nclasses) return;
+    int32_t lab[64];
+    const float *fl = fx_get(fx, "step%d.labels", s)->data;
+    for (int i = 0; i < g->B && i < 64; i++) lab[i] = (int32_t)fl[i];
+    gan_set_labels(g, lab);
+}
+
 static void run(const char *dir, const char *arch, const char *precision, const char *gpu_name) {
     char path[512], what[256];
     snprintf(path, sizeof path, "%s/train_%s.bin", dir, arch);
     Fixture fx;
     fx_load(&fx, path);
-    const float *cf = fx_get(&fx, "config")->data;
-    ModelConfig mc = {(Arch)(int)cf[0], (int)cf[1], (int)cf[2], (int)cf[3], (int)cf[4], (int)cf[5]};
+    const FxTensor *cfg = fx_get(&fx, "config");
+    const float *cf = cfg->data;
+    ModelConfig mc = {(Arch)(int)cf[0], (int)cf[1], (int)cf[2], (int)cf[3], (int)cf[4], (int)cf[5], cfg->numel > 9 ? (int)cf[9] : 0};
     const int B = (int)cf[6], steps = (int)cf[8];
     TrainConfig tc;
     train_config_default(&tc);
@@ -89,6 +99,7 @@ static void run(const char *dir, const char *arch, const char *precision, const 
         for (int k = 0; k < 2; k++) {
             both[k]->be->upload(both[k]->be, both[k]->z, fx_get(&fx, "step%d.z", s)->data, (size_t)B * mc.nz);
             gan_set_real(both[k], fx_get(&fx, "step%d.real", s)->data);
+            set_labels(both[k], &fx, s);
             gan_step(both[k]);
             gan_read_stats(both[k], &st[k]);
         }
@@ -118,8 +129,10 @@ static void run(const char *dir, const char *arch, const char *precision, const 
         sample_z(z, n, mc.nz, Z_NORMAL, 3);
         const size_t on = (size_t)n * mc.channels * mc.size * mc.size;
         float *o1 = malloc(on * sizeof(float)), *o2 = malloc(on * sizeof(float));
-        sampler_run(&s1, z, n, 0, o1);
-        sampler_run(&s2, z, n, 0, o2);
+        int32_t lab[32];
+        for (int i = 0; i < n; i++) lab[i] = mc.nclasses ? i % mc.nclasses : 0;
+        sampler_run(&s1, z, mc.nclasses ? lab : NULL, n, 0, o1);
+        sampler_run(&s2, z, mc.nclasses ? lab : NULL, n, 0, o2);
         double worst = 0;
         for (size_t i = 0; i < on; i++) worst = fmax(worst, fabs((double)o1[i] - o2[i]) / 2.0); /* [-1,1] -> [0,1] */
         snprintf(what, sizeof what, "%s samples from the same weights on GPU and CPU: max difference %.2e <= 1/255", arch, worst);
@@ -147,6 +160,8 @@ static void run(const char *dir, const char *arch, const char *precision, const 
     for (int s = 0; s < 4; s++) {
         gan_set_real(&ga, fx_get(&fx, "step%d.real", s % steps)->data);
         gan_set_real(&gb, fx_get(&fx, "step%d.real", s % steps)->data);
+        set_labels(&ga, &fx, s % steps);
+        set_labels(&gb, &fx, s % steps);
         gan_iterate(&ga);
         gan_iterate(&gb);
     }
@@ -187,8 +202,8 @@ int main(int argc, char **argv) {
     for (int i = 0; i < np; i++) {
         char name[64];
         snprintf(name, sizeof name, "%s%s", stand_in ? stand_in : "cuda:", stand_in ? "" : precs[i]);
-        run(dir, "dcgan", precs[i], name);
-        run(dir, "seed", precs[i], name);
+        const char *fixtures[4] = {"dcgan", "seed", "cdcgan", "cseed"};
+        for (int f = 0; f < 4; f++) run(dir, fixtures[f], precs[i], name);
     }
     return fx_summary("test_cuda");
 }

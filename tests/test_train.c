@@ -1,5 +1,6 @@
-/* test_train.c: three whole training iterations of a small `dcgan` and a small `seed` model against
- * PyTorch (tests/fixtures/train_*.bin), from the same initial weights, z and real batches.
+/* test_train.c: three whole training iterations of a small `dcgan` and a small `seed` model, and of
+ * class-conditional ones (labels joined to every layer's input), against PyTorch
+ * (tests/fixtures/train_*.bin), from the same initial weights, z, real batches and labels.
  * Tolerance: ||ours - torch|| / ||torch|| <= 1e-4 on each loss and on every parameter and
  * running-statistics tensor after the 3 iterations.
  * usage: test_train FIXTURE_DIR [device] */
@@ -31,18 +32,25 @@ static void check_net(Backend *be, Net *n, const Fixture *fx, const char *prefix
     free(p); free(b);
 }
 
-static void run(const char *dir, const char *name, const char *device) {
+/* keep: the backend keeps every activation instead of recomputing (as the CUDA backend does), which
+ * runs the model's other memory plan on the CPU too */
+static void run(const char *dir, const char *name, const char *device, int keep) {
     char path[512];
     snprintf(path, sizeof path, "%s/train_%s.bin", dir, name);
     Fixture fx;
     fx_load(&fx, path);
-    const float *c = fx_get(&fx, "config")->data;
-    ModelConfig mc = {(Arch)(int)c[0], (int)c[1], (int)c[2], (int)c[3], (int)c[4], (int)c[5]};
+    const FxTensor *cfg = fx_get(&fx, "config");
+    const float *c = cfg->data;
+    ModelConfig mc = {(Arch)(int)c[0], (int)c[1], (int)c[2], (int)c[3], (int)c[4], (int)c[5], cfg->numel > 9 ? (int)c[9] : 0};
     const int B = (int)c[6], steps = (int)c[8];
     TrainConfig tc;
     train_config_default(&tc);
     tc.g_steps = (int)c[7];
     Backend *be = backend_create(device, 0);
+    if (keep) be->keep_activations = 1;
+    char label[64];
+    snprintf(label, sizeof label, "%s%s", name, keep ? "(kept activations)" : "");
+    name = label;
     Gan g;
     gan_init(&g, be, &mc, &tc, B, 1);
     fx_load_net(be, &g.G, &fx, "G.");
@@ -51,6 +59,12 @@ static void run(const char *dir, const char *name, const char *device) {
     for (int s = 0; s < steps; s++) {
         be->upload(be, g.z, fx_get(&fx, "step%d.z", s)->data, (size_t)B * mc.nz);
         gan_set_real(&g, fx_get(&fx, "step%d.real", s)->data);
+        if (mc.nclasses) {
+            int32_t lab[64];
+            const float *fl = fx_get(&fx, "step%d.labels", s)->data;
+            for (int i = 0; i < B && i < 64; i++) lab[i] = (int32_t)fl[i];
+            gan_set_labels(&g, lab);
+        }
         gan_step(&g);
         StepStats st;
         gan_read_stats(&g, &st);
@@ -70,7 +84,9 @@ static void run(const char *dir, const char *name, const char *device) {
 
 int main(int argc, char **argv) {
     const char *dir = argc > 1 ? argv[1] : "tests/fixtures", *device = argc > 2 ? argv[2] : "cpu";
-    run(dir, "dcgan", device);
-    run(dir, "seed", device);
+    const char *names[4] = {"dcgan", "seed", "cdcgan", "cseed"};
+    for (int i = 0; i < 4; i++) run(dir, names[i], device, 0);
+    if (!strncmp(device, "cpu", 3))
+        for (int i = 0; i < 4; i++) run(dir, names[i], device, 1);
     return fx_summary("test_train");
 }

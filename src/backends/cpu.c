@@ -717,6 +717,17 @@ static void cpu_adam(Backend *be, float *param, const float *grad, float *m, flo
 /* ------------------------------------------------------------------------------------------------
  * counters and random numbers (host memory: ops run when issued) */
 
+static void cpu_label_planes(Backend *be, float *out, const float *labels, int K, int B, int HW) {
+    (void)be;
+    #pragma omp parallel for collapse(2) schedule(static)
+    for (int k = 0; k < K; k++)
+        for (int b = 0; b < B; b++) {
+            const float v = (int)labels[b] == k ? 1.0f : 0.0f;
+            float *o = out + ((size_t)k * B + b) * HW;
+            for (int i = 0; i < HW; i++) o[i] = v;
+        }
+}
+
 static int64_t *cpu_counters_alloc(Backend *be, int n) { (void)be; return xcalloc((size_t)(n > 0 ? n : 1), sizeof(int64_t)); }
 static void cpu_counters_free(Backend *be, int64_t *c) { (void)be; free(c); }
 static void cpu_counters_set(Backend *be, int64_t *c, const int64_t *host, int n) {
@@ -795,6 +806,7 @@ Backend *backend_cpu_create(int threads, int use_dnnl) {
     be->bce_logits = cpu_bce_logits;
     be->softmax_xent = cpu_softmax_xent;
     be->adam = cpu_adam;
+    be->label_planes = cpu_label_planes;
     be->counters_alloc = cpu_counters_alloc;
     be->counters_free = cpu_counters_free;
     be->counters_set = cpu_counters_set;

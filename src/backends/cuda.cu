@@ -1148,6 +1148,20 @@ static void cu_adam(Backend *be, float *param, const float *grad, float *m, floa
 /* ------------------------------------------------------------------------------------------------
  * counters and random numbers */
 
+__global__ void k_label_planes(float *out, const float *labels, int K, int B, int HW) {
+    const size_t n = (size_t)K * B * HW;
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) {
+        const size_t kb = i / HW;
+        out[i] = (int)labels[kb % B] == (int)(kb / B) ? 1.0f : 0.0f;
+    }
+}
+static void cu_label_planes(Backend *be, float *out, const float *labels, int K, int B, int HW) {
+    CudaCtx *c = ctx_of(be);
+    const size_t n = (size_t)K * B * HW;
+    k_label_planes<<<grid_for(n, 256, c->nsm), 256, 0, c->stream>>>(out, labels, K, B, HW);
+    KCHECK();
+}
+
 static int64_t *cu_counters_alloc(Backend *be, int n) {
     CudaCtx *c = ctx_of(be);
     DCGAN_CHECK(!c->capturing, "cuda: alloc while recording a graph");
@@ -1306,6 +1320,7 @@ extern "C" __attribute__((visibility("default"))) Backend *backend_cuda_create(c
     be->bce_logits = cu_bce_logits;
     be->softmax_xent = cu_softmax_xent;
     be->adam = cu_adam;
+    be->label_planes = cu_label_planes;
     be->counters_alloc = cu_counters_alloc;
     be->counters_free = cu_counters_free;
     be->counters_set = cu_counters_set;

@@ -1,5 +1,6 @@
 /* dataset.c: IDX and image-folder loading, preprocessing and the decoded-set cache (see dataset.h). */
 #include "dataset.h"
+#include "classes.h"
 #include "../core/util.h"
 #include "../io/fileio.h"
 
@@ -225,7 +226,7 @@ static void hash_stat(Hash *h, const char *path, const struct stat *st) {
 }
 
 #define CACHE_MAGIC "DCGANDS1"
-#define CACHE_VERSION 1u
+#define CACHE_VERSION 2u /* 2: class names */
 
 int dataset_cache_dir(char *out, size_t n) {
     const char *env = getenv("DCGAN_CACHE_DIR"), *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
@@ -262,9 +263,12 @@ static int cache_read(Dataset *ds, const char *path, uint64_t key, const Dataset
         memcpy(v, buf + 8, sizeof v);
         memcpy(&k, buf + 8 + sizeof v, 8);
         const size_t npix = (size_t)v[1] * v[2] * v[3] * v[3];
-        const size_t need = hdr + npix + (v[4] ? (size_t)v[1] * 4 : 0) + (size_t)v[6] * 320 + 4;
-        uint32_t crc;
-        if (v[0] == CACHE_VERSION && k == key && (int)v[2] == o->channels && (int)v[3] == o->size && len == need) {
+        const size_t before_names = hdr + npix + (v[4] ? (size_t)v[1] * 4 : 0) + (size_t)v[6] * 320;
+        uint32_t nlen = 0, crc;
+        if (len >= before_names + 8) memcpy(&nlen, buf + before_names, 4);
+        const size_t need = before_names + 4 + (size_t)nlen + 4;
+        if (v[0] == CACHE_VERSION && k == key && (int)v[2] == o->channels && (int)v[3] == o->size &&
+            nlen < (1u << 20) && len == need) {
             memcpy(&crc, buf + len - 4, 4);
             uLong c = crc32(0L, Z_NULL, 0);
             size_t off = 0;
@@ -277,6 +281,14 @@ static int cache_read(Dataset *ds, const char *path, uint64_t key, const Dataset
                 size_t p = hdr + npix;
                 if (v[4]) { ds->labels = xmalloc((size_t)v[1] * 4); memcpy(ds->labels, buf + p, (size_t)v[1] * 4); p += (size_t)v[1] * 4; }
                 for (uint32_t i = 0; i < v[6] && i < DATASET_MAX_REPORT; i++) { memcpy(ds->bad[i], buf + p, 320); ds->bad[i][319] = 0; p += 320; }
+                p += 4;
+                if (nlen) {
+                    ds->class_names = xmalloc((size_t)nlen + 1);
+                    memcpy(ds->class_names, buf + p, nlen);
+                    ds->class_names[nlen] = 0;
+                }
+                if (ds->labels)
+                    for (int i = 0; i < ds->n; i++) ds->unlabelled += ds->labels[i] < 0;
                 ds->from_cache = 1;
                 ok = 1;
             }
@@ -289,7 +301,8 @@ static int cache_read(Dataset *ds, const char *path, uint64_t key, const Dataset
 static void cache_write(const Dataset *ds, const char *path, uint64_t key) {
     const size_t npix = (size_t)ds->n * ds->channels * ds->size * ds->size;
     const int nbad = ds->skipped < DATASET_MAX_REPORT ? ds->skipped : DATASET_MAX_REPORT;
-    const size_t len = 8 + 4 * 8 + 8 + npix + (ds->labels ? (size_t)ds->n * 4 : 0) + (size_t)nbad * 320 + 4;
+    const uint32_t nlen = ds->class_names ? (uint32_t)strlen(ds->class_names) : 0;
+    const size_t len = 8 + 4 * 8 + 8 + npix + (ds->labels ? (size_t)ds->n * 4 : 0) + (size_t)nbad * 320 + 4 + nlen + 4;
     uint8_t *buf = xcalloc(len, 1);
     uint32_t v[8] = {CACHE_VERSION, (uint32_t)ds->n, (uint32_t)ds->channels, (uint32_t)ds->size,
                      ds->labels != NULL, (uint32_t)ds->nclasses, (uint32_t)nbad, (uint32_t)ds->skipped};
@@ -300,6 +313,8 @@ static void cache_write(const Dataset *ds, const char *path, uint64_t key) {
     memcpy(buf + p, ds->pixels, npix); p += npix;
     if (ds->labels) { memcpy(buf + p, ds->labels, (size_t)ds->n * 4); p += (size_t)ds->n * 4; }
     for (int i = 0; i < nbad; i++) { memcpy(buf + p, ds->bad[i], 320); p += 320; }
+    memcpy(buf + p, &nlen, 4); p += 4;
+    if (nlen) { memcpy(buf + p, ds->class_names, nlen); p += nlen; }
     uLong c = crc32(0L, Z_NULL, 0);
     size_t off = 0;
     while (off < p) { size_t step = p - off > (1u << 30) ? (1u << 30) : p - off; c = crc32(c, buf + off, (uInt)step); off += step; }
@@ -470,17 +485,59 @@ static int load_folder(Dataset *ds, const char *dir, const DatasetOptions *o, ch
         image_decode_sample(buf, len, o, pix + (size_t)i * per, why[i], sizeof why[i]);
         free(buf);
     }
+    /* labels: the first-level subfolder of each usable image; the walk is sorted, so the classes
+     * appear in sorted order */
     int n = 0;
+    int32_t *lab = xmalloc((size_t)(files.n ? files.n : 1) * sizeof(int32_t));
+    ByteBuf names = {0};
+    char last[CLASS_NAME_MAX * 4] = "";
+    int nclasses = 0;
+    const size_t dlen = strlen(dir);
     for (int i = 0; i < files.n; i++) {
         if (why[i][0]) { note_bad(ds, files.v[i], why[i]); continue; }
         if (n != i) memmove(pix + (size_t)n * per, pix + (size_t)i * per, per);
+        const char *rel = files.v[i] + dlen;
+        while (*rel == '/') rel++;
+        const char *slash = strchr(rel, '/');
+        if (!slash) {
+            lab[n] = -1;
+            ds->unlabelled++;
+        } else {
+            const size_t len = (size_t)(slash - rel) < sizeof last - 1 ? (size_t)(slash - rel) : sizeof last - 1;
+            if (!nclasses || strncmp(last, rel, len) || last[len]) {
+                memcpy(last, rel, len);
+                last[len] = 0;
+                if (nclasses) bytebuf_append(&names, "\n", 1);
+                char shown[CLASS_NAME_MAX];
+                snprintf(shown, sizeof shown, "%s", last);
+                for (char *c = shown; *c; c++)
+                    if (*c == '\n' || *c == '\r') *c = '_';
+                bytebuf_append(&names, shown, strlen(shown));
+                nclasses++;
+            }
+            lab[n] = nclasses - 1;
+        }
         n++;
     }
     free(why);
+    if (nclasses) {
+        bytebuf_append(&names, "", 1);
+        ds->labels = lab;
+        ds->nclasses = nclasses;
+        ds->class_names = (char *)names.p;
+    } else {
+        free(lab);
+        bytebuf_free(&names);
+        ds->unlabelled = 0; /* no classes at all: nothing is "outside" them */
+    }
     for (int i = 0; i < files.n; i++) free(files.v[i]);
     free(files.v);
     if (n == 0) {
         free(pix);
+        free(ds->labels);
+        free(ds->class_names);
+        ds->labels = NULL;
+        ds->class_names = NULL;
         if (ds->skipped)
             snprintf(err, errlen, "no usable image in %s (%d bad file%s, first: %s)", dir, ds->skipped,
                      ds->skipped > 1 ? "s" : "", ds->bad[0]);
@@ -502,6 +559,17 @@ int dataset_is_idx(const char *path) {
     return S_ISREG(st.st_mode) || find_idx(path, "train-images-idx3-ubyte", images, sizeof images) == 0;
 }
 
+/* IDX labels have no names: Fashion-MNIST's for a path that says so, else the numbers. */
+static int name_idx_classes(Dataset *ds, const char *path, int rc) {
+    if (rc == 0 && ds->labels && !ds->class_names) {
+        int fashion = 0;
+        for (const char *p = path; *p && !fashion; p++) fashion = !strncasecmp(p, "fashion", 7);
+        ds->class_names = xmalloc(CLASS_NAMES_MAX);
+        classes_default(ds->class_names, CLASS_NAMES_MAX, ds->nclasses, fashion);
+    }
+    return rc;
+}
+
 int dataset_load(Dataset *ds, const char *path, const DatasetOptions *o, char *err, size_t errlen) {
     memset(ds, 0, sizeof *ds);
     struct stat st;
@@ -516,7 +584,7 @@ int dataset_load(Dataset *ds, const char *path, const DatasetOptions *o, char *e
         char images[4200], labels[4200];
         if (find_idx(path, "train-images-idx3-ubyte", images, sizeof images) == 0) {
             int have_labels = find_idx(path, "train-labels-idx1-ubyte", labels, sizeof labels) == 0;
-            return load_idx(ds, images, have_labels ? labels : NULL, o, err, errlen);
+            return name_idx_classes(ds, path, load_idx(ds, images, have_labels ? labels : NULL, o, err, errlen));
         }
         return load_folder(ds, path, o, err, errlen);
     }
@@ -530,12 +598,13 @@ int dataset_load(Dataset *ds, const char *path, const DatasetOptions *o, char *e
         struct stat ls;
         have_labels = stat(labels, &ls) == 0;
     }
-    return load_idx(ds, path, have_labels ? labels : NULL, o, err, errlen);
+    return name_idx_classes(ds, path, load_idx(ds, path, have_labels ? labels : NULL, o, err, errlen));
 }
 
 void dataset_free(Dataset *ds) {
     free(ds->pixels);
     free(ds->labels);
+    free(ds->class_names);
     memset(ds, 0, sizeof *ds);
 }
 

@@ -24,8 +24,11 @@ typedef struct {
 typedef struct {
     int n, channels, size;
     uint8_t *pixels;          /* (n, C, S, S) */
-    int32_t *labels;          /* (n) or NULL */
+    int32_t *labels;          /* (n) or NULL: IDX labels, or a folder's first-level subfolder
+                                 (-1 for an image directly in the folder) */
     int nclasses;
+    char *class_names;        /* newline-separated (see classes.h), NULL without labels */
+    int unlabelled;           /* a folder's images outside any class subfolder */
     int skipped;              /* bad files skipped */
     char bad[DATASET_MAX_REPORT][320]; /* the first few bad files, with the reason */
     int from_cache;
@@ -43,7 +46,9 @@ int dataset_is_idx(const char *path);
 int dataset_cache_dir(char *out, size_t n);
 
 /* Loads path (a folder of images, a folder with IDX files, or an IDX images file). On a user
- * error returns -1 with one line in err. */
+ * error returns -1 with one line in err. Labels: an IDX labels file beside the images, or for a
+ * folder the first-level subfolder each image lies in (the classes are those subfolders' names, in
+ * sorted order). */
 int dataset_load(Dataset *ds, const char *path, const DatasetOptions *opt, char *err, size_t errlen);
 void dataset_free(Dataset *ds);
 

@@ -23,6 +23,8 @@ static void produce(Loader *l, int slot) {
     if (l->perm_epoch != l->epoch) make_perm(l, l->epoch);
     const size_t first = ((size_t)l->batch * l->nranks + l->rank) * l->B;
     dataset_to_float(l->ds, l->perm + first, l->B, l->buf[slot]);
+    if (l->lab[slot])
+        for (int i = 0; i < l->B; i++) l->lab[slot][i] = l->ds->labels[l->perm[first + i]];
     l->slot_epoch[slot] = l->epoch;
     l->slot_batch[slot] = l->batch;
     if (++l->batch == l->batches_per_epoch) { l->batch = 0; l->epoch++; }
@@ -63,6 +65,10 @@ int loader_start(Loader *l, const Dataset *ds, int B, uint64_t seed, int rank, i
     const size_t per = (size_t)ds->channels * ds->size * ds->size * B;
     l->buf[0] = xmalloc(per * sizeof(float));
     l->buf[1] = xmalloc(per * sizeof(float));
+    if (ds->labels) {
+        l->lab[0] = xmalloc((size_t)B * sizeof(int32_t));
+        l->lab[1] = xmalloc((size_t)B * sizeof(int32_t));
+    }
     l->in_use = -1;
     pthread_mutex_init(&l->mu, NULL);
     pthread_cond_init(&l->cv, NULL);
@@ -70,7 +76,7 @@ int loader_start(Loader *l, const Dataset *ds, int B, uint64_t seed, int rank, i
     return 0;
 }
 
-const float *loader_next(Loader *l, long *epoch, long *batch) {
+const float *loader_next(Loader *l, long *epoch, long *batch, const int32_t **labels) {
     pthread_mutex_lock(&l->mu);
     if (l->in_use >= 0) { l->state[l->in_use] = 0; pthread_cond_broadcast(&l->cv); }
     const int s = l->next_full;
@@ -81,6 +87,7 @@ const float *loader_next(Loader *l, long *epoch, long *batch) {
     pthread_mutex_unlock(&l->mu);
     if (epoch) *epoch = l->slot_epoch[s];
     if (batch) *batch = l->slot_batch[s];
+    if (labels) *labels = l->lab[s];
     return l->buf[s];
 }
 
@@ -95,4 +102,6 @@ void loader_stop(Loader *l) {
     free(l->perm);
     free(l->buf[0]);
     free(l->buf[1]);
+    free(l->lab[0]);
+    free(l->lab[1]);
 }

@@ -22,6 +22,7 @@ typedef struct {
     long perm_epoch;
     /* two slots: 0 free, 1 full, 2 in use by the trainer */
     float *buf[2];
+    int32_t *lab[2];   /* the batch's labels, when the data set has them */
     int state[2];
     long slot_epoch[2], slot_batch[2];
     int next_full;   /* the slot the consumer takes next */
@@ -36,8 +37,9 @@ typedef struct {
  * images than one global batch. */
 int loader_start(Loader *l, const Dataset *ds, int B, uint64_t seed, int rank, int nranks, long epoch, long batch,
                  char *err, size_t errlen);
-/* The next batch, float NCHW (B, C, S, S) in [-1, 1]; valid until the next call. */
-const float *loader_next(Loader *l, long *epoch, long *batch);
+/* The next batch, float NCHW (B, C, S, S) in [-1, 1], and its labels (B) in *labels (NULL when the
+ * data set has none; labels may be NULL); valid until the next call. */
+const float *loader_next(Loader *l, long *epoch, long *batch, const int32_t **labels);
 void loader_stop(Loader *l);
 
 #endif

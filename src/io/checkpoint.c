@@ -50,11 +50,16 @@ static void write_header(Buf *b, const CheckpointMeta *m, const Gan *g) {
     const int64_t len = (int64_t)strnlen(m->data_path, sizeof m->data_path - 1);
     put_i64(b, len);
     put(b, m->data_path, (size_t)len);
+    /* format 2 */
+    put_i64(b, m->mc.nclasses);
+    const int64_t clen = m->mc.nclasses ? (int64_t)strnlen(m->classes, sizeof m->classes - 1) : 0;
+    put_i64(b, clen);
+    put(b, m->classes, (size_t)clen);
 }
 
 typedef struct { int64_t gp, gb, dp, db; } Counts;
 
-static void read_header(Rd *r, CheckpointMeta *m, Counts *c) {
+static void read_header(Rd *r, CheckpointMeta *m, Counts *c, uint32_t version) {
     memset(m, 0, sizeof *m);
     m->mc.arch = (Arch)get_i64(r); m->mc.size = (int)get_i64(r); m->mc.channels = (int)get_i64(r);
     m->mc.nz = (int)get_i64(r); m->mc.gf = (int)get_i64(r); m->mc.df = (int)get_i64(r);
@@ -74,6 +79,13 @@ static void read_header(Rd *r, CheckpointMeta *m, Counts *c) {
     memcpy(m->data_path, r->p + r->at, (size_t)len);
     m->data_path[len] = 0;
     r->at += (size_t)len;
+    if (version < 2) return; /* format 1: unconditional */
+    m->mc.nclasses = (int)get_i64(r);
+    const int64_t clen = get_i64(r);
+    if (clen < 0 || clen >= (int64_t)sizeof m->classes || r->at + (size_t)clen > r->n) { r->bad = 1; return; }
+    memcpy(m->classes, r->p + r->at, (size_t)clen);
+    m->classes[clen] = 0;
+    r->at += (size_t)clen;
 }
 
 /* Appends a backend tensor; returns how many of its values are not finite. */
@@ -129,8 +141,8 @@ static int open_checked(const char *path, uint8_t **buf, Rd *r, CheckpointMeta *
     uint32_t version, hlen, crc;
     memcpy(&version, p + 8, 4);
     memcpy(&hlen, p + 12, 4);
-    if (version != CHECKPOINT_VERSION) {
-        snprintf(err, errlen, "%s is checkpoint format %u; this dcgan reads format %u", path, version, CHECKPOINT_VERSION);
+    if (version < 1 || version > CHECKPOINT_VERSION) {
+        snprintf(err, errlen, "%s is checkpoint format %u; this dcgan reads formats 1 to %u", path, version, CHECKPOINT_VERSION);
         goto fail;
     }
     memcpy(&crc, p + len - 4, 4);
@@ -139,7 +151,7 @@ static int open_checked(const char *path, uint8_t **buf, Rd *r, CheckpointMeta *
         goto fail;
     }
     *r = (Rd){p, len - 4, 16, 0};
-    read_header(r, m, c);
+    read_header(r, m, c, version);
     if (r->bad || r->at != 16 + (size_t)hlen) { snprintf(err, errlen, "%s has a malformed header", path); goto fail; }
     char why[256];
     if (m->batch < 1 || m->step < 0 || m->epoch < 0 || m->batch_in_epoch < 0 || m->adam_t_d < 0 || m->adam_t_g < 0 ||
@@ -153,6 +165,10 @@ static int open_checked(const char *path, uint8_t **buf, Rd *r, CheckpointMeta *
     }
     if (model_config_check(&m->mc, m->batch, why, sizeof why) != 0) {
         snprintf(err, errlen, "%s holds an impossible model (%s)", path, why);
+        goto fail;
+    }
+    if (m->mc.nclasses && classes_count(m->classes) != m->mc.nclasses) {
+        snprintf(err, errlen, "%s names %d classes for a model of %d", path, classes_count(m->classes), m->mc.nclasses);
         goto fail;
     }
     /* bound each count by the file size before any arithmetic on them (found by fuzz_checkpoint) */
@@ -186,7 +202,7 @@ int checkpoint_load(const char *path, Gan *g, CheckpointMeta *meta, char *err, s
     if (open_checked(path, &buf, &r, meta, &c, err, errlen) != 0) return -1;
     const ModelConfig *a = &meta->mc, *b = &g->mc;
     if (a->arch != b->arch || a->size != b->size || a->channels != b->channels || a->nz != b->nz || a->gf != b->gf ||
-        a->df != b->df || (size_t)c.gp != g->G.nparams || (size_t)c.dp != g->D.nparams ||
+        a->df != b->df || a->nclasses != b->nclasses || (size_t)c.gp != g->G.nparams || (size_t)c.dp != g->D.nparams ||
         (size_t)c.gb != g->G.nbuf || (size_t)c.db != g->D.nbuf) {
         snprintf(err, errlen,
                  "%s is a %s model at %dx%dx%d (nz %d, gf %d, df %d), not the requested %s at %dx%dx%d (nz %d, gf %d, df %d)",

@@ -1,15 +1,17 @@
 /* checkpoint.h: the complete training state in one versioned file.
  *
  * Layout (little-endian): magic "DCGANCKP", u32 format version, u32 header length, the header
- * (configuration, counters, RNG state, tensor counts), then G's parameters, Adam m, Adam v and
+ * (configuration, counters, RNG state, tensor counts; from format 2 the class count and names),
+ * then G's parameters, Adam m, Adam v and
  * batch-norm buffers, the same for D, and a CRC-32 of everything before it. Files are written
  * atomically; a load checks magic, version, sizes and checksum before using anything. */
 #ifndef DCGAN_CHECKPOINT_H
 #define DCGAN_CHECKPOINT_H
 
+#include "../data/classes.h"
 #include "../train/gan.h"
 
-#define CHECKPOINT_VERSION 1u
+#define CHECKPOINT_VERSION 2u /* 2: class-conditional models (format 1 is still read) */
 
 typedef struct {
     ModelConfig mc;
@@ -26,6 +28,7 @@ typedef struct {
     char data_path[1024]; /* the training data, so that --resume needs no --data */
     int crop;             /* preprocessing of the data */
     uint8_t background[3];
+    char classes[CLASS_NAMES_MAX]; /* conditional models (mc.nclasses > 0): the class names, one per line */
 } CheckpointMeta;
 
 /* Writes the state of g (and meta) to path atomically. 0, or -1 with one line in err. */

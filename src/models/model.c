@@ -24,6 +24,11 @@ int model_config_check(const ModelConfig *c, int batch, char *err, size_t errlen
     if (c->nz < 1 || c->nz > 4096) FAIL("--nz %d is out of range; use 1 to 4096 (default 100)", c->nz);
     if (c->gf < 1 || c->gf > 1024) FAIL("--gf %d is out of range; use 1 to 1024 (default 64)", c->gf);
     if (c->df < 1 || c->df > 1024) FAIL("--df %d is out of range; use 1 to 1024 (default 64)", c->df);
+    if (c->nclasses == 1)
+        FAIL("--conditional needs at least 2 classes, and the data has 1; give it images of several classes "
+             "(one subfolder per class) or train without --conditional");
+    if (c->nclasses < 0 || c->nclasses > MODEL_MAX_CLASSES)
+        FAIL("--conditional supports 2 to %d classes, and the data has %d", MODEL_MAX_CLASSES, c->nclasses);
     if (c->arch == ARCH_DCGAN) {
         if (!is_pow2(c->size) || c->size < 32 || c->size > 256)
             FAIL("--size %d is not possible for --arch dcgan; use 32, 64, 128 or 256 (or --arch seed for other multiples of 16)", c->size);
@@ -66,14 +71,17 @@ static int add_spec(TensorSpec *t, int *count, size_t *total, const char *name, 
     return (*count)++;
 }
 
-static void add_layer(Net *n, LayerKind kind, int cin, int hin, int cout, int hout, int k, int s, int p, int bias,
-                      int bn, Act act) {
+/* cin counts the input channels before the ncond label planes that a conditional layer joins to them */
+static void add_layer(Net *n, LayerKind kind, int cin, int ncond, int hin, int cout, int hout, int k, int s, int p,
+                      int bias, int bn, Act act) {
     DCGAN_CHECK(n->nlayers < NET_MAX_LAYERS, "too many layers");
     const int li = n->nlayers++;
     Layer *L = &n->layer[li];
     memset(L, 0, sizeof *L);
     L->kind = kind;
+    cin += ncond;
     L->cin = cin; L->hin = hin; L->win = hin;
+    L->ncond = ncond;
     L->cout = cout; L->hout = hout; L->wout = hout;
     L->k = k; L->s = s; L->p = p;
     L->has_bias = bias; L->has_bn = bn; L->act = act;
@@ -108,56 +116,58 @@ static void net_reset(Net *n) { memset(n, 0, sizeof *n); }
 void net_build_generator(Net *n, const ModelConfig *c) {
     net_reset(n);
     n->in_c = c->nz; n->in_h = n->in_w = 1;
+    const int K = c->nclasses; /* label planes joined to every layer's input (0: none) */
     if (c->arch == ARCH_DCGAN) {
         /* ConvT(nz -> gf*S/8, k4 s1 p0): 1x1 -> 4x4, then k4 s2 p1 doubling the size, halving the width */
         int ch = c->gf * (c->size / 8), s = 4;
-        add_layer(n, LAYER_CONVT, c->nz, 1, ch, 4, 4, 1, 0, 0, 1, ACT_RELU);
+        add_layer(n, LAYER_CONVT, c->nz, K, 1, ch, 4, 4, 1, 0, 0, 1, ACT_RELU);
         while (s * 2 < c->size) {
-            add_layer(n, LAYER_CONVT, ch, s, ch / 2, s * 2, 4, 2, 1, 0, 1, ACT_RELU);
+            add_layer(n, LAYER_CONVT, ch, K, s, ch / 2, s * 2, 4, 2, 1, 0, 1, ACT_RELU);
             ch /= 2; s *= 2;
         }
-        add_layer(n, LAYER_CONVT, ch, s, c->channels, s * 2, 4, 2, 1, 0, 0, ACT_TANH);
+        add_layer(n, LAYER_CONVT, ch, K, s, c->channels, s * 2, 4, 2, 1, 0, 0, ACT_TANH);
     } else {
         /* linear(nz -> 8gf * (S/16)^2) reshaped, then 4 ConvT k5 s2 p2 output_padding 1, with bias */
         int s = c->size / 16, ch = c->gf * 8;
-        add_layer(n, LAYER_LINEAR, c->nz, 1, ch, s, 0, 0, 0, 1, 1, ACT_RELU);
+        add_layer(n, LAYER_LINEAR, c->nz, K, 1, ch, s, 0, 0, 0, 1, 1, ACT_RELU);
         for (int i = 0; i < 3; i++) {
-            add_layer(n, LAYER_CONVT, ch, s, ch / 2, s * 2, 5, 2, 2, 1, 1, ACT_RELU);
+            add_layer(n, LAYER_CONVT, ch, K, s, ch / 2, s * 2, 5, 2, 2, 1, 1, ACT_RELU);
             ch /= 2; s *= 2;
         }
-        add_layer(n, LAYER_CONVT, ch, s, c->channels, s * 2, 5, 2, 2, 1, 0, ACT_TANH);
+        add_layer(n, LAYER_CONVT, ch, K, s, c->channels, s * 2, 5, 2, 2, 1, 0, ACT_TANH);
     }
 }
 
 void net_build_discriminator(Net *n, const ModelConfig *c) {
     net_reset(n);
     n->in_c = c->channels; n->in_h = n->in_w = c->size;
+    const int K = c->nclasses;
     if (c->arch == ARCH_DCGAN) {
         int ch = c->df, s = c->size / 2;
-        add_layer(n, LAYER_CONV, c->channels, c->size, ch, s, 4, 2, 1, 0, 0, ACT_LRELU);
+        add_layer(n, LAYER_CONV, c->channels, K, c->size, ch, s, 4, 2, 1, 0, 0, ACT_LRELU);
         while (s > 4) {
-            add_layer(n, LAYER_CONV, ch, s, ch * 2, s / 2, 4, 2, 1, 0, 1, ACT_LRELU);
+            add_layer(n, LAYER_CONV, ch, K, s, ch * 2, s / 2, 4, 2, 1, 0, 1, ACT_LRELU);
             ch *= 2; s /= 2;
         }
-        add_layer(n, LAYER_CONV, ch, 4, 1, 1, 4, 1, 0, 0, 0, ACT_NONE);
+        add_layer(n, LAYER_CONV, ch, K, 4, 1, 1, 4, 1, 0, 0, 0, ACT_NONE);
     } else {
         int ch = c->df, s = c->size / 2;
-        add_layer(n, LAYER_CONV, c->channels, c->size, ch, s, 5, 2, 2, 1, 0, ACT_LRELU);
+        add_layer(n, LAYER_CONV, c->channels, K, c->size, ch, s, 5, 2, 2, 1, 0, ACT_LRELU);
         for (int i = 0; i < 3; i++) {
-            add_layer(n, LAYER_CONV, ch, s, ch * 2, s / 2, 5, 2, 2, 1, 1, ACT_LRELU);
+            add_layer(n, LAYER_CONV, ch, K, s, ch * 2, s / 2, 5, 2, 2, 1, 1, ACT_LRELU);
             ch *= 2; s /= 2;
         }
-        add_layer(n, LAYER_LINEAR, ch, s, 1, 1, 0, 0, 0, 1, 0, ACT_NONE);
+        add_layer(n, LAYER_LINEAR, ch, K, s, 1, 1, 0, 0, 0, 1, 0, ACT_NONE);
     }
 }
 
 void net_build_classifier(Net *n, int size, int channels, int width, int features, int classes) {
     net_reset(n);
     n->in_c = channels; n->in_h = n->in_w = size;
-    add_layer(n, LAYER_CONV, channels, size, width, size / 2, 5, 2, 2, 1, 0, ACT_LRELU);
-    add_layer(n, LAYER_CONV, width, size / 2, 2 * width, size / 4, 5, 2, 2, 0, 1, ACT_LRELU);
-    add_layer(n, LAYER_LINEAR, 2 * width, size / 4, features, 1, 0, 0, 0, 1, 0, ACT_LRELU);
-    add_layer(n, LAYER_LINEAR, features, 1, classes, 1, 0, 0, 0, 1, 0, ACT_NONE);
+    add_layer(n, LAYER_CONV, channels, 0, size, width, size / 2, 5, 2, 2, 1, 0, ACT_LRELU);
+    add_layer(n, LAYER_CONV, width, 0, size / 2, 2 * width, size / 4, 5, 2, 2, 0, 1, ACT_LRELU);
+    add_layer(n, LAYER_LINEAR, 2 * width, 0, size / 4, features, 1, 0, 0, 0, 1, 0, ACT_LRELU);
+    add_layer(n, LAYER_LINEAR, features, 0, 1, classes, 1, 0, 0, 0, 1, 0, ACT_NONE);
 }
 
 /* ------------------------------------------------------------------------------------------------
@@ -167,6 +177,20 @@ static size_t layer_out_numel(const Layer *L) { return (size_t)L->cout * L->hout
 static size_t layer_in_numel(const Layer *L) { return (size_t)L->cin * L->hin * L->win; }
 
 size_t net_output_numel(const Net *n) { return layer_out_numel(&n->layer[n->nlayers - 1]); }
+
+/* Label planes the layer after l joins to l's output (its buffers keep room for them after it). */
+static int next_ncond(const Net *n, int l) { return l + 1 < n->nlayers ? n->layer[l + 1].ncond : 0; }
+/* Values per sample of layer l's activated output with that room. */
+static size_t layer_out_room(const Net *n, int l) {
+    const Layer *L = &n->layer[l];
+    return (size_t)(L->cout + next_ncond(n, l)) * L->hout * L->wout;
+}
+/* Layer 0's input is assembled in n->xin: z re-laid out for a 1x1 transposed convolution, or any
+ * input joined with the label planes. */
+static int input_in_xin(const Net *n) {
+    const Layer *L = &n->layer[0];
+    return L->ncond || (L->kind == LAYER_CONVT && L->hin == 1 && n->in_h == 1);
+}
 
 void net_alloc(Net *n, Backend *be, int B, int training) {
     n->B = B;
@@ -181,7 +205,11 @@ void net_alloc(Net *n, Backend *be, int B, int training) {
     size_t nact = 0, nstat = 0;
     const int keep = be->keep_activations && training;
     for (int l = n->recompute0 ? 1 : 0; l < n->nlayers; l++) {
-        nact += (size_t)B * layer_out_numel(&n->layer[l]) * (keep && n->layer[l].has_bn ? 2 : 1);
+        /* y: pre-BN output, or (without BN) the activated output with room for the next layer's
+         * label planes; a: the kept activated output of a BN layer, with that room */
+        const Layer *L = &n->layer[l];
+        nact += (size_t)B * (L->has_bn ? layer_out_numel(L) : layer_out_room(n, l));
+        if (keep && L->has_bn) nact += (size_t)B * layer_out_room(n, l);
         if (n->layer[l].has_bn) nstat += 2 * (size_t)n->layer[l].cout;
     }
     n->acts = be->alloc(be, nact);
@@ -197,12 +225,12 @@ void net_alloc(Net *n, Backend *be, int B, int training) {
             n->y[l] = NULL; /* lives in the workspace, see layer_out() */
         } else {
             n->y[l] = n->acts + a;
-            a += (size_t)B * layer_out_numel(L);
+            a += (size_t)B * (L->has_bn ? layer_out_numel(L) : layer_out_room(n, l));
         }
         n->a[l] = NULL;
         if (keep && L->has_bn) {
             n->a[l] = n->acts + a;
-            a += (size_t)B * layer_out_numel(L);
+            a += (size_t)B * layer_out_room(n, l);
         }
         if (L->has_bn) {
             n->mean[l] = n->stats + s; s += L->cout;
@@ -211,9 +239,7 @@ void net_alloc(Net *n, Backend *be, int B, int training) {
             n->mean[l] = n->rstd[l] = NULL;
         }
     }
-    const Layer *L0 = &n->layer[0];
-    if (L0->kind == LAYER_CONVT && L0->hin == 1 && n->in_h == 1) /* z must be re-laid out, see layer0_input */
-        n->xin = be->alloc(be, (size_t)B * layer_in_numel(L0));
+    if (input_in_xin(n)) n->xin = be->alloc(be, (size_t)B * layer_in_numel(&n->layer[0])); /* see layer0_input */
 }
 
 void net_free(Net *n, Backend *be) {
@@ -335,16 +361,30 @@ static float *P(const Net *n, int t) { return t < 0 ? NULL : n->params + n->tens
 static float *G(const Net *n, int t) { return t < 0 ? NULL : n->grads + n->tensor[t].offset; }
 static float *BUF(const Net *n, int t) { return t < 0 ? NULL : n->buffers + n->buffer[t].offset; }
 
-/* The input of layer l as the layer wants it: CNHW for convs; for layer 0 of G the caller's z. */
+/* Writes the label planes of a conditional layer L after the other channels of its input x
+ * (cin, B, hin, win): x is the previous layer's output in a buffer with room for them. */
+static void join_labels(const Net *n, Backend *be, float *x, const Layer *L) {
+    if (!L->ncond) return;
+    const size_t hw = (size_t)L->hin * L->win;
+    DCGAN_CHECK(n->labels, "a conditional network ran without labels");
+    be->label_planes(be, x + (size_t)(L->cin - L->ncond) * n->B * hw, n->labels, L->ncond, n->B, (int)hw);
+}
+
+/* Layer 0's input as the layer wants it (see input_in_xin): the caller's x, or n->xin holding z
+ * (B, nz) re-laid out as (nz, B, 1, 1), or x joined with the label planes, CNHW. */
 static const float *layer0_input(Net *n, Backend *be, const float *x) {
     const Layer *L = &n->layer[0];
-    if (L->kind == LAYER_CONVT && L->hin == 1 && L->win == 1 && n->in_h == 1) {
-        /* z (B, nz) -> (nz, B, 1, 1) */
-        be->transpose01(be, n->xin, x, n->B, L->cin, 1);
-        return n->xin;
-    }
-    return x;
+    if (!input_in_xin(n)) return x;
+    if (n->in_h == 1) /* z (B, nz) -> (nz, B, 1, 1) */
+        be->transpose01(be, n->xin, x, n->B, L->cin - L->ncond, 1);
+    else /* images (C, B, S, S): the first channels of the joined input */
+        be->copy(be, n->xin, x, (size_t)(L->cin - L->ncond) * n->B * L->hin * L->win);
+    join_labels(n, be, n->xin, L);
+    return n->xin;
 }
+
+/* A linear layer's input is CNHW (and must be flattened per sample) except z given directly to G. */
+static int linear_input_is_cnhw(const Net *n, int l) { return l > 0 || input_in_xin(n); }
 
 /* Where layer l's output lives. */
 static float *layer_out(Net *n, Workspace *ws, int l) { return (l == 0 && n->recompute0) ? ws->act : n->y[l]; }
@@ -353,8 +393,9 @@ static float *layer_out(Net *n, Workspace *ws, int l) { return (l == 0 && n->rec
 static void recompute_layer0(Net *n, Backend *be, Workspace *ws, const float *x) {
     const Layer *L = &n->layer[0];
     const ConvShape s = layer_shape(L, n->B);
-    be->conv2d_forward(be, ws->act, x, P(n, L->t_w), P(n, L->t_b), &s);
+    be->conv2d_forward(be, ws->act, input_in_xin(n) ? n->xin : x, P(n, L->t_w), P(n, L->t_b), &s);
     if (L->act != ACT_NONE) be->act_forward(be, ws->act, ws->act, (size_t)n->B * layer_out_numel(L), L->act);
+    join_labels(n, be, ws->act, &n->layer[1]);
 }
 
 void net_forward(Net *n, Backend *be, Workspace *ws, const float *x, int batch_stats) {
@@ -371,7 +412,7 @@ void net_forward(Net *n, Backend *be, Workspace *ws, const float *x, int batch_s
         case LAYER_LINEAR: {
             const int I = (int)layer_in_numel(L), O = (int)layer_out_numel(L);
             const float *flat = in;
-            if (l > 0) { /* CNHW (cin, B, hw) -> (B, cin*hw) */
+            if (linear_input_is_cnhw(n, l)) { /* CNHW (cin, B, hw) -> (B, cin*hw) */
                 be->transpose01(be, ws->lin_a, in, L->cin, B, L->hin * L->win);
                 flat = ws->lin_a;
             }
@@ -395,9 +436,11 @@ void net_forward(Net *n, Backend *be, Workspace *ws, const float *x, int batch_s
                                       P(n, L->t_gamma), P(n, L->t_beta), L->cout, N, batch_stats, 0.1f, 1e-5f, L->act);
             }
             in = act;
+            if (l + 1 < n->nlayers) join_labels(n, be, act, &n->layer[l + 1]);
         } else {
             if (L->act != ACT_NONE) be->act_forward(be, y, y, outn, L->act);
             in = y;
+            if (l + 1 < n->nlayers) join_labels(n, be, y, &n->layer[l + 1]);
         }
     }
 }
@@ -430,14 +473,15 @@ float *net_backward(Net *n, Backend *be, Workspace *ws, const float *x, float *d
         /* this layer's input */
         const float *in;
         if (l == 0) {
-            in = (L->kind == LAYER_CONVT && n->in_h == 1) ? n->xin : x;
+            in = input_in_xin(n) ? n->xin : x;
         } else {
             const Layer *Lp = &n->layer[l - 1];
             if (Lp->has_bn && n->a[l - 1]) {
-                in = n->a[l - 1];
+                in = n->a[l - 1]; /* its label planes were joined in the forward pass */
             } else if (Lp->has_bn) {
                 be->batchnorm_apply(be, ws->act, n->y[l - 1], n->mean[l - 1], n->rstd[l - 1], P(n, Lp->t_gamma),
                                     P(n, Lp->t_beta), Lp->cout, B * Lp->hout * Lp->wout, Lp->act);
+                join_labels(n, be, ws->act, L);
                 in = ws->act;
             } else if (l == 1 && n->recompute0) {
                 recompute_layer0(n, be, ws, x);
@@ -465,7 +509,7 @@ float *net_backward(Net *n, Backend *be, Workspace *ws, const float *x, float *d
             /* gradient (cout, B, hw) -> (B, O) */
             be->transpose01(be, ws->lin_b, g, L->cout, B, L->hout * L->wout);
             const float *flat = in;
-            if (l > 0) {
+            if (linear_input_is_cnhw(n, l)) {
                 be->transpose01(be, ws->lin_a, in, L->cin, B, L->hin * L->win);
                 flat = ws->lin_a;
             }

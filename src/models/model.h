@@ -24,7 +24,11 @@ typedef struct {
     int channels; /* 1 or 3 */
     int nz;       /* latent size */
     int gf, df;   /* base widths of G and D */
+    int nclasses; /* 0: unconditional; K >= 2: class-conditional, the one-hot label (as K constant
+                     planes) joined to the input of every layer of G and of D, as carpedm20 does */
 } ModelConfig;
+
+#define MODEL_MAX_CLASSES 256
 
 const char *arch_name(Arch a);
 int arch_parse(const char *s, Arch *out); /* 0 on success */
@@ -41,6 +45,7 @@ typedef struct {
     int cout, hout, wout; /* output; a linear output is reshaped to (cout, hout, wout) */
     int k, s, p;          /* conv geometry (output_padding is implied by hout) */
     int has_bias, has_bn;
+    int ncond;            /* the last ncond of the cin input channels are the label planes */
     Act act;
     int t_w, t_b, t_gamma, t_beta; /* indices into the parameter table, -1 if absent */
     int t_rmean, t_rvar;           /* indices into the buffer table, -1 if absent */
@@ -95,7 +100,10 @@ typedef struct {
                                                 recomputes it from y and the saved statistics) */
     float *stats;                            /* one block holding mean[] and rstd[] */
     float *mean[NET_MAX_LAYERS], *rstd[NET_MAX_LAYERS];
-    float *xin;                              /* layer 0's input when it must be re-laid out */
+    float *xin;                              /* layer 0's input when it must be re-laid out or
+                                                joined with the label planes */
+    float *labels;                           /* (B) class indices as floats on the backend, set by
+                                                the owner; conditional nets only */
     int recompute0;                          /* layer 0 (no batch norm, e.g. D's first conv) is not
                                                 stored: its output lives in the workspace and is
                                                 recomputed from the input in backward */
@@ -151,7 +159,7 @@ void workspace_alloc(Workspace *ws, Backend *be, const Net *g, const Net *d, int
 void workspace_free(Workspace *ws, Backend *be);
 
 /* Forward pass on a batch of n->B.
- *   x: G: z (B, nz) row-major; D: images (C, B, S, S).
+ *   x: G: z (B, nz) row-major; D: images (C, B, S, S). A conditional net also reads n->labels.
  *   batch_stats: 1 = training-mode batch norm (batch statistics, running statistics updated),
  *                0 = inference (running statistics).
  * The output is n->y[n->nlayers-1]: G: images (C,B,S,S) in [-1,1]; D: logits (B). */
@@ -163,5 +171,7 @@ void net_forward(Net *n, Backend *be, Workspace *ws, const float *x, int batch_s
  * Returns the buffer (ws->g0 or ws->g1) holding d x when input_grad, else NULL. */
 float *net_backward(Net *n, Backend *be, Workspace *ws, const float *x, float *dout, int param_grads,
                     int input_grad);
+/* In a conditional net, d x is the gradient of x joined with the label planes, (C + K, B, S, S):
+ * its first C * B * S * S values are the gradient of x itself (CNHW puts channels first). */
 
 #endif

@@ -197,6 +197,14 @@ struct Backend {
                          const float *labels, /* (B) or NULL */
                          int B, int K);
 
+    /* ---- conditioning: the one-hot class label of each sample as K constant planes,
+     * out[k][b][i] = (labels[b] == k), the channels a conditional layer's input ends with (CNHW
+     * makes joining them a matter of writing after the other channels). No gradient. ---- */
+    void (*label_planes)(Backend *be,
+                         float *out,          /* (K,B,HW) */
+                         const float *labels, /* (B) class indices as floats, in [0, K) */
+                         int K, int B, int HW);
+
     /* ---- Adam with PyTorch's update and bias correction, over one flat block ----
      * Hyperparameters are doubles, as PyTorch's Python scalars: 1 - beta2 must be formed in double.
      * The 1-based step count is read at run time from a counter (see below). */

@@ -49,6 +49,10 @@ void gan_init(Gan *g, Backend *be, const ModelConfig *mc, const TrainConfig *tc,
     g->scalars = be->alloc(be, SC_COUNT);
     g->ring = be->alloc(be, (size_t)STATS_RING * SC_COUNT);
     g->counters = be->counters_alloc(be, CTR_COUNT);
+    if (mc->nclasses) {
+        g->labels = be->alloc(be, (size_t)B);
+        g->G.labels = g->D.labels = g->labels;
+    }
     g->use_graph = be->graph_begin != NULL;
     Rng init;
     rng_seed(&init, seed, 0);
@@ -68,6 +72,7 @@ void gan_free(Gan *g) {
     be->free(be, g->staging);
     be->free(be, g->scalars);
     be->free(be, g->ring);
+    if (g->labels) be->free(be, g->labels);
     be->counters_free(be, g->counters);
     if (g->graph) be->graph_free(be, g->graph);
     g->graph = NULL;
@@ -95,6 +100,17 @@ void gan_set_real(Gan *g, const float *host_nchw) {
     const int C = g->mc.channels, S = g->mc.size;
     g->be->upload(g->be, g->staging, host_nchw, (size_t)g->B * C * S * S);
     g->be->transpose01(g->be, g->real, g->staging, g->B, C, S * S);
+}
+
+void gan_set_labels(Gan *g, const int32_t *labels) {
+    DCGAN_CHECK(g->labels, "gan_set_labels: the model is not conditional");
+    float *h = xmalloc((size_t)g->B * sizeof(float));
+    for (int i = 0; i < g->B; i++) {
+        DCGAN_CHECK(labels[i] >= 0 && labels[i] < g->mc.nclasses, "label %d out of range", labels[i]);
+        h[i] = (float)labels[i];
+    }
+    g->be->upload(g->be, g->labels, h, (size_t)g->B);
+    free(h);
 }
 
 /* D on x, loss against target; backward into D's gradients (and into d x when want_dx). */

@@ -45,6 +45,8 @@ typedef struct {
     float *z;        /* (B, nz) the latent batch of the current iteration */
     float *real;     /* (C, B, S, S) the real batch, CNHW */
     float *staging;  /* (B, C, S, S) NCHW upload area */
+    float *labels;   /* (B) class indices as floats, conditional models only: the labels of the real
+                        batch, which the fake batch is made for too (as carpedm20 does) */
     float *scalars;  /* (SC_COUNT) */
     float *ring;     /* (STATS_RING, SC_COUNT): row (t mod STATS_RING) holds iteration t's scalars */
     long step;       /* completed iterations */
@@ -74,6 +76,9 @@ void gan_free(Gan *g);
 void gan_draw_z(Gan *g);
 /* Uploads a host batch of real images, NCHW (B, C, S, S), values in [-1, 1]. */
 void gan_set_real(Gan *g, const float *host_nchw);
+/* Uploads the real batch's class labels (B) for a conditional model; G makes the fake batch for the
+ * same labels. */
+void gan_set_labels(Gan *g, const int32_t *labels);
 /* One training iteration on the current z and real batch. */
 void gan_step(Gan *g);
 /* gan_draw_z then gan_step. On a backend with graphs (and without a gradient-averaging hook or

@@ -14,12 +14,17 @@ void sampler_init(Sampler *s, Backend *be, const ModelConfig *mc, int B) {
     net_alloc(&s->G, be, B, 0);
     workspace_alloc(&s->ws, be, &s->G, NULL, B);
     s->z = be->alloc(be, (size_t)B * mc->nz);
+    if (mc->nclasses) {
+        s->labels = be->alloc(be, (size_t)B);
+        s->G.labels = s->labels;
+    }
 }
 
 void sampler_free(Sampler *s) {
     net_free(&s->G, s->be);
     workspace_free(&s->ws, s->be);
     s->be->free(s->be, s->z);
+    if (s->labels) s->be->free(s->be, s->labels);
 }
 
 void sampler_copy_from(Sampler *s, const Net *G) {
@@ -33,14 +38,24 @@ void sampler_set_host(Sampler *s, const float *params, const float *buffers) {
     s->be->upload(s->be, s->G.buffers, buffers, s->G.nbuf);
 }
 
-void sampler_run(Sampler *s, const float *z, int n, int batch_stats, float *out) {
+void sampler_run(Sampler *s, const float *z, const int32_t *labels, int n, int batch_stats, float *out) {
     DCGAN_CHECK(n >= 1 && n <= s->B, "sampler: bad count");
+    DCGAN_CHECK(!s->mc.nclasses == !labels, "sampler: labels are needed for, and only for, a conditional model");
     Backend *be = s->be;
     const int nz = s->mc.nz, C = s->mc.channels, S = s->mc.size;
     float *zh = xcalloc((size_t)s->B * nz, sizeof(float));
     memcpy(zh, z, (size_t)n * nz * sizeof(float));
     be->upload(be, s->z, zh, (size_t)s->B * nz);
     free(zh);
+    if (labels) { /* rows past n: class 0 */
+        float *lh = xcalloc((size_t)s->B, sizeof(float));
+        for (int i = 0; i < n; i++) {
+            DCGAN_CHECK(labels[i] >= 0 && labels[i] < s->mc.nclasses, "sampler: class %d out of range", labels[i]);
+            lh[i] = (float)labels[i];
+        }
+        be->upload(be, s->labels, lh, (size_t)s->B);
+        free(lh);
+    }
     /* batch-statistics mode must not move the running statistics of the copy: save and restore */
     float *saved = NULL;
     if (batch_stats) {
@@ -68,8 +83,12 @@ void sample_z(float *z, int n, int nz, ZDist dist, uint64_t seed) {
     else rng_fill_normal(&r, z, (size_t)n * nz, 0.0f, 1.0f);
 }
 
-void generate_images(Backend *be, const ModelConfig *mc, const Net *G, const float *z, int n, int batch_stats,
-                     float *out) {
+void grid_labels(int32_t *labels, int n, int cols, int K) {
+    for (int i = 0; i < n; i++) labels[i] = (i / cols) % K;
+}
+
+void generate_images(Backend *be, const ModelConfig *mc, const Net *G, const float *z, const int32_t *labels, int n,
+                     int batch_stats, float *out) {
     const int B = batch_stats ? n : (n < 256 ? n : 256);
     Sampler s;
     sampler_init(&s, be, mc, B);
@@ -77,7 +96,7 @@ void generate_images(Backend *be, const ModelConfig *mc, const Net *G, const flo
     const size_t per = (size_t)mc->channels * mc->size * mc->size;
     for (int i = 0; i < n; i += B) {
         const int m = n - i < B ? n - i : B;
-        sampler_run(&s, z + (size_t)i * mc->nz, m, batch_stats, out + (size_t)i * per);
+        sampler_run(&s, z + (size_t)i * mc->nz, labels ? labels + i : NULL, m, batch_stats, out + (size_t)i * per);
     }
     sampler_free(&s);
 }
