@@ -44,6 +44,13 @@ int dcgan_generate(dcgan_generator *g, const float *z, int n, float *out, char *
 /* n images from the z that `dcgan sample --seed seed` draws (image i is the same for any n). */
 int dcgan_generate_seed(dcgan_generator *g, uint64_t seed, int n, float *out, char *err, size_t errlen);
 
+/* Class-conditional models (dcgan train --conditional): the number of classes (0 for other models,
+ * for which the two functions above are the ones to use; they refuse a conditional model). */
+int dcgan_num_classes(const dcgan_generator *g);
+/* n images from z [n][nz], image i of class labels[i] in [0, classes). */
+int dcgan_generate_labels(dcgan_generator *g, const float *z, const int32_t *labels, int n, float *out, char *err,
+                          size_t errlen);
+
 void dcgan_close(dcgan_generator *g);
 
 #ifdef __cplusplus

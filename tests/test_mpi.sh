@@ -35,6 +35,13 @@ if [ -n "$a" ] && [ "$a" = "$b" ] && [ "$a" = "$c" ] && "$bin" info --checkpoint
     ok "after 8 steps both ranks hold bit-identical weights and Adam state (crc32 $a, = rank 0's checkpoint)"
 else bad "ranks differ: [$out] checkpoint $c"; fi
 
+# ---- a class-conditional run: each rank takes its shard's labels ----
+out=$($mpi "$bin" train $T --conditional --batch 16 --steps 4 --out "$work/cond" 2>&1 | grep 'weights and Adam state')
+a=$(printf '%s' "$out" | awk '{print $(NF-2)}'); b=$(printf '%s' "$out" | awk '{print $(NF-1)}')
+if [ -n "$a" ] && [ "$a" = "$b" ] && "$bin" info --checkpoint "$work/cond" | grep -q '^classes=10'; then
+    ok "a conditional run on 2 ranks: bit-identical weights after 4 steps (crc32 $a), 10 classes in the checkpoint"
+else bad "conditional on 2 ranks: [$out]"; fi
+
 # ---- --sync-bn: 2 ranks x 32 == 1 rank x 64 (same data, same z) ----
 # Adam divides each gradient by its own magnitude, so float rounding in gradients near zero (a
 # different summation order: two half-batch sums and an average, or another convolution algorithm)

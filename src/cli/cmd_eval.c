@@ -3,6 +3,7 @@
 #include "commands.h"
 #include "opts.h"
 #include "../core/util.h"
+#include "../data/classes.h"
 #include "../data/dataset.h"
 #include "../eval/evaluate.h"
 #include "../train/sampler.h"
@@ -28,23 +29,26 @@ static int test_set_path(const char *data, char *out, size_t n) {
     return -1;
 }
 
-static double accuracy(Lenet *l, const Dataset *ds) {
+/* The LeNet's accuracy on a labelled set; per class into class_acc (LENET_CLASSES) when not NULL. */
+static double accuracy(Lenet *l, const Dataset *ds, double *class_acc) {
     const size_t per = (size_t)LENET_SIZE * LENET_SIZE;
     float *img = xmalloc((size_t)l->B * per * sizeof(float)), *probs = xmalloc((size_t)l->B * LENET_CLASSES * sizeof(float));
     uint32_t *idx = xmalloc((size_t)l->B * sizeof(uint32_t));
-    long right = 0;
+    long right = 0, cright[LENET_CLASSES] = {0}, cn[LENET_CLASSES] = {0};
     for (int i = 0; i < ds->n; i += l->B) {
         const int m = ds->n - i < l->B ? ds->n - i : l->B;
         for (int k = 0; k < m; k++) idx[k] = (uint32_t)(i + k);
         dataset_to_float(ds, idx, m, img);
         lenet_run(l, img, m, NULL, probs);
         for (int k = 0; k < m; k++) {
-            int best = 0;
-            for (int c = 1; c < LENET_CLASSES; c++)
-                if (probs[(size_t)k * LENET_CLASSES + c] > probs[(size_t)k * LENET_CLASSES + best]) best = c;
-            right += best == ds->labels[i + k];
+            const int32_t y = ds->labels[i + k];
+            const int ok = lenet_argmax(probs + (size_t)k * LENET_CLASSES) == y;
+            right += ok;
+            if (y >= 0 && y < LENET_CLASSES) { cn[y]++; cright[y] += ok; }
         }
     }
+    if (class_acc)
+        for (int c = 0; c < LENET_CLASSES; c++) class_acc[c] = cn[c] ? (double)cright[c] / cn[c] : 0;
     free(img); free(probs); free(idx);
     return (double)right / ds->n;
 }
@@ -104,7 +108,7 @@ int cmd_lenet(int argc, char **argv) {
             for (int k = 0; k < batch; k++) lab[k] = tr.labels[perm[b * batch + k]];
             loss += lenet_train_step(&l, img, lab, lr * pow(decay, e));
         }
-        acc = accuracy(&l, &te);
+        acc = accuracy(&l, &te, NULL);
         printf("epoch %d: loss %.4f, test accuracy %.2f%%, %.1fs\n", e + 1, loss / bpe, 100 * acc, now_seconds() - t0);
         fflush(stdout);
     }
@@ -122,12 +126,14 @@ int cmd_eval(int argc, char **argv) {
     const char *ckpt = NULL, *images = NULL, *reference = "fashion-mnist", *lenet = NULL, *test = NULL;
     int n = 10000, json = 0, threads = 0;
     long seed = 1;
+    float temperature = 1;
     const OptSpec spec[] = {
         {"checkpoint", OPT_STR, &ckpt, "score this checkpoint's samples (a file, or a run folder)", 0, -1},
         {"images", OPT_STR, &images, "or score the images of this folder (or IDX file)", 0, -1},
         {"reference", OPT_STR, &reference, "real images: fashion-mnist, mnist, or a folder / IDX path", 0, -1},
         {"n", OPT_INT, &n, "images to score and reference images to compare with", 2, 1000000},
         {"seed", OPT_LONG, &seed, "seed of the samples' z (as dcgan sample --seed) and of KID's subsets", 0, 9.2e18},
+        {"temperature", OPT_FLOAT, &temperature, "scale the samples' z by this (as dcgan sample --temperature)", 0.01, 10},
         {"lenet", OPT_STR, &lenet, "LeNet weights (default: the shipped ones for the reference)", 0, -1},
         {"accuracy", OPT_STR, &test, "instead: print the LeNet's accuracy on these labelled IDX images", 0, -1},
         {"json", OPT_FLAG, &json, "print one JSON object instead of a table", 0, -1},
@@ -150,9 +156,20 @@ int cmd_eval(int argc, char **argv) {
         Dataset te;
         if (dataset_load(&te, test, &o, err, sizeof err) != 0) die("eval: %s", err);
         if (!te.labels) die("eval: %s has no labels (the matching labels-idx1 file)", test);
-        const double acc = accuracy(&l, &te);
-        if (json) printf("{\"accuracy\": %.6f, \"n\": %d}\n", acc, te.n);
-        else printf("eval: LeNet accuracy %.2f%% on %d images of %s\n", 100 * acc, te.n, test);
+        double cacc[LENET_CLASSES];
+        const double acc = accuracy(&l, &te, cacc);
+        if (json) {
+            printf("{\"accuracy\": %.6f, \"n\": %d, \"class_accuracy\": [", acc, te.n);
+            for (int c = 0; c < LENET_CLASSES; c++) printf("%s%.6f", c ? ", " : "", cacc[c]);
+            printf("]}\n");
+        } else {
+            printf("eval: LeNet accuracy %.2f%% on %d images of %s\n", 100 * acc, te.n, test);
+            for (int c = 0; c < LENET_CLASSES && te.class_names; c++) {
+                char name[CLASS_NAME_MAX];
+                classes_name(te.class_names, c, name, sizeof name);
+                printf("  class %d %-14s %6.2f%%\n", c, name, 100 * cacc[c]);
+            }
+        }
         dataset_free(&te);
         lenet_free(&l);
         be->destroy(be);
@@ -161,6 +178,8 @@ int cmd_eval(int argc, char **argv) {
     if (evaluator_init(&ev, be, reference, n, lenet, err, sizeof err) != 0) die("eval: %s", err);
     const size_t per = (size_t)LENET_SIZE * LENET_SIZE;
     float *img = NULL;
+    int32_t *labels = NULL; /* a conditional model's classes, when the LeNet's are the same */
+    char classes[CLASS_NAMES_MAX] = "";
     int m = n;
     char what[4400];
     if (ckpt) {
@@ -170,10 +189,25 @@ int cmd_eval(int argc, char **argv) {
         const size_t ipr = (size_t)mc.channels * mc.size * mc.size;
         float *z = xmalloc((size_t)m * mc.nz * sizeof(float)), *raw = xmalloc((size_t)m * ipr * sizeof(float));
         sample_z(z, m, mc.nz, run.meta.tc.zdist, (uint64_t)seed);
-        generate_images(run.be, &mc, &run.g.G, z, m, 0, raw);
+        for (size_t i = 0; i < (size_t)m * mc.nz; i++) z[i] *= temperature;
+        int32_t *gen_labels = NULL;
+        if (mc.nclasses) { /* image i is made for class i mod K */
+            gen_labels = xmalloc((size_t)m * sizeof(int32_t));
+            grid_labels(gen_labels, m, 1, mc.nclasses);
+            if (mc.nclasses == LENET_CLASSES) {
+                labels = gen_labels;
+                snprintf(classes, sizeof classes, "%s", run.meta.classes);
+            } else {
+                fprintf(stderr, "eval: note: no per-class accuracy: the model has %d classes, the LeNet %d\n",
+                        mc.nclasses, LENET_CLASSES);
+            }
+        }
+        generate_images(run.be, &mc, &run.g.G, z, gen_labels, m, 0, raw);
+        if (gen_labels != labels) free(gen_labels);
         img = xmalloc((size_t)m * per * sizeof(float));
         to_lenet_input(raw, m, mc.channels, mc.size, img);
-        snprintf(what, sizeof what, "%s (step %ld), seed %ld", run.path, run.meta.step, seed);
+        if (temperature != 1) snprintf(what, sizeof what, "%s (step %ld), seed %ld, temperature %g", run.path, run.meta.step, seed, temperature);
+        else snprintf(what, sizeof what, "%s (step %ld), seed %ld", run.path, run.meta.step, seed);
         free(z);
         free(raw);
         run_close(&run);
@@ -192,13 +226,22 @@ int cmd_eval(int argc, char **argv) {
         dataset_free(&ds);
     }
     EvalResult r;
-    evaluator_run(&ev, img, m, (uint64_t)seed, &r);
-    if (json)
+    evaluator_run(&ev, img, labels, m, (uint64_t)seed, &r);
+    double min_acc = 1;
+    for (int c = 0; c < r.nclasses; c++)
+        if (r.class_acc[c] < min_acc) min_acc = r.class_acc[c];
+    if (json) {
         printf("{\"fid\": %.6g, \"kid\": %.6g, \"kid_std\": %.6g, \"is\": %.6g, \"is_std\": %.6g, \"precision\": %.6g, "
                "\"recall\": %.6g, \"nn_median\": %.6g, \"memorized\": %.6g, \"n\": %d, \"n_reference\": %d, "
-               "\"features\": \"lenet\"}\n",
+               "\"features\": \"lenet\"",
                r.fid, r.kid, r.kid_std, r.is, r.is_std, r.precision, r.recall, r.nn_median, r.memorized, r.n_fake, r.n_real);
-    else {
+        if (r.nclasses) {
+            printf(", \"class_accuracy\": [");
+            for (int c = 0; c < r.nclasses; c++) printf("%s%.6f", c ? ", " : "", r.class_acc[c]);
+            printf("], \"min_class_accuracy\": %.6f", min_acc);
+        }
+        printf("}\n");
+    } else {
         printf("eval: %d images of %s against %d of %s%s\n", r.n_fake, what, r.n_real, ev.reference,
                ev.ref_from_cache ? " (cached features)" : "");
         printf("  FID-LeNet        %10.4f\n", r.fid);
@@ -208,8 +251,17 @@ int cmd_eval(int argc, char **argv) {
         printf("  recall           %10.4f\n", r.recall);
         printf("  nearest real     %10.4f  median feature distance; %.2f%% nearer than the closest real pair\n",
                r.nn_median, 100 * r.memorized);
+        if (r.nclasses) {
+            printf("  class accuracy   %10.4f  lowest share of a class's samples the LeNet gives that class:\n", min_acc);
+            for (int c = 0; c < r.nclasses; c++) {
+                char name[CLASS_NAME_MAX];
+                classes_name(classes, c, name, sizeof name);
+                printf("    class %d %-14s %6.2f%% of %d\n", c, name, 100 * r.class_acc[c], r.class_n[c]);
+            }
+        }
     }
     free(img);
+    free(labels);
     evaluator_free(&ev);
     be->destroy(be);
     return 0;

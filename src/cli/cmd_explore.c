@@ -46,7 +46,7 @@ static unsigned char *scaled_grid(const float *img, int n, const ModelConfig *mc
 }
 
 int cmd_interp(int argc, char **argv) {
-    const char *ckpt = NULL, *out = NULL, *gif = NULL, *raw = NULL, *device = "cpu";
+    const char *ckpt = NULL, *out = NULL, *gif = NULL, *raw = NULL, *device = "cpu", *cls = NULL;
     int steps = 8, rows = 1, use_slerp = 0, threads = 0;
     long seed_a = 1, seed_b = 2;
     const OptSpec spec[] = {
@@ -56,6 +56,7 @@ int cmd_interp(int argc, char **argv) {
         {"to", OPT_LONG, &seed_b, "end: the images of `dcgan sample --seed B`", 0, 9.2e18},
         {"rows", OPT_INT, &rows, "walks, one per row: row i goes from image i of seed A to image i of seed B", 1, 256},
         {"slerp", OPT_FLAG, &use_slerp, "spherical interpolation (default: linear)", 0, -1},
+        {"class", OPT_STR, &cls, "conditional models: the class of every image (default: the first)", 0, -1},
         {"out", OPT_STR, &out, "the walk as a PNG: a strip, or a grid with one walk per row", 0, -1},
         {"gif", OPT_STR, &gif, "also an animated GIF going there and back", 0, -1},
         {"raw", OPT_STR, &raw, "also the images as .npy float32 [rows * steps, C, S, S] in [-1, 1]", 0, -1},
@@ -88,7 +89,10 @@ int cmd_interp(int argc, char **argv) {
         }
     const size_t per = (size_t)mc.channels * mc.size * mc.size;
     float *img = xmalloc((size_t)n * per * sizeof(float));
-    generate_images(be, &mc, G, z, n, 0, img);
+    const int k_class = run_class(&run, "interp", cls);
+    int32_t *labels = run_labels(&run, n, k_class < 0 ? 0 : k_class, 0);
+    generate_images(be, &mc, G, z, labels, n, 0, img);
+    free(labels);
     if (out && png_write_grid(out, img, n, mc.channels, mc.size, steps, err, sizeof err) != 0) die("%s", err);
     if (raw) {
         int shape[4] = {n, mc.channels, mc.size, mc.size};
@@ -136,7 +140,7 @@ static int parse_indices(const char *opt, const char *s, int *idx, int max, int 
 }
 
 int cmd_arith(int argc, char **argv) {
-    const char *ckpt = NULL, *out = NULL, *sa = NULL, *sb = NULL, *sc = NULL, *device = "cpu";
+    const char *ckpt = NULL, *out = NULL, *sa = NULL, *sb = NULL, *sc = NULL, *device = "cpu", *cls = NULL;
     int grid_n = 64, variants = 7, threads = 0;
     long seed = 1, noise_seed = 0;
     float noise = 0.25f;
@@ -149,6 +153,7 @@ int cmd_arith(int argc, char **argv) {
         {"c", OPT_STR, &sc, "indices for C", 0, -1},
         {"variants", OPT_INT, &variants, "extra results from A - B + C plus noise, as in the paper", 0, 63},
         {"noise", OPT_FLOAT, &noise, "standard deviation of that noise", 0, 10},
+        {"class", OPT_STR, &cls, "conditional models: the class of every image (default: the first)", 0, -1},
         {"noise-seed", OPT_LONG, &noise_seed, "seed for the noise (default: --seed)", 0, 9.2e18},
         {"out", OPT_STR, &out, "the result grid PNG: rows A, B, C (inputs, then their mean), then A - B + C", 0, -1},
         {"threads", OPT_INT, &threads, "CPU threads (0: all cores)", 0, 1024},
@@ -208,7 +213,10 @@ int cmd_arith(int argc, char **argv) {
     }
     const size_t per = (size_t)mc.channels * mc.size * mc.size;
     float *img = xmalloc((size_t)cells * per * sizeof(float));
-    generate_images(be, &mc, G, z, cells, 0, img);
+    const int k_class = run_class(&run, "arith", cls);
+    int32_t *labels = run_labels(&run, cells, k_class < 0 ? 0 : k_class, 0);
+    generate_images(be, &mc, G, z, labels, cells, 0, img);
+    free(labels);
     for (int k = 0; k < cells; k++) /* empty cells: the border colour */
         if (!used[k]) for (size_t i = 0; i < per; i++) img[k * per + i] = -0.686f;
     if (png_write_grid(out, img, cells, mc.channels, mc.size, cols, err, sizeof err) != 0) die("%s", err);

@@ -73,6 +73,9 @@ int cmd_export(int argc, char **argv) {
     if (onnx && !generator) die("export: ONNX export is for the generator; drop --net D");
     LoadedRun run;
     run_load(&run, ckpt, "cpu", NULL, 1);
+    if (onnx && run.meta.mc.nclasses)
+        die("export: ONNX export of a conditional model (%d classes) is not supported; export its weights with "
+            "--format safetensors", run.meta.mc.nclasses);
     if (onnx) {
         char err[1024];
         if (onnx_export_generator(out, &run.g.G, run.be, &run.meta.mc, err, sizeof err) != 0) die("%s", err);
@@ -184,7 +187,7 @@ int cmd_import(int argc, char **argv) {
                (int)(sizeof spec / sizeof spec[0]), argc, argv, 2);
     if (!from) die("import: --from G.safetensors is required");
     if (!out) die("import: --out DIR is required");
-    ModelConfig mc = {ARCH_DCGAN, 0, 0, 100, 64, 64};
+    ModelConfig mc = {ARCH_DCGAN, 0, 0, 100, 64, 64, 0};
     if (arch_parse(arch, &mc.arch) != 0) die("import: --arch '%s' is unknown; use dcgan or seed", arch);
     StFile fg, fd;
     memset(&fd, 0, sizeof fd);

@@ -2,6 +2,7 @@
 #include "commands.h"
 #include "opts.h"
 #include "../core/util.h"
+#include "../data/classes.h"
 #include "../io/checkpoint.h"
 #include "../io/fileio.h"
 #include "../io/image_io.h"
@@ -29,18 +30,47 @@ void run_close(LoadedRun *r) {
     r->be->destroy(r->be);
 }
 
+int run_class(const LoadedRun *r, const char *cmd, const char *cls) {
+    if (!cls) return -1;
+    const int K = r->meta.mc.nclasses;
+    if (!K) die("%s: %s is not a conditional model; drop --class", cmd, r->path);
+    const int k = classes_find(r->meta.classes, K, cls);
+    if (k < 0) {
+        char list[1024];
+        classes_list(r->meta.classes, list, sizeof list);
+        die("%s: --class '%s' is not one of the model's %d classes; use a number from 0 to %d or a name: %s", cmd, cls,
+            K, K - 1, list);
+    }
+    return k;
+}
+
+int32_t *run_labels(const LoadedRun *r, int n, int cls, int cols) {
+    const int K = r->meta.mc.nclasses;
+    if (!K) return NULL;
+    int32_t *labels = xmalloc((size_t)(n > 0 ? n : 1) * sizeof(int32_t));
+    if (cls >= 0) for (int i = 0; i < n; i++) labels[i] = cls;
+    else grid_labels(labels, n, cols > 0 ? cols : 1, K);
+    return labels;
+}
+
 int cmd_sample(int argc, char **argv) {
     const char *ckpt = NULL, *out = NULL, *grid = NULL, *zfile = NULL, *rawfile = NULL, *bn = "running", *device = "cpu",
                *precision = NULL;
-    int n = 64, threads = 0, cols = 0;
+    const char *cls = NULL;
+    int n = 0, threads = 0, cols = 0;
     long seed = 1;
+    float temperature = 1;
     const OptSpec spec[] = {
         {"checkpoint", OPT_STR, &ckpt, "a checkpoint file, or a run folder (its newest checkpoint)", 0, -1},
-        {"n", OPT_INT, &n, "how many images", 1, 1000000},
+        {"n", OPT_INT, &n, "how many images (default 64; for a conditional model 8 per class)", 1, 1000000},
+        {"class", OPT_STR, &cls, "conditional models: every image of this class (a name or a number); without it "
+                                 "image i is of class (i / cols) mod K: one row per class in --grid", 0, -1},
         {"out", OPT_STR, &out, "folder for the images as separate PNG files", 0, -1},
         {"grid", OPT_STR, &grid, "write the images as one grid PNG to this file", 0, -1},
         {"cols", OPT_INT, &cols, "grid columns (default: about the square root of n)", 0, 100000},
         {"seed", OPT_LONG, &seed, "seed for z", 0, 9.2e18},
+        {"temperature", OPT_FLOAT, &temperature,
+         "scale z by this: below 1 trades variety for typical images (the truncation trick's simple form)", 0.01, 10},
         {"z", OPT_STR, &zfile, "take z from this .npy file, float32 [N, nz] (overrides -n and --seed)", 0, -1},
         {"raw", OPT_STR, &rawfile, "also write the images as .npy float32 [N, C, S, S] in [-1, 1]", 0, -1},
         {"bn", OPT_STR, &bn, "batch norm statistics: running (inference) or batch", 0, -1},
@@ -63,6 +93,8 @@ int cmd_sample(int argc, char **argv) {
     const Net *G = &run.g.G;
     char err[1024];
     const ModelConfig mc = run.meta.mc;
+    const int k_class = run_class(&run, "sample", cls);
+    if (!n) n = mc.nclasses && k_class < 0 ? 8 * mc.nclasses : 64;
     float *z;
     if (zfile) {
         int shape[4], ndim;
@@ -73,11 +105,17 @@ int cmd_sample(int argc, char **argv) {
     } else {
         z = xmalloc((size_t)n * mc.nz * sizeof(float));
         sample_z(z, n, mc.nz, run.meta.tc.zdist, (uint64_t)seed);
+        for (size_t i = 0; i < (size_t)n * mc.nz; i++) z[i] *= temperature;
     }
     if (batch_stats && n < 2) die("sample: --bn batch needs -n 2 or more");
+    /* grid columns: --cols, else one row per class for a conditional model, else about sqrt(n) */
+    int c = cols;
+    if (c <= 0 && mc.nclasses && k_class < 0) c = (n + mc.nclasses - 1) / mc.nclasses;
+    if (c <= 0) { c = 1; while (c * c < n) c++; }
+    int32_t *labels = run_labels(&run, n, k_class, c);
     const size_t per = (size_t)mc.channels * mc.size * mc.size;
     float *img = xmalloc((size_t)n * per * sizeof(float));
-    generate_images(be, &mc, G, z, n, batch_stats, img);
+    generate_images(be, &mc, G, z, labels, n, batch_stats, img);
     if (out) {
         if (mkdir_p(out) != 0) die("sample: cannot create %s: %s", out, strerror(errno));
         for (int i = 0; i < n; i++) {
@@ -86,11 +124,7 @@ int cmd_sample(int argc, char **argv) {
             if (png_write_image(p, img + (size_t)i * per, mc.channels, mc.size, err, sizeof err) != 0) die("%s", err);
         }
     }
-    if (grid) {
-        int c = cols;
-        if (c <= 0) { c = 1; while (c * c < n) c++; }
-        if (png_write_grid(grid, img, n, mc.channels, mc.size, c, err, sizeof err) != 0) die("%s", err);
-    }
+    if (grid && png_write_grid(grid, img, n, mc.channels, mc.size, c, err, sizeof err) != 0) die("%s", err);
     if (rawfile) {
         int shape[4] = {n, mc.channels, mc.size, mc.size};
         if (npy_write_f32(rawfile, img, shape, 4, err, sizeof err) != 0) die("%s", err);
@@ -98,6 +132,7 @@ int cmd_sample(int argc, char **argv) {
     printf("sample: %d image%s from %s (step %ld)\n", n, n > 1 ? "s" : "", run.path, run.meta.step);
     free(img);
     free(z);
+    free(labels);
     run_close(&run);
     return 0;
 }
@@ -136,6 +171,11 @@ int cmd_info(int argc, char **argv) {
            m.tc.loss == LOSS_NS ? "ns" : "minimax", m.tc.zdist == Z_NORMAL ? "normal" : "uniform", m.tc.lr, m.tc.beta1,
            (unsigned long long)m.seed, m.step, m.epoch, m.nranks, g->G.nparams, g->D.nparams, g->G.nbuf, g->D.nbuf, (unsigned long)crc,
            (unsigned long)pcrc);
+    if (m.mc.nclasses) {
+        char list[4096];
+        classes_list(m.classes, list, sizeof list);
+        printf("classes=%d: %s\n", m.mc.nclasses, list);
+    }
     run_close(&run);
     return 0;
 }

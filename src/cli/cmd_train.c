@@ -3,6 +3,7 @@
 #include "commands.h"
 #include "opts.h"
 #include "../core/util.h"
+#include "../data/classes.h"
 #include "../data/dataset.h"
 #include "../data/loader.h"
 #include "../dist/dist.h"
@@ -33,7 +34,39 @@
 static volatile sig_atomic_t g_stop_signal = 0;
 static void on_signal(int sig) { g_stop_signal = sig; }
 
-#define SAMPLE_N 64
+#define SAMPLE_N 64   /* the real grid, and the progress grid of an unconditional model: 8 x 8 */
+#define SAMPLE_COLS 8
+
+/* The fixed inputs of the progress grids: 8 x 8 z, or for a conditional model one row per class
+ * (up to 16) with the same 8 z in every row, so that a column keeps its z and a row its class. */
+typedef struct {
+    int n;
+    float *z;        /* (n, nz) */
+    int32_t *labels; /* (n) or NULL */
+} ProgressGrid;
+
+static void progress_grid_init(ProgressGrid *pg, const ModelConfig *mc, ZDist zdist, uint64_t seed) {
+    const int rows = mc->nclasses ? (mc->nclasses < 16 ? mc->nclasses : 16) : SAMPLE_N / SAMPLE_COLS;
+    pg->n = rows * SAMPLE_COLS;
+    pg->z = xmalloc((size_t)pg->n * mc->nz * sizeof(float));
+    pg->labels = NULL;
+    const int distinct = mc->nclasses ? SAMPLE_COLS : pg->n;
+    Rng zr;
+    rng_seed(&zr, seed, 5);
+    if (zdist == Z_UNIFORM) rng_fill_uniform(&zr, pg->z, (size_t)distinct * mc->nz, -1.0f, 1.0f);
+    else rng_fill_normal(&zr, pg->z, (size_t)distinct * mc->nz, 0.0f, 1.0f);
+    if (mc->nclasses) {
+        for (int i = distinct; i < pg->n; i++)
+            memcpy(pg->z + (size_t)i * mc->nz, pg->z + (size_t)(i % SAMPLE_COLS) * mc->nz, (size_t)mc->nz * sizeof(float));
+        pg->labels = xmalloc((size_t)pg->n * sizeof(int32_t));
+        grid_labels(pg->labels, pg->n, SAMPLE_COLS, mc->nclasses);
+    }
+}
+
+static void progress_grid_free(ProgressGrid *pg) {
+    free(pg->z);
+    free(pg->labels);
+}
 
 static void write_plots(const char *out, const Log *log) {
     static const char *names[4] = {"d_loss_real", "d_loss_fake", "d_loss", "g_loss"};
@@ -49,26 +82,27 @@ static void write_plots(const char *out, const Log *log) {
     free(y);
 }
 
-static void write_samples(const char *out, const char *name, Sampler *s, const Net *G, const float *fixed_z) {
+static void write_samples(const char *out, const char *name, Sampler *s, const Net *G, const ProgressGrid *pg) {
     const ModelConfig *mc = &s->mc;
-    float *img = xmalloc((size_t)SAMPLE_N * mc->channels * mc->size * mc->size * sizeof(float));
+    float *img = xmalloc((size_t)pg->n * mc->channels * mc->size * mc->size * sizeof(float));
     sampler_copy_from(s, G);
-    sampler_run(s, fixed_z, SAMPLE_N, 0, img);
+    sampler_run(s, pg->z, pg->labels, pg->n, 0, img);
     char path[4200], err[512];
     snprintf(path, sizeof path, "%s/%s", out, name);
-    if (png_write_grid(path, img, SAMPLE_N, mc->channels, mc->size, 8, err, sizeof err) != 0) die("%s", err);
+    if (png_write_grid(path, img, pg->n, mc->channels, mc->size, SAMPLE_COLS, err, sizeof err) != 0) die("%s", err);
     free(img);
 }
 
 /* Adds the sample grid just written (DIR/name) to the TensorBoard log as the image "samples". */
-static void tb_add_grid(TbWriter *tb, const char *out, const char *name, long step, const ModelConfig *mc) {
+static void tb_add_grid(TbWriter *tb, const char *out, const char *name, long step, const ModelConfig *mc, int n) {
     char path[4300];
     snprintf(path, sizeof path, "%s/%s", out, name);
     size_t len;
     uint8_t *png = read_file(path, &len, 1u << 30);
     if (!png) die("train: cannot read back %s: %s", path, strerror(errno));
-    const int side = 8 * (mc->size + 2) + 2; /* png_write_grid's 8 x 8 layout */
-    tb_image_png(tb, "samples", step, wall_seconds(), png, len, side, side, mc->channels == 1 ? 1 : 3);
+    /* png_write_grid's layout: SAMPLE_COLS columns */
+    const int w = SAMPLE_COLS * (mc->size + 2) + 2, h = (n + SAMPLE_COLS - 1) / SAMPLE_COLS * (mc->size + 2) + 2;
+    tb_image_png(tb, "samples", step, wall_seconds(), png, len, w, h, mc->channels == 1 ? 1 : 3);
     free(png);
 }
 
@@ -95,12 +129,21 @@ static void evaluate_during_training(Evaluator *ev, const char *out, Gan *g, uin
     const size_t per = (size_t)mc->channels * mc->size * mc->size;
     float *z = xmalloc((size_t)n * mc->nz * sizeof(float)), *raw = xmalloc((size_t)n * per * sizeof(float));
     float *img = xmalloc((size_t)n * LENET_SIZE * LENET_SIZE * sizeof(float));
+    int32_t *labels = NULL;
     sample_z(z, n, mc->nz, g->tc.zdist, seed);
-    generate_images(g->be, mc, &g->G, z, n, 0, raw);
+    if (mc->nclasses) { /* every class in turn, as dcgan eval does */
+        labels = xmalloc((size_t)n * sizeof(int32_t));
+        grid_labels(labels, n, 1, mc->nclasses);
+    }
+    generate_images(g->be, mc, &g->G, z, labels, n, 0, raw);
     to_lenet_input(raw, n, mc->channels, mc->size, img);
     EvalResult r;
-    evaluator_run(ev, img, n, seed, &r);
-    free(z); free(raw); free(img);
+    /* per-class accuracy where the LeNet's classes can be the model's */
+    evaluator_run(ev, img, mc->nclasses == LENET_CLASSES ? labels : NULL, n, seed, &r);
+    free(z); free(raw); free(img); free(labels);
+    double min_acc = 1;
+    for (int c = 0; c < r.nclasses; c++)
+        if (r.class_acc[c] < min_acc) min_acc = r.class_acc[c];
     char path[4300], line[512], err[512];
     snprintf(path, sizeof path, "%s/metrics.csv", out);
     /* keep the rows before this step (a resumed run drops what came after its checkpoint) */
@@ -108,7 +151,8 @@ static void evaluate_during_training(Evaluator *ev, const char *out, Gan *g, uin
     uint8_t *old = read_file(path, &len, 1u << 30);
     AtomicFile a;
     if (atomic_open(&a, path, err, sizeof err) != 0) die("%s", err);
-    const char *header = "step,fid_lenet,kid_lenet,is_lenet,precision,recall,nn_median,memorized\n";
+    const char *header = r.nclasses ? "step,fid_lenet,kid_lenet,is_lenet,precision,recall,nn_median,memorized,min_class_accuracy\n"
+                                    : "step,fid_lenet,kid_lenet,is_lenet,precision,recall,nn_median,memorized\n";
     atomic_write(&a, header, strlen(header));
     int rows = 0;
     double xs[4096], ys[4096];
@@ -124,8 +168,10 @@ static void evaluate_during_training(Evaluator *ev, const char *out, Gan *g, uin
         }
     }
     free(old);
-    snprintf(line, sizeof line, "%ld,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f\n", g->step, r.fid, r.kid, r.is, r.precision,
-             r.recall, r.nn_median, r.memorized);
+    int at = snprintf(line, sizeof line, "%ld,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f", g->step, r.fid, r.kid, r.is,
+                      r.precision, r.recall, r.nn_median, r.memorized);
+    if (r.nclasses) at += snprintf(line + at, sizeof line - (size_t)at, ",%.6f", min_acc);
+    snprintf(line + at, sizeof line - (size_t)at, "\n");
     atomic_write(&a, line, strlen(line));
     if (atomic_commit(&a, err, sizeof err) != 0) die("%s", err);
     xs[rows] = (double)g->step;
@@ -207,7 +253,7 @@ int cmd_train(int argc, char **argv) {
                *precision = NULL;
     int size = 0, channels = 0, nz = 0, gf = 0, df = 0, batch = 64, g_steps = 2, threads = 0, sample_every = 200,
         checkpoint_every = 500, keep = 3, no_crop = 0, quiet = 0, no_tensorboard = 0, sync_bn = 0, reshard = 0,
-        eval_every = 0, eval_n = 2000;
+        eval_every = 0, eval_n = 2000, conditional = 0;
     const char *eval_reference = NULL;
     float dist_timeout = 600;
     long epochs = 0, steps = 0, seed = 1;
@@ -226,6 +272,8 @@ int cmd_train(int argc, char **argv) {
         {"steps", OPT_LONG, &steps, "length of the run in iterations, counted from the start (also when resuming)", 0, 1e12},
         {"lr", OPT_FLOAT, &lr, "Adam learning rate", 1e-9, 1},
         {"beta1", OPT_FLOAT, &beta1, "Adam beta1", 0, 0.9999},
+        {"conditional", OPT_FLAG, &conditional,
+         "class-conditional: G and D see the one-hot class label (IDX labels, or one subfolder per class)", 0, -1},
         {"g-steps", OPT_INT, &g_steps, "generator updates per discriminator update", 1, 100},
         {"loss", OPT_STR, &loss, "generator loss: ns (non-saturating) or minimax", 0, -1},
         {"z-dist", OPT_STR, &zdist, "latent distribution: normal or uniform", 0, -1},
@@ -275,7 +323,7 @@ int cmd_train(int argc, char **argv) {
     if (sync_bn && nranks == 1 && !quiet) printf("train: --sync-bn has no effect on one rank\n");
 
     if (!data && !resume) data = DATASET_DEFAULT_PATH;
-    ModelConfig mc = {ARCH_DCGAN, 0, 0, 100, 64, 64};
+    ModelConfig mc = {ARCH_DCGAN, 0, 0, 100, 64, 64, 0};
     CheckpointMeta meta;
     memset(&meta, 0, sizeof meta);
     char ckpt_path[4200] = "", err[1024];
@@ -302,6 +350,8 @@ int cmd_train(int argc, char **argv) {
                 die("train: the run in %s trained on %s; resume without --data (or move it back)", resume, meta.data_path);
             data = meta.data_path;
         }
+        if (conditional && !meta.mc.nclasses)
+            die("train: the run in %s is not conditional; drop --conditional to resume it", resume);
         no_crop = !meta.crop;
         memcpy(bg, meta.background, 3);
         mc = meta.mc;
@@ -345,6 +395,30 @@ int cmd_train(int argc, char **argv) {
     if (resume && meta.data_n != ds.n)
         die("train: the run in %s trained on %d images, but --data %s has %d; resume with the same data", resume,
             meta.data_n, data, ds.n);
+    if (conditional && !resume) { /* the classes come from the data */
+        if (!ds.labels) {
+            if (!strcmp(ds.source, "folder"))
+                die("train: --conditional needs labels, and the images of %s lie in no class subfolder; put each "
+                    "class's images in its own subfolder (%s/cats/, %s/dogs/, ...)", data, data, data);
+            die("train: --conditional needs labels, and %s has none; give IDX data with its labels-idx1 file, or a "
+                "folder with one subfolder per class", data);
+        }
+        if (ds.unlabelled)
+            die("train: --conditional: %d image%s of %s lie directly in the folder, outside any class subfolder; move "
+                "them into one, or remove them", ds.unlabelled, ds.unlabelled > 1 ? "s" : "", data);
+        if (ds.nclasses < 2) {
+            char name[CLASS_NAME_MAX];
+            classes_name(ds.class_names, 0, name, sizeof name);
+            die("train: --conditional needs at least 2 classes, and %s has one (%s); add a subfolder for each other "
+                "class, or train without --conditional", data, name);
+        }
+        mc.nclasses = ds.nclasses;
+        if (model_config_check(&mc, batch, err, sizeof err) != 0) die("train: %s", err);
+        snprintf(meta.classes, sizeof meta.classes, "%s", ds.class_names);
+    }
+    if (resume && mc.nclasses && (ds.nclasses != mc.nclasses || ds.unlabelled))
+        die("train: the run in %s is conditional on %d classes, but --data %s now has %d; resume with the same data",
+            resume, mc.nclasses, data, ds.nclasses);
 
     /* run folder */
     char outbuf[256];
@@ -388,7 +462,7 @@ int cmd_train(int argc, char **argv) {
         if (!steps && !epochs) total = meta.step + (5 * bpe - meta.step % (5 * bpe));
         if (total <= meta.step) die("train: the run in %s is already at step %ld; ask for more with --steps N (N > %ld)", resume, meta.step, meta.step);
     } else {
-        meta.mc = mc; meta.tc = tc; meta.batch = batch; meta.seed = (uint64_t)seed;
+        meta.mc = mc; meta.tc = tc; meta.batch = batch; meta.seed = (uint64_t)seed; /* meta.classes: above */
         meta.nranks = nranks; meta.data_n = ds.n;
         meta.crop = !no_crop;
         memcpy(meta.background, bg, 3);
@@ -420,13 +494,10 @@ int cmd_train(int argc, char **argv) {
             unlink(mp);
         }
     }
+    ProgressGrid pgrid;
+    progress_grid_init(&pgrid, &mc, tc.zdist, (uint64_t)seed);
     Sampler smp;
-    sampler_init(&smp, be, &mc, SAMPLE_N);
-    float *fixed_z = xmalloc((size_t)SAMPLE_N * mc.nz * sizeof(float));
-    Rng zr;
-    rng_seed(&zr, (uint64_t)seed, 5);
-    if (tc.zdist == Z_UNIFORM) rng_fill_uniform(&zr, fixed_z, (size_t)SAMPLE_N * mc.nz, -1.0f, 1.0f);
-    else rng_fill_normal(&zr, fixed_z, (size_t)SAMPLE_N * mc.nz, 0.0f, 1.0f);
+    sampler_init(&smp, be, &mc, pgrid.n);
     if (root) {
         const int n = ds.n < SAMPLE_N ? ds.n : SAMPLE_N;
         uint32_t idx[SAMPLE_N];
@@ -463,6 +534,11 @@ int cmd_train(int argc, char **argv) {
         printf("train: %s %dx%dx%d, batch %d, g-steps %d, %s loss, %ld iterations (%ld per epoch) from step %ld, run folder %s\n",
                arch_name(mc.arch), mc.size, mc.size, mc.channels, batch, tc.g_steps, tc.loss == LOSS_NS ? "non-saturating" : "minimax",
                total, bpe, meta.step, out);
+    if (!quiet && mc.nclasses) {
+        char list[512];
+        classes_list(meta.classes, list, sizeof list);
+        printf("train: conditional on %d classes: %s; the sample grids show one class per row\n", mc.nclasses, list);
+    }
     if (!quiet && nranks > 1)
         printf("train: %d ranks x batch %d = global batch %d, learning rate %g, batch norm %s; rank 0 writes the files\n",
                nranks, batch, nranks * batch, tc.lr, sync_bn ? "over the global batch (--sync-bn)" : "per rank");
@@ -495,8 +571,10 @@ int cmd_train(int argc, char **argv) {
     while (g.step < total && !diverged && !stop_reason) {
         {
             long e, b;
-            const float *real = loader_next(&loader, &e, &b);
+            const int32_t *labels;
+            const float *real = loader_next(&loader, &e, &b, &labels);
             gan_set_real(&g, real);
+            if (mc.nclasses) gan_set_labels(&g, labels);
             if (nan_step && g.step + 1 == nan_step) {
                 const float nanv = NAN;
                 be->upload(be, g.real, &nanv, 1);
@@ -561,8 +639,8 @@ int cmd_train(int argc, char **argv) {
             if (root && ((sample_every && step % sample_every == 0) || epoch_end || last)) {
                 char name[64];
                 snprintf(name, sizeof name, "samples_%08ld.png", step);
-                write_samples(out, name, &smp, &g.G, fixed_z);
-                if (tb.f) tb_add_grid(&tb, out, name, step, &mc);
+                write_samples(out, name, &smp, &g.G, &pgrid);
+                if (tb.f) tb_add_grid(&tb, out, name, step, &mc, pgrid.n);
                 write_plots(out, &log);
                 write_report(out, &meta, be->name, nthreads, total, "training", &log, 0);
             }
@@ -629,7 +707,7 @@ int cmd_train(int argc, char **argv) {
             printf("train: gradient all-reduce %.2f ms per iteration (%.1f%% of the time)\n",
                    1e3 * dist.reduce_s / (g.step - meta_step0), 100.0 * dist.reduce_s / (meta.elapsed - elapsed0));
     }
-    free(fixed_z);
+    progress_grid_free(&pgrid);
     log_free(&log);
     sampler_free(&smp);
     if (evaluating) evaluator_free(&ev);

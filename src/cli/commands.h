@@ -29,5 +29,11 @@ typedef struct {
  * backend. Dies with one line on any problem. */
 void run_load(LoadedRun *r, const char *ckpt, const char *device, const char *precision, int threads);
 void run_close(LoadedRun *r);
+/* The class a --class option names for the run's model (a name or a number): -1 when cls is NULL;
+ * dies with one line when the class is unknown or the model is not conditional. */
+int run_class(const LoadedRun *r, const char *cmd, const char *cls);
+/* The labels of n images for the run's model: NULL for an unconditional model; all `cls` when
+ * cls >= 0; else one class per row of cols images (class-by-row grid). Free with free(). */
+int32_t *run_labels(const LoadedRun *r, int n, int cls, int cols);
 
 #endif

@@ -166,7 +166,14 @@ void evaluator_free(Evaluator *e) {
     free(e->ref_cov);
 }
 
-void evaluator_run(Evaluator *e, const float *images, int n, uint64_t seed, EvalResult *r) {
+int lenet_argmax(const float *p) {
+    int best = 0;
+    for (int c = 1; c < LENET_CLASSES; c++)
+        if (p[c] > p[best]) best = c;
+    return best;
+}
+
+void evaluator_run(Evaluator *e, const float *images, const int32_t *labels, int n, uint64_t seed, EvalResult *r) {
     const int F = LENET_FEATURES;
     float *feat = xmalloc((size_t)n * F * sizeof(float)), *probs = xmalloc((size_t)n * LENET_CLASSES * sizeof(float));
     evaluator_features(e, images, n, feat, probs);
@@ -182,5 +189,15 @@ void evaluator_run(Evaluator *e, const float *images, int n, uint64_t seed, Eval
     inception_score(probs, n, LENET_CLASSES, 10, &r->is, &r->is_std);
     precision_recall(e->ref_feat, e->n_ref, feat, n, F, 5, &r->precision, &r->recall);
     r->nn_median = nearest_real(e->ref_feat, e->n_ref, feat, n, F, &r->memorized);
+    if (labels) {
+        long right[LENET_CLASSES] = {0};
+        for (int i = 0; i < n; i++) {
+            DCGAN_CHECK(labels[i] >= 0 && labels[i] < LENET_CLASSES, "evaluator: label %d out of range", labels[i]);
+            r->class_n[labels[i]]++;
+            right[labels[i]] += lenet_argmax(probs + (size_t)i * LENET_CLASSES) == labels[i];
+        }
+        r->nclasses = LENET_CLASSES;
+        for (int k = 0; k < LENET_CLASSES; k++) r->class_acc[k] = r->class_n[k] ? (double)right[k] / r->class_n[k] : 0;
+    }
     free(feat); free(probs); free(mu); free(cov);
 }

@@ -10,6 +10,11 @@ typedef struct {
     double nn_median;   /* median feature distance of a sample to its nearest reference image */
     double memorized;   /* share of samples nearer a reference image than the closest reference pair */
     int n_fake, n_real;
+    /* with labels (a conditional model's samples): the share of the images of class k that the
+     * LeNet classifies as class k, over count[k] images; nclasses 0 without labels */
+    int nclasses;
+    double class_acc[LENET_CLASSES];
+    int class_n[LENET_CLASSES];
 } EvalResult;
 
 typedef struct {
@@ -29,8 +34,12 @@ int evaluator_init(Evaluator *e, Backend *be, const char *reference, int n, cons
                    size_t errlen);
 void evaluator_free(Evaluator *e);
 
-/* The metrics of n LeNet-ready images (n, 1, 32, 32) in [-1, 1]; seed drives KID's subsets. */
-void evaluator_run(Evaluator *e, const float *images, int n, uint64_t seed, EvalResult *r);
+/* The metrics of n LeNet-ready images (n, 1, 32, 32) in [-1, 1]; seed drives KID's subsets. labels
+ * (n, classes in [0, LENET_CLASSES)) or NULL: the classes the images were made for, which adds the
+ * per-class accuracy. */
+void evaluator_run(Evaluator *e, const float *images, const int32_t *labels, int n, uint64_t seed, EvalResult *r);
+/* The LeNet's class of each of n probability rows (n, LENET_CLASSES). */
+int lenet_argmax(const float *probs_row);
 
 /* Features (n, F) and class probabilities (n, K) of LeNet-ready images (either output may be NULL). */
 void evaluator_features(Evaluator *e, const float *images, int n, float *features, float *probs);

@@ -40,6 +40,11 @@ void report_info_from_meta(ReportInfo *info, const CheckpointMeta *m, const char
     report_add(info, "data", "%s (%d images)", m->data_path, m->data_n);
     report_add(info, "preprocessing", "%s, background #%02x%02x%02x", m->crop ? "center crop" : "squash",
                m->background[0], m->background[1], m->background[2]);
+    if (m->mc.nclasses) {
+        char list[300];
+        classes_list(m->classes, list, sizeof list);
+        report_add(info, "conditional", "%d classes (one per grid row): %s", m->mc.nclasses, list);
+    }
     if (m->nranks > 1) report_add(info, "ranks", "%d", m->nranks);
     if (backend) report_add(info, "backend", "%s, %d thread%s", backend, threads, threads == 1 ? "" : "s");
 }

@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# test_conditional.sh DCGAN_BIN: class-conditional training (dcgan train --conditional) end to end.
+#  - an image folder's first-level subfolders are the classes; their names reach the checkpoint;
+#  - `dcgan sample --class NAME|K` and the class-by-row grid; interp and arith take --class; resume;
+#  - bad input gets one line: one class only, images outside class folders, no labels, unknown class;
+#  - the accuracy test: after a short conditional training on Fashion-MNIST (Debian's package),
+#    the shipped LeNet labels at least 80% of the samples of every class as that class.
+set -u
+bin=$(realpath "${1:-./dcgan}")
+work=$(mktemp -d /tmp/dcgan-cond.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+export DCGAN_CACHE_DIR="$work/cache"
+source "$(dirname "$0")/lib.sh"
+json() { sed -nE "s/.*\"$1\": ([0-9.eE+-]+).*/\1/p"; }
+
+# a folder of PPM images in three class subfolders (and variants of it), made without any library
+python3 - "$work" <<'PY'
+import os, sys
+root = sys.argv[1]
+def ppm(path, f):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "wb") as o:
+        o.write(b"P6 24 24 255\n" + bytes(v for y in range(24) for x in range(24) for v in f(x, y)))
+for i in range(24):
+    ppm(f"{root}/shapes/circle/{i:02d}.ppm", lambda x, y: (230, 40 + i, 40) if (x - 12) ** 2 + (y - 12) ** 2 < 40 + i else (20, 20, 20))
+    ppm(f"{root}/shapes/square/{i:02d}.ppm", lambda x, y: (40, 200, 40 + i) if abs(x - 12) < 3 + i % 6 and abs(y - 12) < 3 + i % 6 else (20, 20, 20))
+    ppm(f"{root}/shapes/stripes/{i:02d}.ppm", lambda x, y: (40, 40, 230) if (x + i) % 6 < 3 else (200, 200, 200))
+    ppm(f"{root}/one/only/{i:02d}.ppm", lambda x, y: (i * 9, x * 9, y * 9))
+    ppm(f"{root}/flat/{i:02d}.ppm", lambda x, y: (i * 9, x * 9, y * 9))
+    ppm(f"{root}/mixed/a/{i:02d}.ppm", lambda x, y: (i * 9, x * 9, y * 9))
+    ppm(f"{root}/mixed/b/{i:02d}.ppm", lambda x, y: (x * 9, i * 9, y * 9))
+ppm(f"{root}/mixed/stray.ppm", lambda x, y: (0, 0, 0))
+PY
+
+run=$work/run
+out=$("$bin" train --conditional --data "$work/shapes" --size 32 --gf 8 --df 8 --batch 8 --steps 6 --sample-every 3 \
+      --out "$run" 2>&1); rc=$?
+if [ $rc -eq 0 ] && printf '%s' "$out" | grep -q 'conditional on 3 classes: circle, square, stripes'; then
+    ok "train --conditional on a folder: 3 classes from its subfolders (circle, square, stripes)"
+else bad "train --conditional on a folder: exit $rc: $out"; fi
+info=$("$bin" info --checkpoint "$run" 2>&1)
+printf '%s' "$info" | grep -q '^classes=3: circle, square, stripes$' && ok "the checkpoint keeps the class names" ||
+    bad "dcgan info: $info"
+
+# the progress grid and the sample grid: one row per class (3 rows of 8 cells of 32 + 2 px, plus 2)
+size() { python3 -c 'import struct,sys; d=open(sys.argv[1],"rb").read(24); print(*struct.unpack(">II", d[16:24]))' "$1"; }
+[ "$(size "$run/samples_00000006.png")" = "274 104" ] && ok "the progress grid has one row per class (274x104)" ||
+    bad "progress grid size $(size "$run/samples_00000006.png")"
+"$bin" sample --checkpoint "$run" --grid "$work/grid.png" >/dev/null 2>&1 && [ "$(size "$work/grid.png")" = "274 104" ] &&
+    ok "dcgan sample --grid: 8 images per class, one row per class" || bad "sample grid: $(size "$work/grid.png" 2>&1)"
+
+# --class by name and by number give the same images; they differ from another class's
+"$bin" sample --checkpoint "$run" --class square -n 4 --raw "$work/sq.npy" >/dev/null 2>&1
+"$bin" sample --checkpoint "$run" --class 1 -n 4 --raw "$work/sq1.npy" >/dev/null 2>&1
+"$bin" sample --checkpoint "$run" --class STRIPES -n 4 --raw "$work/st.npy" >/dev/null 2>&1
+if cmp -s "$work/sq.npy" "$work/sq1.npy" && ! cmp -s "$work/sq.npy" "$work/st.npy"; then
+    ok "sample --class square = --class 1, and differs from --class STRIPES (names are case-insensitive)"
+else bad "sample --class: the images do not depend on the class as they should"; fi
+expect_ok "interp --class on a conditional model" interp --checkpoint "$run" --class circle --steps 3 --out "$work/i.png"
+expect_ok "arith --class on a conditional model" arith --checkpoint "$run" --class 2 -a 1 -b 2 -c 3 --out "$work/a.png"
+expect_ok "export --format safetensors of a conditional G" export --checkpoint "$run" --out "$work/g.safetensors"
+
+# resume continues the conditional run
+if "$bin" train --resume "$run" --steps 9 --quiet >/dev/null 2>&1 && "$bin" info --checkpoint "$run" | grep -q 'step=9 '; then
+    ok "a conditional run resumes (step 6 -> 9)"
+else bad "resume of a conditional run"; fi
+
+# bad input: one clear line each
+expect_fail "an unknown class" "not one of the model's 3 classes.*circle, square, stripes" sample --checkpoint "$run" --class triangle --grid "$work/x.png"
+expect_fail "a class number out of range" "not one of the model's 3 classes" sample --checkpoint "$run" --class 3 --grid "$work/x.png"
+expect_fail "a folder with one class" "needs at least 2 classes.*has one (only)" train --conditional --data "$work/one" --size 32 --steps 1 --batch 8 --out "$work/r1"
+expect_fail "a folder without class subfolders" "in no class subfolder" train --conditional --data "$work/flat" --size 32 --steps 1 --batch 8 --out "$work/r2"
+expect_fail "images outside the class subfolders" "1 image of .* lie directly in the folder" train --conditional --data "$work/mixed" --size 32 --steps 1 --batch 8 --out "$work/r3"
+"$bin" train --data "$work/flat" --size 32 --gf 8 --df 8 --batch 8 --steps 2 --quiet --out "$work/plain" >/dev/null 2>&1
+expect_fail "--class for an unconditional model" "not a conditional model; drop --class" sample --checkpoint "$work/plain" --class 1 --grid "$work/x.png"
+expect_fail "--conditional when resuming an unconditional run" "not conditional; drop --conditional" train --resume "$work/plain" --conditional --steps 4
+expect_fail "ONNX export of a conditional model" "ONNX export of a conditional model" export --checkpoint "$run" --format onnx --out "$work/g.onnx"
+
+# the accuracy test on Fashion-MNIST
+fm=/usr/share/datasets/fashion-mnist
+if [ -d "$fm" ]; then
+    t0=$(date +%s)
+    "$bin" train --conditional --data "$fm" --steps "${COND_STEPS:-800}" --gf 32 --df 32 --sample-every 0 --quiet \
+        --no-tensorboard --out "$work/fashion" >/dev/null 2>&1
+    res=$("$bin" eval --checkpoint "$work/fashion" --n 2000 --json 2>&1)
+    worst=$(printf '%s' "$res" | json min_class_accuracy)
+    per=$(printf '%s' "$res" | sed -nE 's/.*"class_accuracy": \[([^]]*)\].*/\1/p')
+    if awk -v a="${worst:-0}" 'BEGIN { exit !(a >= 0.80) }'; then
+        ok "after $((`date +%s` - t0)) s of conditional training on Fashion-MNIST, the LeNet gives every class >= 80% of its 200 samples (lowest $worst; per class: $per)"
+    else bad "conditional Fashion-MNIST: lowest per-class accuracy ${worst:-none} < 0.80 ($res)"; fi
+else bad "the accuracy test needs Debian's dataset-fashion-mnist ($fm)"; fi
+summary test_conditional
