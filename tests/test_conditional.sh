@@ -39,8 +39,8 @@ if [ $rc -eq 0 ] && printf '%s' "$out" | grep -q 'conditional on 3 classes: circ
     ok "train --conditional on a folder: 3 classes from its subfolders (circle, square, stripes)"
 else bad "train --conditional on a folder: exit $rc: $out"; fi
 info=$("$bin" info --checkpoint "$run" 2>&1)
-printf '%s' "$info" | grep -q '^classes=3: circle, square, stripes$' && ok "the checkpoint keeps the class names" ||
-    bad "dcgan info: $info"
+printf '%s' "$info" | grep -q '^classes=3 class_loss=1: circle, square, stripes$' &&
+    ok "the checkpoint keeps the class names, and D's auxiliary classifier (class loss 1, the default)" || bad "dcgan info: $info"
 
 # the progress grid and the sample grid: one row per class (3 rows of 8 cells of 32 + 2 px, plus 2)
 size() { python3 -c 'import struct,sys; d=open(sys.argv[1],"rb").read(24); print(*struct.unpack(">II", d[16:24]))' "$1"; }
@@ -59,6 +59,12 @@ else bad "sample --class: the images do not depend on the class as they should";
 expect_ok "interp --class on a conditional model" interp --checkpoint "$run" --class circle --steps 3 --out "$work/i.png"
 expect_ok "arith --class on a conditional model" arith --checkpoint "$run" --class 2 -a 1 -b 2 -c 3 --out "$work/a.png"
 expect_ok "export --format safetensors of a conditional G" export --checkpoint "$run" --out "$work/g.safetensors"
+
+# --class-loss 0: the label input alone (carpedm20's conditioning), no auxiliary classifier
+if "$bin" train --conditional --class-loss 0 --data "$work/shapes" --size 32 --gf 8 --df 8 --batch 8 --steps 2 --quiet \
+       --out "$work/plain-cond" >/dev/null 2>&1 && "$bin" info --checkpoint "$work/plain-cond" | grep -q '^classes=3 class_loss=0:'; then
+    ok "train --conditional --class-loss 0 trains without the auxiliary classifier"
+else bad "train --conditional --class-loss 0"; fi
 
 # resume continues the conditional run
 if "$bin" train --resume "$run" --steps 9 --quiet >/dev/null 2>&1 && "$bin" info --checkpoint "$run" | grep -q 'step=9 '; then

@@ -75,11 +75,13 @@ static void run(const char *dir, const char *arch, const char *precision, const 
     fx_load(&fx, path);
     const FxTensor *cfg = fx_get(&fx, "config");
     const float *cf = cfg->data;
-    ModelConfig mc = {(Arch)(int)cf[0], (int)cf[1], (int)cf[2], (int)cf[3], (int)cf[4], (int)cf[5], cfg->numel > 9 ? (int)cf[9] : 0};
+    ModelConfig mc = {(Arch)(int)cf[0], (int)cf[1], (int)cf[2], (int)cf[3], (int)cf[4], (int)cf[5], cfg->numel > 9 ? (int)cf[9] : 0,
+                      cfg->numel > 10 && cf[10] > 0};
     const int B = (int)cf[6], steps = (int)cf[8];
     TrainConfig tc;
     train_config_default(&tc);
     tc.g_steps = (int)cf[7];
+    if (cfg->numel > 10) tc.class_weight = cf[10];
     const double tol = !strcmp(precision, "fp32") ? 1e-5 : 1e-2;
     printf("-- %s, %s\n", arch, precision);
     Backend *cpu = backend_create("cpu", 0), *gpu = backend_create(gpu_name, 0);
@@ -202,8 +204,8 @@ int main(int argc, char **argv) {
     for (int i = 0; i < np; i++) {
         char name[64];
         snprintf(name, sizeof name, "%s%s", stand_in ? stand_in : "cuda:", stand_in ? "" : precs[i]);
-        const char *fixtures[4] = {"dcgan", "seed", "cdcgan", "cseed"};
-        for (int f = 0; f < 4; f++) run(dir, fixtures[f], precs[i], name);
+        const char *fixtures[6] = {"dcgan", "seed", "cdcgan", "cseed", "acdcgan", "acseed"};
+        for (int f = 0; f < 6; f++) run(dir, fixtures[f], precs[i], name);
     }
     return fx_summary("test_cuda");
 }

@@ -1,5 +1,6 @@
 /* test_train.c: three whole training iterations of a small `dcgan` and a small `seed` model, and of
- * class-conditional ones (labels joined to every layer's input), against PyTorch
+ * class-conditional ones (labels joined to every layer's input; with and without the auxiliary
+ * classifier of AC-GAN), against PyTorch
  * (tests/fixtures/train_*.bin), from the same initial weights, z, real batches and labels.
  * Tolerance: ||ours - torch|| / ||torch|| <= 1e-4 on each loss and on every parameter and
  * running-statistics tensor after the 3 iterations.
@@ -41,11 +42,13 @@ static void run(const char *dir, const char *name, const char *device, int keep)
     fx_load(&fx, path);
     const FxTensor *cfg = fx_get(&fx, "config");
     const float *c = cfg->data;
-    ModelConfig mc = {(Arch)(int)c[0], (int)c[1], (int)c[2], (int)c[3], (int)c[4], (int)c[5], cfg->numel > 9 ? (int)c[9] : 0};
+    ModelConfig mc = {(Arch)(int)c[0], (int)c[1], (int)c[2], (int)c[3], (int)c[4], (int)c[5], cfg->numel > 9 ? (int)c[9] : 0,
+                      cfg->numel > 10 && c[10] > 0};
     const int B = (int)c[6], steps = (int)c[8];
     TrainConfig tc;
     train_config_default(&tc);
     tc.g_steps = (int)c[7];
+    if (cfg->numel > 10) tc.class_weight = c[10];
     Backend *be = backend_create(device, 0);
     if (keep) be->keep_activations = 1;
     char label[64];
@@ -74,6 +77,12 @@ static void run(const char *dir, const char *name, const char *device, int keep)
             snprintf(what, sizeof what, "%s step %d %s", name, s + 1, L[i].k);
             fx_check(what, &L[i].v, fx_get(&fx, "step%d.%s", s, L[i].k)->data, 1, TOL);
         }
+        if (mc.aux) { /* the auxiliary classifier's losses */
+            snprintf(what, sizeof what, "%s step %d d_cls", name, s + 1);
+            fx_check(what, &st.d_cls, fx_get(&fx, "step%d.d_cls", s)->data, 1, TOL);
+            snprintf(what, sizeof what, "%s step %d g_cls", name, s + 1);
+            fx_check(what, &st.g_cls, fx_get(&fx, "step%d.g_cls", s)->data, 1, TOL);
+        }
     }
     check_net(be, &g.G, &fx, "G.", name);
     check_net(be, &g.D, &fx, "D.", name);
@@ -84,9 +93,9 @@ static void run(const char *dir, const char *name, const char *device, int keep)
 
 int main(int argc, char **argv) {
     const char *dir = argc > 1 ? argv[1] : "tests/fixtures", *device = argc > 2 ? argv[2] : "cpu";
-    const char *names[4] = {"dcgan", "seed", "cdcgan", "cseed"};
-    for (int i = 0; i < 4; i++) run(dir, names[i], device, 0);
+    const char *names[6] = {"dcgan", "seed", "cdcgan", "cseed", "acdcgan", "acseed"};
+    for (int i = 0; i < 6; i++) run(dir, names[i], device, 0);
     if (!strncmp(device, "cpu", 3))
-        for (int i = 0; i < 4; i++) run(dir, names[i], device, 1);
+        for (int i = 0; i < 6; i++) run(dir, names[i], device, 1);
     return fx_summary("test_train");
 }

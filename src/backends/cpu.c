@@ -682,13 +682,13 @@ static void cpu_bce_logits(Backend *be, float *loss, float *mean_prob, float *dl
 }
 
 static void cpu_softmax_xent(Backend *be, float *loss, float *probs, float *dlogits, const float *logits,
-                             const float *labels, int B, int K) {
+                             const float *labels, int B, int K, float scale) {
     (void)be;
     double l = 0.0;
     for (int b = 0; b < B; b++)
         l += softmax_xent_row(probs ? probs + (size_t)b * K : NULL, dlogits ? dlogits + (size_t)b * K : NULL,
-                              logits + (size_t)b * K, K, labels ? (int)labels[b] : -1, B);
-    if (loss && labels) loss[0] = (float)(l / B);
+                              logits + (size_t)b * K, K, labels ? (int)labels[b] : -1, B, scale);
+    if (loss && labels) loss[0] = (float)(scale * l / B);
 }
 
 static void cpu_adam(Backend *be, float *param, const float *grad, float *m, float *v, size_t n, double lr,

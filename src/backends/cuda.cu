@@ -1097,20 +1097,20 @@ static void cu_bce_logits(Backend *be, float *loss, float *mean_prob, float *dlo
 }
 
 __global__ void k_softmax_xent(float *loss, float *probs, float *dlogits, const float *logits, const float *labels, int B,
-                               int K) {
+                               int K, float scale) {
     __shared__ double sh[32];
     double l = 0.0;
     for (int b = threadIdx.x; b < B; b += blockDim.x)
         l += softmax_xent_row(probs ? probs + (size_t)b * K : NULL, dlogits ? dlogits + (size_t)b * K : NULL,
-                              logits + (size_t)b * K, K, labels ? (int)labels[b] : -1, B);
+                              logits + (size_t)b * K, K, labels ? (int)labels[b] : -1, B, scale);
     l = block_sum(l, sh);
-    if (threadIdx.x == 0 && loss && labels) loss[0] = (float)(l / B);
+    if (threadIdx.x == 0 && loss && labels) loss[0] = (float)(scale * l / B);
 }
 
 static void cu_softmax_xent(Backend *be, float *loss, float *probs, float *dlogits, const float *logits,
-                            const float *labels, int B, int K) {
+                            const float *labels, int B, int K, float scale) {
     CudaCtx *c = ctx_of(be);
-    k_softmax_xent<<<1, 256, 0, c->stream>>>(loss, probs, dlogits, logits, labels, B, K);
+    k_softmax_xent<<<1, 256, 0, c->stream>>>(loss, probs, dlogits, logits, labels, B, K, scale);
     KCHECK();
 }
 

@@ -174,7 +174,7 @@ int cmd_info(int argc, char **argv) {
     if (m.mc.nclasses) {
         char list[4096];
         classes_list(m.classes, list, sizeof list);
-        printf("classes=%d: %s\n", m.mc.nclasses, list);
+        printf("classes=%d class_loss=%g: %s\n", m.mc.nclasses, m.mc.aux ? m.tc.class_weight : 0.0, list);
     }
     run_close(&run);
     return 0;

@@ -257,7 +257,7 @@ int cmd_train(int argc, char **argv) {
     const char *eval_reference = NULL;
     float dist_timeout = 600;
     long epochs = 0, steps = 0, seed = 1;
-    float lr = 2e-4f, beta1 = 0.5f;
+    float lr = 2e-4f, beta1 = 0.5f, class_loss = 1.0f;
     const OptSpec spec[] = {
         {"data", OPT_STR, &data, "training images: a folder (searched recursively), an IDX file, or a folder of IDX files (default " DATASET_DEFAULT_PATH ")", 0, -1},
         {"out", OPT_STR, &out, "run folder for samples, logs, plots and checkpoints (default runs/<date-time>)", 0, -1},
@@ -274,6 +274,8 @@ int cmd_train(int argc, char **argv) {
         {"beta1", OPT_FLOAT, &beta1, "Adam beta1", 0, 0.9999},
         {"conditional", OPT_FLAG, &conditional,
          "class-conditional: G and D see the one-hot class label (IDX labels, or one subfolder per class)", 0, -1},
+        {"class-loss", OPT_FLOAT, &class_loss,
+         "with --conditional: weight of D's auxiliary classifier loss (AC-GAN; 0: the label input alone)", 0, 100},
         {"g-steps", OPT_INT, &g_steps, "generator updates per discriminator update", 1, 100},
         {"loss", OPT_STR, &loss, "generator loss: ns (non-saturating) or minimax", 0, -1},
         {"z-dist", OPT_STR, &zdist, "latent distribution: normal or uniform", 0, -1},
@@ -323,7 +325,7 @@ int cmd_train(int argc, char **argv) {
     if (sync_bn && nranks == 1 && !quiet) printf("train: --sync-bn has no effect on one rank\n");
 
     if (!data && !resume) data = DATASET_DEFAULT_PATH;
-    ModelConfig mc = {ARCH_DCGAN, 0, 0, 100, 64, 64, 0};
+    ModelConfig mc = {ARCH_DCGAN, 0, 0, 100, 64, 64, 0, 0};
     CheckpointMeta meta;
     memset(&meta, 0, sizeof meta);
     char ckpt_path[4200] = "", err[1024];
@@ -413,6 +415,8 @@ int cmd_train(int argc, char **argv) {
                 "class, or train without --conditional", data, name);
         }
         mc.nclasses = ds.nclasses;
+        mc.aux = class_loss > 0;
+        tc.class_weight = class_loss;
         if (model_config_check(&mc, batch, err, sizeof err) != 0) die("train: %s", err);
         snprintf(meta.classes, sizeof meta.classes, "%s", ds.class_names);
     }
@@ -538,6 +542,7 @@ int cmd_train(int argc, char **argv) {
         char list[512];
         classes_list(meta.classes, list, sizeof list);
         printf("train: conditional on %d classes: %s; the sample grids show one class per row\n", mc.nclasses, list);
+        if (mc.aux) printf("train: D also classifies (AC-GAN), class loss weight %g\n", tc.class_weight);
     }
     if (!quiet && nranks > 1)
         printf("train: %d ranks x batch %d = global batch %d, learning rate %g, batch norm %s; rank 0 writes the files\n",
@@ -664,6 +669,9 @@ int cmd_train(int argc, char **argv) {
                 if (tty)
                     printf("\r[%s] epoch %ld step %ld/%ld d %.3f (real %.3f fake %.3f) g %.3f D(x) %.2f D(G(z)) %.2f %.0f img/s %s ETA %s ",
                            bar, e + 1, step, total, st.d_loss, st.d_loss_real, st.d_loss_fake, st.g_loss, st.d_x, st.d_gz, ips, el, eta);
+                else if (mc.aux)
+                    printf("epoch %ld step %ld/%ld d_loss %.4f d_loss_real %.4f d_loss_fake %.4f g_loss %.4f D(x) %.3f D(G(z)) %.3f class loss D %.4f G %.4f images/s %.1f elapsed %s ETA %s\n",
+                           e + 1, step, total, st.d_loss, st.d_loss_real, st.d_loss_fake, st.g_loss, st.d_x, st.d_gz, st.d_cls, st.g_cls, ips, el, eta);
                 else
                     printf("epoch %ld step %ld/%ld d_loss %.4f d_loss_real %.4f d_loss_fake %.4f g_loss %.4f D(x) %.3f D(G(z)) %.3f images/s %.1f elapsed %s ETA %s\n",
                            e + 1, step, total, st.d_loss, st.d_loss_real, st.d_loss_fake, st.g_loss, st.d_x, st.d_gz, ips, el, eta);

@@ -139,7 +139,7 @@ void lenet_run(Lenet *l, const float *images, int n, float *features, float *pro
     }
     if (probs) {
         be->transpose01(be, l->logits, net->y[3], LENET_CLASSES, l->B, 1);
-        be->softmax_xent(be, NULL, l->probs, NULL, l->logits, NULL, l->B, LENET_CLASSES);
+        be->softmax_xent(be, NULL, l->probs, NULL, l->logits, NULL, l->B, LENET_CLASSES, 1.0f);
         float *h = xmalloc((size_t)l->B * LENET_CLASSES * sizeof(float));
         be->download(be, h, l->probs, (size_t)l->B * LENET_CLASSES);
         memcpy(probs, h, (size_t)n * LENET_CLASSES * sizeof(float));
@@ -157,7 +157,7 @@ float lenet_train_step(Lenet *l, const float *images, const int32_t *labels, dou
     free(lab);
     net_forward(net, be, &l->ws, l->x, 1);
     be->transpose01(be, l->logits, net->y[3], LENET_CLASSES, l->B, 1);
-    be->softmax_xent(be, l->loss, l->probs, l->dlogits, l->logits, l->labels, l->B, LENET_CLASSES);
+    be->softmax_xent(be, l->loss, l->probs, l->dlogits, l->logits, l->labels, l->B, LENET_CLASSES, 1.0f);
     be->transpose01(be, l->ws.g0, l->dlogits, l->B, LENET_CLASSES, 1); /* (B,K) -> (K,B) */
     be->zero(be, net->grads, net->nparams);
     net_backward(net, be, &l->ws, l->x, l->ws.g0, 1, 0);

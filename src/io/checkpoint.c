@@ -52,6 +52,8 @@ static void write_header(Buf *b, const CheckpointMeta *m, const Gan *g) {
     put(b, m->data_path, (size_t)len);
     /* format 2 */
     put_i64(b, m->mc.nclasses);
+    put_i64(b, m->mc.aux);
+    put_f64(b, m->tc.class_weight);
     const int64_t clen = m->mc.nclasses ? (int64_t)strnlen(m->classes, sizeof m->classes - 1) : 0;
     put_i64(b, clen);
     put(b, m->classes, (size_t)clen);
@@ -79,8 +81,11 @@ static void read_header(Rd *r, CheckpointMeta *m, Counts *c, uint32_t version) {
     memcpy(m->data_path, r->p + r->at, (size_t)len);
     m->data_path[len] = 0;
     r->at += (size_t)len;
+    m->tc.class_weight = 1.0;
     if (version < 2) return; /* format 1: unconditional */
     m->mc.nclasses = (int)get_i64(r);
+    m->mc.aux = (int)get_i64(r);
+    m->tc.class_weight = get_f64(r);
     const int64_t clen = get_i64(r);
     if (clen < 0 || clen >= (int64_t)sizeof m->classes || r->at + (size_t)clen > r->n) { r->bad = 1; return; }
     memcpy(m->classes, r->p + r->at, (size_t)clen);
@@ -202,7 +207,7 @@ int checkpoint_load(const char *path, Gan *g, CheckpointMeta *meta, char *err, s
     if (open_checked(path, &buf, &r, meta, &c, err, errlen) != 0) return -1;
     const ModelConfig *a = &meta->mc, *b = &g->mc;
     if (a->arch != b->arch || a->size != b->size || a->channels != b->channels || a->nz != b->nz || a->gf != b->gf ||
-        a->df != b->df || a->nclasses != b->nclasses || (size_t)c.gp != g->G.nparams || (size_t)c.dp != g->D.nparams ||
+        a->df != b->df || a->nclasses != b->nclasses || a->aux != b->aux || (size_t)c.gp != g->G.nparams || (size_t)c.dp != g->D.nparams ||
         (size_t)c.gb != g->G.nbuf || (size_t)c.db != g->D.nbuf) {
         snprintf(err, errlen,
                  "%s is a %s model at %dx%dx%d (nz %d, gf %d, df %d), not the requested %s at %dx%dx%d (nz %d, gf %d, df %d)",

@@ -29,6 +29,7 @@ int model_config_check(const ModelConfig *c, int batch, char *err, size_t errlen
              "(one subfolder per class) or train without --conditional");
     if (c->nclasses < 0 || c->nclasses > MODEL_MAX_CLASSES)
         FAIL("--conditional supports 2 to %d classes, and the data has %d", MODEL_MAX_CLASSES, c->nclasses);
+    if (c->aux && !c->nclasses) FAIL("--class-loss needs --conditional");
     if (c->arch == ARCH_DCGAN) {
         if (!is_pow2(c->size) || c->size < 32 || c->size > 256)
             FAIL("--size %d is not possible for --arch dcgan; use 32, 64, 128 or 256 (or --arch seed for other multiples of 16)", c->size);
@@ -141,7 +142,7 @@ void net_build_generator(Net *n, const ModelConfig *c) {
 void net_build_discriminator(Net *n, const ModelConfig *c) {
     net_reset(n);
     n->in_c = c->channels; n->in_h = n->in_w = c->size;
-    const int K = c->nclasses;
+    const int K = c->nclasses, nout = 1 + (c->aux ? K : 0); /* the logit, then the class logits */
     if (c->arch == ARCH_DCGAN) {
         int ch = c->df, s = c->size / 2;
         add_layer(n, LAYER_CONV, c->channels, K, c->size, ch, s, 4, 2, 1, 0, 0, ACT_LRELU);
@@ -149,7 +150,7 @@ void net_build_discriminator(Net *n, const ModelConfig *c) {
             add_layer(n, LAYER_CONV, ch, K, s, ch * 2, s / 2, 4, 2, 1, 0, 1, ACT_LRELU);
             ch *= 2; s /= 2;
         }
-        add_layer(n, LAYER_CONV, ch, K, 4, 1, 1, 4, 1, 0, 0, 0, ACT_NONE);
+        add_layer(n, LAYER_CONV, ch, K, 4, nout, 1, 4, 1, 0, 0, 0, ACT_NONE);
     } else {
         int ch = c->df, s = c->size / 2;
         add_layer(n, LAYER_CONV, c->channels, K, c->size, ch, s, 5, 2, 2, 1, 0, ACT_LRELU);
@@ -157,7 +158,7 @@ void net_build_discriminator(Net *n, const ModelConfig *c) {
             add_layer(n, LAYER_CONV, ch, K, s, ch * 2, s / 2, 5, 2, 2, 1, 1, ACT_LRELU);
             ch *= 2; s /= 2;
         }
-        add_layer(n, LAYER_LINEAR, ch, K, s, 1, 1, 0, 0, 0, 1, 0, ACT_NONE);
+        add_layer(n, LAYER_LINEAR, ch, K, s, nout, 1, 0, 0, 0, 1, 0, ACT_NONE);
     }
 }
 

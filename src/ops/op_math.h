@@ -51,16 +51,16 @@ OP_FN double bce_logit(double x, double t, double *sig) {
 }
 
 /* Softmax of one row x (K logits) into probs, and with a label y in [0, K) the row's cross-entropy
- * (returned) and d loss / d x = (p - onehot) / B into dlogits; either output may be NULL, y < 0
- * means no label. */
-OP_FN double softmax_xent_row(float *probs, float *dlogits, const float *x, int K, int y, int B) {
+ * (returned) and d (scale * mean loss) / d x = scale * (p - onehot) / B into dlogits; either output
+ * may be NULL, y < 0 means no label. */
+OP_FN double softmax_xent_row(float *probs, float *dlogits, const float *x, int K, int y, int B, double scale) {
     double mx = x[0], sum = 0.0;
     for (int k = 1; k < K; k++) if (x[k] > mx) mx = x[k];
     for (int k = 0; k < K; k++) sum += exp(x[k] - mx);
     for (int k = 0; k < K; k++) {
         const double p = exp(x[k] - mx) / sum;
         if (probs) probs[k] = (float)p;
-        if (dlogits && y >= 0) dlogits[k] = (float)((p - (k == y)) / B);
+        if (dlogits && y >= 0) dlogits[k] = (float)(scale * (p - (k == y)) / B);
     }
     return y >= 0 && y < K ? mx + log(sum) - x[y] : 0.0;
 }

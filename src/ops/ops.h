@@ -188,14 +188,15 @@ struct Backend {
                        const float *logits, /* (B) */
                        int B, float target, float scale);
 
-    /* ---- softmax cross-entropy (the LeNet classifier of dcgan eval) ----
-     * probs (B,K) = softmax(logits); with labels (B, class indices as floats) also the mean
-     * cross-entropy in loss[0] and d loss / d logits = (probs - onehot) / B in dlogits (either may
+    /* ---- softmax cross-entropy (the LeNet classifier of dcgan eval, the auxiliary classifier of a
+     * conditional D) ----
+     * probs (B,K) = softmax(logits); with labels (B, class indices as floats) also scale * the mean
+     * cross-entropy in loss[0] and its gradient scale * (probs - onehot) / B in dlogits (either may
      * be NULL). Row-major [B][K], as linear layers produce them. */
     void (*softmax_xent)(Backend *be, float *loss, float *probs, float *dlogits,
                          const float *logits, /* (B,K) */
                          const float *labels, /* (B) or NULL */
-                         int B, int K);
+                         int B, int K, float scale);
 
     /* ---- conditioning: the one-hot class label of each sample as K constant planes,
      * out[k][b][i] = (labels[b] == k), the channels a conditional layer's input ends with (CNHW

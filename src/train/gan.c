@@ -14,6 +14,7 @@ void train_config_default(TrainConfig *t) {
     t->g_steps = 2;
     t->loss = LOSS_NS;
     t->zdist = Z_NORMAL;
+    t->class_weight = 1.0;
 }
 
 int train_config_check(const TrainConfig *t, char *err, size_t errlen) {
@@ -25,6 +26,10 @@ int train_config_check(const TrainConfig *t, char *err, size_t errlen) {
     }
     if (t->loss != LOSS_NS && t->loss != LOSS_MINIMAX) { snprintf(err, errlen, "unknown generator loss"); return -1; }
     if (t->zdist != Z_NORMAL && t->zdist != Z_UNIFORM) { snprintf(err, errlen, "unknown z distribution"); return -1; }
+    if (!(t->class_weight >= 0.0 && t->class_weight <= 100.0)) {
+        snprintf(err, errlen, "--class-loss must be from 0 to 100");
+        return -1;
+    }
     return 0;
 }
 
@@ -53,6 +58,10 @@ void gan_init(Gan *g, Backend *be, const ModelConfig *mc, const TrainConfig *tc,
         g->labels = be->alloc(be, (size_t)B);
         g->G.labels = g->D.labels = g->labels;
     }
+    if (mc->aux) {
+        g->cls_logits = be->alloc(be, (size_t)B * mc->nclasses);
+        g->cls_grad = be->alloc(be, (size_t)B * mc->nclasses);
+    }
     g->use_graph = be->graph_begin != NULL;
     Rng init;
     rng_seed(&init, seed, 0);
@@ -73,6 +82,8 @@ void gan_free(Gan *g) {
     be->free(be, g->scalars);
     be->free(be, g->ring);
     if (g->labels) be->free(be, g->labels);
+    if (g->cls_logits) be->free(be, g->cls_logits);
+    if (g->cls_grad) be->free(be, g->cls_grad);
     be->counters_free(be, g->counters);
     if (g->graph) be->graph_free(be, g->graph);
     g->graph = NULL;
@@ -113,13 +124,22 @@ void gan_set_labels(Gan *g, const int32_t *labels) {
     free(h);
 }
 
-/* D on x, loss against target; backward into D's gradients (and into d x when want_dx). */
-static float *d_pass(Gan *g, const float *x, float target, float scale, float *loss, float *prob, int param_grads,
-                     int want_dx) {
+/* D on x, loss against target (and with an auxiliary classifier, class_weight * the cross-entropy
+ * of its class logits against the labels into cls_loss); backward into D's gradients (and into d x
+ * when want_dx). D's output is (1 + K, B): the logits, then the class logits. */
+static float *d_pass(Gan *g, const float *x, float target, float scale, float *loss, float *prob, float *cls_loss,
+                     int param_grads, int want_dx) {
     Backend *be = g->be;
     Net *D = &g->D;
+    const int B = g->B, K = g->mc.nclasses;
     net_forward(D, be, &g->ws, x, 1);
-    be->bce_logits(be, loss, prob, g->ws.g0, D->y[D->nlayers - 1], g->B, target, scale);
+    const float *out = D->y[D->nlayers - 1];
+    be->bce_logits(be, loss, prob, g->ws.g0, out, B, target, scale);
+    if (g->mc.aux) { /* (K, B) -> (B, K) rows for the softmax, and the gradient back */
+        be->transpose01(be, g->cls_logits, out + B, K, B, 1);
+        be->softmax_xent(be, cls_loss, NULL, g->cls_grad, g->cls_logits, g->labels, B, K, (float)g->tc.class_weight);
+        be->transpose01(be, g->ws.g0 + B, g->cls_grad, B, K, 1);
+    }
     return net_backward(D, be, &g->ws, x, g->ws.g0, param_grads, want_dx);
 }
 
@@ -134,8 +154,8 @@ static void step_ops(Gan *g) {
     /* ---- D step: maximize log D(x) + log(1 - D(G(z))) ---- */
     net_forward(G, be, &g->ws, g->z, 1);
     be->zero(be, D->grads, D->nparams);
-    d_pass(g, g->real, 1.0f, 1.0f, sc + SC_D_REAL, sc + SC_DX, 1, 0);
-    d_pass(g, fake, 0.0f, 1.0f, sc + SC_D_FAKE, sc + SC_DGZ, 1, 0);
+    d_pass(g, g->real, 1.0f, 1.0f, sc + SC_D_REAL, sc + SC_DX, sc + SC_D_CLS_REAL, 1, 0);
+    d_pass(g, fake, 0.0f, 1.0f, sc + SC_D_FAKE, sc + SC_DGZ, sc + SC_D_CLS_FAKE, 1, 0);
     if (g->grad_average) g->grad_average(g->grad_ctx, be, D->grads, D->nparams);
     be->counter_add(be, g->counters + CTR_ADAM_D, 1);
     g->adam_t_d++;
@@ -148,7 +168,7 @@ static void step_ops(Gan *g) {
         be->zero(be, G->grads, G->nparams);
         /* non-saturating: BCE(D(G(z)), 1); minimax: -BCE(D(G(z)), 0) = mean log(1 - D(G(z))) */
         const float target = tc->loss == LOSS_NS ? 1.0f : 0.0f, scale = tc->loss == LOSS_NS ? 1.0f : -1.0f;
-        float *dfake = d_pass(g, fake, target, scale, sc + SC_G, sc + SC_DGZ_G, 0, 1);
+        float *dfake = d_pass(g, fake, target, scale, sc + SC_G, sc + SC_DGZ_G, sc + SC_G_CLS, 0, 1);
         net_backward(G, be, &g->ws, g->z, dfake, 1, 0);
         if (g->grad_average) g->grad_average(g->grad_ctx, be, G->grads, G->nparams);
         be->counter_add(be, g->counters + CTR_ADAM_G, 1);
@@ -201,6 +221,8 @@ static void stats_from(const float *h, StepStats *st) {
     st->d_x = h[SC_DX];
     st->d_gz = h[SC_DGZ];
     st->d_gz_g = h[SC_DGZ_G];
+    st->d_cls = h[SC_D_CLS_REAL] + h[SC_D_CLS_FAKE];
+    st->g_cls = h[SC_G_CLS];
 }
 
 void gan_read_stats(Gan *g, StepStats *st) {

@@ -16,6 +16,9 @@ typedef struct {
     int g_steps;                 /* G updates per iteration (the article: 2; PyTorch's example: 1) */
     GLoss loss;                  /* G loss: non-saturating -log D(G(z)) or minimax log(1 - D(G(z))) */
     ZDist zdist;                 /* N(0,1) or U(-1,1) */
+    double class_weight;         /* models with an auxiliary classifier (ModelConfig.aux): the weight of
+                                    its cross-entropy, added to D's loss on the real and the fake
+                                    batch and to G's loss (AC-GAN) */
 } TrainConfig;
 
 void train_config_default(TrainConfig *t);
@@ -27,10 +30,13 @@ typedef struct {
     float d_x;    /* mean D(x) on the real batch */
     float d_gz;   /* mean D(G(z)) on the fake batch of the D step */
     float d_gz_g; /* mean D(G(z)) in the last G step, after D's update */
+    float d_cls;  /* auxiliary classifier (0 without): class_weight * cross-entropy on the real batch
+                     plus that on the fake batch, in the D step */
+    float g_cls;  /* class_weight * cross-entropy on the fake batch in the last G step */
 } StepStats;
 
 /* Scalars the step writes on the backend, read back with gan_read_stats. */
-enum { SC_D_REAL, SC_D_FAKE, SC_G, SC_DX, SC_DGZ, SC_DGZ_G, SC_COUNT };
+enum { SC_D_REAL, SC_D_FAKE, SC_G, SC_DX, SC_DGZ, SC_DGZ_G, SC_D_CLS_REAL, SC_D_CLS_FAKE, SC_G_CLS, SC_COUNT };
 #define STATS_RING 64
 /* Counters in backend memory: the iteration (z's stream) and the two Adam step counts. */
 enum { CTR_ITER, CTR_ADAM_D, CTR_ADAM_G, CTR_COUNT };
@@ -47,6 +53,7 @@ typedef struct {
     float *staging;  /* (B, C, S, S) NCHW upload area */
     float *labels;   /* (B) class indices as floats, conditional models only: the labels of the real
                         batch, which the fake batch is made for too (as carpedm20 does) */
+    float *cls_logits, *cls_grad; /* (B, K) the auxiliary classifier's logits and their gradient */
     float *scalars;  /* (SC_COUNT) */
     float *ring;     /* (STATS_RING, SC_COUNT): row (t mod STATS_RING) holds iteration t's scalars */
     long step;       /* completed iterations */
