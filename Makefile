@@ -137,7 +137,8 @@ test: all dcgan-nompi $(TEST_BIN) fuzz
 test-asan:
 	$(MAKE) BUILD=build-asan OPT="-O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all" \
 		DCGAN_BIN=dcgan-asan build-asan-all
-	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 bash tests/run_tests.sh build-asan ./dcgan-asan
+	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 DCGAN_TEST_SANITIZED=1 \
+		bash tests/run_tests.sh build-asan ./dcgan-asan
 
 DCGAN_BIN ?= dcgan
 build-asan-all: $(TEST_BIN) $(CLI_OBJ) $(LIB_OBJ)

@@ -54,7 +54,7 @@ int cmd_bench(int argc, char **argv) {
     int size = 64, channels = 3, batch = 64, g_steps = 1, steps = 10, warmup = 2, threads = 0, nz = 100, gf = 64,
         df = 64;
     long seed = 1;
-    int sgemm = 0, no_graph = 0;
+    int sgemm = 0, no_graph = 0, classes = 0;
     const OptSpec spec[] = {
         {"arch", OPT_STR, &arch, "model family: dcgan (pytorch/examples) or seed (the article's)", 0, -1},
         {"size", OPT_INT, &size, "image side", 1, 4096},
@@ -64,6 +64,7 @@ int cmd_bench(int argc, char **argv) {
         {"df", OPT_INT, &df, "discriminator base width", 1, 1024},
         {"batch", OPT_INT, &batch, "batch size", 0, 1 << 20},
         {"g-steps", OPT_INT, &g_steps, "generator updates per iteration", 1, 100},
+        {"classes", OPT_INT, &classes, "a class-conditional model of this many classes, with its auxiliary classifier (0: none)", 0, 256},
         {"steps", OPT_INT, &steps, "timed iterations", 1, 1000000},
         {"warmup", OPT_INT, &warmup, "untimed iterations first", 0, 1000000},
         {"threads", OPT_INT, &threads, "CPU threads (0: all cores)", 0, 1024},
@@ -84,6 +85,7 @@ int cmd_bench(int argc, char **argv) {
     ModelConfig mc = {0};
     if (arch_parse(arch, &mc.arch) != 0) die("bench: --arch '%s' is unknown; use dcgan or seed", arch);
     mc.size = size; mc.channels = channels; mc.nz = nz; mc.gf = gf; mc.df = df;
+    mc.nclasses = classes; mc.aux = classes > 0;
     TrainConfig tc;
     train_config_default(&tc);
     tc.g_steps = g_steps;
@@ -100,6 +102,12 @@ int cmd_bench(int argc, char **argv) {
     rng_fill_normal(&r, real, img, 0.0f, 1.0f);
     for (size_t i = 0; i < img; i++) real[i] = tanhf(real[i]);
     gan_set_real(&g, real);
+    if (classes) { /* labels 0, 1, ..., K-1, 0, ... */
+        int32_t *labels = xmalloc((size_t)batch * sizeof(int32_t));
+        for (int i = 0; i < batch; i++) labels[i] = i % classes;
+        gan_set_labels(&g, labels);
+        free(labels);
+    }
     StepStats st;
     for (int i = 0; i < warmup; i++) gan_iterate(&g);
     gan_read_stats(&g, &st);
@@ -108,9 +116,9 @@ int cmd_bench(int argc, char **argv) {
     gan_read_stats(&g, &st);
     double dt = now_seconds() - t0;
     const double ips = batch * steps / dt;
-    printf("arch=%s size=%d channels=%d batch=%d g_steps=%d steps=%d threads=%d device=%s step_ms=%.2f "
+    printf("arch=%s size=%d channels=%d classes=%d batch=%d g_steps=%d steps=%d threads=%d device=%s step_ms=%.2f "
            "images_per_s=%.2f gflops=%.1f peak_rss_mb=%.1f d_loss=%.4f g_loss=%.4f\n",
-           arch, size, channels, batch, g_steps, steps, threads, be->name, 1000.0 * dt / steps, ips,
+           arch, size, channels, classes, batch, g_steps, steps, threads, be->name, 1000.0 * dt / steps, ips,
            ips * iteration_flops(&g.G, &g.D, g_steps) / 1e9, peak_rss_mb(), st.d_loss, st.g_loss);
     free(real);
     gan_free(&g);
