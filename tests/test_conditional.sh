@@ -56,6 +56,10 @@ size() { python3 -c 'import struct,sys; d=open(sys.argv[1],"rb").read(24); print
 if cmp -s "$work/sq.npy" "$work/sq1.npy" && ! cmp -s "$work/sq.npy" "$work/st.npy"; then
     ok "sample --class square = --class 1, and differs from --class STRIPES (names are case-insensitive)"
 else bad "sample --class: the images do not depend on the class as they should"; fi
+if "$bin" sample --checkpoint "$run" -n 6 --out "$work/files" >/dev/null 2>&1 &&
+   [ "$(ls "$work/files" | tr '\n' ' ')" = "sample_000000_circle.png sample_000001_circle.png sample_000002_square.png sample_000003_square.png sample_000004_stripes.png sample_000005_stripes.png " ]; then
+    ok "sample --out names each file with its class (two of each of the 3 classes for -n 6)"
+else bad "sample --out file names: $(ls "$work/files" 2>&1 | tr '\n' ' ')"; fi
 expect_ok "interp --class on a conditional model" interp --checkpoint "$run" --class circle --steps 3 --out "$work/i.png"
 expect_ok "arith --class on a conditional model" arith --checkpoint "$run" --class 2 -a 1 -b 2 -c 3 --out "$work/a.png"
 expect_ok "export --format safetensors of a conditional G" export --checkpoint "$run" --out "$work/g.safetensors"

@@ -10,6 +10,7 @@
 #include "../train/gan.h"
 #include "../train/sampler.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -120,7 +121,15 @@ int cmd_sample(int argc, char **argv) {
         if (mkdir_p(out) != 0) die("sample: cannot create %s: %s", out, strerror(errno));
         for (int i = 0; i < n; i++) {
             char p[4300];
-            snprintf(p, sizeof p, "%s/sample_%06d.png", out, i);
+            if (labels) { /* a conditional model's files say their class: sample_000012_Sneaker.png */
+                char name[CLASS_NAME_MAX];
+                classes_name(run.meta.classes, labels[i], name, sizeof name);
+                for (char *q = name; *q; q++)
+                    if (!isalnum((unsigned char)*q) && *q != '-' && *q != '_') *q = '_';
+                snprintf(p, sizeof p, "%s/sample_%06d_%s.png", out, i, name);
+            } else {
+                snprintf(p, sizeof p, "%s/sample_%06d.png", out, i);
+            }
             if (png_write_image(p, img + (size_t)i * per, mc.channels, mc.size, err, sizeof err) != 0) die("%s", err);
         }
     }
