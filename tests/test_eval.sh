@@ -2,7 +2,8 @@
 # test_eval.sh DCGAN_BIN: dcgan eval end to end with the shipped LeNet (models/) on Debian's
 # Fashion-MNIST: the classifier's test accuracy is at least 90%; FID-LeNet of real test images
 # against the training set is small; it grows monotonically as Gaussian noise or blur is added;
-# reference features are cached; a checkpoint is scored, in a table or as JSON; bad inputs get one line.
+# reference features are cached; a checkpoint is scored, in a table or as JSON (with per-class
+# accuracy for a conditional model); bad inputs get one line.
 set -u
 bin=$(realpath "${1:-./dcgan}")
 work=$(mktemp -d /tmp/dcgan-eval.XXXXXX)
@@ -75,6 +76,17 @@ else bad "eval --json: $j"; fi
 if [ "$(wc -l < "$work/evrun/metrics.csv")" -eq 3 ] && [ -s "$work/evrun/fid_lenet.png" ] && grep -q 'Sample quality' "$work/evrun/index.html"; then
     ok "train --eval-every 3 adds metrics.csv rows at steps 3 and 6, fid_lenet.png and the report's metrics"
 else bad "--eval-every: $(cat "$work/evrun/metrics.csv" 2>&1)"; fi
+
+# a conditional model: per-class accuracy in eval and a min_class_accuracy column in metrics.csv
+"$bin" train --conditional --data "$work/idx" --gf 8 --df 8 --batch 16 --threads 2 --quiet --out "$work/cond" --steps 4 \
+    --sample-every 0 --eval-every 2 --eval-n 200
+j=$("$bin" eval --checkpoint "$work/cond" -n 200 --json)
+jb=$("$bin" eval --checkpoint "$work/cond" -n 200 --json --bn batch)
+if head -1 "$work/cond/metrics.csv" | grep -q ',min_class_accuracy$' && printf '%s' "$j" | grep -q '"class_accuracy": \[' &&
+   [ "$j" != "$jb" ]; then
+    ok "a conditional model: eval adds class_accuracy, metrics.csv a min_class_accuracy column; --bn batch scores other samples"
+else bad "conditional eval: $(head -1 "$work/cond/metrics.csv" 2>&1) / $j"; fi
+expect_fail "eval --bn with an unknown value" "use running or batch" eval --checkpoint "$work/cond" --bn mean
 
 expect_fail "eval with neither a checkpoint nor images" "give --checkpoint" eval
 expect_fail "eval against a missing reference" "cannot read the reference" eval --images "$work/idx" --reference "$work/none"

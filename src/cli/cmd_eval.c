@@ -123,7 +123,7 @@ int cmd_lenet(int argc, char **argv) {
 }
 
 int cmd_eval(int argc, char **argv) {
-    const char *ckpt = NULL, *images = NULL, *reference = "fashion-mnist", *lenet = NULL, *test = NULL;
+    const char *ckpt = NULL, *images = NULL, *reference = "fashion-mnist", *lenet = NULL, *test = NULL, *bn = "running";
     int n = 10000, json = 0, threads = 0;
     long seed = 1;
     float temperature = 1;
@@ -134,6 +134,7 @@ int cmd_eval(int argc, char **argv) {
         {"n", OPT_INT, &n, "images to score and reference images to compare with", 2, 1000000},
         {"seed", OPT_LONG, &seed, "seed of the samples' z (as dcgan sample --seed) and of KID's subsets", 0, 9.2e18},
         {"temperature", OPT_FLOAT, &temperature, "scale the samples' z by this (as dcgan sample --temperature)", 0.01, 10},
+        {"bn", OPT_STR, &bn, "the samples' batch norm statistics: running or batch (as dcgan sample --bn)", 0, -1},
         {"lenet", OPT_STR, &lenet, "LeNet weights (default: the shipped ones for the reference)", 0, -1},
         {"accuracy", OPT_STR, &test, "instead: print the LeNet's accuracy on these labelled IDX images", 0, -1},
         {"json", OPT_FLAG, &json, "print one JSON object instead of a table", 0, -1},
@@ -142,6 +143,7 @@ int cmd_eval(int argc, char **argv) {
     opts_parse("eval", "Scores generated images against real ones on LeNet features: FID-LeNet, KID-LeNet, IS-LeNet, "
                "precision, recall and a memorization check.", spec, (int)(sizeof spec / sizeof spec[0]), argc, argv, 2);
     if (!test && !ckpt == !images) die("eval: give --checkpoint PATH or --images DIR (one of them)");
+    if (strcmp(bn, "running") && strcmp(bn, "batch")) die("eval: --bn '%s' is unknown; use running or batch", bn);
     char err[1024];
     Backend *be = backend_create("cpu", threads);
     Evaluator ev;
@@ -202,7 +204,7 @@ int cmd_eval(int argc, char **argv) {
                         mc.nclasses, LENET_CLASSES);
             }
         }
-        generate_images(run.be, &mc, &run.g.G, z, gen_labels, m, 0, raw);
+        generate_images(run.be, &mc, &run.g.G, z, gen_labels, m, !strcmp(bn, "batch"), raw);
         if (gen_labels != labels) free(gen_labels);
         img = xmalloc((size_t)m * per * sizeof(float));
         to_lenet_input(raw, m, mc.channels, mc.size, img);
