@@ -16,7 +16,7 @@ t0=$(date +%s)
 "$bin" train --conditional --data "$fm" --steps "$steps" --batch 32 --gf 32 --df 32 --g-steps 1 --sample-every 0 \
     --checkpoint-every 0 --quiet --no-tensorboard --out "$out/run" "$@" || exit 1
 t1=$(date +%s)
-echo "conditional training: $steps iterations at batch 32 in $((t1 - t0)) s${*:+ (options: $*)}"
+echo "conditional training: $steps iterations in $((t1 - t0)) s${*:+ (options: $*)}"
 "$bin" eval --accuracy "$fm/t10k-images-idx3-ubyte.gz" | sed 's/^/real test images: /'
 res=$("$bin" eval --checkpoint "$out/run" --n 2000)
 printf '%s\n' "$res"
