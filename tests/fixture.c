@@ -129,3 +129,27 @@ void fx_load_net(Backend *be, Net *n, const Fixture *fx, const char *prefix) {
     be->upload(be, n->params, p, n->nparams);
     free(p);
 }
+
+void fx_train_config(const Fixture *fx, ModelConfig *mc, TrainConfig *tc, int *B, int *steps) {
+    const FxTensor *cfg = fx_get(fx, "config");
+    const float *c = cfg->data;
+    memset(mc, 0, sizeof *mc);
+    mc->arch = (Arch)(int)c[0];
+    mc->size = (int)c[1]; mc->channels = (int)c[2]; mc->nz = (int)c[3]; mc->gf = (int)c[4]; mc->df = (int)c[5];
+    mc->nclasses = cfg->numel > 9 ? (int)c[9] : 0;
+    mc->aux = cfg->numel > 10 && c[10] > 0;
+    train_config_default(tc);
+    tc->g_steps = (int)c[7];
+    if (mc->aux) tc->class_weight = c[10];
+    *B = (int)c[6];
+    *steps = (int)c[8];
+}
+
+void fx_set_labels(Gan *g, const Fixture *fx, int s) {
+    if (!g->mc.nclasses) return;
+    const float *fl = fx_get(fx, "step%d.labels", s)->data;
+    int32_t *lab = malloc((size_t)g->B * sizeof(int32_t));
+    for (int i = 0; i < g->B; i++) lab[i] = (int32_t)fl[i];
+    gan_set_labels(g, lab);
+    free(lab);
+}

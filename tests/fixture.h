@@ -4,6 +4,7 @@
 #define DCGAN_TEST_FIXTURE_H
 
 #include "../src/models/model.h"
+#include "../src/train/gan.h"
 
 #include <stddef.h>
 
@@ -30,6 +31,12 @@ int fx_check(const char *what, const float *ours, const float *ref, size_t n, do
 /* Loads a network's parameters from a training fixture's "init.<prefix><tensor name>" tensors
  * (exits on a size mismatch). */
 void fx_load_net(Backend *be, Net *n, const Fixture *fx, const char *prefix);
+/* A training fixture's model, schedule, batch and step count (its "config": arch, size, channels,
+ * nz, gf, df, batch, g_steps, steps, then for conditional models the classes and the class-loss
+ * weight). */
+void fx_train_config(const Fixture *fx, ModelConfig *mc, TrainConfig *tc, int *B, int *steps);
+/* Uploads a conditional training fixture's labels of step s into g (nothing for other models). */
+void fx_set_labels(Gan *g, const Fixture *fx, int s);
 
 /* Host layout helpers: NCHW (N,C,HW) <-> CNHW (C,N,HW). */
 void fx_nchw_to_cnhw(float *out, const float *in, int N, int C, int HW);

@@ -59,29 +59,15 @@ static void same_bits(const char *what, Backend *be, const Net *a, const Net *b)
     free(pa); free(pb);
 }
 
-/* A conditional fixture's labels of step s (nothing for other models). */
-static void set_labels(Gan *g, const Fixture *fx, int s) {
-    if (!g->mc.nclasses) return;
-    int32_t lab[64];
-    const float *fl = fx_get(fx, "step%d.labels", s)->data;
-    for (int i = 0; i < g->B && i < 64; i++) lab[i] = (int32_t)fl[i];
-    gan_set_labels(g, lab);
-}
-
 static void run(const char *dir, const char *arch, const char *precision, const char *gpu_name) {
     char path[512], what[256];
     snprintf(path, sizeof path, "%s/train_%s.bin", dir, arch);
     Fixture fx;
     fx_load(&fx, path);
-    const FxTensor *cfg = fx_get(&fx, "config");
-    const float *cf = cfg->data;
-    ModelConfig mc = {(Arch)(int)cf[0], (int)cf[1], (int)cf[2], (int)cf[3], (int)cf[4], (int)cf[5], cfg->numel > 9 ? (int)cf[9] : 0,
-                      cfg->numel > 10 && cf[10] > 0};
-    const int B = (int)cf[6], steps = (int)cf[8];
+    ModelConfig mc;
     TrainConfig tc;
-    train_config_default(&tc);
-    tc.g_steps = (int)cf[7];
-    if (cfg->numel > 10) tc.class_weight = cf[10];
+    int B, steps;
+    fx_train_config(&fx, &mc, &tc, &B, &steps);
     const double tol = !strcmp(precision, "fp32") ? 1e-5 : 1e-2;
     printf("-- %s, %s\n", arch, precision);
     Backend *cpu = backend_create("cpu", 0), *gpu = backend_create(gpu_name, 0);
@@ -101,7 +87,7 @@ static void run(const char *dir, const char *arch, const char *precision, const 
         for (int k = 0; k < 2; k++) {
             both[k]->be->upload(both[k]->be, both[k]->z, fx_get(&fx, "step%d.z", s)->data, (size_t)B * mc.nz);
             gan_set_real(both[k], fx_get(&fx, "step%d.real", s)->data);
-            set_labels(both[k], &fx, s);
+            fx_set_labels(both[k], &fx, s);
             gan_step(both[k]);
             gan_read_stats(both[k], &st[k]);
         }
@@ -162,8 +148,8 @@ static void run(const char *dir, const char *arch, const char *precision, const 
     for (int s = 0; s < 4; s++) {
         gan_set_real(&ga, fx_get(&fx, "step%d.real", s % steps)->data);
         gan_set_real(&gb, fx_get(&fx, "step%d.real", s % steps)->data);
-        set_labels(&ga, &fx, s % steps);
-        set_labels(&gb, &fx, s % steps);
+        fx_set_labels(&ga, &fx, s % steps);
+        fx_set_labels(&gb, &fx, s % steps);
         gan_iterate(&ga);
         gan_iterate(&gb);
     }

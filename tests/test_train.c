@@ -40,15 +40,10 @@ static void run(const char *dir, const char *name, const char *device, int keep)
     snprintf(path, sizeof path, "%s/train_%s.bin", dir, name);
     Fixture fx;
     fx_load(&fx, path);
-    const FxTensor *cfg = fx_get(&fx, "config");
-    const float *c = cfg->data;
-    ModelConfig mc = {(Arch)(int)c[0], (int)c[1], (int)c[2], (int)c[3], (int)c[4], (int)c[5], cfg->numel > 9 ? (int)c[9] : 0,
-                      cfg->numel > 10 && c[10] > 0};
-    const int B = (int)c[6], steps = (int)c[8];
+    ModelConfig mc;
     TrainConfig tc;
-    train_config_default(&tc);
-    tc.g_steps = (int)c[7];
-    if (cfg->numel > 10) tc.class_weight = c[10];
+    int B, steps;
+    fx_train_config(&fx, &mc, &tc, &B, &steps);
     Backend *be = backend_create(device, 0);
     if (keep) be->keep_activations = 1;
     char label[64];
@@ -62,12 +57,7 @@ static void run(const char *dir, const char *name, const char *device, int keep)
     for (int s = 0; s < steps; s++) {
         be->upload(be, g.z, fx_get(&fx, "step%d.z", s)->data, (size_t)B * mc.nz);
         gan_set_real(&g, fx_get(&fx, "step%d.real", s)->data);
-        if (mc.nclasses) {
-            int32_t lab[64];
-            const float *fl = fx_get(&fx, "step%d.labels", s)->data;
-            for (int i = 0; i < B && i < 64; i++) lab[i] = (int32_t)fl[i];
-            gan_set_labels(&g, lab);
-        }
+        fx_set_labels(&g, &fx, s);
         gan_step(&g);
         StepStats st;
         gan_read_stats(&g, &st);
