@@ -82,6 +82,10 @@ int cmd_lenet(int argc, char **argv) {
     if (dataset_load(&tr, data, &o, err, sizeof err) != 0) die("lenet: %s", err);
     if (dataset_load(&te, test, &o, err, sizeof err) != 0) die("lenet: %s", err);
     if (!tr.labels || !te.labels) die("lenet: %s has no labels (the matching labels-idx1 file)", !tr.labels ? data : test);
+    if (tr.nclasses > LENET_CLASSES || te.nclasses > LENET_CLASSES || tr.unlabelled || te.unlabelled)
+        die("lenet: the classifier has %d classes, and %s has %d%s; give data with labels 0 to %d", LENET_CLASSES,
+            te.nclasses > LENET_CLASSES ? test : data, tr.nclasses > te.nclasses ? tr.nclasses : te.nclasses,
+            tr.unlabelled || te.unlabelled ? " (and images outside any class folder)" : "", LENET_CLASSES - 1);
     Backend *be = backend_create("cpu", threads);
     Lenet l;
     lenet_init(&l, be, batch, 1, (uint64_t)seed);
@@ -158,6 +162,9 @@ int cmd_eval(int argc, char **argv) {
         Dataset te;
         if (dataset_load(&te, test, &o, err, sizeof err) != 0) die("eval: %s", err);
         if (!te.labels) die("eval: %s has no labels (the matching labels-idx1 file)", test);
+        if (te.nclasses > LENET_CLASSES || te.unlabelled)
+            die("eval: %s has labels outside the LeNet's %d classes; give data with labels 0 to %d", test, LENET_CLASSES,
+                LENET_CLASSES - 1);
         double cacc[LENET_CLASSES];
         const double acc = accuracy(&l, &te, cacc);
         if (json) {
