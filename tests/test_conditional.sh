@@ -84,6 +84,7 @@ expect_fail "images outside the class subfolders" "1 image of .* lie directly in
 "$bin" train --data "$work/flat" --size 32 --gf 8 --df 8 --batch 8 --steps 2 --quiet --out "$work/plain" >/dev/null 2>&1
 expect_fail "--class for an unconditional model" "not a conditional model; drop --class" sample --checkpoint "$work/plain" --class 1 --grid "$work/x.png"
 expect_fail "--conditional when resuming an unconditional run" "not conditional; drop --conditional" train --resume "$work/plain" --conditional --steps 4
+expect_fail "--class-loss without --conditional" "add --conditional" train --data "$work/shapes" --class-loss 2 --steps 1 --out "$work/r4"
 expect_fail "ONNX export of a conditional model" "ONNX export of a conditional model" export --checkpoint "$run" --format onnx --out "$work/g.onnx"
 
 # conditioning on Fashion-MNIST (Debian's package): 2000 iterations at batch 32 (about 3.5 minutes

@@ -316,6 +316,7 @@ int cmd_train(int argc, char **argv) {
     uint8_t bg[3];
     if (parse_color(background, bg) != 0) die("train: --background '%s' is not a colour; use white, black or #rrggbb", background);
     if (epochs && steps) die("train: give --epochs or --steps, not both");
+    if (class_loss != 1.0f && !conditional && !resume) die("train: --class-loss is for class-conditional models; add --conditional");
 
     /* under mpirun every rank runs this; rank 0 alone prints and writes files */
     Dist dist;
