@@ -130,7 +130,7 @@ void fx_load_net(Backend *be, Net *n, const Fixture *fx, const char *prefix) {
     free(p);
 }
 
-void fx_train_config(const Fixture *fx, ModelConfig *mc, TrainConfig *tc, int *B, int *steps) {
+static void fx_train_config(const Fixture *fx, ModelConfig *mc, TrainConfig *tc, int *B, int *steps) {
     const FxTensor *cfg = fx_get(fx, "config");
     const float *c = cfg->data;
     memset(mc, 0, sizeof *mc);
@@ -143,6 +143,13 @@ void fx_train_config(const Fixture *fx, ModelConfig *mc, TrainConfig *tc, int *B
     if (mc->aux) tc->class_weight = c[10];
     *B = (int)c[6];
     *steps = (int)c[8];
+}
+
+void fx_load_train(Fixture *fx, const char *dir, const char *name, ModelConfig *mc, TrainConfig *tc, int *B, int *steps) {
+    char path[1024];
+    snprintf(path, sizeof path, "%s/train_%s.bin", dir, name);
+    fx_load(fx, path);
+    fx_train_config(fx, mc, tc, B, steps);
 }
 
 void fx_set_labels(Gan *g, const Fixture *fx, int s) {

@@ -31,10 +31,10 @@ int fx_check(const char *what, const float *ours, const float *ref, size_t n, do
 /* Loads a network's parameters from a training fixture's "init.<prefix><tensor name>" tensors
  * (exits on a size mismatch). */
 void fx_load_net(Backend *be, Net *n, const Fixture *fx, const char *prefix);
-/* A training fixture's model, schedule, batch and step count (its "config": arch, size, channels,
- * nz, gf, df, batch, g_steps, steps, then for conditional models the classes and the class-loss
- * weight). */
-void fx_train_config(const Fixture *fx, ModelConfig *mc, TrainConfig *tc, int *B, int *steps);
+/* Loads DIR/train_NAME.bin and reads its model, schedule, batch and step count (its "config": arch,
+ * size, channels, nz, gf, df, batch, g_steps, steps, then for conditional models the classes and the
+ * class-loss weight). */
+void fx_load_train(Fixture *fx, const char *dir, const char *name, ModelConfig *mc, TrainConfig *tc, int *B, int *steps);
 /* Uploads a conditional training fixture's labels of step s into g (nothing for other models). */
 void fx_set_labels(Gan *g, const Fixture *fx, int s);
 

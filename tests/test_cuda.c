@@ -60,14 +60,12 @@ static void same_bits(const char *what, Backend *be, const Net *a, const Net *b)
 }
 
 static void run(const char *dir, const char *arch, const char *precision, const char *gpu_name) {
-    char path[512], what[256];
-    snprintf(path, sizeof path, "%s/train_%s.bin", dir, arch);
+    char what[256];
     Fixture fx;
-    fx_load(&fx, path);
     ModelConfig mc;
     TrainConfig tc;
     int B, steps;
-    fx_train_config(&fx, &mc, &tc, &B, &steps);
+    fx_load_train(&fx, dir, arch, &mc, &tc, &B, &steps);
     const double tol = !strcmp(precision, "fp32") ? 1e-5 : 1e-2;
     printf("-- %s, %s\n", arch, precision);
     Backend *cpu = backend_create("cpu", 0), *gpu = backend_create(gpu_name, 0);

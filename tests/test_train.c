@@ -36,14 +36,11 @@ static void check_net(Backend *be, Net *n, const Fixture *fx, const char *prefix
 /* keep: the backend keeps every activation instead of recomputing (as the CUDA backend does), which
  * runs the model's other memory plan on the CPU too */
 static void run(const char *dir, const char *name, const char *device, int keep) {
-    char path[512];
-    snprintf(path, sizeof path, "%s/train_%s.bin", dir, name);
     Fixture fx;
-    fx_load(&fx, path);
     ModelConfig mc;
     TrainConfig tc;
     int B, steps;
-    fx_train_config(&fx, &mc, &tc, &B, &steps);
+    fx_load_train(&fx, dir, name, &mc, &tc, &B, &steps);
     Backend *be = backend_create(device, 0);
     if (keep) be->keep_activations = 1;
     char label[64];

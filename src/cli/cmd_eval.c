@@ -236,9 +236,6 @@ int cmd_eval(int argc, char **argv) {
     }
     EvalResult r;
     evaluator_run(&ev, img, labels, m, (uint64_t)seed, &r);
-    double min_acc = 1;
-    for (int c = 0; c < r.nclasses; c++)
-        if (r.class_acc[c] < min_acc) min_acc = r.class_acc[c];
     if (json) {
         printf("{\"fid\": %.6g, \"kid\": %.6g, \"kid_std\": %.6g, \"is\": %.6g, \"is_std\": %.6g, \"precision\": %.6g, "
                "\"recall\": %.6g, \"nn_median\": %.6g, \"memorized\": %.6g, \"n\": %d, \"n_reference\": %d, "
@@ -247,7 +244,7 @@ int cmd_eval(int argc, char **argv) {
         if (r.nclasses) {
             printf(", \"class_accuracy\": [");
             for (int c = 0; c < r.nclasses; c++) printf("%s%.6f", c ? ", " : "", r.class_acc[c]);
-            printf("], \"min_class_accuracy\": %.6f", min_acc);
+            printf("], \"min_class_accuracy\": %.6f", r.min_class_acc);
         }
         printf("}\n");
     } else {
@@ -261,7 +258,7 @@ int cmd_eval(int argc, char **argv) {
         printf("  nearest real     %10.4f  median feature distance; %.2f%% nearer than the closest real pair\n",
                r.nn_median, 100 * r.memorized);
         if (r.nclasses) {
-            printf("  class accuracy   %10.4f  lowest share of a class's samples the LeNet gives that class:\n", min_acc);
+            printf("  class accuracy   %10.4f  lowest share of a class's samples the LeNet gives that class:\n", r.min_class_acc);
             for (int c = 0; c < r.nclasses; c++) {
                 char name[CLASS_NAME_MAX];
                 classes_name(classes, c, name, sizeof name);

@@ -141,9 +141,6 @@ static void evaluate_during_training(Evaluator *ev, const char *out, Gan *g, uin
     /* per-class accuracy where the LeNet's classes can be the model's */
     evaluator_run(ev, img, mc->nclasses == LENET_CLASSES ? labels : NULL, n, seed, &r);
     free(z); free(raw); free(img); free(labels);
-    double min_acc = 1;
-    for (int c = 0; c < r.nclasses; c++)
-        if (r.class_acc[c] < min_acc) min_acc = r.class_acc[c];
     char path[4300], line[512], err[512];
     snprintf(path, sizeof path, "%s/metrics.csv", out);
     /* keep the rows before this step (a resumed run drops what came after its checkpoint) */
@@ -170,7 +167,7 @@ static void evaluate_during_training(Evaluator *ev, const char *out, Gan *g, uin
     free(old);
     int at = snprintf(line, sizeof line, "%ld,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f", g->step, r.fid, r.kid, r.is,
                       r.precision, r.recall, r.nn_median, r.memorized);
-    if (r.nclasses) at += snprintf(line + at, sizeof line - (size_t)at, ",%.6f", min_acc);
+    if (r.nclasses) at += snprintf(line + at, sizeof line - (size_t)at, ",%.6f", r.min_class_acc);
     snprintf(line + at, sizeof line - (size_t)at, "\n");
     atomic_write(&a, line, strlen(line));
     if (atomic_commit(&a, err, sizeof err) != 0) die("%s", err);

@@ -197,7 +197,11 @@ void evaluator_run(Evaluator *e, const float *images, const int32_t *labels, int
             right[labels[i]] += lenet_argmax(probs + (size_t)i * LENET_CLASSES) == labels[i];
         }
         r->nclasses = LENET_CLASSES;
-        for (int k = 0; k < LENET_CLASSES; k++) r->class_acc[k] = r->class_n[k] ? (double)right[k] / r->class_n[k] : 0;
+        r->min_class_acc = 1;
+        for (int k = 0; k < LENET_CLASSES; k++) {
+            r->class_acc[k] = r->class_n[k] ? (double)right[k] / r->class_n[k] : 0;
+            if (r->class_acc[k] < r->min_class_acc) r->min_class_acc = r->class_acc[k];
+        }
     }
     free(feat); free(probs); free(mu); free(cov);
 }

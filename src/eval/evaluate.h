@@ -15,6 +15,7 @@ typedef struct {
     int nclasses;
     double class_acc[LENET_CLASSES];
     int class_n[LENET_CLASSES];
+    double min_class_acc; /* the lowest class_acc */
 } EvalResult;
 
 typedef struct {

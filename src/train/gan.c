@@ -113,15 +113,19 @@ void gan_set_real(Gan *g, const float *host_nchw) {
     g->be->transpose01(g->be, g->real, g->staging, g->B, C, S * S);
 }
 
-void gan_set_labels(Gan *g, const int32_t *labels) {
-    DCGAN_CHECK(g->labels, "gan_set_labels: the model is not conditional");
-    float *h = xmalloc((size_t)g->B * sizeof(float));
-    for (int i = 0; i < g->B; i++) {
-        DCGAN_CHECK(labels[i] >= 0 && labels[i] < g->mc.nclasses, "label %d out of range", labels[i]);
+void labels_upload(Backend *be, float *dst, const int32_t *labels, int n, int B, int K) {
+    float *h = xcalloc((size_t)B, sizeof(float));
+    for (int i = 0; i < n; i++) {
+        DCGAN_CHECK(labels[i] >= 0 && labels[i] < K, "class %d out of range", labels[i]);
         h[i] = (float)labels[i];
     }
-    g->be->upload(g->be, g->labels, h, (size_t)g->B);
+    be->upload(be, dst, h, (size_t)B);
     free(h);
+}
+
+void gan_set_labels(Gan *g, const int32_t *labels) {
+    DCGAN_CHECK(g->labels, "gan_set_labels: the model is not conditional");
+    labels_upload(g->be, g->labels, labels, g->B, g->B, g->mc.nclasses);
 }
 
 /* D on x, loss against target (and with an auxiliary classifier, class_weight * the cross-entropy

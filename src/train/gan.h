@@ -86,6 +86,8 @@ void gan_set_real(Gan *g, const float *host_nchw);
 /* Uploads the real batch's class labels (B) for a conditional model; G makes the fake batch for the
  * same labels. */
 void gan_set_labels(Gan *g, const int32_t *labels);
+/* Uploads n class indices in [0, K) as floats into dst (B); the rows past n are class 0. */
+void labels_upload(Backend *be, float *dst, const int32_t *labels, int n, int B, int K);
 /* One training iteration on the current z and real batch. */
 void gan_step(Gan *g);
 /* gan_draw_z then gan_step. On a backend with graphs (and without a gradient-averaging hook or

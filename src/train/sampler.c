@@ -47,15 +47,7 @@ void sampler_run(Sampler *s, const float *z, const int32_t *labels, int n, int b
     memcpy(zh, z, (size_t)n * nz * sizeof(float));
     be->upload(be, s->z, zh, (size_t)s->B * nz);
     free(zh);
-    if (labels) { /* rows past n: class 0 */
-        float *lh = xcalloc((size_t)s->B, sizeof(float));
-        for (int i = 0; i < n; i++) {
-            DCGAN_CHECK(labels[i] >= 0 && labels[i] < s->mc.nclasses, "sampler: class %d out of range", labels[i]);
-            lh[i] = (float)labels[i];
-        }
-        be->upload(be, s->labels, lh, (size_t)s->B);
-        free(lh);
-    }
+    if (labels) labels_upload(be, s->labels, labels, n, s->B, s->mc.nclasses);
     /* batch-statistics mode must not move the running statistics of the copy: save and restore */
     float *saved = NULL;
     if (batch_stats) {
