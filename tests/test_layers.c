@@ -145,6 +145,20 @@ static void act_case(const Fixture *fx, const char *an, Act act) {
           *g = dev_from(fx_get(fx, "%s.dout", n)->data, x->numel);
     be->act_forward(be, y, dx, x->numel, act);
     snprintf(buf, sizeof buf, "%s forward", an); check_flat(buf, y, fx_get(fx, "%s.out", n));
+    if (act == ACT_RELU || act == ACT_LRELU) {
+        /* the same backward from the output's sign bits, over a length that ends inside a word */
+        size_t m = x->numel;
+        while (m % 32 == 0 || m % 32 > 25) m--;
+        float *gb = dev_from(fx_get(fx, "%s.dout", n)->data, x->numel);
+        uint32_t *bits = (uint32_t *)be->alloc(be, (m + 31) / 32);
+        be->sign_bits(be, bits, y, m);
+        be->act_backward_bits(be, gb, gb, bits, m, act);
+        float *h = host_from(gb, m);
+        snprintf(buf, sizeof buf, "%s backward from sign bits (%zu values)", an, m);
+        fx_check(buf, h, fx_get(fx, "%s.dx", n)->data, m, TOL);
+        free(h);
+        be->free(be, gb); be->free(be, (float *)bits);
+    }
     be->act_backward(be, g, g, y, x->numel, act);
     snprintf(buf, sizeof buf, "%s backward", an); check_flat(buf, g, fx_get(fx, "%s.dx", n));
     be->free(be, dx); be->free(be, y); be->free(be, g);

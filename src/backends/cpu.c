@@ -6,9 +6,7 @@
 #include "../core/util.h"
 #include "../core/ctr_rng.h"
 #include "../ops/op_math.h"
-#ifdef DCGAN_HAVE_DNNL
 #include "cpu_dnnl.h"
-#endif
 
 #include <cblas.h>
 #include <math.h>
@@ -19,12 +17,12 @@
 #include <string.h>
 #include <unistd.h>
 
-/* The im2col scratch is capped at this many floats (64 MB); bigger layers are done in batch chunks. */
-#define COL_BUDGET_FLOATS ((size_t)16 << 20)
+/* The im2col scratch is capped at this many floats (16 MB); bigger layers are done in batch chunks,
+ * which still give sgemm thousands of columns. */
+#define COL_BUDGET_FLOATS ((size_t)4 << 20)
 
 typedef struct {
-    float *col;     /* im2col / col2im scratch */
-    size_t col_cap; /* floats allocated in col */
+    CpuScratch scratch; /* im2col / col2im columns, or oneDNN's reordered copies */
     size_t live_bytes, mem_limit; /* tensor memory held, and the machine's available memory */
 #ifdef DCGAN_HAVE_DNNL
     DnnlCtx *dnnl;  /* oneDNN convolutions, or NULL for im2col + sgemm */
@@ -52,13 +50,15 @@ static ConvGeom geom_convt(const ConvShape *s) {
 void openblas_set_num_threads(int num_threads);
 
 static float *cpu_scratch(Backend *be, size_t n) {
-    CpuCtx *c = be->ctx;
-    if (n > c->col_cap) {
-        free(c->col);
-        c->col = xmalloc(n * sizeof(float));
-        c->col_cap = n;
+    CpuScratch *s = &((CpuCtx *)be->ctx)->scratch;
+    if (n * sizeof(float) > s->bytes) {
+        free(s->p);
+        s->p = NULL;
+        if (posix_memalign(&s->p, 64, n * sizeof(float)) != 0)
+            die("out of memory for convolution scratch (%.1f MB)", n * sizeof(float) / 1048576.0);
+        s->bytes = n * sizeof(float);
     }
-    return c->col;
+    return s->p;
 }
 
 /* ------------------------------------------------------------------------------------------------
@@ -417,12 +417,12 @@ static void cpu_convt_backward(Backend *be, float *din, float *dw, float *dbias,
         for (int b0 = lo; b0 < hi; b0 += p.nb) {
             const int n = b0 + p.nb <= hi ? p.nb : hi - b0;
             im2col(col, dout, s->Co, s->B, s->Ho, s->Wo, b0, n, s->Hi, s->Wi, s->K, s->S, s->P);
+            if (dw) /* before din: din may alias in */
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, s->Ci, kk, n * hw, 1.0f, in + (size_t)b0 * hw, Nin,
+                            col, n * hw, 1.0f, dwp, kk);
             if (din)
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, s->Ci, n * hw, kk, 1.0f, w, kk, col, n * hw,
                             0.0f, din + (size_t)b0 * hw, Nin);
-            if (dw)
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, s->Ci, kk, n * hw, 1.0f, in + (size_t)b0 * hw, Nin,
-                            col, n * hw, 1.0f, dwp, kk);
         }
     }
     if (dw) reduce_threads(dw, scratch + (size_t)p.nb * kk * hw, p.col_per_thread, wn, p.nthreads);
@@ -458,6 +458,24 @@ static void cpu_act_backward(Backend *be, float *din, const float *dout, const f
     for (size_t i = 0; i < n; i++) {
         din[i] = dout[i] * act_grad_from_output(out[i], act);
     }
+}
+
+static void cpu_sign_bits(Backend *be, uint32_t *bits, const float *out, size_t n) {
+    (void)be;
+    const size_t words = (n + 31) / 32;
+    #pragma omp parallel for schedule(static)
+    for (size_t w = 0; w < words; w++) {
+        uint32_t b = 0;
+        const size_t end = (w + 1) * 32 < n ? (w + 1) * 32 : n;
+        for (size_t i = w * 32; i < end; i++) b |= (uint32_t)(out[i] > 0.0f) << (i % 32);
+        bits[w] = b;
+    }
+}
+
+static void cpu_act_backward_bits(Backend *be, float *din, const float *dout, const uint32_t *bits, size_t n, Act act) {
+    (void)be;
+    #pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < n; i++) din[i] = dout[i] * act_grad_from_sign((int)((bits[i / 32] >> (i % 32)) & 1u), act);
 }
 
 /* ------------------------------------------------------------------------------------------------
@@ -759,7 +777,7 @@ static void cpu_destroy(Backend *be) {
 #ifdef DCGAN_HAVE_DNNL
     dnnl_ctx_destroy(c->dnnl);
 #endif
-    free(c->col);
+    free(c->scratch.p);
     free(c);
     free(be);
 }
@@ -776,7 +794,7 @@ Backend *backend_cpu_create(int threads, int use_dnnl) {
     be->ctx = ctx;
 #ifdef DCGAN_HAVE_DNNL
     if (use_dnnl) {
-        ctx->dnnl = dnnl_ctx_create();
+        ctx->dnnl = dnnl_ctx_create(&ctx->scratch);
         be->name = "cpu";
     }
 #else
@@ -803,6 +821,8 @@ Backend *backend_cpu_create(int threads, int use_dnnl) {
     be->batchnorm_backward_reduced = cpu_batchnorm_backward_reduced;
     be->act_forward = cpu_act_forward;
     be->act_backward = cpu_act_backward;
+    be->sign_bits = cpu_sign_bits;
+    be->act_backward_bits = cpu_act_backward_bits;
     be->bce_logits = cpu_bce_logits;
     be->softmax_xent = cpu_softmax_xent;
     be->adam = cpu_adam;

@@ -42,13 +42,13 @@ struct DnnlCtx {
     dnnl_stream_t stream;
     Entry *e;
     int n, cap;
-    void *scratch;
-    size_t scratch_bytes;
+    CpuScratch *scratch; /* the CPU backend's, shared with its im2col path */
     int profile;
 };
 
-DnnlCtx *dnnl_ctx_create(void) {
+DnnlCtx *dnnl_ctx_create(CpuScratch *scratch) {
     DnnlCtx *c = xcalloc(1, sizeof *c);
+    c->scratch = scratch;
     DNNL_CHECK(dnnl_engine_create(&c->engine, dnnl_cpu, 0));
     DNNL_CHECK(dnnl_stream_create(&c->stream, c->engine, dnnl_stream_default_flags));
     const char *p = getenv("DCGAN_PROFILE");
@@ -89,7 +89,6 @@ void dnnl_ctx_destroy(DnnlCtx *c) {
         reorder_free(&e->rw);
     }
     free(c->e);
-    free(c->scratch);
     dnnl_stream_destroy(c->stream);
     dnnl_engine_destroy(c->engine);
     free(c);
@@ -101,11 +100,23 @@ static void cnhw_md(dnnl_memory_desc_t *md, int n, int N, int C, int H, int W) {
     DNNL_CHECK(dnnl_memory_desc_init_by_strides(md, 4, dims, dnnl_f32, strides));
 }
 
-static void make_reorder(DnnlCtx *c, Reorder *r, const dnnl_memory_desc_t *from, const dnnl_memory_desc_t *to) {
+/* accumulate: the reorder adds to its destination (dst = dst + reordered src) */
+static void make_reorder(DnnlCtx *c, Reorder *r, const dnnl_memory_desc_t *from, const dnnl_memory_desc_t *to,
+                         int accumulate) {
     r->needed = !dnnl_memory_desc_equal(from, to);
     if (!r->needed) return;
+    dnnl_primitive_attr_t attr = NULL;
+    if (accumulate) {
+        dnnl_post_ops_t ops;
+        DNNL_CHECK(dnnl_primitive_attr_create(&attr));
+        DNNL_CHECK(dnnl_post_ops_create(&ops));
+        DNNL_CHECK(dnnl_post_ops_append_sum(ops, 1.0f));
+        DNNL_CHECK(dnnl_primitive_attr_set_post_ops(attr, ops));
+        DNNL_CHECK(dnnl_post_ops_destroy(ops));
+    }
     dnnl_primitive_desc_t pd;
-    DNNL_CHECK(dnnl_reorder_primitive_desc_create(&pd, from, c->engine, to, c->engine, NULL));
+    DNNL_CHECK(dnnl_reorder_primitive_desc_create(&pd, from, c->engine, to, c->engine, attr));
+    if (attr) DNNL_CHECK(dnnl_primitive_attr_destroy(attr));
     DNNL_CHECK(dnnl_primitive_create(&r->prim, pd));
     DNNL_CHECK(dnnl_primitive_desc_destroy(pd));
     DNNL_CHECK(dnnl_memory_create(&r->from, from, c->engine, DNNL_MEMORY_NONE));
@@ -178,17 +189,17 @@ static Entry *get_entry(DnnlCtx *c, const ConvGeom *g, int bfull, int dir) {
     e->w_bytes = dnnl_memory_desc_get_size(mw);
     /* inputs are reordered user -> primitive, outputs primitive -> user */
     if (dir == DIR_FWD) {
-        make_reorder(c, &e->ra, &big_user, ma);
-        make_reorder(c, &e->rb, mb, &small_user);
-        make_reorder(c, &e->rw, &w_user, mw);
+        make_reorder(c, &e->ra, &big_user, ma, 0);
+        make_reorder(c, &e->rb, mb, &small_user, 0);
+        make_reorder(c, &e->rw, &w_user, mw, 0);
     } else if (dir == DIR_BWD_DATA) {
-        make_reorder(c, &e->ra, ma, &big_user);
-        make_reorder(c, &e->rb, &small_user, mb);
-        make_reorder(c, &e->rw, &w_user, mw);
-    } else {
-        make_reorder(c, &e->ra, &big_user, ma);
-        make_reorder(c, &e->rb, &small_user, mb);
-        make_reorder(c, &e->rw, mw, &w_user);
+        make_reorder(c, &e->ra, ma, &big_user, 0);
+        make_reorder(c, &e->rb, &small_user, mb, 0);
+        make_reorder(c, &e->rw, &w_user, mw, 0);
+    } else { /* the weight gradient is added to the caller's (parameter gradients accumulate) */
+        make_reorder(c, &e->ra, &big_user, ma, 0);
+        make_reorder(c, &e->rb, &small_user, mb, 0);
+        make_reorder(c, &e->rw, mw, &w_user, 1);
     }
     if (pd != fpd) DNNL_CHECK(dnnl_primitive_desc_destroy(pd));
     DNNL_CHECK(dnnl_primitive_desc_destroy(fpd));
@@ -196,27 +207,33 @@ static Entry *get_entry(DnnlCtx *c, const ConvGeom *g, int bfull, int dir) {
 }
 
 static char *scratch(DnnlCtx *c, size_t bytes) {
-    if (bytes > c->scratch_bytes) {
-        free(c->scratch);
-        if (posix_memalign(&c->scratch, 64, bytes) != 0) die("out of memory for convolution scratch (%.1f MB)", bytes / 1048576.0);
-        c->scratch_bytes = bytes;
+    CpuScratch *s = c->scratch;
+    if (bytes > s->bytes) {
+        free(s->p);
+        s->p = NULL;
+        if (posix_memalign(&s->p, 64, bytes) != 0) die("out of memory for convolution scratch (%.1f MB)", bytes / 1048576.0);
+        s->bytes = bytes;
     }
-    return c->scratch;
+    return s->p;
 }
 
 static size_t up64(size_t x) { return (x + 63) & ~(size_t)63; }
 
-/* Runs entry e. User pointers: big (a), small (b), weights (w); inputs are const in spirit. */
-static void run(DnnlCtx *c, Entry *e, void *big, void *small, void *w) {
-    char *s = scratch(c, up64(e->a_bytes) + up64(e->b_bytes) + up64(e->w_bytes));
-    void *pa = e->ra.needed ? s : big;
-    void *pb = e->rb.needed ? s + up64(e->a_bytes) : small;
-    void *pw = e->rw.needed ? s + up64(e->a_bytes) + up64(e->b_bytes) : w;
-    int in_a = e->dir != DIR_BWD_DATA, in_b = e->dir != DIR_FWD, in_w = e->dir != DIR_BWD_WEIGHTS;
+/* Runs entry e. User pointers: big (a), small (b), weights (w); inputs are const in spirit. The
+ * weights' copy in the primitive's layout stays in the scratch after the call, so the next chunk of
+ * the same entry passes w_ready = 1 and skips reordering them again. For the weight gradient, w
+ * accumulates: the primitive's result is added to it. */
+static void run(DnnlCtx *c, Entry *e, void *big, void *small, void *w, int w_ready) {
+    char *s = scratch(c, up64(e->w_bytes) + up64(e->a_bytes) + up64(e->b_bytes));
+    const int in_a = e->dir != DIR_BWD_DATA, in_b = e->dir != DIR_FWD, in_w = e->dir != DIR_BWD_WEIGHTS;
+    /* weights first, so that their copy sits at the same place for every chunk */
+    void *pw = (e->rw.needed || !in_w) ? s : w;
+    void *pa = e->ra.needed ? s + up64(e->w_bytes) : big;
+    void *pb = e->rb.needed ? s + up64(e->w_bytes) + up64(e->a_bytes) : small;
     double t0 = c->profile ? now_seconds() : 0, t1 = 0, t2 = 0;
     if (in_a && e->ra.needed) run_reorder(c, &e->ra, big, pa);
     if (in_b && e->rb.needed) run_reorder(c, &e->rb, small, pb);
-    if (in_w && e->rw.needed) run_reorder(c, &e->rw, w, pw);
+    if (in_w && e->rw.needed && !w_ready) run_reorder(c, &e->rw, w, pw);
     if (c->profile) { DNNL_CHECK(dnnl_stream_wait(c->stream)); t1 = now_seconds(); }
     DNNL_CHECK(dnnl_memory_set_data_handle(e->a, pa));
     DNNL_CHECK(dnnl_memory_set_data_handle(e->b, pb));
@@ -239,7 +256,18 @@ static void run(DnnlCtx *c, Entry *e, void *big, void *small, void *w) {
     if (c->profile) { DNNL_CHECK(dnnl_stream_wait(c->stream)); t2 = now_seconds(); }
     if (!in_a && e->ra.needed) run_reorder(c, &e->ra, pa, big);
     if (!in_b && e->rb.needed) run_reorder(c, &e->rb, pb, small);
-    if (!in_w && e->rw.needed) run_reorder(c, &e->rw, pw, w);
+    if (!in_w) {
+        if (e->rw.needed) {
+            run_reorder(c, &e->rw, pw, w); /* w += the gradient, through the reorder's sum */
+        } else {
+            DNNL_CHECK(dnnl_stream_wait(c->stream));
+            const size_t wn = e->w_bytes / sizeof(float);
+            float *dw = w;
+            const float *gw = pw;
+            #pragma omp parallel for schedule(static)
+            for (size_t i = 0; i < wn; i++) dw[i] += gw[i];
+        }
+    }
     DNNL_CHECK(dnnl_stream_wait(c->stream));
     if (c->profile) {
         e->t_reorder += (t1 - t0) + (now_seconds() - t2);
@@ -250,7 +278,7 @@ static void run(DnnlCtx *c, Entry *e, void *big, void *small, void *w) {
 
 /* Images per call: the batch is split so that the blocked copies stay within CHUNK_BYTES
  * (oneDNN pads channels to 16 in its blocked layouts). */
-#define CHUNK_BYTES ((size_t)24 << 20)
+#define CHUNK_BYTES ((size_t)16 << 20)
 static int chunk_of(const ConvGeom *g) {
     const size_t cb = (size_t)((g->Cb + 15) / 16 * 16), cs = (size_t)((g->Cs + 15) / 16 * 16);
     const size_t per = (cb * g->Hb * g->Wb + cs * g->Hs * g->Ws) * sizeof(float);
@@ -260,35 +288,30 @@ static int chunk_of(const ConvGeom *g) {
     return (int)nb;
 }
 
-/* Runs direction dir over the batch in chunks; big/small point at whole CNHW tensors. For the
- * weight gradient, w receives each chunk's gradient and dw_acc accumulates them in a fixed order. */
-static void run_chunked(DnnlCtx *c, const ConvGeom *g, int dir, float *big, float *small, float *w, float *dw_acc) {
+/* Runs direction dir over the batch in chunks, in a fixed order; big/small point at whole CNHW
+ * tensors, w at the weights (or, for DIR_BWD_WEIGHTS, the gradient they accumulate into). */
+static void run_chunked(DnnlCtx *c, const ConvGeom *g, int dir, float *big, float *small, float *w) {
     const int nb = chunk_of(g);
-    const size_t wn = (size_t)g->Cs * g->Cb * g->K * g->K;
+    const Entry *prev = NULL;
     for (int b0 = 0; b0 < g->B; b0 += nb) {
         ConvGeom gc = *g;
         gc.B = b0 + nb <= g->B ? nb : g->B - b0;
-        run(c, get_entry(c, &gc, g->B, dir), big + (size_t)b0 * g->Hb * g->Wb, small + (size_t)b0 * g->Hs * g->Ws, w);
-        if (dw_acc) {
-            #pragma omp parallel for schedule(static)
-            for (size_t i = 0; i < wn; i++) dw_acc[i] += w[i];
-        }
+        Entry *e = get_entry(c, &gc, g->B, dir);
+        run(c, e, big + (size_t)b0 * g->Hb * g->Wb, small + (size_t)b0 * g->Hs * g->Ws, w, e == prev);
+        prev = e;
     }
 }
 
 void dnnl_conv_fwd(DnnlCtx *c, const ConvGeom *g, float *small, const float *big, const float *w) {
-    run_chunked(c, g, DIR_FWD, (float *)big, small, (float *)w, NULL);
+    run_chunked(c, g, DIR_FWD, (float *)big, small, (float *)w);
 }
 
 void dnnl_conv_bwd_data(DnnlCtx *c, const ConvGeom *g, float *big, const float *small, const float *w) {
-    run_chunked(c, g, DIR_BWD_DATA, big, (float *)small, (float *)w, NULL);
+    run_chunked(c, g, DIR_BWD_DATA, big, (float *)small, (float *)w);
 }
 
 void dnnl_conv_bwd_weights(DnnlCtx *c, const ConvGeom *g, float *dw, const float *big, const float *small) {
-    /* parameter gradients accumulate: each chunk's gradient lands in tmp and is added to dw */
-    float *tmp = xmalloc((size_t)g->Cs * g->Cb * g->K * g->K * sizeof(float));
-    run_chunked(c, g, DIR_BWD_WEIGHTS, (float *)big, (float *)small, tmp, dw);
-    free(tmp);
+    run_chunked(c, g, DIR_BWD_WEIGHTS, (float *)big, (float *)small, dw);
 }
 #else
 typedef int dcgan_cpu_dnnl_unused; /* ISO C wants a translation unit to declare something */

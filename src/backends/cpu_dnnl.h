@@ -13,11 +13,18 @@
 
 typedef struct DnnlCtx DnnlCtx;
 
+/* The CPU backend's one scratch block (64-byte aligned, grows, never shrinks), shared by the
+ * im2col path and oneDNN's reorders: a layer uses one or the other, never both at once. */
+typedef struct {
+    void *p;
+    size_t bytes;
+} CpuScratch;
+
 typedef struct {
     int B, Cb, Hb, Wb, Cs, Hs, Ws, K, S, P;
 } ConvGeom;
 
-DnnlCtx *dnnl_ctx_create(void);
+DnnlCtx *dnnl_ctx_create(CpuScratch *scratch);
 void dnnl_ctx_destroy(DnnlCtx *c);
 
 /* small (Cs,B,Hs,Ws) = conv(big (Cb,B,Hb,Wb), w) */

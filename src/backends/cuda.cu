@@ -485,6 +485,37 @@ static void cu_linear_backward(Backend *be, float *din, float *dw, float *dbias,
     PROF_END(c, "linear backward");
 }
 
+/* bit i % 32 of bits[i / 32] = out[i] > 0; blockDim and the grid stride are multiples of 32, so
+ * every warp covers one whole 32-value word (the tail of the last word reads as 0) */
+__global__ void k_sign_bits(uint32_t *bits, const float *out, size_t n) {
+    const size_t total = (n + 31) & ~(size_t)31;
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < total; i += (size_t)gridDim.x * blockDim.x) {
+        const unsigned b = __ballot_sync(0xffffffffu, i < n && out[i] > 0.0f);
+        if ((threadIdx.x & 31) == 0) bits[i >> 5] = b;
+    }
+}
+
+__global__ void k_act_bwd_bits(float *din, const float *dout, const uint32_t *bits, size_t n, int act) {
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x)
+        din[i] = __fmul_rn(dout[i], act_grad_from_sign((int)((bits[i >> 5] >> (i & 31)) & 1u), act));
+}
+
+static void cu_sign_bits(Backend *be, uint32_t *bits, const float *out, size_t n) {
+    CudaCtx *c = ctx_of(be);
+    PROF_BEGIN(c);
+    k_sign_bits<<<grid_for((n + 31) & ~(size_t)31, 256, c->nsm), 256, 0, c->stream>>>(bits, out, n);
+    KCHECK();
+    PROF_END(c, "sign bits");
+}
+
+static void cu_act_backward_bits(Backend *be, float *din, const float *dout, const uint32_t *bits, size_t n, Act act) {
+    CudaCtx *c = ctx_of(be);
+    PROF_BEGIN(c);
+    k_act_bwd_bits<<<grid_for(n, 256, c->nsm), 256, 0, c->stream>>>(din, dout, bits, n, act);
+    KCHECK();
+    PROF_END(c, "activation backward");
+}
+
 /* ------------------------------------------------------------------------------------------------
  * convolutions (cuDNN) */
 
@@ -1317,6 +1348,8 @@ extern "C" __attribute__((visibility("default"))) Backend *backend_cuda_create(c
     be->batchnorm_backward_reduced = cu_batchnorm_backward_reduced;
     be->act_forward = cu_act_forward;
     be->act_backward = cu_act_backward;
+    be->sign_bits = cu_sign_bits;
+    be->act_backward_bits = cu_act_backward_bits;
     be->bce_logits = cu_bce_logits;
     be->softmax_xent = cu_softmax_xent;
     be->adam = cu_adam;

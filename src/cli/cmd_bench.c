@@ -102,6 +102,7 @@ int cmd_bench(int argc, char **argv) {
     rng_fill_normal(&r, real, img, 0.0f, 1.0f);
     for (size_t i = 0; i < img; i++) real[i] = tanhf(real[i]);
     gan_set_real(&g, real);
+    free(real); /* the backend holds its copy */
     if (classes) { /* labels 0, 1, ..., K-1, 0, ... */
         int32_t *labels = xmalloc((size_t)batch * sizeof(int32_t));
         for (int i = 0; i < batch; i++) labels[i] = i % classes;
@@ -120,7 +121,6 @@ int cmd_bench(int argc, char **argv) {
            "images_per_s=%.2f gflops=%.1f peak_rss_mb=%.1f d_loss=%.4f g_loss=%.4f\n",
            arch, size, channels, classes, batch, g_steps, steps, threads, be->name, 1000.0 * dt / steps, ips,
            ips * iteration_flops(&g.G, &g.D, g_steps) / 1e9, peak_rss_mb(), st.d_loss, st.g_loss);
-    free(real);
     gan_free(&g);
     be->destroy(be);
     return 0;

@@ -158,9 +158,9 @@ float lenet_train_step(Lenet *l, const float *images, const int32_t *labels, dou
     net_forward(net, be, &l->ws, l->x, 1);
     be->transpose01(be, l->logits, net->y[3], LENET_CLASSES, l->B, 1);
     be->softmax_xent(be, l->loss, l->probs, l->dlogits, l->logits, l->labels, l->B, LENET_CLASSES, 1.0f);
-    be->transpose01(be, l->ws.g0, l->dlogits, l->B, LENET_CLASSES, 1); /* (B,K) -> (K,B) */
+    be->transpose01(be, l->ws.act, l->dlogits, l->B, LENET_CLASSES, 1); /* (B,K) -> (K,B) */
     be->zero(be, net->grads, net->nparams);
-    net_backward(net, be, &l->ws, l->x, l->ws.g0, 1, 0);
+    net_backward(net, be, &l->ws, l->x, l->ws.act, 1, 0);
     be->counter_add(be, l->adam_ctr, 1);
     be->adam(be, net->params, net->grads, net->adam_m, net->adam_v, net->nparams, lr, 0.9, 0.999, 1e-8, l->adam_ctr);
     float loss;

@@ -202,7 +202,9 @@ void net_alloc(Net *n, Backend *be, int B, int training) {
         n->adam_v = be->alloc(be, n->nparams);
     }
     n->buffers = be->alloc(be, n->nbuf ? n->nbuf : 1);
-    n->recompute0 = n->nlayers > 1 && !n->layer[0].has_bn && n->layer[0].kind == LAYER_CONV && !be->keep_activations;
+    const Act a0 = n->layer[0].act; /* its backward must need only the output's sign */
+    n->recompute0 = n->nlayers > 1 && !n->layer[0].has_bn && n->layer[0].kind == LAYER_CONV && !be->keep_activations &&
+                    (a0 == ACT_NONE || a0 == ACT_RELU || a0 == ACT_LRELU);
     size_t nact = 0, nstat = 0;
     const int keep = be->keep_activations && training;
     for (int l = n->recompute0 ? 1 : 0; l < n->nlayers; l++) {
@@ -293,61 +295,44 @@ int net_find_buffer(const Net *n, const char *name) {
     return -1;
 }
 
-/* The two gradient buffers alternate through a backward pass; this follows the alternation of the
- * training step's longest chain (D's backward with its input gradient, then G's) and records what
- * each buffer must hold. */
-static void simulate_backward(const Net *n, int input_grad, int *cur, size_t need[2]) {
-    for (int l = n->nlayers - 1; l >= 0; l--) {
-        const Layer *L = &n->layer[l];
-        const size_t o = layer_out_numel(L), i = layer_in_numel(L);
-        if (o > need[*cur]) need[*cur] = o;
-        if (L->kind == LAYER_LINEAR && i > need[*cur]) need[*cur] = i; /* its flat din passes through g */
-        if (l > 0 || input_grad) {
-            if (i > need[!*cur]) need[!*cur] = i;
-            *cur = !*cur;
-        }
-    }
-}
-
 void workspace_alloc(Workspace *ws, Backend *be, const Net *g, const Net *d, int B) {
-    size_t act = 0, lin = 0;
+    /* act: any layer's input, or output with the next layer's label planes; grad: a network's input
+     * (gradient); bits: the signs of a recomputed first layer's output; lin: a linear layer's input */
+    size_t act = 1, grad = 1, bits = 1, lin = 1;
     const Net *nets[2] = {g, d};
     for (int k = 0; k < 2; k++) {
-        if (!nets[k]) continue;
-        for (int l = 0; l < nets[k]->nlayers; l++) {
-            const Layer *L = &nets[k]->layer[l];
-            size_t o = layer_out_numel(L), i = layer_in_numel(L);
-            if (o > act) act = o;
+        const Net *n = nets[k];
+        if (!n) continue;
+        for (int l = 0; l < n->nlayers; l++) {
+            const Layer *L = &n->layer[l];
+            const size_t i = layer_in_numel(L), r = layer_out_room(n, l);
+            if (r > act) act = r;
             if (i > act) act = i;
-            if (L->kind == LAYER_LINEAR) {
-                if (o > lin) lin = o;
-                if (i > lin) lin = i;
-            }
+            if (L->kind == LAYER_LINEAR && i > lin) lin = i;
+        }
+        if (layer_in_numel(&n->layer[0]) > grad) grad = layer_in_numel(&n->layer[0]);
+        if (n->recompute0) {
+            const size_t words = ((size_t)B * layer_out_numel(&n->layer[0]) + 31) / 32;
+            if (words > bits) bits = words;
         }
     }
-    size_t need[2] = {1, 1};
-    if (d) {
-        int cur = 0;
-        simulate_backward(d, 1, &cur, need);
-        if (g) simulate_backward(g, 0, &cur, need);
-    }
     ws->act_n = act * B;
-    ws->g_n[0] = need[0] * B;
-    ws->g_n[1] = need[1] * B;
+    ws->grad_n = grad * B;
     ws->lin_n = lin * B;
     ws->act = be->alloc(be, ws->act_n);
-    ws->g0 = be->alloc(be, ws->g_n[0]);
-    ws->g1 = be->alloc(be, ws->g_n[1]);
-    ws->lin_a = be->alloc(be, ws->lin_n ? ws->lin_n : 1);
-    ws->lin_b = be->alloc(be, ws->lin_n ? ws->lin_n : 1);
+    ws->grad = be->alloc(be, ws->grad_n);
+    ws->bits = (uint32_t *)be->alloc(be, bits); /* 32-bit words in a float tensor */
+    ws->lin = be->alloc(be, ws->lin_n);
 }
 
 void workspace_free(Workspace *ws, Backend *be) {
-    float **p[] = {&ws->act, &ws->g0, &ws->g1, &ws->lin_a, &ws->lin_b};
+    float **p[] = {&ws->act, &ws->grad, &ws->lin};
     for (size_t i = 0; i < sizeof p / sizeof p[0]; i++) {
         if (*p[i]) be->free(be, *p[i]);
         *p[i] = NULL;
     }
+    if (ws->bits) be->free(be, (float *)ws->bits);
+    ws->bits = NULL;
 }
 
 /* ------------------------------------------------------------------------------------------------
@@ -390,12 +375,15 @@ static int linear_input_is_cnhw(const Net *n, int l) { return l > 0 || input_in_
 /* Where layer l's output lives. */
 static float *layer_out(Net *n, Workspace *ws, int l) { return (l == 0 && n->recompute0) ? ws->act : n->y[l]; }
 
-/* Forward of layer 0 when it is not stored (no batch norm): conv, activation, into ws->act. */
+/* Forward of layer 0 when it is not stored (no batch norm): conv, activation, into ws->act, and the
+ * signs of its output into ws->bits for its own backward (its input gradient overwrites it). */
 static void recompute_layer0(Net *n, Backend *be, Workspace *ws, const float *x) {
     const Layer *L = &n->layer[0];
     const ConvShape s = layer_shape(L, n->B);
+    const size_t outn = (size_t)n->B * layer_out_numel(L);
     be->conv2d_forward(be, ws->act, input_in_xin(n) ? n->xin : x, P(n, L->t_w), P(n, L->t_b), &s);
-    if (L->act != ACT_NONE) be->act_forward(be, ws->act, ws->act, (size_t)n->B * layer_out_numel(L), L->act);
+    if (L->act != ACT_NONE) be->act_forward(be, ws->act, ws->act, outn, L->act);
+    be->sign_bits(be, ws->bits, ws->act, outn);
     join_labels(n, be, ws->act, &n->layer[1]);
 }
 
@@ -414,11 +402,12 @@ void net_forward(Net *n, Backend *be, Workspace *ws, const float *x, int batch_s
             const int I = (int)layer_in_numel(L), O = (int)layer_out_numel(L);
             const float *flat = in;
             if (linear_input_is_cnhw(n, l)) { /* CNHW (cin, B, hw) -> (B, cin*hw) */
-                be->transpose01(be, ws->lin_a, in, L->cin, B, L->hin * L->win);
-                flat = ws->lin_a;
+                be->transpose01(be, ws->lin, in, L->cin, B, L->hin * L->win);
+                flat = ws->lin;
             }
-            be->linear_forward(be, ws->lin_b, flat, P(n, L->t_w), P(n, L->t_b), B, I, O);
-            be->transpose01(be, y, ws->lin_b, B, L->cout, L->hout * L->wout);
+            /* (B, O) into ws->act (free: the input, if it was there, is flattened), then CNHW */
+            be->linear_forward(be, ws->act, flat, P(n, L->t_w), P(n, L->t_b), B, I, O);
+            be->transpose01(be, y, ws->act, B, L->cout, L->hout * L->wout);
             break;
         }
         }
@@ -449,27 +438,35 @@ void net_forward(Net *n, Backend *be, Workspace *ws, const float *x, int batch_s
 float *net_backward(Net *n, Backend *be, Workspace *ws, const float *x, float *dout, int param_grads,
                     int input_grad) {
     const int B = n->B;
-    DCGAN_CHECK(dout == ws->g0 || dout == ws->g1, "net_backward: dout must be a workspace gradient buffer");
-    float *g = dout;
-    for (int l = n->nlayers - 1; l >= 0; l--) {
+    DCGAN_CHECK(dout == ws->act || dout == ws->grad, "net_backward: dout must be a workspace buffer");
+    float *g = dout; /* gradient of layer l's activated output; ws->act after the first layer */
+    for (int l = n->nlayers - 1; l >= 0; l--, g = ws->act) {
         const Layer *L = &n->layer[l];
         const size_t outn = (size_t)B * layer_out_numel(L);
-        /* g: gradient of the activated output -> gradient of the conv / linear output */
+        /* gy: gradient of the conv / linear output, written over the stored output (dead from here;
+         * for a recomputed layer 0 that is ws->act itself, which holds g: in place) */
+        float *gy = layer_out(n, ws, l);
         if (L->has_bn && n->sync) {
             const int N = B * L->hout * L->wout, C = L->cout;
             float *local = n->sync_buf, *global = n->sync_buf + 4 * C;
             be->batchnorm_backward_sums(be, local, g, n->y[l], n->mean[l], n->rstd[l], P(n, L->t_gamma),
                                         P(n, L->t_beta), C, N, L->act);
             const double n_global = n->sync->backward(n->sync->ctx, be, local, global, C, N);
-            be->batchnorm_backward_reduced(be, g, param_grads ? G(n, L->t_gamma) : NULL,
+            be->batchnorm_backward_reduced(be, gy, param_grads ? G(n, L->t_gamma) : NULL,
                                            param_grads ? G(n, L->t_beta) : NULL, g, n->y[l], n->mean[l], n->rstd[l],
                                            P(n, L->t_gamma), P(n, L->t_beta), local, global, C, N, n_global, L->act);
-        } else if (L->has_bn)
-            be->batchnorm_backward(be, g, param_grads ? G(n, L->t_gamma) : NULL, param_grads ? G(n, L->t_beta) : NULL,
+        } else if (L->has_bn) {
+            be->batchnorm_backward(be, gy, param_grads ? G(n, L->t_gamma) : NULL, param_grads ? G(n, L->t_beta) : NULL,
                                    g, n->y[l], n->mean[l], n->rstd[l], P(n, L->t_gamma), P(n, L->t_beta), L->cout,
                                    B * L->hout * L->wout, L->act);
-        else if (L->act != ACT_NONE)
-            be->act_backward(be, g, g, layer_out(n, ws, l), outn, L->act);
+        } else if (l == 0 && n->recompute0) {
+            /* its output was overwritten by layer 1's input gradient; the signs were kept */
+            be->act_backward_bits(be, gy, g, ws->bits, outn, L->act);
+        } else if (L->act != ACT_NONE) {
+            be->act_backward(be, gy, g, gy, outn, L->act);
+        } else {
+            be->copy(be, gy, g, outn);
+        }
 
         /* this layer's input */
         const float *in;
@@ -492,7 +489,9 @@ float *net_backward(Net *n, Backend *be, Workspace *ws, const float *x, float *d
             }
         }
         const int need_din = l > 0 || input_grad;
-        float *gnext = (g == ws->g0) ? ws->g1 : ws->g0;
+        /* the input gradient goes over the input in ws->act (the backends finish the weight gradient
+         * first), or for layer 0 to ws->grad */
+        float *din = !need_din ? NULL : l == 0 ? ws->grad : ws->act;
         float *dw = param_grads ? G(n, L->t_w) : NULL;
         /* A per-channel (conv) bias that feeds a training-mode batch norm has an identically zero
          * gradient (the norm subtracts the channel's batch mean); computing it would only feed
@@ -501,29 +500,28 @@ float *net_backward(Net *n, Backend *be, Workspace *ws, const float *x, float *d
         float *db = (param_grads && L->has_bias && !bias_is_dead) ? G(n, L->t_b) : NULL;
         const ConvShape s = layer_shape(L, B);
         switch (L->kind) {
-        case LAYER_CONV: be->conv2d_backward(be, need_din ? gnext : NULL, dw, db, g, in, P(n, L->t_w), &s); break;
-        case LAYER_CONVT:
-            be->conv_transpose2d_backward(be, need_din ? gnext : NULL, dw, db, g, in, P(n, L->t_w), &s);
-            break;
+        case LAYER_CONV: be->conv2d_backward(be, din, dw, db, gy, in, P(n, L->t_w), &s); break;
+        case LAYER_CONVT: be->conv_transpose2d_backward(be, din, dw, db, gy, in, P(n, L->t_w), &s); break;
         case LAYER_LINEAR: {
             const int I = (int)layer_in_numel(L), O = (int)layer_out_numel(L);
-            /* gradient (cout, B, hw) -> (B, O) */
-            be->transpose01(be, ws->lin_b, g, L->cout, B, L->hout * L->wout);
             const float *flat = in;
             if (linear_input_is_cnhw(n, l)) {
-                be->transpose01(be, ws->lin_a, in, L->cin, B, L->hin * L->win);
-                flat = ws->lin_a;
+                be->transpose01(be, ws->lin, in, L->cin, B, L->hin * L->win);
+                flat = ws->lin;
             }
-            /* din goes to g (free now: its content was copied to lin_b), then back to CNHW in gnext */
-            be->linear_backward(be, need_din ? g : NULL, dw, db, ws->lin_b, flat, P(n, L->t_w), B, I, O);
-            if (need_din) be->transpose01(be, gnext, g, B, L->cin, L->hin * L->win);
+            /* gradient (cout, B, hw) -> (B, O) into ws->act (the input there is flattened) */
+            be->transpose01(be, ws->act, gy, L->cout, B, L->hout * L->wout);
+            if (dw || db) be->linear_backward(be, NULL, dw, db, ws->act, flat, P(n, L->t_w), B, I, O);
+            if (din) { /* flat din over the flattened input, then CNHW */
+                be->linear_backward(be, ws->lin, NULL, NULL, ws->act, NULL, P(n, L->t_w), B, I, O);
+                be->transpose01(be, din, ws->lin, B, L->cin, L->hin * L->win);
+            }
             break;
         }
         }
         if (!need_din) return NULL;
-        g = gnext;
     }
-    return g;
+    return ws->grad;
 }
 
 /* ------------------------------------------------------------------------------------------------

@@ -115,10 +115,13 @@ typedef struct {
 
 /* Scratch shared by G and D (they never run at the same time). */
 typedef struct {
-    float *act;               /* a recomputed activation: the input of the layer being differentiated */
-    float *g0, *g1;           /* ping-pong activation gradients */
-    float *lin_a, *lin_b;     /* [B][features] views for linear layers */
-    size_t act_n, g_n[2], lin_n;
+    float *act;      /* the pass's working buffer: the input of the layer being differentiated
+                        (recomputed), then that layer's input gradient; in forward, activations
+                        and a linear layer's (B, out) result */
+    float *grad;     /* a network's input gradient d x (and the NCHW staging of a real batch) */
+    uint32_t *bits;  /* the output signs of a recomputed first layer (see Backend.sign_bits) */
+    float *lin;      /* (B, in): a linear layer's flattened input, then its flat input gradient */
+    size_t act_n, grad_n, lin_n;
 } Workspace;
 
 /* Builds the layer and tensor tables of G or D (no memory yet). */
@@ -168,9 +171,14 @@ void workspace_free(Workspace *ws, Backend *be);
 void net_forward(Net *n, Backend *be, Workspace *ws, const float *x, int batch_stats);
 
 /* Backward pass after a training-mode net_forward on the same x.
- *   dout: gradient of the output, in ws->g0 or ws->g1 (overwritten).
+ *   dout: gradient of the output, in ws->act or ws->grad (overwritten).
  *   param_grads: accumulate into n->grads; input_grad: compute d x.
- * Returns the buffer (ws->g0 or ws->g1) holding d x when input_grad, else NULL. */
+ * Returns ws->grad holding d x when input_grad, else NULL.
+ * Memory plan: each layer's stored output n->y[l] is dead once that layer's batch norm or
+ * activation has been differentiated, so the gradient of its pre-activation output is written over
+ * it. The layer's input is then recomputed into ws->act, its weight gradient taken, and its input
+ * gradient written over that input in ws->act: one working buffer for the whole chain. n->y[] is
+ * therefore garbage after backward. */
 float *net_backward(Net *n, Backend *be, Workspace *ws, const float *x, float *dout, int param_grads,
                     int input_grad);
 /* In a conditional net, d x is the gradient of x joined with the label planes, (C + K, B, S, S):

@@ -43,6 +43,15 @@ OP_FN float act_grad_from_output(float y, int act) {
     }
 }
 
+/* The same from the output's sign alone (ReLU, LeakyReLU and none; see Backend.sign_bits). */
+OP_FN float act_grad_from_sign(int positive, int act) {
+    switch (act) {
+    case ACT_RELU: return positive ? 1.0f : 0.0f;
+    case ACT_LRELU: return positive ? 1.0f : LRELU_SLOPE;
+    default: return 1.0f;
+    }
+}
+
 /* BCE with logits for one logit x against target t, in the stable form max(x,0) - x t + log(1 + e^-|x|);
  * *sig gets sigmoid(x). */
 OP_FN double bce_logit(double x, double t, double *sig) {

@@ -69,11 +69,12 @@ struct Backend {
                             float *dw,         /* (No,Ni) or NULL, accumulates */
                             float *dbias,      /* (No) or NULL, accumulates */
                             const float *dout, /* (B,No) */
-                            const float *in,   /* (B,Ni) */
+                            const float *in,   /* (B,Ni), read only for dw (NULL when dw is NULL) */
                             const float *w,    /* (No,Ni) */
                             int B, int Ni, int No);
 
-    /* ---- conv2d (cross-correlation, as PyTorch) ---- */
+    /* ---- conv2d (cross-correlation, as PyTorch). In both convolutions' backward, din may alias in:
+     * the weight gradient is complete before din is written. ---- */
     void (*conv2d_forward)(Backend *be,
                            float *out,        /* (Co,B,Ho,Wo) */
                            const float *in,   /* (Ci,B,Hi,Wi) */
@@ -130,7 +131,7 @@ struct Backend {
                             const float *gamma, /* (C) */
                             const float *beta,  /* (C) */
                             int C, int N, Act act);
-    /* Backward of a training-mode batchnorm_forward (batch statistics). din may alias dout. */
+    /* Backward of a training-mode batchnorm_forward (batch statistics). din may alias dout or in. */
     void (*batchnorm_backward)(Backend *be,
                                float *din,         /* (C,N) */
                                float *dgamma,      /* (C) or NULL, accumulates */
@@ -162,7 +163,7 @@ struct Backend {
                                     int C, int N, Act act);
     /* dx from the sums over all ranks (n_global values per channel); dgamma / dbeta accumulate this
      * rank's own sums (the gradient all-reduce averages them like every other parameter). din may
-     * alias dout. */
+     * alias dout or in. */
     void (*batchnorm_backward_reduced)(Backend *be,
                                        float *din,         /* (C,N) */
                                        float *dgamma,      /* (C) or NULL, accumulates */
@@ -180,6 +181,14 @@ struct Backend {
     /* ---- elementwise activations; backward uses the forward OUTPUT. out/din may alias. ---- */
     void (*act_forward)(Backend *be, float *out, const float *in, size_t n, Act act);
     void (*act_backward)(Backend *be, float *din, const float *dout, const float *out, size_t n, Act act);
+    /* The backward of ReLU / LeakyReLU / none needs only the sign of the output: sign_bits keeps it
+     * in 1 bit per value (bit i % 32 of word i / 32 is out[i] > 0), act_backward_bits uses it.
+     * din may alias dout. */
+    void (*sign_bits)(Backend *be,
+                      uint32_t *bits,   /* (ceil(n / 32)) written */
+                      const float *out, /* (n) */
+                      size_t n);
+    void (*act_backward_bits)(Backend *be, float *din, const float *dout, const uint32_t *bits, size_t n, Act act);
 
     /* ---- loss: scale * mean_b BCEWithLogits(logit_b, target), in the stable form ----
      * Writes the loss to loss[0], the mean sigmoid(logit) to mean_prob[0] (if not NULL), and the

@@ -50,7 +50,6 @@ void gan_init(Gan *g, Backend *be, const ModelConfig *mc, const TrainConfig *tc,
     const size_t img = (size_t)mc->channels * mc->size * mc->size;
     g->z = be->alloc(be, (size_t)B * mc->nz);
     g->real = be->alloc(be, (size_t)B * img);
-    g->staging = be->alloc(be, (size_t)B * img);
     g->scalars = be->alloc(be, SC_COUNT);
     g->ring = be->alloc(be, (size_t)STATS_RING * SC_COUNT);
     g->counters = be->counters_alloc(be, CTR_COUNT);
@@ -78,7 +77,6 @@ void gan_free(Gan *g) {
     workspace_free(&g->ws, be);
     be->free(be, g->z);
     be->free(be, g->real);
-    be->free(be, g->staging);
     be->free(be, g->scalars);
     be->free(be, g->ring);
     if (g->labels) be->free(be, g->labels);
@@ -109,8 +107,12 @@ void gan_draw_z(Gan *g) {
 
 void gan_set_real(Gan *g, const float *host_nchw) {
     const int C = g->mc.channels, S = g->mc.size;
-    g->be->upload(g->be, g->staging, host_nchw, (size_t)g->B * C * S * S);
-    g->be->transpose01(g->be, g->real, g->staging, g->B, C, S * S);
+    const size_t n = (size_t)g->B * C * S * S;
+    /* the workspace's gradient buffer (free between iterations, and at least D's input) stages the
+     * NCHW upload */
+    DCGAN_CHECK(g->ws.grad_n >= n, "gan_set_real: staging needs %zu floats", n);
+    g->be->upload(g->be, g->ws.grad, host_nchw, n);
+    g->be->transpose01(g->be, g->real, g->ws.grad, g->B, C, S * S);
 }
 
 void labels_upload(Backend *be, float *dst, const int32_t *labels, int n, int B, int K) {
@@ -138,13 +140,13 @@ static float *d_pass(Gan *g, const float *x, float target, float scale, float *l
     const int B = g->B, K = g->mc.nclasses;
     net_forward(D, be, &g->ws, x, 1);
     const float *out = D->y[D->nlayers - 1];
-    be->bce_logits(be, loss, prob, g->ws.g0, out, B, target, scale);
+    be->bce_logits(be, loss, prob, g->ws.act, out, B, target, scale);
     if (g->mc.aux) { /* (K, B) -> (B, K) rows for the softmax, and the gradient back */
         be->transpose01(be, g->cls_logits, out + B, K, B, 1);
         be->softmax_xent(be, cls_loss, NULL, g->cls_grad, g->cls_logits, g->labels, B, K, (float)g->tc.class_weight);
-        be->transpose01(be, g->ws.g0 + B, g->cls_grad, B, K, 1);
+        be->transpose01(be, g->ws.act + B, g->cls_grad, B, K, 1);
     }
-    return net_backward(D, be, &g->ws, x, g->ws.g0, param_grads, want_dx);
+    return net_backward(D, be, &g->ws, x, g->ws.act, param_grads, want_dx);
 }
 
 /* The iteration's ops; the host counts advance with the backend's counters. */

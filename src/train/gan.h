@@ -50,7 +50,6 @@ typedef struct {
     Workspace ws;
     float *z;        /* (B, nz) the latent batch of the current iteration */
     float *real;     /* (C, B, S, S) the real batch, CNHW */
-    float *staging;  /* (B, C, S, S) NCHW upload area */
     float *labels;   /* (B) class indices as floats, conditional models only: the labels of the real
                         batch, which the fake batch is made for too (as carpedm20 does) */
     float *cls_logits, *cls_grad; /* (B, K) the auxiliary classifier's logits and their gradient */
