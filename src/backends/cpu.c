@@ -281,8 +281,68 @@ static void sum_channels(float *acc, const float *x, int C, size_t N) {
 /* ------------------------------------------------------------------------------------------------
  * conv2d: out (Co, B*Ho*Wo) = W (Co, Ci*K*K) x col (Ci*K*K, B*Ho*Wo) */
 
+/* ------------------------------------------------------------------------------------------------
+ * Dense convolutions: a kernel that covers the whole big side (D's last layer, K x K -> 1 x 1; G's
+ * first, 1 x 1 -> K x K) is a matrix product. One sgemm between (B, C*K*K) rows does it; oneDNN
+ * and im2col spend more on layout and setup than on such a product. */
+
+static int conv_is_dense(const ConvShape *s) {
+    return s->Ho == 1 && s->Wo == 1 && s->Hi == s->K && s->Wi == s->K && s->S == 1 && s->P == 0;
+}
+static int convt_is_dense(const ConvShape *s) {
+    return s->Hi == 1 && s->Wi == 1 && s->Ho == s->K && s->Wo == s->K && s->S == 1 && s->P == 0;
+}
+
+/* conv2d, dense: out (Co,B) = W (Co, Ci*KK) . x^T, with x (Ci,B,KK) as rows X (B, Ci*KK) */
+static void dense_conv_forward(Backend *be, float *out, const float *in, const float *w, const float *bias,
+                               const ConvShape *s) {
+    const int kk = s->K * s->K, F = s->Ci * kk, B = s->B;
+    float *X = cpu_scratch(be, (size_t)B * F + (size_t)B * s->Co), *O = X + (size_t)B * F;
+    cpu_transpose01(be, X, in, s->Ci, B, kk);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, B, s->Co, F, 1.0f, X, F, w, F, 0.0f, O, s->Co);
+    cpu_transpose01(be, out, O, B, s->Co, 1);
+    if (bias) add_bias_channels(out, bias, s->Co, (size_t)B);
+}
+
+static void dense_conv_backward(Backend *be, float *din, float *dw, const float *dout, const float *in,
+                                const float *w, const ConvShape *s) {
+    const int kk = s->K * s->K, F = s->Ci * kk, B = s->B;
+    float *X = cpu_scratch(be, (size_t)B * F + (size_t)B * s->Co), *D = X + (size_t)B * F;
+    cpu_transpose01(be, D, dout, s->Co, B, 1); /* (B, Co) */
+    if (dw) { /* dW (Co, F) += dout (Co, B) . X (B, F) */
+        cpu_transpose01(be, X, in, s->Ci, B, kk);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, s->Co, F, B, 1.0f, dout, B, X, F, 1.0f, dw, F);
+    }
+    if (din) { /* X (B, F) = D (B, Co) . W (Co, F), then (Ci, B, KK) */
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, F, s->Co, 1.0f, D, s->Co, w, F, 0.0f, X, F);
+        cpu_transpose01(be, din, X, B, s->Ci, kk);
+    }
+}
+
+/* conv_transpose2d, dense: rows (B, Co*KK) = in^T (B, Ci) . W (Ci, Co*KK), then (Co, B, KK) */
+static void dense_convt_forward(Backend *be, float *out, const float *in, const float *w, const float *bias,
+                                const ConvShape *s) {
+    const int kk = s->K * s->K, F = s->Co * kk, B = s->B;
+    float *R = cpu_scratch(be, (size_t)B * F);
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, B, F, s->Ci, 1.0f, in, B, w, F, 0.0f, R, F);
+    cpu_transpose01(be, out, R, B, s->Co, kk);
+    if (bias) add_bias_channels(out, bias, s->Co, (size_t)B * kk);
+}
+
+static void dense_convt_backward(Backend *be, float *din, float *dw, const float *dout, const float *in,
+                                 const float *w, const ConvShape *s) {
+    const int kk = s->K * s->K, F = s->Co * kk, B = s->B;
+    float *D = cpu_scratch(be, (size_t)B * F);
+    cpu_transpose01(be, D, dout, s->Co, B, kk); /* (B, Co*KK) */
+    if (dw) /* dW (Ci, F) += in (Ci, B) . D (B, F) */
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, s->Ci, F, B, 1.0f, in, B, D, F, 1.0f, dw, F);
+    if (din) /* din (Ci, B) = W (Ci, F) . D^T */
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, s->Ci, B, F, 1.0f, w, F, D, F, 0.0f, din, B);
+}
+
 static void cpu_conv2d_forward(Backend *be, float *out, const float *in, const float *w, const float *bias,
                                const ConvShape *s) {
+    if (conv_is_dense(s)) { dense_conv_forward(be, out, in, w, bias, s); return; }
 #ifdef DCGAN_HAVE_DNNL
     if (dnnl_of(be)) {
         const ConvGeom g = geom_conv(s);
@@ -318,6 +378,7 @@ static void cpu_conv2d_backward(Backend *be, float *din, float *dw, float *dbias
     const size_t wn = (size_t)s->Co * kk;
     if (dbias) sum_channels(dbias, dout, s->Co, (size_t)N);
     if (!din && !dw) return;
+    if (conv_is_dense(s)) { dense_conv_backward(be, din, dw, dout, in, w, s); return; }
 #ifdef DCGAN_HAVE_DNNL
     if (dnnl_of(be)) {
         const ConvGeom g = geom_conv(s);
@@ -362,6 +423,7 @@ static void cpu_conv2d_backward(Backend *be, float *din, float *dw, float *dbias
 
 static void cpu_convt_forward(Backend *be, float *out, const float *in, const float *w, const float *bias,
                               const ConvShape *s) {
+    if (convt_is_dense(s)) { dense_convt_forward(be, out, in, w, bias, s); return; }
 #ifdef DCGAN_HAVE_DNNL
     if (dnnl_of(be) && s->Co > FEW_CHANNELS) { /* oneDNN's backward-data is slow for few channels */
         const ConvGeom g = geom_convt(s);
@@ -397,6 +459,7 @@ static void cpu_convt_backward(Backend *be, float *din, float *dw, float *dbias,
     const size_t wn = (size_t)s->Ci * kk;
     if (dbias) sum_channels(dbias, dout, s->Co, (size_t)s->B * s->Ho * s->Wo);
     if (!din && !dw) return;
+    if (convt_is_dense(s)) { dense_convt_backward(be, din, dw, dout, in, w, s); return; }
 #ifdef DCGAN_HAVE_DNNL
     if (dnnl_of(be)) {
         const ConvGeom g = geom_convt(s);
