@@ -25,6 +25,9 @@
 #include <cuda_bf16.h>
 #include <cuda_runtime.h>
 #include <cudnn.h>
+#ifdef DCGAN_HAVE_NCCL
+#include <nccl.h>
+#endif
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -116,6 +119,9 @@ typedef struct {
     int prof_skip; /* an algorithm search ran inside the op being timed: drop that sample */
     long prof_warm_adam, adam_calls; /* DCGAN_CUDA_PROFILE_SKIP=A: forget what ran up to the A-th Adam
                                         update (the warm-up iterations: start-up costs, first calls) */
+#ifdef DCGAN_HAVE_NCCL
+    ncclComm_t nccl;          /* the data-parallel job's communicator, once collective_init ran */
+#endif
 } CudaCtx;
 
 static int profiling(const CudaCtx *c) { return c->profile && !c->capturing; }
@@ -1260,6 +1266,56 @@ static void cu_graph_free(Backend *be, void *g) { if (g) CU(cudaGraphExecDestroy
 
 /* ------------------------------------------------------------------------------------------------ */
 
+/* ------------------------------------------------------------------------------------------------
+ * collectives between GPUs (NCCL), bootstrapped by the launcher (see ops.h) */
+
+#ifdef DCGAN_HAVE_NCCL
+static size_t cu_collective_id(Backend *be, void *id, size_t cap) {
+    (void)be;
+    ncclUniqueId u;
+    if (sizeof u > cap || ncclGetUniqueId(&u) != ncclSuccess) return 0;
+    memcpy(id, &u, sizeof u);
+    return sizeof u;
+}
+
+static int cu_collective_init(Backend *be, const void *id, size_t len, int rank, int nranks, char *err, size_t errlen) {
+    CudaCtx *c = ctx_of(be);
+    ncclUniqueId u;
+    if (len != sizeof u) {
+        snprintf(err, errlen, "the NCCL id from rank 0 has %zu bytes, not %zu (different NCCL builds)", len, sizeof u);
+        return -1;
+    }
+    memcpy(&u, id, sizeof u);
+    const ncclResult_t r = ncclCommInitRank(&c->nccl, nranks, u, rank);
+    if (r != ncclSuccess) {
+        snprintf(err, errlen, "ncclCommInitRank: %s", ncclGetErrorString(r));
+        c->nccl = NULL;
+        return -1;
+    }
+    return 0;
+}
+
+static void cu_allreduce_mean(Backend *be, float *x, size_t n) {
+    CudaCtx *c = ctx_of(be);
+    DCGAN_CHECK(c->nccl, "allreduce_mean before collective_init");
+    PROF_BEGIN(c);
+    const ncclResult_t r = ncclAllReduce(x, x, n, ncclFloat32, ncclAvg, c->nccl, c->stream);
+    if (r != ncclSuccess) die("NCCL all-reduce failed: %s", ncclGetErrorString(r));
+    PROF_END(c, "nccl all-reduce");
+}
+#endif
+
+/* The GPU of this process: with several on the machine, a data-parallel job's ranks on it take one
+ * each, by the local rank their launcher announces. */
+static int pick_device(int count) {
+    static const char *vars[] = {"OMPI_COMM_WORLD_LOCAL_RANK", "MPI_LOCALRANKID", "SLURM_LOCALID", "LOCAL_RANK"};
+    for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) {
+        const char *v = getenv(vars[i]);
+        if (v && *v && atoi(v) >= 0) return atoi(v) % count;
+    }
+    return 0;
+}
+
 static void cu_destroy(Backend *be) {
     CudaCtx *c = ctx_of(be);
     cudaStreamSynchronize(c->stream);
@@ -1276,6 +1332,9 @@ static void cu_destroy(Backend *be) {
             fprintf(stderr, "  %9.3f ms %6ld calls  %s\n", c->prof[k].ms, c->prof[k].calls, c->prof[k].name);
         }
     }
+#ifdef DCGAN_HAVE_NCCL
+    if (c->nccl) ncclCommDestroy(c->nccl);
+#endif
     for (int i = 0; i < 4; i++) cudaEventDestroy(c->ev[i]);
     for (int i = 0; i < c->nplans; i++) plan_destroy(&c->plans[i]);
     for (int r = 0; r < ROLE_COUNT; r++) if (c->slot[r]) cudaFree(c->slot[r]);
@@ -1302,7 +1361,7 @@ extern "C" __attribute__((visibility("default"))) Backend *backend_cuda_create(c
                                             : "no device found");
     CudaCtx *c = (CudaCtx *)xcalloc(1, sizeof(CudaCtx));
     c->prec = !strcmp(precision, "fp32") ? PREC_FP32 : !strcmp(precision, "bf16") ? PREC_BF16 : PREC_TF32;
-    c->device = 0;
+    c->device = pick_device(count);
     c->verbose = getenv("DCGAN_CUDA_VERBOSE") && atoi(getenv("DCGAN_CUDA_VERBOSE")) > 0;
     c->profile = getenv("DCGAN_CUDA_PROFILE") && atoi(getenv("DCGAN_CUDA_PROFILE")) > 0;
     c->prof_warm_adam = getenv("DCGAN_CUDA_PROFILE_SKIP") ? atol(getenv("DCGAN_CUDA_PROFILE_SKIP")) : 0;
@@ -1350,6 +1409,11 @@ extern "C" __attribute__((visibility("default"))) Backend *backend_cuda_create(c
     be->act_backward = cu_act_backward;
     be->sign_bits = cu_sign_bits;
     be->act_backward_bits = cu_act_backward_bits;
+#ifdef DCGAN_HAVE_NCCL
+    be->collective_id = cu_collective_id;
+    be->collective_init = cu_collective_init;
+    be->allreduce_mean = cu_allreduce_mean;
+#endif
     be->bce_logits = cu_bce_logits;
     be->softmax_xent = cu_softmax_xent;
     be->adam = cu_adam;

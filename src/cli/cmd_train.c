@@ -446,6 +446,7 @@ int cmd_train(int argc, char **argv) {
     if (nranks > 1) {
         g.grad_average = dist_grad_average;
         g.grad_ctx = &dist;
+        dist_use_device_collectives(&dist, be); /* NCCL between GPUs where the backend has it */
         if (sync_bn) g.G.sync = g.D.sync = &dist.bn;
     }
     const long bpe = ds.n / ((long)batch * nranks);
@@ -543,8 +544,10 @@ int cmd_train(int argc, char **argv) {
         if (mc.aux) printf("train: D also classifies (AC-GAN), class loss weight %g\n", tc.class_weight);
     }
     if (!quiet && nranks > 1)
-        printf("train: %d ranks x batch %d = global batch %d, learning rate %g, batch norm %s; rank 0 writes the files\n",
-               nranks, batch, nranks * batch, tc.lr, sync_bn ? "over the global batch (--sync-bn)" : "per rank");
+        printf("train: %d ranks x batch %d = global batch %d, learning rate %g, batch norm %s, gradients averaged by %s; "
+               "rank 0 writes the files\n",
+               nranks, batch, nranks * batch, tc.lr, sync_bn ? "over the global batch (--sync-bn)" : "per rank",
+               dist.device_coll ? "NCCL" : "MPI");
     {
         char where[600];
         snprintf(where, sizeof where, "The last checkpoint in %s is intact; continue with: mpirun -np %d dcgan train --resume %s",

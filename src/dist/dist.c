@@ -154,10 +154,48 @@ void dist_finalize(Dist *d) {
     d->host = NULL;
 }
 
+int dist_use_device_collectives(Dist *d, Backend *be) {
+    d->device_coll = 0;
+#ifdef DCGAN_HAVE_MPI
+    if (d->size == 1 || !be->collective_id || !be->collective_init || !be->allreduce_mean) return 0;
+    unsigned char id[512];
+    unsigned long len = 0;
+    if (d->rank == 0) len = be->collective_id(be, id, sizeof id);
+    MPI_CHECK(MPI_Bcast(&len, 1, MPI_UNSIGNED_LONG, 0, MPI_COMM_WORLD));
+    if (len == 0 || len > sizeof id) {
+        if (d->rank == 0) fprintf(stderr, "dcgan: no NCCL id could be made; gradients are averaged through MPI on the host\n");
+        return 0;
+    }
+    MPI_CHECK(MPI_Bcast(id, (int)len, MPI_UNSIGNED_CHAR, 0, MPI_COMM_WORLD));
+    char err[256] = "";
+    int ok = be->collective_init(be, id, (size_t)len, d->rank, d->size, err, sizeof err) == 0, all = 0;
+    /* every rank must agree, or the ones that joined would wait for the others forever */
+    MPI_CHECK(MPI_Allreduce(&ok, &all, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD));
+    if (!ok) fprintf(stderr, "dcgan: rank %d: NCCL could not start (%s)\n", d->rank, err);
+    if (!all) {
+        if (d->rank == 0) fprintf(stderr, "dcgan: gradients are averaged through MPI on the host instead of NCCL\n");
+        return 0;
+    }
+    d->device_coll = 1;
+#else
+    (void)be;
+#endif
+    return d->device_coll;
+}
+
 void dist_grad_average(void *ctx, Backend *be, float *grads, size_t n) {
     Dist *d = ctx;
     if (d->size == 1) return;
 #ifdef DCGAN_HAVE_MPI
+    if (d->device_coll) { /* timed from the gradients being ready to their mean being there */
+        be->sync(be);
+        const double t0 = now_seconds();
+        be->allreduce_mean(be, grads, n);
+        be->sync(be);
+        d->reduce_s += now_seconds() - t0;
+        d->reduce_calls++;
+        return;
+    }
     const double t0 = now_seconds();
     float *h = host_buf(d, n);
     be->download(be, h, grads, n);

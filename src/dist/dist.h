@@ -15,6 +15,7 @@
 typedef struct {
     int rank, size;
     int mpi;               /* MPI was initialized (and must be finalized) */
+    int device_coll;       /* gradients are averaged by the backend's collectives (NCCL), not on the host */
     double reduce_s;       /* seconds spent averaging gradients */
     long reduce_calls;
     BnSync bn;             /* --sync-bn hooks for the model */
@@ -36,6 +37,10 @@ typedef struct {
 void dist_init(Dist *d, int *argc, char ***argv);
 void dist_finalize(Dist *d);
 
+/* With several ranks on a backend that has collectives (CUDA built with NCCL), sets them up with
+ * rank 0's id sent over MPI, so that dist_grad_average runs on the devices; otherwise, or when that
+ * fails (said in one line), gradients keep going through MPI on the host. Returns d->device_coll. */
+int dist_use_device_collectives(Dist *d, Backend *be);
 /* The grad_average hook of Gan: averages n backend floats over the ranks. */
 void dist_grad_average(void *ctx, Backend *be, float *grads, size_t n);
 /* Averages n host floats over the ranks (logged losses). */

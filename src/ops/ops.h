@@ -246,6 +246,16 @@ struct Backend {
     /* Waits until every op issued so far has finished (the CPU backend runs them in order anyway). */
     void (*sync)(Backend *be);
 
+    /* ---- collectives between the devices of a data-parallel job (optional: NULL where the backend
+     * has none; the CUDA backend has them when built with NCCL). The job's launcher carries rank
+     * 0's id to the other ranks (MPI in src/dist). collective_id writes an opaque id of at most
+     * `cap` bytes and returns its size, or 0 when none can be made; collective_init joins as rank
+     * `rank` of `nranks` (0, or -1 with the reason in err); allreduce_mean replaces x on every rank
+     * by the mean over the ranks, with the same bits on every rank. ---- */
+    size_t (*collective_id)(Backend *be, void *id, size_t cap);
+    int (*collective_init)(Backend *be, const void *id, size_t len, int rank, int nranks, char *err, size_t errlen);
+    void (*allreduce_mean)(Backend *be, float *x, size_t n);
+
     void (*destroy)(Backend *be);
 };
 
