@@ -1,8 +1,9 @@
 /* winograd_probe.c: is Winograd worth it for DCGAN's 4x4 stride-2 convolutions on this CPU?
  * A k4 s2 p1 conv (C -> O, H x H) equals a 3x3 s1 p1 conv on the space-to-depth input (4C -> O,
- * H/2 x H/2) whose kernel has zeros where no 4x4 tap falls. This times oneDNN's forward of the
- * three (best of 5, batch 64, blocked layouts): the k4 s2 conv direct, the 3x3 conv direct, and
- * the 3x3 conv by Winograd F(4x4, 3x3), for dcgan64's D layers. Not part of the build.
+ * H/2 x H/2) whose kernel has zeros where no 4x4 tap falls. This times oneDNN's forward,
+ * backward-data and backward-weights (best of 5, batch 64, blocked layouts) of the k4 s2 conv
+ * direct, the 3x3 conv direct, and the 3x3 conv by Winograd F(4x4, 3x3), for dcgan64's D layers
+ * (the space-to-depth copies themselves are not timed). Not part of the build.
  * usage: cc -O2 bench/winograd_probe.c -o /tmp/winograd_probe -ldnnl -lm && /tmp/winograd_probe
  * It also measures the Winograd forward's error against float64 on random data. */
 #include <dnnl.h>
@@ -12,30 +13,50 @@
 #include <time.h>
 static double now(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return t.tv_sec + 1e-9 * t.tv_nsec; }
 static dnnl_engine_t eng; static dnnl_stream_t st;
-/* Best time in seconds of one forward, or < 0 when oneDNN has no such primitive. */
-static double run(int B, int C, int H, int O, int K, int S, int P, dnnl_alg_kind_t alg, int reps, dnnl_prop_kind_t prop) {
+static const char *dir_name[3] = {"forward", "backward-data", "backward-weights"};
+/* Best time in seconds of one pass in direction dir (0 forward, 1 backward-data, 2
+ * backward-weights), or < 0 when oneDNN has no such primitive. */
+static double run(int B, int C, int H, int O, int K, int S, int P, dnnl_alg_kind_t alg, int reps, int dir) {
     int Ho = (H + 2 * P - K) / S + 1;
     dnnl_dims_t sd = {B, C, H, H}, wd = {O, C, K, K}, dd = {B, O, Ho, Ho}, str = {S, S}, pl = {P, P}, pr = {P, P};
     dnnl_memory_desc_t s, w, d;
     dnnl_memory_desc_init_by_tag(&s, 4, sd, dnnl_f32, dnnl_format_tag_any);
     dnnl_memory_desc_init_by_tag(&w, 4, wd, dnnl_f32, dnnl_format_tag_any);
     dnnl_memory_desc_init_by_tag(&d, 4, dd, dnnl_f32, dnnl_format_tag_any);
-    dnnl_convolution_desc_t cd;
-    if (dnnl_convolution_forward_desc_init(&cd, prop, alg, &s, &w, NULL, &d, str, pl, pr) != dnnl_success) return -1;
-    dnnl_primitive_desc_t pd;
-    if (dnnl_primitive_desc_create(&pd, &cd, NULL, eng, NULL) != dnnl_success) return -2;
+    dnnl_convolution_desc_t cd, bd;
+    if (dnnl_convolution_forward_desc_init(&cd, dnnl_forward_training, alg, &s, &w, NULL, &d, str, pl, pr) != dnnl_success)
+        return -1;
+    dnnl_primitive_desc_t fpd, pd;
+    if (dnnl_primitive_desc_create(&fpd, &cd, NULL, eng, NULL) != dnnl_success) return -2;
+    int qs = dnnl_query_src_md, qw = dnnl_query_weights_md, qd = dnnl_query_dst_md;
+    int as = DNNL_ARG_SRC, aw = DNNL_ARG_WEIGHTS, ad = DNNL_ARG_DST;
+    if (dir == 0) {
+        pd = fpd;
+    } else {
+        if (dir == 1) {
+            if (dnnl_convolution_backward_data_desc_init(&bd, alg, &s, &w, &d, str, pl, pr) != dnnl_success) return -1;
+            qs = dnnl_query_diff_src_md; qd = dnnl_query_diff_dst_md; as = DNNL_ARG_DIFF_SRC; ad = DNNL_ARG_DIFF_DST;
+        } else {
+            if (dnnl_convolution_backward_weights_desc_init(&bd, alg, &s, &w, NULL, &d, str, pl, pr) != dnnl_success) return -1;
+            qw = dnnl_query_diff_weights_md; qd = dnnl_query_diff_dst_md; aw = DNNL_ARG_DIFF_WEIGHTS; ad = DNNL_ARG_DIFF_DST;
+        }
+        if (dnnl_primitive_desc_create(&pd, &bd, NULL, eng, fpd) != dnnl_success) return -2;
+    }
     const char *impl; dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl);
     dnnl_primitive_t p; dnnl_primitive_create(&p, pd);
-    const dnnl_memory_desc_t *ms = dnnl_primitive_desc_query_md(pd, dnnl_query_src_md, 0), *mw = dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0), *md = dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0);
+    const dnnl_memory_desc_t *ms = dnnl_primitive_desc_query_md(pd, qs, 0), *mw = dnnl_primitive_desc_query_md(pd, qw, 0),
+                             *md = dnnl_primitive_desc_query_md(pd, qd, 0);
     dnnl_memory_t a, b, c;
     dnnl_memory_create(&a, ms, eng, DNNL_MEMORY_ALLOCATE); dnnl_memory_create(&b, mw, eng, DNNL_MEMORY_ALLOCATE); dnnl_memory_create(&c, md, eng, DNNL_MEMORY_ALLOCATE);
-    dnnl_exec_arg_t args[3] = {{DNNL_ARG_SRC, a}, {DNNL_ARG_WEIGHTS, b}, {DNNL_ARG_DST, c}};
+    dnnl_exec_arg_t args[3] = {{as, a}, {aw, b}, {ad, c}};
     dnnl_primitive_execute(p, st, 3, args); dnnl_stream_wait(st);
     double best = 1e9;
     for (int r = 0; r < reps; r++) { double t0 = now(); dnnl_primitive_execute(p, st, 3, args); dnnl_stream_wait(st); double t = now() - t0; if (t < best) best = t; }
-    printf("  B%d C%d H%d -> O%d k%d s%d: %-28s %.2f ms\n", B, C, H, O, K, S, impl, best * 1e3);
+    printf("  %-16s B%d C%d H%d -> O%d k%d s%d: %-28s %.2f ms\n", dir_name[dir], B, C, H, O, K, S, impl, best * 1e3);
     dnnl_memory_destroy(a); dnnl_memory_destroy(b); dnnl_memory_destroy(c);
-    dnnl_primitive_destroy(p); dnnl_primitive_desc_destroy(pd);
+    dnnl_primitive_destroy(p);
+    if (pd != fpd) dnnl_primitive_desc_destroy(pd);
+    dnnl_primitive_desc_destroy(fpd);
     return best;
 }
 /* y (B,O,H,H) = 3x3 s1 p1 conv of x (B,C,H,H) with w (O,C,3,3), NCHW, by algorithm alg */
@@ -98,15 +119,24 @@ static void accuracy(void) {
 int main(void) {
     dnnl_engine_create(&eng, dnnl_cpu, 0); dnnl_stream_create(&st, eng, dnnl_stream_default_flags);
     int cfg[][3] = {{64, 32, 128}, {128, 16, 256}, {256, 8, 512}};
+    double sum_direct = 0, sum_wino = 0;
     for (int i = 0; i < 3; i++) {
         int C = cfg[i][0], H = cfg[i][1], O = cfg[i][2];
         printf("layer C%d H%d O%d\n", C, H, O);
-        double t1 = run(64, C, H, O, 4, 2, 1, dnnl_convolution_direct, 5, dnnl_forward_training);
-        run(64, 4 * C, H / 2, O, 3, 1, 1, dnnl_convolution_direct, 5, dnnl_forward_training);
-        double t3 = run(64, 4 * C, H / 2, O, 3, 1, 1, dnnl_convolution_winograd, 5, dnnl_forward_training);
-        if (t1 > 0 && t3 > 0) printf("  speed-up of Winograd over the direct k4 s2 conv: %.2fx\n", t1 / t3);
-        else printf("  no Winograd primitive for this shape\n");
+        for (int dir = 0; dir < 3; dir++) {
+            double t1 = run(64, C, H, O, 4, 2, 1, dnnl_convolution_direct, 5, dir);
+            run(64, 4 * C, H / 2, O, 3, 1, 1, dnnl_convolution_direct, 5, dir);
+            double t3 = run(64, 4 * C, H / 2, O, 3, 1, 1, dnnl_convolution_winograd, 5, dir);
+            if (t1 > 0 && t3 > 0) {
+                printf("  %s: speed-up of Winograd over the direct k4 s2 conv: %.2fx\n", dir_name[dir], t1 / t3);
+                sum_direct += t1;
+                sum_wino += t3;
+            }
+            else printf("  %s: no Winograd primitive for this shape\n", dir_name[dir]);
+        }
     }
+    printf("all layers and directions: direct k4 s2 %.1f ms, Winograd %.1f ms (%.2fx, before the space-to-depth copies)\n",
+           sum_direct * 1e3, sum_wino * 1e3, sum_direct / sum_wino);
     accuracy();
     dnnl_stream_destroy(st);
     dnnl_engine_destroy(eng);
