@@ -49,17 +49,17 @@ static ConvGeom geom_convt(const ConvShape *s) {
 /* Declared by OpenBLAS; sets its thread count (the OpenMP build shares OpenMP's threads). */
 void openblas_set_num_threads(int num_threads);
 
-static float *cpu_scratch(Backend *be, size_t n) {
-    CpuScratch *s = &((CpuCtx *)be->ctx)->scratch;
-    if (n * sizeof(float) > s->bytes) {
+void *cpu_scratch_get(CpuScratch *s, size_t bytes) {
+    if (bytes > s->bytes) {
         free(s->p);
         s->p = NULL;
-        if (posix_memalign(&s->p, 64, n * sizeof(float)) != 0)
-            die("out of memory for convolution scratch (%.1f MB)", n * sizeof(float) / 1048576.0);
-        s->bytes = n * sizeof(float);
+        if (posix_memalign(&s->p, 64, bytes) != 0) die("out of memory for convolution scratch (%.1f MB)", bytes / 1048576.0);
+        s->bytes = bytes;
     }
     return s->p;
 }
+
+static float *cpu_scratch(Backend *be, size_t n) { return cpu_scratch_get(&((CpuCtx *)be->ctx)->scratch, n * sizeof(float)); }
 
 /* ------------------------------------------------------------------------------------------------
  * memory */

@@ -206,17 +206,6 @@ static Entry *get_entry(DnnlCtx *c, const ConvGeom *g, int bfull, int dir) {
     return e;
 }
 
-static char *scratch(DnnlCtx *c, size_t bytes) {
-    CpuScratch *s = c->scratch;
-    if (bytes > s->bytes) {
-        free(s->p);
-        s->p = NULL;
-        if (posix_memalign(&s->p, 64, bytes) != 0) die("out of memory for convolution scratch (%.1f MB)", bytes / 1048576.0);
-        s->bytes = bytes;
-    }
-    return s->p;
-}
-
 static size_t up64(size_t x) { return (x + 63) & ~(size_t)63; }
 
 /* Runs entry e. User pointers: big (a), small (b), weights (w); inputs are const in spirit. The
@@ -224,7 +213,7 @@ static size_t up64(size_t x) { return (x + 63) & ~(size_t)63; }
  * the same entry passes w_ready = 1 and skips reordering them again. For the weight gradient, w
  * accumulates: the primitive's result is added to it. */
 static void run(DnnlCtx *c, Entry *e, void *big, void *small, void *w, int w_ready) {
-    char *s = scratch(c, up64(e->w_bytes) + up64(e->a_bytes) + up64(e->b_bytes));
+    char *s = cpu_scratch_get(c->scratch, up64(e->w_bytes) + up64(e->a_bytes) + up64(e->b_bytes));
     const int in_a = e->dir != DIR_BWD_DATA, in_b = e->dir != DIR_FWD, in_w = e->dir != DIR_BWD_WEIGHTS;
     /* weights first, so that their copy sits at the same place for every chunk */
     void *pw = (e->rw.needed || !in_w) ? s : w;

@@ -19,6 +19,8 @@ typedef struct {
     void *p;
     size_t bytes;
 } CpuScratch;
+/* At least `bytes` of it (its contents are not kept when it grows); dies when memory runs out. */
+void *cpu_scratch_get(CpuScratch *s, size_t bytes);
 
 typedef struct {
     int B, Cb, Hb, Wb, Cs, Hs, Ws, K, S, P;
