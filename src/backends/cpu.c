@@ -279,9 +279,6 @@ static void sum_channels(float *acc, const float *x, int C, size_t N) {
 }
 
 /* ------------------------------------------------------------------------------------------------
- * conv2d: out (Co, B*Ho*Wo) = W (Co, Ci*K*K) x col (Ci*K*K, B*Ho*Wo) */
-
-/* ------------------------------------------------------------------------------------------------
  * Dense convolutions: a kernel that covers the whole big side (D's last layer, K x K -> 1 x 1; G's
  * first, 1 x 1 -> K x K) is a matrix product. One sgemm between (B, C*K*K) rows does it; oneDNN
  * and im2col spend more on layout and setup than on such a product. */
@@ -339,6 +336,9 @@ static void dense_convt_backward(Backend *be, float *din, float *dw, const float
     if (din) /* din (Ci, B) = W (Ci, F) . D^T */
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, s->Ci, B, F, 1.0f, w, F, D, F, 0.0f, din, B);
 }
+
+/* ------------------------------------------------------------------------------------------------
+ * conv2d: out (Co, B*Ho*Wo) = W (Co, Ci*K*K) x col (Ci*K*K, B*Ho*Wo) */
 
 static void cpu_conv2d_forward(Backend *be, float *out, const float *in, const float *w, const float *bias,
                                const ConvShape *s) {
