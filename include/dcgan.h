@@ -32,7 +32,8 @@ typedef struct dcgan_generator dcgan_generator;
 const char *dcgan_version(void);
 
 /* Opens a checkpoint file, or a run folder (its newest checkpoint), on the CPU with `threads`
- * threads (0: all cores). NULL with one line in err on failure. */
+ * threads (0: all cores). NULL with one line in err on failure. A run trained with --ema generates
+ * with the moving average of G's weights, as dcgan sample does. */
 dcgan_generator *dcgan_open(const char *checkpoint, int threads, char *err, size_t errlen);
 
 /* The latent size and the images' channels (1 or 3) and side. */

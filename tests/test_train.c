@@ -3,7 +3,7 @@
  * classifier of AC-GAN), against PyTorch
  * (tests/fixtures/train_*.bin), from the same initial weights, z, real batches and labels.
  * Tolerance: ||ours - torch|| / ||torch|| <= 1e-4 on each loss and on every parameter and
- * running-statistics tensor after the 3 iterations.
+ * running-statistics tensor after the 3 iterations. Also the moving average of G (run_ema).
  * usage: test_train FIXTURE_DIR [device] */
 #include "fixture.h"
 #include "../src/train/gan.h"
@@ -78,11 +78,119 @@ static void run(const char *dir, const char *name, const char *device, int keep)
     fx_free(&fx);
 }
 
+/* The moving average of G (TrainConfig.ema): training with it on still matches PyTorch; after each
+ * step ema_params equals decay * previous + (1 - decay) * G's weights, computed here in double; and
+ * gan_ema_refresh makes ema_buffers the plain average of the batch statistics that the averaged
+ * weights give on its batches of z, measured here one batch at a time on a separate generator,
+ * while leaving the live G untouched. */
+static void run_ema(const char *dir, const char *name, const char *device) {
+    Fixture fx;
+    ModelConfig mc;
+    TrainConfig tc;
+    int B, steps;
+    fx_load_train(&fx, dir, name, &mc, &tc, &B, &steps);
+    tc.ema = 0.75;
+    Backend *be = backend_create(device, 0);
+    Gan g;
+    gan_init(&g, be, &mc, &tc, B, 1);
+    fx_load_net(be, &g.G, &fx, "G.");
+    fx_load_net(be, &g.D, &fx, "D.");
+    const size_t np = g.G.nparams, nb = g.G.nbuf;
+    be->copy(be, g.ema_params, g.G.params, np); /* the average starts at the (loaded) initial weights */
+    double *want = malloc(np * sizeof(double));
+    float *h = malloc(np * sizeof(float)), *got = malloc(np * sizeof(float));
+    be->download(be, h, g.G.params, np);
+    for (size_t i = 0; i < np; i++) want[i] = h[i];
+    char what[160];
+    for (int s = 0; s < steps; s++) {
+        be->upload(be, g.z, fx_get(&fx, "step%d.z", s)->data, (size_t)B * mc.nz);
+        gan_set_real(&g, fx_get(&fx, "step%d.real", s)->data);
+        fx_set_labels(&g, &fx, s);
+        gan_step(&g);
+        be->download(be, h, g.G.params, np);
+        for (size_t i = 0; i < np; i++) want[i] = tc.ema * want[i] + (1 - tc.ema) * h[i];
+    }
+    snprintf(what, sizeof what, "%s ema: G's weights after %d steps (training unchanged by the average)", name, steps);
+    check_net(be, &g.G, &fx, "G.", what);
+    be->download(be, got, g.ema_params, np);
+    float *wf = malloc(np * sizeof(float));
+    for (size_t i = 0; i < np; i++) wf[i] = (float)want[i];
+    snprintf(what, sizeof what, "%s ema: averaged weights after %d steps", name, steps);
+    fx_check(what, got, wf, np, 1e-6);
+
+    /* the refresh, and the same statistics measured batch by batch */
+    float *live_p = malloc(np * sizeof(float)), *live_b = malloc((nb + 1) * sizeof(float));
+    float *after_p = malloc(np * sizeof(float)), *after_b = malloc((nb + 1) * sizeof(float));
+    be->download(be, live_p, g.G.params, np);
+    be->download(be, live_b, g.G.buffers, nb);
+    fx_expect(!g.ema_fresh, "ema: a step makes the statistics stale");
+    gan_ema_refresh(&g);
+    fx_expect(g.ema_fresh, "ema: gan_ema_refresh marks the statistics current");
+    be->download(be, after_p, g.G.params, np);
+    be->download(be, after_b, g.G.buffers, nb);
+    snprintf(what, sizeof what, "%s ema: the refresh leaves G's live weights and statistics alone", name);
+    fx_expect(!memcmp(live_p, after_p, np * sizeof(float)) && !memcmp(live_b, after_b, nb * sizeof(float)), what);
+    float *ema_b = malloc((nb + 1) * sizeof(float));
+    be->download(be, ema_b, g.ema_buffers, nb);
+
+    Net G2; /* a second generator holding the averaged weights; momentum 1: running = this batch's */
+    net_build_generator(&G2, &mc);
+    net_alloc(&G2, be, B, 0);
+    Workspace ws;
+    workspace_alloc(&ws, be, &G2, NULL, B);
+    be->copy(be, G2.params, g.ema_params, np);
+    G2.bn_momentum = 1.0f;
+    float *z = be->alloc(be, (size_t)B * mc.nz), *lab = NULL;
+    if (mc.nclasses) {
+        int32_t *l = malloc((size_t)B * sizeof(int32_t));
+        for (int i = 0; i < B; i++) l[i] = i % mc.nclasses;
+        lab = be->alloc(be, (size_t)B);
+        labels_upload(be, lab, l, B, B, mc.nclasses);
+        G2.labels = lab;
+        free(l);
+    }
+    int64_t *ctr = be->counters_alloc(be, 1);
+    const int64_t at = g.step;
+    be->counters_set(be, ctr, &at, 1);
+    const int batches = (GAN_EMA_BN_IMAGES + B - 1) / B < 4 ? 4 : (GAN_EMA_BN_IMAGES + B - 1) / B;
+    double *avg = calloc(nb + 1, sizeof(double));
+    float *one = malloc((nb + 1) * sizeof(float));
+    const size_t zn = (size_t)B * mc.nz;
+    for (int k = 0; k < batches; k++) {
+        be->random_fill(be, z, zn, g.seed, 3ull << 32, ctr, (uint64_t)zn * (uint64_t)k, tc.zdist == Z_UNIFORM);
+        net_forward(&G2, be, &ws, z, 1);
+        be->download(be, one, G2.buffers, nb);
+        for (size_t i = 0; i < nb; i++) avg[i] += one[i] / (double)batches;
+    }
+    for (size_t i = 0; i < nb; i++) one[i] = (float)avg[i];
+    for (int i = 0; i < G2.nbuffers; i++) {
+        const TensorSpec *t = &G2.buffer[i];
+        snprintf(what, sizeof what, "%s ema: refreshed %s (average of %d batches)", name, t->name, batches);
+        fx_check(what, ema_b + t->offset, one + t->offset, t->numel, 1e-5);
+    }
+    /* the sampling view is the average */
+    Net view;
+    const Net *sn = gan_sampling_net(&g, &view);
+    fx_expect(sn->params == g.ema_params && sn->buffers == g.ema_buffers, "ema: gan_sampling_net gives the average");
+    be->counters_free(be, ctr);
+    be->free(be, z);
+    if (lab) be->free(be, lab);
+    workspace_free(&ws, be);
+    net_free(&G2, be);
+    free(want); free(h); free(got); free(wf); free(live_p); free(live_b); free(after_p); free(after_b); free(ema_b);
+    free(avg); free(one);
+    gan_free(&g);
+    be->destroy(be);
+    fx_free(&fx);
+}
+
 int main(int argc, char **argv) {
     const char *dir = argc > 1 ? argv[1] : "tests/fixtures", *device = argc > 2 ? argv[2] : "cpu";
     const char *names[6] = {"dcgan", "seed", "cdcgan", "cseed", "acdcgan", "acseed"};
     for (int i = 0; i < 6; i++) run(dir, names[i], device, 0);
     if (!strncmp(device, "cpu", 3))
         for (int i = 0; i < 6; i++) run(dir, names[i], device, 1);
+    run_ema(dir, "dcgan", device);
+    run_ema(dir, "cseed", device);
     return fx_summary("test_train");
 }

@@ -107,6 +107,26 @@ expect_fail "a corrupted checkpoint (resume)" "corrupted" train --resume "$work/
 [ "$(cat "$work/corrupt/losses.csv" | md5sum)" = "$before" ] && ok "a failed resume leaves the run folder untouched" || bad "a failed resume changed losses.csv"
 expect_fail "a run that is already done" "already at step" train --resume "$work/straight" --steps 10 --quiet
 expect_fail "a batch larger than the data" "fewer than one batch" train --data "$work/idx" --batch 512 --out "$work/x5" --quiet
+# ---- --ema: a moving average of G for sampling; training itself is unchanged ----
+"$bin" train $T --out "$work/ema" --steps 24 --sample-every 0 --checkpoint-every 0 --ema 0.9 &&
+"$bin" train $T --out "$work/emasplit" --steps 12 --sample-every 0 --checkpoint-every 0 --ema 0.9 &&
+"$bin" train --resume "$work/emasplit" --steps 24 --quiet --threads 2 &&
+"$bin" sample --checkpoint "$work/ema" -n 8 --raw "$work/ema.npy" >/dev/null &&
+"$bin" sample --checkpoint "$work/emasplit" -n 8 --raw "$work/emasplit.npy" >/dev/null &&
+"$bin" sample --checkpoint "$work/ema" -n 8 --raw "$work/emalive.npy" --weights live >/dev/null &&
+"$bin" sample --checkpoint "$work/straight" -n 8 --raw "$work/plain.npy" >/dev/null
+a=$("$bin" info --checkpoint "$work/straight" | grep -o 'step=.*')
+b=$("$bin" info --checkpoint "$work/ema" | grep -o 'step=.*')
+[ -n "$a" ] && [ "$a" = "$b" ] && ok "--ema leaves training alone (the same weights and Adam state as without)" || bad "--ema changed training: [$a] vs [$b]"
+cmp -s "$work/emalive.npy" "$work/plain.npy" && ok "sample --weights live of an --ema run = the run without --ema" || bad "--weights live differs from the plain run"
+cmp -s "$work/ema.npy" "$work/emalive.npy" && bad "sample gives the live G for an --ema run" || ok "sample uses the moving average by default"
+cmp -s "$work/ema.npy" "$work/emasplit.npy" && ok "the moving average resumes bit-exactly (24 == 12 + resume + 12)" || bad "the moving average differs after resume"
+"$bin" info --checkpoint "$work/ema" | grep -q '^ema=0.9:' && ok "info reports the average's decay" || bad "info does not report --ema"
+"$bin" train --resume "$work/split" --steps 30 --quiet --threads 2 --ema 0.99 &&
+"$bin" info --checkpoint "$work/split" | grep -q '^ema=0.99:' && ok "--ema on resume starts an average" || bad "--ema on resume"
+expect_fail "--ema 1.5" "decay" train --ema 1.5 --quiet
+expect_fail "an unknown --weights" "weights" sample --checkpoint "$work/ema" --grid "$work/w.png" --weights best
+
 expect_fail "an unknown loss" "loss" train --loss hinge --quiet
 expect_fail "sample without a checkpoint" "checkpoint" sample --grid x.png
 expect_fail "sample from a missing checkpoint" "cannot read" sample --checkpoint "$work/none" --grid x.png

@@ -34,6 +34,7 @@ dcgan_generator *dcgan_open(const char *checkpoint, int threads, char *err, size
         dcgan_close(h);
         return NULL;
     }
+    gan_generator_from_ema(&h->g); /* the moving average of G, where the run kept one */
     return h;
 }
 

@@ -793,7 +793,12 @@ static void cpu_adam(Backend *be, float *param, const float *grad, float *m, flo
     }
 }
 
-/* ------------------------------------------------------------------------------------------------ */
+static void cpu_ema(Backend *be, float *avg, const float *x, size_t n, double decay) {
+    (void)be;
+    const float d = (float)decay, omd = (float)(1.0 - decay);
+    #pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < n; i++) avg[i] = avg[i] * d + x[i] * omd;
+}
 
 /* ------------------------------------------------------------------------------------------------
  * counters and random numbers (host memory: ops run when issued) */
@@ -889,6 +894,7 @@ Backend *backend_cpu_create(int threads, int use_dnnl) {
     be->bce_logits = cpu_bce_logits;
     be->softmax_xent = cpu_softmax_xent;
     be->adam = cpu_adam;
+    be->ema = cpu_ema;
     be->label_planes = cpu_label_planes;
     be->counters_alloc = cpu_counters_alloc;
     be->counters_free = cpu_counters_free;

@@ -1172,6 +1172,19 @@ __global__ void k_adam(float *param, const float *grad, float *m, float *v, size
     }
 }
 
+__global__ void k_ema(float *avg, const float *x, size_t n, float d, float omd) {
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x)
+        avg[i] = __fadd_rn(__fmul_rn(avg[i], d), __fmul_rn(x[i], omd));
+}
+
+static void cu_ema(Backend *be, float *avg, const float *x, size_t n, double decay) {
+    CudaCtx *c = ctx_of(be);
+    PROF_BEGIN(c);
+    k_ema<<<grid_for(n, 256, c->nsm), 256, 0, c->stream>>>(avg, x, n, (float)decay, (float)(1.0 - decay));
+    KCHECK();
+    PROF_END(c, "ema");
+}
+
 static void cu_adam(Backend *be, float *param, const float *grad, float *m, float *v, size_t n, double lr, double beta1,
                     double beta2, double eps, const int64_t *step) {
     CudaCtx *c = ctx_of(be);
@@ -1417,6 +1430,7 @@ extern "C" __attribute__((visibility("default"))) Backend *backend_cuda_create(c
     be->bce_logits = cu_bce_logits;
     be->softmax_xent = cu_softmax_xent;
     be->adam = cu_adam;
+    be->ema = cu_ema;
     be->label_planes = cu_label_planes;
     be->counters_alloc = cu_counters_alloc;
     be->counters_free = cu_counters_free;

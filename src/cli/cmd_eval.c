@@ -127,7 +127,8 @@ int cmd_lenet(int argc, char **argv) {
 }
 
 int cmd_eval(int argc, char **argv) {
-    const char *ckpt = NULL, *images = NULL, *reference = "fashion-mnist", *lenet = NULL, *test = NULL, *bn = "running";
+    const char *ckpt = NULL, *images = NULL, *reference = "fashion-mnist", *lenet = NULL, *test = NULL, *bn = "running",
+               *weights = "ema";
     int n = 10000, json = 0, threads = 0;
     long seed = 1;
     float temperature = 1;
@@ -139,6 +140,7 @@ int cmd_eval(int argc, char **argv) {
         {"seed", OPT_LONG, &seed, "seed of the samples' z (as dcgan sample --seed) and of KID's subsets", 0, 9.2e18},
         {"temperature", OPT_FLOAT, &temperature, "scale the samples' z by this (as dcgan sample --temperature)", 0.01, 10},
         {"bn", OPT_STR, &bn, "the samples' batch norm statistics: running or batch (as dcgan sample --bn)", 0, -1},
+        {"weights", OPT_STR, &weights, "the samples' generator: ema or live (as dcgan sample --weights)", 0, -1},
         {"lenet", OPT_STR, &lenet, "LeNet weights (default: the shipped ones for the reference)", 0, -1},
         {"accuracy", OPT_STR, &test, "instead: print the LeNet's accuracy on these labelled IDX images", 0, -1},
         {"json", OPT_FLAG, &json, "print one JSON object instead of a table", 0, -1},
@@ -193,7 +195,7 @@ int cmd_eval(int argc, char **argv) {
     char what[4400];
     if (ckpt) {
         LoadedRun run;
-        run_load(&run, ckpt, "cpu", NULL, threads);
+        run_load(&run, ckpt, "cpu", NULL, threads, run_weights_option("eval", weights));
         const ModelConfig mc = run.meta.mc;
         const size_t ipr = (size_t)mc.channels * mc.size * mc.size;
         float *z = xmalloc((size_t)m * mc.nz * sizeof(float)), *raw = xmalloc((size_t)m * ipr * sizeof(float));

@@ -69,7 +69,7 @@ int cmd_interp(int argc, char **argv) {
     if (!out && !gif && !raw) die("interp: say where the walk goes: --out FILE.png, --gif FILE.gif or --raw FILE.npy");
 
     LoadedRun run;
-    run_load(&run, ckpt, device, NULL, threads);
+    run_load(&run, ckpt, device, NULL, threads, 1);
     Backend *be = run.be;
     const Net *G = &run.g.G;
     char err[1024];
@@ -169,7 +169,7 @@ int cmd_arith(int argc, char **argv) {
               nc = parse_indices("c", sc, ic, MAXI, grid_n);
 
     LoadedRun run;
-    run_load(&run, ckpt, device, NULL, threads);
+    run_load(&run, ckpt, device, NULL, threads, 1);
     Backend *be = run.be;
     const Net *G = &run.g.G;
     char err[1024];

@@ -72,7 +72,7 @@ int cmd_export(int argc, char **argv) {
     if (!onnx && strcmp(format, "safetensors")) die("export: --format '%s' is unknown; use safetensors or onnx", format);
     if (onnx && !generator) die("export: ONNX export is for the generator; drop --net D");
     LoadedRun run;
-    run_load(&run, ckpt, "cpu", NULL, 1);
+    run_load(&run, ckpt, "cpu", NULL, 1, 1);
     if (onnx && run.meta.mc.nclasses)
         die("export: ONNX export of a conditional model (%d classes) is not supported; export its weights with "
             "--format safetensors", run.meta.mc.nclasses);

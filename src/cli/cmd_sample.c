@@ -17,13 +17,20 @@
 #include <string.h>
 #include <zlib.h>
 
-void run_load(LoadedRun *r, const char *ckpt, const char *device, const char *precision, int threads) {
+void run_load(LoadedRun *r, const char *ckpt, const char *device, const char *precision, int threads, int use_ema) {
     char err[1024];
     if (checkpoint_resolve(ckpt, r->path, sizeof r->path, err, sizeof err) != 0) die("%s", err);
     if (checkpoint_read_meta(r->path, &r->meta, err, sizeof err) != 0) die("%s", err);
     r->be = backend_create_precision(device, precision, threads);
     gan_init(&r->g, r->be, &r->meta.mc, &r->meta.tc, r->meta.batch, r->meta.seed);
     if (checkpoint_load(r->path, &r->g, &r->meta, err, sizeof err) != 0) die("%s", err);
+    if (use_ema) gan_generator_from_ema(&r->g);
+}
+
+int run_weights_option(const char *cmd, const char *weights) {
+    if (!strcmp(weights, "ema")) return 1;
+    if (!strcmp(weights, "live")) return 0;
+    die("%s: --weights '%s' is unknown; use ema (the moving average, where the run kept one) or live", cmd, weights);
 }
 
 void run_close(LoadedRun *r) {
@@ -56,7 +63,7 @@ int32_t *run_labels(const LoadedRun *r, int n, int cls, int cols) {
 
 int cmd_sample(int argc, char **argv) {
     const char *ckpt = NULL, *out = NULL, *grid = NULL, *zfile = NULL, *rawfile = NULL, *bn = "running", *device = "cpu",
-               *precision = NULL;
+               *precision = NULL, *weights = "ema";
     const char *cls = NULL;
     int n = 0, threads = 0, cols = 0;
     long seed = 1;
@@ -75,6 +82,7 @@ int cmd_sample(int argc, char **argv) {
         {"z", OPT_STR, &zfile, "take z from this .npy file, float32 [N, nz] (overrides -n and --seed)", 0, -1},
         {"raw", OPT_STR, &rawfile, "also write the images as .npy float32 [N, C, S, S] in [-1, 1]", 0, -1},
         {"bn", OPT_STR, &bn, "batch norm statistics: running (inference) or batch", 0, -1},
+        {"weights", OPT_STR, &weights, "ema: G's moving average where the run kept one (train --ema), else G; live: G", 0, -1},
         {"threads", OPT_INT, &threads, "CPU threads (0: all cores)", 0, 1024},
         {"device", OPT_STR, &device, "cpu or cuda", 0, -1},
         {"precision", OPT_STR, &precision, "with --device cuda: tf32 (default), fp32 or bf16", 0, -1},
@@ -87,9 +95,10 @@ int cmd_sample(int argc, char **argv) {
     if (!strcmp(bn, "running")) batch_stats = 0;
     else if (!strcmp(bn, "batch")) batch_stats = 1;
     else die("sample: --bn '%s' is unknown; use running or batch", bn);
+    const int use_ema = run_weights_option("sample", weights);
 
     LoadedRun run;
-    run_load(&run, ckpt, device, precision, threads);
+    run_load(&run, ckpt, device, precision, threads, use_ema);
     Backend *be = run.be;
     const Net *G = &run.g.G;
     char err[1024];
@@ -155,7 +164,7 @@ int cmd_info(int argc, char **argv) {
                argv, 2);
     if (!ckpt) die("info: --checkpoint PATH is required");
     LoadedRun run;
-    run_load(&run, ckpt, "cpu", NULL, 1);
+    run_load(&run, ckpt, "cpu", NULL, 1, 0);
     const CheckpointMeta m = run.meta;
     const Gan *g = &run.g;
     const char *path = run.path;
@@ -185,6 +194,7 @@ int cmd_info(int argc, char **argv) {
         classes_list(m.classes, list, sizeof list);
         printf("classes=%d class_loss=%g: %s\n", m.mc.nclasses, m.mc.aux ? m.tc.class_weight : 0.0, list);
     }
+    if (m.tc.ema > 0) printf("ema=%g: sample, eval and export use the moving average of G (--weights live: G)\n", m.tc.ema);
     run_close(&run);
     return 0;
 }

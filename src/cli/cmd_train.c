@@ -135,7 +135,8 @@ static void evaluate_during_training(Evaluator *ev, const char *out, Gan *g, uin
         labels = xmalloc((size_t)n * sizeof(int32_t));
         grid_labels(labels, n, 1, mc->nclasses);
     }
-    generate_images(g->be, mc, &g->G, z, labels, n, 0, raw);
+    Net view; /* the generator the checkpoint's users sample: the moving average when there is one */
+    generate_images(g->be, mc, gan_sampling_net(g, &view), z, labels, n, 0, raw);
     to_lenet_input(raw, n, mc->channels, mc->size, img);
     EvalResult r;
     /* per-class accuracy where the LeNet's classes can be the model's */
@@ -255,6 +256,7 @@ int cmd_train(int argc, char **argv) {
     float dist_timeout = 600;
     long epochs = 0, steps = 0, seed = 1;
     float lr = 2e-4f, beta1 = 0.5f, class_loss = 1.0f;
+    const char *ema_s = NULL;
     const OptSpec spec[] = {
         {"data", OPT_STR, &data, "training images: a folder (searched recursively), an IDX file, or a folder of IDX files (default " DATASET_DEFAULT_PATH ")", 0, -1},
         {"out", OPT_STR, &out, "run folder for samples, logs, plots and checkpoints (default runs/<date-time>)", 0, -1},
@@ -273,6 +275,8 @@ int cmd_train(int argc, char **argv) {
          "class-conditional: G and D see the one-hot class label (IDX labels, or one subfolder per class)", 0, -1},
         {"class-loss", OPT_FLOAT, &class_loss,
          "with --conditional: weight of D's auxiliary classifier loss (AC-GAN; 0: the label input alone)", 0, 100},
+        {"ema", OPT_STR, &ema_s,
+         "keep a moving average of G's weights with this decay (e.g. 0.999) for sample, eval and export (default 0: none)", 0, -1},
         {"g-steps", OPT_INT, &g_steps, "generator updates per discriminator update", 1, 100},
         {"loss", OPT_STR, &loss, "generator loss: ns (non-saturating) or minimax", 0, -1},
         {"z-dist", OPT_STR, &zdist, "latent distribution: normal or uniform", 0, -1},
@@ -304,6 +308,14 @@ int cmd_train(int argc, char **argv) {
     tc.lr = lr;
     tc.beta1 = beta1;
     tc.g_steps = g_steps;
+    double ema = 0.0;
+    if (ema_s) {
+        char *end;
+        ema = strtod(ema_s, &end);
+        if (end == ema_s || *end || !(ema >= 0.0 && ema < 1.0))
+            die("train: --ema '%s' is not a decay; use 0 (no average) or a number under 1, such as 0.999", ema_s);
+    }
+    tc.ema = ema;
     if (!strcmp(loss, "ns")) tc.loss = LOSS_NS;
     else if (!strcmp(loss, "minimax")) tc.loss = LOSS_MINIMAX;
     else die("train: --loss '%s' is unknown; use ns or minimax", loss);
@@ -356,6 +368,7 @@ int cmd_train(int argc, char **argv) {
         memcpy(bg, meta.background, 3);
         mc = meta.mc;
         tc = meta.tc;
+        if (ema_s) tc.ema = ema; /* start, change or drop the average */
         batch = meta.batch;
         seed = (long)meta.seed;
     } else {
@@ -543,6 +556,9 @@ int cmd_train(int argc, char **argv) {
         printf("train: conditional on %d classes: %s; the sample grids show one class per row\n", mc.nclasses, list);
         if (mc.aux) printf("train: D also classifies (AC-GAN), class loss weight %g\n", tc.class_weight);
     }
+    if (!quiet && tc.ema > 0)
+        printf("train: keeping a moving average of G's weights (decay %g) for sample, eval and export; the progress "
+               "grids show the live G\n", tc.ema);
     if (!quiet && nranks > 1)
         printf("train: %d ranks x batch %d = global batch %d, learning rate %g, batch norm %s, gradients averaged by %s; "
                "rank 0 writes the files\n",

@@ -26,8 +26,11 @@ typedef struct {
     char path[4200]; /* the checkpoint file */
 } LoadedRun;
 /* Resolves ckpt (a file, or a run folder meaning its newest checkpoint) and loads it on a new
- * backend. Dies with one line on any problem. */
-void run_load(LoadedRun *r, const char *ckpt, const char *device, const char *precision, int threads);
+ * backend. With use_ema, a checkpoint holding a moving average of G (dcgan train --ema) gets it in
+ * place of G's live weights (gan_generator_from_ema). Dies with one line on any problem. */
+void run_load(LoadedRun *r, const char *ckpt, const char *device, const char *precision, int threads, int use_ema);
+/* The --weights option of the commands that sample: 1 for "ema" (the default), 0 for "live". */
+int run_weights_option(const char *cmd, const char *weights);
 void run_close(LoadedRun *r);
 /* The class a --class option names for the run's model (a name or a number): -1 when cls is NULL;
  * dies with one line when the class is unknown or the model is not conditional. */

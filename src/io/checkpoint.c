@@ -57,6 +57,8 @@ static void write_header(Buf *b, const CheckpointMeta *m, const Gan *g) {
     const int64_t clen = m->mc.nclasses ? (int64_t)strnlen(m->classes, sizeof m->classes - 1) : 0;
     put_i64(b, clen);
     put(b, m->classes, (size_t)clen);
+    /* format 3 */
+    put_f64(b, g->ema_params ? g->tc.ema : 0.0);
 }
 
 typedef struct { int64_t gp, gb, dp, db; } Counts;
@@ -91,6 +93,8 @@ static void read_header(Rd *r, CheckpointMeta *m, Counts *c, uint32_t version) {
     memcpy(m->classes, r->p + r->at, (size_t)clen);
     m->classes[clen] = 0;
     r->at += (size_t)clen;
+    if (version < 3) return; /* format 2: no moving average */
+    m->tc.ema = get_f64(r);
 }
 
 /* Appends a backend tensor; returns how many of its values are not finite. */
@@ -122,6 +126,11 @@ int checkpoint_save(const char *path, Gan *g, const CheckpointMeta *meta, char *
         bad += put_block(&b, g->be, nets[k]->adam_m, nets[k]->nparams);
         bad += put_block(&b, g->be, nets[k]->adam_v, nets[k]->nparams);
         bad += put_block(&b, g->be, nets[k]->buffers, nets[k]->nbuf);
+    }
+    if (g->ema_params) {
+        gan_ema_refresh(g);
+        bad += put_block(&b, g->be, g->ema_params, g->G.nparams);
+        bad += put_block(&b, g->be, g->ema_buffers, g->G.nbuf);
     }
     if (bad) { /* a diverged state must never replace a good checkpoint */
         bytebuf_free(&b);
@@ -180,7 +189,8 @@ static int open_checked(const char *path, uint8_t **buf, Rd *r, CheckpointMeta *
     const int64_t most = (int64_t)(len / 4);
     if (c->gp < 0 || c->gb < 0 || c->dp < 0 || c->db < 0 || c->gp > most || c->gb > most || c->dp > most ||
         c->db > most ||
-        16 + (size_t)hlen + 4 * (3 * (size_t)c->gp + (size_t)c->gb + 3 * (size_t)c->dp + (size_t)c->db) != len - 4) {
+        16 + (size_t)hlen + 4 * (3 * (size_t)c->gp + (size_t)c->gb + 3 * (size_t)c->dp + (size_t)c->db +
+                                 (m->tc.ema > 0 ? (size_t)c->gp + (size_t)c->gb : 0)) != len - 4) {
         snprintf(err, errlen, "%s has the wrong size for its model", path);
         goto fail;
     }
@@ -225,6 +235,17 @@ int checkpoint_load(const char *path, Gan *g, CheckpointMeta *meta, char *err, s
         be->upload(be, n->adam_m, p, n->nparams); p += n->nparams;
         be->upload(be, n->adam_v, p, n->nparams); p += n->nparams;
         be->upload(be, n->buffers, p, n->nbuf); p += n->nbuf;
+    }
+    if (g->ema_params) {
+        Backend *be = g->be;
+        if (meta->tc.ema > 0) {
+            be->upload(be, g->ema_params, p, g->G.nparams); p += g->G.nparams;
+            be->upload(be, g->ema_buffers, p, g->G.nbuf);
+        } else { /* the file has none: the average starts here */
+            be->copy(be, g->ema_params, g->G.params, g->G.nparams);
+            be->copy(be, g->ema_buffers, g->G.buffers, g->G.nbuf);
+        }
+        g->ema_fresh = 1;
     }
     g->step = meta->step;
     g->adam_t_d = meta->adam_t_d;

@@ -3,7 +3,8 @@
  * Layout (little-endian): magic "DCGANCKP", u32 format version, u32 header length, the header
  * (configuration, counters, RNG state, tensor counts; from format 2 the class count and names),
  * then G's parameters, Adam m, Adam v and
- * batch-norm buffers, the same for D, and a CRC-32 of everything before it. Files are written
+ * batch-norm buffers, the same for D, from format 3 (with TrainConfig.ema) the averaged parameters
+ * of G and their batch-norm buffers, and a CRC-32 of everything before it. Files are written
  * atomically; a load checks magic, version, sizes and checksum before using anything. */
 #ifndef DCGAN_CHECKPOINT_H
 #define DCGAN_CHECKPOINT_H
@@ -11,7 +12,8 @@
 #include "../data/classes.h"
 #include "../train/gan.h"
 
-#define CHECKPOINT_VERSION 2u /* 2: class-conditional models (format 1 is still read) */
+#define CHECKPOINT_VERSION 3u /* 2: class-conditional models; 3: the moving average of G (formats 1
+                                 and 2 are still read) */
 
 typedef struct {
     ModelConfig mc;
@@ -31,13 +33,16 @@ typedef struct {
     char classes[CLASS_NAMES_MAX]; /* conditional models (mc.nclasses > 0): the class names, one per line */
 } CheckpointMeta;
 
-/* Writes the state of g (and meta) to path atomically. 0, or -1 with one line in err. */
+/* Writes the state of g (and meta) to path atomically, after gan_ema_refresh. 0, or -1 with one
+ * line in err. The decay written is g's (meta->tc.ema is not used). */
 int checkpoint_save(const char *path, Gan *g, const CheckpointMeta *meta, char *err, size_t errlen);
 
 /* Reads only the metadata (validating the whole file). */
 int checkpoint_read_meta(const char *path, CheckpointMeta *meta, char *err, size_t errlen);
 
-/* Loads the tensors into an initialized Gan whose configuration matches the file. */
+/* Loads the tensors into an initialized Gan whose configuration matches the file. The moving
+ * average is loaded when both have one; a Gan with one loading a file without starts it at the
+ * loaded weights; one without ignores the file's. */
 int checkpoint_load(const char *path, Gan *g, CheckpointMeta *meta, char *err, size_t errlen);
 
 /* Resolves a checkpoint file or a run folder (its newest checkpoint) to a file path. */

@@ -112,7 +112,10 @@ static void add_layer(Net *n, LayerKind kind, int cin, int ncond, int hin, int c
     }
 }
 
-static void net_reset(Net *n) { memset(n, 0, sizeof *n); }
+static void net_reset(Net *n) {
+    memset(n, 0, sizeof *n);
+    n->bn_momentum = 0.1f;
+}
 
 void net_build_generator(Net *n, const ModelConfig *c) {
     net_reset(n);
@@ -418,12 +421,12 @@ void net_forward(Net *n, Backend *be, Workspace *ws, const float *x, int batch_s
             if (batch_stats && n->sync) { /* statistics over all ranks' batches */
                 be->batchnorm_local_stats(be, n->sync_buf, y, L->cout, N);
                 n->sync->forward(n->sync->ctx, be, n->sync_buf, n->mean[l], n->rstd[l], BUF(n, L->t_rmean),
-                                 BUF(n, L->t_rvar), L->cout, N, 0.1f, 1e-5f);
+                                 BUF(n, L->t_rvar), L->cout, N, n->bn_momentum, 1e-5f);
                 be->batchnorm_apply(be, act, y, n->mean[l], n->rstd[l], P(n, L->t_gamma), P(n, L->t_beta), L->cout,
                                     N, L->act);
             } else {
                 be->batchnorm_forward(be, act, n->mean[l], n->rstd[l], BUF(n, L->t_rmean), BUF(n, L->t_rvar), y,
-                                      P(n, L->t_gamma), P(n, L->t_beta), L->cout, N, batch_stats, 0.1f, 1e-5f, L->act);
+                                      P(n, L->t_gamma), P(n, L->t_beta), L->cout, N, batch_stats, n->bn_momentum, 1e-5f, L->act);
             }
             in = act;
             if (l + 1 < n->nlayers) join_labels(n, be, act, &n->layer[l + 1]);

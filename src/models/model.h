@@ -109,6 +109,10 @@ typedef struct {
     int recompute0;                          /* layer 0 (no batch norm, e.g. D's first conv) is not
                                                 stored: its output lives in the workspace and is
                                                 recomputed from the input in backward */
+    float bn_momentum;                       /* how far a training-mode forward moves the running
+                                                statistics toward the batch's: PyTorch's 0.1 (set by
+                                                the builders); 1/k on the k-th of a series of batches
+                                                makes them the series' plain average */
     const BnSync *sync;                      /* NULL: batch statistics of this rank's batch only */
     float *sync_buf;                         /* (8 * widest batch-norm layer) for sync */
 } Net;

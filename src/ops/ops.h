@@ -221,6 +221,10 @@ struct Backend {
     void (*adam)(Backend *be, float *param, const float *grad, float *m, float *v, size_t n,
                  double lr, double beta1, double beta2, double eps, const int64_t *step /* counter */);
 
+    /* ---- exponential moving average over one flat block: avg = decay * avg + (1 - decay) * x,
+     * in float arithmetic (decay and 1 - decay rounded to float once) ---- */
+    void (*ema)(Backend *be, float *avg /* (n) updated */, const float *x /* (n) */, size_t n, double decay);
+
     /* ---- counters: int64 values in backend memory that ops read when they run, not when they are
      * issued, so that a recorded iteration (see graphs) can be replayed with the next step's counts. */
     int64_t *(*counters_alloc)(Backend *be, int n); /* n counters, zero */

@@ -15,6 +15,7 @@ void train_config_default(TrainConfig *t) {
     t->loss = LOSS_NS;
     t->zdist = Z_NORMAL;
     t->class_weight = 1.0;
+    t->ema = 0.0;
 }
 
 int train_config_check(const TrainConfig *t, char *err, size_t errlen) {
@@ -28,6 +29,10 @@ int train_config_check(const TrainConfig *t, char *err, size_t errlen) {
     if (t->zdist != Z_NORMAL && t->zdist != Z_UNIFORM) { snprintf(err, errlen, "unknown z distribution"); return -1; }
     if (!(t->class_weight >= 0.0 && t->class_weight <= 100.0)) {
         snprintf(err, errlen, "--class-loss must be from 0 to 100");
+        return -1;
+    }
+    if (!(t->ema >= 0.0 && t->ema < 1.0)) {
+        snprintf(err, errlen, "--ema must be 0 (no average) or a decay under 1, such as 0.999");
         return -1;
     }
     return 0;
@@ -68,6 +73,13 @@ void gan_init(Gan *g, Backend *be, const ModelConfig *mc, const TrainConfig *tc,
     net_init_params(&g->D, be, &init);
     g->seed = seed;
     g->nranks = 1;
+    if (tc->ema > 0) { /* the average starts at the initial weights */
+        g->ema_params = be->alloc(be, g->G.nparams);
+        g->ema_buffers = be->alloc(be, g->G.nbuf ? g->G.nbuf : 1);
+        be->copy(be, g->ema_params, g->G.params, g->G.nparams);
+        be->copy(be, g->ema_buffers, g->G.buffers, g->G.nbuf);
+        g->ema_fresh = 1;
+    }
 }
 
 void gan_free(Gan *g) {
@@ -82,6 +94,8 @@ void gan_free(Gan *g) {
     if (g->labels) be->free(be, g->labels);
     if (g->cls_logits) be->free(be, g->cls_logits);
     if (g->cls_grad) be->free(be, g->cls_grad);
+    if (g->ema_params) be->free(be, g->ema_params);
+    if (g->ema_buffers) be->free(be, g->ema_buffers);
     be->counters_free(be, g->counters);
     if (g->graph) be->graph_free(be, g->graph);
     g->graph = NULL;
@@ -182,12 +196,14 @@ static void step_ops(Gan *g) {
         be->adam(be, G->params, G->grads, G->adam_m, G->adam_v, G->nparams, tc->lr, tc->beta1, tc->beta2, tc->eps,
                  g->counters + CTR_ADAM_G);
     }
+    if (g->ema_params) be->ema(be, g->ema_params, G->params, G->nparams, tc->ema);
     be->stash(be, g->ring, g->scalars, SC_COUNT, g->counters + CTR_ITER, STATS_RING);
     be->counter_add(be, g->counters + CTR_ITER, 1);
     g->step++;
 }
 
 void gan_step(Gan *g) {
+    g->ema_fresh = 0;
     push_counters(g);
     step_ops(g);
 }
@@ -195,6 +211,7 @@ void gan_step(Gan *g) {
 void gan_iterate(Gan *g) {
     Backend *be = g->be;
     const int graphs = g->use_graph && be->graph_begin && !g->grad_average && !g->G.sync && !g->D.sync;
+    g->ema_fresh = 0;
     if (!graphs || (!g->graph && !g->warm)) {
         /* op by op; with graphs this is the first iteration, which sizes the backend's scratch and
          * picks its algorithms: that must not happen while recording */
@@ -217,6 +234,59 @@ void gan_iterate(Gan *g) {
     g->step++;
     g->adam_t_d++;
     g->adam_t_g += g->tc.g_steps;
+}
+
+void gan_ema_refresh(Gan *g) {
+    if (!g->ema_params || g->ema_fresh) return;
+    Backend *be = g->be;
+    Net *G = &g->G;
+    float *live_p = G->params, *live_b = G->buffers;
+    const BnSync *sync = G->sync;
+    const float momentum = G->bn_momentum;
+    G->params = g->ema_params;
+    G->buffers = g->ema_buffers;
+    G->sync = NULL; /* the refresh runs on one rank (the one that writes the files) */
+    const int B = g->B, K = g->mc.nclasses;
+    if (K) {
+        int32_t *lab = xmalloc((size_t)B * sizeof(int32_t));
+        for (int i = 0; i < B; i++) lab[i] = i % K;
+        labels_upload(be, g->labels, lab, B, B, K);
+        free(lab);
+    }
+    int64_t *ctr = be->counters_alloc(be, 1);
+    const int64_t at = g->step;
+    be->counters_set(be, ctr, &at, 1);
+    const size_t n = (size_t)B * g->mc.nz;
+    const int batches = (GAN_EMA_BN_IMAGES + B - 1) / B < 4 ? 4 : (GAN_EMA_BN_IMAGES + B - 1) / B;
+    for (int k = 0; k < batches; k++) {
+        /* the k-th batch moves the statistics by 1/(k+1): their plain average (the first replaces) */
+        G->bn_momentum = 1.0f / (float)(k + 1);
+        be->random_fill(be, g->z, n, g->seed, 3ull << 32, ctr, (uint64_t)n * (uint64_t)k, g->tc.zdist == Z_UNIFORM);
+        net_forward(G, be, &g->ws, g->z, 1);
+    }
+    be->sync(be);
+    be->counters_free(be, ctr);
+    G->bn_momentum = momentum;
+    G->params = live_p;
+    G->buffers = live_b;
+    G->sync = sync;
+    g->ema_fresh = 1;
+}
+
+const Net *gan_sampling_net(Gan *g, Net *view) {
+    if (!g->ema_params) return &g->G;
+    gan_ema_refresh(g);
+    *view = g->G;
+    view->params = g->ema_params;
+    view->buffers = g->ema_buffers;
+    return view;
+}
+
+void gan_generator_from_ema(Gan *g) {
+    if (!g->ema_params) return;
+    gan_ema_refresh(g);
+    g->be->copy(g->be, g->G.params, g->ema_params, g->G.nparams);
+    g->be->copy(g->be, g->G.buffers, g->ema_buffers, g->G.nbuf);
 }
 
 static void stats_from(const float *h, StepStats *st) {

@@ -19,6 +19,8 @@ typedef struct {
     double class_weight;         /* models with an auxiliary classifier (ModelConfig.aux): the weight of
                                     its cross-entropy, added to D's loss on the real and the fake
                                     batch and to G's loss (AC-GAN) */
+    double ema;                  /* decay of the exponential moving average of G's weights that
+                                    sampling uses (Gan.ema_params); 0: none, sample the live G */
 } TrainConfig;
 
 void train_config_default(TrainConfig *t);
@@ -64,6 +66,12 @@ typedef struct {
     int warm;        /* an iteration ran op by op (the backend chose its algorithms) */
     void *graph;
     uint64_t seed;
+    /* tc.ema > 0: the moving average of G's weights, updated after every iteration's G steps, and
+     * batch-norm running statistics measured for those weights by gan_ema_refresh (averaging the
+     * live G's statistics would not do: they belong to the weights that produced them) */
+    float *ema_params;  /* (G.nparams) or NULL */
+    float *ema_buffers; /* (G.nbuf) or NULL */
+    int ema_fresh;      /* ema_buffers were measured for the current ema_params */
     /* data parallelism: this rank's share of the global batch (rank 0 of 1 alone), and the hook
      * that averages a gradient block over the ranks before each Adam step (NULL alone) */
     int rank, nranks;
@@ -93,6 +101,20 @@ void gan_step(Gan *g);
  * synchronized batch norm) the first call records the iteration and every call replays it: one
  * launch per iteration, z drawn on the device, no host round trip. The same numbers either way. */
 void gan_iterate(Gan *g);
+/* Measures batch-norm running statistics for the averaged weights (no-op without tc.ema, or when
+ * they are current): G with ema_params runs in training mode on GAN_EMA_BN_IMAGES images of z from
+ * the seed's stream 3 * 2^32 + step (classes in turn for a conditional model), and ema_buffers
+ * become the plain average of the batches' statistics, as torch.optim.swa_utils.update_bn does.
+ * Uses G's activations, the workspace, z and the labels: call it between iterations. */
+#define GAN_EMA_BN_IMAGES 1024
+void gan_ema_refresh(Gan *g);
+/* The generator sampling should use: with tc.ema a view of G holding ema_params and ema_buffers
+ * (refreshed first), written into *view; else G itself. Only params and buffers differ from G. */
+const Net *gan_sampling_net(Gan *g, Net *view);
+/* For inference after a checkpoint load: copies the averaged weights and their statistics over G's
+ * own (nothing without tc.ema), so that everything reading G samples the average. */
+void gan_generator_from_ema(Gan *g);
+
 /* Reads back the last step's losses (synchronizes with the backend). */
 void gan_read_stats(Gan *g, StepStats *st);
 /* Reads back the losses of the n iterations that ended at steps first .. first + n - 1 (1-based,
