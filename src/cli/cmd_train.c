@@ -470,6 +470,7 @@ int cmd_train(int argc, char **argv) {
     long total = steps ? steps : (epochs ? epochs : 5) * bpe;
     if (resume) {
         if (checkpoint_load(ckpt_path, &g, &meta, err, sizeof err) != 0) die("%s", err);
+        meta.tc.ema = tc.ema; /* --ema may start, change or drop the average */
         if (meta.nranks != nranks) { /* --reshard: keep the position in the epoch, in images */
             meta.batch_in_epoch = meta.batch_in_epoch * meta.nranks / nranks;
             if (meta.batch_in_epoch >= bpe) { meta.epoch++; meta.batch_in_epoch = 0; }

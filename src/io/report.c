@@ -46,6 +46,7 @@ void report_info_from_meta(ReportInfo *info, const CheckpointMeta *m, const char
         report_add(info, "conditional", "%d classes (one per grid row): %s", m->mc.nclasses, list);
         if (m->mc.aux) report_add(info, "class loss", "%g (D also classifies: AC-GAN)", m->tc.class_weight);
     }
+    if (m->tc.ema > 0) report_add(info, "moving average of G", "decay %g (what sample, eval and export use)", m->tc.ema);
     if (m->nranks > 1) report_add(info, "ranks", "%d", m->nranks);
     if (backend) report_add(info, "backend", "%s, %d thread%s", backend, threads, threads == 1 ? "" : "s");
 }
