@@ -8,6 +8,7 @@
 #include "fixture.h"
 #include "../src/train/gan.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -79,7 +80,8 @@ static void run(const char *dir, const char *name, const char *device, int keep)
 }
 
 /* The moving average of G (TrainConfig.ema): training with it on still matches PyTorch; after each
- * step ema_params equals decay * previous + (1 - decay) * G's weights, computed here in double; and
+ * step t ema_params equals d * previous + (1 - d) * G's weights, d = min(decay, (1 + t) / (10 + t)),
+ * computed here in double; and
  * gan_ema_refresh makes ema_buffers the plain average of the batch statistics that the averaged
  * weights give on its batches of z, measured here one batch at a time on a separate generator,
  * while leaving the live G untouched. */
@@ -89,7 +91,7 @@ static void run_ema(const char *dir, const char *name, const char *device) {
     TrainConfig tc;
     int B, steps;
     fx_load_train(&fx, dir, name, &mc, &tc, &B, &steps);
-    tc.ema = 0.75;
+    tc.ema = 0.3; /* under the warm-up's (1 + t) / (10 + t) from the third step on: both are used */
     Backend *be = backend_create(device, 0);
     Gan g;
     gan_init(&g, be, &mc, &tc, B, 1);
@@ -108,7 +110,8 @@ static void run_ema(const char *dir, const char *name, const char *device) {
         fx_set_labels(&g, &fx, s);
         gan_step(&g);
         be->download(be, h, g.G.params, np);
-        for (size_t i = 0; i < np; i++) want[i] = tc.ema * want[i] + (1 - tc.ema) * h[i];
+        const double t = s + 1, d = fmin(tc.ema, (1 + t) / (10 + t)); /* the warm-up, then the decay */
+        for (size_t i = 0; i < np; i++) want[i] = d * want[i] + (1 - d) * h[i];
     }
     snprintf(what, sizeof what, "%s ema: G's weights after %d steps (training unchanged by the average)", name, steps);
     check_net(be, &g.G, &fx, "G.", what);

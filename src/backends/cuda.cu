@@ -1172,15 +1172,17 @@ __global__ void k_adam(float *param, const float *grad, float *m, float *v, size
     }
 }
 
-__global__ void k_ema(float *avg, const float *x, size_t n, float d, float omd) {
+__global__ void k_ema(float *avg, const float *x, size_t n, double decay, const int64_t *step) {
+    const double t = (double)*step + 1.0, warm = (1.0 + t) / (10.0 + t), dd = decay < warm ? decay : warm;
+    const float d = (float)dd, omd = (float)(1.0 - dd);
     for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x)
         avg[i] = __fadd_rn(__fmul_rn(avg[i], d), __fmul_rn(x[i], omd));
 }
 
-static void cu_ema(Backend *be, float *avg, const float *x, size_t n, double decay) {
+static void cu_ema(Backend *be, float *avg, const float *x, size_t n, double decay, const int64_t *step) {
     CudaCtx *c = ctx_of(be);
     PROF_BEGIN(c);
-    k_ema<<<grid_for(n, 256, c->nsm), 256, 0, c->stream>>>(avg, x, n, (float)decay, (float)(1.0 - decay));
+    k_ema<<<grid_for(n, 256, c->nsm), 256, 0, c->stream>>>(avg, x, n, decay, step);
     KCHECK();
     PROF_END(c, "ema");
 }

@@ -221,9 +221,12 @@ struct Backend {
     void (*adam)(Backend *be, float *param, const float *grad, float *m, float *v, size_t n,
                  double lr, double beta1, double beta2, double eps, const int64_t *step /* counter */);
 
-    /* ---- exponential moving average over one flat block: avg = decay * avg + (1 - decay) * x,
-     * in float arithmetic (decay and 1 - decay rounded to float once) ---- */
-    void (*ema)(Backend *be, float *avg /* (n) updated */, const float *x /* (n) */, size_t n, double decay);
+    /* ---- exponential moving average over one flat block: avg = d * avg + (1 - d) * x in float
+     * arithmetic, d = min(decay, (1 + t) / (10 + t)) formed in double and rounded to float (with
+     * 1 - d) once, t = *step + 1 read at run time (a counter, see below): the average forgets its
+     * start quickly early on, as TensorFlow's ExponentialMovingAverage with num_updates does ---- */
+    void (*ema)(Backend *be, float *avg /* (n) updated */, const float *x /* (n) */, size_t n, double decay,
+                const int64_t *step /* counter */);
 
     /* ---- counters: int64 values in backend memory that ops read when they run, not when they are
      * issued, so that a recorded iteration (see graphs) can be replayed with the next step's counts. */

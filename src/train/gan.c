@@ -196,7 +196,7 @@ static void step_ops(Gan *g) {
         be->adam(be, G->params, G->grads, G->adam_m, G->adam_v, G->nparams, tc->lr, tc->beta1, tc->beta2, tc->eps,
                  g->counters + CTR_ADAM_G);
     }
-    if (g->ema_params) be->ema(be, g->ema_params, G->params, G->nparams, tc->ema);
+    if (g->ema_params) be->ema(be, g->ema_params, G->params, G->nparams, tc->ema, g->counters + CTR_ITER);
     be->stash(be, g->ring, g->scalars, SC_COUNT, g->counters + CTR_ITER, STATS_RING);
     be->counter_add(be, g->counters + CTR_ITER, 1);
     g->step++;

@@ -66,7 +66,8 @@ typedef struct {
     int warm;        /* an iteration ran op by op (the backend chose its algorithms) */
     void *graph;
     uint64_t seed;
-    /* tc.ema > 0: the moving average of G's weights, updated after every iteration's G steps, and
+    /* tc.ema > 0: the moving average of G's weights, updated after every iteration's G steps (with
+     * the warm-up of Backend.ema: iteration t uses min(tc.ema, (1 + t) / (10 + t))), and
      * batch-norm running statistics measured for those weights by gan_ema_refresh (averaging the
      * live G's statistics would not do: they belong to the weights that produced them) */
     float *ema_params;  /* (G.nparams) or NULL */
