@@ -34,6 +34,14 @@ static void check_net(Backend *be, Net *n, const Fixture *fx, const char *prefix
     free(p); free(b);
 }
 
+/* One training iteration on the fixture's z, real batch and labels of step s. */
+static void step_from_fixture(Gan *g, const Fixture *fx, int s) {
+    g->be->upload(g->be, g->z, fx_get(fx, "step%d.z", s)->data, (size_t)g->B * g->mc.nz);
+    gan_set_real(g, fx_get(fx, "step%d.real", s)->data);
+    fx_set_labels(g, fx, s);
+    gan_step(g);
+}
+
 /* keep: the backend keeps every activation instead of recomputing (as the CUDA backend does), which
  * runs the model's other memory plan on the CPU too */
 static void run(const char *dir, const char *name, const char *device, int keep) {
@@ -53,10 +61,7 @@ static void run(const char *dir, const char *name, const char *device, int keep)
     fx_load_net(be, &g.D, &fx, "D.");
     char what[128];
     for (int s = 0; s < steps; s++) {
-        be->upload(be, g.z, fx_get(&fx, "step%d.z", s)->data, (size_t)B * mc.nz);
-        gan_set_real(&g, fx_get(&fx, "step%d.real", s)->data);
-        fx_set_labels(&g, &fx, s);
-        gan_step(&g);
+        step_from_fixture(&g, &fx, s);
         StepStats st;
         gan_read_stats(&g, &st);
         const struct { const char *k; float v; } L[] = {{"d_loss_real", st.d_loss_real}, {"d_loss_fake", st.d_loss_fake},
@@ -105,10 +110,7 @@ static void run_ema(const char *dir, const char *name, const char *device) {
     for (size_t i = 0; i < np; i++) want[i] = h[i];
     char what[160];
     for (int s = 0; s < steps; s++) {
-        be->upload(be, g.z, fx_get(&fx, "step%d.z", s)->data, (size_t)B * mc.nz);
-        gan_set_real(&g, fx_get(&fx, "step%d.real", s)->data);
-        fx_set_labels(&g, &fx, s);
-        gan_step(&g);
+        step_from_fixture(&g, &fx, s);
         be->download(be, h, g.G.params, np);
         const double t = s + 1, d = fmin(tc.ema, (1 + t) / (10 + t)); /* the warm-up, then the decay */
         for (size_t i = 0; i < np; i++) want[i] = d * want[i] + (1 - d) * h[i];
@@ -155,7 +157,7 @@ static void run_ema(const char *dir, const char *name, const char *device) {
     int64_t *ctr = be->counters_alloc(be, 1);
     const int64_t at = g.step;
     be->counters_set(be, ctr, &at, 1);
-    const int batches = (GAN_EMA_BN_IMAGES + B - 1) / B < 4 ? 4 : (GAN_EMA_BN_IMAGES + B - 1) / B;
+    const int batches = gan_ema_refresh_batches(B);
     double *avg = calloc(nb + 1, sizeof(double));
     float *one = malloc((nb + 1) * sizeof(float));
     const size_t zn = (size_t)B * mc.nz;

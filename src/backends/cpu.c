@@ -795,7 +795,7 @@ static void cpu_adam(Backend *be, float *param, const float *grad, float *m, flo
 
 static void cpu_ema(Backend *be, float *avg, const float *x, size_t n, double decay, const int64_t *step) {
     (void)be;
-    const double t = (double)*step + 1.0, warm = (1.0 + t) / (10.0 + t), dd = decay < warm ? decay : warm;
+    const double dd = ema_decay_at(decay, (long long)*step);
     const float d = (float)dd, omd = (float)(1.0 - dd);
     #pragma omp parallel for schedule(static)
     for (size_t i = 0; i < n; i++) avg[i] = avg[i] * d + x[i] * omd;

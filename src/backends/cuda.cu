@@ -1173,7 +1173,7 @@ __global__ void k_adam(float *param, const float *grad, float *m, float *v, size
 }
 
 __global__ void k_ema(float *avg, const float *x, size_t n, double decay, const int64_t *step) {
-    const double t = (double)*step + 1.0, warm = (1.0 + t) / (10.0 + t), dd = decay < warm ? decay : warm;
+    const double dd = ema_decay_at(decay, (long long)*step);
     const float d = (float)dd, omd = (float)(1.0 - dd);
     for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x)
         avg[i] = __fadd_rn(__fmul_rn(avg[i], d), __fmul_rn(x[i], omd));
@@ -1278,8 +1278,6 @@ static void *cu_graph_end(Backend *be) {
 
 static void cu_graph_launch(Backend *be, void *g) { CU(cudaGraphLaunch((cudaGraphExec_t)g, ctx_of(be)->stream)); }
 static void cu_graph_free(Backend *be, void *g) { if (g) CU(cudaGraphExecDestroy((cudaGraphExec_t)g)); }
-
-/* ------------------------------------------------------------------------------------------------ */
 
 /* ------------------------------------------------------------------------------------------------
  * collectives between GPUs (NCCL), bootstrapped by the launcher (see ops.h) */

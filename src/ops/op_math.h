@@ -74,4 +74,10 @@ OP_FN double softmax_xent_row(float *probs, float *dlogits, const float *x, int 
     return y >= 0 && y < K ? mx + log(sum) - x[y] : 0.0;
 }
 
+/* The moving average's decay at iteration t = step + 1 (Backend.ema): min(decay, (1 + t) / (10 + t)). */
+OP_FN double ema_decay_at(double decay, long long step) {
+    const double t = (double)step + 1.0, warm = (1.0 + t) / (10.0 + t);
+    return decay < warm ? decay : warm;
+}
+
 #endif

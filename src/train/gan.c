@@ -236,6 +236,11 @@ void gan_iterate(Gan *g) {
     g->adam_t_g += g->tc.g_steps;
 }
 
+int gan_ema_refresh_batches(int B) {
+    const int k = (GAN_EMA_BN_IMAGES + B - 1) / B;
+    return k < 4 ? 4 : k;
+}
+
 void gan_ema_refresh(Gan *g) {
     if (!g->ema_params || g->ema_fresh) return;
     Backend *be = g->be;
@@ -257,7 +262,7 @@ void gan_ema_refresh(Gan *g) {
     const int64_t at = g->step;
     be->counters_set(be, ctr, &at, 1);
     const size_t n = (size_t)B * g->mc.nz;
-    const int batches = (GAN_EMA_BN_IMAGES + B - 1) / B < 4 ? 4 : (GAN_EMA_BN_IMAGES + B - 1) / B;
+    const int batches = gan_ema_refresh_batches(B);
     for (int k = 0; k < batches; k++) {
         /* the k-th batch moves the statistics by 1/(k+1): their plain average (the first replaces) */
         G->bn_momentum = 1.0f / (float)(k + 1);

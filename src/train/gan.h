@@ -109,6 +109,8 @@ void gan_iterate(Gan *g);
  * Uses G's activations, the workspace, z and the labels: call it between iterations. */
 #define GAN_EMA_BN_IMAGES 1024
 void gan_ema_refresh(Gan *g);
+/* How many batches of B the refresh runs: GAN_EMA_BN_IMAGES images, at least 4 batches. */
+int gan_ema_refresh_batches(int B);
 /* The generator sampling should use: with tc.ema a view of G holding ema_params and ema_buffers
  * (refreshed first), written into *view; else G itself. Only params and buffers differ from G. */
 const Net *gan_sampling_net(Gan *g, Net *view);
