@@ -138,6 +138,7 @@ static void fx_train_config(const Fixture *fx, ModelConfig *mc, TrainConfig *tc,
     mc->size = (int)c[1]; mc->channels = (int)c[2]; mc->nz = (int)c[3]; mc->gf = (int)c[4]; mc->df = (int)c[5];
     mc->nclasses = cfg->numel > 9 ? (int)c[9] : 0;
     mc->aux = cfg->numel > 10 && c[10] > 0;
+    mc->d_labels = mc->nclasses && !mc->aux;
     train_config_default(tc);
     tc->g_steps = (int)c[7];
     if (mc->aux) tc->class_weight = c[10];

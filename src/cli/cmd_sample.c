@@ -193,6 +193,8 @@ int cmd_info(int argc, char **argv) {
         char list[4096];
         classes_list(m.classes, list, sizeof list);
         printf("classes=%d class_loss=%g: %s\n", m.mc.nclasses, m.mc.aux ? m.tc.class_weight : 0.0, list);
+        if (m.mc.aux && m.mc.d_labels)
+            printf("d_labels=1: D sees the labels as well as classifying (written before checkpoint format 4)\n");
     }
     if (m.tc.ema > 0) printf("ema=%g: sample, eval and export use the moving average of G (--weights live: G)\n", m.tc.ema);
     run_close(&run);

@@ -272,9 +272,9 @@ int cmd_train(int argc, char **argv) {
         {"lr", OPT_FLOAT, &lr, "Adam learning rate", 1e-9, 1},
         {"beta1", OPT_FLOAT, &beta1, "Adam beta1", 0, 0.9999},
         {"conditional", OPT_FLAG, &conditional,
-         "class-conditional: G and D see the one-hot class label (IDX labels, or one subfolder per class)", 0, -1},
+         "class-conditional on the one-hot class label (IDX labels, or one subfolder per class)", 0, -1},
         {"class-loss", OPT_FLOAT, &class_loss,
-         "with --conditional: weight of D's auxiliary classifier loss (AC-GAN; 0: the label input alone)", 0, 100},
+         "with --conditional: weight of the loss of D's classifier (AC-GAN); 0: no classifier, D sees the label (carpedm20)", 0, 100},
         {"ema", OPT_STR, &ema_s,
          "keep a moving average of G's weights with this decay (e.g. 0.999) for sample, eval and export (default 0: none)", 0, -1},
         {"g-steps", OPT_INT, &g_steps, "generator updates per discriminator update", 1, 100},
@@ -335,7 +335,7 @@ int cmd_train(int argc, char **argv) {
     if (sync_bn && nranks == 1 && !quiet) printf("train: --sync-bn has no effect on one rank\n");
 
     if (!data && !resume) data = DATASET_DEFAULT_PATH;
-    ModelConfig mc = {ARCH_DCGAN, 0, 0, 100, 64, 64, 0, 0};
+    ModelConfig mc = {ARCH_DCGAN, 0, 0, 100, 64, 64, 0, 0, 0};
     CheckpointMeta meta;
     memset(&meta, 0, sizeof meta);
     char ckpt_path[4200] = "", err[1024];
@@ -427,6 +427,7 @@ int cmd_train(int argc, char **argv) {
         }
         mc.nclasses = ds.nclasses;
         mc.aux = class_loss > 0;
+        mc.d_labels = !mc.aux;
         tc.class_weight = class_loss;
         if (model_config_check(&mc, batch, err, sizeof err) != 0) die("train: %s", err);
         snprintf(meta.classes, sizeof meta.classes, "%s", ds.class_names);
@@ -555,7 +556,13 @@ int cmd_train(int argc, char **argv) {
         char list[512];
         classes_list(meta.classes, list, sizeof list);
         printf("train: conditional on %d classes: %s; the sample grids show one class per row\n", mc.nclasses, list);
-        if (mc.aux) printf("train: D also classifies (AC-GAN), class loss weight %g\n", tc.class_weight);
+        if (mc.aux && mc.d_labels)
+            printf("train: D sees the label and also classifies (a run from before checkpoint format 4), class loss "
+                   "weight %g\n", tc.class_weight);
+        else if (mc.aux)
+            printf("train: G sees the label, D classifies (AC-GAN; its classifier learns from real images), class "
+                   "loss weight %g\n", tc.class_weight);
+        else printf("train: G and D see the label (carpedm20), no class loss\n");
     }
     if (!quiet && tc.ema > 0)
         printf("train: keeping a moving average of G's weights (decay %g) for sample, eval and export; the progress "

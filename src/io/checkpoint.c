@@ -59,6 +59,8 @@ static void write_header(Buf *b, const CheckpointMeta *m, const Gan *g) {
     put(b, m->classes, (size_t)clen);
     /* format 3 */
     put_f64(b, g->ema_params ? g->tc.ema : 0.0);
+    /* format 4 */
+    put_i64(b, m->mc.d_labels);
 }
 
 typedef struct { int64_t gp, gb, dp, db; } Counts;
@@ -93,8 +95,11 @@ static void read_header(Rd *r, CheckpointMeta *m, Counts *c, uint32_t version) {
     memcpy(m->classes, r->p + r->at, (size_t)clen);
     m->classes[clen] = 0;
     r->at += (size_t)clen;
+    m->mc.d_labels = m->mc.nclasses > 0; /* before format 4 a conditional D always took the labels */
     if (version < 3) return; /* format 2: no moving average */
     m->tc.ema = get_f64(r);
+    if (version < 4) return;
+    m->mc.d_labels = (int)get_i64(r);
 }
 
 /* Appends a backend tensor; returns how many of its values are not finite. */
@@ -217,7 +222,7 @@ int checkpoint_load(const char *path, Gan *g, CheckpointMeta *meta, char *err, s
     if (open_checked(path, &buf, &r, meta, &c, err, errlen) != 0) return -1;
     const ModelConfig *a = &meta->mc, *b = &g->mc;
     if (a->arch != b->arch || a->size != b->size || a->channels != b->channels || a->nz != b->nz || a->gf != b->gf ||
-        a->df != b->df || a->nclasses != b->nclasses || a->aux != b->aux || (size_t)c.gp != g->G.nparams || (size_t)c.dp != g->D.nparams ||
+        a->df != b->df || a->nclasses != b->nclasses || a->aux != b->aux || a->d_labels != b->d_labels || (size_t)c.gp != g->G.nparams || (size_t)c.dp != g->D.nparams ||
         (size_t)c.gb != g->G.nbuf || (size_t)c.db != g->D.nbuf) {
         snprintf(err, errlen,
                  "%s is a %s model at %dx%dx%d (nz %d, gf %d, df %d), not the requested %s at %dx%dx%d (nz %d, gf %d, df %d)",

@@ -1,7 +1,8 @@
 /* checkpoint.h: the complete training state in one versioned file.
  *
  * Layout (little-endian): magic "DCGANCKP", u32 format version, u32 header length, the header
- * (configuration, counters, RNG state, tensor counts; from format 2 the class count and names),
+ * (configuration, counters, RNG state, tensor counts; from format 2 the class count and names;
+ * from format 4 whether D takes the label planes),
  * then G's parameters, Adam m, Adam v and
  * batch-norm buffers, the same for D, from format 3 (with TrainConfig.ema) the averaged parameters
  * of G and their batch-norm buffers, and a CRC-32 of everything before it. Files are written
@@ -12,8 +13,9 @@
 #include "../data/classes.h"
 #include "../train/gan.h"
 
-#define CHECKPOINT_VERSION 3u /* 2: class-conditional models; 3: the moving average of G (formats 1
-                                 and 2 are still read) */
+#define CHECKPOINT_VERSION 4u /* 2: class-conditional models; 3: the moving average of G; 4: whether
+                                 D takes the label planes (ModelConfig.d_labels; before 4 a
+                                 conditional D always did). Formats 1 to 3 are still read. */
 
 typedef struct {
     ModelConfig mc;

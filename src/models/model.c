@@ -30,6 +30,9 @@ int model_config_check(const ModelConfig *c, int batch, char *err, size_t errlen
     if (c->nclasses < 0 || c->nclasses > MODEL_MAX_CLASSES)
         FAIL("--conditional supports 2 to %d classes, and the data has %d", MODEL_MAX_CLASSES, c->nclasses);
     if (c->aux && !c->nclasses) FAIL("--class-loss needs --conditional");
+    if (c->d_labels && !c->nclasses) FAIL("D can take label planes only in a conditional model");
+    if (c->nclasses && !c->aux && !c->d_labels)
+        FAIL("a conditional D needs the label planes or the class loss; use --class-loss above 0 or leave it at 0");
     if (c->arch == ARCH_DCGAN) {
         if (!is_pow2(c->size) || c->size < 32 || c->size > 256)
             FAIL("--size %d is not possible for --arch dcgan; use 32, 64, 128 or 256 (or --arch seed for other multiples of 16)", c->size);
@@ -145,7 +148,8 @@ void net_build_generator(Net *n, const ModelConfig *c) {
 void net_build_discriminator(Net *n, const ModelConfig *c) {
     net_reset(n);
     n->in_c = c->channels; n->in_h = n->in_w = c->size;
-    const int K = c->nclasses, nout = 1 + (c->aux ? K : 0); /* the logit, then the class logits */
+    const int nout = 1 + (c->aux ? c->nclasses : 0); /* the logit, then the class logits */
+    const int K = c->d_labels ? c->nclasses : 0;        /* label planes joined to each layer */
     if (c->arch == ARCH_DCGAN) {
         int ch = c->df, s = c->size / 2;
         add_layer(n, LAYER_CONV, c->channels, K, c->size, ch, s, 4, 2, 1, 0, 0, ACT_LRELU);

@@ -28,6 +28,11 @@ typedef struct {
                      planes) joined to the input of every layer of G and of D, as carpedm20 does */
     int aux;      /* conditional models: D's last layer also gives K class logits, an auxiliary
                      classifier as in AC-GAN (Odena et al. 2017); D's output is then (1 + K, B) */
+    int d_labels; /* conditional models: the label planes are joined to D's layers too (carpedm20).
+                     Set it without aux; with aux D must not see them, or its classifier reads its
+                     answer from them instead of from the image (class loss ~0.003), and teaches G
+                     nothing about the classes. Checkpoints before format 4 had both; they load as
+                     they were. */
 } ModelConfig;
 
 #define MODEL_MAX_CLASSES 256

@@ -144,9 +144,10 @@ void gan_set_labels(Gan *g, const int32_t *labels) {
     labels_upload(g->be, g->labels, labels, g->B, g->B, g->mc.nclasses);
 }
 
-/* D on x, loss against target (and with an auxiliary classifier, class_weight * the cross-entropy
- * of its class logits against the labels into cls_loss); backward into D's gradients (and into d x
- * when want_dx). D's output is (1 + K, B): the logits, then the class logits. */
+/* D on x, loss against target (and with an auxiliary classifier and cls_loss set, class_weight *
+ * the cross-entropy of its class logits against the labels into cls_loss; with cls_loss NULL the
+ * class logits get no gradient); backward into D's gradients (and into d x when want_dx). D's
+ * output is (1 + K, B): the logits, then the class logits. */
 static float *d_pass(Gan *g, const float *x, float target, float scale, float *loss, float *prob, float *cls_loss,
                      int param_grads, int want_dx) {
     Backend *be = g->be;
@@ -155,7 +156,8 @@ static float *d_pass(Gan *g, const float *x, float target, float scale, float *l
     net_forward(D, be, &g->ws, x, 1);
     const float *out = D->y[D->nlayers - 1];
     be->bce_logits(be, loss, prob, g->ws.act, out, B, target, scale);
-    if (g->mc.aux) { /* (K, B) -> (B, K) rows for the softmax, and the gradient back */
+    if (g->mc.aux && !cls_loss) be->zero(be, g->ws.act + B, (size_t)K * B);
+    if (g->mc.aux && cls_loss) { /* (K, B) -> (B, K) rows for the softmax, and the gradient back */
         be->transpose01(be, g->cls_logits, out + B, K, B, 1);
         be->softmax_xent(be, cls_loss, NULL, g->cls_grad, g->cls_logits, g->labels, B, K, (float)g->tc.class_weight);
         be->transpose01(be, g->ws.act + B, g->cls_grad, B, K, 1);
@@ -175,7 +177,10 @@ static void step_ops(Gan *g) {
     net_forward(G, be, &g->ws, g->z, 1);
     be->zero(be, D->grads, D->nparams);
     d_pass(g, g->real, 1.0f, 1.0f, sc + SC_D_REAL, sc + SC_DX, sc + SC_D_CLS_REAL, 1, 0);
-    d_pass(g, fake, 0.0f, 1.0f, sc + SC_D_FAKE, sc + SC_DGZ, sc + SC_D_CLS_FAKE, 1, 0);
+    /* D's classifier learns from real images only: trained on G's images too, it learns to name
+     * them by whatever marks G gives each class, and G learns to give those marks instead of the
+     * class's look (measured: 3 of the 10 Fashion-MNIST classes under 5% by the LeNet after 2000 iterations) */
+    d_pass(g, fake, 0.0f, 1.0f, sc + SC_D_FAKE, sc + SC_DGZ, NULL, 1, 0);
     if (g->grad_average) g->grad_average(g->grad_ctx, be, D->grads, D->nparams);
     be->counter_add(be, g->counters + CTR_ADAM_D, 1);
     g->adam_t_d++;
@@ -302,7 +307,7 @@ static void stats_from(const float *h, StepStats *st) {
     st->d_x = h[SC_DX];
     st->d_gz = h[SC_DGZ];
     st->d_gz_g = h[SC_DGZ_G];
-    st->d_cls = h[SC_D_CLS_REAL] + h[SC_D_CLS_FAKE];
+    st->d_cls = h[SC_D_CLS_REAL];
     st->g_cls = h[SC_G_CLS];
 }
 

@@ -33,12 +33,12 @@ typedef struct {
     float d_gz;   /* mean D(G(z)) on the fake batch of the D step */
     float d_gz_g; /* mean D(G(z)) in the last G step, after D's update */
     float d_cls;  /* auxiliary classifier (0 without): class_weight * cross-entropy on the real batch
-                     plus that on the fake batch, in the D step */
+                     in the D step (the classifier learns from real images only) */
     float g_cls;  /* class_weight * cross-entropy on the fake batch in the last G step */
 } StepStats;
 
 /* Scalars the step writes on the backend, read back with gan_read_stats. */
-enum { SC_D_REAL, SC_D_FAKE, SC_G, SC_DX, SC_DGZ, SC_DGZ_G, SC_D_CLS_REAL, SC_D_CLS_FAKE, SC_G_CLS, SC_COUNT };
+enum { SC_D_REAL, SC_D_FAKE, SC_G, SC_DX, SC_DGZ, SC_DGZ_G, SC_D_CLS_REAL, SC_G_CLS, SC_COUNT };
 #define STATS_RING 64
 /* Counters in backend memory: the iteration (z's stream) and the two Adam step counts. */
 enum { CTR_ITER, CTR_ADAM_D, CTR_ADAM_G, CTR_COUNT };
