@@ -3,8 +3,9 @@
 #  - an image folder's first-level subfolders are the classes; their names reach the checkpoint;
 #  - `dcgan sample --class NAME|K` and the class-by-row grid; interp and arith take --class; resume;
 #  - bad input gets one line: one class only, images outside class folders, no labels, unknown class;
+#  - a checkpoint of format 3 (D saw the labels as well as classifying) loads and samples as it did;
 #  - after a short conditional training on Fashion-MNIST (Debian's package) the shipped LeNet gives
-#    each class's samples that class far above chance (see the check at the end).
+#    at least 80% of each class's samples that class (issue 9's bar; see the check at the end).
 set -u
 bin=$(realpath "${1:-./dcgan}")
 work=$(mktemp -d /tmp/dcgan-cond.XXXXXX)
@@ -75,6 +76,32 @@ if "$bin" train --resume "$run" --steps 9 --quiet >/dev/null 2>&1 && "$bin" info
     ok "a conditional run resumes (step 6 -> 9)"
 else bad "resume of a conditional run"; fi
 
+# A conditional checkpoint of format 3 (dcgan b73ba79), whose D saw the labels as well as classifying,
+# still loads and gives the images it gave then: tests/fixtures/ckpt_v3_conditional.dcgan is that
+# version's `train --conditional --data SHAPES --size 32 --nz 4 --gf 1 --df 1 --batch 4 --steps 3
+# --ema 0.9 --threads 1` on two 16x16 class folders (disc, stripes), and ..._stripes.npy its
+# `sample --class stripes -n 2 --raw --threads 1`.
+fx=$(dirname "$0")/fixtures
+mkdir -p "$work/v3" && cp "$fx/ckpt_v3_conditional.dcgan" "$work/v3/ckpt_00000003.dcgan"
+info=$("$bin" info --checkpoint "$work/v3" 2>&1)
+if printf '%s' "$info" | grep -q '^classes=2 class_loss=1: disc, stripes$' && printf '%s' "$info" | grep -q '^d_labels=1: D sees the labels' &&
+   printf '%s' "$info" | grep -q 'g_params=798 d_params=732 '; then
+    ok "a format-3 conditional checkpoint loads with its D as it was (732 parameters, label planes and classifier)"
+else bad "format-3 conditional checkpoint: $info"; fi
+if "$bin" sample --checkpoint "$work/v3" --class stripes -n 2 --raw "$work/v3.npy" --threads 1 --out "$work/v3out" >/dev/null 2>&1 &&
+   d=$(python3 - "$work/v3.npy" "$fx/ckpt_v3_conditional_stripes.npy" <<'PY'
+import struct, sys
+def load(p):
+    b = open(p, "rb").read()
+    n = struct.unpack("<H", b[8:10])[0]
+    return struct.unpack("<%df" % ((len(b) - 10 - n) // 4), b[10 + n:])
+a, r = load(sys.argv[1]), load(sys.argv[2])
+print(max(abs(x - y) for x, y in zip(a, r)) if len(a) == len(r) else "sizes %d %d" % (len(a), len(r)))
+PY
+) && awk -v d="$d" 'BEGIN { exit !(d + 0 == d && d <= 1e-6) }'; then
+    ok "it samples the images that the format-3 dcgan sampled (max abs difference $d)"
+else bad "format-3 conditional checkpoint samples: ${d:-sample failed}"; fi
+
 # bad input: one clear line each
 expect_fail "an unknown class" "not one of the model's 3 classes.*circle, square, stripes" sample --checkpoint "$run" --class triangle --grid "$work/x.png"
 expect_fail "a class number out of range" "not one of the model's 3 classes" sample --checkpoint "$run" --class 3 --grid "$work/x.png"
@@ -87,12 +114,11 @@ expect_fail "--conditional when resuming an unconditional run" "not conditional;
 expect_fail "--class-loss without --conditional" "add --conditional" train --data "$work/shapes" --class-loss 2 --steps 1 --out "$work/r4"
 expect_fail "ONNX export of a conditional model" "ONNX export of a conditional model" export --checkpoint "$run" --format onnx --out "$work/g.onnx"
 
-# conditioning on Fashion-MNIST (Debian's package): 2000 iterations at batch 32 (about 3.5 minutes
-# on 2 cores), then the shipped LeNet classifies 200 samples of each class. This checks that the
-# samples follow their labels (chance is 10%): every class at least 40% and the mean at least 75%
-# (measured here: lowest 55%, mean 82%). Issue 9's own bar, every class at least 80%, is
-# bench/conditional_accuracy.sh; it is not met yet (the LeNet itself gives real test shirts 75.7%).
-# Under the sanitizers (make test-asan) the run is 40 iterations: the same code paths, checked for
+# conditioning on Fashion-MNIST (Debian's package): 2000 iterations at batch 32, half width, the
+# default two G steps, the moving average of G (about 3 minutes on 2 cores), then the shipped
+# LeNet classifies 200 samples of each class, and every class must be at least 80% that class
+# (issue 9's bar; chance is 10%). Measured on this project's 2-core VM: lowest class 95.0% with this
+# seed, 93.0% and 90.0% with --seed 2 and 3. Under the sanitizers (make test-asan) the run is 40 iterations: the same code paths, checked for
 # memory errors; the accuracy is checked by the plain build.
 fm=/usr/share/datasets/fashion-mnist
 if [ -d "$fm" ] && [ -n "${DCGAN_TEST_SANITIZED:-}" ]; then
@@ -103,14 +129,14 @@ if [ -d "$fm" ] && [ -n "${DCGAN_TEST_SANITIZED:-}" ]; then
         bad "(sanitized build) conditional Fashion-MNIST: ${res:-training failed}"
 elif [ -d "$fm" ]; then
     t0=$(date +%s)
-    "$bin" train --conditional --data "$fm" --steps "${COND_STEPS:-2000}" --batch 32 --gf 32 --df 32 --g-steps 1 \
+    "$bin" train --conditional --data "$fm" --steps "${COND_STEPS:-2000}" --batch 32 --gf 32 --df 32 --ema 0.999 \
         --sample-every 0 --checkpoint-every 0 --quiet --no-tensorboard --out "$work/fashion" >/dev/null 2>&1
     res=$("$bin" eval --checkpoint "$work/fashion" --n 2000 --json 2>&1)
     worst=$(printf '%s' "$res" | json min_class_accuracy)
     per=$(printf '%s' "$res" | sed -nE 's/.*"class_accuracy": \[([^]]*)\].*/\1/p')
     mean=$(printf '%s' "$per" | tr ',' '\n' | awk '{ s += $1; n++ } END { if (n) printf "%.4f", s / n }')
-    if awk -v a="${worst:-0}" -v m="${mean:-0}" 'BEGIN { exit !(a >= 0.40 && m >= 0.75) }'; then
-        ok "after $(($(date +%s) - t0)) s of conditional training on Fashion-MNIST the LeNet gives each class's samples that class: lowest $worst (>= 0.40), mean $mean (>= 0.75); per class: $per"
-    else bad "conditional Fashion-MNIST: lowest ${worst:-none} (>= 0.40?), mean ${mean:-none} (>= 0.75?): $res"; fi
+    if awk -v a="${worst:-0}" 'BEGIN { exit !(a >= 0.80) }'; then
+        ok "after $(($(date +%s) - t0)) s of conditional training on Fashion-MNIST the LeNet gives each class's samples that class: lowest $worst (>= 0.80), mean $mean; per class: $per"
+    else bad "conditional Fashion-MNIST: the lowest class's share is ${worst:-none}, under 0.80 (mean ${mean:-none}): $res"; fi
 else bad "the conditioning check needs Debian's dataset-fashion-mnist ($fm)"; fi
 summary test_conditional
