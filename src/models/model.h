@@ -25,7 +25,7 @@ typedef struct {
     int nz;       /* latent size */
     int gf, df;   /* base widths of G and D */
     int nclasses; /* 0: unconditional; K >= 2: class-conditional, the one-hot label (as K constant
-                     planes) joined to the input of every layer of G and of D, as carpedm20 does */
+                     planes) joined to the input of every layer of G (and of D with d_labels) */
     int aux;      /* conditional models: D's last layer also gives K class logits, an auxiliary
                      classifier as in AC-GAN (Odena et al. 2017); D's output is then (1 + K, B) */
     int d_labels; /* conditional models: the label planes are joined to D's layers too (carpedm20).

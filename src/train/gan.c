@@ -179,7 +179,8 @@ static void step_ops(Gan *g) {
     d_pass(g, g->real, 1.0f, 1.0f, sc + SC_D_REAL, sc + SC_DX, sc + SC_D_CLS_REAL, 1, 0);
     /* D's classifier learns from real images only: trained on G's images too, it learns to name
      * them by whatever marks G gives each class, and G learns to give those marks instead of the
-     * class's look (measured: 3 of the 10 Fashion-MNIST classes under 5% by the LeNet after 2000 iterations) */
+     * class's look (measured: 3 of the 10 Fashion-MNIST classes under 5% by the LeNet after 2000
+     * iterations) */
     d_pass(g, fake, 0.0f, 1.0f, sc + SC_D_FAKE, sc + SC_DGZ, NULL, 1, 0);
     if (g->grad_average) g->grad_average(g->grad_ctx, be, D->grads, D->nparams);
     be->counter_add(be, g->counters + CTR_ADAM_D, 1);
