@@ -106,6 +106,8 @@ expect_fail "a corrupted checkpoint (sample)" "corrupted" sample --checkpoint "$
 expect_fail "a corrupted checkpoint (resume)" "corrupted" train --resume "$work/corrupt" --steps 30 --quiet
 [ "$(cat "$work/corrupt/losses.csv" | md5sum)" = "$before" ] && ok "a failed resume leaves the run folder untouched" || bad "a failed resume changed losses.csv"
 expect_fail "a run that is already done" "already at step" train --resume "$work/straight" --steps 10 --quiet
+expect_fail "--lr on resume (the run keeps its settings)" "--lr is fixed by the run.*drop --lr" train --resume "$work/straight" --lr 0.001 --steps 40 --quiet
+expect_fail "--g-steps=1 on resume" "--g-steps is fixed by the run" train --resume "$work/straight" --g-steps=1 --steps 40 --quiet
 expect_fail "a batch larger than the data" "fewer than one batch" train --data "$work/idx" --batch 512 --out "$work/x5" --quiet
 # ---- --ema: a moving average of G for sampling; training itself is unchanged ----
 "$bin" train $T --out "$work/ema" --steps 24 --sample-every 0 --checkpoint-every 0 --ema 0.9 &&

@@ -245,6 +245,15 @@ static int parse_color(const char *s, uint8_t rgb[3]) {
     return -1;
 }
 
+/* 1 when the command line has --name or --name=VALUE */
+static int option_given(int argc, char **argv, const char *name) {
+    const size_t n = strlen(name);
+    for (int i = 2; i < argc; i++)
+        if (!strncmp(argv[i], "--", 2) && !strncmp(argv[i] + 2, name, n) && (argv[i][2 + n] == 0 || argv[i][2 + n] == '='))
+            return 1;
+    return 0;
+}
+
 int cmd_train(int argc, char **argv) {
     const char *data = NULL, *out = NULL, *arch = NULL, *loss = "ns", *zdist = "normal",
                *resume = NULL, *device = "cpu", *background = "white",
@@ -364,6 +373,12 @@ int cmd_train(int argc, char **argv) {
         }
         if (conditional && !meta.mc.nclasses)
             die("train: the run in %s is not conditional; drop --conditional to resume it", resume);
+        /* a resumed run keeps its training settings (that is what makes resume exact) */
+        static const char *const fixed[] = {"batch", "lr", "beta1", "g-steps", "loss", "z-dist", "seed", "class-loss"};
+        for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++)
+            if (option_given(argc, argv, fixed[i]))
+                die("train: --%s is fixed by the run in %s (a resumed run keeps its settings; dcgan info shows them); "
+                    "drop --%s, or start a new run", fixed[i], resume, fixed[i]);
         no_crop = !meta.crop;
         memcpy(bg, meta.background, 3);
         mc = meta.mc;
