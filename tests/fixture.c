@@ -139,6 +139,7 @@ static void fx_train_config(const Fixture *fx, ModelConfig *mc, TrainConfig *tc,
     mc->nclasses = cfg->numel > 9 ? (int)c[9] : 0;
     mc->aux = cfg->numel > 10 && c[10] > 0;
     mc->d_labels = mc->nclasses && !mc->aux;
+    mc->proj = cfg->numel > 11 && c[11] > 0;
     train_config_default(tc);
     tc->g_steps = (int)c[7];
     if (mc->aux) tc->class_weight = c[10];

@@ -146,6 +146,15 @@ static void bce_bwd(void *v, float **din, const float *dout, float **in, const f
     free(tmp);
 }
 
+/* the projection term: y = x + t[label] (and dt = onehot(label) * dy, dx = dy) */
+typedef struct { int K, B; float *labels; } PickCtx;
+static void pick_fwd(void *v, float *out, float **in) { PickCtx *c = v; be->label_pick(be, out, in[0], in[1], c->labels, c->K, c->B); }
+static void pick_bwd(void *v, float **din, const float *dout, float **in, const float *out) {
+    PickCtx *c = v;
+    be->copy(be, din[0], dout, (size_t)c->B);
+    be->label_scatter(be, din[1], dout, c->labels, c->K, c->B);
+}
+
 int main(int argc, char **argv) {
     be = backend_create(argc > 1 ? argv[1] : "cpu", 0);
     rng_seed(&rng, 42, 0);
@@ -186,6 +195,14 @@ int main(int argc, char **argv) {
         check_case(&bk, 1e-3f);
         free(bk.in[0]);
         be->free(be, bc.scal);
+    }
+    {
+        const float lab[5] = {2, 0, 3, 2, 1};
+        PickCtx pc = {4, 5, dv(lab, 5)};
+        Case pk = {"label_pick (projection)", 2, {rnd(5, 1.0f), rnd(20, 1.0f)}, {5, 20}, {"x", "t"}, 5, pick_fwd, pick_bwd, &pc};
+        check_case(&pk, 1e-2f);
+        for (int i = 0; i < pk.nin; i++) free(pk.in[i]);
+        be->free(be, pc.labels);
     }
     be->destroy(be);
     return fx_summary("test_gradcheck");

@@ -804,6 +804,17 @@ static void cpu_ema(Backend *be, float *avg, const float *x, size_t n, double de
 /* ------------------------------------------------------------------------------------------------
  * counters and random numbers (host memory: ops run when issued) */
 
+static void cpu_label_pick(Backend *be, float *y, const float *x, const float *t, const float *labels, int K, int B) {
+    (void)be; (void)K;
+    for (int b = 0; b < B; b++) y[b] = x[b] + t[(size_t)(int)labels[b] * B + b];
+}
+
+static void cpu_label_scatter(Backend *be, float *dt, const float *dy, const float *labels, int K, int B) {
+    (void)be;
+    for (int k = 0; k < K; k++)
+        for (int b = 0; b < B; b++) dt[(size_t)k * B + b] = (int)labels[b] == k ? dy[b] : 0.0f;
+}
+
 static void cpu_label_planes(Backend *be, float *out, const float *labels, int K, int B, int HW) {
     (void)be;
     #pragma omp parallel for collapse(2) schedule(static)
@@ -897,6 +908,8 @@ Backend *backend_cpu_create(int threads, int use_dnnl) {
     be->adam = cpu_adam;
     be->ema = cpu_ema;
     be->label_planes = cpu_label_planes;
+    be->label_pick = cpu_label_pick;
+    be->label_scatter = cpu_label_scatter;
     be->counters_alloc = cpu_counters_alloc;
     be->counters_free = cpu_counters_free;
     be->counters_set = cpu_counters_set;

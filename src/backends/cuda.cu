@@ -1207,6 +1207,29 @@ __global__ void k_label_planes(float *out, const float *labels, int K, int B, in
         out[i] = (int)labels[kb % B] == (int)(kb / B) ? 1.0f : 0.0f;
     }
 }
+__global__ void k_label_pick(float *y, const float *x, const float *t, const float *labels, int B) {
+    for (int b = blockIdx.x * blockDim.x + threadIdx.x; b < B; b += gridDim.x * blockDim.x)
+        y[b] = x[b] + t[(size_t)(int)labels[b] * B + b];
+}
+static void cu_label_pick(Backend *be, float *y, const float *x, const float *t, const float *labels, int K, int B) {
+    CudaCtx *c = ctx_of(be);
+    (void)K;
+    k_label_pick<<<grid_for((size_t)B, 256, c->nsm), 256, 0, c->stream>>>(y, x, t, labels, B);
+    KCHECK();
+}
+__global__ void k_label_scatter(float *dt, const float *dy, const float *labels, int K, int B) {
+    const size_t n = (size_t)K * B;
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) {
+        const int b = (int)(i % B), k = (int)(i / B);
+        dt[i] = (int)labels[b] == k ? dy[b] : 0.0f;
+    }
+}
+static void cu_label_scatter(Backend *be, float *dt, const float *dy, const float *labels, int K, int B) {
+    CudaCtx *c = ctx_of(be);
+    const size_t n = (size_t)K * B;
+    k_label_scatter<<<grid_for(n, 256, c->nsm), 256, 0, c->stream>>>(dt, dy, labels, K, B);
+    KCHECK();
+}
 static void cu_label_planes(Backend *be, float *out, const float *labels, int K, int B, int HW) {
     CudaCtx *c = ctx_of(be);
     const size_t n = (size_t)K * B * HW;
@@ -1432,6 +1455,8 @@ extern "C" __attribute__((visibility("default"))) Backend *backend_cuda_create(c
     be->adam = cu_adam;
     be->ema = cu_ema;
     be->label_planes = cu_label_planes;
+    be->label_pick = cu_label_pick;
+    be->label_scatter = cu_label_scatter;
     be->counters_alloc = cu_counters_alloc;
     be->counters_free = cu_counters_free;
     be->counters_set = cu_counters_set;

@@ -187,7 +187,7 @@ int cmd_import(int argc, char **argv) {
                (int)(sizeof spec / sizeof spec[0]), argc, argv, 2);
     if (!from) die("import: --from G.safetensors is required");
     if (!out) die("import: --out DIR is required");
-    ModelConfig mc = {ARCH_DCGAN, 0, 0, 100, 64, 64, 0, 0, 0};
+    ModelConfig mc = {ARCH_DCGAN, 0, 0, 100, 64, 64, 0, 0, 0, 0};
     if (arch_parse(arch, &mc.arch) != 0) die("import: --arch '%s' is unknown; use dcgan or seed", arch);
     StFile fg, fd;
     memset(&fd, 0, sizeof fd);

@@ -344,7 +344,7 @@ int cmd_train(int argc, char **argv) {
     if (sync_bn && nranks == 1 && !quiet) printf("train: --sync-bn has no effect on one rank\n");
 
     if (!data && !resume) data = DATASET_DEFAULT_PATH;
-    ModelConfig mc = {ARCH_DCGAN, 0, 0, 100, 64, 64, 0, 0, 0};
+    ModelConfig mc = {ARCH_DCGAN, 0, 0, 100, 64, 64, 0, 0, 0, 0};
     CheckpointMeta meta;
     memset(&meta, 0, sizeof meta);
     char ckpt_path[4200] = "", err[1024];
@@ -443,6 +443,7 @@ int cmd_train(int argc, char **argv) {
         mc.nclasses = ds.nclasses;
         mc.aux = class_loss > 0;
         mc.d_labels = !mc.aux;
+        mc.proj = mc.aux;
         tc.class_weight = class_loss;
         if (model_config_check(&mc, batch, err, sizeof err) != 0) die("train: %s", err);
         snprintf(meta.classes, sizeof meta.classes, "%s", ds.class_names);
@@ -575,8 +576,9 @@ int cmd_train(int argc, char **argv) {
             printf("train: D sees the label and also classifies (a run from before checkpoint format 4), class loss "
                    "weight %g\n", tc.class_weight);
         else if (mc.aux)
-            printf("train: G sees the label, D classifies (AC-GAN; its classifier learns from real images), class "
-                   "loss weight %g\n", tc.class_weight);
+            printf("train: G sees the label; D classifies (AC-GAN; its classifier learns from real images), class "
+                   "loss weight %g%s\n", tc.class_weight, mc.proj ? ", and judges each image against its label "
+                   "(projection)" : "");
         else printf("train: G and D see the label (carpedm20), no class loss\n");
     }
     if (!quiet && tc.ema > 0)

@@ -61,6 +61,8 @@ static void write_header(Buf *b, const CheckpointMeta *m, const Gan *g) {
     put_f64(b, g->ema_params ? g->tc.ema : 0.0);
     /* format 4 */
     put_i64(b, m->mc.d_labels);
+    /* format 5 */
+    put_i64(b, m->mc.proj);
 }
 
 typedef struct { int64_t gp, gb, dp, db; } Counts;
@@ -100,6 +102,8 @@ static void read_header(Rd *r, CheckpointMeta *m, Counts *c, uint32_t version) {
     m->tc.ema = get_f64(r);
     if (version < 4) return;
     m->mc.d_labels = (int)get_i64(r);
+    if (version < 5) return;
+    m->mc.proj = (int)get_i64(r);
 }
 
 /* Appends a backend tensor; returns how many of its values are not finite. */
@@ -222,7 +226,7 @@ int checkpoint_load(const char *path, Gan *g, CheckpointMeta *meta, char *err, s
     if (open_checked(path, &buf, &r, meta, &c, err, errlen) != 0) return -1;
     const ModelConfig *a = &meta->mc, *b = &g->mc;
     if (a->arch != b->arch || a->size != b->size || a->channels != b->channels || a->nz != b->nz || a->gf != b->gf ||
-        a->df != b->df || a->nclasses != b->nclasses || a->aux != b->aux || a->d_labels != b->d_labels || (size_t)c.gp != g->G.nparams || (size_t)c.dp != g->D.nparams ||
+        a->df != b->df || a->nclasses != b->nclasses || a->aux != b->aux || a->d_labels != b->d_labels || a->proj != b->proj || (size_t)c.gp != g->G.nparams || (size_t)c.dp != g->D.nparams ||
         (size_t)c.gb != g->G.nbuf || (size_t)c.db != g->D.nbuf) {
         snprintf(err, errlen,
                  "%s is a %s model at %dx%dx%d (nz %d, gf %d, df %d), not the requested %s at %dx%dx%d (nz %d, gf %d, df %d)",

@@ -2,7 +2,7 @@
  *
  * Layout (little-endian): magic "DCGANCKP", u32 format version, u32 header length, the header
  * (configuration, counters, RNG state, tensor counts; from format 2 the class count and names;
- * from format 4 whether D takes the label planes),
+ * from format 4 whether D takes the label planes, from format 5 whether it has the projection term),
  * then G's parameters, Adam m, Adam v and
  * batch-norm buffers, the same for D, from format 3 (with TrainConfig.ema) the averaged parameters
  * of G and their batch-norm buffers, and a CRC-32 of everything before it. Files are written
@@ -13,9 +13,10 @@
 #include "../data/classes.h"
 #include "../train/gan.h"
 
-#define CHECKPOINT_VERSION 4u /* 2: class-conditional models; 3: the moving average of G; 4: whether
+#define CHECKPOINT_VERSION 5u /* 2: class-conditional models; 3: the moving average of G; 4: whether
                                  D takes the label planes (ModelConfig.d_labels; before 4 a
-                                 conditional D always did). Formats 1 to 3 are still read. */
+                                 conditional D always did); 5: the projection term
+                                 (ModelConfig.proj). Formats 1 to 4 are still read. */
 
 typedef struct {
     ModelConfig mc;

@@ -44,7 +44,9 @@ void report_info_from_meta(ReportInfo *info, const CheckpointMeta *m, const char
         char list[300];
         classes_list(m->classes, list, sizeof list);
         report_add(info, "conditional", "%d classes (one per grid row): %s", m->mc.nclasses, list);
-        if (m->mc.aux) report_add(info, "class loss", "%g (D also classifies: AC-GAN)", m->tc.class_weight);
+        if (m->mc.aux)
+            report_add(info, "class loss", "%g (D also classifies: AC-GAN%s)", m->tc.class_weight,
+                       m->mc.proj ? ", with the projection term" : "");
     }
     if (m->tc.ema > 0) report_add(info, "moving average of G", "decay %g (what sample, eval and export use)", m->tc.ema);
     if (m->nranks > 1) report_add(info, "ranks", "%d", m->nranks);

@@ -31,6 +31,7 @@ int model_config_check(const ModelConfig *c, int batch, char *err, size_t errlen
         FAIL("--conditional supports 2 to %d classes, and the data has %d", MODEL_MAX_CLASSES, c->nclasses);
     if (c->aux && !c->nclasses) FAIL("--class-loss needs --conditional");
     if (c->d_labels && !c->nclasses) FAIL("D can take label planes only in a conditional model");
+    if (c->proj && (!c->aux || c->d_labels)) FAIL("the projection term needs the class loss; use --class-loss above 0");
     if (c->nclasses && !c->aux && !c->d_labels)
         FAIL("a conditional D needs the label planes or the class loss; use --class-loss above 0 or leave it at 0");
     if (c->arch == ARCH_DCGAN) {
@@ -148,7 +149,8 @@ void net_build_generator(Net *n, const ModelConfig *c) {
 void net_build_discriminator(Net *n, const ModelConfig *c) {
     net_reset(n);
     n->in_c = c->channels; n->in_h = n->in_w = c->size;
-    const int nout = 1 + (c->aux ? c->nclasses : 0); /* the logit, then the class logits */
+    /* the logit, then the class logits, then the projection logits */
+    const int nout = 1 + (c->aux ? c->nclasses : 0) + (c->proj ? c->nclasses : 0);
     const int K = c->d_labels ? c->nclasses : 0;        /* label planes joined to each layer */
     if (c->arch == ARCH_DCGAN) {
         int ch = c->df, s = c->size / 2;

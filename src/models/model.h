@@ -33,6 +33,11 @@ typedef struct {
                      answer from them instead of from the image (class loss ~0.003), and teaches G
                      nothing about the classes. Checkpoints before format 4 had both; they load as
                      they were. */
+    int proj;     /* with aux: D's last layer also gives K projection logits, and the real/fake logit
+                     of a sample is its logit plus the projection logit of its label (the projection
+                     discriminator of Miyato & Koyama 2018): D judges each image against its class
+                     without a label input its classifier could read. D's output is (1 + 2K, B).
+                     From checkpoint format 5. */
 } ModelConfig;
 
 #define MODEL_MAX_CLASSES 256

@@ -215,6 +215,21 @@ struct Backend {
                          const float *labels, /* (B) class indices as floats, in [0, K) */
                          int K, int B, int HW);
 
+    /* ---- projection (the label term of a conditional D's real/fake logit, Miyato & Koyama 2018):
+     * y[b] = x[b] + t[labels[b]][b], and back: dt[k][b] = (labels[b] == k) * dy[b] (written: the
+     * other entries become 0). t holds one logit per class for each sample. ---- */
+    void (*label_pick)(Backend *be,
+                       float *y,            /* (B) */
+                       const float *x,      /* (B) */
+                       const float *t,      /* (K,B) */
+                       const float *labels, /* (B) class indices as floats, in [0, K) */
+                       int K, int B);
+    void (*label_scatter)(Backend *be,
+                          float *dt,           /* (K,B) */
+                          const float *dy,     /* (B) */
+                          const float *labels, /* (B) */
+                          int K, int B);
+
     /* ---- Adam with PyTorch's update and bias correction, over one flat block ----
      * Hyperparameters are doubles, as PyTorch's Python scalars: 1 - beta2 must be formed in double.
      * The 1-based step count is read at run time from a counter (see below). */

@@ -66,6 +66,7 @@ void gan_init(Gan *g, Backend *be, const ModelConfig *mc, const TrainConfig *tc,
         g->cls_logits = be->alloc(be, (size_t)B * mc->nclasses);
         g->cls_grad = be->alloc(be, (size_t)B * mc->nclasses);
     }
+    if (mc->proj) g->proj_logit = be->alloc(be, (size_t)B);
     g->use_graph = be->graph_begin != NULL;
     Rng init;
     rng_seed(&init, seed, 0);
@@ -94,6 +95,7 @@ void gan_free(Gan *g) {
     if (g->labels) be->free(be, g->labels);
     if (g->cls_logits) be->free(be, g->cls_logits);
     if (g->cls_grad) be->free(be, g->cls_grad);
+    if (g->proj_logit) be->free(be, g->proj_logit);
     if (g->ema_params) be->free(be, g->ema_params);
     if (g->ema_buffers) be->free(be, g->ema_buffers);
     be->counters_free(be, g->counters);
@@ -147,7 +149,8 @@ void gan_set_labels(Gan *g, const int32_t *labels) {
 /* D on x, loss against target (and with an auxiliary classifier and cls_loss set, class_weight *
  * the cross-entropy of its class logits against the labels into cls_loss; with cls_loss NULL the
  * class logits get no gradient); backward into D's gradients (and into d x when want_dx). D's
- * output is (1 + K, B): the logits, then the class logits. */
+ * output is (1 + K, B): the logits, then the class logits; with the projection term (1 + 2K, B),
+ * and the loss is of each logit plus the projection logit of the sample's label. */
 static float *d_pass(Gan *g, const float *x, float target, float scale, float *loss, float *prob, float *cls_loss,
                      int param_grads, int want_dx) {
     Backend *be = g->be;
@@ -155,7 +158,12 @@ static float *d_pass(Gan *g, const float *x, float target, float scale, float *l
     const int B = g->B, K = g->mc.nclasses;
     net_forward(D, be, &g->ws, x, 1);
     const float *out = D->y[D->nlayers - 1];
-    be->bce_logits(be, loss, prob, g->ws.act, out, B, target, scale);
+    if (g->mc.proj) { /* the projection logits are rows 1 + K .. 2K of the output */
+        be->label_pick(be, g->proj_logit, out, out + (size_t)(1 + K) * B, g->labels, K, B);
+        be->bce_logits(be, loss, prob, g->ws.act, g->proj_logit, B, target, scale);
+        be->label_scatter(be, g->ws.act + (size_t)(1 + K) * B, g->ws.act, g->labels, K, B);
+    } else
+        be->bce_logits(be, loss, prob, g->ws.act, out, B, target, scale);
     if (g->mc.aux && !cls_loss) be->zero(be, g->ws.act + B, (size_t)K * B);
     if (g->mc.aux && cls_loss) { /* (K, B) -> (B, K) rows for the softmax, and the gradient back */
         be->transpose01(be, g->cls_logits, out + B, K, B, 1);

@@ -55,6 +55,7 @@ typedef struct {
     float *labels;   /* (B) class indices as floats, conditional models only: the labels of the real
                         batch, which the fake batch is made for too (as carpedm20 does) */
     float *cls_logits, *cls_grad; /* (B, K) the auxiliary classifier's logits and their gradient */
+    float *proj_logit;            /* (B) D's real/fake logit plus the projection logit of the label */
     float *scalars;  /* (SC_COUNT) */
     float *ring;     /* (STATS_RING, SC_COUNT): row (t mod STATS_RING) holds iteration t's scalars */
     long step;       /* completed iterations */
