@@ -5,7 +5,7 @@
 # statistics, temperature 1). Prints the per-class table and the time, and exits non-zero when any
 # class's share is under 80%. For reference it also scores the real test images the same way.
 # Default: the README's run, 4000 iterations at batch 32, full width (gf/df 64), two G steps (the
-# default), the moving average of G (--ema 0.999) scored (about 17 minutes on 2 cores); later
+# default), the moving average of G (--ema 0.999) scored (about 19 minutes on 2 cores); later
 # options override (e.g. `bench/conditional_accuracy.sh 2000 --gf 32 --df 32`, test_conditional's
 # run, about 3 minutes).
 set -u
