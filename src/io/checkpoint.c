@@ -226,7 +226,8 @@ int checkpoint_load(const char *path, Gan *g, CheckpointMeta *meta, char *err, s
     if (open_checked(path, &buf, &r, meta, &c, err, errlen) != 0) return -1;
     const ModelConfig *a = &meta->mc, *b = &g->mc;
     if (a->arch != b->arch || a->size != b->size || a->channels != b->channels || a->nz != b->nz || a->gf != b->gf ||
-        a->df != b->df || a->nclasses != b->nclasses || a->aux != b->aux || a->d_labels != b->d_labels || a->proj != b->proj || (size_t)c.gp != g->G.nparams || (size_t)c.dp != g->D.nparams ||
+        a->df != b->df || a->nclasses != b->nclasses || a->aux != b->aux || a->d_labels != b->d_labels ||
+        a->proj != b->proj || (size_t)c.gp != g->G.nparams || (size_t)c.dp != g->D.nparams ||
         (size_t)c.gb != g->G.nbuf || (size_t)c.db != g->D.nbuf) {
         snprintf(err, errlen,
                  "%s is a %s model at %dx%dx%d (nz %d, gf %d, df %d), not the requested %s at %dx%dx%d (nz %d, gf %d, df %d)",

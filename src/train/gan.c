@@ -164,12 +164,12 @@ static float *d_pass(Gan *g, const float *x, float target, float scale, float *l
         be->label_scatter(be, g->ws.act + (size_t)(1 + K) * B, g->ws.act, g->labels, K, B);
     } else
         be->bce_logits(be, loss, prob, g->ws.act, out, B, target, scale);
-    if (g->mc.aux && !cls_loss) be->zero(be, g->ws.act + B, (size_t)K * B);
     if (g->mc.aux && cls_loss) { /* (K, B) -> (B, K) rows for the softmax, and the gradient back */
         be->transpose01(be, g->cls_logits, out + B, K, B, 1);
         be->softmax_xent(be, cls_loss, NULL, g->cls_grad, g->cls_logits, g->labels, B, K, (float)g->tc.class_weight);
         be->transpose01(be, g->ws.act + B, g->cls_grad, B, K, 1);
-    }
+    } else if (g->mc.aux)
+        be->zero(be, g->ws.act + B, (size_t)K * B);
     return net_backward(D, be, &g->ws, x, g->ws.act, param_grads, want_dx);
 }
 
