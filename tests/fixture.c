@@ -136,10 +136,8 @@ static void fx_train_config(const Fixture *fx, ModelConfig *mc, TrainConfig *tc,
     memset(mc, 0, sizeof *mc);
     mc->arch = (Arch)(int)c[0];
     mc->size = (int)c[1]; mc->channels = (int)c[2]; mc->nz = (int)c[3]; mc->gf = (int)c[4]; mc->df = (int)c[5];
-    mc->nclasses = cfg->numel > 9 ? (int)c[9] : 0;
-    mc->aux = cfg->numel > 10 && c[10] > 0;
-    mc->d_labels = mc->nclasses && !mc->aux;
-    mc->proj = cfg->numel > 11 && c[11] > 0;
+    model_config_set_classes(mc, cfg->numel > 9 ? (int)c[9] : 0, cfg->numel > 10 && c[10] > 0);
+    mc->proj = cfg->numel > 11 && c[11] > 0; /* the fixture says whether it has the projection term */
     train_config_default(tc);
     tc->g_steps = (int)c[7];
     if (mc->aux) tc->class_weight = c[10];

@@ -118,7 +118,8 @@ expect_fail "ONNX export of a conditional model" "ONNX export of a conditional m
 # default two G steps, the moving average of G (about 3 minutes on 2 cores), then the shipped
 # LeNet classifies 200 samples of each class, and every class must be at least 80% that class
 # (issue 9's bar; chance is 10%). Measured on this project's 2-core VM: lowest class 86.5% with this
-# seed, 84.5% and 84.0% with --seed 2 and 3 (FID-LeNet 18.0, 20.8, 17.6). Under the sanitizers (make test-asan) the run is 40 iterations: the same code paths, checked for
+# seed, 84.5% and 84.0% with --seed 2 and 3 (FID-LeNet 18.0, 20.8, 17.6). Under the sanitizers
+# (make test-asan) the run is 40 iterations: the same code paths, checked for
 # memory errors; the accuracy is checked by the plain build.
 fm=/usr/share/datasets/fashion-mnist
 if [ -d "$fm" ] && [ -n "${DCGAN_TEST_SANITIZED:-}" ]; then

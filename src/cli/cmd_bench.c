@@ -85,7 +85,7 @@ int cmd_bench(int argc, char **argv) {
     ModelConfig mc = {0};
     if (arch_parse(arch, &mc.arch) != 0) die("bench: --arch '%s' is unknown; use dcgan or seed", arch);
     mc.size = size; mc.channels = channels; mc.nz = nz; mc.gf = gf; mc.df = df;
-    mc.nclasses = classes; mc.aux = mc.proj = classes > 0; /* as dcgan train --conditional */
+    model_config_set_classes(&mc, classes, 1); /* as dcgan train --conditional */
     TrainConfig tc;
     train_config_default(&tc);
     tc.g_steps = g_steps;

@@ -440,10 +440,7 @@ int cmd_train(int argc, char **argv) {
             die("train: --conditional needs at least 2 classes, and %s has one (%s); add a subfolder for each other "
                 "class, or train without --conditional", data, name);
         }
-        mc.nclasses = ds.nclasses;
-        mc.aux = class_loss > 0;
-        mc.d_labels = !mc.aux;
-        mc.proj = mc.aux;
+        model_config_set_classes(&mc, ds.nclasses, class_loss > 0);
         tc.class_weight = class_loss;
         if (model_config_check(&mc, batch, err, sizeof err) != 0) die("train: %s", err);
         snprintf(meta.classes, sizeof meta.classes, "%s", ds.class_names);

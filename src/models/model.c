@@ -56,6 +56,13 @@ int model_config_check(const ModelConfig *c, int batch, char *err, size_t errlen
 #undef FAIL
 }
 
+void model_config_set_classes(ModelConfig *c, int K, int aux) {
+    c->nclasses = K;
+    c->aux = K > 0 && aux;
+    c->d_labels = K > 0 && !aux;
+    c->proj = c->aux;
+}
+
 /* ------------------------------------------------------------------------------------------------
  * table building */
 

@@ -49,6 +49,10 @@ int arch_parse(const char *s, Arch *out); /* 0 on success */
  * change into err and returns -1. batch <= 0 skips the batch checks. */
 int model_config_check(const ModelConfig *c, int batch, char *err, size_t errlen);
 
+/* Makes c conditional on K classes (K = 0: unconditional) the way dcgan train does: with aux, D's
+ * classifier and the projection term and no label planes in D; without, the label planes in D. */
+void model_config_set_classes(ModelConfig *c, int K, int aux);
+
 typedef enum { LAYER_LINEAR, LAYER_CONV, LAYER_CONVT } LayerKind;
 
 typedef struct {
