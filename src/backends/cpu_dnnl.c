@@ -265,8 +265,8 @@ static void run(DnnlCtx *c, Entry *e, void *big, void *small, void *w, int w_rea
     e->calls++;
 }
 
-/* Images per call: the batch is split so that the blocked copies stay within CHUNK_BYTES
- * (oneDNN pads channels to 16 in its blocked layouts). */
+/* Images per call: the batch is split into the fewest equal chunks whose blocked copies stay within
+ * CHUNK_BYTES (oneDNN pads channels to 16 in its blocked layouts). */
 #define CHUNK_BYTES ((size_t)16 << 20)
 static int chunk_of(const ConvGeom *g) {
     const size_t cb = (size_t)((g->Cb + 15) / 16 * 16), cs = (size_t)((g->Cs + 15) / 16 * 16);
@@ -274,7 +274,9 @@ static int chunk_of(const ConvGeom *g) {
     size_t nb = CHUNK_BYTES / (per ? per : 1);
     if (nb < 1) nb = 1;
     if (nb > (size_t)g->B) nb = g->B;
-    return (int)nb;
+    /* chunks of equal size (64 = 32 + 32, not 42 + 22): one primitive, and no small last call */
+    const size_t chunks = (g->B + nb - 1) / nb;
+    return (int)((g->B + chunks - 1) / chunks);
 }
 
 /* Runs direction dir over the batch in chunks, in a fixed order; big/small point at whole CNHW
