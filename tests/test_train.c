@@ -3,7 +3,8 @@
  * classifier of AC-GAN), against PyTorch
  * (tests/fixtures/train_*.bin), from the same initial weights, z, real batches and labels.
  * Tolerance: ||ours - torch|| / ||torch|| <= 1e-4 on each loss and on every parameter and
- * running-statistics tensor after the 3 iterations. Also the moving average of G (run_ema).
+ * running-statistics tensor after the 3 iterations. Also the moving average of G (run_ema), and a
+ * generator's inference-mode forward and backward (run_generator_eval, 1e-5).
  * usage: test_train FIXTURE_DIR [device] */
 #include "fixture.h"
 #include "../src/train/gan.h"
@@ -189,6 +190,72 @@ static void run_ema(const char *dir, const char *name, const char *device) {
     fx_free(&fx);
 }
 
+/* A generator after an inference-mode forward (running statistics), as dcgan invert uses it: the
+ * output, and the gradients of z and of every parameter, against tests/fixtures/generator_eval.bin. */
+static void run_generator_eval(const Fixture *fx, const char *tag, const char *device) {
+    const float *c = fx_get(fx, "%s.config", tag)->data;
+    ModelConfig mc;
+    memset(&mc, 0, sizeof mc);
+    mc.arch = (Arch)(int)c[0];
+    mc.size = (int)c[1]; mc.channels = (int)c[2]; mc.nz = (int)c[3]; mc.gf = (int)c[4]; mc.df = 4;
+    const int B = (int)c[5], K = (int)c[6], C = mc.channels, HW = mc.size * mc.size, nz = mc.nz;
+    model_config_set_classes(&mc, K, 0);
+    Backend *be = backend_create(device, 0);
+    Net G;
+    Workspace ws;
+    net_build_generator(&G, &mc);
+    net_alloc(&G, be, B, 1);
+    workspace_alloc(&ws, be, &G, NULL, B);
+    char prefix[64], what[160];
+    snprintf(prefix, sizeof prefix, "%s.G.", tag);
+    fx_load_net(be, &G, fx, prefix);
+    float *buf = calloc(G.nbuf + 1, sizeof(float));
+    for (int i = 0; i < G.nbuffers; i++)
+        memcpy(buf + G.buffer[i].offset, fx_get(fx, "init.%s%s", prefix, G.buffer[i].name)->data,
+               G.buffer[i].numel * sizeof(float));
+    be->upload(be, G.buffers, buf, G.nbuf);
+    if (K) {
+        const float *fl = fx_get(fx, "%s.labels", tag)->data;
+        int32_t lab[64];
+        for (int i = 0; i < B; i++) lab[i] = (int32_t)fl[i];
+        G.labels = be->alloc(be, (size_t)B);
+        labels_upload(be, G.labels, lab, B, B, K);
+    }
+    float *z = be->alloc(be, (size_t)B * nz);
+    be->upload(be, z, fx_get(fx, "%s.z", tag)->data, (size_t)B * nz);
+    net_forward(&G, be, &ws, z, 0);
+    const size_t n = (size_t)B * C * HW;
+    float *h = malloc(n * sizeof(float)), *h2 = malloc(n * sizeof(float));
+    be->download(be, h, G.y[G.nlayers - 1], n);
+    fx_cnhw_to_nchw(h2, h, B, C, HW);
+    snprintf(what, sizeof what, "generator (running stats) %s output", tag);
+    fx_check(what, h2, fx_get(fx, "%s.out", tag)->data, n, 1e-5);
+    /* backward of sum(out * dout) */
+    fx_nchw_to_cnhw(h, fx_get(fx, "%s.dout", tag)->data, B, C, HW);
+    be->upload(be, ws.act, h, n);
+    be->zero(be, G.grads, G.nparams);
+    const float *dz = net_backward(&G, be, &ws, z, ws.act, 1, 1); /* (nz, B) */
+    float *dzh = malloc((size_t)nz * B * sizeof(float)), *dzt = malloc((size_t)nz * B * sizeof(float));
+    be->download(be, dzh, dz, (size_t)nz * B);
+    for (int b = 0; b < B; b++)
+        for (int i = 0; i < nz; i++) dzt[(size_t)b * nz + i] = dzh[(size_t)i * B + b];
+    snprintf(what, sizeof what, "generator (running stats) %s d z", tag);
+    fx_check(what, dzt, fx_get(fx, "%s.dz", tag)->data, (size_t)B * nz, 1e-5);
+    float *gr = malloc(G.nparams * sizeof(float));
+    be->download(be, gr, G.grads, G.nparams);
+    for (int i = 0; i < G.ntensors; i++) {
+        const TensorSpec *t = &G.tensor[i];
+        snprintf(what, sizeof what, "generator (running stats) %s d %s", tag, t->name);
+        fx_check(what, gr + t->offset, fx_get(fx, "grad.%s%s", prefix, t->name)->data, t->numel, 1e-5);
+    }
+    free(h); free(h2); free(dzh); free(dzt); free(gr); free(buf);
+    be->free(be, z);
+    if (G.labels) be->free(be, G.labels);
+    workspace_free(&ws, be);
+    net_free(&G, be);
+    be->destroy(be);
+}
+
 int main(int argc, char **argv) {
     const char *dir = argc > 1 ? argv[1] : "tests/fixtures", *device = argc > 2 ? argv[2] : "cpu";
     const char *names[6] = {"dcgan", "seed", "cdcgan", "cseed", "acdcgan", "acseed"};
@@ -197,5 +264,12 @@ int main(int argc, char **argv) {
         for (int i = 0; i < 6; i++) run(dir, names[i], device, 1);
     run_ema(dir, "dcgan", device);
     run_ema(dir, "cseed", device);
+    Fixture fx;
+    char path[1024];
+    snprintf(path, sizeof path, "%s/generator_eval.bin", dir);
+    fx_load(&fx, path);
+    const char *tags[3] = {"dcgan", "seed", "cseed"};
+    for (int i = 0; i < 3; i++) run_generator_eval(&fx, tags[i], device);
+    fx_free(&fx);
     return fx_summary("test_train");
 }

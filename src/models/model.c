@@ -405,6 +405,7 @@ static void recompute_layer0(Net *n, Backend *be, Workspace *ws, const float *x)
 
 void net_forward(Net *n, Backend *be, Workspace *ws, const float *x, int batch_stats) {
     const int B = n->B;
+    n->bn_frozen = !batch_stats;
     const float *in = layer0_input(n, be, x);
     for (int l = 0; l < n->nlayers; l++) {
         const Layer *L = &n->layer[l];
@@ -462,7 +463,20 @@ float *net_backward(Net *n, Backend *be, Workspace *ws, const float *x, float *d
         /* gy: gradient of the conv / linear output, written over the stored output (dead from here;
          * for a recomputed layer 0 that is ws->act itself, which holds g: in place) */
         float *gy = layer_out(n, ws, l);
-        if (L->has_bn && n->sync) {
+        if (L->has_bn && n->bn_frozen) {
+            /* after an inference-mode forward batch norm was a fixed affine map per channel (the
+             * running statistics); the batch-statistics backward with zero batch sums is exactly
+             * its gradient, dx = gamma * rstd * dz. dgamma / dbeta take this batch's own sums. */
+            const int N = B * L->hout * L->wout, C = L->cout;
+            float *local = n->sync_buf, *global = n->sync_buf + 4 * C;
+            be->zero(be, global, 4 * (size_t)C);
+            if (param_grads)
+                be->batchnorm_backward_sums(be, local, g, n->y[l], n->mean[l], n->rstd[l], P(n, L->t_gamma),
+                                            P(n, L->t_beta), C, N, L->act);
+            be->batchnorm_backward_reduced(be, gy, param_grads ? G(n, L->t_gamma) : NULL,
+                                           param_grads ? G(n, L->t_beta) : NULL, g, n->y[l], n->mean[l], n->rstd[l],
+                                           P(n, L->t_gamma), P(n, L->t_beta), local, global, C, N, 1.0, L->act);
+        } else if (L->has_bn && n->sync) {
             const int N = B * L->hout * L->wout, C = L->cout;
             float *local = n->sync_buf, *global = n->sync_buf + 4 * C;
             be->batchnorm_backward_sums(be, local, g, n->y[l], n->mean[l], n->rstd[l], P(n, L->t_gamma),
@@ -512,7 +526,7 @@ float *net_backward(Net *n, Backend *be, Workspace *ws, const float *x, float *d
         /* A per-channel (conv) bias that feeds a training-mode batch norm has an identically zero
          * gradient (the norm subtracts the channel's batch mean); computing it would only feed
          * rounding noise to Adam. A linear layer's bias is per feature, not per channel: kept. */
-        const int bias_is_dead = L->has_bn && L->kind != LAYER_LINEAR;
+        const int bias_is_dead = L->has_bn && !n->bn_frozen && L->kind != LAYER_LINEAR;
         float *db = (param_grads && L->has_bias && !bias_is_dead) ? G(n, L->t_b) : NULL;
         const ConvShape s = layer_shape(L, B);
         switch (L->kind) {

@@ -128,6 +128,8 @@ typedef struct {
                                                 the builders); 1/k on the k-th of a series of batches
                                                 makes them the series' plain average */
     const BnSync *sync;                      /* NULL: batch statistics of this rank's batch only */
+    int bn_frozen;                           /* the last net_forward used the running statistics
+                                                (inference); net_backward then differentiates that */
     float *sync_buf;                         /* (8 * widest batch-norm layer) for sync */
 } Net;
 
@@ -188,10 +190,13 @@ void workspace_free(Workspace *ws, Backend *be);
  * The output is n->y[n->nlayers-1]: G: images (C,B,S,S) in [-1,1]; D: logits (B). */
 void net_forward(Net *n, Backend *be, Workspace *ws, const float *x, int batch_stats);
 
-/* Backward pass after a training-mode net_forward on the same x.
+/* Backward pass after a net_forward on the same x: of the training-mode forward (batch
+ * statistics), or of the inference-mode one (running statistics, a fixed map per channel: used to
+ * fit z to an image, dcgan invert).
  *   dout: gradient of the output, in ws->act or ws->grad (overwritten).
  *   param_grads: accumulate into n->grads; input_grad: compute d x.
- * Returns ws->grad holding d x when input_grad, else NULL.
+ * Returns ws->grad holding d x when input_grad, else NULL. For G, d z is (nz, B): z's layout
+ * transposed, as the first layer sees it.
  * Memory plan: each layer's stored output n->y[l] is dead once that layer's batch norm or
  * activation has been differentiated, so the gradient of its pre-activation output is written over
  * it. The layer's input is then recomputed into ws->act, its weight gradient taken, and its input
