@@ -45,6 +45,7 @@ run_prog test_report bash "$here/test_report.sh" "$bin"
 run_prog test_interop bash "$here/test_interop.sh" "$bin"
 run_prog test_eval_cli bash "$here/test_eval.sh" "$bin"
 run_prog test_conditional bash "$here/test_conditional.sh" "$bin"
+run_prog test_invert bash "$here/test_invert.sh" "$bin"
 nompi=""
 [ "$bin" = ./dcgan ] && [ -x ./dcgan-nompi ] && nompi=./dcgan-nompi
 run_prog test_mpi bash "$here/test_mpi.sh" "$bin" $nompi

@@ -64,6 +64,16 @@ else bad "sample --out file names: $(ls "$work/files" 2>&1 | tr '\n' ' ')"; fi
 expect_ok "interp --class on a conditional model" interp --checkpoint "$run" --class circle --steps 3 --out "$work/i.png"
 expect_ok "arith --class on a conditional model" arith --checkpoint "$run" --class 2 -a 1 -b 2 -c 3 --out "$work/a.png"
 expect_ok "export --format safetensors of a conditional G" export --checkpoint "$run" --out "$work/g.safetensors"
+# invert without --class fits every class and names the best; the files are G's own, two per class
+out=$("$bin" invert --checkpoint "$run" --images "$work/files" --steps 200 --starts 2 --raw "$work/inv.npy" 2>&1); rc=$?
+named=$(echo "$out" | grep -cE '^image [0-5]: mse [0-9.]+ psnr [0-9.]+ dB class [0-2] \((circle|square|stripes)\)$')
+right=$(echo "$out" | grep -cE '^image [01]: .*\(circle\)$|^image [23]: .*\(square\)$|^image [45]: .*\(stripes\)$')
+echo "$out" | grep '^image' | tr '\n' ';'; echo
+if [ $rc -eq 0 ] && [ "$named" = 6 ] && [ "$right" -ge 4 ]; then
+    ok "invert tries every class and names the best: $right of G's 6 images get the class they were drawn with"
+else bad "invert of a conditional model: exit $rc, $named images named, $right right: $out"; fi
+expect_ok "invert --class" invert --checkpoint "$run" --images "$work/files/sample_000004_stripes.png" --class stripes \
+    --steps 20 --raw "$work/inv1.npy"
 
 # --class-loss 0: the label input alone (carpedm20's conditioning), no auxiliary classifier
 if "$bin" train --conditional --class-loss 0 --data "$work/shapes" --size 32 --gf 8 --df 8 --batch 8 --steps 2 --quiet \

@@ -45,8 +45,23 @@ static unsigned char *scaled_grid(const float *img, int n, const ModelConfig *mc
     return q;
 }
 
+/* Rows [first, first + rows) of the .npy z file path, [N, nz], into z; dies with one line when the
+ * file is not such an array or is too short. */
+static void z_rows_from(float *z, const char *path, const char *opt, int first, int rows, int nz) {
+    char err[1024];
+    float *all = NULL;
+    int shape[4], ndim;
+    if (npy_read_f32(path, &all, shape, &ndim, err, sizeof err) != 0) die("interp: %s: %s", opt, err);
+    if (ndim != 2 || shape[1] != nz) die("interp: %s %s must be float32 [N, %d] for this model (nz %d)", opt, path, nz, nz);
+    if (shape[0] < first + rows)
+        die("interp: %s %s has %d rows; %d walks need %d (lower --rows)", opt, path, shape[0], rows, first + rows);
+    memcpy(z, all + (size_t)first * nz, (size_t)rows * nz * sizeof(float));
+    free(all);
+}
+
 int cmd_interp(int argc, char **argv) {
     const char *ckpt = NULL, *out = NULL, *gif = NULL, *raw = NULL, *device = "cpu", *cls = NULL;
+    const char *zfrom = NULL, *zto = NULL;
     int steps = 8, rows = 1, use_slerp = 0, threads = 0;
     long seed_a = 1, seed_b = 2;
     const OptSpec spec[] = {
@@ -55,6 +70,10 @@ int cmd_interp(int argc, char **argv) {
         {"seed", OPT_LONG, &seed_a, "start: the images of `dcgan sample --seed A`", 0, 9.2e18},
         {"to", OPT_LONG, &seed_b, "end: the images of `dcgan sample --seed B`", 0, 9.2e18},
         {"rows", OPT_INT, &rows, "walks, one per row: row i goes from image i of seed A to image i of seed B", 1, 256},
+        {"from-z", OPT_STR, &zfrom, "start instead at the z in this .npy [N, nz] (e.g. dcgan invert --out): row i of "
+                                    "the file starts walk i", 0, -1},
+        {"to-z", OPT_STR, &zto, "end instead at the z in this .npy [N, nz]; the same file as --from-z walks from its "
+                                "row i to its row i + rows", 0, -1},
         {"slerp", OPT_FLAG, &use_slerp, "spherical interpolation (default: linear)", 0, -1},
         {"class", OPT_STR, &cls, "conditional models: the class of every image (default: the first)", 0, -1},
         {"out", OPT_STR, &out, "the walk as a PNG: a strip, or a grid with one walk per row", 0, -1},
@@ -78,6 +97,9 @@ int cmd_interp(int argc, char **argv) {
     float *za = xmalloc((size_t)rows * nz * sizeof(float)), *zb = xmalloc((size_t)rows * nz * sizeof(float));
     sample_z(za, rows, nz, run.meta.tc.zdist, (uint64_t)seed_a);
     sample_z(zb, rows, nz, run.meta.tc.zdist, (uint64_t)seed_b);
+    const int same = zfrom && zto && !strcmp(zfrom, zto);
+    if (zfrom) z_rows_from(za, zfrom, "--from-z", 0, rows, nz);
+    if (zto) z_rows_from(zb, zto, "--to-z", same ? rows : 0, rows, nz);
     float *z = xmalloc((size_t)n * nz * sizeof(float));
     for (int r = 0; r < rows; r++)
         for (int s = 0; s < steps; s++) {
@@ -114,8 +136,11 @@ int cmd_interp(int argc, char **argv) {
         free(col);
         if (rc != 0) die("%s", err);
     }
-    printf("interp: %d walk%s of %d images (%s) from seed %ld to seed %ld, %s (step %ld)\n", rows, rows > 1 ? "s" : "",
-           steps, use_slerp ? "slerp" : "linear", seed_a, seed_b, run.path, run.meta.step);
+    char from[64], to[64];
+    snprintf(from, sizeof from, zfrom ? "--from-z" : "seed %ld", seed_a);
+    snprintf(to, sizeof to, zto ? "--to-z" : "seed %ld", seed_b);
+    printf("interp: %d walk%s of %d images (%s) from %s to %s, %s (step %ld)\n", rows, rows > 1 ? "s" : "", steps,
+           use_slerp ? "slerp" : "linear", from, to, run.path, run.meta.step);
     free(img); free(z); free(za); free(zb);
     run_close(&run);
     return 0;

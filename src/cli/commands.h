@@ -12,6 +12,7 @@ int cmd_sample(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 int cmd_interp(int argc, char **argv);
 int cmd_arith(int argc, char **argv);
+int cmd_invert(int argc, char **argv);
 int cmd_report(int argc, char **argv);
 int cmd_export(int argc, char **argv);
 int cmd_import(int argc, char **argv);

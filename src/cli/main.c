@@ -17,6 +17,7 @@ static void usage(void) {
            "  lenet    train the classifier whose features eval uses\n"
            "  interp   walk between two latent points (strip PNG, GIF)\n"
            "  arith    vector arithmetic in z: A - B + C\n"
+           "  invert   find the z that draws a given image (real images into z)\n"
            "  report   rebuild a run folder's index.html and training.gif\n"
            "  export   weights as safetensors (PyTorch names) or the generator as ONNX\n"
            "  import   a checkpoint from PyTorch DCGAN weights (safetensors)\n"
@@ -39,6 +40,7 @@ int main(int argc, char **argv) {
     if (!strcmp(argv[1], "lenet")) return cmd_lenet(argc, argv);
     if (!strcmp(argv[1], "interp")) return cmd_interp(argc, argv);
     if (!strcmp(argv[1], "arith")) return cmd_arith(argc, argv);
+    if (!strcmp(argv[1], "invert")) return cmd_invert(argc, argv);
     if (!strcmp(argv[1], "report")) return cmd_report(argc, argv);
     if (!strcmp(argv[1], "export")) return cmd_export(argc, argv);
     if (!strcmp(argv[1], "import")) return cmd_import(argc, argv);

@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# test_invert.sh DCGAN_BIN: `dcgan invert` finds z for given images. On images the generator drew
+# itself (an exact z exists) the fit must be close; the z it writes make `dcgan sample -z` draw its
+# reconstructions bit for bit; more steps fit better; one image file, a folder and IDX data are
+# accepted; mistakes get one line and a non-zero exit.
+set -u
+bin=$(realpath "${1:-./dcgan}")
+work=$(mktemp -d /tmp/dcgan-invert-test.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+export DCGAN_CACHE_DIR="$work/cache"
+source "$(dirname "$0")/lib.sh"
+
+make_idx "$work/idx" 256
+run="$work/run"
+"$bin" train --data "$work/idx" --gf 16 --df 16 --batch 32 --threads 2 --quiet --out "$run" --steps 60 ||
+    { echo "FAIL training run"; exit 1; }
+
+# ---- the generator's own images: an exact z exists ----
+"$bin" sample --checkpoint "$run" -n 6 --seed 5 --out "$work/own" >/dev/null || bad "sample --out"
+out=$("$bin" invert --checkpoint "$run" --images "$work/own" --threads 2 --out "$work/z.npy" --raw "$work/rec.npy" \
+      --grid "$work/grid.png" 2>&1) || bad "invert of G's own images: $out"
+echo "$out" | tail -n 1
+psnr=$(echo "$out" | sed -nE 's/.*mean psnr ([0-9.]+) dB.*/\1/p')
+start=$(echo "$out" | sed -nE 's/.*from ([0-9.]+) at the start.*/\1/p')
+mse=$(echo "$out" | sed -nE 's/.*mean mse ([0-9.]+) .*/\1/p')
+nimg=$(echo "$out" | grep -c '^image [0-9]*: mse')
+[ "$nimg" = 6 ] && ok "one line per image (6)" || bad "lines per image: $nimg, want 6"
+# 8-bit PNG targets limit an exact fit to about 59 dB; measured here 44 dB (33 dB with the README's
+# Fashion-MNIST model)
+awk -v p="${psnr:-0}" 'BEGIN { exit !(p >= 35) }' && ok "G's own images are found again: mean PSNR $psnr dB >= 35" ||
+    bad "G's own images: mean PSNR ${psnr:-none} dB < 35"
+awk -v a="${mse:-1}" -v b="${start:-0}" 'BEGIN { exit !(a * 10 <= b) }' && ok "the error fell at least 10x ($start -> $mse)" ||
+    bad "the error fell less than 10x (${start:-?} -> ${mse:-?})"
+[ -s "$work/grid.png" ] && ok "--grid written" || bad "no --grid"
+
+# ---- the z it writes draw the same reconstructions in dcgan sample ----
+"$bin" sample --checkpoint "$run" -z "$work/z.npy" --raw "$work/again.npy" --grid "$work/again.png" >/dev/null ||
+    bad "sample -z of invert's z"
+cmp -s "$work/rec.npy" "$work/again.npy" && ok "sample -z draws invert's reconstructions bit for bit" ||
+    bad "sample -z differs from invert's --raw"
+
+# ---- walks between the found z: their ends are the reconstructions ----
+"$bin" interp --checkpoint "$run" --from-z "$work/z.npy" --to-z "$work/z.npy" --rows 3 --steps 4 --raw "$work/walk.npy" \
+    >/dev/null || bad "interp --from-z / --to-z"
+/usr/bin/python3 - "$work/walk.npy" "$work/rec.npy" <<'PY' && ok "interp --from-z/--to-z walks from reconstruction i to i + 3, ends bit for bit" || bad "interp's ends are not invert's reconstructions"
+import sys
+import numpy as np
+w, r = np.load(sys.argv[1]), np.load(sys.argv[2])
+assert w.shape == (12,) + r.shape[1:], w.shape
+for i in range(3):
+    assert np.array_equal(w[4 * i], r[i]) and np.array_equal(w[4 * i + 3], r[i + 3]), i
+PY
+expect_fail "interp --from-z with too few rows" "has 6 rows; 4 walks need 8" interp --checkpoint "$run" --from-z "$work/z.npy" \
+    --to-z "$work/z.npy" --rows 4 --out "$work/w.png"
+expect_fail "interp --from-z that is not [N, nz]" "must be float32 \[N, 100\]" interp --checkpoint "$run" --from-z "$work/rec.npy" --out "$work/w.png"
+
+# ---- more steps fit better (the same starts) ----
+short=$("$bin" invert --checkpoint "$run" --images "$work/own" --threads 2 --steps 20 --raw "$work/r20.npy" | tail -n 1)
+m20=$(echo "$short" | sed -nE 's/.*mean mse ([0-9.]+) .*/\1/p')
+awk -v a="${mse:-1}" -v b="${m20:-0}" 'BEGIN { exit !(a < b) }' && ok "500 steps fit better than 20 ($m20 -> $mse)" ||
+    bad "500 steps (${mse:-?}) no better than 20 (${m20:-?})"
+
+# ---- one image file, IDX data, -n ----
+out=$("$bin" invert --checkpoint "$run" --images "$work/own/sample_000002.png" --steps 50 --quiet --raw "$work/one.npy" 2>&1)
+echo "$out" | grep -q '^invert: 1 image, ' && ok "one image file" || bad "one image file: $out"
+out=$("$bin" invert --checkpoint "$run" --images "$work/idx" -n 3 --steps 50 --starts 2 --quiet --raw "$work/idx.npy" 2>&1)
+echo "$out" | grep -q '^invert: 3 images, 50 steps x 2 starts' && ok "IDX data, -n 3, --starts 2" || bad "IDX data: $out"
+
+# ---- mistakes ----
+expect_fail "invert without --checkpoint" "--checkpoint" invert --images "$work/own" --out "$work/z2.npy"
+expect_fail "invert without --images" "--images" invert --checkpoint "$run" --out "$work/z2.npy"
+expect_fail "invert without an output" "--out" invert --checkpoint "$run" --images "$work/own"
+expect_fail "a missing --images path" "cannot read --images" invert --checkpoint "$run" --images "$work/nope.png" --out "$work/z2.npy"
+printf 'not an image\n' > "$work/notes.txt"
+expect_fail "a file that is not an image" "not an image" invert --checkpoint "$run" --images "$work/notes.txt" --out "$work/z2.npy"
+mkdir -p "$work/empty"
+expect_fail "a folder with no image" "image" invert --checkpoint "$run" --images "$work/empty" --out "$work/z2.npy"
+expect_fail "--class on an unconditional model" "not a conditional model" invert --checkpoint "$run" --images "$work/own" --class 1 --out "$work/z2.npy"
+expect_fail "too many fits at once" "lower -n or --starts" invert --checkpoint "$run" --images "$work/idx" -n 256 --starts 8 --out "$work/z2.npy"
+expect_fail "an unwritable --out" "" invert --checkpoint "$run" --images "$work/own" --steps 5 --out "$work/no/such/dir/z.npy"
+
+summary test_invert
