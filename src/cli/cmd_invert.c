@@ -46,8 +46,10 @@ static int load_targets(const char *path, int n, int C, int S, float **out) {
             if (image_decode_sample(buf, len, &o, px, why, sizeof why) != 0)
                 die("invert: --images %s is not an image dcgan can read (%s); give a PNG, JPEG, BMP, GIF, TGA or PNM "
                     "file, a folder of them, or IDX data", path, why);
+            const Dataset one = {.n = 1, .channels = C, .size = S, .pixels = px};
+            const uint32_t first = 0;
             *out = xmalloc(per * sizeof(float));
-            for (size_t k = 0; k < per; k++) (*out)[k] = px[k] * (2.0f / 255.0f) - 1.0f;
+            dataset_to_float(&one, &first, 1, *out); /* to [-1, 1] as the training batches are */
             free(px);
             free(buf);
             return 1;
