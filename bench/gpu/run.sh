@@ -63,6 +63,15 @@ d = np.abs(a - b).max() / 2  # [-1, 1] -> [0, 1]
 print("samples from one checkpoint, GPU fp32 vs CPU: %d values, max difference %.3g (limit 1/255 = %.3g)" % (a.size, d, 1 / 255))
 sys.exit(0 if a.size == b.size and a.size > 0 and d <= 1 / 255 else 1)
 EOF
+# dcgan invert on the GPU (the generator's inference-mode backward): G's own images are found again,
+# about as well as on the CPU (500 Adam steps from the same starts; the paths part by rounding)
+"$DCGAN" sample --device cpu --checkpoint "$work/run" -n 6 --seed 5 --out "$work/own" >/dev/null
+check cli_invert_gpu bash -c "g=\$(\"$DCGAN\" invert --device cuda --precision fp32 --checkpoint \"$work/run\" --images \"$work/own\" --raw \"$work/inv.npy\" | tail -n 1); \
+    c=\$(\"$DCGAN\" invert --device cpu --checkpoint \"$work/run\" --images \"$work/own\" --raw \"$work/inv_cpu.npy\" | tail -n 1); \
+    echo \"gpu: \$g\"; echo \"cpu: \$c\"; pg=\$(echo \"\$g\" | sed -nE 's/.*mean psnr ([0-9.]+) dB.*/\\1/p'); \
+    pc=\$(echo \"\$c\" | sed -nE 's/.*mean psnr ([0-9.]+) dB.*/\\1/p'); \
+    echo \"invert of G's own images: mean PSNR \$pg dB on the GPU, \$pc dB on the CPU (need >= 30 and >= CPU - 3)\"; \
+    awk -v g=\"\${pg:-0}\" -v c=\"\${pc:-99}\" 'BEGIN { exit !(g >= 30 && g >= c - 3) }'"
 check cli_bad_precision bash -c "out=\$(\"$DCGAN\" bench --device cuda --precision fp16 2>&1); rc=\$?; echo \"\$out\"; [ \$rc -ne 0 ] && [ \$(echo \"\$out\" | wc -l) -eq 1 ] && echo \"\$out\" | grep -q 'use tf32'"
 check cli_losses_rows python3 - "$work/run/losses.csv" <<'EOF'
 import csv, math, sys
