@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # test_invert.sh DCGAN_BIN: `dcgan invert` finds z for given images. On images the generator drew
 # itself (an exact z exists) the fit must be close; the z it writes make `dcgan sample -z` draw its
-# reconstructions bit for bit; more steps fit better; one image file, a folder and IDX data are
-# accepted; mistakes get one line and a non-zero exit.
+# reconstructions bit for bit, and interp --from-z / arith -z use them; more steps fit better; one
+# image file, a folder and IDX data are accepted; mistakes get one line and a non-zero exit.
 set -u
 bin=$(realpath "${1:-./dcgan}")
 work=$(mktemp -d /tmp/dcgan-invert-test.XXXXXX)
@@ -53,6 +53,13 @@ PY
 expect_fail "interp --from-z with too few rows" "has 6 rows; 4 walks need 8" interp --checkpoint "$run" --from-z "$work/z.npy" \
     --to-z "$work/z.npy" --rows 4 --out "$work/w.png"
 expect_fail "interp --from-z that is not [N, nz]" "must be float32 \[N, 100\]" interp --checkpoint "$run" --from-z "$work/rec.npy" --out "$work/w.png"
+
+# ---- arithmetic on the found z ----
+out=$("$bin" arith --checkpoint "$run" -z "$work/z.npy" -a 0,1 -b 2 -c 3 --variants 2 --out "$work/arith.png" 2>&1)
+echo "$out" | grep -q "^arith: mean(A: 2 images) - mean(B: 1) + mean(C: 1) from the z of $work/z.npy" && [ -s "$work/arith.png" ] &&
+    ok "arith -z takes the images' z from invert's file" || bad "arith -z: $out"
+expect_fail "arith -z with an index past its rows" "index 6 is outside the grid of 6 images" arith --checkpoint "$run" \
+    -z "$work/z.npy" -a 6 -b 1 -c 2 --out "$work/arith2.png"
 
 # ---- more steps fit better (the same starts) ----
 short=$("$bin" invert --checkpoint "$run" --images "$work/own" --threads 2 --steps 20 --raw "$work/r20.npy" | tail -n 1)

@@ -45,16 +45,25 @@ static unsigned char *scaled_grid(const float *img, int n, const ModelConfig *mc
     return q;
 }
 
-/* Rows [first, first + rows) of the .npy z file path, [N, nz], into z; dies with one line when the
- * file is not such an array or is too short. */
-static void z_rows_from(float *z, const char *path, const char *opt, int first, int rows, int nz) {
+/* All rows of a .npy z file, [N, nz] (e.g. dcgan invert --out); *rows gets N. Dies with one line
+ * naming cmd and opt when the file cannot be read or is not such an array. */
+static float *z_file_load(const char *cmd, const char *opt, const char *path, int nz, int *rows) {
     char err[1024];
-    float *all = NULL;
+    float *z = NULL;
     int shape[4], ndim;
-    if (npy_read_f32(path, &all, shape, &ndim, err, sizeof err) != 0) die("interp: %s: %s", opt, err);
-    if (ndim != 2 || shape[1] != nz) die("interp: %s %s must be float32 [N, %d] for this model (nz %d)", opt, path, nz, nz);
-    if (shape[0] < first + rows)
-        die("interp: %s %s has %d rows; %d walks need %d (lower --rows)", opt, path, shape[0], rows, first + rows);
+    if (npy_read_f32(path, &z, shape, &ndim, err, sizeof err) != 0) die("%s: %s: %s", cmd, opt, err);
+    if (ndim != 2 || shape[1] != nz || shape[0] < 1)
+        die("%s: %s %s must be float32 [N, %d] for this model (nz %d)", cmd, opt, path, nz, nz);
+    *rows = shape[0];
+    return z;
+}
+
+/* Rows [first, first + rows) of the z file path into z; dies with one line when it is too short. */
+static void z_rows_from(float *z, const char *path, const char *opt, int first, int rows, int nz) {
+    int have;
+    float *all = z_file_load("interp", opt, path, nz, &have);
+    if (have < first + rows)
+        die("interp: %s %s has %d rows; %d walks need %d (lower --rows)", opt, path, have, rows, first + rows);
     memcpy(z, all + (size_t)first * nz, (size_t)rows * nz * sizeof(float));
     free(all);
 }
@@ -166,6 +175,7 @@ static int parse_indices(const char *opt, const char *s, int *idx, int max, int 
 
 int cmd_arith(int argc, char **argv) {
     const char *ckpt = NULL, *out = NULL, *sa = NULL, *sb = NULL, *sc = NULL, *device = "cpu", *cls = NULL;
+    const char *zfile = NULL;
     int grid_n = 64, variants = 7, threads = 0;
     long seed = 1, noise_seed = 0;
     float noise = 0.25f;
@@ -176,6 +186,8 @@ int cmd_arith(int argc, char **argv) {
         {"a", OPT_STR, &sa, "indices of the images whose mean z is A (like 3,17,22)", 0, -1},
         {"b", OPT_STR, &sb, "indices for B", 0, -1},
         {"c", OPT_STR, &sc, "indices for C", 0, -1},
+        {"z", OPT_STR, &zfile, "take the z from this .npy [N, nz] instead (e.g. dcgan invert --out, for real "
+                               "images): the indices are its rows", 0, -1},
         {"variants", OPT_INT, &variants, "extra results from A - B + C plus noise, as in the paper", 0, 63},
         {"noise", OPT_FLOAT, &noise, "standard deviation of that noise", 0, 10},
         {"class", OPT_STR, &cls, "conditional models: the class of every image (default: the first)", 0, -1},
@@ -188,11 +200,6 @@ int cmd_arith(int argc, char **argv) {
                (int)(sizeof spec / sizeof spec[0]), argc, argv, 2);
     if (!ckpt) die("arith: --checkpoint PATH is required (a checkpoint file or a run folder)");
     if (!out) die("arith: --out FILE.png is required");
-    enum { MAXI = 32 };
-    int ia[MAXI], ib[MAXI], ic[MAXI];
-    const int na = parse_indices("a", sa, ia, MAXI, grid_n), nb = parse_indices("b", sb, ib, MAXI, grid_n),
-              nc = parse_indices("c", sc, ic, MAXI, grid_n);
-
     LoadedRun run;
     run_load(&run, ckpt, device, NULL, threads, 1);
     Backend *be = run.be;
@@ -200,8 +207,17 @@ int cmd_arith(int argc, char **argv) {
     char err[1024];
     const ModelConfig mc = run.meta.mc;
     const int nz = mc.nz;
-    float *zs = xmalloc((size_t)grid_n * nz * sizeof(float));
-    sample_z(zs, grid_n, nz, run.meta.tc.zdist, (uint64_t)seed);
+    float *zs;
+    if (zfile) {
+        zs = z_file_load("arith", "-z", zfile, nz, &grid_n);
+    } else {
+        zs = xmalloc((size_t)grid_n * nz * sizeof(float));
+        sample_z(zs, grid_n, nz, run.meta.tc.zdist, (uint64_t)seed);
+    }
+    enum { MAXI = 32 };
+    int ia[MAXI], ib[MAXI], ic[MAXI];
+    const int na = parse_indices("a", sa, ia, MAXI, grid_n), nb = parse_indices("b", sb, ib, MAXI, grid_n),
+              nc = parse_indices("c", sc, ic, MAXI, grid_n);
 
     /* the grid: 3 rows of (inputs..., mean), then (result, variants...) */
     int cols = na > nb ? na : nb;
@@ -245,9 +261,12 @@ int cmd_arith(int argc, char **argv) {
     for (int k = 0; k < cells; k++) /* empty cells: the border colour */
         if (!used[k]) for (size_t i = 0; i < per; i++) img[k * per + i] = -0.686f;
     if (png_write_grid(out, img, cells, mc.channels, mc.size, cols, err, sizeof err) != 0) die("%s", err);
-    printf("arith: mean(A: %d images) - mean(B: %d) + mean(C: %d) from seed %ld, with %d variant%s -> %s "
+    char from[4300];
+    if (zfile) snprintf(from, sizeof from, "the z of %s", zfile);
+    else snprintf(from, sizeof from, "seed %ld", seed);
+    printf("arith: mean(A: %d images) - mean(B: %d) + mean(C: %d) from %s, with %d variant%s -> %s "
            "(rows A, B, C with their means at the right end, then the result)\n",
-           na, nb, nc, seed, variants, variants == 1 ? "" : "s", out);
+           na, nb, nc, from, variants, variants == 1 ? "" : "s", out);
     free(img); free(z); free(zs); free(used); free(mean);
     run_close(&run);
     return 0;
