@@ -34,30 +34,21 @@ static int load_targets(const char *path, int n, int C, int S, float **out) {
     if (stat(path, &st) != 0) die("invert: cannot read --images %s: %s", path, strerror(errno));
     DatasetOptions o = {S, C, 1, {255, 255, 255}, "", 0};
     const size_t per = (size_t)C * S * S;
-    if (S_ISREG(st.st_mode)) { /* one image file, or an IDX file (plain or gzip-compressed) */
+    Dataset ds;
+    if (dataset_load(&ds, path, &o, err, sizeof err) != 0) {
+        if (!S_ISREG(st.st_mode)) die("invert: %s", err);
+        /* a file that is not IDX data: one image (the IDX reader stopped at its first bytes) */
         size_t len = 0;
         uint8_t *buf = read_file(path, &len, 1ull << 30);
         if (!buf) die("invert: cannot read --images %s: %s", path, strerror(errno));
-        const int idx = len >= 4 && ((buf[0] == 0 && buf[1] == 0 && buf[2] == 8 && buf[3] == 3) ||
-                                     (buf[0] == 0x1f && buf[1] == 0x8b));
-        if (!idx) {
-            uint8_t *px = xmalloc(per);
-            char why[256];
-            if (image_decode_sample(buf, len, &o, px, why, sizeof why) != 0)
-                die("invert: --images %s is not an image dcgan can read (%s); give a PNG, JPEG, BMP, GIF, TGA or PNM "
-                    "file, a folder of them, or IDX data", path, why);
-            const Dataset one = {.n = 1, .channels = C, .size = S, .pixels = px};
-            const uint32_t first = 0;
-            *out = xmalloc(per * sizeof(float));
-            dataset_to_float(&one, &first, 1, *out); /* to [-1, 1] as the training batches are */
-            free(px);
-            free(buf);
-            return 1;
-        }
+        uint8_t *px = xmalloc(per);
+        char why[256];
+        if (image_decode_sample(buf, len, &o, px, why, sizeof why) != 0)
+            die("invert: --images %s is not an image dcgan can read (%s) nor IDX data; give a PNG, JPEG, BMP, GIF, TGA "
+                "or PNM file, a folder of them, or IDX data", path, why);
         free(buf);
+        ds = (Dataset){.n = 1, .channels = C, .size = S, .pixels = px};
     }
-    Dataset ds;
-    if (dataset_load(&ds, path, &o, err, sizeof err) != 0) die("invert: %s", err);
     const int m = ds.n < n ? ds.n : n;
     if (m < 1) die("invert: --images %s holds no image dcgan can read", path);
     uint32_t *idx = xmalloc((size_t)m * sizeof(uint32_t));
@@ -211,7 +202,7 @@ int cmd_invert(int argc, char **argv) {
     }
     if (grid) { /* rows of up to 8 given images, each followed by their reconstructions */
         const int cols = n < 8 ? n : 8, rows = (n + cols - 1) / cols;
-        float *g = xcalloc((size_t)2 * rows * cols * per, sizeof(float));
+        float *g = xmalloc((size_t)2 * rows * cols * per * sizeof(float));
         for (size_t k = 0; k < (size_t)2 * rows * cols * per; k++) g[k] = -1.0f; /* empty cells black */
         for (int i = 0; i < n; i++) {
             const int row = i / cols, col = i % cols;
