@@ -66,7 +66,7 @@ static void cudnn_check(cudnnStatus_t s, const char *what, const char *file, int
 typedef enum { PREC_TF32 = 0, PREC_FP32 = 1, PREC_BF16 = 2 } Prec;
 typedef enum { LAY_CNHW = 0, LAY_NCHW = 1, LAY_NHWC = 2, LAY_COUNT = 3 } Layout;
 typedef enum { OP_FWD = 0, OP_BWD_DATA = 1, OP_BWD_FILTER = 2 } ConvOp;
-enum { ROLE_X = 0, ROLE_Y = 1, ROLE_W = 2, ROLE_COUNT = 3 };
+enum { ROLE_X = 0, ROLE_Y = 1, ROLE_W = 2, ROLE_T = 3, ROLE_COUNT = 4 }; /* ROLE_T: the (B, Cx*K*K) view of a full-size conv */
 
 typedef struct {
     int chosen;
@@ -108,6 +108,8 @@ typedef struct {
     int capturing;
     int nsm;
     int verbose; /* DCGAN_CUDA_VERBOSE=1: print each convolution's chosen algorithm */
+    int nondet;  /* DCGAN_CUDA_NONDETERMINISTIC=1 (experiment): non-deterministic algorithms allowed too */
+    int cudnn_only; /* DCGAN_CUDA_CUDNN_ONLY=1 (for comparison): full-size convolutions through cuDNN too */
     void **retired; /* outgrown scratch, freed at the end (graphs may hold it) */
     int nretired;
     /* DCGAN_CUDA_PROFILE=1: GPU time of every op outside graphs, by op (events around each op and a
@@ -141,7 +143,9 @@ static void prof_add(CudaCtx *c, int e, const char *name) {
     while (i < c->nprof && strcmp(c->prof[i].name, name)) i++;
     if (i == c->nprof) {
         if (c->nprof == (int)(sizeof c->prof / sizeof c->prof[0])) return;
-        c->prof[c->nprof++].name = name;
+        c->prof[c->nprof].name = name;
+        c->prof[c->nprof].ms = 0.0;
+        c->prof[c->nprof++].calls = 0;
     }
     c->prof[i].ms += ms;
     c->prof[i].calls++;
@@ -626,7 +630,7 @@ static void choose(CudaCtx *c, ConvPlan *p, ConvOp o) {
         }
         if (st != CUDNN_STATUS_SUCCESS) continue; /* this layout is not supported for this op */
         for (int i = 0; i < got; i++) {
-            if (sts[i] != CUDNN_STATUS_SUCCESS || !det[i] || mems[i] > WS_LIMIT || times[i] < 0) continue;
+            if (sts[i] != CUDNN_STATUS_SUCCESS || (!det[i] && !c->nondet) || mems[i] > WS_LIMIT || times[i] < 0) continue;
             if (c->prec == PREC_FP32 && (maths[i] == CUDNN_TENSOR_OP_MATH || maths[i] == CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION))
                 continue; /* strict fp32: no tensor cores, no TF32 */
             const double t = times[i] * 1e-3 + copy_cost(c, p, (Layout)l);
@@ -711,8 +715,120 @@ static const void *prep_w(CudaCtx *c, const ConvPlan *p, const float *w, Layout 
     return dst;
 }
 
+/* ---- full-size convolutions: the kernel covers the whole input, no padding, a 1x1 output (D's last
+ * layer of `dcgan`, and as the adjoint G's first, 1x1 -> 4x4). That is a matrix product over the
+ * (Cx*K*K) values of each image, which cuDNN runs as a poorly shaped convolution (0.07-0.15 ms on
+ * an H100 where the product takes microseconds). Here: x's (B, Cx*K*K) view by one transpose into
+ * scratch, then one cuBLAS product (row-major shapes; cuBLAS sees them column-major). ---- */
+static int full_size(const CudaCtx *c, const ConvPlan *p) {
+    return !c->cudnn_only && p->Hy == 1 && p->Wy == 1 && p->P == 0 && p->K == p->Hx && p->K == p->Wx;
+}
+
+/* With few outputs (D's last layer: Cy = 1) even cuBLAS's product is slow (~30-45 us a call on an
+ * H100): these kernels read x in its CNHW layout directly, in a fixed order, like the narrow linear
+ * kernels above. */
+#define FULL_NARROW 8
+
+/* y (Cy, B) = sum over (cx, r) of w (Cy, Cx, R) * x (Cx, B, R); one block per (cy, b) */
+__global__ void k_full_narrow_fwd(float *y, const float *x, const float *w, int B, int Cx, int R) {
+    __shared__ float sh[32];
+    const int b = blockIdx.x % B, o = blockIdx.x / B, Ni = Cx * R;
+    const float *wr = w + (size_t)o * Ni;
+    float s = 0.0f;
+    for (int i = threadIdx.x; i < Ni; i += blockDim.x) s += wr[i] * x[((size_t)(i / R) * B + b) * R + i % R];
+    s = block_sum(s, sh);
+    if (threadIdx.x == 0) y[(size_t)o * B + b] = s;
+}
+
+/* dx (Cx, B, R) = sum over cy of w (Cy, Cx, R) * dy (Cy, B) */
+__global__ void k_full_narrow_dx(float *dx, const float *dy, const float *w, int B, int Cx, int R, int Cy) {
+    const size_t n = (size_t)Cx * B * R;
+    for (size_t j = blockIdx.x * (size_t)blockDim.x + threadIdx.x; j < n; j += (size_t)gridDim.x * blockDim.x) {
+        const size_t r = j % R, t = j / R, b = t % B, cx = t / B;
+        float s = 0.0f;
+        for (int o = 0; o < Cy; o++) s += w[((size_t)o * Cx + cx) * R + r] * dy[(size_t)o * B + b];
+        dx[j] = s;
+    }
+}
+
+/* dw (Cy, Cx, R) += sum over b of dy (Cy, B) * x (Cx, B, R); one thread per weight, batch in order */
+__global__ void k_full_narrow_dw(float *dw, const float *x, const float *dy, int B, int Cx, int R, int Cy) {
+    const size_t n = (size_t)Cy * Cx * R;
+    for (size_t j = blockIdx.x * (size_t)blockDim.x + threadIdx.x; j < n; j += (size_t)gridDim.x * blockDim.x) {
+        const size_t r = j % R, t = j / R, cx = t % Cx, o = t / Cx;
+        const float *xr = x + cx * (size_t)B * R + r, *g = dy + o * (size_t)B;
+        float s = 0.0f;
+        for (int b = 0; b < B; b++) s += g[b] * xr[(size_t)b * R];
+        dw[j] += s;
+    }
+}
+
+/* xt (B, Cx*K*K) = x (Cx, B, K*K) with its first two axes swapped */
+static float *full_view(CudaCtx *c, const ConvPlan *p, const float *x) {
+    const int R = p->Hx * p->Wx;
+    const size_t n = (size_t)p->B * p->Cx * R;
+    float *xt = (float *)grow(c, &c->slot[ROLE_T], &c->slot_bytes[ROLE_T], n * sizeof(float));
+    k_transpose01<<<grid_for(n, 256, c->nsm), 256, 0, c->stream>>>(xt, x, p->Cx, p->B, R);
+    KCHECK();
+    return xt;
+}
+
+/* y (Cy, B) = W (Cy, Ni) . xt^T, Ni = Cx*K*K: as column-major y is (B x Cy) = xt (B x Ni) . W^T */
+static void full_fwd(CudaCtx *c, const ConvPlan *p, float *y, const float *x, const float *w) {
+    const int Ni = p->Cx * p->Hx * p->Wx;
+    if (p->Cy <= FULL_NARROW) {
+        prof_mark(c, 2);
+        k_full_narrow_fwd<<<(unsigned)((size_t)p->Cy * p->B), 256, 0, c->stream>>>(y, x, w, p->B, p->Cx, p->Hx * p->Wx);
+        KCHECK();
+        prof_add(c, 2, "narrow full-size conv forward");
+        return;
+    }
+    const float *xt = full_view(c, p, x);
+    prof_mark(c, 2);
+    gemm(c, CUBLAS_OP_T, CUBLAS_OP_N, p->B, p->Cy, Ni, xt, Ni, (size_t)p->B * Ni, w, Ni, (size_t)p->Cy * Ni, 0.0f, y);
+    prof_add(c, 2, "cublas full-size conv forward");
+}
+
+/* x (Cx, B, K*K) = the transpose of xt (B, Ni) = dy^T (B, Cy) . W (Cy, Ni); as column-major xt is
+ * (Ni x B) = W^T (Ni x Cy) . dy (Cy x B, stored as B x Cy) */
+static void full_bwd_data(CudaCtx *c, const ConvPlan *p, float *x, const float *dy, const float *w) {
+    const int R = p->Hx * p->Wx, Ni = p->Cx * R;
+    const size_t n = (size_t)p->B * Ni;
+    if (p->Cy <= FULL_NARROW) {
+        prof_mark(c, 2);
+        k_full_narrow_dx<<<grid_for(n, 256, c->nsm), 256, 0, c->stream>>>(x, dy, w, p->B, p->Cx, R, p->Cy);
+        KCHECK();
+        prof_add(c, 2, "narrow full-size conv bwd-data");
+        return;
+    }
+    float *xt = (float *)grow(c, &c->slot[ROLE_T], &c->slot_bytes[ROLE_T], n * sizeof(float));
+    prof_mark(c, 2);
+    gemm(c, CUBLAS_OP_N, CUBLAS_OP_T, Ni, p->B, p->Cy, w, Ni, (size_t)p->Cy * Ni, dy, p->B, (size_t)p->Cy * p->B, 0.0f, xt);
+    prof_add(c, 2, "cublas full-size conv bwd-data");
+    k_transpose01<<<grid_for(n, 256, c->nsm), 256, 0, c->stream>>>(x, xt, p->B, p->Cx, R);
+    KCHECK();
+}
+
+/* dW (Cy, Ni) += dy (Cy, B) . xt (B, Ni); as column-major dW is (Ni x Cy) += xt^T (Ni x B) . dy^T (B x Cy) */
+static void full_bwd_filter(CudaCtx *c, const ConvPlan *p, float *dw, const float *x, const float *dy) {
+    const int Ni = p->Cx * p->Hx * p->Wx;
+    if (p->Cy <= FULL_NARROW) {
+        prof_mark(c, 2);
+        k_full_narrow_dw<<<grid_for((size_t)p->Cy * Ni, 256, c->nsm), 256, 0, c->stream>>>(dw, x, dy, p->B, p->Cx,
+                                                                                           p->Hx * p->Wx, p->Cy);
+        KCHECK();
+        prof_add(c, 2, "narrow full-size conv bwd-filter");
+        return;
+    }
+    const float *xt = full_view(c, p, x);
+    prof_mark(c, 2);
+    gemm(c, CUBLAS_OP_N, CUBLAS_OP_N, Ni, p->Cy, p->B, xt, Ni, (size_t)p->B * Ni, dy, p->B, (size_t)p->Cy * p->B, 1.0f, dw);
+    prof_add(c, 2, "cublas full-size conv bwd-filter");
+}
+
 /* y = conv(x, w) */
 static void conv_fwd(CudaCtx *c, ConvPlan *p, float *y, const float *x, const float *w) {
+    if (full_size(c, p)) { full_fwd(c, p, y, x, w); return; }
     if (!p->op[OP_FWD].chosen) choose(c, p, OP_FWD);
     const OpChoice *ch = &p->op[OP_FWD];
     const Layout l = ch->layout;
@@ -729,6 +845,7 @@ static void conv_fwd(CudaCtx *c, ConvPlan *p, float *y, const float *x, const fl
 
 /* x = conv^T(y, w) (the gradient of conv with respect to its input) */
 static void conv_bwd_data(CudaCtx *c, ConvPlan *p, float *x, const float *y, const float *w) {
+    if (full_size(c, p)) { full_bwd_data(c, p, x, y, w); return; }
     if (!p->op[OP_BWD_DATA].chosen) choose(c, p, OP_BWD_DATA);
     const OpChoice *ch = &p->op[OP_BWD_DATA];
     const Layout l = ch->layout;
@@ -745,6 +862,7 @@ static void conv_bwd_data(CudaCtx *c, ConvPlan *p, float *x, const float *y, con
 
 /* dw += correlation of x with dy */
 static void conv_bwd_filter(CudaCtx *c, ConvPlan *p, float *dw, const float *x, const float *dy) {
+    if (full_size(c, p)) { full_bwd_filter(c, p, dw, x, dy); return; }
     if (!p->op[OP_BWD_FILTER].chosen) choose(c, p, OP_BWD_FILTER);
     const OpChoice *ch = &p->op[OP_BWD_FILTER];
     const Layout l = ch->layout;
@@ -1400,6 +1518,9 @@ extern "C" __attribute__((visibility("default"))) Backend *backend_cuda_create(c
     c->device = pick_device(count);
     c->verbose = getenv("DCGAN_CUDA_VERBOSE") && atoi(getenv("DCGAN_CUDA_VERBOSE")) > 0;
     c->profile = getenv("DCGAN_CUDA_PROFILE") && atoi(getenv("DCGAN_CUDA_PROFILE")) > 0;
+    /* experiment: also consider cuDNN's non-deterministic algorithms (as PyTorch's cudnn.benchmark does) */
+    c->nondet = getenv("DCGAN_CUDA_NONDETERMINISTIC") && atoi(getenv("DCGAN_CUDA_NONDETERMINISTIC")) > 0;
+    c->cudnn_only = getenv("DCGAN_CUDA_CUDNN_ONLY") && atoi(getenv("DCGAN_CUDA_CUDNN_ONLY")) > 0;
     c->prof_warm_adam = getenv("DCGAN_CUDA_PROFILE_SKIP") ? atol(getenv("DCGAN_CUDA_PROFILE_SKIP")) : 0;
     CU(cudaSetDevice(c->device));
     cudaDeviceProp prop;

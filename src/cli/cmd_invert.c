@@ -65,7 +65,8 @@ static double psnr_of(double mse) { /* mse of [-1, 1] values; PSNR on the [0, 1]
 }
 
 int cmd_invert(int argc, char **argv) {
-    const char *ckpt = NULL, *images = NULL, *zout = NULL, *grid = NULL, *raw = NULL, *device = "cpu", *cls = NULL;
+    const char *ckpt = NULL, *images = NULL, *zout = NULL, *grid = NULL, *raw = NULL, *device = "cpu", *cls = NULL,
+               *precision = NULL;
     const char *weights = "ema";
     int n = 8, steps = 500, starts = 4, threads = 0, quiet = 0;
     long seed = 1;
@@ -87,6 +88,7 @@ int cmd_invert(int argc, char **argv) {
         {"quiet", OPT_FLAG, &quiet, "only the summary line", 0, -1},
         {"threads", OPT_INT, &threads, "CPU threads (0: all cores)", 0, 1024},
         {"device", OPT_STR, &device, "cpu or cuda", 0, -1},
+        {"precision", OPT_STR, &precision, "with --device cuda: tf32 (default), fp32 or bf16", 0, -1},
     };
     opts_parse("invert", "Finds the z from which the generator draws each given image (projection into the latent space).",
                spec, (int)(sizeof spec / sizeof spec[0]), argc, argv, 2);
@@ -96,7 +98,7 @@ int cmd_invert(int argc, char **argv) {
     const int use_ema = run_weights_option("invert", weights);
 
     LoadedRun run;
-    run_load(&run, ckpt, device, NULL, threads, use_ema);
+    run_load(&run, ckpt, device, precision, threads, use_ema);
     Backend *be = run.be;
     const ModelConfig mc = run.meta.mc;
     const int nz = mc.nz, C = mc.channels, S = mc.size, K = mc.nclasses;
