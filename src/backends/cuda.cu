@@ -6,12 +6,15 @@
  *    every (shape, direction) the algorithm is chosen once, at its first use, by timing cuDNN's
  *    deterministic algorithms (cudnnFind*) on three layouts: the engine's CNHW tensors as they are
  *    (strided descriptors), or copies in packed NCHW or NHWC. The choice and its workspace are cached.
+ *    A convolution whose kernel covers its whole input (1x1 output) is a matrix product instead:
+ *    kernels of our own for a few outputs, else cuBLAS (DCGAN_CUDA_CUDNN_ONLY=1: cuDNN, to compare).
  *  - Linear layers go through cuBLAS, except very narrow ones (D's last layer of `seed`: one output),
  *    which have kernels of their own; batch norm, activations, the loss, Adam,
  *    the latent draws and the layout copies are our own kernels. Reductions run in a fixed order
  *    (partials per chunk in double, combined in order), so the same inputs give the same bits.
  *  - DCGAN_CUDA_VERBOSE=1 prints the algorithm chosen for each convolution, DCGAN_CUDA_PROFILE=1
- *    the GPU time of each op run outside a graph (bench/gpu/profile.sh).
+ *    the GPU time of each op run outside a graph (bench/gpu/profile.sh). DCGAN_CUDA_NONDETERMINISTIC=1
+ *    (an experiment) lets cuDNN's non-deterministic algorithms compete too.
  *  - Everything runs on one stream, so a whole training iteration can be recorded once as a CUDA
  *    graph (graph_begin/graph_end) and replayed (graph_launch); ops read Adam's step and z's stream
  *    from counters in device memory (ops.h), so a replay is the next iteration.
