@@ -29,6 +29,13 @@ run_prog() { # name, command...
 }
 
 run_prog test_layers "$build/tests/test_layers" "$here/fixtures"
+# --precision bf16 on the CPU (oneDNN's convolutions in bf16), where the CPU has AVX512_BF16
+if grep -qw avx512_bf16 /proc/cpuinfo && "$bin" bench --precision bf16 --steps 1 --warmup 0 --size 32 --channels 1 \
+    --batch 2 --gf 4 --df 4 >/dev/null 2>&1; then
+    run_prog test_layers_cpu_bf16 "$build/tests/test_layers" "$here/fixtures" cpu:bf16
+else
+    echo "SKIP test_layers_cpu_bf16: no AVX512_BF16 on this CPU, or no oneDNN in this build"
+fi
 run_prog test_gradcheck "$build/tests/test_gradcheck"
 run_prog test_train "$build/tests/test_train" "$here/fixtures"
 # the test programs find the CUDA backend plugin of this build (see src/backends/registry.c)

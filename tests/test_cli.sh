@@ -35,5 +35,17 @@ else
     expect_fail "--device cuda without a usable GPU" "gpu\|cuda" $B --device cuda
 fi
 expect_fail "an unknown --precision" "use tf32" $B --device cuda --precision fp16
-expect_fail "--precision on the CPU" "drop --precision" $B --precision bf16
+expect_fail "tf32 on the CPU" "tf32 is for --device cuda" $B --precision tf32
+# bf16 on the CPU needs AVX512_BF16: oneDNN is told to use no more than AVX-512 to stand for a CPU
+# without it (a build without oneDNN refuses bf16 with a line that also says "drop --precision")
+ONEDNN_MAX_CPU_ISA=AVX512_CORE expect_fail "bf16 on a CPU without AVX512_BF16" "drop --precision" $B --precision bf16 \
+    --arch dcgan --size 32 --channels 1 --batch 2 --gf 4 --df 4
+if grep -qw avx512_bf16 /proc/cpuinfo; then
+    out=$("$bin" bench --precision bf16 --steps 1 --warmup 0 --arch dcgan --size 32 --channels 1 --batch 4 --gf 16 --df 16 2>&1)
+    if printf '%s' "$out" | grep -q "device=cpu-bf16 " || printf '%s' "$out" | grep -q "runs through oneDNN, which this build lacks"; then
+        ok "bench --precision bf16 on this CPU (AVX512_BF16): $(printf '%s' "$out" | grep -oE 'device=[a-z0-9-]+|which this build lacks')"
+    else bad "bench --precision bf16 on this CPU: $out"; fi
+else
+    echo "SKIP bench --precision bf16: this CPU has no AVX512_BF16"
+fi
 summary test_cli

@@ -84,7 +84,7 @@ mkdir -p "$work/empty"
 expect_fail "a folder with no image" "image" invert --checkpoint "$run" --images "$work/empty" --out "$work/z2.npy"
 expect_fail "--class on an unconditional model" "not a conditional model" invert --checkpoint "$run" --images "$work/own" --class 1 --out "$work/z2.npy"
 expect_fail "too many fits at once" "lower -n or --starts" invert --checkpoint "$run" --images "$work/idx" -n 256 --starts 8 --out "$work/z2.npy"
-expect_fail "--precision on the CPU" "drop --precision" invert --checkpoint "$run" --images "$work/own" --precision bf16 --out "$work/z2.npy"
+expect_fail "tf32 on the CPU" "tf32 is for --device cuda" invert --checkpoint "$run" --images "$work/own" --precision tf32 --out "$work/z2.npy"
 expect_fail "an unwritable --out" "" invert --checkpoint "$run" --images "$work/own" --steps 5 --out "$work/no/such/dir/z.npy"
 
 summary test_invert

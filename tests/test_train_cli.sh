@@ -22,6 +22,28 @@ if [ -n "$a" ] && [ "$a" = "$b" ] && diff -q <(cut -d, -f1-8 "$work/straight/los
     ok "resume is bit-exact (24 steps == 12 + resume + 12: $a)"
 else bad "resume differs: [$a] vs [$b]"; fi
 
+# ---- --precision bf16 on the CPU (where the CPU has AVX512_BF16): deterministic, close to fp32 ----
+if grep -qw avx512_bf16 /proc/cpuinfo && "$bin" bench --precision bf16 --steps 1 --warmup 0 --size 32 --channels 1 \
+    --batch 2 --gf 4 --df 4 >/dev/null 2>&1; then
+    "$bin" train $T --precision bf16 --out "$work/bf16a" --steps 24 --sample-every 0 --checkpoint-every 0 &&
+    "$bin" train $T --precision bf16 --out "$work/bf16b" --steps 24 --sample-every 0 --checkpoint-every 0
+    out=$(python3 - "$work/straight/losses.csv" "$work/bf16a/losses.csv" "$work/bf16b/losses.csv" <<'PY'
+import csv, math, sys
+f32, a, b = ([r[:8] for r in list(csv.reader(open(p)))[1:]] for p in sys.argv[1:4])
+same = a == b
+finite = all(math.isfinite(float(x)) for r in a for x in r[2:8])
+differs = a != f32
+# the first step's losses, from the same weights and batches, within 2% of fp32's
+close = all(abs(float(x) - float(y)) <= 0.02 * abs(float(y)) for x, y in zip(a[0][2:6], f32[0][2:6]))
+print("same bits twice: %s, finite: %s, not fp32's bits: %s, step 1 within 2%% of fp32: %s (d_loss %s vs %s)"
+      % (same, finite, differs, close, a[0][4], f32[0][4]))
+sys.exit(0 if same and finite and differs and close and len(a) == 24 else 1)
+PY
+) && ok "train --precision bf16: $out" || bad "train --precision bf16: $out"
+else
+    echo "SKIP train --precision bf16: no AVX512_BF16 on this CPU, or no oneDNN in this build"
+fi
+
 # ---- the run folder holds what a user expects ----
 r="$work/straight"
 if [ -s "$r/real_samples.png" ] && [ -s "$r/samples_00000024.png" ] && [ -s "$r/d_loss.png" ] && [ -s "$r/g_loss.png" ] &&

@@ -893,7 +893,7 @@ static void cpu_destroy(Backend *be) {
     free(be);
 }
 
-Backend *backend_cpu_create(int threads, int use_dnnl) {
+Backend *backend_cpu_create(int threads, int use_dnnl, int bf16) {
     if (threads > 0) {
         omp_set_num_threads(threads);
         openblas_set_num_threads(threads);
@@ -905,12 +905,18 @@ Backend *backend_cpu_create(int threads, int use_dnnl) {
     be->ctx = ctx;
 #ifdef DCGAN_HAVE_DNNL
     if (use_dnnl) {
-        ctx->dnnl = dnnl_ctx_create(&ctx->scratch);
-        be->name = "cpu";
+        if (bf16 && !dnnl_cpu_has_bf16())
+            die("--precision bf16 on the CPU needs native bf16 arithmetic (AVX512_BF16), which this CPU lacks; "
+                "drop --precision");
+        ctx->dnnl = dnnl_ctx_create(&ctx->scratch, bf16);
+        be->name = bf16 ? "cpu-bf16" : "cpu";
     }
 #else
     (void)use_dnnl;
 #endif
+    if (bf16 && !ctx->dnnl)
+        die("--precision bf16 on the CPU runs through oneDNN, which this build lacks (install libdnnl-dev and "
+            "rebuild); drop --precision");
     be->alloc = cpu_alloc;
     be->free = cpu_free;
     be->upload = cpu_upload;

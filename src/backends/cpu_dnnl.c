@@ -43,12 +43,19 @@ struct DnnlCtx {
     Entry *e;
     int n, cap;
     CpuScratch *scratch; /* the CPU backend's, shared with its im2col path */
+    int bf16;            /* inputs in bf16, results in fp32 (--precision bf16) */
     int profile;
 };
 
-DnnlCtx *dnnl_ctx_create(CpuScratch *scratch) {
+int dnnl_cpu_has_bf16(void) {
+    const unsigned isa = (unsigned)dnnl_get_effective_cpu_isa(), bf16 = (unsigned)dnnl_cpu_isa_avx512_core_bf16;
+    return (isa & bf16) == bf16; /* the ISA values are nested bit sets */
+}
+
+DnnlCtx *dnnl_ctx_create(CpuScratch *scratch, int bf16) {
     DnnlCtx *c = xcalloc(1, sizeof *c);
     c->scratch = scratch;
+    c->bf16 = bf16;
     DNNL_CHECK(dnnl_engine_create(&c->engine, dnnl_cpu, 0));
     DNNL_CHECK(dnnl_stream_create(&c->stream, c->engine, dnnl_stream_default_flags));
     const char *p = getenv("DCGAN_PROFILE");
@@ -147,18 +154,27 @@ static Entry *get_entry(DnnlCtx *c, const ConvGeom *g, int bfull, int dir) {
                 w_d = {g->Cs, g->Cb, g->K, g->K}, strides = {g->S, g->S};
     const int pr_h = (g->Hs - 1) * g->S + g->K - g->Hb - g->P, pr_w = (g->Ws - 1) * g->S + g->K - g->Wb - g->P;
     dnnl_dims_t pad_l = {g->P, g->P}, pad_r = {pr_h, pr_w};
-    dnnl_memory_desc_t big_any, small_any, w_any, big_user, small_user, w_user;
-    DNNL_CHECK(dnnl_memory_desc_init_by_tag(&big_any, 4, big_d, dnnl_f32, dnnl_format_tag_any));
-    DNNL_CHECK(dnnl_memory_desc_init_by_tag(&small_any, 4, small_d, dnnl_f32, dnnl_format_tag_any));
-    DNNL_CHECK(dnnl_memory_desc_init_by_tag(&w_any, 4, w_d, dnnl_f32, dnnl_format_tag_any));
+    /* In bf16, a direction's inputs are bf16 and its output fp32: forward reads big and w, writes
+     * small; backward-data reads small and w, writes big; backward-weights reads big and small. The
+     * forward descriptor that hints the backward ones has bf16 inputs and an fp32 output too. */
+    const dnnl_data_type_t lo = c->bf16 ? dnnl_bf16 : dnnl_f32;
+    const dnnl_data_type_t ta = dir == DIR_BWD_DATA ? dnnl_f32 : lo, tb = dir == DIR_FWD ? dnnl_f32 : lo,
+                           tw = dir == DIR_BWD_WEIGHTS ? dnnl_f32 : lo;
+    dnnl_memory_desc_t big_any, small_any, w_any, big_user, small_user, w_user, big_hint, small_hint, w_hint;
+    DNNL_CHECK(dnnl_memory_desc_init_by_tag(&big_any, 4, big_d, ta, dnnl_format_tag_any));
+    DNNL_CHECK(dnnl_memory_desc_init_by_tag(&small_any, 4, small_d, tb, dnnl_format_tag_any));
+    DNNL_CHECK(dnnl_memory_desc_init_by_tag(&w_any, 4, w_d, tw, dnnl_format_tag_any));
+    DNNL_CHECK(dnnl_memory_desc_init_by_tag(&big_hint, 4, big_d, lo, dnnl_format_tag_any));
+    DNNL_CHECK(dnnl_memory_desc_init_by_tag(&small_hint, 4, small_d, dnnl_f32, dnnl_format_tag_any));
+    DNNL_CHECK(dnnl_memory_desc_init_by_tag(&w_hint, 4, w_d, lo, dnnl_format_tag_any));
     DNNL_CHECK(dnnl_memory_desc_init_by_tag(&w_user, 4, w_d, dnnl_f32, dnnl_oihw));
     cnhw_md(&big_user, g->B, bfull, g->Cb, g->Hb, g->Wb);
     cnhw_md(&small_user, g->B, bfull, g->Cs, g->Hs, g->Ws);
 
     /* the forward primitive descriptor is the hint for the backward ones */
     dnnl_convolution_desc_t fd;
-    DNNL_CHECK(dnnl_convolution_forward_desc_init(&fd, dnnl_forward_training, dnnl_convolution_direct, &big_any,
-                                                  &w_any, NULL, &small_any, strides, pad_l, pad_r));
+    DNNL_CHECK(dnnl_convolution_forward_desc_init(&fd, dnnl_forward_training, dnnl_convolution_direct, &big_hint,
+                                                  &w_hint, NULL, &small_hint, strides, pad_l, pad_r));
     dnnl_primitive_desc_t fpd, pd;
     DNNL_CHECK(dnnl_primitive_desc_create(&fpd, &fd, NULL, c->engine, NULL));
     dnnl_query_t qa, qb, qw;

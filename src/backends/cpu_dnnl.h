@@ -26,7 +26,11 @@ typedef struct {
     int B, Cb, Hb, Wb, Cs, Hs, Ws, K, S, P;
 } ConvGeom;
 
-DnnlCtx *dnnl_ctx_create(CpuScratch *scratch);
+/* bf16 = 1: the convolutions' inputs (activations, weights, gradients) go to oneDNN in bf16 and its
+ * results come back in fp32 (fp32 accumulation); see dnnl_cpu_has_bf16. */
+DnnlCtx *dnnl_ctx_create(CpuScratch *scratch, int bf16);
+/* 1 when this CPU has native bf16 arithmetic (AVX512_BF16) for oneDNN's kernels */
+int dnnl_cpu_has_bf16(void);
 void dnnl_ctx_destroy(DnnlCtx *c);
 
 /* small (Cs,B,Hs,Ws) = conv(big (Cb,B,Hb,Wb), w) */

@@ -283,7 +283,7 @@ struct Backend {
 
 /* The CPU backend: convolutions through oneDNN when built with it (use_dnnl), else im2col +
  * OpenBLAS sgemm; everything else OpenMP loops. threads <= 0 keeps the library defaults. */
-Backend *backend_cpu_create(int threads, int use_dnnl);
+Backend *backend_cpu_create(int threads, int use_dnnl, int bf16);
 
 /* The CUDA backend (built when the CUDA toolkit is present): cuDNN convolutions, cuBLAS linear
  * layers, our own kernels for the rest. precision: "tf32" (default: fp32 storage, TF32 tensor-core
@@ -292,11 +292,13 @@ Backend *backend_cpu_create(int threads, int use_dnnl);
  * when there is no usable GPU. */
 Backend *backend_cuda_create(const char *precision);
 
-/* Picks a backend by name: "cpu" (oneDNN convolutions when built with oneDNN), "cpu-blas"
- * (im2col + OpenBLAS sgemm convolutions), "cuda" or "cuda:PRECISION"; dies with a clear line when
- * it is not available. */
+/* Picks a backend by name: "cpu" (oneDNN convolutions when built with oneDNN), "cpu:PRECISION",
+ * "cpu-blas" (im2col + OpenBLAS sgemm convolutions), "cuda" or "cuda:PRECISION"; dies with a clear
+ * line when it is not available. */
 Backend *backend_create(const char *name, int threads);
-/* The same with a separate precision (NULL: the device's default); the CPU has only fp32. */
+/* The same with a separate precision (NULL: the device's default). CPU: fp32 (default) or bf16
+ * (oneDNN's convolutions take bf16 inputs and give fp32 results; the rest stays fp32). CUDA: tf32
+ * (default), fp32 or bf16. */
 Backend *backend_create_precision(const char *name, const char *precision, int threads);
 
 #endif
