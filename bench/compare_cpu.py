@@ -3,11 +3,14 @@
 architecture, batch, schedule, synthetic data and thread count, alternating runs in one process so
 that both see the same machine state. Prints a table of medians and the speed and memory ratios.
 
-usage: /usr/bin/python3 bench/compare_cpu.py [--rounds 3] [--threads 2] [--configs mnist32,dcgan64,seed64,seed128]
+usage: /usr/bin/python3 bench/compare_cpu.py [--rounds 3] [--threads 2] [--configs mnist32,dcgan64,seed64,seed128] [--bf16]
 
 PyTorch uses Debian's python3-torch with OpenBLAS as its BLAS. Debian installs OpenBLAS in a
 pthread and an OpenMP flavour; PyTorch is run with each and the faster one is kept, so that the
 comparison is against PyTorch at its best on this machine.
+
+--bf16 adds, in the same rounds, `dcgan bench --precision bf16` (oneDNN's convolutions in bf16) and
+PyTorch under torch.autocast(bfloat16), and a second table for them.
 """
 import argparse
 import os
@@ -48,15 +51,18 @@ def main():
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--configs", default="mnist32,dcgan64,seed64,seed128")
     ap.add_argument("--dcgan", default=os.path.join(ROOT, "dcgan"))
+    ap.add_argument("--bf16", action="store_true", help="also bf16: ours with --precision bf16, PyTorch under autocast")
     a = ap.parse_args()
     blas = [d for d in BLAS_DIRS if os.path.isdir(d)] or [None]
     rows = []
+    rows16 = []
     peaks = []
     for name in a.configs.split(","):
         arch, size, ch, gs, steps = CONFIGS[name]
         common = ["--arch", arch, "--size", str(size), "--channels", str(ch), "--g-steps", str(gs),
                   "--batch", str(a.batch), "--threads", str(a.threads), "--steps", str(steps), "--warmup", "1"]
         ours, theirs = [], {d: [] for d in blas}
+        ours16, theirs16 = [], []
         for r in range(a.rounds):
             p = subprocess.run([a.dcgan, "bench", "--sgemm", "2048", "--threads", str(a.threads)], capture_output=True,
                                text=True, cwd=ROOT)
@@ -70,6 +76,14 @@ def main():
             print("  %s round %d: dcgan %.1f img/s, torch %s" % (
                 name, r + 1, ours[-1][0], ", ".join("%.1f (%s)" % (theirs[d][-1][0], os.path.basename(d or "default"))
                                                       for d in blas)), flush=True)
+            if a.bf16:
+                ours16.append(run([a.dcgan, "bench", "--precision", "bf16"] + common))
+                env = dict(os.environ)
+                if blas[-1]:
+                    env["LD_LIBRARY_PATH"] = blas[-1]
+                theirs16.append(run(["/usr/bin/python3", os.path.join(HERE, "torch_dcgan.py"), "--autocast", "bf16"] + common, env))
+                print("  %s round %d, bf16: dcgan %.1f img/s, torch autocast %.1f" % (name, r + 1, ours16[-1][0],
+                                                                                     theirs16[-1][0]), flush=True)
         best = max(blas, key=lambda d: statistics.median(x[0] for x in theirs[d]))
         o_ips = statistics.median(x[0] for x in ours)
         t_ips = statistics.median(x[0] for x in theirs[best])
@@ -80,6 +94,9 @@ def main():
         w_ips = statistics.median(x[0] for x in theirs[worst])
         rows.append((name, o_ips, t_ips, o_rss, t_rss, os.path.basename(best or "default"), o_gf, w_ips,
                      os.path.basename(worst or "default")))
+        if a.bf16:
+            rows16.append((name, statistics.median(x[0] for x in ours16), statistics.median(x[0] for x in theirs16),
+                           t_ips, o_ips, statistics.median(x[2] for x in ours16)))
     peak = statistics.median(peaks)
     print()
     print("| config | dcgan images/s | PyTorch images/s (best BLAS) | speed ratio | PyTorch, other BLAS | dcgan GFLOP/s (of sgemm peak) | dcgan peak RSS MB | PyTorch peak RSS MB | memory ratio |")
@@ -89,6 +106,12 @@ def main():
             name, oi, ti, b, oi / ti, wi, wb, oi / wi, gf, 100 * gf / peak, orss, trss, orss / trss))
     print()
     print("OpenBLAS sgemm 2048^3 with %d threads on this machine: %.1f GFLOP/s (median of the rounds)" % (a.threads, peak))
+    if rows16:
+        print()
+        print("| config | dcgan bf16 images/s | PyTorch autocast bf16 images/s | bf16 ratio | dcgan bf16 / PyTorch fp32 (best BLAS) | dcgan bf16 / dcgan fp32 | dcgan bf16 GFLOP/s |")
+        print("|---|---|---|---|---|---|---|")
+        for (name, o16, t16, t32, o32, gf16) in rows16:
+            print("| %s | %.1f | %.1f | %.2fx | %.2fx | %.2fx | %.0f |" % (name, o16, t16, o16 / t16, o16 / t32, o16 / o32, gf16))
 
 
 if __name__ == "__main__":

@@ -106,20 +106,24 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--compile", default="", help="torch.compile mode for G and D, e.g. reduce-overhead")
+    ap.add_argument("--autocast", default="", choices=["", "bf16"], help="bf16: the steps under torch.autocast(bfloat16)")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
-    r = bench(a.arch, a.size, a.channels, a.nz, a.gf, a.df, a.batch, a.g_steps, a.steps, a.warmup, a.device, a.compile)
+    r = bench(a.arch, a.size, a.channels, a.nz, a.gf, a.df, a.batch, a.g_steps, a.steps, a.warmup, a.device, a.compile,
+              a.autocast)
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-    print("torch=%s arch=%s size=%d channels=%d batch=%d g_steps=%d steps=%d threads=%d device=%s mode=%s step_ms=%.3f "
+    print("torch=%s arch=%s size=%d channels=%d batch=%d g_steps=%d steps=%d threads=%d device=%s mode=%s autocast=%s step_ms=%.3f "
           "images_per_s=%.2f peak_rss_mb=%.1f peak_gpu_mb=%.1f d_loss=%.4f g_loss=%.4f"
           % (torch.__version__, a.arch, a.size, a.channels, a.batch, a.g_steps, a.steps, a.threads, a.device,
-             a.compile or "eager", r["step_ms"], r["images_per_s"], rss, r["peak_gpu_mb"], r["d_loss"], r["g_loss"]),
+             a.compile or "eager", a.autocast or "off", r["step_ms"], r["images_per_s"], rss, r["peak_gpu_mb"], r["d_loss"], r["g_loss"]),
           flush=True)
 
 
-def bench(arch, size, channels, nz, gf, df, B, g_steps, steps, warmup, device="cpu", compile_mode=""):
+def bench(arch, size, channels, nz, gf, df, B, g_steps, steps, warmup, device="cpu", compile_mode="", autocast=""):
     """Times `steps` training iterations after `warmup` untimed ones (synchronizing the GPU around the
-    timed loop only, as a training loop that logs every N steps would)."""
+    timed loop only, as a training loop that logs every N steps would). autocast="bf16" runs each
+    step under torch.autocast with bfloat16 (mixed precision: convolutions and matrix products in
+    bf16, the loss in fp32, the weights and Adam's state fp32)."""
     cuda = device.startswith("cuda")
     if cuda:
         torch.backends.cudnn.benchmark = True
@@ -137,7 +141,8 @@ def bench(arch, size, channels, nz, gf, df, B, g_steps, steps, warmup, device="c
             torch.compiler.cudagraph_mark_step_begin()
         z = torch.randn(B, nz, device=device)
         zin = z.view(B, nz, 1, 1) if arch == "dcgan" else z
-        return gan_step(G, D, oG, oD, bce, real, zin, g_steps)
+        with torch.autocast(device_type="cuda" if cuda else "cpu", dtype=torch.bfloat16, enabled=autocast == "bf16"):
+            return gan_step(G, D, oG, oD, bce, real, zin, g_steps)
 
     for _ in range(warmup):
         step()
