@@ -911,12 +911,13 @@ Backend *backend_cpu_create(int threads, int use_dnnl, int bf16) {
         ctx->dnnl = dnnl_ctx_create(&ctx->scratch, bf16);
         be->name = bf16 ? "cpu-bf16" : "cpu";
     }
+    if (bf16 && !ctx->dnnl) die("--precision bf16 on the CPU runs through oneDNN, not cpu-blas");
 #else
     (void)use_dnnl;
-#endif
-    if (bf16 && !ctx->dnnl)
+    if (bf16)
         die("--precision bf16 on the CPU runs through oneDNN, which this build lacks (install libdnnl-dev and "
             "rebuild); drop --precision");
+#endif
     be->alloc = cpu_alloc;
     be->free = cpu_free;
     be->upload = cpu_upload;
