@@ -54,14 +54,13 @@ NVCCFLAGS ?= -O3 -std=c++17 --fmad=false -gencode arch=compute_90,code=sm_90 -ge
 	-Xcompiler -fPIC,-fvisibility=hidden,-Wall,-Wno-deprecated-declarations,-Wno-unused-parameter -diag-suppress 1444 -g
 CUDA_PLUGIN ?= libdcgan-cuda.so
 CUDA_LIBS := -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcudnn -lcublas -lcudart -lstdc++
-# NCCL (gradient all-reduce between GPUs under mpirun) when the toolkit has it and DCGAN_NO_NCCL is
-# not set; without it, ranks average gradients through MPI on the host.
+# NCCL (gradient all-reduce between GPUs under mpirun) when its header is there and DCGAN_NO_NCCL is
+# not set. The plugin opens libnccl.so.2 at run time, not at load: where it is missing, ranks average
+# gradients through MPI on the host.
 ifeq ($(DCGAN_NO_NCCL),)
-NCCL_LIBDIR := $(patsubst %/,%,$(dir $(firstword $(wildcard $(CUDA_HOME)/lib64/libnccl.so $(CUDA_HOME)/lib/libnccl.so \
-	/usr/lib/x86_64-linux-gnu/libnccl.so))))
-ifneq ($(and $(wildcard $(CUDA_HOME)/include/nccl.h /usr/include/nccl.h),$(NCCL_LIBDIR)),)
+ifneq ($(wildcard $(CUDA_HOME)/include/nccl.h /usr/include/nccl.h),)
 NVCCFLAGS += -DDCGAN_HAVE_NCCL
-CUDA_LIBS += -L$(NCCL_LIBDIR) -Wl,-rpath,$(NCCL_LIBDIR) -lnccl
+CUDA_LIBS += -ldl
 endif
 endif
 LDLIBS  += -ldl

@@ -8,7 +8,9 @@
  *  - z drawn on the GPU equals z drawn on the CPU (the counter-based generator of core/ctr_rng.h);
  *  - iterations replayed from a recorded graph (gan_iterate) give the same bits as the same
  *    iterations launched op by op;
- *  - in fp32, the generator's images from one set of weights agree within 1/255 on the [0, 1] scale.
+ *  - in fp32, the generator's images from one set of weights agree within 1/255 on the [0, 1] scale;
+ *  - NCCL (opened at run time) starts a one-rank communicator and its all-reduce mean leaves the
+ *    values as they are (skipped, with a line, where libnccl.so.2 cannot be loaded).
  * Where no GPU is usable it says so and exits 0 with nothing counted.
  * usage: test_cuda FIXTURE_DIR [fp32|tf32|bf16 ...] */
 #include "fixture.h"
@@ -16,6 +18,7 @@
 #include "../src/train/sampler.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -164,6 +167,42 @@ static void run(const char *dir, const char *arch, const char *precision, const 
     fx_free(&fx);
 }
 
+/* The backend's collectives with one rank: what a data-parallel run uses, minus the other GPUs */
+static void nccl_case(void) {
+    Backend *be = backend_create("cuda:fp32", 0);
+    char id[512], err[256], what[400];
+    const size_t len = be->collective_id ? be->collective_id(be, id, sizeof id) : 0;
+    if (!be->collective_id || !len) {
+        printf("SKIP nccl: %s\n", be->collective_id ? "libnccl.so.2 cannot be loaded here" : "this build has no NCCL");
+        be->destroy(be);
+        return;
+    }
+    const int rc = be->collective_init(be, id, len, 0, 1, err, sizeof err);
+    snprintf(what, sizeof what, "NCCL starts a one-rank communicator%s%s", rc ? ": " : "", rc ? err : "");
+    fx_expect(rc == 0, what);
+    if (rc == 0) {
+        const size_t n = 100003;
+        float *h = malloc(n * sizeof(float));
+        uint64_t st = 12345;
+        for (size_t i = 0; i < n; i++) {
+            st = st * 6364136223846793005ULL + 1442695040888963407ULL;
+            h[i] = (float)((int64_t)(st >> 33) - (1LL << 30)) / (float)(1 << 20);
+        }
+        float *d = be->alloc(be, n);
+        be->upload(be, d, h, n);
+        be->allreduce_mean(be, d, n);
+        float *back = host_copy(be, d, n);
+        size_t diff = 0;
+        for (size_t i = 0; i < n; i++) diff += memcmp(&back[i], &h[i], sizeof(float)) != 0;
+        snprintf(what, sizeof what, "NCCL all-reduce mean over one rank leaves %zu values as they are (%zu differ)", n, diff);
+        fx_expect(diff == 0, what);
+        free(back);
+        free(h);
+        be->free(be, d);
+    }
+    be->destroy(be);
+}
+
 int main(int argc, char **argv) {
     setvbuf(stdout, NULL, _IOLBF, 0); /* a crash keeps the lines before it */
     const char *dir = argc > 1 ? argv[1] : "tests/fixtures";
@@ -191,5 +230,6 @@ int main(int argc, char **argv) {
         const char *fixtures[6] = {"dcgan", "seed", "cdcgan", "cseed", "acdcgan", "acseed"};
         for (int f = 0; f < 6; f++) run(dir, fixtures[f], precs[i], name);
     }
+    if (!stand_in) nccl_case();
     return fx_summary("test_cuda");
 }

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # tools/gpu_bundle.sh [DIR]: builds the CUDA-enabled dcgan and the GPU test programs on this machine
-# (without MPI, NCCL and oneDNN) and packs them with the few Debian libraries they load (OpenBLAS, stb,
+# (without MPI and oneDNN; NCCL is opened at run time where the GPU machine has it) and packs them with the few Debian libraries they load (OpenBLAS, stb,
 # giflib, libgomp, libgfortran) into DIR/dcgan-gpu.tar.gz (default DIR: gpu-bundle), for a GPU
 # machine that has the CUDA libraries but none of our Debian packages (built for x86-64-v3, AVX2, so
 # that it runs on any recent server). bench/gpu/run.sh unpacks it.
@@ -10,7 +10,7 @@ dir=${1:-gpu-bundle}
 build=$dir/build
 mkdir -p "$dir"
 [ -x /usr/local/cuda/bin/nvcc ] || { echo "tools/gpu_bundle.sh: needs the CUDA toolkit in /usr/local/cuda" >&2; exit 1; }
-flags=(BUILD="$build" DCGAN_NO_MPI=1 DCGAN_NO_DNNL=1 DCGAN_NO_NCCL=1 OPT="-O3 -march=x86-64-v3" CUDA_PLUGIN="$dir/libdcgan-cuda.so")
+flags=(BUILD="$build" DCGAN_NO_MPI=1 DCGAN_NO_DNNL=1 OPT="-O3 -march=x86-64-v3" CUDA_PLUGIN="$dir/libdcgan-cuda.so")
 make -j"$(nproc)" "${flags[@]}" "$build/tests/test_cuda" "$build/tests/test_layers" "$build/tests/test_train" \
     "$build/tests/test_gradcheck" "$dir/libdcgan-cuda.so" build-asan-all DCGAN_BIN="$dir/dcgan" \
     TESTS="test_cuda test_layers test_train test_gradcheck" >/dev/null

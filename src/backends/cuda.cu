@@ -29,6 +29,7 @@
 #include <cuda_runtime.h>
 #include <cudnn.h>
 #ifdef DCGAN_HAVE_NCCL
+#include <dlfcn.h>
 #include <nccl.h>
 #endif
 
@@ -126,6 +127,7 @@ typedef struct {
                                         update (the warm-up iterations: start-up costs, first calls) */
 #ifdef DCGAN_HAVE_NCCL
     ncclComm_t nccl;          /* the data-parallel job's communicator, once collective_init ran */
+    struct NcclApi *nc;       /* NCCL's functions, loaded at the first collective_id / collective_init */
 #endif
 } CudaCtx;
 
@@ -1427,10 +1429,47 @@ static void cu_graph_free(Backend *be, void *g) { if (g) CU(cudaGraphExecDestroy
  * collectives between GPUs (NCCL), bootstrapped by the launcher (see ops.h) */
 
 #ifdef DCGAN_HAVE_NCCL
+/* NCCL is opened at run time (libnccl.so.2), not linked: the plugin then loads on a machine without
+ * NCCL, where collective_id / collective_init report that it is missing and a distributed run
+ * averages gradients through MPI on the host instead (src/dist/dist.c). */
+struct NcclApi {
+    void *lib;
+    ncclResult_t (*get_unique_id)(ncclUniqueId *);
+    ncclResult_t (*comm_init_rank)(ncclComm_t *, int, ncclUniqueId, int);
+    ncclResult_t (*all_reduce)(const void *, void *, size_t, ncclDataType_t, ncclRedOp_t, ncclComm_t, cudaStream_t);
+    ncclResult_t (*comm_destroy)(ncclComm_t);
+    const char *(*error_string)(ncclResult_t);
+};
+
+/* NCCL's functions, or NULL (with the reason in err) where libnccl.so.2 cannot be loaded */
+static struct NcclApi *nccl_api(CudaCtx *c, char *err, size_t errlen) {
+    if (c->nc) return c->nc;
+    void *lib = dlopen("libnccl.so.2", RTLD_NOW | RTLD_LOCAL);
+    if (!lib) {
+        snprintf(err, errlen, "NCCL is not installed here (%s)", dlerror());
+        return NULL;
+    }
+    struct NcclApi a = {lib, (ncclResult_t(*)(ncclUniqueId *))dlsym(lib, "ncclGetUniqueId"),
+                        (ncclResult_t(*)(ncclComm_t *, int, ncclUniqueId, int))dlsym(lib, "ncclCommInitRank"),
+                        (ncclResult_t(*)(const void *, void *, size_t, ncclDataType_t, ncclRedOp_t, ncclComm_t,
+                                         cudaStream_t))dlsym(lib, "ncclAllReduce"),
+                        (ncclResult_t(*)(ncclComm_t))dlsym(lib, "ncclCommDestroy"),
+                        (const char *(*)(ncclResult_t))dlsym(lib, "ncclGetErrorString")};
+    if (!a.get_unique_id || !a.comm_init_rank || !a.all_reduce || !a.comm_destroy || !a.error_string) {
+        snprintf(err, errlen, "libnccl.so.2 lacks a function this program needs");
+        dlclose(lib);
+        return NULL;
+    }
+    c->nc = (struct NcclApi *)xcalloc(1, sizeof a);
+    *c->nc = a;
+    return c->nc;
+}
+
 static size_t cu_collective_id(Backend *be, void *id, size_t cap) {
-    (void)be;
+    char err[256];
+    const struct NcclApi *nc = nccl_api(ctx_of(be), err, sizeof err);
     ncclUniqueId u;
-    if (sizeof u > cap || ncclGetUniqueId(&u) != ncclSuccess) return 0;
+    if (!nc || sizeof u > cap || nc->get_unique_id(&u) != ncclSuccess) return 0;
     memcpy(id, &u, sizeof u);
     return sizeof u;
 }
@@ -1443,9 +1482,11 @@ static int cu_collective_init(Backend *be, const void *id, size_t len, int rank,
         return -1;
     }
     memcpy(&u, id, sizeof u);
-    const ncclResult_t r = ncclCommInitRank(&c->nccl, nranks, u, rank);
+    const struct NcclApi *nc = nccl_api(c, err, errlen);
+    if (!nc) return -1;
+    const ncclResult_t r = nc->comm_init_rank(&c->nccl, nranks, u, rank);
     if (r != ncclSuccess) {
-        snprintf(err, errlen, "ncclCommInitRank: %s", ncclGetErrorString(r));
+        snprintf(err, errlen, "ncclCommInitRank: %s", nc->error_string(r));
         c->nccl = NULL;
         return -1;
     }
@@ -1456,8 +1497,8 @@ static void cu_allreduce_mean(Backend *be, float *x, size_t n) {
     CudaCtx *c = ctx_of(be);
     DCGAN_CHECK(c->nccl, "allreduce_mean before collective_init");
     PROF_BEGIN(c);
-    const ncclResult_t r = ncclAllReduce(x, x, n, ncclFloat32, ncclAvg, c->nccl, c->stream);
-    if (r != ncclSuccess) die("NCCL all-reduce failed: %s", ncclGetErrorString(r));
+    const ncclResult_t r = c->nc->all_reduce(x, x, n, ncclFloat32, ncclAvg, c->nccl, c->stream);
+    if (r != ncclSuccess) die("NCCL all-reduce failed: %s", c->nc->error_string(r));
     PROF_END(c, "nccl all-reduce");
 }
 #endif
@@ -1490,7 +1531,8 @@ static void cu_destroy(Backend *be) {
         }
     }
 #ifdef DCGAN_HAVE_NCCL
-    if (c->nccl) ncclCommDestroy(c->nccl);
+    if (c->nccl) c->nc->comm_destroy(c->nccl);
+    if (c->nc) { dlclose(c->nc->lib); free(c->nc); }
 #endif
     for (int i = 0; i < 4; i++) cudaEventDestroy(c->ev[i]);
     for (int i = 0; i < c->nplans; i++) plan_destroy(&c->plans[i]);
