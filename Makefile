@@ -102,6 +102,14 @@ $(BUILD)/nompi/dist.o: src/dist/dist.c src/dist/dist.h
 dcgan-nompi: $(CLI_OBJ) $(BUILD)/nompi/dist.o $(BUILD)/libdcgan.a
 	$(CC) $(CFLAGS) -o $@ $(CLI_OBJ) $(BUILD)/nompi/dist.o $(BUILD)/libdcgan.a $(LDLIBS)
 
+# The same program built without oneDNN (only the CPU backend differs: im2col + OpenBLAS), for the
+# test that such a build compiles, trains and refuses --precision bf16 with one line.
+$(BUILD)/nodnnl/cpu.o: src/backends/cpu.c $(wildcard src/*/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(filter-out -DDCGAN_HAVE_DNNL,$(CFLAGS)) -c -o $@ $<
+dcgan-nodnnl: $(CLI_OBJ) $(BUILD)/nodnnl/cpu.o $(BUILD)/libdcgan.a
+	$(CC) $(CFLAGS) -o $@ $(CLI_OBJ) $(BUILD)/nodnnl/cpu.o $(BUILD)/libdcgan.a $(LDLIBS)
+
 # make install PREFIX=/usr/local (DESTDIR for staging): the command, the library (shared and
 # static), its header, a pkg-config file and the man page.
 PREFIX ?= /usr/local
@@ -139,7 +147,7 @@ $(BUILD)/%.o: %.c $(wildcard src/*/*.h tests/*.h)
 $(BUILD)/tests/%: $(BUILD)/tests/%.o $(TEST_COMMON) $(LIB_OBJ)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
-test: all dcgan-nompi $(TEST_BIN) fuzz
+test: all dcgan-nompi dcgan-nodnnl $(TEST_BIN) fuzz
 	@bash tests/run_tests.sh $(BUILD) ./dcgan $(FUZZ_BUILD)
 
 # The same tests with sanitizers, in their own build folder and binary.
@@ -154,7 +162,7 @@ build-asan-all: $(TEST_BIN) $(CLI_OBJ) $(LIB_OBJ)
 	$(CC) $(CFLAGS) -o $(DCGAN_BIN) $(CLI_OBJ) $(LIB_OBJ) $(LDLIBS)
 
 clean:
-	rm -rf build build-asan build-fuzz dcgan dcgan-asan dcgan-nompi libdcgan.so libdcgan-cuda.so
+	rm -rf build build-asan build-fuzz dcgan dcgan-asan dcgan-nompi dcgan-nodnnl libdcgan.so libdcgan-cuda.so
 
 # ---- fuzzing (libFuzzer, clang) ----
 # `make fuzz` builds one target per parser of outside input; `make fuzz-smoke` runs each for

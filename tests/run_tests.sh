@@ -45,7 +45,9 @@ scratch=$(mktemp -d /tmp/dcgan-test-data.XXXXXX)
 trap 'rm -rf "$scratch"' EXIT
 run_prog test_data "$build/tests/test_data" "$scratch"
 run_prog test_eval "$build/tests/test_eval"
-run_prog test_cli bash "$here/test_cli.sh" "$bin"
+nodnnl=""
+[ "$bin" = ./dcgan ] && [ -x ./dcgan-nodnnl ] && nodnnl=./dcgan-nodnnl
+run_prog test_cli bash "$here/test_cli.sh" "$bin" $nodnnl
 run_prog test_train_cli bash "$here/test_train_cli.sh" "$bin"
 run_prog test_faults bash "$here/test_faults.sh" "$bin"
 run_prog test_report bash "$here/test_report.sh" "$bin"

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# test_cli.sh DCGAN_BIN: the command refuses impossible configurations and bad options with one
-# clear line and a non-zero exit (no crash, no assert), and accepts good ones.
+# test_cli.sh DCGAN_BIN [NODNNL_BIN]: the command refuses impossible configurations and bad options
+# with one clear line and a non-zero exit (no crash, no assert), and accepts good ones. NODNNL_BIN,
+# the same program built without oneDNN, is checked to run on im2col + OpenBLAS and to refuse bf16.
 set -u
 bin=${1:-./dcgan}
+nodnnl=${2:-}
 source "$(dirname "$0")/lib.sh"
 
 B="bench --steps 1 --warmup 0 --threads 1"
@@ -47,5 +49,12 @@ if grep -qw avx512_bf16 /proc/cpuinfo; then
     else bad "bench --precision bf16 on this CPU: $out"; fi
 else
     echo "SKIP bench --precision bf16: this CPU has no AVX512_BF16"
+fi
+if [ -n "$nodnnl" ]; then # the build without oneDNN
+    full=$bin
+    bin=$nodnnl
+    expect_ok "a tiny dcgan bench without oneDNN" $B --arch dcgan --size 32 --channels 1 --batch 2 --gf 4 --df 4
+    expect_fail "bf16 in a build without oneDNN" "which this build lacks" $B --precision bf16
+    bin=$full
 fi
 summary test_cli
