@@ -37,6 +37,14 @@ def parse(out):
     return ips, rss, float(g.group(1)) if g else 0.0
 
 
+def blas_env(d):
+    """The environment that makes PyTorch load the OpenBLAS of folder d (None: the system's)."""
+    env = dict(os.environ)
+    if d:
+        env["LD_LIBRARY_PATH"] = d
+    return env
+
+
 def run(cmd, env=None):
     p = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT)
     if p.returncode != 0:
@@ -69,19 +77,14 @@ def main():
             peaks.append(float(re.search(r"gflops=([0-9.]+)", p.stdout).group(1)))
             ours.append(run([a.dcgan, "bench"] + common))
             for d in blas:
-                env = dict(os.environ)
-                if d:
-                    env["LD_LIBRARY_PATH"] = d
-                theirs[d].append(run(["/usr/bin/python3", os.path.join(HERE, "torch_dcgan.py")] + common, env))
+                theirs[d].append(run(["/usr/bin/python3", os.path.join(HERE, "torch_dcgan.py")] + common, blas_env(d)))
             print("  %s round %d: dcgan %.1f img/s, torch %s" % (
                 name, r + 1, ours[-1][0], ", ".join("%.1f (%s)" % (theirs[d][-1][0], os.path.basename(d or "default"))
                                                       for d in blas)), flush=True)
             if a.bf16:
                 ours16.append(run([a.dcgan, "bench", "--precision", "bf16"] + common))
-                env = dict(os.environ)
-                if blas[-1]:
-                    env["LD_LIBRARY_PATH"] = blas[-1]
-                theirs16.append(run(["/usr/bin/python3", os.path.join(HERE, "torch_dcgan.py"), "--autocast", "bf16"] + common, env))
+                theirs16.append(run(["/usr/bin/python3", os.path.join(HERE, "torch_dcgan.py"), "--autocast", "bf16"] + common,
+                                    blas_env(blas[-1])))
                 print("  %s round %d, bf16: dcgan %.1f img/s, torch autocast %.1f" % (name, r + 1, ours16[-1][0],
                                                                                      theirs16[-1][0]), flush=True)
         best = max(blas, key=lambda d: statistics.median(x[0] for x in theirs[d]))

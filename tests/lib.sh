@@ -32,6 +32,12 @@ expect_ok() {
 
 summary() { echo "$1: $passed passed, $failed failed"; [ $failed -eq 0 ]; }
 
+# cpu_bf16_usable: `dcgan --precision bf16` runs on this CPU (AVX512_BF16) in this build (oneDNN)
+cpu_bf16_usable() {
+    grep -qw avx512_bf16 /proc/cpuinfo && "$bin" bench --precision bf16 --steps 1 --warmup 0 --size 32 --channels 1 \
+        --batch 2 --gf 4 --df 4 >/dev/null 2>&1
+}
+
 # make_idx DIR N: a small MNIST-like IDX data set (N 28x28 images and their labels) in DIR, so the
 # tests need no package
 make_idx() {

@@ -6,6 +6,7 @@ set -u
 build=${1:-build}
 bin=${2:-./dcgan}
 here=$(cd "$(dirname "$0")" && pwd)
+source "$here/lib.sh" # cpu_bf16_usable
 passed=0
 failed=0
 
@@ -30,8 +31,7 @@ run_prog() { # name, command...
 
 run_prog test_layers "$build/tests/test_layers" "$here/fixtures"
 # --precision bf16 on the CPU (oneDNN's convolutions in bf16), where the CPU has AVX512_BF16
-if grep -qw avx512_bf16 /proc/cpuinfo && "$bin" bench --precision bf16 --steps 1 --warmup 0 --size 32 --channels 1 \
-    --batch 2 --gf 4 --df 4 >/dev/null 2>&1; then
+if cpu_bf16_usable; then
     run_prog test_layers_cpu_bf16 "$build/tests/test_layers" "$here/fixtures" cpu:bf16
 else
     echo "SKIP test_layers_cpu_bf16: no AVX512_BF16 on this CPU, or no oneDNN in this build"

@@ -23,8 +23,7 @@ if [ -n "$a" ] && [ "$a" = "$b" ] && diff -q <(cut -d, -f1-8 "$work/straight/los
 else bad "resume differs: [$a] vs [$b]"; fi
 
 # ---- --precision bf16 on the CPU (where the CPU has AVX512_BF16): deterministic, close to fp32 ----
-if grep -qw avx512_bf16 /proc/cpuinfo && "$bin" bench --precision bf16 --steps 1 --warmup 0 --size 32 --channels 1 \
-    --batch 2 --gf 4 --df 4 >/dev/null 2>&1; then
+if cpu_bf16_usable; then
     "$bin" train $T --precision bf16 --out "$work/bf16a" --steps 24 --sample-every 0 --checkpoint-every 0 &&
     "$bin" train $T --precision bf16 --out "$work/bf16b" --steps 24 --sample-every 0 --checkpoint-every 0
     out=$(python3 - "$work/straight/losses.csv" "$work/bf16a/losses.csv" "$work/bf16b/losses.csv" <<'PY'

@@ -160,6 +160,9 @@ static void prof_add(CudaCtx *c, int e, const char *name) {
 
 static CudaCtx *ctx_of(Backend *be) { return (CudaCtx *)be->ctx; }
 
+/* an environment switch: set to a positive number */
+static int env_on(const char *name) { const char *v = getenv(name); return v && atoi(v) > 0; }
+
 static unsigned grid_for(size_t n, int threads, int nsm) {
     size_t b = (n + threads - 1) / threads, cap = (size_t)nsm * 16;
     if (b > cap) b = cap;
@@ -1561,11 +1564,11 @@ extern "C" __attribute__((visibility("default"))) Backend *backend_cuda_create(c
     CudaCtx *c = (CudaCtx *)xcalloc(1, sizeof(CudaCtx));
     c->prec = !strcmp(precision, "fp32") ? PREC_FP32 : !strcmp(precision, "bf16") ? PREC_BF16 : PREC_TF32;
     c->device = pick_device(count);
-    c->verbose = getenv("DCGAN_CUDA_VERBOSE") && atoi(getenv("DCGAN_CUDA_VERBOSE")) > 0;
-    c->profile = getenv("DCGAN_CUDA_PROFILE") && atoi(getenv("DCGAN_CUDA_PROFILE")) > 0;
+    c->verbose = env_on("DCGAN_CUDA_VERBOSE");
+    c->profile = env_on("DCGAN_CUDA_PROFILE");
     /* experiment: also consider cuDNN's non-deterministic algorithms (as PyTorch's cudnn.benchmark does) */
-    c->nondet = getenv("DCGAN_CUDA_NONDETERMINISTIC") && atoi(getenv("DCGAN_CUDA_NONDETERMINISTIC")) > 0;
-    c->cudnn_only = getenv("DCGAN_CUDA_CUDNN_ONLY") && atoi(getenv("DCGAN_CUDA_CUDNN_ONLY")) > 0;
+    c->nondet = env_on("DCGAN_CUDA_NONDETERMINISTIC");
+    c->cudnn_only = env_on("DCGAN_CUDA_CUDNN_ONLY");
     c->prof_warm_adam = getenv("DCGAN_CUDA_PROFILE_SKIP") ? atol(getenv("DCGAN_CUDA_PROFILE_SKIP")) : 0;
     CU(cudaSetDevice(c->device));
     cudaDeviceProp prop;

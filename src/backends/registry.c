@@ -51,9 +51,7 @@ Backend *backend_create_precision(const char *name, const char *precision, int t
         if (p && strcmp(p, "fp32") && strcmp(p, "bf16"))
             die("--precision %s is not for the CPU; use fp32 (default) or bf16 there%s", p,
                 !strcmp(p, "tf32") ? " (tf32 is for --device cuda)" : "");
-        const int bf16 = p && !strcmp(p, "bf16");
-        if (bf16 && !strcmp(name, "cpu-blas")) die("--precision bf16 on the CPU runs through oneDNN, not cpu-blas");
-        return backend_cpu_create(threads, strcmp(name, "cpu-blas") != 0, bf16);
+        return backend_cpu_create(threads, strcmp(name, "cpu-blas") != 0, p && !strcmp(p, "bf16"));
     }
     if (!strncmp(name, "cuda", 4) && (name[4] == 0 || name[4] == ':')) {
         const char *p = name[4] == ':' ? name + 5 : precision;

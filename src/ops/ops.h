@@ -283,6 +283,8 @@ struct Backend {
 
 /* The CPU backend: convolutions through oneDNN when built with it (use_dnnl), else im2col +
  * OpenBLAS sgemm; everything else OpenMP loops. threads <= 0 keeps the library defaults. */
+/* bf16: oneDNN's convolutions in bf16; dies with one line where that cannot run (cpu-blas, no oneDNN
+ * in the build, no AVX512_BF16) */
 Backend *backend_cpu_create(int threads, int use_dnnl, int bf16);
 
 /* The CUDA backend (built when the CUDA toolkit is present): cuDNN convolutions, cuBLAS linear
