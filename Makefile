@@ -75,7 +75,7 @@ LIB_SRC := $(wildcard src/core/*.c src/backends/*.c src/models/*.c src/train/*.c
 CLI_SRC := $(wildcard src/cli/*.c)
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
 CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)
-TESTS   := test_layers test_gradcheck test_train test_data test_eval test_cuda
+TESTS   := test_layers test_conv_paths test_gradcheck test_train test_data test_eval test_cuda
 TEST_BIN := $(TESTS:%=$(BUILD)/tests/%)
 TEST_COMMON := $(BUILD)/tests/fixture.o
 
