@@ -37,6 +37,11 @@ else
     echo "SKIP test_layers_cpu_bf16: no AVX512_BF16 on this CPU, or no oneDNN in this build"
 fi
 run_prog test_conv_paths "$build/tests/test_conv_paths"
+if cpu_bf16_usable; then
+    run_prog test_conv_paths_bf16 "$build/tests/test_conv_paths" bf16
+else
+    echo "SKIP test_conv_paths_bf16: no AVX512_BF16 on this CPU, or no oneDNN in this build"
+fi
 run_prog test_gradcheck "$build/tests/test_gradcheck"
 run_prog test_train "$build/tests/test_train" "$here/fixtures"
 # the test programs find the CUDA backend plugin of this build (see src/backends/registry.c)

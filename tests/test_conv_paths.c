@@ -6,7 +6,10 @@
  * gradient, and the weight and bias gradients, which accumulate onto non-zero starting values.
  * Tolerance: ||cpu - cpu-blas|| / ||cpu-blas|| <= 1e-5 per tensor; both paths match PyTorch at
  * small sizes (test_layers). In a build without oneDNN both backends run the same code.
- * usage: test_conv_paths */
+ * With the argument "bf16", "cpu:bf16" (oneDNN's convolutions on bf16 inputs) is compared instead,
+ * within 1e-2, and most results must show bf16 rounding (more than 1e-5 from fp32), so that the bf16
+ * path is known to have run; run_tests.sh passes it where the CPU has AVX512_BF16.
+ * usage: test_conv_paths [bf16] */
 #include "fixture.h"
 #include "../src/core/rng.h"
 #include "../src/ops/ops.h"
@@ -16,6 +19,9 @@
 #include <string.h>
 
 #define TOL 1e-5
+#define BF16_TOL 1e-2
+static double tol = TOL;
+static int bf16_seen, checked; /* results more than 1e-5 from fp32, and all results */
 
 typedef struct {
     const char *name;
@@ -64,6 +70,17 @@ static Result run_case(Backend *be, const Case *c, const ConvShape *s, const flo
 
 static void free_result(Result *r) { free(r->out); free(r->din); free(r->dw); free(r->db); }
 
+static void check(const char *what, const float *ours, const float *ref, size_t n) {
+    fx_check(what, ours, ref, n, tol);
+    double num = 0.0, den = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        num += ((double)ours[i] - ref[i]) * ((double)ours[i] - ref[i]);
+        den += (double)ref[i] * ref[i];
+    }
+    if (num > 1e-10 * den) bf16_seen++;
+    checked++;
+}
+
 static void check_case(Backend *fast, Backend *ref, const Case *c, Rng *rng) {
     ConvShape s = {c->B, c->Ci, c->Hi, c->Hi, c->Co, 0, 0, c->K, c->S, c->P};
     s.Ho = s.Wo = c->transpose ? convt_out_size(c->Hi, c->K, c->S, c->P, c->op) : conv_out_size(c->Hi, c->K, c->S, c->P);
@@ -80,21 +97,23 @@ static void check_case(Backend *fast, Backend *ref, const Case *c, Rng *rng) {
     Result f = run_case(fast, c, &s, x, w, b, dout, dw0, db0), r = run_case(ref, c, &s, x, w, b, dout, dw0, db0);
     char what[96];
     snprintf(what, sizeof what, "%s forward out", c->name);
-    fx_check(what, f.out, r.out, nout, TOL);
+    check(what, f.out, r.out, nout);
     snprintf(what, sizeof what, "%s backward din", c->name);
-    fx_check(what, f.din, r.din, nin, TOL);
+    check(what, f.din, r.din, nin);
     snprintf(what, sizeof what, "%s backward dw (accumulated)", c->name);
-    fx_check(what, f.dw, r.dw, nw, TOL);
+    check(what, f.dw, r.dw, nw);
     if (c->bias) {
         snprintf(what, sizeof what, "%s backward db (accumulated)", c->name);
-        fx_check(what, f.db, r.db, s.Co, TOL);
+        fx_check(what, f.db, r.db, s.Co, TOL); /* fp32 sums on both paths */
     }
     free_result(&f); free_result(&r);
     free(x); free(dout); free(w); free(dw0); free(b); free(db0);
 }
 
-int main(void) {
-    Backend *fast = backend_create("cpu", 2), *ref = backend_create("cpu-blas", 2);
+int main(int argc, char **argv) {
+    const int bf16 = argc > 1 && !strcmp(argv[1], "bf16");
+    if (bf16) tol = BF16_TOL;
+    Backend *fast = backend_create(bf16 ? "cpu:bf16" : "cpu", 2), *ref = backend_create("cpu-blas", 2);
     printf("comparing backend %s against %s\n", fast->name, ref->name);
     /* name, transpose, B, Ci, Hi, Co, K, S, P, op, bias */
     static const Case cases[] = {
@@ -112,6 +131,14 @@ int main(void) {
     Rng rng;
     rng_seed(&rng, 20261127, 0);
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) check_case(fast, ref, &cases[i], &rng);
+    if (bf16) {
+        /* all but two: a backward-data onto 3-channel images (D's first layer's din, G's last layer's
+         * forward) runs in fp32 through OpenBLAS on both sides (see cpu.c) */
+        char buf[160];
+        snprintf(buf, sizeof buf, "%s: %d of %d convolution results differ from fp32 by more than 1e-5 (bf16 inputs)",
+                 fast->name, bf16_seen, checked);
+        fx_expect(bf16_seen >= checked - 2, buf);
+    }
     fast->destroy(fast);
     ref->destroy(ref);
     return fx_summary("test_conv_paths");

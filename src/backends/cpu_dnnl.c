@@ -5,6 +5,7 @@
 #include "../core/util.h"
 
 #include <dnnl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,8 +19,9 @@
 enum { DIR_FWD, DIR_BWD_DATA, DIR_BWD_WEIGHTS, DIR_COUNT };
 
 /* One reorder between a user layout and the primitive's: a oneDNN reorder primitive with its memory
- * objects, or, between a CNHW chunk and fp32 nChw16c, our own copy (see to_blocked). */
-enum { RE_DNNL, RE_TO_BLOCKED, RE_FROM_BLOCKED };
+ * objects, or, between a CNHW chunk and nChw16c (fp32 both ways, or into bf16), our own copy (see
+ * to_blocked). */
+enum { RE_DNNL, RE_TO_BLOCKED, RE_TO_BLOCKED_BF16, RE_FROM_BLOCKED };
 typedef struct {
     int needed;
     int kind;           /* RE_*: who copies */
@@ -143,30 +145,58 @@ static inline void tile_transpose(float *restrict o, const float *restrict t) {
         for (int i = 0; i < BLK; i++) o[h * BLK + i] = t[i * BLK + h];
 }
 
+/* fp32 -> bf16, rounded to nearest even, as AVX512_BF16's conversion does: NaN stays a (quiet) NaN,
+ * and a denormal input becomes a zero of its sign (that instruction treats denormals as zero). */
+static inline uint16_t bf16_of(float f) {
+    uint32_t u;
+    memcpy(&u, &f, sizeof u);
+    if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x40u);
+    if ((u & 0x7f800000u) == 0) return (uint16_t)((u >> 16) & 0x8000u);
+    u += 0x7fffu + ((u >> 16) & 1u);
+    return (uint16_t)(u >> 16);
+}
+
 /* CNHW chunk -> nChw16c: src holds image b's channel ch at src + (ch*N + b)*HW; dst is (n, ceil(C/16),
- * HW, 16), with zeros in the channels past C (oneDNN reads a padded block's lanes). A full block moves
- * through 16 x 16 tiles, read and written in whole rows; a padded block or a last partial tile goes
- * value by value. oneDNN's own reorder between these layouts ("jit:uni") ran at 8-9 GB/s here, this
- * at 16-17 (2 threads, 4-8 MB tensors). */
-static void to_blocked(float *restrict dst, const float *restrict src, int n, int N, int C, int HW) {
+ * HW, 16), with zeros in the channels past C (oneDNN reads a padded block's lanes), in fp32 or, with
+ * bf16 set, in bf16 (uint16_t). A full block moves through 16 x 16 tiles, read and written in whole
+ * rows; a padded block or a last partial tile goes value by value. oneDNN's own reorder between
+ * these layouts ("jit:uni") ran at 8-9 GB/s here, this at 16-17 (fp32, 2 threads, 4-8 MB tensors).
+ * Always inlined into its two callers, so each has bf16 as a constant. */
+static inline __attribute__((always_inline)) void to_blocked_as(void *restrict dst, const float *restrict src, int n,
+                                                                int N, int C, int HW, const int bf16) {
     const int nblk = (C + BLK - 1) / BLK;
     const size_t rs = (size_t)N * HW; /* from one channel to the next */
     #pragma omp parallel for collapse(2) schedule(static)
     for (int b = 0; b < n; b++)
         for (int cb = 0; cb < nblk; cb++) {
-            float *o = dst + ((size_t)b * nblk + cb) * HW * BLK;
+            const size_t o0 = ((size_t)b * nblk + cb) * HW * BLK; /* this block's first value in dst */
+            float *of = (float *)dst + o0;
+            uint16_t *oh = (uint16_t *)dst + o0;
             const float *s = src + (size_t)cb * BLK * rs + (size_t)b * HW;
             const int lanes = C - cb * BLK < BLK ? C - cb * BLK : BLK;
             int h0 = 0;
             if (lanes == BLK)
                 for (; h0 + BLK <= HW; h0 += BLK) {
-                    float t[BLK * BLK];
+                    float t[BLK * BLK], o[BLK * BLK];
                     for (int i = 0; i < BLK; i++) memcpy(t + i * BLK, s + i * rs + h0, BLK * sizeof(float));
-                    tile_transpose(o + (size_t)h0 * BLK, t);
+                    if (!bf16) {
+                        tile_transpose(of + (size_t)h0 * BLK, t);
+                        continue;
+                    }
+                    tile_transpose(o, t);
+                    for (int k = 0; k < BLK * BLK; k++) oh[(size_t)h0 * BLK + k] = bf16_of(o[k]);
                 }
             for (; h0 < HW; h0++)
-                for (int i = 0; i < BLK; i++) o[(size_t)h0 * BLK + i] = i < lanes ? s[i * rs + h0] : 0.0f;
+                for (int i = 0; i < BLK; i++) {
+                    const float v = i < lanes ? s[i * rs + h0] : 0.0f;
+                    if (bf16) oh[(size_t)h0 * BLK + i] = bf16_of(v);
+                    else of[(size_t)h0 * BLK + i] = v;
+                }
         }
+}
+static void to_blocked(float *dst, const float *src, int n, int N, int C, int HW) { to_blocked_as(dst, src, n, N, C, HW, 0); }
+static void to_blocked_bf16(uint16_t *dst, const float *src, int n, int N, int C, int HW) {
+    to_blocked_as(dst, src, n, N, C, HW, 1);
 }
 
 /* nChw16c -> CNHW chunk, the inverse of to_blocked (a padded block's extra lanes are dropped). */
@@ -192,14 +222,19 @@ static void from_blocked(float *restrict dst, const float *restrict src, int n, 
 }
 
 /* The reorder of an activation chunk between the user's CNHW layout (n images of batch N) and the
- * primitive's md: our own copy where md is fp32 nChw16c, else oneDNN's reorder. */
+ * primitive's md: our own copy where md is nChw16c in fp32 (or bf16, into the primitive), else
+ * oneDNN's reorder. */
 static void make_act_reorder(DnnlCtx *c, Reorder *r, const dnnl_memory_desc_t *user, const dnnl_memory_desc_t *md,
                              int to_primitive, int n, int N, int C, int H, int W) {
     dnnl_dims_t dims = {n, C, H, W};
-    dnnl_memory_desc_t blocked;
+    dnnl_memory_desc_t blocked, blocked_bf16;
     DNNL_CHECK(dnnl_memory_desc_init_by_tag(&blocked, 4, dims, dnnl_f32, dnnl_nChw16c));
-    if (dnnl_memory_desc_equal(md, &blocked)) {
-        *r = (Reorder){.needed = 1, .kind = to_primitive ? RE_TO_BLOCKED : RE_FROM_BLOCKED, .n = n, .N = N, .C = C, .HW = H * W};
+    DNNL_CHECK(dnnl_memory_desc_init_by_tag(&blocked_bf16, 4, dims, dnnl_bf16, dnnl_nChw16c));
+    int kind = RE_DNNL;
+    if (dnnl_memory_desc_equal(md, &blocked)) kind = to_primitive ? RE_TO_BLOCKED : RE_FROM_BLOCKED;
+    else if (to_primitive && dnnl_memory_desc_equal(md, &blocked_bf16)) kind = RE_TO_BLOCKED_BF16;
+    if (kind != RE_DNNL) {
+        *r = (Reorder){.needed = 1, .kind = kind, .n = n, .N = N, .C = C, .HW = H * W};
         return;
     }
     if (to_primitive) make_reorder(c, r, user, md, 0);
@@ -208,6 +243,7 @@ static void make_act_reorder(DnnlCtx *c, Reorder *r, const dnnl_memory_desc_t *u
 
 static void run_reorder(DnnlCtx *c, Reorder *r, const void *from, void *to) {
     if (r->kind == RE_TO_BLOCKED) { to_blocked(to, from, r->n, r->N, r->C, r->HW); return; }
+    if (r->kind == RE_TO_BLOCKED_BF16) { to_blocked_bf16(to, from, r->n, r->N, r->C, r->HW); return; }
     if (r->kind == RE_FROM_BLOCKED) { from_blocked(to, from, r->n, r->N, r->C, r->HW); return; }
     DNNL_CHECK(dnnl_memory_set_data_handle(r->from, (void *)from));
     DNNL_CHECK(dnnl_memory_set_data_handle(r->to, to));
