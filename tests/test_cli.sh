@@ -23,6 +23,16 @@ expect_fail "g-steps 0" "g-steps" $B --g-steps 0
 expect_fail "unknown device" "device" $B --device tpu
 expect_fail "unknown command" "unknown command" frobnicate
 expect_ok "bench --help" bench --help
+# every command's help: each option's default said once (an option that names its own default
+# in its text, such as "--size ... (default 32 for IDX data, 64 for folders)", gets no second
+# "(default N)" added at the end of its line)
+doubled=""
+for cmd in train sample info eval lenet interp arith invert report export import bench; do
+    d=$("$bin" "$cmd" --help 2>&1 | grep -E '\(default.*\(default [^)]*\)$' || true)
+    [ -n "$d" ] && doubled="$doubled$cmd: $d"$'\n'
+done
+if [ -z "$doubled" ]; then echo "PASS every --help states each default once"; passed=$((passed + 1))
+else printf 'FAIL --help lines with two defaults:\n%s' "$doubled"; failed=$((failed + 1)); fi
 expect_ok "a tiny dcgan bench" $B --arch dcgan --size 32 --channels 1 --batch 2 --gf 4 --df 4
 expect_ok "a tiny seed bench" $B --arch seed --size 16 --channels 3 --batch 2 --gf 4 --df 4 --g-steps 2
 out=$("$bin" bench --steps 1 --warmup 0 --threads 1 --arch dcgan --size 32 --channels 1 --batch 4 --gf 4 --df 4)

@@ -29,7 +29,7 @@ void opts_print_help(const char *cmd, const char *summary, const OptSpec *spec, 
         if (strlen(o->name) == 1) snprintf(left, sizeof left, "-%s%s", o->name, meta);
         else snprintf(left, sizeof left, "--%s%s", o->name, meta);
         printf("  %-24s %s", left, o->help);
-        print_default(o);
+        if (!strstr(o->help, "(default")) print_default(o); /* a help text that names its default says it best */
         printf("\n");
     }
     printf("  %-24s %s\n", "--help", "show this help");
