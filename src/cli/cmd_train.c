@@ -277,7 +277,7 @@ int cmd_train(int argc, char **argv) {
         {"df", OPT_INT, &df, "discriminator base width (default 64)", 0, 1024},
         {"batch", OPT_INT, &batch, "batch size", 1, 1 << 20},
         {"epochs", OPT_LONG, &epochs, "length of the run in epochs (default 5 when --steps is not given)", 0, 1e9},
-        {"steps", OPT_LONG, &steps, "length of the run in iterations, counted from the start (also when resuming)", 0, 1e12},
+        {"steps", OPT_LONG, &steps, "length of the run in iterations, counted from the start (also when resuming) (default: set by --epochs)", 0, 1e12},
         {"lr", OPT_FLOAT, &lr, "Adam learning rate", 1e-9, 1},
         {"beta1", OPT_FLOAT, &beta1, "Adam beta1", 0, 0.9999},
         {"conditional", OPT_FLAG, &conditional,
