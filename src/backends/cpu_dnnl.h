@@ -5,7 +5,8 @@
  * conv_transpose2d weights read as the adjoint convolution. So conv2d uses (fwd, bwd_data,
  * bwd_weights) and conv_transpose2d uses (bwd_data, fwd, bwd_weights) of the same primitives.
  * Tensors stay CNHW outside; oneDNN's own blocked layouts are used inside each call, reached by
- * reorders. Primitives are created once per geometry and cached. */
+ * our own copies (activations in nChw16c) or oneDNN's reorders (weights, other layouts).
+ * Primitives are created once per geometry and cached. */
 #ifndef DCGAN_CPU_DNNL_H
 #define DCGAN_CPU_DNNL_H
 
