@@ -12,8 +12,9 @@ failed=0
 
 run_prog() { # name, command...
     local name=$1; shift
-    local out
+    local out t0=$SECONDS
     out=$("$@" 2>&1); local rc=$?
+    local took=$((SECONDS - t0))
     printf '%s\n' "$out" | grep -E '^(FAIL|PASS)' | grep -E '^FAIL' || true
     local line
     line=$(printf '%s\n' "$out" | tail -n 1)
@@ -22,10 +23,10 @@ run_prog() { # name, command...
     f=$(printf '%s' "$line" | sed -nE 's/.* ([0-9]+) passed, ([0-9]+) failed.*/\2/p')
     passed=$((passed + ${p:-0})); failed=$((failed + ${f:-0}))
     if [ $rc -eq 0 ] && [ -n "$p" ]; then
-        echo "PASS $name ($line)"
+        echo "PASS $name ($line) ${took}s"
     else
         printf '%s\n' "$out" | tail -n 20
-        echo "FAIL $name (exit $rc)"; failed=$((failed + 1))
+        echo "FAIL $name (exit $rc) ${took}s"; failed=$((failed + 1))
     fi
 }
 
