@@ -1,9 +1,10 @@
 /* test_conv_paths.c: the CPU backend's oneDNN convolutions against its im2col + OpenBLAS ones
  * ("cpu" against "cpu-blas") at the widths and sizes real DCGAN layers have. The PyTorch fixtures of
  * test_layers use 3-6 channels, where oneDNN keeps plain layouts; here the channel counts are
- * multiples of 16 (oneDNN's blocked layouts and our reorders into them), not (padded blocks), and
- * one batch is large enough to run in several chunks. Every case checks the forward, the input
- * gradient, and the weight and bias gradients, which accumulate onto non-zero starting values.
+ * multiples of 16 (oneDNN's blocked layouts and our copies into them), not (padded blocks), images
+ * whose H*W is not a multiple of 16 (the copies' partial tiles), and batches large enough to run in
+ * several chunks. Every case checks the forward, the input gradient, and the weight and bias
+ * gradients, which accumulate onto non-zero starting values.
  * Tolerance: ||cpu - cpu-blas|| / ||cpu-blas|| <= 1e-5 per tensor; both paths match PyTorch at
  * small sizes (test_layers). In a build without oneDNN both backends run the same code.
  * With the argument "bf16", "cpu:bf16" (oneDNN's convolutions on bf16 inputs) is compared instead,
@@ -122,6 +123,8 @@ int main(int argc, char **argv) {
         {"D conv 3->32 32x32 k4s2p1 (first layer)", 0, 16, 3, 32, 32, 4, 2, 1, 0, 0},
         {"D conv 16->24 16x16 k4s2p1 (padded block)", 0, 8, 16, 16, 24, 4, 2, 1, 0, 0},
         {"D conv 32->64 16x16 k5s2p2 bias", 0, 8, 32, 16, 64, 5, 2, 2, 0, 1},
+        {"conv 16->32 20x20 k4s2p1 (H*W not in 16s)", 0, 4, 16, 20, 32, 4, 2, 1, 0, 0},
+        {"convt 32->16 10x10 k4s2p1 (H*W not in 16s)", 1, 4, 32, 10, 16, 4, 2, 1, 0, 0},
         {"G convt 64->32 8x8 k4s2p1", 1, 8, 64, 8, 32, 4, 2, 1, 0, 0},
         {"G convt 32->16 32x32 k4s2p1 (chunked)", 1, 48, 32, 32, 16, 4, 2, 1, 0, 0},
         {"G convt 32->3 16x16 k4s2p1 (last layer)", 1, 16, 32, 16, 3, 4, 2, 1, 0, 0},
