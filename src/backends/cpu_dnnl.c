@@ -194,7 +194,9 @@ static inline __attribute__((always_inline)) void to_blocked_as(void *restrict d
                 }
         }
 }
-static void to_blocked(float *dst, const float *src, int n, int N, int C, int HW) { to_blocked_as(dst, src, n, N, C, HW, 0); }
+static void to_blocked(float *dst, const float *src, int n, int N, int C, int HW) {
+    to_blocked_as(dst, src, n, N, C, HW, 0);
+}
 static void to_blocked_bf16(uint16_t *dst, const float *src, int n, int N, int C, int HW) {
     to_blocked_as(dst, src, n, N, C, HW, 1);
 }
