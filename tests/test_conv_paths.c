@@ -92,9 +92,11 @@ static void check_case(Backend *fast, Backend *ref, const Case *c, Rng *rng) {
     rng_fill_uniform(rng, x, nin, -1.0f, 1.0f);
     rng_fill_normal(rng, w, nw, 0.0f, 0.05f);
     rng_fill_normal(rng, dout, nout, 0.0f, 1.0f);
-    rng_fill_normal(rng, dw0, nw, 0.0f, 1.0f);
+    /* starting gradients of about the size of one backward's (tens), so that one that was
+     * overwritten instead of added to would be far off, in bf16's tolerance too */
+    rng_fill_normal(rng, dw0, nw, 0.0f, 30.0f);
     rng_fill_normal(rng, b, s.Co, 0.0f, 0.1f);
-    rng_fill_normal(rng, db0, s.Co, 0.0f, 1.0f);
+    rng_fill_normal(rng, db0, s.Co, 0.0f, 30.0f);
     Result f = run_case(fast, c, &s, x, w, b, dout, dw0, db0), r = run_case(ref, c, &s, x, w, b, dout, dw0, db0);
     char what[96];
     snprintf(what, sizeof what, "%s forward out", c->name);
