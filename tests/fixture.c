@@ -74,6 +74,15 @@ const FxTensor *fx_get(const Fixture *fx, const char *fmt, ...) {
     exit(1);
 }
 
+double fx_rel_err(const float *ours, const float *ref, size_t n) {
+    double num = 0.0, den = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        num += ((double)ours[i] - ref[i]) * ((double)ours[i] - ref[i]);
+        den += (double)ref[i] * ref[i];
+    }
+    return den > 0 ? sqrt(num / den) : sqrt(num);
+}
+
 int fx_check(const char *what, const float *ours, const float *ref, size_t n, double tol) {
     double num = 0.0, den = 0.0, maxd = 0.0;
     size_t at = 0;

@@ -25,6 +25,8 @@ void fx_load(Fixture *fx, const char *path);      /* exits non-zero with a messa
 void fx_free(Fixture *fx);
 const FxTensor *fx_get(const Fixture *fx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* ||ours - ref|| / ||ref|| (the plain norm of the difference where ref is all zeros) */
+double fx_rel_err(const float *ours, const float *ref, size_t n);
 /* Compares n floats; prints one PASS/FAIL line. Returns 1 on failure. */
 int fx_check(const char *what, const float *ours, const float *ref, size_t n, double tol);
 

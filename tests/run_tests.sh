@@ -32,13 +32,15 @@ run_prog() { # name, command...
 
 run_prog test_layers "$build/tests/test_layers" "$here/fixtures"
 # --precision bf16 on the CPU (oneDNN's convolutions in bf16), where the CPU has AVX512_BF16
-if cpu_bf16_usable; then
+bf16=0
+cpu_bf16_usable && bf16=1
+if [ $bf16 = 1 ]; then
     run_prog test_layers_cpu_bf16 "$build/tests/test_layers" "$here/fixtures" cpu:bf16
 else
     echo "SKIP test_layers_cpu_bf16: no AVX512_BF16 on this CPU, or no oneDNN in this build"
 fi
 run_prog test_conv_paths "$build/tests/test_conv_paths"
-if cpu_bf16_usable; then
+if [ $bf16 = 1 ]; then
     run_prog test_conv_paths_bf16 "$build/tests/test_conv_paths" bf16
 else
     echo "SKIP test_conv_paths_bf16: no AVX512_BF16 on this CPU, or no oneDNN in this build"

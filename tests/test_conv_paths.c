@@ -73,12 +73,7 @@ static void free_result(Result *r) { free(r->out); free(r->din); free(r->dw); fr
 
 static void check(const char *what, const float *ours, const float *ref, size_t n) {
     fx_check(what, ours, ref, n, tol);
-    double num = 0.0, den = 0.0;
-    for (size_t i = 0; i < n; i++) {
-        num += ((double)ours[i] - ref[i]) * ((double)ours[i] - ref[i]);
-        den += (double)ref[i] * ref[i];
-    }
-    if (num > 1e-10 * den) bf16_seen++;
+    if (fx_rel_err(ours, ref, n) > TOL) bf16_seen++;
     checked++;
 }
 

@@ -37,17 +37,11 @@ static float *dev_cnhw(const FxTensor *t) {
     free(tmp);
     return d;
 }
-/* downloads a CNHW tensor and compares it with an NCHW fixture tensor */
-/* ||a - b|| / ||b|| */
-static double rel_err(const float *a, const float *b, size_t n) {
-    double num = 0.0, den = 0.0;
-    for (size_t i = 0; i < n; i++) { num += ((double)a[i] - b[i]) * ((double)a[i] - b[i]); den += (double)b[i] * b[i]; }
-    return den > 0 ? sqrt(num / den) : sqrt(num);
-}
 static void check_tol(const char *what, const float *h, const FxTensor *ref, double tol) {
     fx_check(what, h, ref->data, ref->numel, tol);
-    if (tol > TOL && rel_err(h, ref->data, ref->numel) > 1e-5) bf16_seen++;
+    if (tol > TOL && fx_rel_err(h, ref->data, ref->numel) > 1e-5) bf16_seen++;
 }
+/* downloads a CNHW tensor and compares it with an NCHW fixture tensor */
 static void check_cnhw_tol(const char *what, const float *d, const FxTensor *ref, double tol) {
     float *h = host_from(d, ref->numel), *n = malloc(ref->numel * sizeof(float));
     fx_cnhw_to_nchw(n, h, ref->dims[0], ref->dims[1], ref->dims[2] * ref->dims[3]);

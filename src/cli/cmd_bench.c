@@ -69,7 +69,7 @@ int cmd_bench(int argc, char **argv) {
         {"warmup", OPT_INT, &warmup, "untimed iterations first", 0, 1000000},
         {"threads", OPT_INT, &threads, "CPU threads (0: all cores)", 0, 1024},
         {"device", OPT_STR, &device, "cpu or cuda", 0, -1},
-        {"precision", OPT_STR, &precision, "cuda: tf32 (default), fp32 or bf16; cpu: fp32 (default) or bf16 (needs AVX512_BF16)", 0, -1},
+        {"precision", OPT_STR, &precision, PRECISION_HELP, 0, -1},
         {"no-graph", OPT_FLAG, &no_graph, "cuda: launch every op instead of replaying one recorded iteration", 0, -1},
         {"seed", OPT_LONG, &seed, "random seed", 0, 9.2e18},
         {"sgemm", OPT_INT, &sgemm, "instead, measure the BLAS sgemm peak on N x N x N (e.g. 2048)", 0, 16384},

@@ -88,7 +88,7 @@ int cmd_invert(int argc, char **argv) {
         {"quiet", OPT_FLAG, &quiet, "only the summary line", 0, -1},
         {"threads", OPT_INT, &threads, "CPU threads (0: all cores)", 0, 1024},
         {"device", OPT_STR, &device, "cpu or cuda", 0, -1},
-        {"precision", OPT_STR, &precision, "cuda: tf32 (default), fp32 or bf16; cpu: fp32 (default) or bf16 (needs AVX512_BF16)", 0, -1},
+        {"precision", OPT_STR, &precision, PRECISION_HELP, 0, -1},
     };
     opts_parse("invert", "Finds the z from which the generator draws each given image (projection into the latent space).",
                spec, (int)(sizeof spec / sizeof spec[0]), argc, argv, 2);

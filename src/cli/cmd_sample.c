@@ -85,7 +85,7 @@ int cmd_sample(int argc, char **argv) {
         {"weights", OPT_STR, &weights, "ema: G's moving average where the run kept one (train --ema), else G; live: G", 0, -1},
         {"threads", OPT_INT, &threads, "CPU threads (0: all cores)", 0, 1024},
         {"device", OPT_STR, &device, "cpu or cuda", 0, -1},
-        {"precision", OPT_STR, &precision, "cuda: tf32 (default), fp32 or bf16; cpu: fp32 (default) or bf16 (needs AVX512_BF16)", 0, -1},
+        {"precision", OPT_STR, &precision, PRECISION_HELP, 0, -1},
     };
     opts_parse("sample", "Generates images from a trained checkpoint.", spec, (int)(sizeof spec / sizeof spec[0]), argc,
                argv, 2);

@@ -292,7 +292,7 @@ int cmd_train(int argc, char **argv) {
         {"seed", OPT_LONG, &seed, "random seed (weights, z, data order)", 0, 9.2e18},
         {"threads", OPT_INT, &threads, "CPU threads (0: all cores)", 0, 1024},
         {"device", OPT_STR, &device, "cpu or cuda", 0, -1},
-        {"precision", OPT_STR, &precision, "cuda: tf32 (default), fp32 or bf16; cpu: fp32 (default) or bf16 (needs AVX512_BF16)", 0, -1},
+        {"precision", OPT_STR, &precision, PRECISION_HELP, 0, -1},
         {"sample-every", OPT_INT, &sample_every, "write a sample grid every N iterations (0: only at epoch ends)", 0, 1 << 30},
         {"checkpoint-every", OPT_INT, &checkpoint_every, "write a checkpoint every N iterations (0: only at the end)", 0, 1 << 30},
         {"keep", OPT_INT, &keep, "checkpoints to keep", 1, 1000000},

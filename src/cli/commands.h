@@ -19,6 +19,9 @@ int cmd_import(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_lenet(int argc, char **argv);
 
+/* The help of the --precision option of train, sample, invert and bench */
+#define PRECISION_HELP "cuda: tf32 (default), fp32 or bf16; cpu: fp32 (default) or bf16 (needs AVX512_BF16)"
+
 /* A trained state loaded for the commands that read a checkpoint (sample, info, interp, arith). */
 typedef struct {
     Backend *be;
