@@ -31,6 +31,10 @@ ldd "$DCGAN" | grep -E "not found|cudnn|cublas|cudart" || true
 
 step "parity"
 check test_cuda "$bin/test_cuda" tests/fixtures fp32 tf32 bf16
+# every activation layout the backend can choose, forced wherever cuDNN supports it (Find picks
+# them by speed, so the small fixture models alone would leave some untried): CNHW's copies into
+# NCHW, NHWC, and NHWC with channels padded to 8
+for lay in 1 2 3; do check test_cuda_layout$lay env DCGAN_CUDA_LAYOUT=$lay "$bin/test_cuda" tests/fixtures fp32; done
 check test_layers_cuda_fp32 "$bin/test_layers" tests/fixtures cuda:fp32
 check test_train_cuda_fp32 "$bin/test_train" tests/fixtures cuda:fp32
 check test_gradcheck_cuda_fp32 "$bin/test_gradcheck" cuda:fp32

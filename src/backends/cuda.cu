@@ -43,6 +43,7 @@ extern "C" {
 }
 #include "../core/ctr_rng.h"
 #include "../ops/op_math.h"
+#include "bf16_points.h"
 
 /* ------------------------------------------------------------------------------------------------
  * error checks: every library call is checked; a failure ends the program with one line */
@@ -68,7 +69,13 @@ static void cudnn_check(cudnnStatus_t s, const char *what, const char *file, int
  * context */
 
 typedef enum { PREC_TF32 = 0, PREC_FP32 = 1, PREC_BF16 = 2 } Prec;
-typedef enum { LAY_CNHW = 0, LAY_NCHW = 1, LAY_NHWC = 2, LAY_COUNT = 3 } Layout;
+/* LAY_NHWCP: NHWC with channels padded with zeros to a multiple of 8 (pad8), which lets cuDNN use
+ * its tensor-core kernels for the 1- and 3-channel image layers */
+typedef enum { LAY_CNHW = 0, LAY_NCHW = 1, LAY_NHWC = 2, LAY_NHWCP = 3, LAY_COUNT = 4 } Layout;
+static inline int pad8(int C) { return (C + 7) / 8 * 8; }
+/* channels a layout stores for a C-channel tensor */
+static inline int lay_channels(Layout l, int C) { return l == LAY_NHWCP ? pad8(C) : C; }
+static inline int lay_nhwc(Layout l) { return l == LAY_NHWC || l == LAY_NHWCP; }
 typedef enum { OP_FWD = 0, OP_BWD_DATA = 1, OP_BWD_FILTER = 2 } ConvOp;
 enum { ROLE_X = 0, ROLE_Y = 1, ROLE_W = 2, ROLE_T = 3, ROLE_COUNT = 4 }; /* ROLE_T: the (B, Cx*K*K) view of a full-size conv */
 
@@ -84,7 +91,7 @@ typedef struct {
 typedef struct {
     int B, Cx, Hx, Wx, Cy, Hy, Wy, K, S, P;
     cudnnTensorDescriptor_t xd[LAY_COUNT], yd[LAY_COUNT];
-    cudnnFilterDescriptor_t wd[2]; /* (Cy,Cx,K,K) for CNHW and NCHW; (Cy,K,K,Cx) for NHWC */
+    cudnnFilterDescriptor_t wd[3]; /* (Cy,Cx,K,K) for CNHW and NCHW; (Cy,K,K,Cx) for NHWC; padded for NHWCP */
     cudnnConvolutionDescriptor_t cd[3];
     OpChoice op[3];
     char label[3][96]; /* profile names: "cudnn forward 64->128 ch 32x32 ..." */
@@ -114,6 +121,9 @@ typedef struct {
     int verbose; /* DCGAN_CUDA_VERBOSE=1: print each convolution's chosen algorithm */
     int nondet;  /* DCGAN_CUDA_NONDETERMINISTIC=1 (experiment): non-deterministic algorithms allowed too */
     int cudnn_only; /* DCGAN_CUDA_CUDNN_ONLY=1 (for comparison): full-size convolutions through cuDNN too */
+    int no_pad;     /* DCGAN_CUDA_NO_PAD=1 (for comparison): the channel-padded layout is not offered */
+    int no_reuse;   /* DCGAN_CUDA_NO_REUSE=1 (for comparison): a backward packs its shared operand twice */
+    int force_layout; /* DCGAN_CUDA_LAYOUT=L (tests): layout L (0-3) wherever cuDNN supports it, else -1 */
     void **retired; /* outgrown scratch, freed at the end (graphs may hold it) */
     int nretired;
     /* DCGAN_CUDA_PROFILE=1: GPU time of every op outside graphs, by op (events around each op and a
@@ -334,28 +344,30 @@ template <typename T> __global__ void k_unpack(float *dst, const T *src, int lay
     }
 }
 
-/* CNHW (C,B,R) <-> NHWC (B,R,C) through 32x32 tiles in shared memory, so that both the reads and
- * the writes are coalesced; grid (ceil(R/32), ceil(C/32), B), block (32, 8). */
-template <typename T> __global__ void k_pack_nhwc(T *dst, const float *src, int C, int B, int R) {
+/* CNHW (C,B,R) <-> NHWC (B,R,Cs) through 32x32 tiles in shared memory, so that both the reads and
+ * the writes are coalesced; Cs >= C channels are stored, the padding ones (C <= c < Cs) as zeros;
+ * grid (ceil(R/32), ceil(Cs/32), B), block (32, 8). */
+template <typename T> __global__ void k_pack_nhwc(T *dst, const float *src, int C, int Cs, int B, int R) {
     __shared__ float tile[32][33];
     const int b = blockIdx.z, r0 = blockIdx.x * 32, c0 = blockIdx.y * 32;
     for (int k = threadIdx.y; k < 32; k += 8) {
         const int c = c0 + k, r = r0 + threadIdx.x;
-        if (c < C && r < R) tile[k][threadIdx.x] = src[((size_t)c * B + b) * R + r];
+        if (c < Cs && r < R) tile[k][threadIdx.x] = c < C ? src[((size_t)c * B + b) * R + r] : 0.0f;
     }
     __syncthreads();
     for (int k = threadIdx.y; k < 32; k += 8) {
         const int r = r0 + k, c = c0 + threadIdx.x;
-        if (c < C && r < R) dst[((size_t)b * R + r) * C + c] = from_f<T>(tile[threadIdx.x][k]);
+        if (c < Cs && r < R) dst[((size_t)b * R + r) * Cs + c] = from_f<T>(tile[threadIdx.x][k]);
     }
 }
 
-template <typename T> __global__ void k_unpack_nhwc(float *dst, const T *src, int C, int B, int R) {
+/* the inverse of k_pack_nhwc: the padding channels are not read; grid (ceil(R/32), ceil(C/32), B) */
+template <typename T> __global__ void k_unpack_nhwc(float *dst, const T *src, int C, int Cs, int B, int R) {
     __shared__ float tile[32][33];
     const int b = blockIdx.z, r0 = blockIdx.x * 32, c0 = blockIdx.y * 32;
     for (int k = threadIdx.y; k < 32; k += 8) {
         const int r = r0 + k, c = c0 + threadIdx.x;
-        if (c < C && r < R) tile[k][threadIdx.x] = to_f(src[((size_t)b * R + r) * C + c]);
+        if (c < C && r < R) tile[k][threadIdx.x] = to_f(src[((size_t)b * R + r) * Cs + c]);
     }
     __syncthreads();
     for (int k = threadIdx.y; k < 32; k += 8) {
@@ -364,22 +376,23 @@ template <typename T> __global__ void k_unpack_nhwc(float *dst, const T *src, in
     }
 }
 
-/* dst = w (Cy,Cx,KK) as it is, or as (Cy,KK,Cx) for NHWC, in fp32 or bf16 */
-template <typename T> __global__ void k_pack_w(T *dst, const float *w, int nhwc, int Cy, int Cx, int KK) {
-    const size_t n = (size_t)Cy * Cx * KK;
+/* dst = w (Cy,Cx,KK) as it is, or as (Cys,KK,Cxs) for NHWC (Cys >= Cy, Cxs >= Cx: the padding
+ * filters and channels zero), in fp32 or bf16 */
+template <typename T> __global__ void k_pack_w(T *dst, const float *w, int nhwc, int Cy, int Cx, int KK, int Cys, int Cxs) {
+    const size_t n = nhwc ? (size_t)Cys * Cxs * KK : (size_t)Cy * Cx * KK;
     for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) {
-        size_t src = i;
-        if (nhwc) { const size_t c = i % Cx, t = i / Cx, rs = t % KK, k = t / KK; src = (k * Cx + c) * KK + rs; }
-        dst[i] = from_f<T>(w[src]);
+        if (!nhwc) { dst[i] = from_f<T>(w[i]); continue; }
+        const size_t c = i % Cxs, t = i / Cxs, rs = t % KK, k = t / KK;
+        dst[i] = from_f<T>(c < (size_t)Cx && k < (size_t)Cy ? w[(k * Cx + c) * KK + rs] : 0.0f);
     }
 }
 
-/* dw (Cy,Cx,KK) += g, g as (Cy,Cx,KK) or (Cy,KK,Cx) for NHWC, fp32 or bf16 */
-template <typename T> __global__ void k_acc_w(float *dw, const T *g, int nhwc, int Cy, int Cx, int KK) {
+/* dw (Cy,Cx,KK) += g, g as (Cy,Cx,KK) or (Cys,KK,Cxs) for NHWC (its padding not read), fp32 or bf16 */
+template <typename T> __global__ void k_acc_w(float *dw, const T *g, int nhwc, int Cy, int Cx, int KK, int Cxs) {
     const size_t n = (size_t)Cy * Cx * KK;
     for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) {
         size_t src = i;
-        if (nhwc) { const size_t rs = i % KK, t = i / KK, c = t % Cx, k = t / Cx; src = (k * KK + rs) * Cx + c; }
+        if (nhwc) { const size_t rs = i % KK, t = i / KK, c = t % Cx, k = t / Cx; src = (k * KK + rs) * Cxs + c; }
         dw[i] += to_f(g[src]);
     }
 }
@@ -428,7 +441,7 @@ static void gemm(CudaCtx *c, cublasOperation_t ta, cublasOperation_t tb, int m, 
 /* A narrow linear layer (D's last: thousands of inputs, one output) is a few long dot products,
  * not a matrix product; these kernels give each its own block (forward) or thread (weights). fp32
  * FMA-free arithmetic in a fixed order, in every precision. */
-#define LINEAR_NARROW 8
+#define LINEAR_NARROW BF16_NARROW_OUTPUTS /* bf16_points.h: the CPU's emulation of bf16 knows it */
 
 /* out (B,No) = in (B,Ni) W^T + bias; one block per output */
 __global__ void k_linear_narrow_fwd(float *out, const float *in, const float *w, const float *bias, int Ni, int No) {
@@ -544,7 +557,7 @@ static void set_act_desc(cudnnTensorDescriptor_t d, cudnnDataType_t t, Layout la
     const int R = H * W;
     int ns, cs, hs, ws;
     if (lay == LAY_NCHW) { ns = C * R; cs = R; hs = W; ws = 1; }
-    else if (lay == LAY_NHWC) { ns = R * C; cs = 1; hs = W * C; ws = C; }
+    else if (lay_nhwc(lay)) { C = lay_channels(lay, C); ns = R * C; cs = 1; hs = W * C; ws = C; }
     else { ns = R; cs = B * R; hs = W; ws = 1; }
     CUDNN(cudnnSetTensor4dDescriptorEx(d, t, B, C, H, W, ns, cs, hs, ws));
 }
@@ -568,9 +581,10 @@ static ConvPlan *plan_get(CudaCtx *c, int B, int Cx, int Hx, int Wx, int Cy, int
         set_act_desc(p->xd[l], t, (Layout)l, Cx, B, Hx, Wx);
         set_act_desc(p->yd[l], t, (Layout)l, Cy, B, Hy, Wy);
     }
-    for (int f = 0; f < 2; f++) {
+    for (int f = 0; f < 3; f++) {
         CUDNN(cudnnCreateFilterDescriptor(&p->wd[f]));
-        CUDNN(cudnnSetFilter4dDescriptor(p->wd[f], t, f ? CUDNN_TENSOR_NHWC : CUDNN_TENSOR_NCHW, Cy, Cx, K, K));
+        CUDNN(cudnnSetFilter4dDescriptor(p->wd[f], t, f ? CUDNN_TENSOR_NHWC : CUDNN_TENSOR_NCHW, f == 2 ? pad8(Cy) : Cy,
+                                         f == 2 ? pad8(Cx) : Cx, K, K));
     }
     for (int o = 0; o < 3; o++) {
         CUDNN(cudnnCreateConvolutionDescriptor(&p->cd[o]));
@@ -583,15 +597,14 @@ static ConvPlan *plan_get(CudaCtx *c, int B, int Cx, int Hx, int Wx, int Cy, int
     return p;
 }
 
-#define WD(p, l) ((p)->wd[(l) == LAY_NHWC])
+#define WD(p, l) ((p)->wd[(l) == LAY_NHWCP ? 2 : (l) == LAY_NHWC])
 
 static void plan_destroy(ConvPlan *p) {
     for (int l = 0; l < LAY_COUNT; l++) {
         cudnnDestroyTensorDescriptor(p->xd[l]);
         cudnnDestroyTensorDescriptor(p->yd[l]);
     }
-    cudnnDestroyFilterDescriptor(p->wd[0]);
-    cudnnDestroyFilterDescriptor(p->wd[1]);
+    for (int f = 0; f < 3; f++) cudnnDestroyFilterDescriptor(p->wd[f]);
     for (int o = 0; o < 3; o++) cudnnDestroyConvolutionDescriptor(p->cd[o]);
 }
 
@@ -600,8 +613,16 @@ static void plan_destroy(ConvPlan *p) {
 static double copy_cost(const CudaCtx *c, const ConvPlan *p, Layout lay) {
     const double xs = (double)p->Cx * p->B * p->Hx * p->Wx, ys = (double)p->Cy * p->B * p->Hy * p->Wy;
     if (lay == LAY_CNHW && c->prec != PREC_BF16) return 0.0;
-    const int kernels = (lay == LAY_NHWC || c->prec == PREC_BF16) ? 3 : 2;
-    return (xs + ys) * (4.0 + (double)elem_bytes(c)) / 2e12 + kernels * 3e-6; /* read fp32 + write the copy */
+    const int kernels = (lay_nhwc(lay) || c->prec == PREC_BF16) ? 3 : 2;
+    const double xp = (double)lay_channels(lay, p->Cx) / p->Cx, yp = (double)lay_channels(lay, p->Cy) / p->Cy;
+    return (xs * (4.0 + xp * elem_bytes(c)) + ys * (4.0 + yp * elem_bytes(c))) / 2e12 + kernels * 3e-6; /* read fp32 + write the copy */
+}
+
+/* Whether choose() offers layout l for plan p: the padded layout only where it pads (and the
+ * tiled NHWC copies apply), a forced layout alone where it is offered */
+static int layout_offered(const CudaCtx *c, const ConvPlan *p, Layout l) {
+    if (l == LAY_NHWCP && (c->no_pad || (p->Cx % 8 == 0 && p->Cy % 8 == 0) || p->B > 65535)) return 0;
+    return 1;
 }
 
 #define WS_LIMIT ((size_t)1 << 30)
@@ -610,9 +631,15 @@ static double copy_cost(const CudaCtx *c, const ConvPlan *p, Layout lay) {
  * one (counting the copies a layout needs at 2 TB/s). Runs once per (shape, op), eagerly. */
 static void choose(CudaCtx *c, ConvPlan *p, ConvOp o) {
     OpChoice best = {0, LAY_CNHW, 0, CUDNN_DEFAULT_MATH, 0};
-    double best_t = 1e30;
+    double best_t = 1e30, lay_t[LAY_COUNT]; /* the best time (with copies) in each layout, for the verbose line */
+    for (int l = 0; l < LAY_COUNT; l++) lay_t[l] = -1.0;
     const cudnnMathType_t want = c->prec == PREC_FP32 ? CUDNN_FMA_MATH : CUDNN_TENSOR_OP_MATH;
+    for (int pass = 0; pass < 2 && !best.chosen; pass++)
     for (int l = 0; l < LAY_COUNT; l++) {
+        if (!layout_offered(c, p, (Layout)l)) continue;
+        /* DCGAN_CUDA_LAYOUT (tests): first only the forced layout; all of them if it has no algorithm */
+        if (pass == 0 && c->force_layout >= 0 && l != c->force_layout) continue;
+        if (pass == 1 && c->force_layout < 0) break;
         CUDNN(cudnnSetConvolutionMathType(p->cd[o], want));
         const int N = 16;
         int got = 0;
@@ -642,6 +669,7 @@ static void choose(CudaCtx *c, ConvPlan *p, ConvOp o) {
             if (c->prec == PREC_FP32 && (maths[i] == CUDNN_TENSOR_OP_MATH || maths[i] == CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION))
                 continue; /* strict fp32: no tensor cores, no TF32 */
             const double t = times[i] * 1e-3 + copy_cost(c, p, (Layout)l);
+            if (lay_t[l] < 0 || t < lay_t[l]) lay_t[l] = t;
             if (t < best_t) {
                 best_t = t;
                 best.chosen = 1; best.layout = (Layout)l; best.algo = algos[i]; best.math = maths[i]; best.ws = mems[i];
@@ -659,15 +687,19 @@ static void choose(CudaCtx *c, ConvPlan *p, ConvOp o) {
     p->op[o] = best;
     c->prof_skip = 1;
     {
-        static const char *ops[3] = {"forward", "bwd-data", "bwd-filter"}, *lays[3] = {"CNHW", "NCHW", "NHWC"};
+        static const char *ops[3] = {"forward", "bwd-data", "bwd-filter"}, *lays[4] = {"CNHW", "NCHW", "NHWC", "NHWC-pad8"};
         snprintf(p->label[o], sizeof p->label[o], "cudnn %s %d->%d ch %dx%d k%d s%d b%d %s", ops[o], p->Cx, p->Cy, p->Hx,
                  p->Wx, p->K, p->S, p->B, lays[best.layout]);
     }
     if (c->verbose) {
-        static const char *ops[3] = {"forward", "backward-data", "backward-filter"}, *lays[3] = {"CNHW", "NCHW", "NHWC"};
-        fprintf(stderr, "cuda: %s %d->%d ch %dx%d->%dx%d k%d s%d p%d b%d: %s algo %d math %d ws %zu, %.3f ms\n", ops[o],
-                p->Cx, p->Cy, p->Hx, p->Wx, p->Hy, p->Wy, p->K, p->S, p->P, p->B, lays[best.layout], best.algo,
-                (int)best.math, best.ws, best_t * 1e3);
+        static const char *ops[3] = {"forward", "backward-data", "backward-filter"}, *lays[4] = {"CNHW", "NCHW", "NHWC", "NHWC-pad8"};
+        char others[160] = "";
+        for (int l = 0, k = 0; l < LAY_COUNT; l++)
+            if (lay_t[l] >= 0 && l != (int)best.layout)
+                k += snprintf(others + k, sizeof others - k, " %s %.3f", lays[l], lay_t[l] * 1e3);
+        fprintf(stderr, "cuda: %s %d->%d ch %dx%d->%dx%d k%d s%d p%d b%d: %s algo %d math %d ws %zu, %.3f ms (others:%s)\n",
+                ops[o], p->Cx, p->Cy, p->Hx, p->Wx, p->Hy, p->Wy, p->K, p->S, p->P, p->B, lays[best.layout], best.algo,
+                (int)best.math, best.ws, best_t * 1e3, others);
     }
 }
 
@@ -675,12 +707,13 @@ static void choose(CudaCtx *c, ConvPlan *p, ConvOp o) {
  * precision in the role's scratch. */
 static const void *prep_act(CudaCtx *c, int role, const float *src, Layout lay, int C, int B, int R) {
     if (lay == LAY_CNHW && c->prec != PREC_BF16) return src;
+    const int Cs = lay_channels(lay, C);
     const size_t n = (size_t)C * B * R;
-    void *dst = grow(c, &c->slot[role], &c->slot_bytes[role], n * elem_bytes(c));
-    if (lay == LAY_NHWC && B <= 65535) {
-        const dim3 g((R + 31) / 32, (C + 31) / 32, B), t(32, 8);
-        if (c->prec == PREC_BF16) k_pack_nhwc<__nv_bfloat16><<<g, t, 0, c->stream>>>((__nv_bfloat16 *)dst, src, C, B, R);
-        else k_pack_nhwc<float><<<g, t, 0, c->stream>>>((float *)dst, src, C, B, R);
+    void *dst = grow(c, &c->slot[role], &c->slot_bytes[role], (size_t)Cs * B * R * elem_bytes(c));
+    if (lay_nhwc(lay) && B <= 65535) {
+        const dim3 g((R + 31) / 32, (Cs + 31) / 32, B), t(32, 8);
+        if (c->prec == PREC_BF16) k_pack_nhwc<__nv_bfloat16><<<g, t, 0, c->stream>>>((__nv_bfloat16 *)dst, src, C, Cs, B, R);
+        else k_pack_nhwc<float><<<g, t, 0, c->stream>>>((float *)dst, src, C, Cs, B, R);
     } else if (c->prec == PREC_BF16)
         k_pack<__nv_bfloat16><<<grid_for(n, 256, c->nsm), 256, 0, c->stream>>>((__nv_bfloat16 *)dst, src, lay, C, B, R);
     else
@@ -692,15 +725,16 @@ static const void *prep_act(CudaCtx *c, int role, const float *src, Layout lay, 
 /* Where cuDNN writes an activation output, and the copy back (dst = beta dst + result) after. */
 static void *out_act(CudaCtx *c, int role, float *dst, Layout lay, int C, int B, int R) {
     if (lay == LAY_CNHW && c->prec != PREC_BF16) return dst;
-    return grow(c, &c->slot[role], &c->slot_bytes[role], (size_t)C * B * R * elem_bytes(c));
+    return grow(c, &c->slot[role], &c->slot_bytes[role], (size_t)lay_channels(lay, C) * B * R * elem_bytes(c));
 }
 static void finish_act(CudaCtx *c, int role, float *dst, Layout lay, int C, int B, int R) {
     if (lay == LAY_CNHW && c->prec != PREC_BF16) return;
     const size_t n = (size_t)C * B * R;
-    if (lay == LAY_NHWC && B <= 65535) {
+    if (lay_nhwc(lay) && B <= 65535) {
+        const int Cs = lay_channels(lay, C);
         const dim3 g((R + 31) / 32, (C + 31) / 32, B), t(32, 8);
-        if (c->prec == PREC_BF16) k_unpack_nhwc<__nv_bfloat16><<<g, t, 0, c->stream>>>(dst, (const __nv_bfloat16 *)c->slot[role], C, B, R);
-        else k_unpack_nhwc<float><<<g, t, 0, c->stream>>>(dst, (const float *)c->slot[role], C, B, R);
+        if (c->prec == PREC_BF16) k_unpack_nhwc<__nv_bfloat16><<<g, t, 0, c->stream>>>(dst, (const __nv_bfloat16 *)c->slot[role], C, Cs, B, R);
+        else k_unpack_nhwc<float><<<g, t, 0, c->stream>>>(dst, (const float *)c->slot[role], C, Cs, B, R);
     } else if (c->prec == PREC_BF16)
         k_unpack<__nv_bfloat16><<<grid_for(n, 256, c->nsm), 256, 0, c->stream>>>(dst, (const __nv_bfloat16 *)c->slot[role], lay, C, B, R, 0.0f);
     else
@@ -710,15 +744,15 @@ static void finish_act(CudaCtx *c, int role, float *dst, Layout lay, int C, int 
 
 /* The filter operand: w itself, or a copy in KRSC order (NHWC) and / or bf16. */
 static const void *prep_w(CudaCtx *c, const ConvPlan *p, const float *w, Layout lay) {
-    const int nhwc = lay == LAY_NHWC;
+    const int nhwc = lay_nhwc(lay);
     if (!nhwc && c->prec != PREC_BF16) return w;
-    const int KK = p->K * p->K;
-    const size_t n = (size_t)p->Cy * p->Cx * KK;
+    const int KK = p->K * p->K, Cys = lay_channels(lay, p->Cy), Cxs = lay_channels(lay, p->Cx);
+    const size_t n = (size_t)Cys * Cxs * KK;
     void *dst = grow(c, &c->slot[ROLE_W], &c->slot_bytes[ROLE_W], n * elem_bytes(c));
     if (c->prec == PREC_BF16)
-        k_pack_w<__nv_bfloat16><<<grid_for(n, 256, c->nsm), 256, 0, c->stream>>>((__nv_bfloat16 *)dst, w, nhwc, p->Cy, p->Cx, KK);
+        k_pack_w<__nv_bfloat16><<<grid_for(n, 256, c->nsm), 256, 0, c->stream>>>((__nv_bfloat16 *)dst, w, nhwc, p->Cy, p->Cx, KK, Cys, Cxs);
     else
-        k_pack_w<float><<<grid_for(n, 256, c->nsm), 256, 0, c->stream>>>((float *)dst, w, nhwc, p->Cy, p->Cx, KK);
+        k_pack_w<float><<<grid_for(n, 256, c->nsm), 256, 0, c->stream>>>((float *)dst, w, nhwc, p->Cy, p->Cx, KK, Cys, Cxs);
     KCHECK();
     return dst;
 }
@@ -735,7 +769,7 @@ static int full_size(const CudaCtx *c, const ConvPlan *p) {
 /* With few outputs (D's last layer: Cy = 1) even cuBLAS's product is slow (~30-45 us a call on an
  * H100): these kernels read x in its CNHW layout directly, in a fixed order, like the narrow linear
  * kernels above. */
-#define FULL_NARROW 8
+#define FULL_NARROW BF16_NARROW_OUTPUTS
 
 /* y (Cy, B) = sum over (cx, r) of w (Cy, Cx, R) * x (Cx, B, R); one block per (cy, b) */
 __global__ void k_full_narrow_fwd(float *y, const float *x, const float *w, int B, int Cx, int R) {
@@ -834,13 +868,13 @@ static void full_bwd_filter(CudaCtx *c, const ConvPlan *p, float *dw, const floa
     prof_add(c, 2, "cublas full-size conv bwd-filter");
 }
 
-/* y = conv(x, w) */
-static void conv_fwd(CudaCtx *c, ConvPlan *p, float *y, const float *x, const float *w) {
+/* y = conv(x, w). x_packed: x already in the chosen layout in ROLE_X's slot (NULL: pack it here) */
+static void conv_fwd(CudaCtx *c, ConvPlan *p, float *y, const float *x, const float *w, const void *x_packed) {
     if (full_size(c, p)) { full_fwd(c, p, y, x, w); return; }
     if (!p->op[OP_FWD].chosen) choose(c, p, OP_FWD);
     const OpChoice *ch = &p->op[OP_FWD];
     const Layout l = ch->layout;
-    const void *xs = prep_act(c, ROLE_X, x, l, p->Cx, p->B, p->Hx * p->Wx);
+    const void *xs = x_packed ? x_packed : prep_act(c, ROLE_X, x, l, p->Cx, p->B, p->Hx * p->Wx);
     const void *ws = prep_w(c, p, w, l);
     void *ys = out_act(c, ROLE_Y, y, l, p->Cy, p->B, p->Hy * p->Wy);
     const float one = 1.0f, zero = 0.0f;
@@ -851,13 +885,14 @@ static void conv_fwd(CudaCtx *c, ConvPlan *p, float *y, const float *x, const fl
     finish_act(c, ROLE_Y, y, l, p->Cy, p->B, p->Hy * p->Wy);
 }
 
-/* x = conv^T(y, w) (the gradient of conv with respect to its input) */
-static void conv_bwd_data(CudaCtx *c, ConvPlan *p, float *x, const float *y, const float *w) {
+/* x = conv^T(y, w) (the gradient of conv with respect to its input). y_packed: y already in the
+ * chosen layout in ROLE_Y's slot (NULL: pack it here) */
+static void conv_bwd_data(CudaCtx *c, ConvPlan *p, float *x, const float *y, const float *w, const void *y_packed) {
     if (full_size(c, p)) { full_bwd_data(c, p, x, y, w); return; }
     if (!p->op[OP_BWD_DATA].chosen) choose(c, p, OP_BWD_DATA);
     const OpChoice *ch = &p->op[OP_BWD_DATA];
     const Layout l = ch->layout;
-    const void *ys = prep_act(c, ROLE_Y, y, l, p->Cy, p->B, p->Hy * p->Wy);
+    const void *ys = y_packed ? y_packed : prep_act(c, ROLE_Y, y, l, p->Cy, p->B, p->Hy * p->Wy);
     const void *ws = prep_w(c, p, w, l);
     void *xs = out_act(c, ROLE_X, x, l, p->Cx, p->B, p->Hx * p->Wx);
     const float one = 1.0f, zero = 0.0f;
@@ -868,16 +903,23 @@ static void conv_bwd_data(CudaCtx *c, ConvPlan *p, float *x, const float *y, con
     finish_act(c, ROLE_X, x, l, p->Cx, p->B, p->Hx * p->Wx);
 }
 
-/* dw += correlation of x with dy */
-static void conv_bwd_filter(CudaCtx *c, ConvPlan *p, float *dw, const float *x, const float *dy) {
+/* dw += correlation of x with dy. Returns in *xs_out / *ys_out x and dy as cuDNN read them (in
+ * ROLE_X's and ROLE_Y's slots, or the tensors themselves), for a next op in the same layout (NULL
+ * pointers: not needed; for full-size convolutions both come back NULL) */
+static void conv_bwd_filter(CudaCtx *c, ConvPlan *p, float *dw, const float *x, const float *dy, const void **xs_out,
+                            const void **ys_out) {
+    if (xs_out) *xs_out = NULL;
+    if (ys_out) *ys_out = NULL;
     if (full_size(c, p)) { full_bwd_filter(c, p, dw, x, dy); return; }
     if (!p->op[OP_BWD_FILTER].chosen) choose(c, p, OP_BWD_FILTER);
     const OpChoice *ch = &p->op[OP_BWD_FILTER];
     const Layout l = ch->layout;
     const void *xs = prep_act(c, ROLE_X, x, l, p->Cx, p->B, p->Hx * p->Wx);
     const void *ys = prep_act(c, ROLE_Y, dy, l, p->Cy, p->B, p->Hy * p->Wy);
-    const int KK = p->K * p->K, nhwc = l == LAY_NHWC;
-    const size_t wn = (size_t)p->Cy * p->Cx * KK;
+    if (xs_out) *xs_out = xs;
+    if (ys_out) *ys_out = ys;
+    const int KK = p->K * p->K, nhwc = lay_nhwc(l);
+    const size_t wn = (size_t)lay_channels(l, p->Cy) * lay_channels(l, p->Cx) * KK;
     const float one = 1.0f, zero = 0.0f;
     if (c->prec != PREC_BF16 && !nhwc) { /* accumulates in place */
         prof_mark(c, 2);
@@ -891,10 +933,11 @@ static void conv_bwd_filter(CudaCtx *c, ConvPlan *p, float *dw, const float *x, 
     CUDNN(cudnnConvolutionBackwardFilter(c->dnn, &one, p->xd[l], xs, p->yd[l], ys, p->cd[OP_BWD_FILTER],
                                          (cudnnConvolutionBwdFilterAlgo_t)ch->algo, c->ws, ch->ws, &zero, WD(p, l), tmp));
     prof_add(c, 2, p->label[OP_BWD_FILTER]);
+    const size_t an = (size_t)p->Cy * p->Cx * KK, Cxs = lay_channels(l, p->Cx);
     if (c->prec == PREC_BF16)
-        k_acc_w<__nv_bfloat16><<<grid_for(wn, 256, c->nsm), 256, 0, c->stream>>>(dw, (const __nv_bfloat16 *)tmp, nhwc, p->Cy, p->Cx, KK);
+        k_acc_w<__nv_bfloat16><<<grid_for(an, 256, c->nsm), 256, 0, c->stream>>>(dw, (const __nv_bfloat16 *)tmp, nhwc, p->Cy, p->Cx, KK, (int)Cxs);
     else
-        k_acc_w<float><<<grid_for(wn, 256, c->nsm), 256, 0, c->stream>>>(dw, (const float *)tmp, nhwc, p->Cy, p->Cx, KK);
+        k_acc_w<float><<<grid_for(an, 256, c->nsm), 256, 0, c->stream>>>(dw, (const float *)tmp, nhwc, p->Cy, p->Cx, KK, (int)Cxs);
     KCHECK();
 }
 
@@ -908,12 +951,23 @@ static void sum_channels(CudaCtx *c, float *dbias, const float *x, int C, size_t
     KCHECK();
 }
 
+/* Whether ops a and b of plan p (both chosen here if they were not) read their activations in the
+ * same layout, so that the second can take the copy the first made. The copies sit in the roles'
+ * slots until the next convolution op, and the caller uses them within one backend call, where
+ * nothing writes the tensor in between. */
+static int same_layout(CudaCtx *c, ConvPlan *p, ConvOp a, ConvOp b) {
+    if (c->no_reuse || full_size(c, p)) return 0;
+    if (!p->op[a].chosen) choose(c, p, a);
+    if (!p->op[b].chosen) choose(c, p, b);
+    return p->op[a].layout == p->op[b].layout;
+}
+
 static void cu_conv2d_forward(Backend *be, float *out, const float *in, const float *w, const float *bias,
                               const ConvShape *s) {
     CudaCtx *c = ctx_of(be);
     PROF_BEGIN(c);
     ConvPlan *p = plan_get(c, s->B, s->Ci, s->Hi, s->Wi, s->Co, s->Ho, s->Wo, s->K, s->S, s->P);
-    conv_fwd(c, p, out, in, w);
+    conv_fwd(c, p, out, in, w, NULL);
     if (bias) add_bias_channels(c, out, bias, s->Co, (size_t)s->B * s->Ho * s->Wo);
     PROF_END(c, "conv forward (all)");
 }
@@ -924,8 +978,9 @@ static void cu_conv2d_backward(Backend *be, float *din, float *dw, float *dbias,
     PROF_BEGIN(c);
     ConvPlan *p = plan_get(c, s->B, s->Ci, s->Hi, s->Wi, s->Co, s->Ho, s->Wo, s->K, s->S, s->P);
     if (dbias) sum_channels(c, dbias, dout, s->Co, (size_t)s->B * s->Ho * s->Wo);
-    if (dw) conv_bwd_filter(c, p, dw, in, dout);
-    if (din) conv_bwd_data(c, p, din, dout, w);
+    const void *dout_packed = NULL; /* dout as bwd-filter left it in ROLE_Y's slot, when bwd-data wants it so */
+    if (dw) conv_bwd_filter(c, p, dw, in, dout, NULL, din && same_layout(c, p, OP_BWD_FILTER, OP_BWD_DATA) ? &dout_packed : NULL);
+    if (din) conv_bwd_data(c, p, din, dout, w, dout_packed);
     PROF_END(c, "conv backward (all)");
 }
 
@@ -936,7 +991,7 @@ static void cu_convt_forward(Backend *be, float *out, const float *in, const flo
     CudaCtx *c = ctx_of(be);
     PROF_BEGIN(c);
     ConvPlan *p = plan_get(c, s->B, s->Co, s->Ho, s->Wo, s->Ci, s->Hi, s->Wi, s->K, s->S, s->P);
-    conv_bwd_data(c, p, out, in, w);
+    conv_bwd_data(c, p, out, in, w, NULL);
     if (bias) add_bias_channels(c, out, bias, s->Co, (size_t)s->B * s->Ho * s->Wo);
     PROF_END(c, "convT forward (all)");
 }
@@ -947,8 +1002,9 @@ static void cu_convt_backward(Backend *be, float *din, float *dw, float *dbias, 
     PROF_BEGIN(c);
     ConvPlan *p = plan_get(c, s->B, s->Co, s->Ho, s->Wo, s->Ci, s->Hi, s->Wi, s->K, s->S, s->P);
     if (dbias) sum_channels(c, dbias, dout, s->Co, (size_t)s->B * s->Ho * s->Wo);
-    if (dw) conv_bwd_filter(c, p, dw, dout, in);
-    if (din) conv_fwd(c, p, din, dout, w);
+    const void *dout_packed = NULL; /* dout (the plan's x) as bwd-filter left it in ROLE_X's slot */
+    if (dw) conv_bwd_filter(c, p, dw, dout, in, din && same_layout(c, p, OP_BWD_FILTER, OP_FWD) ? &dout_packed : NULL, NULL);
+    if (din) conv_fwd(c, p, din, dout, w, dout_packed);
     PROF_END(c, "convT backward (all)");
 }
 
@@ -1569,6 +1625,10 @@ extern "C" __attribute__((visibility("default"))) Backend *backend_cuda_create(c
     /* experiment: also consider cuDNN's non-deterministic algorithms (as PyTorch's cudnn.benchmark does) */
     c->nondet = env_on("DCGAN_CUDA_NONDETERMINISTIC");
     c->cudnn_only = env_on("DCGAN_CUDA_CUDNN_ONLY");
+    c->no_pad = env_on("DCGAN_CUDA_NO_PAD");
+    c->no_reuse = env_on("DCGAN_CUDA_NO_REUSE");
+    c->force_layout = getenv("DCGAN_CUDA_LAYOUT") ? atoi(getenv("DCGAN_CUDA_LAYOUT")) : -1;
+    if (c->force_layout >= LAY_COUNT) c->force_layout = -1;
     c->prof_warm_adam = getenv("DCGAN_CUDA_PROFILE_SKIP") ? atol(getenv("DCGAN_CUDA_PROFILE_SKIP")) : 0;
     CU(cudaSetDevice(c->device));
     cudaDeviceProp prop;
