@@ -4,7 +4,10 @@
  * same initial weights, z and real batches as test_train), in each precision given:
  *  - 3 training iterations on the GPU and on the CPU agree on every loss of every step and on
  *    every parameter and running-statistics tensor after them: ||cuda - cpu|| / ||cpu|| <= 1e-5
- *    in fp32, <= 1e-2 in tf32 and bf16;
+ *    in fp32, <= 1e-2 in tf32 and bf16. The CPU step is fp32, except for bf16: there it is the
+ *    CPU's emulation of the GPU's bf16 arithmetic (cpu-blas:bf16, src/backends/bf16_points.h),
+ *    since a bf16 step and an fp32 step part by more than 1e-2 after 3 Adam steps whatever the
+ *    implementation; how far the GPU's bf16 step is from the fp32 one is printed (NOTE), not checked;
  *  - z drawn on the GPU equals z drawn on the CPU (the counter-based generator of core/ctr_rng.h);
  *  - iterations replayed from a recorded graph (gan_iterate) give the same bits as the same
  *    iterations launched op by op;
@@ -51,6 +54,23 @@ static void compare_nets(const char *what, Backend *bc, const Net *nc, Backend *
     free(pc); free(pg); free(bc_); free(bg_);
 }
 
+/* The largest ||a - b|| / ||b|| over the tensors of two nets on two backends, and how many exceed tol */
+static double worst_rel(Backend *ba, const Net *na, Backend *bb, const Net *nb, double tol, int *over, int *count) {
+    float *pa = host_copy(ba, na->params, na->nparams), *pb = host_copy(bb, nb->params, nb->nparams);
+    float *qa = host_copy(ba, na->buffers, na->nbuf), *qb = host_copy(bb, nb->buffers, nb->nbuf);
+    double worst = 0.0;
+    for (int i = 0; i < na->ntensors + na->nbuffers; i++) {
+        const int buf = i >= na->ntensors;
+        const TensorSpec *t = buf ? &na->buffer[i - na->ntensors] : &na->tensor[i];
+        const double r = fx_rel_err((buf ? qa : pa) + t->offset, (buf ? qb : pb) + t->offset, t->numel);
+        worst = fmax(worst, r);
+        *over += r > tol;
+        (*count)++;
+    }
+    free(pa); free(pb); free(qa); free(qb);
+    return worst;
+}
+
 static void same_bits(const char *what, Backend *be, const Net *a, const Net *b) {
     float *pa = host_copy(be, a->params, a->nparams), *pb = host_copy(be, b->params, b->nparams);
     size_t diff = 0;
@@ -71,21 +91,28 @@ static void run(const char *dir, const char *arch, const char *precision, const 
     fx_load_train(&fx, dir, arch, &mc, &tc, &B, &steps);
     const double tol = !strcmp(precision, "fp32") ? 1e-5 : 1e-2;
     printf("-- %s, %s\n", arch, precision);
-    Backend *cpu = backend_create("cpu", 0), *gpu = backend_create(gpu_name, 0);
+    const int bf16 = !strcmp(precision, "bf16");
+    Backend *cpu = backend_create(bf16 ? "cpu-blas:bf16" : "cpu", 0), *gpu = backend_create(gpu_name, 0);
+    Backend *f32 = bf16 ? backend_create("cpu", 0) : NULL; /* bf16: the fp32 step, to say how far it is */
     if (getenv("TEST_CUDA_STAND_IN")) gpu->keep_activations = 1; /* the model's path for GPUs, on the stand-in */
 
     /* 1. the fixture's three iterations on both devices */
-    Gan gc, gg;
+    Gan gc, gg, gf;
     gan_init(&gc, cpu, &mc, &tc, B, 1);
     gan_init(&gg, gpu, &mc, &tc, B, 1);
     fx_load_net(cpu, &gc.G, &fx, "G.");
     fx_load_net(cpu, &gc.D, &fx, "D.");
     fx_load_net(gpu, &gg.G, &fx, "G.");
     fx_load_net(gpu, &gg.D, &fx, "D.");
+    if (f32) {
+        gan_init(&gf, f32, &mc, &tc, B, 1);
+        fx_load_net(f32, &gf.G, &fx, "G.");
+        fx_load_net(f32, &gf.D, &fx, "D.");
+    }
     for (int s = 0; s < steps; s++) {
-        Gan *both[2] = {&gc, &gg};
-        StepStats st[2];
-        for (int k = 0; k < 2; k++) {
+        Gan *both[3] = {&gc, &gg, &gf};
+        StepStats st[3];
+        for (int k = 0; k < (f32 ? 3 : 2); k++) {
             both[k]->be->upload(both[k]->be, both[k]->z, fx_get(&fx, "step%d.z", s)->data, (size_t)B * mc.nz);
             gan_set_real(both[k], fx_get(&fx, "step%d.real", s)->data);
             fx_set_labels(both[k], &fx, s);
@@ -104,6 +131,15 @@ static void run(const char *dir, const char *arch, const char *precision, const 
     compare_nets(what, cpu, &gc.G, gpu, &gg.G, tol);
     snprintf(what, sizeof what, "%s %s after %d steps: D", arch, precision, steps);
     compare_nets(what, cpu, &gc.D, gpu, &gg.D, tol);
+    if (f32) {
+        int over = 0, count = 0, eo = 0, ec = 0;
+        const double wg = worst_rel(gpu, &gg.G, f32, &gf.G, 1e-2, &over, &count);
+        const double wd = worst_rel(gpu, &gg.D, f32, &gf.D, 1e-2, &over, &count);
+        const double we = fmax(worst_rel(cpu, &gc.G, f32, &gf.G, 1e-2, &eo, &ec), worst_rel(cpu, &gc.D, f32, &gf.D, 1e-2, &eo, &ec));
+        printf("NOTE %s bf16 after %d steps against the fp32 CPU step: GPU up to %.2e (%d of %d tensors over 1e-2), "
+               "the CPU's emulation up to %.2e (%d over)\n", arch, steps, fmax(wg, wd), over, count, we, eo);
+        gan_free(&gf);
+    }
 
     /* 2. sampling from one set of weights on both devices */
     if (!strcmp(precision, "fp32")) {
@@ -158,12 +194,14 @@ static void run(const char *dir, const char *arch, const char *precision, const 
     same_bits(what, gpu, &ga.G, &gb.G);
     snprintf(what, sizeof what, "%s %s D after 4 iterations", arch, precision);
     same_bits(what, gpu, &ga.D, &gb.D);
-    fx_expect(ga.graph != NULL, "the iterations after the first were replayed from a recorded graph");
+    if (!getenv("TEST_CUDA_STAND_IN")) /* a CPU stand-in records no graph */
+        fx_expect(ga.graph != NULL, "the iterations after the first were replayed from a recorded graph");
     gan_free(&ga);
     gan_free(&gb);
     gan_free(&gz);
     cpu->destroy(cpu);
     gpu->destroy(gpu);
+    if (f32) f32->destroy(f32);
     fx_free(&fx);
 }
 

@@ -7,6 +7,7 @@
 #include "../core/ctr_rng.h"
 #include "../ops/op_math.h"
 #include "cpu_dnnl.h"
+#include "bf16_points.h"
 
 #include <cblas.h>
 #include <math.h>
@@ -27,6 +28,9 @@ typedef struct {
 #ifdef DCGAN_HAVE_DNNL
     DnnlCtx *dnnl;  /* oneDNN convolutions, or NULL for im2col + sgemm */
 #endif
+    int bf16_emulate; /* cpu-blas:bf16: the CUDA backend's bf16 rounding (bf16_points.h), for test_cuda */
+    float *emu[4];    /* rounded operand copies and a weight-gradient term of the emulation */
+    size_t emu_cap[4];
 } CpuCtx;
 
 #ifdef DCGAN_HAVE_DNNL
@@ -131,14 +135,14 @@ static void add_bias_rows(float *out, const float *bias, int rows, int cols) {
         for (int c = 0; c < cols; c++) out[(size_t)r * cols + c] += bias[c];
 }
 
-static void cpu_linear_forward(Backend *be, float *out, const float *in, const float *w, const float *bias,
+static void cpu_linear_forward_f32(Backend *be, float *out, const float *in, const float *w, const float *bias,
                                int B, int Ni, int No) {
     (void)be;
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, B, No, Ni, 1.0f, in, Ni, w, Ni, 0.0f, out, No);
     if (bias) add_bias_rows(out, bias, B, No);
 }
 
-static void cpu_linear_backward(Backend *be, float *din, float *dw, float *dbias, const float *dout,
+static void cpu_linear_backward_f32(Backend *be, float *din, float *dw, float *dbias, const float *dout,
                                 const float *in, const float *w, int B, int Ni, int No) {
     (void)be;
     if (din) cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, Ni, No, 1.0f, dout, No, w, Ni, 0.0f, din, Ni);
@@ -340,7 +344,7 @@ static void dense_convt_backward(Backend *be, float *din, float *dw, const float
 /* ------------------------------------------------------------------------------------------------
  * conv2d: out (Co, B*Ho*Wo) = W (Co, Ci*K*K) x col (Ci*K*K, B*Ho*Wo) */
 
-static void cpu_conv2d_forward(Backend *be, float *out, const float *in, const float *w, const float *bias,
+static void cpu_conv2d_forward_f32(Backend *be, float *out, const float *in, const float *w, const float *bias,
                                const ConvShape *s) {
     if (conv_is_dense(s)) { dense_conv_forward(be, out, in, w, bias, s); return; }
 #ifdef DCGAN_HAVE_DNNL
@@ -371,7 +375,7 @@ static void cpu_conv2d_forward(Backend *be, float *out, const float *in, const f
     if (bias) add_bias_channels(out, bias, s->Co, (size_t)N);
 }
 
-static void cpu_conv2d_backward(Backend *be, float *din, float *dw, float *dbias, const float *dout,
+static void cpu_conv2d_backward_f32(Backend *be, float *din, float *dw, float *dbias, const float *dout,
                                 const float *in, const float *w, const ConvShape *s) {
     const int kk = s->Ci * s->K * s->K, hw = s->Ho * s->Wo;
     const int N = s->B * hw;
@@ -421,7 +425,7 @@ static void cpu_conv2d_backward(Backend *be, float *din, float *dw, float *dbias
 /* ------------------------------------------------------------------------------------------------
  * conv_transpose2d: col (Co*K*K, B*Hi*Wi) = W^T x in, then col2im onto the large output. */
 
-static void cpu_convt_forward(Backend *be, float *out, const float *in, const float *w, const float *bias,
+static void cpu_convt_forward_f32(Backend *be, float *out, const float *in, const float *w, const float *bias,
                               const ConvShape *s) {
     if (convt_is_dense(s)) { dense_convt_forward(be, out, in, w, bias, s); return; }
 #ifdef DCGAN_HAVE_DNNL
@@ -452,7 +456,7 @@ static void cpu_convt_forward(Backend *be, float *out, const float *in, const fl
     if (bias) add_bias_channels(out, bias, s->Co, (size_t)s->B * s->Ho * s->Wo);
 }
 
-static void cpu_convt_backward(Backend *be, float *din, float *dw, float *dbias, const float *dout,
+static void cpu_convt_backward_f32(Backend *be, float *din, float *dw, float *dbias, const float *dout,
                                const float *in, const float *w, const ConvShape *s) {
     const int kk = s->Co * s->K * s->K, hw = s->Hi * s->Wi;
     const int Nin = s->B * hw;
@@ -489,6 +493,143 @@ static void cpu_convt_backward(Backend *be, float *din, float *dw, float *dbias,
         }
     }
     if (dw) reduce_threads(dw, scratch + (size_t)p.nb * kk * hw, p.col_per_thread, wn, p.nthreads);
+}
+
+/* ------------------------------------------------------------------------------------------------
+ * The CUDA backend's bf16 arithmetic, emulated (cpu-blas:bf16): the products above on operands
+ * rounded to bf16 where the CUDA backend rounds them, and results rounded where it writes bf16
+ * (bf16_points.h). Only the order of the fp32 sums differs from the GPU's. test_cuda compares the
+ * GPU's bf16 steps with it; a bf16 step and an fp32 step part by more than rounding (small
+ * gradients change sign, and Adam makes full-size steps of them), so the fp32 step cannot be the
+ * reference for bf16. */
+
+static int emulating(Backend *be) { return ((CpuCtx *)be->ctx)->bf16_emulate; }
+
+/* x (n) rounded to bf16 into the emulation's buffer k */
+static const float *emu_rounded(Backend *be, int k, const float *x, size_t n) {
+    CpuCtx *c = be->ctx;
+    if (n > c->emu_cap[k]) {
+        free(c->emu[k]);
+        c->emu[k] = xmalloc(n * sizeof(float));
+        c->emu_cap[k] = n;
+    }
+    float *y = c->emu[k];
+    #pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < n; i++) y[i] = bf16_round(x[i]);
+    return y;
+}
+
+static void round_in_place(float *x, size_t n) {
+    #pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < n; i++) x[i] = bf16_round(x[i]);
+}
+
+/* dw (n) += a weight-gradient term computed by grad(term) into zeros and rounded to bf16 first */
+static float *emu_term(Backend *be, size_t n) {
+    CpuCtx *c = be->ctx;
+    if (n > c->emu_cap[3]) {
+        free(c->emu[3]);
+        c->emu[3] = xmalloc(n * sizeof(float));
+        c->emu_cap[3] = n;
+    }
+    memset(c->emu[3], 0, n * sizeof(float));
+    return c->emu[3];
+}
+static void add_rounded(float *dw, const float *t, size_t n) {
+    #pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < n; i++) dw[i] += bf16_round(t[i]);
+}
+
+static void cpu_linear_forward(Backend *be, float *out, const float *in, const float *w, const float *bias, int B,
+                               int Ni, int No) {
+    if (emulating(be) && No > BF16_NARROW_OUTPUTS) /* cuBLAS: bf16 operands, fp32 result */
+        cpu_linear_forward_f32(be, out, emu_rounded(be, 0, in, (size_t)B * Ni), emu_rounded(be, 1, w, (size_t)No * Ni),
+                               bias, B, Ni, No);
+    else
+        cpu_linear_forward_f32(be, out, in, w, bias, B, Ni, No);
+}
+
+static void cpu_linear_backward(Backend *be, float *din, float *dw, float *dbias, const float *dout, const float *in,
+                                const float *w, int B, int Ni, int No) {
+    if (!emulating(be) || No <= BF16_NARROW_OUTPUTS) {
+        cpu_linear_backward_f32(be, din, dw, dbias, dout, in, w, B, Ni, No);
+        return;
+    }
+    const float *d16 = emu_rounded(be, 0, dout, (size_t)B * No);
+    if (din) cpu_linear_backward_f32(be, din, NULL, NULL, d16, NULL, emu_rounded(be, 1, w, (size_t)No * Ni), B, Ni, No);
+    if (dw) cpu_linear_backward_f32(be, NULL, dw, NULL, d16, emu_rounded(be, 2, in, (size_t)B * Ni), NULL, B, Ni, No);
+    if (dbias) cpu_linear_backward_f32(be, NULL, NULL, dbias, dout, NULL, NULL, B, Ni, No);
+}
+
+/* A convolution on the GPU is one of: cuDNN (bf16 in and out), a full-size product through cuBLAS
+ * (bf16 in, fp32 out), or a narrow full-size product (fp32). `outs` is the plan's output count:
+ * Co for conv2d, Ci for conv_transpose2d (the adjoint of a conv from Co to Ci channels). */
+typedef enum { EMU_CUDNN, EMU_CUBLAS, EMU_FP32 } EmuPath;
+static EmuPath emu_path(int dense, int outs) {
+    return !dense ? EMU_CUDNN : outs > BF16_NARROW_OUTPUTS ? EMU_CUBLAS : EMU_FP32;
+}
+
+typedef void (*ConvFwdFn)(Backend *, float *, const float *, const float *, const float *, const ConvShape *);
+typedef void (*ConvBwdFn)(Backend *, float *, float *, float *, const float *, const float *, const float *,
+                          const ConvShape *);
+
+/* conv2d or conv_transpose2d forward (fwd), as the GPU computes it in bf16 (path) */
+static void emu_conv_forward(Backend *be, ConvFwdFn fwd, EmuPath path, float *out, const float *in, const float *w,
+                             const float *bias, const ConvShape *s) {
+    const size_t nin = (size_t)s->Ci * s->B * s->Hi * s->Wi, nout = (size_t)s->Co * s->B * s->Ho * s->Wo;
+    fwd(be, out, emu_rounded(be, 0, in, nin), emu_rounded(be, 1, w, (size_t)s->Co * s->Ci * s->K * s->K), NULL, s);
+    if (path == EMU_CUDNN) round_in_place(out, nout);
+    if (bias) add_bias_channels(out, bias, s->Co, (size_t)s->B * s->Ho * s->Wo);
+}
+
+/* their backward (bwd), likewise; the weight gradient before din, which may alias in */
+static void emu_conv_backward(Backend *be, ConvBwdFn bwd, EmuPath path, float *din, float *dw, float *dbias,
+                              const float *dout, const float *in, const float *w, const ConvShape *s) {
+    const size_t nin = (size_t)s->Ci * s->B * s->Hi * s->Wi, nout = (size_t)s->Co * s->B * s->Ho * s->Wo;
+    const size_t wn = (size_t)s->Co * s->Ci * s->K * s->K;
+    if (dbias) sum_channels(dbias, dout, s->Co, (size_t)s->B * s->Ho * s->Wo);
+    const float *d16 = emu_rounded(be, 0, dout, nout);
+    if (dw) {
+        const float *x16 = emu_rounded(be, 1, in, nin);
+        if (path == EMU_CUBLAS) bwd(be, NULL, dw, NULL, d16, x16, NULL, s);
+        else {
+            float *t = emu_term(be, wn);
+            bwd(be, NULL, t, NULL, d16, x16, NULL, s);
+            add_rounded(dw, t, wn);
+        }
+    }
+    if (din) {
+        bwd(be, din, NULL, NULL, d16, NULL, emu_rounded(be, 2, w, wn), s);
+        if (path == EMU_CUDNN) round_in_place(din, nin);
+    }
+}
+
+static void cpu_conv2d_forward(Backend *be, float *out, const float *in, const float *w, const float *bias,
+                               const ConvShape *s) {
+    const EmuPath path = emu_path(conv_is_dense(s), s->Co);
+    if (emulating(be) && path != EMU_FP32) emu_conv_forward(be, cpu_conv2d_forward_f32, path, out, in, w, bias, s);
+    else cpu_conv2d_forward_f32(be, out, in, w, bias, s);
+}
+
+static void cpu_conv2d_backward(Backend *be, float *din, float *dw, float *dbias, const float *dout, const float *in,
+                                const float *w, const ConvShape *s) {
+    const EmuPath path = emu_path(conv_is_dense(s), s->Co);
+    if (emulating(be) && path != EMU_FP32) emu_conv_backward(be, cpu_conv2d_backward_f32, path, din, dw, dbias, dout, in, w, s);
+    else cpu_conv2d_backward_f32(be, din, dw, dbias, dout, in, w, s);
+}
+
+static void cpu_convt_forward(Backend *be, float *out, const float *in, const float *w, const float *bias,
+                              const ConvShape *s) {
+    const EmuPath path = emu_path(convt_is_dense(s), s->Ci);
+    if (emulating(be) && path != EMU_FP32) emu_conv_forward(be, cpu_convt_forward_f32, path, out, in, w, bias, s);
+    else cpu_convt_forward_f32(be, out, in, w, bias, s);
+}
+
+static void cpu_convt_backward(Backend *be, float *din, float *dw, float *dbias, const float *dout, const float *in,
+                               const float *w, const ConvShape *s) {
+    const EmuPath path = emu_path(convt_is_dense(s), s->Ci);
+    if (emulating(be) && path != EMU_FP32) emu_conv_backward(be, cpu_convt_backward_f32, path, din, dw, dbias, dout, in, w, s);
+    else cpu_convt_backward_f32(be, din, dw, dbias, dout, in, w, s);
 }
 
 /* ------------------------------------------------------------------------------------------------
@@ -889,6 +1030,7 @@ static void cpu_destroy(Backend *be) {
     dnnl_ctx_destroy(c->dnnl);
 #endif
     free(c->scratch.p);
+    for (int k = 0; k < 4; k++) free(c->emu[k]);
     free(c);
     free(be);
 }
@@ -903,6 +1045,11 @@ Backend *backend_cpu_create(int threads, int use_dnnl, int bf16) {
     ctx->mem_limit = available_memory();
     be->name = "cpu-blas";
     be->ctx = ctx;
+    if (!use_dnnl && bf16) { /* cpu-blas:bf16: the CUDA backend's bf16 arithmetic, emulated (for tests) */
+        ctx->bf16_emulate = 1;
+        be->name = "cpu-blas-bf16";
+        bf16 = 0;
+    }
 #ifdef DCGAN_HAVE_DNNL
     if (use_dnnl) {
         if (bf16 && !dnnl_cpu_has_bf16())
@@ -911,7 +1058,6 @@ Backend *backend_cpu_create(int threads, int use_dnnl, int bf16) {
         ctx->dnnl = dnnl_ctx_create(&ctx->scratch, bf16);
         be->name = bf16 ? "cpu-bf16" : "cpu";
     }
-    if (bf16 && !ctx->dnnl) die("--precision bf16 on the CPU runs through oneDNN, not cpu-blas");
 #else
     (void)use_dnnl;
     if (bf16)

@@ -45,13 +45,15 @@ static Backend *load_cuda(const char *precision) {
 #endif
 
 Backend *backend_create_precision(const char *name, const char *precision, int threads) {
-    /* "cpu" (oneDNN when built with it), "cpu-blas" (im2col + sgemm, for tests), "cpu:bf16" */
-    if (!strcmp(name, "cpu") || !strcmp(name, "cpu-blas") || !strncmp(name, "cpu:", 4)) {
-        const char *p = name[3] == ':' ? name + 4 : precision;
+    /* "cpu" (oneDNN when built with it), "cpu:bf16"; "cpu-blas" (im2col + sgemm) and "cpu-blas:bf16"
+     * (the CUDA backend's bf16 arithmetic emulated on it) are for tests */
+    const int blas = !strncmp(name, "cpu-blas", 8) && (name[8] == 0 || name[8] == ':');
+    if (!strcmp(name, "cpu") || !strncmp(name, "cpu:", 4) || blas) {
+        const char *sep = strchr(name, ':'), *p = sep ? sep + 1 : precision;
         if (p && strcmp(p, "fp32") && strcmp(p, "bf16"))
             die("--precision %s is not for the CPU; use fp32 (default) or bf16 there%s", p,
                 !strcmp(p, "tf32") ? " (tf32 is for --device cuda)" : "");
-        return backend_cpu_create(threads, strcmp(name, "cpu-blas") != 0, p && !strcmp(p, "bf16"));
+        return backend_cpu_create(threads, !blas, p && !strcmp(p, "bf16"));
     }
     if (!strncmp(name, "cuda", 4) && (name[4] == 0 || name[4] == ':')) {
         const char *p = name[4] == ':' ? name + 5 : precision;
