@@ -70,18 +70,12 @@ static void cudnn_check(cudnnStatus_t s, const char *what, const char *file, int
 
 typedef enum { PREC_TF32 = 0, PREC_FP32 = 1, PREC_BF16 = 2 } Prec;
 /* LAY_NHWCP: NHWC with channels padded with zeros to a multiple of 8 (pad8), which lets cuDNN use
- * its tensor-core kernels for the 1- and 3-channel image layers.
- * LAY_S2D (stride-2 convolutions): not a layout of the same convolution but an equal one. With x'
- * the big side padded by P, y[i] = sum over a < K of w[a] x'[2i + a], and a = 2p + q (q = 0, 1)
- * makes it a stride-1, unpadded convolution with a ceil(K/2) kernel over the space-to-depth form
- * of x' (x's four phases (q, r) as 4 Cx channels: s2d[b, u, v, (2q + r) Cx + c] = x'[c, b, 2u + q,
- * 2v + r]), in NHWC; y stays NHWC, the weights are rearranged to match (taps with 2p + q >= K
- * are zeros). For K = 4 it is the same arithmetic; for K = 5, 36 taps for 25. */
-typedef enum { LAY_CNHW = 0, LAY_NCHW = 1, LAY_NHWC = 2, LAY_NHWCP = 3, LAY_S2D = 4, LAY_COUNT = 5 } Layout;
+ * its tensor-core kernels for the 1- and 3-channel image layers */
+typedef enum { LAY_CNHW = 0, LAY_NCHW = 1, LAY_NHWC = 2, LAY_NHWCP = 3, LAY_COUNT = 4 } Layout;
 static inline int pad8(int C) { return (C + 7) / 8 * 8; }
 /* channels a layout stores for a C-channel tensor */
 static inline int lay_channels(Layout l, int C) { return l == LAY_NHWCP ? pad8(C) : C; }
-static inline int lay_nhwc(Layout l) { return l == LAY_NHWC || l == LAY_NHWCP; } /* not LAY_S2D: its own copies */
+static inline int lay_nhwc(Layout l) { return l == LAY_NHWC || l == LAY_NHWCP; }
 typedef enum { OP_FWD = 0, OP_BWD_DATA = 1, OP_BWD_FILTER = 2 } ConvOp;
 enum { ROLE_X = 0, ROLE_Y = 1, ROLE_W = 2, ROLE_T = 3, ROLE_COUNT = 4 }; /* ROLE_T: the (B, Cx*K*K) view of a full-size conv */
 
@@ -97,10 +91,8 @@ typedef struct {
 typedef struct {
     int B, Cx, Hx, Wx, Cy, Hy, Wy, K, S, P;
     cudnnTensorDescriptor_t xd[LAY_COUNT], yd[LAY_COUNT];
-    cudnnFilterDescriptor_t wd[4]; /* (Cy,Cx,K,K) for CNHW and NCHW; (Cy,K,K,Cx) for NHWC; padded for NHWCP;
-                                      (Cy,Kp,Kp,4Cx) for S2D */
-    cudnnConvolutionDescriptor_t cd[3], cd2[3]; /* per op; cd2: S2D's stride 1, no padding */
-    int s2d_ok, Kp, Hs, Ws; /* S2D: offered; its kernel, and x's space-to-depth size */
+    cudnnFilterDescriptor_t wd[3]; /* (Cy,Cx,K,K) for CNHW and NCHW; (Cy,K,K,Cx) for NHWC; padded for NHWCP */
+    cudnnConvolutionDescriptor_t cd[3];
     OpChoice op[3];
     char label[3][96]; /* profile names: "cudnn forward 64->128 ch 32x32 ..." */
 } ConvPlan;
@@ -131,7 +123,6 @@ typedef struct {
     int cudnn_only; /* DCGAN_CUDA_CUDNN_ONLY=1 (for comparison): full-size convolutions through cuDNN too */
     int no_pad;     /* DCGAN_CUDA_NO_PAD=1 (for comparison): the channel-padded layout is not offered */
     int no_reuse;   /* DCGAN_CUDA_NO_REUSE=1 (for comparison): a backward packs its shared operand twice */
-    int no_s2d;     /* DCGAN_CUDA_NO_S2D=1 (for comparison): the space-to-depth form is not offered */
     int force_layout; /* DCGAN_CUDA_LAYOUT=L (tests): layout L (0-3) wherever cuDNN supports it, else -1 */
     void **retired; /* outgrown scratch, freed at the end (graphs may hold it) */
     int nretired;
@@ -406,70 +397,6 @@ template <typename T> __global__ void k_acc_w(float *dw, const T *g, int nhwc, i
     }
 }
 
-/* ---- space-to-depth copies (LAY_S2D) ----
- * x (C, B, H, W) CNHW fp32 <-> s (B, Hs, Ws, 4C) NHWC: s[b, u, v, (2q + r) C + c] = x[c, b, 2u + q - P,
- * 2v + r - P], zero outside x. Tiles of 32 positions (u, v) x 32 channels c of one image b and phase
- * (q, r): grid (ceil(Hs Ws / 32), ceil(C / 32), 4 B), block (32, 8). Reads step by 2 along W,
- * writes are whole NHWC channel runs. */
-template <typename T> __global__ void k_pack_s2d(T *dst, const float *x, int C, int B, int H, int W, int P, int Hs, int Ws) {
-    __shared__ float tile[32][33];
-    const int b = blockIdx.z >> 2, qr = blockIdx.z & 3, q = qr >> 1, r = qr & 1;
-    const int n = Hs * Ws, pos0 = blockIdx.x * 32, c0 = blockIdx.y * 32;
-    for (int k = threadIdx.y; k < 32; k += 8) {
-        const int c = c0 + k, pos = pos0 + threadIdx.x;
-        float v = 0.0f;
-        if (c < C && pos < n) {
-            const int h = 2 * (pos / Ws) + q - P, w = 2 * (pos % Ws) + r - P;
-            if (h >= 0 && h < H && w >= 0 && w < W) v = x[(((size_t)c * B + b) * H + h) * W + w];
-        }
-        tile[k][threadIdx.x] = v;
-    }
-    __syncthreads();
-    for (int k = threadIdx.y; k < 32; k += 8) {
-        const int pos = pos0 + k, c = c0 + threadIdx.x;
-        if (c < C && pos < n) dst[((size_t)b * n + pos) * 4 * C + (size_t)qr * C + c] = from_f<T>(tile[threadIdx.x][k]);
-    }
-}
-
-/* the inverse: x = the phase slots of s that hold x's values (every value of x has one, see plan_get) */
-template <typename T> __global__ void k_unpack_s2d(float *x, const T *src, int C, int B, int H, int W, int P, int Hs, int Ws) {
-    __shared__ float tile[32][33];
-    const int b = blockIdx.z >> 2, qr = blockIdx.z & 3, q = qr >> 1, r = qr & 1;
-    const int n = Hs * Ws, pos0 = blockIdx.x * 32, c0 = blockIdx.y * 32;
-    for (int k = threadIdx.y; k < 32; k += 8) {
-        const int pos = pos0 + k, c = c0 + threadIdx.x;
-        if (c < C && pos < n) tile[k][threadIdx.x] = to_f(src[((size_t)b * n + pos) * 4 * C + (size_t)qr * C + c]);
-    }
-    __syncthreads();
-    for (int k = threadIdx.y; k < 32; k += 8) {
-        const int c = c0 + k, pos = pos0 + threadIdx.x;
-        if (c >= C || pos >= n) continue;
-        const int h = 2 * (pos / Ws) + q - P, w = 2 * (pos % Ws) + r - P;
-        if (h >= 0 && h < H && w >= 0 && w < W) x[(((size_t)c * B + b) * H + h) * W + w] = tile[threadIdx.x][k];
-    }
-}
-
-/* w (Cy, Cx, K, K) -> ws (Cy, Kp, Kp, 4Cx): ws[o, p, s, (2q + r) Cx + c] = w[o, c, 2p + q, 2s + r], 0 past K */
-template <typename T> __global__ void k_pack_w_s2d(T *dst, const float *w, int Cy, int Cx, int K, int Kp) {
-    const size_t n = (size_t)Cy * Kp * Kp * 4 * Cx;
-    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) {
-        const size_t ch = i % (4 * (size_t)Cx), t = i / (4 * (size_t)Cx), sx = t % Kp, t2 = t / Kp, py = t2 % Kp, o = t2 / Kp;
-        const int qr = (int)(ch / Cx), c = (int)(ch % Cx), a = 2 * (int)py + (qr >> 1), bb = 2 * (int)sx + (qr & 1);
-        dst[i] = from_f<T>(a < K && bb < K ? w[(((size_t)o * Cx + c) * K + a) * K + bb] : 0.0f);
-    }
-}
-
-/* dw (Cy, Cx, K, K) += g (Cy, Kp, Kp, 4Cx) at the slots k_pack_w_s2d fills (the zero taps dropped) */
-template <typename T> __global__ void k_acc_w_s2d(float *dw, const T *g, int Cy, int Cx, int K, int Kp) {
-    const size_t n = (size_t)Cy * Cx * K * K;
-    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) {
-        const int bb = (int)(i % K), a = (int)(i / K % K);
-        const size_t c = i / ((size_t)K * K) % Cx, o = i / ((size_t)K * K * Cx);
-        const size_t ch = (size_t)(2 * (a & 1) + (bb & 1)) * Cx + c;
-        dw[i] += to_f(g[((o * Kp + a / 2) * Kp + bb / 2) * 4 * Cx + ch]);
-    }
-}
-
 __global__ void k_to_bf16(__nv_bfloat16 *dst, const float *src, size_t n) {
     for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x)
         dst[i] = __float2bfloat16_rn(src[i]);
@@ -648,59 +575,37 @@ static ConvPlan *plan_get(CudaCtx *c, int B, int Cx, int Hx, int Wx, int Cy, int
     memset(p, 0, sizeof *p);
     p->B = B; p->Cx = Cx; p->Hx = Hx; p->Wx = Wx; p->Cy = Cy; p->Hy = Hy; p->Wy = Wy; p->K = K; p->S = S; p->P = P;
     const cudnnDataType_t t = dtype_of(c);
-    /* S2D: stride 2, and every x value in some phase slot (then each lands in exactly one) */
-    p->Kp = (K + 1) / 2;
-    p->Hs = Hy + p->Kp - 1;
-    p->Ws = Wy + p->Kp - 1;
-    p->s2d_ok = S == 2 && P + Hx <= 2 * p->Hs && P + Wx <= 2 * p->Ws;
     for (int l = 0; l < LAY_COUNT; l++) {
         CUDNN(cudnnCreateTensorDescriptor(&p->xd[l]));
         CUDNN(cudnnCreateTensorDescriptor(&p->yd[l]));
-        if (l == LAY_S2D) {
-            set_act_desc(p->xd[l], t, LAY_NHWC, 4 * Cx, B, p->Hs, p->Ws);
-            set_act_desc(p->yd[l], t, LAY_NHWC, Cy, B, Hy, Wy);
-            continue;
-        }
         set_act_desc(p->xd[l], t, (Layout)l, Cx, B, Hx, Wx);
         set_act_desc(p->yd[l], t, (Layout)l, Cy, B, Hy, Wy);
     }
-    for (int f = 0; f < 4; f++) {
+    for (int f = 0; f < 3; f++) {
         CUDNN(cudnnCreateFilterDescriptor(&p->wd[f]));
-        if (f == 3) CUDNN(cudnnSetFilter4dDescriptor(p->wd[f], t, CUDNN_TENSOR_NHWC, Cy, 4 * Cx, p->Kp, p->Kp));
-        else CUDNN(cudnnSetFilter4dDescriptor(p->wd[f], t, f ? CUDNN_TENSOR_NHWC : CUDNN_TENSOR_NCHW, f == 2 ? pad8(Cy) : Cy,
-                                              f == 2 ? pad8(Cx) : Cx, K, K));
+        CUDNN(cudnnSetFilter4dDescriptor(p->wd[f], t, f ? CUDNN_TENSOR_NHWC : CUDNN_TENSOR_NCHW, f == 2 ? pad8(Cy) : Cy,
+                                         f == 2 ? pad8(Cx) : Cx, K, K));
     }
     for (int o = 0; o < 3; o++) {
         CUDNN(cudnnCreateConvolutionDescriptor(&p->cd[o]));
         CUDNN(cudnnSetConvolution2dDescriptor(p->cd[o], P, P, S, S, 1, 1, CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT));
-        CUDNN(cudnnCreateConvolutionDescriptor(&p->cd2[o]));
-        CUDNN(cudnnSetConvolution2dDescriptor(p->cd2[o], 0, 0, 1, 1, 1, 1, CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT));
     }
     int n, h, w, ch;
     CUDNN(cudnnGetConvolution2dForwardOutputDim(p->cd[0], p->xd[0], p->wd[0], &n, &ch, &h, &w));
     DCGAN_CHECK(n == B && ch == Cy && h == Hy && w == Wy, "cuda: convolution shape mismatch (%d %d %d %d vs %d %d %d %d)",
                 n, ch, h, w, B, Cy, Hy, Wy);
-    if (p->s2d_ok) {
-        CUDNN(cudnnGetConvolution2dForwardOutputDim(p->cd2[0], p->xd[LAY_S2D], p->wd[3], &n, &ch, &h, &w));
-        DCGAN_CHECK(n == B && ch == Cy && h == Hy && w == Wy, "cuda: space-to-depth shape mismatch (%d %d %d %d vs %d %d %d %d)",
-                    n, ch, h, w, B, Cy, Hy, Wy);
-    }
     return p;
 }
 
-#define WD(p, l) ((p)->wd[(l) == LAY_S2D ? 3 : (l) == LAY_NHWCP ? 2 : (l) == LAY_NHWC])
-#define CD(p, l, o) ((l) == LAY_S2D ? (p)->cd2[o] : (p)->cd[o])
+#define WD(p, l) ((p)->wd[(l) == LAY_NHWCP ? 2 : (l) == LAY_NHWC])
 
 static void plan_destroy(ConvPlan *p) {
     for (int l = 0; l < LAY_COUNT; l++) {
         cudnnDestroyTensorDescriptor(p->xd[l]);
         cudnnDestroyTensorDescriptor(p->yd[l]);
     }
-    for (int f = 0; f < 4; f++) cudnnDestroyFilterDescriptor(p->wd[f]);
-    for (int o = 0; o < 3; o++) {
-        cudnnDestroyConvolutionDescriptor(p->cd[o]);
-        cudnnDestroyConvolutionDescriptor(p->cd2[o]);
-    }
+    for (int f = 0; f < 3; f++) cudnnDestroyFilterDescriptor(p->wd[f]);
+    for (int o = 0; o < 3; o++) cudnnDestroyConvolutionDescriptor(p->cd[o]);
 }
 
 /* Seconds a call in this layout spends on copies besides cuDNN's own work (layout or precision
@@ -708,7 +613,7 @@ static void plan_destroy(ConvPlan *p) {
 static double copy_cost(const CudaCtx *c, const ConvPlan *p, Layout lay) {
     const double xs = (double)p->Cx * p->B * p->Hx * p->Wx, ys = (double)p->Cy * p->B * p->Hy * p->Wy;
     if (lay == LAY_CNHW && c->prec != PREC_BF16) return 0.0;
-    const int kernels = (lay_nhwc(lay) || lay == LAY_S2D || c->prec == PREC_BF16) ? 3 : 2;
+    const int kernels = (lay_nhwc(lay) || c->prec == PREC_BF16) ? 3 : 2;
     const double xp = (double)lay_channels(lay, p->Cx) / p->Cx, yp = (double)lay_channels(lay, p->Cy) / p->Cy;
     return (xs * (4.0 + xp * elem_bytes(c)) + ys * (4.0 + yp * elem_bytes(c))) / 2e12 + kernels * 3e-6; /* read fp32 + write the copy */
 }
@@ -717,7 +622,6 @@ static double copy_cost(const CudaCtx *c, const ConvPlan *p, Layout lay) {
  * tiled NHWC copies apply), a forced layout alone where it is offered */
 static int layout_offered(const CudaCtx *c, const ConvPlan *p, Layout l) {
     if (l == LAY_NHWCP && (c->no_pad || (p->Cx % 8 == 0 && p->Cy % 8 == 0) || p->B > 65535)) return 0;
-    if (l == LAY_S2D && (c->no_s2d || !p->s2d_ok || 4 * p->B > 65535)) return 0; /* grid z: 4 B */
     return 1;
 }
 
@@ -736,7 +640,7 @@ static void choose(CudaCtx *c, ConvPlan *p, ConvOp o) {
         /* DCGAN_CUDA_LAYOUT (tests): first only the forced layout; all of them if it has no algorithm */
         if (pass == 0 && c->force_layout >= 0 && l != c->force_layout) continue;
         if (pass == 1 && c->force_layout < 0) break;
-        CUDNN(cudnnSetConvolutionMathType(CD(p, l, o), want));
+        CUDNN(cudnnSetConvolutionMathType(p->cd[o], want));
         const int N = 16;
         int got = 0;
         cudnnStatus_t st;
@@ -748,15 +652,15 @@ static void choose(CudaCtx *c, ConvPlan *p, ConvOp o) {
         cudnnStatus_t sts[N];
         if (o == OP_FWD) {
             cudnnConvolutionFwdAlgoPerf_t r[N];
-            st = cudnnFindConvolutionForwardAlgorithm(c->dnn, p->xd[l], WD(p, l), CD(p, l, o), p->yd[l], N, &got, r);
+            st = cudnnFindConvolutionForwardAlgorithm(c->dnn, p->xd[l], WD(p, l), p->cd[o], p->yd[l], N, &got, r);
             for (int i = 0; i < got; i++) { times[i] = r[i].time; algos[i] = r[i].algo; maths[i] = r[i].mathType; mems[i] = r[i].memory; det[i] = r[i].determinism == CUDNN_DETERMINISTIC; sts[i] = r[i].status; }
         } else if (o == OP_BWD_DATA) {
             cudnnConvolutionBwdDataAlgoPerf_t r[N];
-            st = cudnnFindConvolutionBackwardDataAlgorithm(c->dnn, WD(p, l), p->yd[l], CD(p, l, o), p->xd[l], N, &got, r);
+            st = cudnnFindConvolutionBackwardDataAlgorithm(c->dnn, WD(p, l), p->yd[l], p->cd[o], p->xd[l], N, &got, r);
             for (int i = 0; i < got; i++) { times[i] = r[i].time; algos[i] = r[i].algo; maths[i] = r[i].mathType; mems[i] = r[i].memory; det[i] = r[i].determinism == CUDNN_DETERMINISTIC; sts[i] = r[i].status; }
         } else {
             cudnnConvolutionBwdFilterAlgoPerf_t r[N];
-            st = cudnnFindConvolutionBackwardFilterAlgorithm(c->dnn, p->xd[l], p->yd[l], CD(p, l, o), WD(p, l), N, &got, r);
+            st = cudnnFindConvolutionBackwardFilterAlgorithm(c->dnn, p->xd[l], p->yd[l], p->cd[o], WD(p, l), N, &got, r);
             for (int i = 0; i < got; i++) { times[i] = r[i].time; algos[i] = r[i].algo; maths[i] = r[i].mathType; mems[i] = r[i].memory; det[i] = r[i].determinism == CUDNN_DETERMINISTIC; sts[i] = r[i].status; }
         }
         if (st != CUDNN_STATUS_SUCCESS) continue; /* this layout is not supported for this op */
@@ -778,17 +682,17 @@ static void choose(CudaCtx *c, ConvPlan *p, ConvOp o) {
             c->prec == PREC_FP32 ? " in strict fp32; try --precision tf32" : "");
     /* strict fp32 runs with FMA math, which rules out TF32 even where cuDNN's default would allow it */
     if (c->prec == PREC_FP32) best.math = CUDNN_FMA_MATH;
-    CUDNN(cudnnSetConvolutionMathType(CD(p, best.layout, o), best.math));
+    CUDNN(cudnnSetConvolutionMathType(p->cd[o], best.math));
     grow(c, &c->ws, &c->ws_bytes, best.ws ? best.ws : 1);
     p->op[o] = best;
     c->prof_skip = 1;
     {
-        static const char *ops[3] = {"forward", "bwd-data", "bwd-filter"}, *lays[5] = {"CNHW", "NCHW", "NHWC", "NHWC-pad8", "S2D"};
+        static const char *ops[3] = {"forward", "bwd-data", "bwd-filter"}, *lays[4] = {"CNHW", "NCHW", "NHWC", "NHWC-pad8"};
         snprintf(p->label[o], sizeof p->label[o], "cudnn %s %d->%d ch %dx%d k%d s%d b%d %s", ops[o], p->Cx, p->Cy, p->Hx,
                  p->Wx, p->K, p->S, p->B, lays[best.layout]);
     }
     if (c->verbose) {
-        static const char *ops[3] = {"forward", "backward-data", "backward-filter"}, *lays[5] = {"CNHW", "NCHW", "NHWC", "NHWC-pad8", "S2D"};
+        static const char *ops[3] = {"forward", "backward-data", "backward-filter"}, *lays[4] = {"CNHW", "NCHW", "NHWC", "NHWC-pad8"};
         char others[160] = "";
         for (int l = 0, k = 0; l < LAY_COUNT; l++)
             if (lay_t[l] >= 0 && l != (int)best.layout)
@@ -849,51 +753,6 @@ static const void *prep_w(CudaCtx *c, const ConvPlan *p, const float *w, Layout 
         k_pack_w<__nv_bfloat16><<<grid_for(n, 256, c->nsm), 256, 0, c->stream>>>((__nv_bfloat16 *)dst, w, nhwc, p->Cy, p->Cx, KK, Cys, Cxs);
     else
         k_pack_w<float><<<grid_for(n, 256, c->nsm), 256, 0, c->stream>>>((float *)dst, w, nhwc, p->Cy, p->Cx, KK, Cys, Cxs);
-    KCHECK();
-    return dst;
-}
-
-/* ---- an operand of plan p's op in layout l: x (role X) or y (role Y), through the copies above, or
- * in LAY_S2D x as its space-to-depth form and y as NHWC ---- */
-static dim3 s2d_grid(const ConvPlan *p) {
-    return dim3((unsigned)((p->Hs * p->Ws + 31) / 32), (unsigned)((p->Cx + 31) / 32), (unsigned)(4 * p->B));
-}
-static const void *act_in(CudaCtx *c, const ConvPlan *p, int role, const float *src, Layout l) {
-    const int y = role == ROLE_Y;
-    if (l != LAY_S2D) return prep_act(c, role, src, l, y ? p->Cy : p->Cx, p->B, y ? p->Hy * p->Wy : p->Hx * p->Wx);
-    if (y) return prep_act(c, role, src, LAY_NHWC, p->Cy, p->B, p->Hy * p->Wy);
-    void *dst = grow(c, &c->slot[role], &c->slot_bytes[role], (size_t)4 * p->Cx * p->B * p->Hs * p->Ws * elem_bytes(c));
-    if (c->prec == PREC_BF16)
-        k_pack_s2d<__nv_bfloat16><<<s2d_grid(p), dim3(32, 8), 0, c->stream>>>((__nv_bfloat16 *)dst, src, p->Cx, p->B, p->Hx, p->Wx, p->P, p->Hs, p->Ws);
-    else
-        k_pack_s2d<float><<<s2d_grid(p), dim3(32, 8), 0, c->stream>>>((float *)dst, src, p->Cx, p->B, p->Hx, p->Wx, p->P, p->Hs, p->Ws);
-    KCHECK();
-    return dst;
-}
-static void *act_out(CudaCtx *c, const ConvPlan *p, int role, float *dst, Layout l) {
-    const int y = role == ROLE_Y;
-    if (l != LAY_S2D) return out_act(c, role, dst, l, y ? p->Cy : p->Cx, p->B, y ? p->Hy * p->Wy : p->Hx * p->Wx);
-    if (y) return out_act(c, role, dst, LAY_NHWC, p->Cy, p->B, p->Hy * p->Wy);
-    return grow(c, &c->slot[role], &c->slot_bytes[role], (size_t)4 * p->Cx * p->B * p->Hs * p->Ws * elem_bytes(c));
-}
-static void act_finish(CudaCtx *c, const ConvPlan *p, int role, float *dst, Layout l) {
-    const int y = role == ROLE_Y;
-    if (l != LAY_S2D) { finish_act(c, role, dst, l, y ? p->Cy : p->Cx, p->B, y ? p->Hy * p->Wy : p->Hx * p->Wx); return; }
-    if (y) { finish_act(c, role, dst, LAY_NHWC, p->Cy, p->B, p->Hy * p->Wy); return; }
-    if (c->prec == PREC_BF16)
-        k_unpack_s2d<__nv_bfloat16><<<s2d_grid(p), dim3(32, 8), 0, c->stream>>>(dst, (const __nv_bfloat16 *)c->slot[role], p->Cx, p->B, p->Hx, p->Wx, p->P, p->Hs, p->Ws);
-    else
-        k_unpack_s2d<float><<<s2d_grid(p), dim3(32, 8), 0, c->stream>>>(dst, (const float *)c->slot[role], p->Cx, p->B, p->Hx, p->Wx, p->P, p->Hs, p->Ws);
-    KCHECK();
-}
-static const void *weights_in(CudaCtx *c, const ConvPlan *p, const float *w, Layout l) {
-    if (l != LAY_S2D) return prep_w(c, p, w, l);
-    const size_t n = (size_t)p->Cy * p->Kp * p->Kp * 4 * p->Cx;
-    void *dst = grow(c, &c->slot[ROLE_W], &c->slot_bytes[ROLE_W], n * elem_bytes(c));
-    if (c->prec == PREC_BF16)
-        k_pack_w_s2d<__nv_bfloat16><<<grid_for(n, 256, c->nsm), 256, 0, c->stream>>>((__nv_bfloat16 *)dst, w, p->Cy, p->Cx, p->K, p->Kp);
-    else
-        k_pack_w_s2d<float><<<grid_for(n, 256, c->nsm), 256, 0, c->stream>>>((float *)dst, w, p->Cy, p->Cx, p->K, p->Kp);
     KCHECK();
     return dst;
 }
@@ -1015,15 +874,15 @@ static void conv_fwd(CudaCtx *c, ConvPlan *p, float *y, const float *x, const fl
     if (!p->op[OP_FWD].chosen) choose(c, p, OP_FWD);
     const OpChoice *ch = &p->op[OP_FWD];
     const Layout l = ch->layout;
-    const void *xs = x_packed ? x_packed : act_in(c, p, ROLE_X, x, l);
-    const void *ws = weights_in(c, p, w, l);
-    void *ys = act_out(c, p, ROLE_Y, y, l);
+    const void *xs = x_packed ? x_packed : prep_act(c, ROLE_X, x, l, p->Cx, p->B, p->Hx * p->Wx);
+    const void *ws = prep_w(c, p, w, l);
+    void *ys = out_act(c, ROLE_Y, y, l, p->Cy, p->B, p->Hy * p->Wy);
     const float one = 1.0f, zero = 0.0f;
     prof_mark(c, 2);
-    CUDNN(cudnnConvolutionForward(c->dnn, &one, p->xd[l], xs, WD(p, l), ws, CD(p, l, OP_FWD), (cudnnConvolutionFwdAlgo_t)ch->algo,
+    CUDNN(cudnnConvolutionForward(c->dnn, &one, p->xd[l], xs, WD(p, l), ws, p->cd[OP_FWD], (cudnnConvolutionFwdAlgo_t)ch->algo,
                                   c->ws, ch->ws, &zero, p->yd[l], ys));
     prof_add(c, 2, p->label[OP_FWD]);
-    act_finish(c, p, ROLE_Y, y, l);
+    finish_act(c, ROLE_Y, y, l, p->Cy, p->B, p->Hy * p->Wy);
 }
 
 /* x = conv^T(y, w) (the gradient of conv with respect to its input). y_packed: y already in the
@@ -1033,15 +892,15 @@ static void conv_bwd_data(CudaCtx *c, ConvPlan *p, float *x, const float *y, con
     if (!p->op[OP_BWD_DATA].chosen) choose(c, p, OP_BWD_DATA);
     const OpChoice *ch = &p->op[OP_BWD_DATA];
     const Layout l = ch->layout;
-    const void *ys = y_packed ? y_packed : act_in(c, p, ROLE_Y, y, l);
-    const void *ws = weights_in(c, p, w, l);
-    void *xs = act_out(c, p, ROLE_X, x, l);
+    const void *ys = y_packed ? y_packed : prep_act(c, ROLE_Y, y, l, p->Cy, p->B, p->Hy * p->Wy);
+    const void *ws = prep_w(c, p, w, l);
+    void *xs = out_act(c, ROLE_X, x, l, p->Cx, p->B, p->Hx * p->Wx);
     const float one = 1.0f, zero = 0.0f;
     prof_mark(c, 2);
-    CUDNN(cudnnConvolutionBackwardData(c->dnn, &one, WD(p, l), ws, p->yd[l], ys, CD(p, l, OP_BWD_DATA),
+    CUDNN(cudnnConvolutionBackwardData(c->dnn, &one, WD(p, l), ws, p->yd[l], ys, p->cd[OP_BWD_DATA],
                                        (cudnnConvolutionBwdDataAlgo_t)ch->algo, c->ws, ch->ws, &zero, p->xd[l], xs));
     prof_add(c, 2, p->label[OP_BWD_DATA]);
-    act_finish(c, p, ROLE_X, x, l);
+    finish_act(c, ROLE_X, x, l, p->Cx, p->B, p->Hx * p->Wx);
 }
 
 /* dw += correlation of x with dy. Returns in *xs_out / *ys_out x and dy as cuDNN read them (in
@@ -1055,34 +914,26 @@ static void conv_bwd_filter(CudaCtx *c, ConvPlan *p, float *dw, const float *x, 
     if (!p->op[OP_BWD_FILTER].chosen) choose(c, p, OP_BWD_FILTER);
     const OpChoice *ch = &p->op[OP_BWD_FILTER];
     const Layout l = ch->layout;
-    const void *xs = act_in(c, p, ROLE_X, x, l);
-    const void *ys = act_in(c, p, ROLE_Y, dy, l);
+    const void *xs = prep_act(c, ROLE_X, x, l, p->Cx, p->B, p->Hx * p->Wx);
+    const void *ys = prep_act(c, ROLE_Y, dy, l, p->Cy, p->B, p->Hy * p->Wy);
     if (xs_out) *xs_out = xs;
     if (ys_out) *ys_out = ys;
-    const int KK = p->K * p->K, nhwc = lay_nhwc(l), s2d = l == LAY_S2D;
-    const size_t wn = s2d ? (size_t)p->Cy * p->Kp * p->Kp * 4 * p->Cx : (size_t)lay_channels(l, p->Cy) * lay_channels(l, p->Cx) * KK;
+    const int KK = p->K * p->K, nhwc = lay_nhwc(l);
+    const size_t wn = (size_t)lay_channels(l, p->Cy) * lay_channels(l, p->Cx) * KK;
     const float one = 1.0f, zero = 0.0f;
-    if (c->prec != PREC_BF16 && !nhwc && !s2d) { /* accumulates in place */
+    if (c->prec != PREC_BF16 && !nhwc) { /* accumulates in place */
         prof_mark(c, 2);
-        CUDNN(cudnnConvolutionBackwardFilter(c->dnn, &one, p->xd[l], xs, p->yd[l], ys, CD(p, l, OP_BWD_FILTER),
+        CUDNN(cudnnConvolutionBackwardFilter(c->dnn, &one, p->xd[l], xs, p->yd[l], ys, p->cd[OP_BWD_FILTER],
                                              (cudnnConvolutionBwdFilterAlgo_t)ch->algo, c->ws, ch->ws, &one, WD(p, l), dw));
         prof_add(c, 2, p->label[OP_BWD_FILTER]);
         return;
     }
     void *tmp = grow(c, &c->slot[ROLE_W], &c->slot_bytes[ROLE_W], wn * elem_bytes(c));
     prof_mark(c, 2);
-    CUDNN(cudnnConvolutionBackwardFilter(c->dnn, &one, p->xd[l], xs, p->yd[l], ys, CD(p, l, OP_BWD_FILTER),
+    CUDNN(cudnnConvolutionBackwardFilter(c->dnn, &one, p->xd[l], xs, p->yd[l], ys, p->cd[OP_BWD_FILTER],
                                          (cudnnConvolutionBwdFilterAlgo_t)ch->algo, c->ws, ch->ws, &zero, WD(p, l), tmp));
     prof_add(c, 2, p->label[OP_BWD_FILTER]);
     const size_t an = (size_t)p->Cy * p->Cx * KK, Cxs = lay_channels(l, p->Cx);
-    if (s2d) {
-        if (c->prec == PREC_BF16)
-            k_acc_w_s2d<__nv_bfloat16><<<grid_for(an, 256, c->nsm), 256, 0, c->stream>>>(dw, (const __nv_bfloat16 *)tmp, p->Cy, p->Cx, p->K, p->Kp);
-        else
-            k_acc_w_s2d<float><<<grid_for(an, 256, c->nsm), 256, 0, c->stream>>>(dw, (const float *)tmp, p->Cy, p->Cx, p->K, p->Kp);
-        KCHECK();
-        return;
-    }
     if (c->prec == PREC_BF16)
         k_acc_w<__nv_bfloat16><<<grid_for(an, 256, c->nsm), 256, 0, c->stream>>>(dw, (const __nv_bfloat16 *)tmp, nhwc, p->Cy, p->Cx, KK, (int)Cxs);
     else
@@ -1776,7 +1627,6 @@ extern "C" __attribute__((visibility("default"))) Backend *backend_cuda_create(c
     c->cudnn_only = env_on("DCGAN_CUDA_CUDNN_ONLY");
     c->no_pad = env_on("DCGAN_CUDA_NO_PAD");
     c->no_reuse = env_on("DCGAN_CUDA_NO_REUSE");
-    c->no_s2d = env_on("DCGAN_CUDA_NO_S2D");
     c->force_layout = getenv("DCGAN_CUDA_LAYOUT") ? atoi(getenv("DCGAN_CUDA_LAYOUT")) : -1;
     if (c->force_layout >= LAY_COUNT) c->force_layout = -1;
     c->prof_warm_adam = getenv("DCGAN_CUDA_PROFILE_SKIP") ? atol(getenv("DCGAN_CUDA_PROFILE_SKIP")) : 0;
