@@ -6,8 +6,8 @@ that both see the same machine state. Prints a table of medians and the speed an
 usage: /usr/bin/python3 bench/compare_cpu.py [--rounds 3] [--threads 2] [--configs mnist32,dcgan64,seed64,seed128] [--bf16]
 
 PyTorch uses Debian's python3-torch with OpenBLAS as its BLAS. Debian installs OpenBLAS in a
-pthread and an OpenMP flavour; PyTorch is run with each and the faster one is kept, so that the
-comparison is against PyTorch at its best on this machine.
+pthread and an OpenMP flavour; PyTorch is run with each that is installed and the faster one is
+kept, so that the comparison is against PyTorch at its best on this machine.
 
 --bf16 adds, in the same rounds, `dcgan bench --precision bf16` (oneDNN's convolutions in bf16) and
 PyTorch under torch.autocast(bfloat16), and a second table for them.
@@ -105,8 +105,9 @@ def main():
     print("| config | dcgan images/s | PyTorch images/s (best BLAS) | speed ratio | PyTorch, other BLAS | dcgan GFLOP/s (of sgemm peak) | dcgan peak RSS MB | PyTorch peak RSS MB | memory ratio |")
     print("|---|---|---|---|---|---|---|---|---|")
     for (name, oi, ti, orss, trss, b, gf, wi, wb) in rows:
-        print("| %s | %.1f | %.1f (%s) | %.2fx | %.1f (%s): %.2fx | %.0f (%.0f%%) | %.0f | %.0f | %.2f |" % (
-            name, oi, ti, b, oi / ti, wi, wb, oi / wi, gf, 100 * gf / peak, orss, trss, orss / trss))
+        other = "%.1f (%s): %.2fx" % (wi, wb, oi / wi) if len(blas) > 1 else "- (one OpenBLAS installed)"
+        print("| %s | %.1f | %.1f (%s) | %.2fx | %s | %.0f (%.0f%%) | %.0f | %.0f | %.2f |" % (
+            name, oi, ti, b, oi / ti, other, gf, 100 * gf / peak, orss, trss, orss / trss))
     print()
     print("OpenBLAS sgemm 2048^3 with %d threads on this machine: %.1f GFLOP/s (median of the rounds)" % (a.threads, peak))
     if rows16:
