@@ -1,7 +1,8 @@
 /* cpu.c: the CPU backend. Convolutions are im2col / col2im + OpenBLAS sgemm over the whole batch
  * (batch chunks bound the scratch memory); everything else is plain C loops split across OpenMP
  * threads. Every reduction has a fixed order per output element, so results depend only on the
- * inputs and the thread count. See ops.h for the layout and gradient conventions. */
+ * inputs and the thread count. See ops.h for the layout and gradient conventions. As cpu-blas:bf16
+ * (for test_cuda) it emulates the CUDA backend's bf16 arithmetic (see "emulated" below). */
 #include "../ops/ops.h"
 #include "../core/util.h"
 #include "../core/ctr_rng.h"
@@ -136,14 +137,14 @@ static void add_bias_rows(float *out, const float *bias, int rows, int cols) {
 }
 
 static void cpu_linear_forward_f32(Backend *be, float *out, const float *in, const float *w, const float *bias,
-                               int B, int Ni, int No) {
+                                   int B, int Ni, int No) {
     (void)be;
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, B, No, Ni, 1.0f, in, Ni, w, Ni, 0.0f, out, No);
     if (bias) add_bias_rows(out, bias, B, No);
 }
 
 static void cpu_linear_backward_f32(Backend *be, float *din, float *dw, float *dbias, const float *dout,
-                                const float *in, const float *w, int B, int Ni, int No) {
+                                    const float *in, const float *w, int B, int Ni, int No) {
     (void)be;
     if (din) cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, Ni, No, 1.0f, dout, No, w, Ni, 0.0f, din, Ni);
     if (dw) cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, No, Ni, B, 1.0f, dout, No, in, Ni, 1.0f, dw, Ni);
@@ -345,7 +346,7 @@ static void dense_convt_backward(Backend *be, float *din, float *dw, const float
  * conv2d: out (Co, B*Ho*Wo) = W (Co, Ci*K*K) x col (Ci*K*K, B*Ho*Wo) */
 
 static void cpu_conv2d_forward_f32(Backend *be, float *out, const float *in, const float *w, const float *bias,
-                               const ConvShape *s) {
+                                   const ConvShape *s) {
     if (conv_is_dense(s)) { dense_conv_forward(be, out, in, w, bias, s); return; }
 #ifdef DCGAN_HAVE_DNNL
     if (dnnl_of(be)) {
@@ -376,7 +377,7 @@ static void cpu_conv2d_forward_f32(Backend *be, float *out, const float *in, con
 }
 
 static void cpu_conv2d_backward_f32(Backend *be, float *din, float *dw, float *dbias, const float *dout,
-                                const float *in, const float *w, const ConvShape *s) {
+                                    const float *in, const float *w, const ConvShape *s) {
     const int kk = s->Ci * s->K * s->K, hw = s->Ho * s->Wo;
     const int N = s->B * hw;
     const size_t wn = (size_t)s->Co * kk;
@@ -426,7 +427,7 @@ static void cpu_conv2d_backward_f32(Backend *be, float *din, float *dw, float *d
  * conv_transpose2d: col (Co*K*K, B*Hi*Wi) = W^T x in, then col2im onto the large output. */
 
 static void cpu_convt_forward_f32(Backend *be, float *out, const float *in, const float *w, const float *bias,
-                              const ConvShape *s) {
+                                  const ConvShape *s) {
     if (convt_is_dense(s)) { dense_convt_forward(be, out, in, w, bias, s); return; }
 #ifdef DCGAN_HAVE_DNNL
     if (dnnl_of(be) && s->Co > FEW_CHANNELS) { /* oneDNN's backward-data is slow for few channels */
@@ -457,7 +458,7 @@ static void cpu_convt_forward_f32(Backend *be, float *out, const float *in, cons
 }
 
 static void cpu_convt_backward_f32(Backend *be, float *din, float *dw, float *dbias, const float *dout,
-                               const float *in, const float *w, const ConvShape *s) {
+                                   const float *in, const float *w, const ConvShape *s) {
     const int kk = s->Co * s->K * s->K, hw = s->Hi * s->Wi;
     const int Nin = s->B * hw;
     const size_t wn = (size_t)s->Ci * kk;
@@ -505,15 +506,20 @@ static void cpu_convt_backward_f32(Backend *be, float *din, float *dw, float *db
 
 static int emulating(Backend *be) { return ((CpuCtx *)be->ctx)->bf16_emulate; }
 
-/* x (n) rounded to bf16 into the emulation's buffer k */
-static const float *emu_rounded(Backend *be, int k, const float *x, size_t n) {
+/* the emulation's buffer k, for n floats */
+static float *emu_buf(Backend *be, int k, size_t n) {
     CpuCtx *c = be->ctx;
     if (n > c->emu_cap[k]) {
         free(c->emu[k]);
         c->emu[k] = xmalloc(n * sizeof(float));
         c->emu_cap[k] = n;
     }
-    float *y = c->emu[k];
+    return c->emu[k];
+}
+
+/* x (n) rounded to bf16 into the emulation's buffer k */
+static const float *emu_rounded(Backend *be, int k, const float *x, size_t n) {
+    float *y = emu_buf(be, k, n);
     #pragma omp parallel for schedule(static)
     for (size_t i = 0; i < n; i++) y[i] = bf16_round(x[i]);
     return y;
@@ -524,16 +530,11 @@ static void round_in_place(float *x, size_t n) {
     for (size_t i = 0; i < n; i++) x[i] = bf16_round(x[i]);
 }
 
-/* dw (n) += a weight-gradient term computed by grad(term) into zeros and rounded to bf16 first */
+/* a zeroed buffer for one call's weight gradient, which add_rounded then adds, rounded, to dw */
 static float *emu_term(Backend *be, size_t n) {
-    CpuCtx *c = be->ctx;
-    if (n > c->emu_cap[3]) {
-        free(c->emu[3]);
-        c->emu[3] = xmalloc(n * sizeof(float));
-        c->emu_cap[3] = n;
-    }
-    memset(c->emu[3], 0, n * sizeof(float));
-    return c->emu[3];
+    float *t = emu_buf(be, 3, n);
+    memset(t, 0, n * sizeof(float));
+    return t;
 }
 static void add_rounded(float *dw, const float *t, size_t n) {
     #pragma omp parallel for schedule(static)
