@@ -41,39 +41,40 @@ static float *host_copy(Backend *be, const float *dev, size_t n) {
     return h;
 }
 
-/* Compares every tensor of two nets (parameters and running statistics). */
-static void compare_nets(const char *what, Backend *bc, const Net *nc, Backend *bg, const Net *ng, double tol) {
-    float *pc = host_copy(bc, nc->params, nc->nparams), *pg = host_copy(bg, ng->params, ng->nparams);
-    float *bc_ = host_copy(bc, nc->buffers, nc->nbuf), *bg_ = host_copy(bg, ng->buffers, ng->nbuf);
-    char name[160];
-    for (int i = 0; i < nc->ntensors; i++) {
-        const TensorSpec *s = &nc->tensor[i];
-        snprintf(name, sizeof name, "%s %s", what, s->name);
-        fx_check(name, pg + s->offset, pc + s->offset, s->numel, tol);
+/* The tensors `spec` (n of them) of a flat block of `total` values, as bgot holds it (got) against
+ * as bref holds it (ref): with check, one fx_check per tensor, named "what name". Returns the
+ * largest ||got - ref|| / ||ref|| and adds to *over (if given) how many exceed tol. */
+static double compare_block(const char *what, Backend *bref, const float *ref, Backend *bgot, const float *got,
+                            size_t total, const TensorSpec *spec, int n, double tol, int check, int *over) {
+    float *r = host_copy(bref, ref, total), *g = host_copy(bgot, got, total);
+    char name[200];
+    double worst = 0.0;
+    for (int i = 0; i < n; i++) {
+        const TensorSpec *t = &spec[i];
+        if (check) {
+            snprintf(name, sizeof name, "%s %s", what, t->name);
+            fx_check(name, g + t->offset, r + t->offset, t->numel, tol);
+        }
+        const double e = fx_rel_err(g + t->offset, r + t->offset, t->numel);
+        worst = fmax(worst, e);
+        if (over) *over += e > tol;
     }
-    for (int i = 0; i < nc->nbuffers; i++) {
-        const TensorSpec *s = &nc->buffer[i];
-        snprintf(name, sizeof name, "%s %s", what, s->name);
-        fx_check(name, bg_ + s->offset, bc_ + s->offset, s->numel, tol);
-    }
-    free(pc); free(pg); free(bc_); free(bg_);
+    free(r); free(g);
+    return worst;
 }
 
-/* The largest ||a - b|| / ||b|| over the tensors of two nets on two backends, and how many exceed tol */
+/* Checks every tensor of two nets (parameters and running statistics): ng on bg against nc on bc. */
+static void compare_nets(const char *what, Backend *bc, const Net *nc, Backend *bg, const Net *ng, double tol) {
+    compare_block(what, bc, nc->params, bg, ng->params, nc->nparams, nc->tensor, nc->ntensors, tol, 1, NULL);
+    compare_block(what, bc, nc->buffers, bg, ng->buffers, nc->nbuf, nc->buffer, nc->nbuffers, tol, 1, NULL);
+}
+
+/* The largest ||a - b|| / ||b|| over the tensors of two nets on two backends, unchecked; adds to
+ * *over how many exceed tol and to *count how many there are */
 static double worst_rel(Backend *ba, const Net *na, Backend *bb, const Net *nb, double tol, int *over, int *count) {
-    float *pa = host_copy(ba, na->params, na->nparams), *pb = host_copy(bb, nb->params, nb->nparams);
-    float *qa = host_copy(ba, na->buffers, na->nbuf), *qb = host_copy(bb, nb->buffers, nb->nbuf);
-    double worst = 0.0;
-    for (int i = 0; i < na->ntensors + na->nbuffers; i++) {
-        const int buf = i >= na->ntensors;
-        const TensorSpec *t = buf ? &na->buffer[i - na->ntensors] : &na->tensor[i];
-        const double r = fx_rel_err((buf ? qa : pa) + t->offset, (buf ? qb : pb) + t->offset, t->numel);
-        worst = fmax(worst, r);
-        *over += r > tol;
-        (*count)++;
-    }
-    free(pa); free(pb); free(qa); free(qb);
-    return worst;
+    *count += na->ntensors + na->nbuffers;
+    return fmax(compare_block(NULL, bb, nb->params, ba, na->params, na->nparams, na->tensor, na->ntensors, tol, 0, over),
+                compare_block(NULL, bb, nb->buffers, ba, na->buffers, na->nbuf, na->buffer, na->nbuffers, tol, 0, over));
 }
 
 static void same_bits(const char *what, Backend *be, const Net *a, const Net *b) {
@@ -99,21 +100,11 @@ static void compare_stats(const char *what, const StepStats *a, const StepStats 
     }
 }
 
-/* Compares the gradient tensors of two nets (as their last update left them); check 0: only
- * returns the largest ||gpu - cpu|| / ||cpu|| */
+/* The gradient tensors of two nets as their last update left them (check: fx_check each); returns
+ * the largest ||gpu - cpu|| / ||cpu|| */
 static double compare_grads(const char *what, Backend *bc, const Net *nc, Backend *bg, const Net *ng, double tol,
                             int check) {
-    float *gc = host_copy(bc, nc->grads, nc->nparams), *gg = host_copy(bg, ng->grads, ng->nparams);
-    char name[200];
-    double worst = 0.0;
-    for (int i = 0; i < nc->ntensors; i++) {
-        const TensorSpec *t = &nc->tensor[i];
-        snprintf(name, sizeof name, "%s %s", what, t->name);
-        if (check) fx_check(name, gg + t->offset, gc + t->offset, t->numel, tol);
-        worst = fmax(worst, fx_rel_err(gg + t->offset, gc + t->offset, t->numel));
-    }
-    free(gc); free(gg);
-    return worst;
+    return compare_block(what, bc, nc->grads, bg, ng->grads, nc->nparams, nc->tensor, nc->ntensors, tol, check, NULL);
 }
 
 /* One iteration of a model at real widths on the reference CPU backend and the GPU (see the top),

@@ -15,7 +15,8 @@
 
 #define BF16_NARROW_OUTPUTS 8
 
-/* v rounded to the nearest bf16 (ties to even), as a float; NaN stays NaN */
+/* v rounded to the nearest bf16 (ties to even), as a float; NaN stays NaN; denormals are kept, as
+ * CUDA's __float2bfloat16_rn keeps them (cpu_dnnl.c's bf16_of flushes them, as AVX512_BF16 does) */
 static inline float bf16_round(float v) {
     uint32_t u;
     memcpy(&u, &v, sizeof u);

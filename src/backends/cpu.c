@@ -574,9 +574,15 @@ typedef void (*ConvFwdFn)(Backend *, float *, const float *, const float *, cons
 typedef void (*ConvBwdFn)(Backend *, float *, float *, float *, const float *, const float *, const float *,
                           const ConvShape *);
 
-/* conv2d or conv_transpose2d forward (fwd), as the GPU computes it in bf16 (path) */
-static void emu_conv_forward(Backend *be, ConvFwdFn fwd, EmuPath path, float *out, const float *in, const float *w,
-                             const float *bias, const ConvShape *s) {
+/* conv2d or conv_transpose2d forward (fwd: its fp32 implementation; dense, outs: see emu_path), as
+ * the GPU computes it in bf16 when emulating, else fwd itself */
+static void conv_forward_as(Backend *be, ConvFwdFn fwd, int dense, int outs, float *out, const float *in, const float *w,
+                            const float *bias, const ConvShape *s) {
+    const EmuPath path = emu_path(dense, outs);
+    if (!emulating(be) || path == EMU_FP32) {
+        fwd(be, out, in, w, bias, s);
+        return;
+    }
     const size_t nin = (size_t)s->Ci * s->B * s->Hi * s->Wi, nout = (size_t)s->Co * s->B * s->Ho * s->Wo;
     fwd(be, out, emu_rounded(be, 0, in, nin), emu_rounded(be, 1, w, (size_t)s->Co * s->Ci * s->K * s->K), NULL, s);
     if (path == EMU_CUDNN) round_in_place(out, nout);
@@ -584,8 +590,13 @@ static void emu_conv_forward(Backend *be, ConvFwdFn fwd, EmuPath path, float *ou
 }
 
 /* their backward (bwd), likewise; the weight gradient before din, which may alias in */
-static void emu_conv_backward(Backend *be, ConvBwdFn bwd, EmuPath path, float *din, float *dw, float *dbias,
-                              const float *dout, const float *in, const float *w, const ConvShape *s) {
+static void conv_backward_as(Backend *be, ConvBwdFn bwd, int dense, int outs, float *din, float *dw, float *dbias,
+                             const float *dout, const float *in, const float *w, const ConvShape *s) {
+    const EmuPath path = emu_path(dense, outs);
+    if (!emulating(be) || path == EMU_FP32) {
+        bwd(be, din, dw, dbias, dout, in, w, s);
+        return;
+    }
     const size_t nin = (size_t)s->Ci * s->B * s->Hi * s->Wi, nout = (size_t)s->Co * s->B * s->Ho * s->Wo;
     const size_t wn = (size_t)s->Co * s->Ci * s->K * s->K;
     if (dbias) sum_channels(dbias, dout, s->Co, (size_t)s->B * s->Ho * s->Wo);
@@ -605,32 +616,22 @@ static void emu_conv_backward(Backend *be, ConvBwdFn bwd, EmuPath path, float *d
     }
 }
 
+/* the backend's convolutions: conv2d's plan has Co outputs, conv_transpose2d's (its adjoint) Ci */
 static void cpu_conv2d_forward(Backend *be, float *out, const float *in, const float *w, const float *bias,
                                const ConvShape *s) {
-    const EmuPath path = emu_path(conv_is_dense(s), s->Co);
-    if (emulating(be) && path != EMU_FP32) emu_conv_forward(be, cpu_conv2d_forward_f32, path, out, in, w, bias, s);
-    else cpu_conv2d_forward_f32(be, out, in, w, bias, s);
+    conv_forward_as(be, cpu_conv2d_forward_f32, conv_is_dense(s), s->Co, out, in, w, bias, s);
 }
-
 static void cpu_conv2d_backward(Backend *be, float *din, float *dw, float *dbias, const float *dout, const float *in,
                                 const float *w, const ConvShape *s) {
-    const EmuPath path = emu_path(conv_is_dense(s), s->Co);
-    if (emulating(be) && path != EMU_FP32) emu_conv_backward(be, cpu_conv2d_backward_f32, path, din, dw, dbias, dout, in, w, s);
-    else cpu_conv2d_backward_f32(be, din, dw, dbias, dout, in, w, s);
+    conv_backward_as(be, cpu_conv2d_backward_f32, conv_is_dense(s), s->Co, din, dw, dbias, dout, in, w, s);
 }
-
 static void cpu_convt_forward(Backend *be, float *out, const float *in, const float *w, const float *bias,
                               const ConvShape *s) {
-    const EmuPath path = emu_path(convt_is_dense(s), s->Ci);
-    if (emulating(be) && path != EMU_FP32) emu_conv_forward(be, cpu_convt_forward_f32, path, out, in, w, bias, s);
-    else cpu_convt_forward_f32(be, out, in, w, bias, s);
+    conv_forward_as(be, cpu_convt_forward_f32, convt_is_dense(s), s->Ci, out, in, w, bias, s);
 }
-
 static void cpu_convt_backward(Backend *be, float *din, float *dw, float *dbias, const float *dout, const float *in,
                                const float *w, const ConvShape *s) {
-    const EmuPath path = emu_path(convt_is_dense(s), s->Ci);
-    if (emulating(be) && path != EMU_FP32) emu_conv_backward(be, cpu_convt_backward_f32, path, din, dw, dbias, dout, in, w, s);
-    else cpu_convt_backward_f32(be, din, dw, dbias, dout, in, w, s);
+    conv_backward_as(be, cpu_convt_backward_f32, convt_is_dense(s), s->Ci, din, dw, dbias, dout, in, w, s);
 }
 
 /* ------------------------------------------------------------------------------------------------

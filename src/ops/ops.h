@@ -283,8 +283,9 @@ struct Backend {
 
 /* The CPU backend: convolutions through oneDNN when built with it (use_dnnl), else im2col +
  * OpenBLAS sgemm; everything else OpenMP loops. threads <= 0 keeps the library defaults. */
-/* bf16: oneDNN's convolutions in bf16; dies with one line where that cannot run (cpu-blas, no oneDNN
- * in the build, no AVX512_BF16) */
+/* bf16: with use_dnnl, oneDNN's convolutions in bf16, dying with one line where that cannot run (no
+ * oneDNN in the build, no AVX512_BF16); without it (cpu-blas:bf16, for test_cuda), the CUDA
+ * backend's bf16 rounding emulated on im2col + sgemm */
 Backend *backend_cpu_create(int threads, int use_dnnl, int bf16);
 
 /* The CUDA backend (built when the CUDA toolkit is present): cuDNN convolutions, cuBLAS linear
