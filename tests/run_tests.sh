@@ -42,6 +42,7 @@ fi
 # the CUDA backend's bf16 arithmetic emulated on the CPU (test_cuda's reference for bf16 on a GPU)
 run_prog test_layers_cpu_blas_bf16 "$build/tests/test_layers" "$here/fixtures" cpu-blas:bf16
 run_prog test_conv_paths "$build/tests/test_conv_paths"
+DCGAN_CPU_WINOGRAD=0 run_prog test_conv_paths_direct "$build/tests/test_conv_paths"
 if [ $bf16 = 1 ]; then
     run_prog test_conv_paths_bf16 "$build/tests/test_conv_paths" bf16
 else

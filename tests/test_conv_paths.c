@@ -7,6 +7,8 @@
  * gradients, which accumulate onto non-zero starting values.
  * Tolerance: ||cpu - cpu-blas|| / ||cpu-blas|| <= 1e-5 per tensor; both paths match PyTorch at
  * small sizes (test_layers). In a build without oneDNN both backends run the same code.
+ * The 4x4 stride-2 layers with at least 32 channels on both sides run by Winograd on "cpu" unless
+ * DCGAN_CPU_WINOGRAD=0, which run_tests.sh also runs, so that oneDNN's direct kernels stay checked.
  * With the argument "bf16", "cpu:bf16" (oneDNN's convolutions on bf16 inputs) is compared instead,
  * within 1e-2, and most results must show bf16 rounding (more than 1e-5 from fp32), so that the bf16
  * path is known to have run; run_tests.sh passes it where the CPU has AVX512_BF16.
@@ -112,7 +114,9 @@ int main(int argc, char **argv) {
     const int bf16 = argc > 1 && !strcmp(argv[1], "bf16");
     if (bf16) tol = BF16_TOL;
     Backend *fast = backend_create(bf16 ? "cpu:bf16" : "cpu", 2), *ref = backend_create("cpu-blas", 2);
-    printf("comparing backend %s against %s\n", fast->name, ref->name);
+    const char *wg = getenv("DCGAN_CPU_WINOGRAD");
+    printf("comparing backend %s against %s (4x4 stride-2 layers of 32+ channels: %s)\n", fast->name, ref->name,
+           bf16 || (wg && !strcmp(wg, "0")) ? "oneDNN's direct kernels" : "Winograd F(4x4,2x2)");
     /* name, transpose, B, Ci, Hi, Co, K, S, P, op, bias */
     static const Case cases[] = {
         {"D conv 32->64 16x16 k4s2p1", 0, 8, 32, 16, 64, 4, 2, 1, 0, 0},
@@ -127,6 +131,12 @@ int main(int argc, char **argv) {
         {"G convt 32->3 16x16 k4s2p1 (last layer)", 1, 16, 32, 16, 3, 4, 2, 1, 0, 0},
         {"G convt 24->16 8x8 k4s2p1 (padded block)", 1, 8, 24, 8, 16, 4, 2, 1, 0, 0},
         {"G convt 64->32 8x8 k5s2p2op1 bias", 1, 8, 64, 8, 32, 5, 2, 2, 1, 1},
+        /* Winograd F(4x4, 2x2) (cpu_winograd.c): in two unequal chunks of images, with one tile per
+         * image and the widest transformed weights it takes, and on a transposed convolution */
+        {"D conv 64->128 32x32 k4s2p1 (Winograd, 2 chunks)", 0, 61, 64, 32, 128, 4, 2, 1, 0, 0},
+        {"D conv 256->512 8x8 k4s2p1 (Winograd, 1 tile)", 0, 4, 256, 8, 512, 4, 2, 1, 0, 0},
+        {"G convt 128->64 16x16 k4s2p1 (Winograd)", 1, 6, 128, 16, 64, 4, 2, 1, 0, 0},
+        {"D conv 48->40 24x24 k4s2p1 (Winograd, 3x3 tiles)", 0, 5, 48, 24, 40, 4, 2, 1, 0, 0},
     };
     Rng rng;
     rng_seed(&rng, 20261127, 0);

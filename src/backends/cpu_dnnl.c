@@ -2,6 +2,7 @@
  * Empty in a build without oneDNN. */
 #ifdef DCGAN_HAVE_DNNL
 #include "cpu_dnnl.h"
+#include "cpu_winograd.h"
 #include "../core/util.h"
 
 #include <dnnl.h>
@@ -43,13 +44,34 @@ typedef struct {
     long calls;
 } Entry;
 
+/* A cached batched matmul (see dnnl_batched_matmul) and the memories it runs on */
+typedef struct {
+    int X, M, N, K, ta, tb, accumulate;
+    size_t sa, sb, so;
+    dnnl_primitive_t prim;
+    dnnl_memory_t a, b, out;
+} MatmulEntry;
+
+/* DCGAN_PROFILE's account of the Winograd calls, per geometry and direction */
+typedef struct {
+    ConvGeom g;
+    int dir;
+    long calls;
+    double t;
+} WinoStat;
+
 struct DnnlCtx {
     dnnl_engine_t engine;
     dnnl_stream_t stream;
     Entry *e;
     int n, cap;
+    MatmulEntry *mm;
+    int nmm, capmm;
+    WinoStat *ws;
+    int nws, capws;
     CpuScratch *scratch; /* the CPU backend's, shared with its im2col path */
     int bf16;            /* inputs in bf16, results in fp32 (--precision bf16) */
+    int winograd;        /* 4x4 stride-2 layers by Winograd (cpu_winograd.c) where they fit */
     int profile;
 };
 
@@ -66,8 +88,14 @@ DnnlCtx *dnnl_ctx_create(CpuScratch *scratch, int bf16) {
     DNNL_CHECK(dnnl_stream_create(&c->stream, c->engine, dnnl_stream_default_flags));
     const char *p = getenv("DCGAN_PROFILE");
     c->profile = p && *p && strcmp(p, "0");
+    const char *w = getenv("DCGAN_CPU_WINOGRAD");
+    c->winograd = !bf16 && !(w && !strcmp(w, "0"));
     return c;
 }
+
+void dnnl_ctx_set_winograd(DnnlCtx *c, int on) { c->winograd = on && !c->bf16; }
+
+CpuScratch *dnnl_ctx_scratch(DnnlCtx *c) { return c->scratch; }
 
 static void reorder_free(Reorder *r) {
     if (!r->needed || r->kind != RE_DNNL) return;
@@ -83,6 +111,13 @@ void dnnl_ctx_destroy(DnnlCtx *c) {
         double tot = 0;
         for (int i = 0; i < c->n; i++) tot += c->e[i].t_reorder + c->e[i].t_compute;
         fprintf(stderr, "oneDNN convolutions: %.3f s\n", tot);
+        for (int i = 0; i < c->nws; i++) {
+            const WinoStat *w = &c->ws[i];
+            const double flop = 2.0 * w->g.B * w->g.Cs * w->g.Hs * w->g.Ws * w->g.Cb * 16 * w->calls;
+            fprintf(stderr, "  %-11s big %4dx%3dx%3d small %4dx%3dx%3d k4 s2 Winograd F(4x4,2x2): %5ld calls, %.3f s (%.1f direct-equivalent GFLOP/s)\n",
+                    dn[w->dir], w->g.Cb, w->g.Hb, w->g.Wb, w->g.Cs, w->g.Hs, w->g.Ws, w->calls, w->t,
+                    flop / (w->t + 1e-12) / 1e9);
+        }
         for (int i = 0; i < c->n; i++) {
             const Entry *e = &c->e[i];
             const double flop = 2.0 * e->g.B * e->g.Cs * e->g.Hs * e->g.Ws * e->g.Cb * e->g.K * e->g.K * e->calls;
@@ -102,6 +137,14 @@ void dnnl_ctx_destroy(DnnlCtx *c) {
         reorder_free(&e->rw);
     }
     free(c->e);
+    for (int i = 0; i < c->nmm; i++) {
+        dnnl_primitive_destroy(c->mm[i].prim);
+        dnnl_memory_destroy(c->mm[i].a);
+        dnnl_memory_destroy(c->mm[i].b);
+        dnnl_memory_destroy(c->mm[i].out);
+    }
+    free(c->mm);
+    free(c->ws);
     dnnl_stream_destroy(c->stream);
     dnnl_engine_destroy(c->engine);
     free(c);
@@ -113,20 +156,24 @@ static void cnhw_md(dnnl_memory_desc_t *md, int n, int N, int C, int H, int W) {
     DNNL_CHECK(dnnl_memory_desc_init_by_strides(md, 4, dims, dnnl_f32, strides));
 }
 
+/* attributes that make a primitive add its result to its destination */
+static dnnl_primitive_attr_t sum_attr(void) {
+    dnnl_primitive_attr_t attr;
+    dnnl_post_ops_t ops;
+    DNNL_CHECK(dnnl_primitive_attr_create(&attr));
+    DNNL_CHECK(dnnl_post_ops_create(&ops));
+    DNNL_CHECK(dnnl_post_ops_append_sum(ops, 1.0f));
+    DNNL_CHECK(dnnl_primitive_attr_set_post_ops(attr, ops));
+    DNNL_CHECK(dnnl_post_ops_destroy(ops));
+    return attr;
+}
+
 /* accumulate: the reorder adds to its destination (dst = dst + reordered src) */
 static void make_reorder(DnnlCtx *c, Reorder *r, const dnnl_memory_desc_t *from, const dnnl_memory_desc_t *to,
                          int accumulate) {
     r->needed = !dnnl_memory_desc_equal(from, to);
     if (!r->needed) return;
-    dnnl_primitive_attr_t attr = NULL;
-    if (accumulate) {
-        dnnl_post_ops_t ops;
-        DNNL_CHECK(dnnl_primitive_attr_create(&attr));
-        DNNL_CHECK(dnnl_post_ops_create(&ops));
-        DNNL_CHECK(dnnl_post_ops_append_sum(ops, 1.0f));
-        DNNL_CHECK(dnnl_primitive_attr_set_post_ops(attr, ops));
-        DNNL_CHECK(dnnl_post_ops_destroy(ops));
-    }
+    dnnl_primitive_attr_t attr = accumulate ? sum_attr() : NULL;
     dnnl_primitive_desc_t pd;
     DNNL_CHECK(dnnl_reorder_primitive_desc_create(&pd, from, c->engine, to, c->engine, attr));
     if (attr) DNNL_CHECK(dnnl_primitive_attr_destroy(attr));
@@ -416,15 +463,103 @@ static void run_chunked(DnnlCtx *c, const ConvGeom *g, int dir, float *big, floa
     }
 }
 
+/* ---- batched matmul (the Winograd products) ---- */
+
+/* X matrices (R,C) `plane` floats apart, each row-major, or its transpose read in place ((C,R) stored) */
+static void mat_md(dnnl_memory_desc_t *md, int X, int R, int C, int transposed, size_t plane) {
+    dnnl_dims_t dims = {X, R, C};
+    dnnl_dims_t strides = {(dnnl_dim_t)plane, transposed ? 1 : C, transposed ? R : 1};
+    DNNL_CHECK(dnnl_memory_desc_init_by_strides(md, 3, dims, dnnl_f32, strides));
+}
+
+static MatmulEntry *get_matmul(DnnlCtx *c, int X, int M, int N, int K, int ta, int tb, int accumulate, size_t sa,
+                               size_t sb, size_t so) {
+    for (int i = 0; i < c->nmm; i++) {
+        MatmulEntry *e = &c->mm[i];
+        if (e->X == X && e->M == M && e->N == N && e->K == K && e->ta == ta && e->tb == tb &&
+            e->accumulate == accumulate && e->sa == sa && e->sb == sb && e->so == so)
+            return e;
+    }
+    if (c->nmm == c->capmm) {
+        c->capmm = c->capmm ? 2 * c->capmm : 8;
+        c->mm = xrealloc(c->mm, (size_t)c->capmm * sizeof *c->mm);
+    }
+    MatmulEntry *e = &c->mm[c->nmm++];
+    *e = (MatmulEntry){X, M, N, K, ta, tb, accumulate, sa, sb, so, NULL, NULL, NULL, NULL};
+    dnnl_memory_desc_t a, b, o;
+    mat_md(&a, X, M, K, ta, sa);
+    mat_md(&b, X, K, N, tb, sb);
+    mat_md(&o, X, M, N, 0, so);
+    dnnl_primitive_attr_t attr = accumulate ? sum_attr() : NULL;
+    dnnl_matmul_desc_t md;
+    DNNL_CHECK(dnnl_matmul_desc_init(&md, &a, &b, NULL, &o));
+    dnnl_primitive_desc_t pd;
+    DNNL_CHECK(dnnl_primitive_desc_create(&pd, &md, attr, c->engine, NULL));
+    if (attr) DNNL_CHECK(dnnl_primitive_attr_destroy(attr));
+    DNNL_CHECK(dnnl_primitive_create(&e->prim, pd));
+    DNNL_CHECK(dnnl_primitive_desc_destroy(pd));
+    DNNL_CHECK(dnnl_memory_create(&e->a, &a, c->engine, DNNL_MEMORY_NONE));
+    DNNL_CHECK(dnnl_memory_create(&e->b, &b, c->engine, DNNL_MEMORY_NONE));
+    DNNL_CHECK(dnnl_memory_create(&e->out, &o, c->engine, DNNL_MEMORY_NONE));
+    return e;
+}
+
+void dnnl_batched_matmul(DnnlCtx *c, int X, int M, int N, int K, int ta, int tb, int accumulate, const float *a,
+                         size_t sa, const float *b, size_t sb, float *out, size_t so) {
+    MatmulEntry *e = get_matmul(c, X, M, N, K, ta, tb, accumulate, sa, sb, so);
+    DNNL_CHECK(dnnl_memory_set_data_handle(e->a, (void *)a));
+    DNNL_CHECK(dnnl_memory_set_data_handle(e->b, (void *)b));
+    DNNL_CHECK(dnnl_memory_set_data_handle(e->out, out));
+    dnnl_exec_arg_t args[3] = {{DNNL_ARG_SRC, e->a}, {DNNL_ARG_WEIGHTS, e->b}, {DNNL_ARG_DST, e->out}};
+    DNNL_CHECK(dnnl_primitive_execute(e->prim, c->stream, 3, args));
+    DNNL_CHECK(dnnl_stream_wait(c->stream));
+}
+
+/* ---- the three calls: Winograd where it fits, else oneDNN's own convolutions ---- */
+
+static void wino_account(DnnlCtx *c, const ConvGeom *g, int dir, double t) {
+    WinoStat *w = NULL;
+    for (int i = 0; i < c->nws && !w; i++)
+        if (c->ws[i].dir == dir && !memcmp(&c->ws[i].g, g, sizeof *g)) w = &c->ws[i];
+    if (!w) {
+        if (c->nws == c->capws) {
+            c->capws = c->capws ? 2 * c->capws : 8;
+            c->ws = xrealloc(c->ws, (size_t)c->capws * sizeof *c->ws);
+        }
+        w = &c->ws[c->nws++];
+        *w = (WinoStat){*g, dir, 0, 0};
+    }
+    w->calls++;
+    w->t += t;
+}
+
 void dnnl_conv_fwd(DnnlCtx *c, const ConvGeom *g, float *small, const float *big, const float *w) {
+    if (c->winograd && wino_fits(g)) {
+        const double t0 = c->profile ? now_seconds() : 0;
+        wino_conv_fwd(c, g, small, big, w);
+        if (c->profile) wino_account(c, g, DIR_FWD, now_seconds() - t0);
+        return;
+    }
     run_chunked(c, g, DIR_FWD, (float *)big, small, (float *)w);
 }
 
 void dnnl_conv_bwd_data(DnnlCtx *c, const ConvGeom *g, float *big, const float *small, const float *w) {
+    if (c->winograd && wino_fits(g)) {
+        const double t0 = c->profile ? now_seconds() : 0;
+        wino_conv_bwd_data(c, g, big, small, w);
+        if (c->profile) wino_account(c, g, DIR_BWD_DATA, now_seconds() - t0);
+        return;
+    }
     run_chunked(c, g, DIR_BWD_DATA, big, (float *)small, (float *)w);
 }
 
 void dnnl_conv_bwd_weights(DnnlCtx *c, const ConvGeom *g, float *dw, const float *big, const float *small) {
+    if (c->winograd && wino_fits(g)) {
+        const double t0 = c->profile ? now_seconds() : 0;
+        wino_conv_bwd_weights(c, g, dw, big, small);
+        if (c->profile) wino_account(c, g, DIR_BWD_WEIGHTS, now_seconds() - t0);
+        return;
+    }
     run_chunked(c, g, DIR_BWD_WEIGHTS, (float *)big, (float *)small, dw);
 }
 #else

@@ -34,6 +34,17 @@ DnnlCtx *dnnl_ctx_create(CpuScratch *scratch, int bf16);
 int dnnl_cpu_has_bf16(void);
 void dnnl_ctx_destroy(DnnlCtx *c);
 
+/* 1 (the default; DCGAN_CPU_WINOGRAD=0 says 0): the 4x4 stride-2 layers that cpu_winograd.h takes
+ * go to it; 0: every convolution to oneDNN's own. Never in bf16. */
+void dnnl_ctx_set_winograd(DnnlCtx *c, int on);
+CpuScratch *dnnl_ctx_scratch(DnnlCtx *c);
+/* out[x] (M,N) = op(a[x]) . op(b[x]) for x < X, added to out with accumulate (else overwritten);
+ * a[x] is stored (M,K) row-major, or (K,M) with ta; b[x] (K,N), or (N,K) with tb; a[x], b[x] and
+ * out[x] start sa, sb and so floats after a[x-1], b[x-1], out[x-1]. oneDNN's matmul, its primitive
+ * cached per shape. */
+void dnnl_batched_matmul(DnnlCtx *c, int X, int M, int N, int K, int ta, int tb, int accumulate, const float *a,
+                         size_t sa, const float *b, size_t sb, float *out, size_t so);
+
 /* small (Cs,B,Hs,Ws) = conv(big (Cb,B,Hb,Wb), w) */
 void dnnl_conv_fwd(DnnlCtx *c, const ConvGeom *g, float *small, const float *big, const float *w);
 /* big (Cb,B,Hb,Wb) = conv^T(small, w)  (overwrites) */

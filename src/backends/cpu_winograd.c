@@ -1,0 +1,340 @@
+/* cpu_winograd.c: the dcgan family's inner layers (4x4 kernel, stride 2, padding 1) by Winograd
+ * F(4x4, 2x2) on their space-to-depth form, for the CPU backend with oneDNN (see cpu_winograd.h).
+ *
+ * Space-to-depth: pad the big image by one pixel and split it into its four phases (py, px) of
+ * rows and columns; phase (py, px) of channel c is channel c' = 4c + 2py + px of an image of
+ * (Hs+1) x (Ws+1) pixels, X'[c'][q][q'] = big[c][2q+py-1][2q'+px-1] (0 outside). The 4x4 stride-2
+ * convolution is then a 2x2 stride-1 one over 4*Cb channels:
+ *   small[k][oy][ox] = sum_c' sum_{t,s<2} X'[c'][oy+t][ox+s] g[k][c'][t][s],
+ *   g[k][4c+2py+px][t][s] = w[k][c][2t+py][2s+px].
+ * F(4x4, 2x2) computes a 4x4 tile of it from a 5x5 tile of X' with 25 products per channel pair
+ * instead of 64 (points 0, 1, -1, 2, infinity; the input transform BT has integer entries):
+ *   U = G g G^T (5x5 per (k, c')),  V = BT d BT^T (5x5 per (c', tile)),
+ *   M[xi] = U[xi] . V[xi] (one matrix product per xi < 25, over c'),  y = AT M AT^T (4x4).
+ * The 25 products run as one batched oneDNN matmul. Backward-data is the transpose of that chain
+ * (dM = A dy A^T, dV[xi] = U[xi]^T dM[xi], dx += B dV B^T, overlapping tiles added), the weight
+ * gradient dU[xi] = dM[xi] V[xi]^T, dg = G^T dU G.
+ *
+ * Tiles are numbered p = (image * TY + ty) * TX + tx with TY = Hs/4, TX = Ws/4. V is [25][4Cb][P],
+ * M and dM [25][Cs][P], U and dU [25][Cs][4Cb]. The batch goes in equal chunks of images so that V
+ * and M stay within CHUNK_FLOATS. Every loop has a fixed order: the same inputs and thread count
+ * give the same bits. */
+#ifdef DCGAN_HAVE_DNNL
+#include "cpu_winograd.h"
+#include "../core/util.h"
+
+#include <stdint.h>
+#include <string.h>
+
+#define NT 5 /* tile of the transformed domain: 5x5 */
+#define NX (NT * NT)
+#define CHUNK_FLOATS ((size_t)8 << 20) /* V and M of one chunk of images: 32 MB */
+#define MAX_U_FLOATS ((size_t)16 << 20) /* U: 64 MB; wider layers keep oneDNN's direct kernels */
+
+/* Floats from one of the 25 planes of a transformed tensor to the next, for planes of n floats: n
+ * rounded up to 16, and 16 more where that is a multiple of 256, so that the planes do not all fall
+ * on the same cache sets (a power-of-two distance made the transforms 10x slower). */
+static size_t plane_of(size_t n) {
+    const size_t p = (n + 15) & ~(size_t)15;
+    return p % 256 ? p : p + 16;
+}
+
+int wino_fits(const ConvGeom *g) {
+    return g->K == 4 && g->S == 2 && g->P == 1 && g->Hb == 2 * g->Hs && g->Wb == 2 * g->Ws && g->Hs % 4 == 0 &&
+           g->Ws % 4 == 0 && g->Ws <= 512 && g->Cb >= 32 && g->Cs >= 32 && (size_t)NX * g->Cs * 4 * g->Cb <= MAX_U_FLOATS;
+}
+
+/* ---- the 1-D transforms (rows of the matrices above) ---- */
+
+/* o = BT d: the input transform */
+static inline void bt5(float o[NT], float d0, float d1, float d2, float d3, float d4) {
+    o[0] = 2 * d0 - d1 - 2 * d2 + d3;
+    o[1] = 2 * d1 + d2 - d3;
+    o[2] = -2 * d1 + 3 * d2 - d3;
+    o[3] = d3 - d1;
+    o[4] = 2 * d1 - d2 - 2 * d3 + d4;
+}
+/* d = B v (BT's transpose): backward-data's last step */
+static inline void b5(float d[NT], const float v[NT]) {
+    d[0] = 2 * v[0];
+    d[1] = -v[0] + 2 * v[1] - 2 * v[2] - v[3] + 2 * v[4];
+    d[2] = -2 * v[0] + v[1] + 3 * v[2] - v[4];
+    d[3] = v[0] - v[1] - v[2] + v[3] - 2 * v[4];
+    d[4] = v[4];
+}
+/* y = AT m: the output transform */
+static inline void at5(float y[4], const float m[NT]) {
+    y[0] = m[0] + m[1] + m[2] + m[3];
+    y[1] = m[1] - m[2] + 2 * m[3];
+    y[2] = m[1] + m[2] + 4 * m[3];
+    y[3] = m[1] - m[2] + 8 * m[3] + m[4];
+}
+/* m = A y (AT's transpose): dy into the transformed domain */
+static inline void a5(float m[NT], const float y[4]) {
+    m[0] = y[0];
+    m[1] = y[0] + y[1] + y[2] + y[3];
+    m[2] = y[0] - y[1] + y[2] - y[3];
+    m[3] = y[0] + 2 * y[1] + 4 * y[2] + 8 * y[3];
+    m[4] = y[3];
+}
+/* u = G g: the weight transform (G's rows are scaled by 1/2, 1/2, 1/6, 1/6, 1 against BT's) */
+#define SIXTH (1.0f / 6)
+static inline void g5(float u[NT], float g0, float g1) {
+    u[0] = g0 * 0.5f;
+    u[1] = (g0 + g1) * 0.5f;
+    u[2] = (g0 - g1) * SIXTH;
+    u[3] = (g0 + 2 * g1) * SIXTH;
+    u[4] = g1;
+}
+/* g = G^T u: the weight gradient back from the transformed domain */
+static inline void gt5(float g[2], const float u[NT]) {
+    g[0] = (u[0] + u[1]) * 0.5f + (u[2] + u[3]) * SIXTH;
+    g[1] = u[1] * 0.5f + (2 * u[3] - u[2]) * SIXTH + u[4];
+}
+
+/* ---- the 2-D transforms ---- */
+
+/* U (25, Cs, 4Cb) from w (Cs, Cb, 4, 4) */
+static void weights_to_u(float *U, const float *w, int Cs, int Cb) {
+    const size_t Cp = 4 * (size_t)Cb, plane = plane_of((size_t)Cs * Cp);
+    #pragma omp parallel for schedule(static)
+    for (int k = 0; k < Cs; k++)
+        for (int c = 0; c < Cb; c++) {
+            const float *wk = w + ((size_t)k * Cb + c) * 16;
+            for (int ph = 0; ph < 4; ph++) {
+                const int py = ph >> 1, px = ph & 1;
+                float col0[NT], col1[NT]; /* G applied along t, for s = 0 and s = 1 */
+                g5(col0, wk[py * 4 + px], wk[(2 + py) * 4 + px]);
+                g5(col1, wk[py * 4 + 2 + px], wk[(2 + py) * 4 + 2 + px]);
+                float *u = U + (size_t)k * Cp + 4 * c + ph;
+                for (int a = 0; a < NT; a++) {
+                    float r[NT];
+                    g5(r, col0[a], col1[a]);
+                    for (int b = 0; b < NT; b++) u[(size_t)(a * NT + b) * plane] = r[b];
+                }
+            }
+        }
+}
+
+/* dw (Cs, Cb, 4, 4) += G^T dU G, dU (25, Cs, 4Cb) */
+static void du_to_weights(float *dw, const float *dU, int Cs, int Cb) {
+    const size_t Cp = 4 * (size_t)Cb, plane = plane_of((size_t)Cs * Cp);
+    #pragma omp parallel for schedule(static)
+    for (int k = 0; k < Cs; k++)
+        for (int c = 0; c < Cb; c++) {
+            float *wk = dw + ((size_t)k * Cb + c) * 16;
+            for (int ph = 0; ph < 4; ph++) {
+                const int py = ph >> 1, px = ph & 1;
+                const float *u = dU + (size_t)k * Cp + 4 * c + ph;
+                float rows[2][NT]; /* G^T applied along b, for each a */
+                for (int a = 0; a < NT; a++) {
+                    float r[NT], g[2];
+                    for (int b = 0; b < NT; b++) r[b] = u[(size_t)(a * NT + b) * plane];
+                    gt5(g, r);
+                    rows[0][a] = g[0];
+                    rows[1][a] = g[1];
+                }
+                for (int s = 0; s < 2; s++) {
+                    float g[2];
+                    gt5(g, rows[s]);
+                    wk[py * 4 + 2 * s + px] += g[0];
+                    wk[(2 + py) * 4 + 2 * s + px] += g[1];
+                }
+            }
+        }
+}
+
+/* V (25, 4Cb, P) of images [b0, b0+nb) of big (Cb, B, Hb, Wb); P = nb * TY * TX */
+static void big_to_v(float *V, const float *big, const ConvGeom *g, int b0, int nb) {
+    const int Hb = g->Hb, Wb = g->Wb, Ws = g->Ws, TY = g->Hs / 4, TX = g->Ws / 4;
+    const size_t P = (size_t)nb * TY * TX, plane = plane_of(4 * (size_t)g->Cb * P);
+    #pragma omp parallel for collapse(2) schedule(static)
+    for (int c = 0; c < g->Cb; c++)
+        for (int i = 0; i < nb; i++) {
+            const float *x = big + ((size_t)c * g->B + b0 + i) * Hb * Wb;
+            float srow[NT][4 * 128 + 1]; /* a phase's rows of X' (Ws + 1 values); Ws <= 512 */
+            float e[NT][NT];
+            for (int ph = 0; ph < 4; ph++) {
+                const int py = ph >> 1, px = ph & 1;
+                float *v = V + (size_t)(4 * c + ph) * P + (size_t)i * TY * TX;
+                for (int ty = 0; ty < TY; ty++) {
+                    for (int u = 0; u < NT; u++) {
+                        const int r = 8 * ty + 2 * u + py - 1;
+                        float *s = srow[u];
+                        if (r < 0 || r >= Hb) {
+                            memset(s, 0, (size_t)(Ws + 1) * sizeof(float));
+                        } else if (px == 0) { /* columns 2q - 1 */
+                            const float *xr = x + (size_t)r * Wb;
+                            s[0] = 0;
+                            for (int q = 1; q <= Ws; q++) s[q] = xr[2 * q - 1];
+                        } else { /* columns 2q */
+                            const float *xr = x + (size_t)r * Wb;
+                            for (int q = 0; q < Ws; q++) s[q] = xr[2 * q];
+                            s[Ws] = 0;
+                        }
+                    }
+                    for (int tx = 0; tx < TX; tx++) {
+                        for (int u = 0; u < NT; u++) {
+                            const float *s = srow[u] + 4 * tx;
+                            bt5(e[u], s[0], s[1], s[2], s[3], s[4]); /* e[u][b]: along the row */
+                        }
+                        const size_t p = (size_t)ty * TX + tx;
+                        for (int b = 0; b < NT; b++) {
+                            float o[NT];
+                            bt5(o, e[0][b], e[1][b], e[2][b], e[3][b], e[4][b]);
+                            for (int a = 0; a < NT; a++) v[(size_t)(a * NT + b) * plane + p] = o[a];
+                        }
+                    }
+                }
+            }
+        }
+}
+
+/* images [b0, b0+nb) of big (Cb, B, Hb, Wb) = B dV B^T, the overlapping tiles added (overwrites) */
+static void dv_to_big(float *big, const float *dV, const ConvGeom *g, int b0, int nb) {
+    const int Hb = g->Hb, Wb = g->Wb, TY = g->Hs / 4, TX = g->Ws / 4;
+    const size_t P = (size_t)nb * TY * TX, plane = plane_of(4 * (size_t)g->Cb * P);
+    #pragma omp parallel for collapse(2) schedule(static)
+    for (int c = 0; c < g->Cb; c++)
+        for (int i = 0; i < nb; i++) {
+            float *x = big + ((size_t)c * g->B + b0 + i) * Hb * Wb;
+            memset(x, 0, (size_t)Hb * Wb * sizeof(float));
+            for (int ph = 0; ph < 4; ph++) {
+                const int py = ph >> 1, px = ph & 1;
+                const float *v = dV + (size_t)(4 * c + ph) * P + (size_t)i * TY * TX;
+                for (int ty = 0; ty < TY; ty++)
+                    for (int tx = 0; tx < TX; tx++) {
+                        const size_t p = (size_t)ty * TX + tx;
+                        float e[NT][NT]; /* e[a][v]: B applied along b */
+                        for (int a = 0; a < NT; a++) {
+                            float r[NT];
+                            for (int b = 0; b < NT; b++) r[b] = v[(size_t)(a * NT + b) * plane + p];
+                            b5(e[a], r);
+                        }
+                        for (int cv = 0; cv < NT; cv++) {
+                            const int col = 8 * tx + 2 * cv + px - 1;
+                            if (col < 0 || col >= Wb) continue;
+                            float r[NT], d[NT];
+                            for (int a = 0; a < NT; a++) r[a] = e[a][cv];
+                            b5(d, r);
+                            for (int u = 0; u < NT; u++) {
+                                const int row = 8 * ty + 2 * u + py - 1;
+                                if (row >= 0 && row < Hb) x[(size_t)row * Wb + col] += d[u];
+                            }
+                        }
+                    }
+            }
+        }
+}
+
+/* images [b0, b0+nb) of small (Cs, B, Hs, Ws) = AT M AT^T */
+static void m_to_small(float *small, const float *M, const ConvGeom *g, int b0, int nb) {
+    const int Hs = g->Hs, Ws = g->Ws, TY = Hs / 4, TX = Ws / 4;
+    const size_t P = (size_t)nb * TY * TX, plane = plane_of((size_t)g->Cs * P);
+    #pragma omp parallel for collapse(2) schedule(static)
+    for (int k = 0; k < g->Cs; k++)
+        for (int i = 0; i < nb; i++) {
+            float *y = small + ((size_t)k * g->B + b0 + i) * Hs * Ws;
+            const float *m = M + (size_t)k * P + (size_t)i * TY * TX;
+            for (int ty = 0; ty < TY; ty++)
+                for (int tx = 0; tx < TX; tx++) {
+                    const size_t p = (size_t)ty * TX + tx;
+                    float t[4][NT]; /* AT applied along a */
+                    for (int b = 0; b < NT; b++) {
+                        float col[NT], o[4];
+                        for (int a = 0; a < NT; a++) col[a] = m[(size_t)(a * NT + b) * plane + p];
+                        at5(o, col);
+                        for (int r = 0; r < 4; r++) t[r][b] = o[r];
+                    }
+                    for (int r = 0; r < 4; r++) at5(y + (size_t)(4 * ty + r) * Ws + 4 * tx, t[r]);
+                }
+        }
+}
+
+/* dM (25, Cs, P) = A dy A^T of images [b0, b0+nb) of small (Cs, B, Hs, Ws) */
+static void small_to_dm(float *dM, const float *small, const ConvGeom *g, int b0, int nb) {
+    const int Hs = g->Hs, Ws = g->Ws, TY = Hs / 4, TX = Ws / 4;
+    const size_t P = (size_t)nb * TY * TX, plane = plane_of((size_t)g->Cs * P);
+    #pragma omp parallel for collapse(2) schedule(static)
+    for (int k = 0; k < g->Cs; k++)
+        for (int i = 0; i < nb; i++) {
+            const float *y = small + ((size_t)k * g->B + b0 + i) * Hs * Ws;
+            float *m = dM + (size_t)k * P + (size_t)i * TY * TX;
+            for (int ty = 0; ty < TY; ty++)
+                for (int tx = 0; tx < TX; tx++) {
+                    const size_t p = (size_t)ty * TX + tx;
+                    float t[4][NT]; /* A applied along each row */
+                    for (int r = 0; r < 4; r++) a5(t[r], y + (size_t)(4 * ty + r) * Ws + 4 * tx);
+                    for (int b = 0; b < NT; b++) {
+                        float col[4] = {t[0][b], t[1][b], t[2][b], t[3][b]}, o[NT];
+                        a5(o, col);
+                        for (int a = 0; a < NT; a++) m[(size_t)(a * NT + b) * plane + p] = o[a];
+                    }
+                }
+        }
+}
+
+/* ---- the three directions ---- */
+
+/* images per chunk: the fewest equal chunks whose V and M (or dV and dM) fit CHUNK_FLOATS */
+static int chunk_images(const ConvGeom *g) {
+    const size_t per = (size_t)NX * (g->Hs / 4) * (g->Ws / 4) * (4 * (size_t)g->Cb + g->Cs);
+    size_t nb = CHUNK_FLOATS / per;
+    if (nb < 1) nb = 1;
+    if (nb > (size_t)g->B) nb = g->B;
+    const size_t chunks = (g->B + nb - 1) / nb;
+    return (int)((g->B + chunks - 1) / chunks);
+}
+
+/* scratch: U (or dU), then a chunk's V and M */
+static float *scratch_for(DnnlCtx *c, const ConvGeom *g, int nb, float **V, float **M) {
+    const size_t P = (size_t)nb * (g->Hs / 4) * (g->Ws / 4);
+    const size_t un = NX * plane_of((size_t)g->Cs * 4 * g->Cb), vn = NX * plane_of(4 * (size_t)g->Cb * P);
+    const size_t mn = NX * plane_of((size_t)g->Cs * P);
+    float *s = cpu_scratch_get(dnnl_ctx_scratch(c), (un + vn + mn) * sizeof(float));
+    *V = s + un;
+    *M = s + un + vn;
+    return s;
+}
+
+void wino_conv_fwd(DnnlCtx *c, const ConvGeom *g, float *small, const float *big, const float *w) {
+    const int nb = chunk_images(g), Cp = 4 * g->Cb;
+    float *V, *M, *U = scratch_for(c, g, nb, &V, &M);
+    weights_to_u(U, w, g->Cs, g->Cb);
+    for (int b0 = 0; b0 < g->B; b0 += nb) {
+        const int n = b0 + nb <= g->B ? nb : g->B - b0, P = n * (g->Hs / 4) * (g->Ws / 4);
+        const size_t su = plane_of((size_t)g->Cs * Cp), sv = plane_of((size_t)Cp * P), sm = plane_of((size_t)g->Cs * P);
+        big_to_v(V, big, g, b0, n);
+        dnnl_batched_matmul(c, NX, g->Cs, P, Cp, 0, 0, 0, U, su, V, sv, M, sm); /* M = U . V */
+        m_to_small(small, M, g, b0, n);
+    }
+}
+
+void wino_conv_bwd_data(DnnlCtx *c, const ConvGeom *g, float *big, const float *small, const float *w) {
+    const int nb = chunk_images(g), Cp = 4 * g->Cb;
+    float *dV, *dM, *U = scratch_for(c, g, nb, &dV, &dM);
+    weights_to_u(U, w, g->Cs, g->Cb);
+    for (int b0 = 0; b0 < g->B; b0 += nb) {
+        const int n = b0 + nb <= g->B ? nb : g->B - b0, P = n * (g->Hs / 4) * (g->Ws / 4);
+        const size_t su = plane_of((size_t)g->Cs * Cp), sv = plane_of((size_t)Cp * P), sm = plane_of((size_t)g->Cs * P);
+        small_to_dm(dM, small, g, b0, n);
+        dnnl_batched_matmul(c, NX, Cp, P, g->Cs, 1, 0, 0, U, su, dM, sm, dV, sv); /* dV = U^T . dM */
+        dv_to_big(big, dV, g, b0, n);
+    }
+}
+
+void wino_conv_bwd_weights(DnnlCtx *c, const ConvGeom *g, float *dw, const float *big, const float *small) {
+    const int nb = chunk_images(g), Cp = 4 * g->Cb;
+    float *V, *dM, *dU = scratch_for(c, g, nb, &V, &dM);
+    for (int b0 = 0; b0 < g->B; b0 += nb) {
+        const int n = b0 + nb <= g->B ? nb : g->B - b0, P = n * (g->Hs / 4) * (g->Ws / 4);
+        const size_t su = plane_of((size_t)g->Cs * Cp), sv = plane_of((size_t)Cp * P), sm = plane_of((size_t)g->Cs * P);
+        big_to_v(V, big, g, b0, n);
+        small_to_dm(dM, small, g, b0, n);
+        dnnl_batched_matmul(c, NX, g->Cs, Cp, P, 0, 1, b0 > 0, dM, sm, V, sv, dU, su); /* dU (+)= dM . V^T */
+    }
+    du_to_weights(dw, dU, g->Cs, g->Cb);
+}
+#else
+typedef int dcgan_cpu_winograd_unused; /* ISO C wants a translation unit to declare something */
+#endif
