@@ -48,6 +48,9 @@ if [ $bf16 = 1 ]; then
 else
     echo "SKIP test_conv_paths_bf16: no AVX512_BF16 on this CPU, or no oneDNN in this build"
 fi
+# test_cuda's harness with the im2col backend in the GPU's place: whole training iterations of
+# "cpu" (oneDNN, Winograd) against "cpu-blas", at the fixtures' widths and at real widths
+TEST_CUDA_STAND_IN=cpu-blas run_prog test_iterations_cpu_vs_blas "$build/tests/test_cuda" "$here/fixtures" fp32
 run_prog test_gradcheck "$build/tests/test_gradcheck"
 run_prog test_train "$build/tests/test_train" "$here/fixtures"
 # the test programs find the CUDA backend plugin of this build (see src/backends/registry.c)

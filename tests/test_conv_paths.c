@@ -110,6 +110,39 @@ static void check_case(Backend *fast, Backend *ref, const Case *c, Rng *rng) {
     free(x); free(dout); free(w); free(dw0); free(b); free(db0);
 }
 
+/* The same layer run twice on one backend with its weights changed in place in between (as Adam
+ * does): the second forward and backward-data must use the new weights, whatever the backend keeps
+ * from the first call (cpu_winograd.c keeps transformed weights). */
+static void check_weights_changed(Backend *fast, Backend *ref, Rng *rng) {
+    ConvShape s = {8, 64, 16, 16, 128, 8, 8, 4, 2, 1};
+    const size_t nin = (size_t)s.Ci * s.B * s.Hi * s.Wi, nout = (size_t)s.Co * s.B * s.Ho * s.Wo;
+    const size_t nw = (size_t)s.Ci * s.Co * 16;
+    float *x = malloc(nin * sizeof(float)), *dout = malloc(nout * sizeof(float)), *w = malloc(nw * sizeof(float));
+    rng_fill_uniform(rng, x, nin, -1.0f, 1.0f);
+    rng_fill_normal(rng, dout, nout, 0.0f, 1.0f);
+    Backend *be[2] = {fast, ref};
+    float *out[2], *din[2];
+    for (int k = 0; k < 2; k++) {
+        float *dx = upload(be[k], x, nin), *dd = upload(be[k], dout, nout), *dw = be[k]->alloc(be[k], nw);
+        float *dy = be[k]->alloc(be[k], nout), *ddin = be[k]->alloc(be[k], nin);
+        Rng r = *rng; /* the same weights on both backends */
+        for (int round = 0; round < 2; round++) {
+            rng_fill_normal(&r, w, nw, 0.0f, 0.05f);
+            be[k]->upload(be[k], dw, w, nw); /* same address, new values */
+            be[k]->conv2d_forward(be[k], dy, dx, dw, NULL, &s);
+            be[k]->conv2d_backward(be[k], ddin, NULL, NULL, dd, dx, dw, &s);
+        }
+        out[k] = download(be[k], dy, nout);
+        din[k] = download(be[k], ddin, nin);
+        be[k]->free(be[k], dx); be[k]->free(be[k], dd); be[k]->free(be[k], dw); be[k]->free(be[k], dy);
+        be[k]->free(be[k], ddin);
+    }
+    check("weights changed in place: forward out", out[0], out[1], nout);
+    check("weights changed in place: backward din", din[0], din[1], nin);
+    for (int k = 0; k < 2; k++) { free(out[k]); free(din[k]); }
+    free(x); free(dout); free(w);
+}
+
 int main(int argc, char **argv) {
     const int bf16 = argc > 1 && !strcmp(argv[1], "bf16");
     if (bf16) tol = BF16_TOL;
@@ -141,6 +174,7 @@ int main(int argc, char **argv) {
     Rng rng;
     rng_seed(&rng, 20261127, 0);
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) check_case(fast, ref, &cases[i], &rng);
+    check_weights_changed(fast, ref, &rng);
     if (bf16) {
         /* all but two: a backward-data onto 3-channel images (D's first layer's din, G's last layer's
          * forward) runs in fp32 through OpenBLAS on both sides (see cpu.c) */

@@ -330,10 +330,6 @@ int main(int argc, char **argv) {
     /* TEST_CUDA_STAND_IN=cpu-blas runs the harness with another backend in the GPU's place (and the
      * model keeping activations, as it does on a GPU) */
     const char *stand_in = getenv("TEST_CUDA_STAND_IN");
-    /* The CPU reference runs oneDNN's direct convolutions, not Winograd (cpu_winograd.c): at real
-     * widths one iteration's gradients through Winograd part from the direct ones by up to 4e-3
-     * (batch norm's backward cancels), against 1e-5 asked of the GPU's fp32 */
-    setenv("DCGAN_CPU_WINOGRAD", "0", 1);
     if (!stand_in) {
 #ifdef DCGAN_HAVE_CUDA
         int count = 0;

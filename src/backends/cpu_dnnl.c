@@ -72,6 +72,7 @@ struct DnnlCtx {
     CpuScratch *scratch; /* the CPU backend's, shared with its im2col path */
     int bf16;            /* inputs in bf16, results in fp32 (--precision bf16) */
     int winograd;        /* 4x4 stride-2 layers by Winograd (cpu_winograd.c) where they fit */
+    WinoCache *wino;     /* its transformed weights kept between calls */
     int profile;
 };
 
@@ -90,6 +91,7 @@ DnnlCtx *dnnl_ctx_create(CpuScratch *scratch, int bf16) {
     c->profile = p && *p && strcmp(p, "0");
     const char *w = getenv("DCGAN_CPU_WINOGRAD");
     c->winograd = !bf16 && !(w && !strcmp(w, "0"));
+    c->wino = wino_cache_create();
     return c;
 }
 
@@ -145,6 +147,7 @@ void dnnl_ctx_destroy(DnnlCtx *c) {
     }
     free(c->mm);
     free(c->ws);
+    wino_cache_destroy(c->wino);
     dnnl_stream_destroy(c->stream);
     dnnl_engine_destroy(c->engine);
     free(c);
@@ -536,7 +539,7 @@ static void wino_account(DnnlCtx *c, const ConvGeom *g, int dir, double t) {
 void dnnl_conv_fwd(DnnlCtx *c, const ConvGeom *g, float *small, const float *big, const float *w) {
     if (c->winograd && wino_fits(g)) {
         const double t0 = c->profile ? now_seconds() : 0;
-        wino_conv_fwd(c, g, small, big, w);
+        wino_conv_fwd(c, c->wino, g, small, big, w);
         if (c->profile) wino_account(c, g, DIR_FWD, now_seconds() - t0);
         return;
     }
@@ -546,7 +549,7 @@ void dnnl_conv_fwd(DnnlCtx *c, const ConvGeom *g, float *small, const float *big
 void dnnl_conv_bwd_data(DnnlCtx *c, const ConvGeom *g, float *big, const float *small, const float *w) {
     if (c->winograd && wino_fits(g)) {
         const double t0 = c->profile ? now_seconds() : 0;
-        wino_conv_bwd_data(c, g, big, small, w);
+        wino_conv_bwd_data(c, c->wino, g, big, small, w);
         if (c->profile) wino_account(c, g, DIR_BWD_DATA, now_seconds() - t0);
         return;
     }

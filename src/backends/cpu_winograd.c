@@ -16,14 +16,16 @@
  * gradient dU[xi] = dM[xi] V[xi]^T, dg = G^T dU G.
  *
  * Tiles are numbered p = (image * TY + ty) * TX + tx with TY = Hs/4, TX = Ws/4. V is [25][4Cb][P],
- * M and dM [25][Cs][P], U and dU [25][Cs][4Cb]. The batch goes in equal chunks of images so that V
- * and M stay within CHUNK_FLOATS. Every loop has a fixed order: the same inputs and thread count
- * give the same bits. */
+ * M and dM [25][Cs][P], U and dU [25][Cs][4Cb]; each of the 25 planes starts plane_of() floats
+ * after the one before. The batch goes in equal chunks of images so that V and M stay within
+ * CHUNK_FLOATS; U is kept between calls for the narrower layers (get_u). Every loop has a fixed
+ * order: the same inputs and thread count give the same bits. */
 #ifdef DCGAN_HAVE_DNNL
 #include "cpu_winograd.h"
 #include "../core/util.h"
 
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define NT 5 /* tile of the transformed domain: 5x5 */
@@ -77,19 +79,20 @@ static inline void a5(float m[NT], const float y[4]) {
     m[3] = y[0] + 2 * y[1] + 4 * y[2] + 8 * y[3];
     m[4] = y[3];
 }
-/* u = G g: the weight transform (G's rows are scaled by 1/2, 1/2, 1/6, 1/6, 1 against BT's) */
-#define SIXTH (1.0f / 6)
+/* u = G g: the weight transform (G's rows are scaled by 1/2, 1/2, 1/6, 1/6, 1 against BT's). By
+ * division, not by a rounded 1/6: that would scale every u[2], u[3] by the same error, a bias that
+ * batch norm's backward amplifies. */
 static inline void g5(float u[NT], float g0, float g1) {
-    u[0] = g0 * 0.5f;
-    u[1] = (g0 + g1) * 0.5f;
-    u[2] = (g0 - g1) * SIXTH;
-    u[3] = (g0 + 2 * g1) * SIXTH;
+    u[0] = g0 / 2;
+    u[1] = (g0 + g1) / 2;
+    u[2] = (g0 - g1) / 6;
+    u[3] = (g0 + 2 * g1) / 6;
     u[4] = g1;
 }
 /* g = G^T u: the weight gradient back from the transformed domain */
 static inline void gt5(float g[2], const float u[NT]) {
-    g[0] = (u[0] + u[1]) * 0.5f + (u[2] + u[3]) * SIXTH;
-    g[1] = u[1] * 0.5f + (2 * u[3] - u[2]) * SIXTH + u[4];
+    g[0] = (u[0] + u[1]) / 2 + (u[2] + u[3]) / 6;
+    g[1] = u[1] / 2 + (2 * u[3] - u[2]) / 6 + u[4];
 }
 
 /* ---- the 2-D transforms ---- */
@@ -274,6 +277,86 @@ static void small_to_dm(float *dM, const float *small, const ConvGeom *g, int b0
         }
 }
 
+/* ---- transformed weights kept between calls ----
+ * Between two Adam steps D runs forward on the real and on the fake batch and backward-data on both
+ * with the same weights, so the same U is wanted four times. Layers whose U is at most
+ * CACHE_ENTRY_FLOATS keep it with a copy of the weights it was made from: a call whose weights equal
+ * that copy bit for bit (memcmp) reuses it, any other call makes it again. A result is the same
+ * bits whether its U came from the cache or not. */
+#define CACHE_SLOTS 8
+#define CACHE_ENTRY_FLOATS ((size_t)4 << 20)  /* 16 MB */
+#define CACHE_TOTAL_FLOATS ((size_t)12 << 20) /* 48 MB for all the layers together */
+
+typedef struct {
+    const float *w; /* with Cs and Cb: the layer (the bits are checked anyway) */
+    int Cs, Cb;
+    float *wcopy, *U; /* NULL: an empty slot */
+    unsigned long used;
+} CachedU;
+
+struct WinoCache {
+    CachedU e[CACHE_SLOTS];
+    unsigned long tick;
+};
+
+WinoCache *wino_cache_create(void) { return xcalloc(1, sizeof(WinoCache)); }
+
+static void slot_free(CachedU *e) {
+    free(e->wcopy);
+    free(e->U);
+    memset(e, 0, sizeof *e);
+}
+
+void wino_cache_destroy(WinoCache *wc) {
+    if (!wc) return;
+    for (int i = 0; i < CACHE_SLOTS; i++) slot_free(&wc->e[i]);
+    free(wc);
+}
+
+static size_t u_floats(int Cs, int Cb) { return NX * plane_of((size_t)Cs * 4 * Cb); }
+
+/* U of w (Cs, Cb, 4, 4): the cached one where it is still right, else made again (in the cache, or
+ * in scratch_u for a layer too wide to keep) */
+static const float *get_u(WinoCache *wc, const float *w, int Cs, int Cb, float *scratch_u) {
+    const size_t un = u_floats(Cs, Cb), wbytes = (size_t)Cs * Cb * 16 * sizeof(float);
+    if (!wc || un > CACHE_ENTRY_FLOATS) {
+        weights_to_u(scratch_u, w, Cs, Cb);
+        return scratch_u;
+    }
+    wc->tick++;
+    CachedU *e = NULL;
+    for (int i = 0; i < CACHE_SLOTS && !e; i++)
+        if (wc->e[i].U && wc->e[i].w == w && wc->e[i].Cs == Cs && wc->e[i].Cb == Cb) e = &wc->e[i];
+    if (e && !memcmp(e->wcopy, w, wbytes)) {
+        e->used = wc->tick;
+        return e->U;
+    }
+    if (!e) { /* a new layer: free the least recently used slots until it fits */
+        for (;;) {
+            size_t total = un;
+            int empty = -1, lru = -1;
+            for (int i = 0; i < CACHE_SLOTS; i++) {
+                if (!wc->e[i].U) {
+                    if (empty < 0) empty = i;
+                    continue;
+                }
+                total += u_floats(wc->e[i].Cs, wc->e[i].Cb);
+                if (lru < 0 || wc->e[i].used < wc->e[lru].used) lru = i;
+            }
+            if (total <= CACHE_TOTAL_FLOATS && empty >= 0) {
+                e = &wc->e[empty];
+                break;
+            }
+            slot_free(&wc->e[lru]);
+        }
+        *e = (CachedU){w, Cs, Cb, xmalloc(wbytes), xmalloc(un * sizeof(float)), 0};
+    }
+    memcpy(e->wcopy, w, wbytes);
+    weights_to_u(e->U, w, Cs, Cb);
+    e->used = wc->tick;
+    return e->U;
+}
+
 /* ---- the three directions ---- */
 
 /* images per chunk: the fewest equal chunks whose V and M (or dV and dM) fit CHUNK_FLOATS */
@@ -297,10 +380,10 @@ static float *scratch_for(DnnlCtx *c, const ConvGeom *g, int nb, float **V, floa
     return s;
 }
 
-void wino_conv_fwd(DnnlCtx *c, const ConvGeom *g, float *small, const float *big, const float *w) {
+void wino_conv_fwd(DnnlCtx *c, WinoCache *wc, const ConvGeom *g, float *small, const float *big, const float *w) {
     const int nb = chunk_images(g), Cp = 4 * g->Cb;
-    float *V, *M, *U = scratch_for(c, g, nb, &V, &M);
-    weights_to_u(U, w, g->Cs, g->Cb);
+    float *V, *M;
+    const float *U = get_u(wc, w, g->Cs, g->Cb, scratch_for(c, g, nb, &V, &M));
     for (int b0 = 0; b0 < g->B; b0 += nb) {
         const int n = b0 + nb <= g->B ? nb : g->B - b0, P = n * (g->Hs / 4) * (g->Ws / 4);
         const size_t su = plane_of((size_t)g->Cs * Cp), sv = plane_of((size_t)Cp * P), sm = plane_of((size_t)g->Cs * P);
@@ -310,10 +393,11 @@ void wino_conv_fwd(DnnlCtx *c, const ConvGeom *g, float *small, const float *big
     }
 }
 
-void wino_conv_bwd_data(DnnlCtx *c, const ConvGeom *g, float *big, const float *small, const float *w) {
+void wino_conv_bwd_data(DnnlCtx *c, WinoCache *wc, const ConvGeom *g, float *big, const float *small,
+                        const float *w) {
     const int nb = chunk_images(g), Cp = 4 * g->Cb;
-    float *dV, *dM, *U = scratch_for(c, g, nb, &dV, &dM);
-    weights_to_u(U, w, g->Cs, g->Cb);
+    float *dV, *dM;
+    const float *U = get_u(wc, w, g->Cs, g->Cb, scratch_for(c, g, nb, &dV, &dM));
     for (int b0 = 0; b0 < g->B; b0 += nb) {
         const int n = b0 + nb <= g->B ? nb : g->B - b0, P = n * (g->Hs / 4) * (g->Ws / 4);
         const size_t su = plane_of((size_t)g->Cs * Cp), sv = plane_of((size_t)Cp * P), sm = plane_of((size_t)g->Cs * P);

@@ -8,13 +8,20 @@
 
 #include "cpu_dnnl.h"
 
+/* The transformed weights of recent layers, kept for the next call with the same weights (owned by
+ * the DnnlCtx; see get_u in cpu_winograd.c). */
+typedef struct WinoCache WinoCache;
+WinoCache *wino_cache_create(void);
+void wino_cache_destroy(WinoCache *wc);
+
 /* 1 for a geometry these handle: k4 s2 p1, the small side a multiple of 4 (and at most 512) wide and
  * high, at least 32 channels on both sides, and a transformed weight tensor of at most 64 MB */
 int wino_fits(const ConvGeom *g);
 /* small (Cs,B,Hs,Ws) = conv(big (Cb,B,Hb,Wb), w (Cs,Cb,4,4)) */
-void wino_conv_fwd(DnnlCtx *c, const ConvGeom *g, float *small, const float *big, const float *w);
+void wino_conv_fwd(DnnlCtx *c, WinoCache *wc, const ConvGeom *g, float *small, const float *big, const float *w);
 /* big (Cb,B,Hb,Wb) = conv^T(small (Cs,B,Hs,Ws), w)  (overwrites) */
-void wino_conv_bwd_data(DnnlCtx *c, const ConvGeom *g, float *big, const float *small, const float *w);
+void wino_conv_bwd_data(DnnlCtx *c, WinoCache *wc, const ConvGeom *g, float *big, const float *small,
+                        const float *w);
 /* dw (Cs,Cb,4,4) += the weight gradient of conv(big, w) against small */
 void wino_conv_bwd_weights(DnnlCtx *c, const ConvGeom *g, float *dw, const float *big, const float *small);
 
