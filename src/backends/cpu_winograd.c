@@ -79,9 +79,8 @@ static inline void a5(float m[NT], const float y[4]) {
     m[3] = y[0] + 2 * y[1] + 4 * y[2] + 8 * y[3];
     m[4] = y[3];
 }
-/* u = G g: the weight transform (G's rows are scaled by 1/2, 1/2, 1/6, 1/6, 1 against BT's). By
- * division, not by a rounded 1/6: that would scale every u[2], u[3] by the same error, a bias that
- * batch norm's backward amplifies. */
+/* u = G g: the weight transform (G's rows are scaled by 1/2, 1/2, 1/6, 1/6, 1 against BT's), by
+ * division (each value rounded once) rather than by a rounded 1/6 */
 static inline void g5(float u[NT], float g0, float g1) {
     u[0] = g0 / 2;
     u[1] = (g0 + g1) / 2;
