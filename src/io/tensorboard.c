@@ -48,7 +48,9 @@ int tb_open(TbWriter *w, const char *dir, char *err, size_t errlen) {
     char host[256] = "localhost";
     gethostname(host, sizeof host - 1);
     const double now = wall_seconds();
-    snprintf(w->path, sizeof w->path, "%s/events.out.tfevents.%ld.%s", dir, (long)now, host);
+    /* the process id too, as TensorFlow's writers do: a run resumed within the same second as the
+     * last one started gets its own file instead of appending to that one */
+    snprintf(w->path, sizeof w->path, "%s/events.out.tfevents.%ld.%s.%ld", dir, (long)now, host, (long)getpid());
     w->f = fopen(w->path, "ab");
     if (!w->f) { snprintf(err, errlen, "cannot write %s: %s", w->path, strerror(errno)); return -1; }
     Pb ev = {0};
