@@ -95,8 +95,6 @@ DnnlCtx *dnnl_ctx_create(CpuScratch *scratch, int bf16) {
     return c;
 }
 
-void dnnl_ctx_set_winograd(DnnlCtx *c, int on) { c->winograd = on && !c->bf16; }
-
 CpuScratch *dnnl_ctx_scratch(DnnlCtx *c) { return c->scratch; }
 
 static void reorder_free(Reorder *r) {

@@ -6,7 +6,8 @@
  * bwd_weights) and conv_transpose2d uses (bwd_data, fwd, bwd_weights) of the same primitives.
  * Tensors stay CNHW outside; oneDNN's own blocked layouts are used inside each call, reached by
  * our own copies (activations in nChw16c) or oneDNN's reorders (weights, other layouts).
- * Primitives are created once per geometry and cached. */
+ * Primitives are created once per geometry and cached. The 4x4 stride-2 layers go to
+ * cpu_winograd.c where it takes them (see the three calls at the end). */
 #ifndef DCGAN_CPU_DNNL_H
 #define DCGAN_CPU_DNNL_H
 
@@ -34,9 +35,7 @@ DnnlCtx *dnnl_ctx_create(CpuScratch *scratch, int bf16);
 int dnnl_cpu_has_bf16(void);
 void dnnl_ctx_destroy(DnnlCtx *c);
 
-/* 1 (the default; DCGAN_CPU_WINOGRAD=0 says 0): the 4x4 stride-2 layers that cpu_winograd.h takes
- * go to it; 0: every convolution to oneDNN's own. Never in bf16. */
-void dnnl_ctx_set_winograd(DnnlCtx *c, int on);
+/* the scratch block the context was made with (cpu_winograd.c works in it too) */
 CpuScratch *dnnl_ctx_scratch(DnnlCtx *c);
 /* out[x] (M,N) = op(a[x]) . op(b[x]) for x < X, added to out with accumulate (else overwritten);
  * a[x] is stored (M,K) row-major, or (K,M) with ta; b[x] (K,N), or (N,K) with tb; a[x], b[x] and
@@ -45,6 +44,9 @@ CpuScratch *dnnl_ctx_scratch(DnnlCtx *c);
 void dnnl_batched_matmul(DnnlCtx *c, int X, int M, int N, int K, int ta, int tb, int accumulate, const float *a,
                          size_t sa, const float *b, size_t sb, float *out, size_t so);
 
+/* The three calls below send the 4x4 stride-2 layers that cpu_winograd.h takes to it, unless the
+ * environment had DCGAN_CPU_WINOGRAD=0 when the context was made, or it is bf16; the rest go to
+ * oneDNN's own convolutions. */
 /* small (Cs,B,Hs,Ws) = conv(big (Cb,B,Hb,Wb), w) */
 void dnnl_conv_fwd(DnnlCtx *c, const ConvGeom *g, float *small, const float *big, const float *w);
 /* big (Cb,B,Hb,Wb) = conv^T(small, w)  (overwrites) */

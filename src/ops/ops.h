@@ -281,8 +281,9 @@ struct Backend {
     void (*destroy)(Backend *be);
 };
 
-/* The CPU backend: convolutions through oneDNN when built with it (use_dnnl), else im2col +
- * OpenBLAS sgemm; everything else OpenMP loops. threads <= 0 keeps the library defaults. */
+/* The CPU backend: convolutions through oneDNN when built with it (use_dnnl; in fp32 the 4x4
+ * stride-2 layers by Winograd on oneDNN's matmul, see cpu_winograd.h), else im2col + OpenBLAS
+ * sgemm; everything else OpenMP loops. threads <= 0 keeps the library defaults. */
 /* bf16: with use_dnnl, oneDNN's convolutions in bf16, dying with one line where that cannot run (no
  * oneDNN in the build, no AVX512_BF16); without it (cpu-blas:bf16, for test_cuda), the CUDA
  * backend's bf16 rounding emulated on im2col + sgemm */
