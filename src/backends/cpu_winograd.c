@@ -15,9 +15,9 @@
  * (dM = A dy A^T, dV[xi] = U[xi]^T dM[xi], dx += B dV B^T, overlapping tiles added), the weight
  * gradient dU[xi] = dM[xi] V[xi]^T, dg = G^T dU G.
  *
- * Tiles are numbered p = (image * TY + ty) * TX + tx with TY = Hs/4, TX = Ws/4. V is [25][4Cb][P],
- * M and dM [25][Cs][P], U and dU [25][Cs][4Cb]; each of the 25 planes starts plane_of() floats
- * after the one before. The batch goes in equal chunks of images so that V and M stay within
+ * Tiles are numbered p = (image * TY + ty) * TX + tx with TY = Hs/4, TX = Ws/4. V and dV are stored
+ * transposed, [25][P][4Cb] (the four phases of a channel side by side), M and dM [25][Cs][P], U and
+ * dU [25][Cs][4Cb]; each of the 25 planes starts plane_of() floats after the one before. The batch goes in equal chunks of images so that V and M stay within
  * CHUNK_FLOATS; U is kept between calls for the narrower layers (get_u). Every loop has a fixed
  * order: the same inputs and thread count give the same bits. */
 #ifdef DCGAN_HAVE_DNNL
@@ -46,10 +46,14 @@ int wino_fits(const ConvGeom *g) {
            g->Ws % 4 == 0 && g->Ws <= 512 && g->Cb >= 32 && g->Cs >= 32 && (size_t)NX * g->Cs * 4 * g->Cb <= MAX_U_FLOATS;
 }
 
-/* ---- the 1-D transforms (rows of the matrices above) ---- */
+/* ---- the 1-D transforms (rows of the matrices above) ----
+ * The big side's and the weights' run on the four phases of a channel at once, as 4-wide vectors
+ * (lane 2py + px, the order of c' = 4c + 2py + px), so that V, dV, U and dU take each as one
+ * 16-byte store or load; the small side's are scalar. */
+typedef float v4 __attribute__((vector_size(16)));
 
 /* o = BT d: the input transform */
-static inline void bt5(float o[NT], float d0, float d1, float d2, float d3, float d4) {
+static inline void bt5(v4 o[NT], v4 d0, v4 d1, v4 d2, v4 d3, v4 d4) {
     o[0] = 2 * d0 - d1 - 2 * d2 + d3;
     o[1] = 2 * d1 + d2 - d3;
     o[2] = -2 * d1 + 3 * d2 - d3;
@@ -57,7 +61,7 @@ static inline void bt5(float o[NT], float d0, float d1, float d2, float d3, floa
     o[4] = 2 * d1 - d2 - 2 * d3 + d4;
 }
 /* d = B v (BT's transpose): backward-data's last step */
-static inline void b5(float d[NT], const float v[NT]) {
+static inline void b5(v4 d[NT], const v4 v[NT]) {
     d[0] = 2 * v[0];
     d[1] = -v[0] + 2 * v[1] - 2 * v[2] - v[3] + 2 * v[4];
     d[2] = -2 * v[0] + v[1] + 3 * v[2] - v[4];
@@ -81,7 +85,7 @@ static inline void a5(float m[NT], const float y[4]) {
 }
 /* u = G g: the weight transform (G's rows are scaled by 1/2, 1/2, 1/6, 1/6, 1 against BT's), by
  * division (each value rounded once) rather than by a rounded 1/6 */
-static inline void g5(float u[NT], float g0, float g1) {
+static inline void g5(v4 u[NT], v4 g0, v4 g1) {
     u[0] = g0 / 2;
     u[1] = (g0 + g1) / 2;
     u[2] = (g0 - g1) / 6;
@@ -89,7 +93,7 @@ static inline void g5(float u[NT], float g0, float g1) {
     u[4] = g1;
 }
 /* g = G^T u: the weight gradient back from the transformed domain */
-static inline void gt5(float g[2], const float u[NT]) {
+static inline void gt5(v4 g[2], const v4 u[NT]) {
     g[0] = (u[0] + u[1]) / 2 + (u[2] + u[3]) / 6;
     g[1] = u[1] / 2 + (2 * u[3] - u[2]) / 6 + u[4];
 }
@@ -103,17 +107,20 @@ static void weights_to_u(float *U, const float *w, int Cs, int Cb) {
     for (int k = 0; k < Cs; k++)
         for (int c = 0; c < Cb; c++) {
             const float *wk = w + ((size_t)k * Cb + c) * 16;
-            for (int ph = 0; ph < 4; ph++) {
-                const int py = ph >> 1, px = ph & 1;
-                float col0[NT], col1[NT]; /* G applied along t, for s = 0 and s = 1 */
-                g5(col0, wk[py * 4 + px], wk[(2 + py) * 4 + px]);
-                g5(col1, wk[py * 4 + 2 + px], wk[(2 + py) * 4 + 2 + px]);
-                float *u = U + (size_t)k * Cp + 4 * c + ph;
-                for (int a = 0; a < NT; a++) {
-                    float r[NT];
-                    g5(r, col0[a], col1[a]);
-                    for (int b = 0; b < NT; b++) u[(size_t)(a * NT + b) * plane] = r[b];
+            v4 g[2][2]; /* g[t][s]: the four phases' tap (t, s), w[2t+py][2s+px] */
+            for (int t = 0; t < 2; t++)
+                for (int sx = 0; sx < 2; sx++) {
+                    const float *w0 = wk + 2 * t * 4 + 2 * sx;
+                    g[t][sx] = (v4){w0[0], w0[1], w0[4], w0[5]};
                 }
+            v4 col0[NT], col1[NT]; /* G applied along t, for s = 0 and s = 1 */
+            g5(col0, g[0][0], g[1][0]);
+            g5(col1, g[0][1], g[1][1]);
+            float *u = U + (size_t)k * Cp + 4 * (size_t)c;
+            for (int a = 0; a < NT; a++) {
+                v4 r[NT];
+                g5(r, col0[a], col1[a]);
+                for (int b = 0; b < NT; b++) memcpy(u + (size_t)(a * NT + b) * plane, &r[b], sizeof(v4));
             }
         }
 }
@@ -125,108 +132,127 @@ static void du_to_weights(float *dw, const float *dU, int Cs, int Cb) {
     for (int k = 0; k < Cs; k++)
         for (int c = 0; c < Cb; c++) {
             float *wk = dw + ((size_t)k * Cb + c) * 16;
-            for (int ph = 0; ph < 4; ph++) {
-                const int py = ph >> 1, px = ph & 1;
-                const float *u = dU + (size_t)k * Cp + 4 * c + ph;
-                float rows[2][NT]; /* G^T applied along b, for each a */
-                for (int a = 0; a < NT; a++) {
-                    float r[NT], g[2];
-                    for (int b = 0; b < NT; b++) r[b] = u[(size_t)(a * NT + b) * plane];
-                    gt5(g, r);
-                    rows[0][a] = g[0];
-                    rows[1][a] = g[1];
-                }
-                for (int s = 0; s < 2; s++) {
-                    float g[2];
-                    gt5(g, rows[s]);
-                    wk[py * 4 + 2 * s + px] += g[0];
-                    wk[(2 + py) * 4 + 2 * s + px] += g[1];
+            const float *u = dU + (size_t)k * Cp + 4 * (size_t)c;
+            v4 rows[2][NT]; /* G^T applied along b, for each a */
+            for (int a = 0; a < NT; a++) {
+                v4 r[NT], g[2];
+                for (int b = 0; b < NT; b++) memcpy(&r[b], u + (size_t)(a * NT + b) * plane, sizeof(v4));
+                gt5(g, r);
+                rows[0][a] = g[0];
+                rows[1][a] = g[1];
+            }
+            for (int sx = 0; sx < 2; sx++) {
+                v4 g[2]; /* g[t]: tap (t, sx) of the four phases */
+                gt5(g, rows[sx]);
+                for (int t = 0; t < 2; t++) {
+                    float *w0 = wk + 2 * t * 4 + 2 * sx;
+                    w0[0] += g[t][0];
+                    w0[1] += g[t][1];
+                    w0[4] += g[t][2];
+                    w0[5] += g[t][3];
                 }
             }
         }
 }
 
-/* V (25, 4Cb, P) of images [b0, b0+nb) of big (Cb, B, Hb, Wb); P = nb * TY * TX */
-static void big_to_v(float *V, const float *big, const ConvGeom *g, int b0, int nb) {
-    const int Hb = g->Hb, Wb = g->Wb, Ws = g->Ws, TY = g->Hs / 4, TX = g->Ws / 4;
-    const size_t P = (size_t)nb * TY * TX, plane = plane_of(4 * (size_t)g->Cb * P);
-    #pragma omp parallel for collapse(2) schedule(static)
-    for (int c = 0; c < g->Cb; c++)
-        for (int i = 0; i < nb; i++) {
-            const float *x = big + ((size_t)c * g->B + b0 + i) * Hb * Wb;
-            float srow[NT][4 * 128 + 1]; /* a phase's rows of X' (Ws + 1 values); Ws <= 512 */
-            float e[NT][NT];
-            for (int ph = 0; ph < 4; ph++) {
-                const int py = ph >> 1, px = ph & 1;
-                float *v = V + (size_t)(4 * c + ph) * P + (size_t)i * TY * TX;
-                for (int ty = 0; ty < TY; ty++) {
-                    for (int u = 0; u < NT; u++) {
-                        const int r = 8 * ty + 2 * u + py - 1;
-                        float *s = srow[u];
-                        if (r < 0 || r >= Hb) {
-                            memset(s, 0, (size_t)(Ws + 1) * sizeof(float));
-                        } else if (px == 0) { /* columns 2q - 1 */
-                            const float *xr = x + (size_t)r * Wb;
-                            s[0] = 0;
-                            for (int q = 1; q <= Ws; q++) s[q] = xr[2 * q - 1];
-                        } else { /* columns 2q */
-                            const float *xr = x + (size_t)r * Wb;
-                            for (int q = 0; q < Ws; q++) s[q] = xr[2 * q];
-                            s[Ws] = 0;
-                        }
-                    }
-                    for (int tx = 0; tx < TX; tx++) {
-                        for (int u = 0; u < NT; u++) {
-                            const float *s = srow[u] + 4 * tx;
-                            bt5(e[u], s[0], s[1], s[2], s[3], s[4]); /* e[u][b]: along the row */
-                        }
-                        const size_t p = (size_t)ty * TX + tx;
-                        for (int b = 0; b < NT; b++) {
-                            float o[NT];
-                            bt5(o, e[0][b], e[1][b], e[2][b], e[3][b], e[4][b]);
-                            for (int a = 0; a < NT; a++) v[(size_t)(a * NT + b) * plane + p] = o[a];
-                        }
-                    }
-                }
-            }
+/* S[q][q'] ((Hs+1) x (Ws+1) vectors) = the four phases of image x (Hb, Wb) at (q, q'): lanes
+ * x[2q+py-1][2q'+px-1], 0 outside the image */
+static void image_to_s2d(v4 *S, const float *x, const ConvGeom *g) {
+    const int Hb = g->Hb, Wb = g->Wb, W1 = g->Ws + 1;
+    for (int q = 0; q <= g->Hs; q++) {
+        const int r0 = 2 * q - 1, r1 = 2 * q; /* py = 0, 1 */
+        const float *x0 = r0 >= 0 ? x + (size_t)r0 * Wb : NULL, *x1 = r1 < Hb ? x + (size_t)r1 * Wb : NULL;
+        for (int k = 0; k < W1; k++) {
+            const int c0 = 2 * k - 1, c1 = 2 * k; /* px = 0, 1 */
+            v4 e = {0, 0, 0, 0};
+            if (x0 && c0 >= 0) e[0] = x0[c0];
+            if (x0 && c1 < Wb) e[1] = x0[c1];
+            if (x1 && c0 >= 0) e[2] = x1[c0];
+            if (x1 && c1 < Wb) e[3] = x1[c1];
+            S[(size_t)q * W1 + k] = e;
         }
+    }
 }
 
-/* images [b0, b0+nb) of big (Cb, B, Hb, Wb) = B dV B^T, the overlapping tiles added (overwrites) */
-static void dv_to_big(float *big, const float *dV, const ConvGeom *g, int b0, int nb) {
-    const int Hb = g->Hb, Wb = g->Wb, TY = g->Hs / 4, TX = g->Ws / 4;
-    const size_t P = (size_t)nb * TY * TX, plane = plane_of(4 * (size_t)g->Cb * P);
-    #pragma omp parallel for collapse(2) schedule(static)
-    for (int c = 0; c < g->Cb; c++)
-        for (int i = 0; i < nb; i++) {
-            float *x = big + ((size_t)c * g->B + b0 + i) * Hb * Wb;
-            memset(x, 0, (size_t)Hb * Wb * sizeof(float));
-            for (int ph = 0; ph < 4; ph++) {
-                const int py = ph >> 1, px = ph & 1;
-                const float *v = dV + (size_t)(4 * c + ph) * P + (size_t)i * TY * TX;
+/* image x (Hb, Wb) = the phases S[q][q'] put back (the padding's parts dropped) */
+static void s2d_to_image(float *x, const v4 *S, const ConvGeom *g) {
+    const int Hb = g->Hb, Wb = g->Wb, W1 = g->Ws + 1;
+    for (int r = 0; r < Hb; r++) {
+        const int q = (r + 1) >> 1, py = (r + 1) & 1;
+        float *xr = x + (size_t)r * Wb;
+        const v4 *Sq = S + (size_t)q * W1;
+        for (int col = 0; col < Wb; col++) {
+            const int k = (col + 1) >> 1, px = (col + 1) & 1;
+            xr[col] = Sq[k][2 * py + px];
+        }
+    }
+}
+
+/* Vt (25, P, 4Cb) of images [b0, b0+nb) of big (Cb, B, Hb, Wb); P = nb * TY * TX */
+static void big_to_v(float *Vt, const float *big, const ConvGeom *g, int b0, int nb) {
+    const int TY = g->Hs / 4, TX = g->Ws / 4, T = TY * TX, W1 = g->Ws + 1;
+    const size_t Cp = 4 * (size_t)g->Cb, P = (size_t)nb * T, plane = plane_of(Cp * P);
+    #pragma omp parallel
+    {
+        v4 *S = xmalloc((size_t)(g->Hs + 1) * W1 * sizeof(v4));
+        #pragma omp for collapse(2) schedule(static)
+        for (int i = 0; i < nb; i++)
+            for (int c = 0; c < g->Cb; c++) {
+                image_to_s2d(S, big + ((size_t)c * g->B + b0 + i) * g->Hb * g->Wb, g);
+                float *v = Vt + (size_t)i * T * Cp + 4 * (size_t)c;
                 for (int ty = 0; ty < TY; ty++)
                     for (int tx = 0; tx < TX; tx++) {
-                        const size_t p = (size_t)ty * TX + tx;
-                        float e[NT][NT]; /* e[a][v]: B applied along b */
-                        for (int a = 0; a < NT; a++) {
-                            float r[NT];
-                            for (int b = 0; b < NT; b++) r[b] = v[(size_t)(a * NT + b) * plane + p];
-                            b5(e[a], r);
+                        v4 e[NT][NT]; /* e[u][b]: BT along the row */
+                        for (int u = 0; u < NT; u++) {
+                            const v4 *s = S + (size_t)(4 * ty + u) * W1 + 4 * tx;
+                            bt5(e[u], s[0], s[1], s[2], s[3], s[4]);
                         }
-                        for (int cv = 0; cv < NT; cv++) {
-                            const int col = 8 * tx + 2 * cv + px - 1;
-                            if (col < 0 || col >= Wb) continue;
-                            float r[NT], d[NT];
-                            for (int a = 0; a < NT; a++) r[a] = e[a][cv];
-                            b5(d, r);
-                            for (int u = 0; u < NT; u++) {
-                                const int row = 8 * ty + 2 * u + py - 1;
-                                if (row >= 0 && row < Hb) x[(size_t)row * Wb + col] += d[u];
-                            }
+                        float *vp = v + ((size_t)ty * TX + tx) * Cp;
+                        for (int b = 0; b < NT; b++) {
+                            v4 o[NT];
+                            bt5(o, e[0][b], e[1][b], e[2][b], e[3][b], e[4][b]);
+                            for (int a = 0; a < NT; a++) memcpy(vp + (size_t)(a * NT + b) * plane, &o[a], sizeof(v4));
                         }
                     }
             }
-        }
+        free(S);
+    }
+}
+
+/* images [b0, b0+nb) of big (Cb, B, Hb, Wb) = B dV B^T, the overlapping tiles added (overwrites);
+ * dVt is (25, P, 4Cb) */
+static void dv_to_big(float *big, const float *dVt, const ConvGeom *g, int b0, int nb) {
+    const int TY = g->Hs / 4, TX = g->Ws / 4, T = TY * TX, W1 = g->Ws + 1;
+    const size_t Cp = 4 * (size_t)g->Cb, P = (size_t)nb * T, plane = plane_of(Cp * P);
+    const size_t sn = (size_t)(g->Hs + 1) * W1;
+    #pragma omp parallel
+    {
+        v4 *S = xmalloc(sn * sizeof(v4));
+        #pragma omp for collapse(2) schedule(static)
+        for (int i = 0; i < nb; i++)
+            for (int c = 0; c < g->Cb; c++) {
+                memset(S, 0, sn * sizeof(v4));
+                const float *v = dVt + (size_t)i * T * Cp + 4 * (size_t)c;
+                for (int ty = 0; ty < TY; ty++)
+                    for (int tx = 0; tx < TX; tx++) {
+                        const float *vp = v + ((size_t)ty * TX + tx) * Cp;
+                        v4 e[NT][NT]; /* e[a][w]: B along b */
+                        for (int a = 0; a < NT; a++) {
+                            v4 r[NT];
+                            for (int b = 0; b < NT; b++) memcpy(&r[b], vp + (size_t)(a * NT + b) * plane, sizeof(v4));
+                            b5(e[a], r);
+                        }
+                        for (int w = 0; w < NT; w++) {
+                            v4 r[NT], d[NT];
+                            for (int a = 0; a < NT; a++) r[a] = e[a][w];
+                            b5(d, r);
+                            for (int u = 0; u < NT; u++) S[(size_t)(4 * ty + u) * W1 + 4 * tx + w] += d[u];
+                        }
+                    }
+                s2d_to_image(big + ((size_t)c * g->B + b0 + i) * g->Hb * g->Wb, S, g);
+            }
+        free(S);
+    }
 }
 
 /* images [b0, b0+nb) of small (Cs, B, Hs, Ws) = AT M AT^T */
@@ -387,7 +413,7 @@ void wino_conv_fwd(DnnlCtx *c, WinoCache *wc, const ConvGeom *g, float *small, c
         const int n = b0 + nb <= g->B ? nb : g->B - b0, P = n * (g->Hs / 4) * (g->Ws / 4);
         const size_t su = plane_of((size_t)g->Cs * Cp), sv = plane_of((size_t)Cp * P), sm = plane_of((size_t)g->Cs * P);
         big_to_v(V, big, g, b0, n);
-        dnnl_batched_matmul(c, NX, g->Cs, P, Cp, 0, 0, 0, U, su, V, sv, M, sm); /* M = U . V */
+        dnnl_batched_matmul(c, NX, g->Cs, P, Cp, 0, 1, 0, U, su, V, sv, M, sm); /* M = U . V, V stored (P, 4Cb) */
         m_to_small(small, M, g, b0, n);
     }
 }
@@ -401,7 +427,7 @@ void wino_conv_bwd_data(DnnlCtx *c, WinoCache *wc, const ConvGeom *g, float *big
         const int n = b0 + nb <= g->B ? nb : g->B - b0, P = n * (g->Hs / 4) * (g->Ws / 4);
         const size_t su = plane_of((size_t)g->Cs * Cp), sv = plane_of((size_t)Cp * P), sm = plane_of((size_t)g->Cs * P);
         small_to_dm(dM, small, g, b0, n);
-        dnnl_batched_matmul(c, NX, Cp, P, g->Cs, 1, 0, 0, U, su, dM, sm, dV, sv); /* dV = U^T . dM */
+        dnnl_batched_matmul(c, NX, P, Cp, g->Cs, 1, 0, 0, dM, sm, U, su, dV, sv); /* dV^T = dM^T . U */
         dv_to_big(big, dV, g, b0, n);
     }
 }
@@ -414,7 +440,7 @@ void wino_conv_bwd_weights(DnnlCtx *c, const ConvGeom *g, float *dw, const float
         const size_t su = plane_of((size_t)g->Cs * Cp), sv = plane_of((size_t)Cp * P), sm = plane_of((size_t)g->Cs * P);
         big_to_v(V, big, g, b0, n);
         small_to_dm(dM, small, g, b0, n);
-        dnnl_batched_matmul(c, NX, g->Cs, Cp, P, 0, 1, b0 > 0, dM, sm, V, sv, dU, su); /* dU (+)= dM . V^T */
+        dnnl_batched_matmul(c, NX, g->Cs, Cp, P, 0, 0, b0 > 0, dM, sm, V, sv, dU, su); /* dU (+)= dM . V^T, V stored (P, 4Cb) */
     }
     du_to_weights(dw, dU, g->Cs, g->Cb);
 }
