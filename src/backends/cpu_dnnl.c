@@ -110,7 +110,8 @@ void dnnl_ctx_destroy(DnnlCtx *c) {
         static const char *dn[DIR_COUNT] = {"fwd", "bwd_data", "bwd_weights"};
         double tot = 0;
         for (int i = 0; i < c->n; i++) tot += c->e[i].t_reorder + c->e[i].t_compute;
-        fprintf(stderr, "oneDNN convolutions: %.3f s\n", tot);
+        for (int i = 0; i < c->nws; i++) tot += c->ws[i].t;
+        fprintf(stderr, "oneDNN and Winograd convolutions: %.3f s\n", tot);
         for (int i = 0; i < c->nws; i++) {
             const WinoStat *w = &c->ws[i];
             const double flop = 2.0 * w->g.B * w->g.Cs * w->g.Hs * w->g.Ws * w->g.Cb * 16 * w->calls;

@@ -394,6 +394,23 @@ static int chunk_images(const ConvGeom *g) {
     return (int)((g->B + chunks - 1) / chunks);
 }
 
+/* The chunk of images from b0 (at most nb of them): its tile count P and the distances between the
+ * 25 planes of U, V and M */
+typedef struct {
+    int n, P;
+    size_t su, sv, sm;
+} Chunk;
+static Chunk chunk_at(const ConvGeom *g, int nb, int b0) {
+    Chunk k;
+    k.n = b0 + nb <= g->B ? nb : g->B - b0;
+    k.P = k.n * (g->Hs / 4) * (g->Ws / 4);
+    const size_t Cp = 4 * (size_t)g->Cb;
+    k.su = plane_of((size_t)g->Cs * Cp);
+    k.sv = plane_of(Cp * k.P);
+    k.sm = plane_of((size_t)g->Cs * k.P);
+    return k;
+}
+
 /* scratch: U (or dU), then a chunk's V and M */
 static float *scratch_for(DnnlCtx *c, const ConvGeom *g, int nb, float **V, float **M) {
     const size_t P = (size_t)nb * (g->Hs / 4) * (g->Ws / 4);
@@ -410,11 +427,10 @@ void wino_conv_fwd(DnnlCtx *c, WinoCache *wc, const ConvGeom *g, float *small, c
     float *V, *M;
     const float *U = get_u(wc, w, g->Cs, g->Cb, scratch_for(c, g, nb, &V, &M));
     for (int b0 = 0; b0 < g->B; b0 += nb) {
-        const int n = b0 + nb <= g->B ? nb : g->B - b0, P = n * (g->Hs / 4) * (g->Ws / 4);
-        const size_t su = plane_of((size_t)g->Cs * Cp), sv = plane_of((size_t)Cp * P), sm = plane_of((size_t)g->Cs * P);
-        big_to_v(V, big, g, b0, n);
-        dnnl_batched_matmul(c, NX, g->Cs, P, Cp, 0, 1, 0, U, su, V, sv, M, sm); /* M = U . V, V stored (P, 4Cb) */
-        m_to_small(small, M, g, b0, n);
+        const Chunk k = chunk_at(g, nb, b0);
+        big_to_v(V, big, g, b0, k.n);
+        dnnl_batched_matmul(c, NX, g->Cs, k.P, Cp, 0, 1, 0, U, k.su, V, k.sv, M, k.sm); /* M = U . V, V stored (P, 4Cb) */
+        m_to_small(small, M, g, b0, k.n);
     }
 }
 
@@ -424,11 +440,10 @@ void wino_conv_bwd_data(DnnlCtx *c, WinoCache *wc, const ConvGeom *g, float *big
     float *dV, *dM;
     const float *U = get_u(wc, w, g->Cs, g->Cb, scratch_for(c, g, nb, &dV, &dM));
     for (int b0 = 0; b0 < g->B; b0 += nb) {
-        const int n = b0 + nb <= g->B ? nb : g->B - b0, P = n * (g->Hs / 4) * (g->Ws / 4);
-        const size_t su = plane_of((size_t)g->Cs * Cp), sv = plane_of((size_t)Cp * P), sm = plane_of((size_t)g->Cs * P);
-        small_to_dm(dM, small, g, b0, n);
-        dnnl_batched_matmul(c, NX, P, Cp, g->Cs, 1, 0, 0, dM, sm, U, su, dV, sv); /* dV^T = dM^T . U */
-        dv_to_big(big, dV, g, b0, n);
+        const Chunk k = chunk_at(g, nb, b0);
+        small_to_dm(dM, small, g, b0, k.n);
+        dnnl_batched_matmul(c, NX, k.P, Cp, g->Cs, 1, 0, 0, dM, k.sm, U, k.su, dV, k.sv); /* dV^T = dM^T . U */
+        dv_to_big(big, dV, g, b0, k.n);
     }
 }
 
@@ -436,11 +451,11 @@ void wino_conv_bwd_weights(DnnlCtx *c, const ConvGeom *g, float *dw, const float
     const int nb = chunk_images(g), Cp = 4 * g->Cb;
     float *V, *dM, *dU = scratch_for(c, g, nb, &V, &dM);
     for (int b0 = 0; b0 < g->B; b0 += nb) {
-        const int n = b0 + nb <= g->B ? nb : g->B - b0, P = n * (g->Hs / 4) * (g->Ws / 4);
-        const size_t su = plane_of((size_t)g->Cs * Cp), sv = plane_of((size_t)Cp * P), sm = plane_of((size_t)g->Cs * P);
-        big_to_v(V, big, g, b0, n);
-        small_to_dm(dM, small, g, b0, n);
-        dnnl_batched_matmul(c, NX, g->Cs, Cp, P, 0, 0, b0 > 0, dM, sm, V, sv, dU, su); /* dU (+)= dM . V^T, V stored (P, 4Cb) */
+        const Chunk k = chunk_at(g, nb, b0);
+        big_to_v(V, big, g, b0, k.n);
+        small_to_dm(dM, small, g, b0, k.n);
+        /* dU (+)= dM . V^T, V stored (P, 4Cb) */
+        dnnl_batched_matmul(c, NX, g->Cs, Cp, k.P, 0, 0, b0 > 0, dM, k.sm, V, k.sv, dU, k.su);
     }
     du_to_weights(dw, dU, g->Cs, g->Cb);
 }
