@@ -158,6 +158,13 @@ static void cnhw_md(dnnl_memory_desc_t *md, int n, int N, int C, int H, int W) {
     DNNL_CHECK(dnnl_memory_desc_init_by_strides(md, 4, dims, dnnl_f32, strides));
 }
 
+/* arr (of *cap elements of `size` bytes, n in use) with room for one more: doubled when full */
+static void *room_for_one(void *arr, int n, int *cap, size_t size) {
+    if (n < *cap) return arr;
+    *cap = *cap ? 2 * *cap : 8;
+    return xrealloc(arr, (size_t)*cap * size);
+}
+
 /* attributes that make a primitive add its result to its destination */
 static dnnl_primitive_attr_t sum_attr(void) {
     dnnl_primitive_attr_t attr;
@@ -305,10 +312,7 @@ static void run_reorder(DnnlCtx *c, Reorder *r, const void *from, void *to) {
 static Entry *get_entry(DnnlCtx *c, const ConvGeom *g, int bfull, int dir) {
     for (int i = 0; i < c->n; i++)
         if (c->e[i].dir == dir && c->e[i].bfull == bfull && !memcmp(&c->e[i].g, g, sizeof *g)) return &c->e[i];
-    if (c->n == c->cap) {
-        c->cap = c->cap ? 2 * c->cap : 16;
-        c->e = xrealloc(c->e, c->cap * sizeof(Entry));
-    }
+    c->e = room_for_one(c->e, c->n, &c->cap, sizeof(Entry));
     Entry *e = &c->e[c->n++];
     memset(e, 0, sizeof *e);
     e->g = *g;
@@ -482,10 +486,7 @@ static MatmulEntry *get_matmul(DnnlCtx *c, int X, int M, int N, int K, int ta, i
             e->accumulate == accumulate && e->sa == sa && e->sb == sb && e->so == so)
             return e;
     }
-    if (c->nmm == c->capmm) {
-        c->capmm = c->capmm ? 2 * c->capmm : 8;
-        c->mm = xrealloc(c->mm, (size_t)c->capmm * sizeof *c->mm);
-    }
+    c->mm = room_for_one(c->mm, c->nmm, &c->capmm, sizeof *c->mm);
     MatmulEntry *e = &c->mm[c->nmm++];
     *e = (MatmulEntry){X, M, N, K, ta, tb, accumulate, sa, sb, so, NULL, NULL, NULL, NULL};
     dnnl_memory_desc_t a, b, o;
@@ -524,10 +525,7 @@ static void wino_account(DnnlCtx *c, const ConvGeom *g, int dir, double t) {
     for (int i = 0; i < c->nws && !w; i++)
         if (c->ws[i].dir == dir && !memcmp(&c->ws[i].g, g, sizeof *g)) w = &c->ws[i];
     if (!w) {
-        if (c->nws == c->capws) {
-            c->capws = c->capws ? 2 * c->capws : 8;
-            c->ws = xrealloc(c->ws, (size_t)c->capws * sizeof *c->ws);
-        }
+        c->ws = room_for_one(c->ws, c->nws, &c->capws, sizeof *c->ws);
         w = &c->ws[c->nws++];
         *w = (WinoStat){*g, dir, 0, 0};
     }
@@ -535,34 +533,30 @@ static void wino_account(DnnlCtx *c, const ConvGeom *g, int dir, double t) {
     w->t += t;
 }
 
-void dnnl_conv_fwd(DnnlCtx *c, const ConvGeom *g, float *small, const float *big, const float *w) {
-    if (c->winograd && wino_fits(g)) {
-        const double t0 = c->profile ? now_seconds() : 0;
-        wino_conv_fwd(c, c->wino, g, small, big, w);
-        if (c->profile) wino_account(c, g, DIR_FWD, now_seconds() - t0);
+/* direction dir of one convolution: by Winograd where it takes the layer (timed for DCGAN_PROFILE),
+ * else by oneDNN's own primitives; for DIR_BWD_WEIGHTS, w is the gradient it accumulates into */
+static void conv_dir(DnnlCtx *c, const ConvGeom *g, int dir, float *big, float *small, float *w) {
+    if (!c->winograd || !wino_fits(g)) {
+        run_chunked(c, g, dir, big, small, w);
         return;
     }
-    run_chunked(c, g, DIR_FWD, (float *)big, small, (float *)w);
+    const double t0 = c->profile ? now_seconds() : 0;
+    if (dir == DIR_FWD) wino_conv_fwd(c, c->wino, g, small, big, w);
+    else if (dir == DIR_BWD_DATA) wino_conv_bwd_data(c, c->wino, g, big, small, w);
+    else wino_conv_bwd_weights(c, g, w, big, small);
+    if (c->profile) wino_account(c, g, dir, now_seconds() - t0);
+}
+
+void dnnl_conv_fwd(DnnlCtx *c, const ConvGeom *g, float *small, const float *big, const float *w) {
+    conv_dir(c, g, DIR_FWD, (float *)big, small, (float *)w);
 }
 
 void dnnl_conv_bwd_data(DnnlCtx *c, const ConvGeom *g, float *big, const float *small, const float *w) {
-    if (c->winograd && wino_fits(g)) {
-        const double t0 = c->profile ? now_seconds() : 0;
-        wino_conv_bwd_data(c, c->wino, g, big, small, w);
-        if (c->profile) wino_account(c, g, DIR_BWD_DATA, now_seconds() - t0);
-        return;
-    }
-    run_chunked(c, g, DIR_BWD_DATA, big, (float *)small, (float *)w);
+    conv_dir(c, g, DIR_BWD_DATA, big, (float *)small, (float *)w);
 }
 
 void dnnl_conv_bwd_weights(DnnlCtx *c, const ConvGeom *g, float *dw, const float *big, const float *small) {
-    if (c->winograd && wino_fits(g)) {
-        const double t0 = c->profile ? now_seconds() : 0;
-        wino_conv_bwd_weights(c, g, dw, big, small);
-        if (c->profile) wino_account(c, g, DIR_BWD_WEIGHTS, now_seconds() - t0);
-        return;
-    }
-    run_chunked(c, g, DIR_BWD_WEIGHTS, (float *)big, (float *)small, dw);
+    conv_dir(c, g, DIR_BWD_WEIGHTS, (float *)big, (float *)small, dw);
 }
 #else
 typedef int dcgan_cpu_dnnl_unused; /* ISO C wants a translation unit to declare something */
