@@ -102,6 +102,17 @@ $(BUILD)/nompi/dist.o: src/dist/dist.c src/dist/dist.h
 dcgan-nompi: $(CLI_OBJ) $(BUILD)/nompi/dist.o $(BUILD)/libdcgan.a
 	$(CC) $(CFLAGS) -o $@ $(CLI_OBJ) $(BUILD)/nompi/dist.o $(BUILD)/libdcgan.a $(LDLIBS)
 
+# The same program built with MPI whatever DCGAN_NO_MPI says (only the distributed layer differs),
+# for tools/gpu_bundle.sh, which ships it beside the MPI-less dcgan with an Open MPI of its own.
+MPI_COMPILE = $(shell mpicc --showme:compile)
+MPI_LINK = $(shell mpicc --showme:link)
+DCGAN_MPI_BIN ?= dcgan-mpi
+$(BUILD)/mpi/dist.o: src/dist/dist.c src/dist/dist.h
+	@mkdir -p $(dir $@)
+	$(CC) $(filter-out -DDCGAN_HAVE_MPI,$(CFLAGS)) -DDCGAN_HAVE_MPI $(MPI_COMPILE) -c -o $@ $<
+$(DCGAN_MPI_BIN): $(CLI_OBJ) $(BUILD)/mpi/dist.o $(BUILD)/libdcgan.a
+	$(CC) $(CFLAGS) -o $@ $(CLI_OBJ) $(BUILD)/mpi/dist.o $(BUILD)/libdcgan.a $(LDLIBS) $(MPI_LINK)
+
 # The same program built without oneDNN (only the CPU backend differs: im2col + OpenBLAS), for the
 # test that such a build compiles, trains and refuses --precision bf16 with one line.
 $(BUILD)/nodnnl/cpu.o: src/backends/cpu.c $(wildcard src/*/*.h)
@@ -162,7 +173,7 @@ build-asan-all: $(TEST_BIN) $(CLI_OBJ) $(LIB_OBJ)
 	$(CC) $(CFLAGS) -o $(DCGAN_BIN) $(CLI_OBJ) $(LIB_OBJ) $(LDLIBS)
 
 clean:
-	rm -rf build build-asan build-fuzz dcgan dcgan-asan dcgan-nompi dcgan-nodnnl libdcgan.so libdcgan-cuda.so
+	rm -rf build build-asan build-fuzz dcgan dcgan-asan dcgan-nompi dcgan-nodnnl dcgan-mpi libdcgan.so libdcgan-cuda.so
 
 # ---- fuzzing (libFuzzer, clang) ----
 # `make fuzz` builds one target per parser of outside input; `make fuzz-smoke` runs each for

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # bench/gpu/run.sh: the whole GPU check in one run (issue 4): build (or unpack the bundle that
 # tools/gpu_bundle.sh made), the parity tests against the CPU backend and PyTorch's fixtures, the
-# command line on the GPU, compute-sanitizer, and the speed table against PyTorch on the same GPU.
+# command line on the GPU, compute-sanitizer, data-parallel training under mpirun (bench/gpu/mpi.sh),
+# and the speed table against PyTorch on the same GPU.
 # Logs and the table go to $OUT (default /tmp/dcgan-gpu). Exits non-zero if a check failed.
 #
 # usage: bench/gpu/run.sh [--quick]     (--quick: one round of the speed table, no torch.compile)
@@ -94,6 +95,10 @@ if command -v compute-sanitizer >/dev/null; then
     check sanitizer_train compute-sanitizer --tool memcheck --error-exitcode 9 "$DCGAN" train --device cuda --arch seed \
         --size 32 --data "$work/blobs-idx3-ubyte" --out "$work/run2" --steps 4 --gf 8 --df 8 --batch 8 --quiet
 fi
+
+step "data-parallel training on this machine's GPU(s) (issue 6)"
+check mpi_scaling bash bench/gpu/mpi.sh
+cat "$OUT/mpi_scaling.log"
 
 step "algorithms cuDNN was given (dcgan64, batch 64)"
 DCGAN_CUDA_VERBOSE=1 "$DCGAN" bench --device cuda --steps 200 --warmup 20 2>&1 | tee "$OUT/choices.log" | tail -n 25

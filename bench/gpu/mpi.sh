@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# bench/gpu/mpi.sh: data-parallel training on the GPU machine (issue 6). Trains the default model
+# (dcgan 32x32x1, gf/df 64, 2 G steps, batch 64 per rank) on a synthetic IDX set as one process, as
+# one rank under mpirun, and as 2 ranks (and as one rank per GPU where there are more than 2 GPUs).
+# Prints, per run, images/s of the whole job (from losses.csv, after the first WARM iterations),
+# the gradient all-reduce time per iteration, what averaged the gradients (NCCL or MPI on the
+# host) and whether the ranks ended with the same weights.
+#
+# With one GPU, the 2 ranks share it: NCCL refuses two ranks on one GPU, so their gradients go
+# through MPI on the host, and the figure is that path's cost, not a speed-up.
+#
+# usage: bench/gpu/mpi.sh [STEPS=1500]    (DEVICE=cpu runs the same on the CPU, to try the script
+#                                           on a machine without a GPU; the launcher and dcgan-mpi
+#                                           come from the bundle of tools/gpu_bundle.sh, else the
+#                                           system's mpirun and ./dcgan)
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+steps=${1:-1500}
+warm=100
+device=${DEVICE:-cuda}
+source bench/gpu/env.sh || exit 1
+if [ -x /tmp/dcgan-gpu/mpi/bin/mpirun ] && [ -x /tmp/dcgan-gpu/bin/dcgan-mpi ]; then
+    mpirun=/tmp/dcgan-gpu/mpi/bin/mpirun
+    dcgan_mpi=/tmp/dcgan-gpu/bin/dcgan-mpi
+    mpi_libs=/tmp/dcgan-gpu/mpi/lib
+else
+    mpirun=$(command -v mpirun) || { echo "bench/gpu/mpi.sh: no mpirun here and no bundle with one" >&2; exit 1; }
+    dcgan_mpi=$DCGAN
+    mpi_libs=
+fi
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 PRTE_ALLOW_RUN_AS_ROOT=1 PRTE_ALLOW_RUN_AS_ROOT_CONFIRM=1
+ngpu=1
+[ "$device" = cuda ] && ngpu=$(nvidia-smi -L 2>/dev/null | grep -c '^GPU') && [ "$ngpu" -ge 1 ] || ngpu=1
+cores=$(nproc)
+work=$(mktemp -d /tmp/dcgan-mpi-gpu.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+
+"${PYTHON:-python3}" - "$work/blobs-idx3-ubyte" <<'EOF' || exit 1
+import struct, sys, numpy as np
+rng = np.random.default_rng(0)
+n = 60000  # as many as Fashion-MNIST: an epoch is hundreds of iterations
+cy, cx, r = (rng.integers(lo, hi, n)[:, None, None] for lo, hi in ((8, 20), (8, 20), (3, 8)))
+yy, xx = np.mgrid[:28, :28]
+x = (255 * (((yy - cy) ** 2 + (xx - cx) ** 2) < r * r)).astype(np.uint8)
+with open(sys.argv[1], "wb") as f:
+    f.write(struct.pack(">IIII", 0x803, n, 28, 28) + x.tobytes())
+EOF
+
+# run NAME RANKS [mpirun]: trains, prints one table row, keeps the log in $OUT (when set)
+run() {
+    local name=$1 ranks=$2 launcher=${3:-} log rc
+    local tag=np$ranks${launcher:+-mpirun}
+    local dir=$work/$tag
+    local cmd=(train --device "$device" --data "$work/blobs-idx3-ubyte" --out "$dir" --steps "$steps" --batch 64
+               --threads $((cores / ranks)) --sample-every 0 --checkpoint-every 0 --no-tensorboard)
+    if [ -n "$launcher" ]; then
+        log=$(env ${mpi_libs:+LD_LIBRARY_PATH=$mpi_libs:$LD_LIBRARY_PATH} "$mpirun" -np "$ranks" --bind-to none \
+              --oversubscribe "$dcgan_mpi" "${cmd[@]}" 2>&1)
+        rc=$?
+        if [ $rc -ne 0 ] && [ "$ranks" -gt 1 ]; then # shared memory too small in a container, say
+            echo "$log" | tail -n 5 | sed 's/^/    /'
+            echo "    (failed with exit $rc; again with TCP between the ranks: --mca btl self,tcp)"
+            rm -rf "$dir"
+            log=$(env ${mpi_libs:+LD_LIBRARY_PATH=$mpi_libs:$LD_LIBRARY_PATH} "$mpirun" -np "$ranks" --bind-to none \
+                  --oversubscribe --mca btl self,tcp "$dcgan_mpi" "${cmd[@]}" 2>&1)
+            rc=$?
+        fi
+    else
+        log=$("$DCGAN" "${cmd[@]}" 2>&1)
+        rc=$?
+    fi
+    log=$(printf '%s\n' "$log" | tr '\r' '\n' | grep -v '^\[#*\.*\]')
+    [ -n "${OUT:-}" ] && printf '%s\n' "$log" > "$OUT/mpi_$tag.log"
+    if [ $rc -ne 0 ] || [ ! -s "$dir/losses.csv" ]; then
+        printf '%-28s FAILED (exit %s):\n' "$name" "$rc"; printf '%s\n' "$log" | tail -n 15 | sed 's/^/    /'
+        return 1
+    fi
+    local ips ms by same
+    ips=$(awk -F, -v w="$warm" -v gb=$((ranks * 64)) 'NR == w + 1 { s0 = $1; t0 = $10 } END { printf "%.0f", ($1 - s0) * gb / ($10 - t0) }' \
+          "$dir/losses.csv")
+    ms=$(printf '%s\n' "$log" | sed -nE 's/.*all-reduce ([0-9.]+) ms per iteration.*/\1/p')
+    by=$(printf '%s\n' "$log" | sed -nE 's/.*gradients averaged by ([A-Z]+);.*/\1/p')
+    same=$(printf '%s\n' "$log" | sed -nE 's/.*crc32 .*\((identical|DIFFER[A-Z]*)\).*/\1/p')
+    printf '%-28s %6d %12s %16s %10s %10s\n' "$name" $((ranks * 64)) "$ips" "${ms:--}" "${by:--}" "${same:--}"
+    printf '%s\n' "$log" | grep -E "NCCL could not start|averaged through MPI" | sort -u | sed 's/^/    /'
+}
+
+echo "device: $([ "$device" = cuda ] && echo "$ngpu x $(nvidia-smi --query-gpu=name --format=csv,noheader | head -n 1)" || echo "cpu, $cores cores");" \
+     "launcher: $("$mpirun" --version 2>/dev/null | head -n 1); model: dcgan 32x32x1 gf/df 64, batch 64 per rank, $steps iterations"
+printf '%-28s %6s %12s %16s %10s %10s\n' run "batch" "images/s" "all-reduce ms/it" averaged "weights"
+fail=0
+run "1 process (no mpirun)" 1 || fail=1
+run "mpirun -np 1" 1 mpirun || fail=1
+run "mpirun -np 2$([ "$device" = cuda ] && [ "$ngpu" -lt 2 ] && echo ' (one GPU)')" 2 mpirun || fail=1
+[ "$ngpu" -gt 2 ] && { run "mpirun -np $ngpu" "$ngpu" mpirun || fail=1; }
+exit $fail
