@@ -343,6 +343,25 @@ static void nccl_case(void) {
         snprintf(what, sizeof what, "NCCL all-reduce mean over one rank leaves %zu values as they are (%zu differ)", n, diff);
         fx_expect(diff == 0, what);
         free(back);
+        /* as a multi-GPU training run issues it: recorded into a graph after another op, replayed */
+        float *d2 = be->alloc(be, n);
+        be->graph_begin(be);
+        be->copy(be, d2, d, n);
+        be->allreduce_mean(be, d2, n);
+        void *graph = be->graph_end(be);
+        for (int rep = 0; rep < 2; rep++) {
+            be->zero(be, d2, n);
+            be->graph_launch(be, graph);
+        }
+        back = host_copy(be, d2, n);
+        diff = 0;
+        for (size_t i = 0; i < n; i++) diff += memcmp(&back[i], &h[i], sizeof(float)) != 0;
+        snprintf(what, sizeof what, "NCCL all-reduce recorded in a graph after a copy, replayed twice: %zu values as "
+                                    "they were (%zu differ)", n, diff);
+        fx_expect(diff == 0, what);
+        be->graph_free(be, graph);
+        be->free(be, d2);
+        free(back);
         free(h);
         be->free(be, d);
     }

@@ -2,8 +2,9 @@
 # test_mpi.sh DCGAN_BIN [DCGAN_NOMPI_BIN]: data-parallel training with `mpirun -np 2` on the CPU.
 # The ranks hold bit-identical weights; with --sync-bn 2 ranks x batch 32 equal 1 rank x batch 64
 # within 1e-5 (same data, same z); a 2-rank run resumes bit-exactly and refuses another rank count;
-# a rank that dies or hangs ends the job within a bounded time and the last checkpoint loads; a
-# build without MPI refuses a distributed launch with one line.
+# a rank that dies or hangs ends the job within a bounded time and the last checkpoint loads; Ctrl-C
+# that reaches one rank stops both at the same step; a build without MPI refuses a distributed
+# launch with one line.
 set -u
 bin=$(realpath "${1:-./dcgan}")
 nompi=${2:-}
@@ -107,6 +108,26 @@ for fault in KILL STOP; do
 done
 grep -q 'no progress for 5 s' "$work/STOP.log" && ok "the hang is reported in one line: $(grep -m1 'no progress' "$work/STOP.log")" ||
     bad "no watchdog message for the hang"
+
+# ---- Ctrl-C that reaches one rank only: both stop at the same step, with a checkpoint there ----
+run="$work/int"
+$mpi "$bin" train $T --batch 16 --steps 100000 --checkpoint-every 0 --out "$run" > "$work/int.log" 2>&1 &
+job=$!
+for i in $(seq 1 100); do [ -f "$run/losses.csv" ] && [ "$(wc -l < "$run/losses.csv")" -gt 5 ] && break; sleep 0.1; done
+victim=$(rank_pid 1 "$run")
+[ -n "$victim" ] && kill -INT "$victim"
+ended=0
+for i in $(seq 1 300); do kill -0 $job 2>/dev/null || { ended=1; break; }; sleep 0.1; done
+[ $ended -eq 0 ] && kill -9 $job 2>/dev/null
+wait $job 2>/dev/null; rc=$?
+step=$("$bin" info --checkpoint "$run" 2>/dev/null | grep -o 'step=[0-9]*' | head -n 1)
+last=$(tail -n 1 "$run/losses.csv" | cut -d, -f1)
+if [ -n "$victim" ] && [ $ended -eq 1 ] && [ -n "$step" ] && [ "$step" = "step=$last" ] &&
+   grep -q 'crc32 \([0-9a-f]*\) \1 (identical)' "$work/int.log" &&
+   $mpi "$bin" train --resume "$run" --steps $((last + 3)) --threads 1 --quiet >/dev/null 2>&1 &&
+   "$bin" info --checkpoint "$run" | grep -q "step=$((last + 3)) "; then
+    ok "SIGINT on rank 1 alone stops both ranks at step $last (exit $rc) with identical weights and a checkpoint there, which resumes"
+else bad "SIGINT on rank 1: ended $ended, exit $rc, checkpoint [$step], last logged step [$last]: $(tail -3 "$work/int.log")"; fi
 
 # ---- without MPI ----
 if [ -n "$nompi" ]; then

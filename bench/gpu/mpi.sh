@@ -16,7 +16,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 steps=${1:-1500}
-warm=100
+warm=$(( steps / 3 < 100 ? steps / 3 : 100 ))
 device=${DEVICE:-cuda}
 source bench/gpu/env.sh || exit 1
 if [ -x /tmp/dcgan-gpu/mpi/bin/mpirun ] && [ -x /tmp/dcgan-gpu/bin/dcgan-mpi ]; then
@@ -46,15 +46,15 @@ with open(sys.argv[1], "wb") as f:
     f.write(struct.pack(">IIII", 0x803, n, 28, 28) + x.tobytes())
 EOF
 
-# run NAME RANKS [mpirun]: trains, prints one table row, keeps the log in $OUT (when set)
+# run TAG NAME RANKS [mpirun [VAR=VALUE]]: trains into $work/TAG, prints one table row, keeps the log
+# in $OUT (when set)
 run() {
-    local name=$1 ranks=$2 launcher=${3:-} log rc
-    local tag=np$ranks${launcher:+-mpirun}
+    local tag=$1 name=$2 ranks=$3 launcher=${4:-} extra=${5:-} log rc
     local dir=$work/$tag
     local cmd=(train --device "$device" --data "$work/blobs-idx3-ubyte" --out "$dir" --steps "$steps" --batch 64
                --threads $((cores / ranks)) --sample-every 0 --checkpoint-every 0 --no-tensorboard)
     if [ -n "$launcher" ]; then
-        log=$(env ${mpi_libs:+LD_LIBRARY_PATH=$mpi_libs:$LD_LIBRARY_PATH} "$mpirun" -np "$ranks" --bind-to none \
+        log=$(env ${mpi_libs:+LD_LIBRARY_PATH=$mpi_libs:$LD_LIBRARY_PATH} $extra "$mpirun" -np "$ranks" --bind-to none \
               --oversubscribe "$dcgan_mpi" "${cmd[@]}" 2>&1)
         rc=$?
         if [ $rc -ne 0 ] && [ "$ranks" -gt 1 ]; then # shared memory too small in a container, say
@@ -72,25 +72,36 @@ run() {
     log=$(printf '%s\n' "$log" | tr '\r' '\n' | grep -v '^\[#*\.*\]')
     [ -n "${OUT:-}" ] && printf '%s\n' "$log" > "$OUT/mpi_$tag.log"
     if [ $rc -ne 0 ] || [ ! -s "$dir/losses.csv" ]; then
-        printf '%-28s FAILED (exit %s):\n' "$name" "$rc"; printf '%s\n' "$log" | tail -n 15 | sed 's/^/    /'
+        printf '%-34s FAILED (exit %s):\n' "$name" "$rc"; printf '%s\n' "$log" | tail -n 15 | sed 's/^/    /'
         return 1
     fi
     local ips ms by same
     ips=$(awk -F, -v w="$warm" -v gb=$((ranks * 64)) 'NR == w + 1 { s0 = $1; t0 = $10 } END { printf "%.0f", ($1 - s0) * gb / ($10 - t0) }' \
           "$dir/losses.csv")
     ms=$(printf '%s\n' "$log" | sed -nE 's/.*all-reduce ([0-9.]+) ms per iteration.*/\1/p')
-    by=$(printf '%s\n' "$log" | sed -nE 's/.*gradients averaged by ([A-Z]+);.*/\1/p')
+    by=$(printf '%s\n' "$log" | sed -nE 's/.*gradients averaged by ([A-Z]+)( \(inside the iteration.s graph\))?.*/\1\2/p' |
+         sed 's/ (inside.*/ in graph/')
     same=$(printf '%s\n' "$log" | sed -nE 's/.*crc32 .*\((identical|DIFFER[A-Z]*)\).*/\1/p')
-    printf '%-28s %6d %12s %16s %10s %10s\n' "$name" $((ranks * 64)) "$ips" "${ms:--}" "${by:--}" "${same:--}"
+    printf '%-34s %6d %9s %16s %14s %10s\n' "$name" $((ranks * 64)) "$ips" "${ms:--}" "${by:--}" "${same:--}"
     printf '%s\n' "$log" | grep -E "NCCL could not start|averaged through MPI" | sort -u | sed 's/^/    /'
 }
 
 echo "device: $([ "$device" = cuda ] && echo "$ngpu x $(nvidia-smi --query-gpu=name --format=csv,noheader | head -n 1)" || echo "cpu, $cores cores");" \
      "launcher: $("$mpirun" --version 2>/dev/null | head -n 1); model: dcgan 32x32x1 gf/df 64, batch 64 per rank, $steps iterations"
-printf '%-28s %6s %12s %16s %10s %10s\n' run "batch" "images/s" "all-reduce ms/it" averaged "weights"
+printf '%-34s %6s %9s %16s %14s %10s\n' run "batch" "images/s" "all-reduce ms/it" averaged "weights"
 fail=0
-run "1 process (no mpirun)" 1 || fail=1
-run "mpirun -np 1" 1 mpirun || fail=1
-run "mpirun -np 2$([ "$device" = cuda ] && [ "$ngpu" -lt 2 ] && echo ' (one GPU)')" 2 mpirun || fail=1
-[ "$ngpu" -gt 2 ] && { run "mpirun -np $ngpu" "$ngpu" mpirun || fail=1; }
+run np1 "1 process (no mpirun)" 1 || fail=1
+run np1-mpirun "mpirun -np 1" 1 mpirun || fail=1
+# the multi-GPU path on one GPU: a one-rank NCCL communicator, its all-reduces inside the graph;
+# the mean over one rank leaves the gradients as they are, so the losses must be the same bits
+if [ "$device" = cuda ]; then
+    run np1-nccl "mpirun -np 1, one-rank NCCL" 1 mpirun DCGAN_TEST_NCCL_ONE_RANK=1 || fail=1
+    if cmp -s <(cut -d, -f1-8 "$work/np1-mpirun/losses.csv") <(cut -d, -f1-8 "$work/np1-nccl/losses.csv"); then
+        echo "    losses of every step: the same bits with and without the one-rank NCCL all-reduces in the graph"
+    else
+        echo "    FAIL: the losses differ with the one-rank NCCL all-reduces in the graph"; fail=1
+    fi
+fi
+run np2-mpirun "mpirun -np 2$([ "$device" = cuda ] && [ "$ngpu" -lt 2 ] && echo ' (one GPU)')" 2 mpirun || fail=1
+[ "$ngpu" -gt 2 ] && { run np$ngpu-mpirun "mpirun -np $ngpu" "$ngpu" mpirun || fail=1; }
 exit $fail

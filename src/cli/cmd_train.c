@@ -470,11 +470,16 @@ int cmd_train(int argc, char **argv) {
     gan_init(&g, be, &mc, &tc, batch, (uint64_t)seed);
     g.rank = dist.rank;
     g.nranks = nranks;
-    if (nranks > 1) {
+    /* DCGAN_TEST_NCCL_ONE_RANK=1 under mpirun -np 1: the multi-GPU path (NCCL in the graph) on one GPU */
+    const char *one_rank_test = getenv("DCGAN_TEST_NCCL_ONE_RANK");
+    if (nranks > 1 || (one_rank_test && atoi(one_rank_test) > 0 && dist_use_device_collectives(&dist, be, 1))) {
         g.grad_average = dist_grad_average;
         g.grad_ctx = &dist;
-        dist_use_device_collectives(&dist, be); /* NCCL between GPUs where the backend has it */
+        if (nranks > 1) dist_use_device_collectives(&dist, be, 0); /* NCCL between GPUs where the backend has it */
         if (sync_bn) g.G.sync = g.D.sync = &dist.bn;
+        /* NCCL's all-reduces run on the backend's stream, so they go into the iteration's graph
+         * with the rest (--sync-bn's collectives go through the host, so that runs op by op) */
+        else if (dist.device_coll && be->graph_begin) dist.in_graph = g.grad_in_graph = 1;
     }
     const long bpe = ds.n / ((long)batch * nranks);
     if (bpe < 1 && nranks == 1) die("train: the data has %d images, fewer than one batch of %d; use a smaller --batch", ds.n, batch);
@@ -585,7 +590,11 @@ int cmd_train(int argc, char **argv) {
         printf("train: %d ranks x batch %d = global batch %d, learning rate %g, batch norm %s, gradients averaged by %s; "
                "rank 0 writes the files\n",
                nranks, batch, nranks * batch, tc.lr, sync_bn ? "over the global batch (--sync-bn)" : "per rank",
-               dist.device_coll ? "NCCL" : "MPI");
+               dist.device_coll ? dist.in_graph ? "NCCL (inside the iteration's graph)" : "NCCL" : "MPI");
+    if (!quiet && one_rank_test && nranks == 1)
+        printf("train: DCGAN_TEST_NCCL_ONE_RANK: %s\n", !g.grad_average ? "no one-rank NCCL communicator (not under mpirun, "
+               "or no NCCL here); the ordinary one-process path" : dist.in_graph ? "gradients averaged by NCCL "
+               "(inside the iteration's graph) over one rank" : "gradients averaged by NCCL over one rank");
     {
         char where[600];
         snprintf(where, sizeof where, "The last checkpoint in %s is intact; continue with: mpirun -np %d dcgan train --resume %s",
@@ -608,7 +617,7 @@ int cmd_train(int argc, char **argv) {
     /* The losses are read back from the backend for several iterations at once, every flush_every
      * iterations and at every iteration where something is written or decided: on a GPU the host
      * then never waits for each iteration. */
-    const int flush_every = be->graph_begin && nranks == 1 ? 32 : 1;
+    const int flush_every = be->graph_begin && (nranks == 1 || g.grad_in_graph) ? 32 : 1;
     struct { long step, e, b; } pend[STATS_RING];
     int npend = 0;
     long diverged_step = 0;
@@ -627,7 +636,8 @@ int cmd_train(int argc, char **argv) {
             pend[npend].step = g.step; pend[npend].e = e; pend[npend].b = b;
             npend++;
             const long s = g.step;
-            const int due = npend >= flush_every || s == total || g_stop_signal || b + 1 == bpe ||
+            /* (the ranks must read back at the same steps: with several, a signal waits for the block's end) */
+            const int due = npend >= flush_every || s == total || (nranks == 1 && g_stop_signal) || b + 1 == bpe ||
                             (sample_every && s % sample_every == 0) || (evaluating && s % eval_every == 0) ||
                             (checkpoint_every && s % checkpoint_every == 0);
             if (!due) continue;
@@ -645,7 +655,9 @@ int cmd_train(int argc, char **argv) {
                 dist_average_host(&dist, v, 7);
                 st.d_loss_real = v[0]; st.d_loss_fake = v[1]; st.d_loss = v[0] + v[1]; st.g_loss = v[2];
                 st.d_x = v[3]; st.d_gz = v[4]; st.d_gz_g = v[5];
-                if (v[6] > 0 && !stop_now) stop_now = SIGINT; /* another rank was interrupted */
+                /* another rank was interrupted: stop with it after the block's last iteration, the one
+                 * whose weights a checkpoint now holds */
+                if (v[6] > 0 && !stop_now && i == nrows - 1) stop_now = SIGINT;
                 dist_heartbeat(&dist);
             }
             epoch = e;
@@ -721,6 +733,9 @@ int cmd_train(int argc, char **argv) {
         }
     }
     if (!quiet && tty && !diverged) printf("\n");
+    const int reduce_reps = 20; /* iterations' worth of all-reduces timed on their own */
+    if (dist.in_graph)
+        dist_time_device_average(&dist, be, g.D.grads, g.D.nparams, g.G.grads, g.G.nparams, tc.g_steps, reduce_reps);
     if (nranks > 1) { /* the ranks must hold the same weights; say so, and stop loudly if not */
         uint32_t *crcs = xmalloc((size_t)nranks * sizeof(uint32_t));
         dist_allgather_u32(&dist, training_state_crc(&g), crcs);
@@ -750,9 +765,12 @@ int cmd_train(int argc, char **argv) {
         else
             printf("train: done, %ld iterations in %.1fs; samples, losses.csv, loss plots and checkpoints are in %s\n",
                    g.step, meta.elapsed, out);
-        if (nranks > 1 && dist.reduce_calls)
-            printf("train: gradient all-reduce %.2f ms per iteration (%.1f%% of the time)\n",
-                   1e3 * dist.reduce_s / (g.step - meta_step0), 100.0 * dist.reduce_s / (meta.elapsed - elapsed0));
+        if (g.grad_average && dist.reduce_calls && g.step > meta_step0) {
+            const double per_iter = dist.reduce_s / (dist.in_graph ? reduce_reps : g.step - meta_step0);
+            printf("train: gradient all-reduce %.2f ms per iteration (%.1f%% of the time%s)\n", 1e3 * per_iter,
+                   100.0 * per_iter * (double)(g.step - meta_step0) / (meta.elapsed - elapsed0),
+                   dist.in_graph ? "; recorded in the iteration's graph, so timed on its own after training" : "");
+        }
     }
     progress_grid_free(&pgrid);
     log_free(&log);

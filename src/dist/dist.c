@@ -154,10 +154,11 @@ void dist_finalize(Dist *d) {
     d->host = NULL;
 }
 
-int dist_use_device_collectives(Dist *d, Backend *be) {
+int dist_use_device_collectives(Dist *d, Backend *be, int even_alone) {
     d->device_coll = 0;
 #ifdef DCGAN_HAVE_MPI
-    if (d->size == 1 || !be->collective_id || !be->collective_init || !be->allreduce_mean) return 0;
+    if ((d->size == 1 && !(even_alone && d->mpi)) || !be->collective_id || !be->collective_init || !be->allreduce_mean)
+        return 0;
     unsigned char id[512];
     unsigned long len = 0;
     if (d->rank == 0) len = be->collective_id(be, id, sizeof id);
@@ -185,8 +186,12 @@ int dist_use_device_collectives(Dist *d, Backend *be) {
 
 void dist_grad_average(void *ctx, Backend *be, float *grads, size_t n) {
     Dist *d = ctx;
-    if (d->size == 1) return;
+    if (d->size == 1 && !d->device_coll) return;
 #ifdef DCGAN_HAVE_MPI
+    if (d->in_graph) { /* recorded into the iteration's graph: no host wait here */
+        be->allreduce_mean(be, grads, n);
+        return;
+    }
     if (d->device_coll) { /* timed from the gradients being ready to their mean being there */
         be->sync(be);
         const double t0 = now_seconds();
@@ -213,6 +218,19 @@ void dist_grad_average(void *ctx, Backend *be, float *grads, size_t n) {
 #else
     (void)be; (void)grads; (void)n;
 #endif
+}
+
+void dist_time_device_average(Dist *d, Backend *be, float *d_block, size_t n_d, float *g_block, size_t n_g,
+                              int g_steps, int reps) {
+    if (!d->in_graph || reps < 1) return;
+    d->in_graph = 0; /* timed the way the op-by-op path is timed, call by call */
+    d->reduce_s = 0;
+    d->reduce_calls = 0;
+    for (int r = 0; r < reps; r++) {
+        dist_grad_average(d, be, d_block, n_d);
+        for (int k = 0; k < g_steps; k++) dist_grad_average(d, be, g_block, n_g);
+    }
+    d->in_graph = 1;
 }
 
 void dist_average_host(Dist *d, float *x, size_t n) {

@@ -16,6 +16,8 @@ typedef struct {
     int rank, size;
     int mpi;               /* MPI was initialized (and must be finalized) */
     int device_coll;       /* gradients are averaged by the backend's collectives (NCCL), not on the host */
+    int in_graph;          /* ... and issued into the iteration's graph: no host wait, no timing per call
+                              (dist_time_device_average times them on their own) */
     double reduce_s;       /* seconds spent averaging gradients */
     long reduce_calls;
     BnSync bn;             /* --sync-bn hooks for the model */
@@ -39,10 +41,18 @@ void dist_finalize(Dist *d);
 
 /* With several ranks on a backend that has collectives (CUDA built with NCCL), sets them up with
  * rank 0's id sent over MPI, so that dist_grad_average runs on the devices; otherwise, or when that
- * fails (said in one line), gradients keep going through MPI on the host. Returns d->device_coll. */
-int dist_use_device_collectives(Dist *d, Backend *be);
+ * fails (said in one line), gradients keep going through MPI on the host. Returns d->device_coll.
+ * even_alone: a test of that path on one GPU (NCCL refuses two ranks on one GPU): under mpirun -np
+ * 1, a one-rank communicator, whose mean leaves the gradients as they are. */
+int dist_use_device_collectives(Dist *d, Backend *be, int even_alone);
 /* The grad_average hook of Gan: averages n backend floats over the ranks. */
 void dist_grad_average(void *ctx, Backend *be, float *grads, size_t n);
+/* With d->in_graph, the all-reduces of an iteration were recorded into its graph and not timed
+ * there: this times `reps` iterations' worth of them on their own (one of n_d floats, then g_steps
+ * of n_g, on the blocks given, whose values it averages again), and adds them to reduce_s and
+ * reduce_calls as if they had been timed in place. Collective: every rank calls it. */
+void dist_time_device_average(Dist *d, Backend *be, float *d_block, size_t n_d, float *g_block, size_t n_g,
+                              int g_steps, int reps);
 /* Averages n host floats over the ranks (logged losses). */
 void dist_average_host(Dist *d, float *x, size_t n);
 /* Copies n backend floats from rank 0 to every rank. */

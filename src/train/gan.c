@@ -224,7 +224,8 @@ void gan_step(Gan *g) {
 
 void gan_iterate(Gan *g) {
     Backend *be = g->be;
-    const int graphs = g->use_graph && be->graph_begin && !g->grad_average && !g->G.sync && !g->D.sync;
+    const int graphs = g->use_graph && be->graph_begin && (!g->grad_average || g->grad_in_graph) && !g->G.sync &&
+                       !g->D.sync;
     g->ema_fresh = 0;
     if (!graphs || (!g->graph && !g->warm)) {
         /* op by op; with graphs this is the first iteration, which sizes the backend's scratch and

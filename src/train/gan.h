@@ -79,6 +79,8 @@ typedef struct {
     int rank, nranks;
     void (*grad_average)(void *ctx, Backend *be, float *grads, size_t n);
     void *grad_ctx;
+    int grad_in_graph; /* grad_average only issues backend work (NCCL on the backend's stream), so
+                          the iteration, all-reduces included, can still be one recorded graph */
 } Gan;
 
 /* Builds G and D for the configuration, allocates everything for batch B and initializes the
