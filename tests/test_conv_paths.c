@@ -7,8 +7,9 @@
  * gradients, which accumulate onto non-zero starting values.
  * Tolerance: ||cpu - cpu-blas|| / ||cpu-blas|| <= 1e-5 per tensor; both paths match PyTorch at
  * small sizes (test_layers). In a build without oneDNN both backends run the same code.
- * The 4x4 stride-2 layers with at least 32 channels on both sides run by Winograd on "cpu" unless
- * DCGAN_CPU_WINOGRAD=0, which run_tests.sh also runs, so that oneDNN's direct kernels stay checked.
+ * The 4x4 and 5x5 stride-2 layers with at least 32 channels on both sides run by Winograd on "cpu"
+ * unless DCGAN_CPU_WINOGRAD=0, which run_tests.sh also runs, so that oneDNN's direct kernels stay
+ * checked.
  * With the argument "bf16", "cpu:bf16" (oneDNN's convolutions on bf16 inputs) is compared instead,
  * within 1e-2, and most results must show bf16 rounding (more than 1e-5 from fp32), so that the bf16
  * path is known to have run; run_tests.sh passes it where the CPU has AVX512_BF16.
@@ -148,8 +149,8 @@ int main(int argc, char **argv) {
     if (bf16) tol = BF16_TOL;
     Backend *fast = backend_create(bf16 ? "cpu:bf16" : "cpu", 2), *ref = backend_create("cpu-blas", 2);
     const char *wg = getenv("DCGAN_CPU_WINOGRAD");
-    printf("comparing backend %s against %s (4x4 stride-2 layers of 32+ channels: %s)\n", fast->name, ref->name,
-           bf16 || (wg && !strcmp(wg, "0")) ? "oneDNN's direct kernels" : "Winograd F(4x4,2x2)");
+    printf("comparing backend %s against %s (4x4 and 5x5 stride-2 layers of 32+ channels: %s)\n", fast->name,
+           ref->name, bf16 || (wg && !strcmp(wg, "0")) ? "oneDNN's direct kernels" : "Winograd F(4x4,2x2), F(4x4,3x3)");
     /* name, transpose, B, Ci, Hi, Co, K, S, P, op, bias */
     static const Case cases[] = {
         {"D conv 32->64 16x16 k4s2p1", 0, 8, 32, 16, 64, 4, 2, 1, 0, 0},
@@ -170,6 +171,12 @@ int main(int argc, char **argv) {
         {"D conv 256->512 8x8 k4s2p1 (Winograd, 1 tile)", 0, 4, 256, 8, 512, 4, 2, 1, 0, 0},
         {"G convt 128->64 16x16 k4s2p1 (Winograd)", 1, 6, 128, 16, 64, 4, 2, 1, 0, 0},
         {"D conv 48->40 24x24 k4s2p1 (Winograd, 3x3 tiles)", 0, 5, 48, 24, 40, 4, 2, 1, 0, 0},
+        /* Winograd F(4x4, 3x3), the seed family's 5x5 layers: the same four kinds of case (the two
+         * k5 cases above, 32+ channels on both sides, go by it too) */
+        {"D conv 64->128 32x32 k5s2p2 (Winograd, 2 chunks)", 0, 41, 64, 32, 128, 5, 2, 2, 0, 0},
+        {"D conv 256->512 8x8 k5s2p2 (Winograd, 1 tile)", 0, 3, 256, 8, 512, 5, 2, 2, 0, 0},
+        {"G convt 128->64 16x16 k5s2p2op1 (Winograd)", 1, 6, 128, 16, 64, 5, 2, 2, 1, 0},
+        {"D conv 48->40 24x24 k5s2p2 (Winograd, 3x3 tiles)", 0, 5, 48, 24, 40, 5, 2, 2, 0, 0},
     };
     Rng rng;
     rng_seed(&rng, 20261127, 0);

@@ -71,7 +71,7 @@ struct DnnlCtx {
     int nws, capws;
     CpuScratch *scratch; /* the CPU backend's, shared with its im2col path */
     int bf16;            /* inputs in bf16, results in fp32 (--precision bf16) */
-    int winograd;        /* 4x4 stride-2 layers by Winograd (cpu_winograd.c) where they fit */
+    int winograd;        /* 4x4 and 5x5 stride-2 layers by Winograd (cpu_winograd.c) where they fit */
     WinoCache *wino;     /* its transformed weights kept between calls */
     int profile;
 };
@@ -114,9 +114,10 @@ void dnnl_ctx_destroy(DnnlCtx *c) {
         fprintf(stderr, "oneDNN and Winograd convolutions: %.3f s\n", tot);
         for (int i = 0; i < c->nws; i++) {
             const WinoStat *w = &c->ws[i];
-            const double flop = 2.0 * w->g.B * w->g.Cs * w->g.Hs * w->g.Ws * w->g.Cb * 16 * w->calls;
-            fprintf(stderr, "  %-11s big %4dx%3dx%3d small %4dx%3dx%3d k4 s2 Winograd F(4x4,2x2): %5ld calls, %.3f s (%.1f direct-equivalent GFLOP/s)\n",
-                    dn[w->dir], w->g.Cb, w->g.Hb, w->g.Wb, w->g.Cs, w->g.Hs, w->g.Ws, w->calls, w->t,
+            const int K = w->g.K, kt = K == 4 ? 2 : 3;
+            const double flop = 2.0 * w->g.B * w->g.Cs * w->g.Hs * w->g.Ws * w->g.Cb * K * K * w->calls;
+            fprintf(stderr, "  %-11s big %4dx%3dx%3d small %4dx%3dx%3d k%d s2 Winograd F(4x4,%dx%d): %5ld calls, %.3f s (%.1f direct-equivalent GFLOP/s)\n",
+                    dn[w->dir], w->g.Cb, w->g.Hb, w->g.Wb, w->g.Cs, w->g.Hs, w->g.Ws, K, kt, kt, w->calls, w->t,
                     flop / (w->t + 1e-12) / 1e9);
         }
         for (int i = 0; i < c->n; i++) {

@@ -6,7 +6,7 @@
  * bwd_weights) and conv_transpose2d uses (bwd_data, fwd, bwd_weights) of the same primitives.
  * Tensors stay CNHW outside; oneDNN's own blocked layouts are used inside each call, reached by
  * our own copies (activations in nChw16c) or oneDNN's reorders (weights, other layouts).
- * Primitives are created once per geometry and cached. The 4x4 stride-2 layers go to
+ * Primitives are created once per geometry and cached. The 4x4 and 5x5 stride-2 layers go to
  * cpu_winograd.c where it takes them (see the three calls at the end). */
 #ifndef DCGAN_CPU_DNNL_H
 #define DCGAN_CPU_DNNL_H
@@ -44,7 +44,7 @@ CpuScratch *dnnl_ctx_scratch(DnnlCtx *c);
 void dnnl_batched_matmul(DnnlCtx *c, int X, int M, int N, int K, int ta, int tb, int accumulate, const float *a,
                          size_t sa, const float *b, size_t sb, float *out, size_t so);
 
-/* The three calls below send the 4x4 stride-2 layers that cpu_winograd.h takes to it, unless the
+/* The three calls below send the stride-2 layers that cpu_winograd.h takes to it, unless the
  * environment had DCGAN_CPU_WINOGRAD=0 when the context was made, or it is bf16; the rest go to
  * oneDNN's own convolutions. */
 /* small (Cs,B,Hs,Ws) = conv(big (Cb,B,Hb,Wb), w) */
