@@ -21,7 +21,9 @@
  * Tiles are numbered p = (image * TY + ty) * TX + tx with TY = Hs/4, TX = Ws/4. V and dV are stored
  * transposed, [NX][P][4Cb] (the four phases of a channel side by side), M and dM [NX][Cs][P], U and
  * dU [NX][Cs][4Cb], NX = NT*NT; each plane starts plane_of() floats after the one before. The batch
- * goes in equal chunks of images so that V and M stay within CHUNK_FLOATS; U is kept between calls
+ * goes in equal chunks of images so that V and M stay within CHUNK_FLOATS, and a layer whose U
+ * would be larger than GROUP_U_FLOATS takes its output channels in equal groups, one group's U at a
+ * time (so that the widest layers fit in half of PyTorch's memory); the whole U is kept between calls
  * for the narrower layers (get_u). The code is written once for both transforms (a Variant of
  * constants and inline transforms, each loop body inlined with the variant fixed). Every loop has a
  * fixed order: the same inputs and thread count give the same bits. */
@@ -35,8 +37,9 @@
 
 #define NTMAX 6 /* the largest tile of the transformed domain (F(4x4, 3x3): 6x6) */
 #define KTMAX 3
-#define CHUNK_FLOATS ((size_t)8 << 20) /* V and M of one chunk of images: 32 MB */
-#define MAX_U_FLOATS ((size_t)20 << 20) /* U: 80 MB; wider layers keep oneDNN's direct kernels */
+#define CHUNK_FLOATS ((size_t)4 << 20) /* V and M of one chunk of images: 16 MB */
+#define MAX_U_FLOATS ((size_t)20 << 20) /* all of U: 80 MB; wider layers keep oneDNN's direct kernels */
+#define GROUP_U_FLOATS ((size_t)8 << 20) /* U of one group of output channels: 32 MB */
 
 /* Floats from one of the 25 planes of a transformed tensor to the next, for planes of n floats: n
  * rounded up to 16, and 16 more where that is a multiple of 256, so that the planes do not all fall
@@ -252,8 +255,8 @@ static void image_to_s2d(v4 *S, const float *x, const ConvGeom *g, int P) {
     }
 }
 
-/* image x (Hb, Wb) = the phases S[q][q'] put back (the padding's parts dropped) */
-static void s2d_to_image(float *x, const v4 *S, const ConvGeom *g, int P) {
+/* image x (Hb, Wb) = (or += where add) the phases S[q][q'] put back (the padding's parts dropped) */
+static void s2d_to_image(float *x, const v4 *S, const ConvGeom *g, int P, int add) {
     const int Hb = g->Hb, Wb = g->Wb, W1 = g->Ws + P;
     for (int r = 0; r < Hb; r++) {
         const int q = (r + P) >> 1, py = (r + P) & 1;
@@ -261,7 +264,7 @@ static void s2d_to_image(float *x, const v4 *S, const ConvGeom *g, int P) {
         const v4 *Sq = S + (size_t)q * W1;
         for (int col = 0; col < Wb; col++) {
             const int k = (col + P) >> 1, px = (col + P) & 1;
-            xr[col] = Sq[k][2 * py + px];
+            xr[col] = add ? xr[col] + Sq[k][2 * py + px] : Sq[k][2 * py + px];
         }
     }
 }
@@ -326,9 +329,9 @@ INLINE void dv_to_s2d_one(const Variant *v, v4 *S, const float *dVt, const ConvG
         }
 }
 
-/* images [b0, b0+nb) of big (Cb, B, Hb, Wb) = B dV B^T, the overlapping tiles added (overwrites);
- * dVt is (NX, P, 4Cb) */
-static void dv_to_big(const Variant *v, float *big, const float *dVt, const ConvGeom *g, int b0, int nb) {
+/* images [b0, b0+nb) of big (Cb, B, Hb, Wb) = (or += where add) B dV B^T, the overlapping tiles
+ * added; dVt is (NX, P, 4Cb) */
+static void dv_to_big(const Variant *v, float *big, const float *dVt, const ConvGeom *g, int b0, int nb, int add) {
     const size_t plane = plane_of(4 * (size_t)g->Cb * nb * (g->Hs / 4) * (g->Ws / 4));
     const size_t sn = (size_t)(g->Hs + v->kt - 1) * (g->Ws + v->kt - 1);
     #pragma omp parallel
@@ -340,17 +343,17 @@ static void dv_to_big(const Variant *v, float *big, const float *dVt, const Conv
                 memset(S, 0, sn * sizeof(v4));
                 if (v == &F42) dv_to_s2d_one(&F42, S, dVt, g, i, c, plane);
                 else dv_to_s2d_one(&F43, S, dVt, g, i, c, plane);
-                s2d_to_image(big + ((size_t)c * g->B + b0 + i) * g->Hb * g->Wb, S, g, v->kt - 1);
+                s2d_to_image(big + ((size_t)c * g->B + b0 + i) * g->Hb * g->Wb, S, g, v->kt - 1, add);
             }
         free(S);
     }
 }
 
-/* image i of channel k of small (Cs, B, Hs, Ws) = AT M AT^T of its tiles in M (NX, Cs, P) */
+/* image i of channel k0 + k of small (Cs, B, Hs, Ws) = AT M AT^T of its tiles in M (NX, kn, P) */
 INLINE void m_to_small_one(const Variant *v, float *small, const float *M, const ConvGeom *g, int b0, int nb,
-                           int k, int i, size_t plane) {
+                           int k0, int k, int i, size_t plane) {
     const int nt = v->nt, Hs = g->Hs, Ws = g->Ws, TY = Hs / 4, TX = Ws / 4;
-    float *y = small + ((size_t)k * g->B + b0 + i) * Hs * Ws;
+    float *y = small + ((size_t)(k0 + k) * g->B + b0 + i) * Hs * Ws;
     const float *m = M + (size_t)k * nb * TY * TX + (size_t)i * TY * TX;
     for (int ty = 0; ty < TY; ty++)
         for (int tx = 0; tx < TX; tx++) {
@@ -365,21 +368,23 @@ INLINE void m_to_small_one(const Variant *v, float *small, const float *M, const
             for (int r = 0; r < 4; r++) v->at(y + (size_t)(4 * ty + r) * Ws + 4 * tx, t[r]);
         }
 }
-static void m_to_small(const Variant *v, float *small, const float *M, const ConvGeom *g, int b0, int nb) {
-    const size_t plane = plane_of((size_t)g->Cs * nb * (g->Hs / 4) * (g->Ws / 4));
+/* channels [k0, k0+kn) of images [b0, b0+nb) of small from M (NX, kn, P) */
+static void m_to_small(const Variant *v, float *small, const float *M, const ConvGeom *g, int b0, int nb, int k0,
+                       int kn) {
+    const size_t plane = plane_of((size_t)kn * nb * (g->Hs / 4) * (g->Ws / 4));
     #pragma omp parallel for collapse(2) schedule(static)
-    for (int k = 0; k < g->Cs; k++)
+    for (int k = 0; k < kn; k++)
         for (int i = 0; i < nb; i++) {
-            if (v == &F42) m_to_small_one(&F42, small, M, g, b0, nb, k, i, plane);
-            else m_to_small_one(&F43, small, M, g, b0, nb, k, i, plane);
+            if (v == &F42) m_to_small_one(&F42, small, M, g, b0, nb, k0, k, i, plane);
+            else m_to_small_one(&F43, small, M, g, b0, nb, k0, k, i, plane);
         }
 }
 
-/* the tiles of image i, channel k into dM (NX, Cs, P) = A dy A^T from small (Cs, B, Hs, Ws) */
+/* the tiles of image i, channel k0 + k into dM (NX, kn, P) = A dy A^T from small (Cs, B, Hs, Ws) */
 INLINE void small_to_dm_one(const Variant *v, float *dM, const float *small, const ConvGeom *g, int b0, int nb,
-                            int k, int i, size_t plane) {
+                            int k0, int k, int i, size_t plane) {
     const int nt = v->nt, Hs = g->Hs, Ws = g->Ws, TY = Hs / 4, TX = Ws / 4;
-    const float *y = small + ((size_t)k * g->B + b0 + i) * Hs * Ws;
+    const float *y = small + ((size_t)(k0 + k) * g->B + b0 + i) * Hs * Ws;
     float *m = dM + (size_t)k * nb * TY * TX + (size_t)i * TY * TX;
     for (int ty = 0; ty < TY; ty++)
         for (int tx = 0; tx < TX; tx++) {
@@ -393,13 +398,15 @@ INLINE void small_to_dm_one(const Variant *v, float *dM, const float *small, con
             }
         }
 }
-static void small_to_dm(const Variant *v, float *dM, const float *small, const ConvGeom *g, int b0, int nb) {
-    const size_t plane = plane_of((size_t)g->Cs * nb * (g->Hs / 4) * (g->Ws / 4));
+/* dM (NX, kn, P) of channels [k0, k0+kn) of images [b0, b0+nb) of small */
+static void small_to_dm(const Variant *v, float *dM, const float *small, const ConvGeom *g, int b0, int nb, int k0,
+                        int kn) {
+    const size_t plane = plane_of((size_t)kn * nb * (g->Hs / 4) * (g->Ws / 4));
     #pragma omp parallel for collapse(2) schedule(static)
-    for (int k = 0; k < g->Cs; k++)
+    for (int k = 0; k < kn; k++)
         for (int i = 0; i < nb; i++) {
-            if (v == &F42) small_to_dm_one(&F42, dM, small, g, b0, nb, k, i, plane);
-            else small_to_dm_one(&F43, dM, small, g, b0, nb, k, i, plane);
+            if (v == &F42) small_to_dm_one(&F42, dM, small, g, b0, nb, k0, k, i, plane);
+            else small_to_dm_one(&F43, dM, small, g, b0, nb, k0, k, i, plane);
         }
 }
 
@@ -499,73 +506,106 @@ static int chunk_images(const ConvGeom *g) {
     return (int)((g->B + chunks - 1) / chunks);
 }
 
-/* The chunk of images from b0 (at most nb of them): its tile count P and the distances between the
- * planes of U, V and M */
+/* The chunk of images from b0 (at most nb of them), for a group of kn output channels: its tile count
+ * P and the distances between the planes of U, V and M */
 typedef struct {
     int n, P;
     size_t su, sv, sm;
 } Chunk;
-static Chunk chunk_at(const ConvGeom *g, int nb, int b0) {
+static Chunk chunk_at(const ConvGeom *g, int nb, int b0, int kn) {
     Chunk k;
     k.n = b0 + nb <= g->B ? nb : g->B - b0;
     k.P = k.n * (g->Hs / 4) * (g->Ws / 4);
     const size_t Cp = 4 * (size_t)g->Cb;
-    k.su = plane_of((size_t)g->Cs * Cp);
+    k.su = plane_of((size_t)kn * Cp);
     k.sv = plane_of(Cp * k.P);
-    k.sm = plane_of((size_t)g->Cs * k.P);
+    k.sm = plane_of((size_t)kn * k.P);
     return k;
 }
 
-/* scratch: U (or dU), then a chunk's V and M */
-static float *scratch_for(DnnlCtx *c, const ConvGeom *g, int nb, float **V, float **M) {
+/* output channels per group: all of them, or the fewest equal groups whose U fits GROUP_U_FLOATS */
+static int group_channels(const ConvGeom *g) {
+    const size_t per = nx_of(g) * 4 * (size_t)g->Cb; /* U's floats per output channel */
+    size_t kn = GROUP_U_FLOATS / per;
+    if (kn >= (size_t)g->Cs) return g->Cs;
+    if (kn < 1) kn = 1;
+    const size_t groups = (g->Cs + kn - 1) / kn;
+    return (int)((g->Cs + groups - 1) / groups);
+}
+
+/* scratch: U (or dU) of kg output channels, then a chunk's V and M (of kg channels) */
+static float *scratch_for(DnnlCtx *c, const ConvGeom *g, int nb, int kg, float **V, float **M) {
     const size_t P = (size_t)nb * (g->Hs / 4) * (g->Ws / 4);
-    const size_t nx = nx_of(g), un = nx * plane_of((size_t)g->Cs * 4 * g->Cb), vn = nx * plane_of(4 * (size_t)g->Cb * P);
-    const size_t mn = nx * plane_of((size_t)g->Cs * P);
+    const size_t nx = nx_of(g), un = nx * plane_of((size_t)kg * 4 * g->Cb), vn = nx * plane_of(4 * (size_t)g->Cb * P);
+    const size_t mn = nx * plane_of((size_t)kg * P);
     float *s = cpu_scratch_get(dnnl_ctx_scratch(c), (un + vn + mn) * sizeof(float));
     *V = s + un;
     *M = s + un + vn;
     return s;
 }
 
+/* The three directions go group by group of output channels (one group where U is small), and in
+ * each group chunk by chunk of images: a group's U is made once, each chunk's V again for every
+ * group (the other order, each chunk's V once and each group's U again for every chunk, measured no
+ * faster: seed128 13.1-14.2 against 13.7-14.9 images/s). Backward-data adds the groups' parts in the
+ * image; the weight gradient puts each group's dU into dw when its chunks are done. */
+
+/* U of output channels [k0, k0+kn): the whole layer's (kept between calls where small, get_u), or
+ * one group's, made into scratch_u */
+static const float *group_u(WinoCache *wc, const Variant *v, const ConvGeom *g, const float *w, int k0, int kn,
+                            float *scratch_u) {
+    if (kn == g->Cs) return get_u(wc, v, w, g->Cs, g->Cb, scratch_u);
+    return get_u(NULL, v, w + (size_t)k0 * g->Cb * v->k * v->k, kn, g->Cb, scratch_u);
+}
+
 void wino_conv_fwd(DnnlCtx *c, WinoCache *wc, const ConvGeom *g, float *small, const float *big, const float *w) {
     const Variant *v = variant_of(g);
-    const int nb = chunk_images(g), Cp = 4 * g->Cb, nx = (int)nx_of(g);
-    float *V, *M;
-    const float *U = get_u(wc, v, w, g->Cs, g->Cb, scratch_for(c, g, nb, &V, &M));
-    for (int b0 = 0; b0 < g->B; b0 += nb) {
-        const Chunk k = chunk_at(g, nb, b0);
-        big_to_v(v, V, big, g, b0, k.n);
-        dnnl_batched_matmul(c, nx, g->Cs, k.P, Cp, 0, 1, 0, U, k.su, V, k.sv, M, k.sm); /* M = U . V, V stored (P, 4Cb) */
-        m_to_small(v, small, M, g, b0, k.n);
+    const int nb = chunk_images(g), kg = group_channels(g), Cp = 4 * g->Cb, nx = (int)nx_of(g);
+    float *V, *M, *Us = scratch_for(c, g, nb, kg, &V, &M);
+    for (int k0 = 0; k0 < g->Cs; k0 += kg) {
+        const int kn = k0 + kg <= g->Cs ? kg : g->Cs - k0;
+        const float *U = group_u(wc, v, g, w, k0, kn, Us);
+        for (int b0 = 0; b0 < g->B; b0 += nb) {
+            const Chunk k = chunk_at(g, nb, b0, kn);
+            big_to_v(v, V, big, g, b0, k.n);
+            dnnl_batched_matmul(c, nx, kn, k.P, Cp, 0, 1, 0, U, k.su, V, k.sv, M, k.sm); /* M = U . V, V stored (P, 4Cb) */
+            m_to_small(v, small, M, g, b0, k.n, k0, kn);
+        }
     }
 }
 
 void wino_conv_bwd_data(DnnlCtx *c, WinoCache *wc, const ConvGeom *g, float *big, const float *small,
                         const float *w) {
     const Variant *v = variant_of(g);
-    const int nb = chunk_images(g), Cp = 4 * g->Cb, nx = (int)nx_of(g);
-    float *dV, *dM;
-    const float *U = get_u(wc, v, w, g->Cs, g->Cb, scratch_for(c, g, nb, &dV, &dM));
-    for (int b0 = 0; b0 < g->B; b0 += nb) {
-        const Chunk k = chunk_at(g, nb, b0);
-        small_to_dm(v, dM, small, g, b0, k.n);
-        dnnl_batched_matmul(c, nx, k.P, Cp, g->Cs, 1, 0, 0, dM, k.sm, U, k.su, dV, k.sv); /* dV^T = dM^T . U */
-        dv_to_big(v, big, dV, g, b0, k.n);
+    const int nb = chunk_images(g), kg = group_channels(g), Cp = 4 * g->Cb, nx = (int)nx_of(g);
+    float *dV, *dM, *Us = scratch_for(c, g, nb, kg, &dV, &dM);
+    for (int k0 = 0; k0 < g->Cs; k0 += kg) {
+        const int kn = k0 + kg <= g->Cs ? kg : g->Cs - k0;
+        const float *U = group_u(wc, v, g, w, k0, kn, Us);
+        for (int b0 = 0; b0 < g->B; b0 += nb) {
+            const Chunk k = chunk_at(g, nb, b0, kn);
+            small_to_dm(v, dM, small, g, b0, k.n, k0, kn);
+            dnnl_batched_matmul(c, nx, k.P, Cp, kn, 1, 0, 0, dM, k.sm, U, k.su, dV, k.sv); /* dV^T = dM^T . U */
+            dv_to_big(v, big, dV, g, b0, k.n, k0 > 0);
+        }
     }
 }
 
 void wino_conv_bwd_weights(DnnlCtx *c, const ConvGeom *g, float *dw, const float *big, const float *small) {
     const Variant *v = variant_of(g);
-    const int nb = chunk_images(g), Cp = 4 * g->Cb, nx = (int)nx_of(g);
-    float *V, *dM, *dU = scratch_for(c, g, nb, &V, &dM);
-    for (int b0 = 0; b0 < g->B; b0 += nb) {
-        const Chunk k = chunk_at(g, nb, b0);
-        big_to_v(v, V, big, g, b0, k.n);
-        small_to_dm(v, dM, small, g, b0, k.n);
-        /* dU (+)= dM . V^T, V stored (P, 4Cb) */
-        dnnl_batched_matmul(c, nx, g->Cs, Cp, k.P, 0, 0, b0 > 0, dM, k.sm, V, k.sv, dU, k.su);
+    const int nb = chunk_images(g), kg = group_channels(g), Cp = 4 * g->Cb, nx = (int)nx_of(g);
+    float *V, *dM, *dU = scratch_for(c, g, nb, kg, &V, &dM);
+    for (int k0 = 0; k0 < g->Cs; k0 += kg) {
+        const int kn = k0 + kg <= g->Cs ? kg : g->Cs - k0;
+        for (int b0 = 0; b0 < g->B; b0 += nb) {
+            const Chunk k = chunk_at(g, nb, b0, kn);
+            big_to_v(v, V, big, g, b0, k.n);
+            small_to_dm(v, dM, small, g, b0, k.n, k0, kn);
+            /* dU (+)= dM . V^T over the chunks, V stored (P, 4Cb) */
+            dnnl_batched_matmul(c, nx, kn, Cp, k.P, 0, 0, b0 > 0, dM, k.sm, V, k.sv, dU, k.su);
+        }
+        du_to_weights(v, dw + (size_t)k0 * g->Cb * v->k * v->k, dU, kn, g->Cb);
     }
-    du_to_weights(v, dw, dU, g->Cs, g->Cb);
 }
 #else
 typedef int dcgan_cpu_winograd_unused; /* ISO C wants a translation unit to declare something */
