@@ -22,7 +22,7 @@
  * transposed, [NX][P][4Cb] (the four phases of a channel side by side), M and dM [NX][Cs][P], U and
  * dU [NX][Cs][4Cb], NX = NT*NT; each plane starts plane_of() floats after the one before. The batch
  * goes in equal chunks of images so that V and M stay within CHUNK_FLOATS, and a layer whose U
- * would be larger than GROUP_U_FLOATS takes its output channels in equal groups, one group's U at a
+ * would be larger than WHOLE_U_FLOATS takes its output channels in equal groups, one group's U at a
  * time (so that the widest layers fit in half of PyTorch's memory); the whole U is kept between calls
  * for the narrower layers (get_u). The code is written once for both transforms (a Variant of
  * constants and inline transforms, each loop body inlined with the variant fixed). Every loop has a
@@ -39,7 +39,8 @@
 #define KTMAX 3
 #define CHUNK_FLOATS ((size_t)4 << 20) /* V and M of one chunk of images: 16 MB */
 #define MAX_U_FLOATS ((size_t)20 << 20) /* all of U: 80 MB; wider layers keep oneDNN's direct kernels */
-#define GROUP_U_FLOATS ((size_t)8 << 20) /* U of one group of output channels: 32 MB */
+#define WHOLE_U_FLOATS ((size_t)16 << 20) /* U up to 64 MB is made whole (dcgan64's widest, 52 MB) */
+#define GROUP_U_FLOATS ((size_t)8 << 20)  /* a larger one in groups of output channels of at most 32 MB */
 
 /* Floats from one of the 25 planes of a transformed tensor to the next, for planes of n floats: n
  * rounded up to 16, and 16 more where that is a multiple of 256, so that the planes do not all fall
@@ -523,9 +524,12 @@ static Chunk chunk_at(const ConvGeom *g, int nb, int b0, int kn) {
     return k;
 }
 
-/* output channels per group: all of them, or the fewest equal groups whose U fits GROUP_U_FLOATS */
+/* output channels per group: all of them where U fits WHOLE_U_FLOATS, else the fewest equal groups
+ * whose U fits GROUP_U_FLOATS (grouping costs some speed: dcgan64 -3-4% in 2 groups; seed128 needs it
+ * to stay within half of PyTorch's memory, 554 MB in 3 groups, 563 in 2, 623 whole) */
 static int group_channels(const ConvGeom *g) {
     const size_t per = nx_of(g) * 4 * (size_t)g->Cb; /* U's floats per output channel */
+    if (per * g->Cs <= WHOLE_U_FLOATS) return g->Cs;
     size_t kn = GROUP_U_FLOATS / per;
     if (kn >= (size_t)g->Cs) return g->Cs;
     if (kn < 1) kn = 1;
