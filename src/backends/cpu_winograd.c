@@ -42,7 +42,7 @@
 #define WHOLE_U_FLOATS ((size_t)16 << 20) /* U up to 64 MB is made whole (dcgan64's widest, 52 MB) */
 #define GROUP_U_FLOATS ((size_t)8 << 20)  /* a larger one in groups of output channels of at most 32 MB */
 
-/* Floats from one of the 25 planes of a transformed tensor to the next, for planes of n floats: n
+/* Floats from one of the NX planes of a transformed tensor to the next, for planes of n floats: n
  * rounded up to 16, and 16 more where that is a multiple of 256, so that the planes do not all fall
  * on the same cache sets (a power-of-two distance made the transforms 10x slower). */
 static size_t plane_of(size_t n) {
