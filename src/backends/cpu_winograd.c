@@ -235,24 +235,38 @@ static void du_to_weights(const Variant *v, float *dw, const float *dU, int Cs, 
         }
 }
 
+/* the four phases at columns c0 = 2k - P and c0 + 1 of rows x0 and x1 (NULL: outside), 0 outside */
+static inline v4 s2d_at(const float *x0, const float *x1, int c0, int Wb) {
+    const int in0 = c0 >= 0 && c0 < Wb, in1 = c0 + 1 >= 0 && c0 + 1 < Wb;
+    v4 e = {0, 0, 0, 0};
+    if (x0 && in0) e[0] = x0[c0];
+    if (x0 && in1) e[1] = x0[c0 + 1];
+    if (x1 && in0) e[2] = x1[c0];
+    if (x1 && in1) e[3] = x1[c0 + 1];
+    return e;
+}
+
 /* S[q][q'] ((Hs+P) x (Ws+P) vectors) = the four phases of image x (Hb, Wb) at (q, q'): lanes
- * x[2q+py-P][2q'+px-P], 0 outside the image */
+ * x[2q+py-P][2q'+px-P], 0 outside the image. Rows and columns inside the image go without checks
+ * (the checks took most of big_to_v's time). */
 static void image_to_s2d(v4 *S, const float *x, const ConvGeom *g, int P) {
     const int Hb = g->Hb, Wb = g->Wb, W1 = g->Ws + P;
+    const int k_lo = (P + 1) / 2, k_hi = (Wb + P - 2) / 2; /* columns 2k-P and 2k-P+1 both inside */
     for (int q = 0; q < g->Hs + P; q++) {
         const int r0 = 2 * q - P, r1 = r0 + 1; /* py = 0, 1 */
         const float *x0 = r0 >= 0 && r0 < Hb ? x + (size_t)r0 * Wb : NULL;
         const float *x1 = r1 >= 0 && r1 < Hb ? x + (size_t)r1 * Wb : NULL;
-        for (int k = 0; k < W1; k++) {
-            const int c0 = 2 * k - P, c1 = c0 + 1; /* px = 0, 1 */
-            const int in0 = c0 >= 0 && c0 < Wb, in1 = c1 >= 0 && c1 < Wb;
-            v4 e = {0, 0, 0, 0};
-            if (x0 && in0) e[0] = x0[c0];
-            if (x0 && in1) e[1] = x0[c1];
-            if (x1 && in0) e[2] = x1[c0];
-            if (x1 && in1) e[3] = x1[c1];
-            S[(size_t)q * W1 + k] = e;
+        v4 *Sq = S + (size_t)q * W1;
+        if (!x0 || !x1) {
+            for (int k = 0; k < W1; k++) Sq[k] = s2d_at(x0, x1, 2 * k - P, Wb);
+            continue;
         }
+        for (int k = 0; k < k_lo; k++) Sq[k] = s2d_at(x0, x1, 2 * k - P, Wb);
+        for (int k = k_lo; k <= k_hi; k++) {
+            const int c0 = 2 * k - P;
+            Sq[k] = (v4){x0[c0], x0[c0 + 1], x1[c0], x1[c0 + 1]};
+        }
+        for (int k = k_hi + 1; k < W1; k++) Sq[k] = s2d_at(x0, x1, 2 * k - P, Wb);
     }
 }
 
