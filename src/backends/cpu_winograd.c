@@ -270,17 +270,19 @@ static void image_to_s2d(v4 *S, const float *x, const ConvGeom *g, int P) {
     }
 }
 
-/* image x (Hb, Wb) = (or += where add) the phases S[q][q'] put back (the padding's parts dropped) */
+/* image x (Hb, Wb) = (or += where add) the phases S[q][q'] put back (the padding's parts dropped):
+ * x[r][col] is lane 2py + px of S[q][k] with r + P = 2q + py, col + P = 2k + px, the float at
+ * 4k + 2py + px = 2(col + P) - ((col + P) & 1) + 2py of row q */
 static void s2d_to_image(float *x, const v4 *S, const ConvGeom *g, int P, int add) {
     const int Hb = g->Hb, Wb = g->Wb, W1 = g->Ws + P;
     for (int r = 0; r < Hb; r++) {
         const int q = (r + P) >> 1, py = (r + P) & 1;
         float *xr = x + (size_t)r * Wb;
-        const v4 *Sq = S + (size_t)q * W1;
-        for (int col = 0; col < Wb; col++) {
-            const int k = (col + P) >> 1, px = (col + P) & 1;
-            xr[col] = add ? xr[col] + Sq[k][2 * py + px] : Sq[k][2 * py + px];
-        }
+        const float *Sq = (const float *)(S + (size_t)q * W1) + 2 * py;
+        if (add)
+            for (int col = 0; col < Wb; col++) xr[col] += Sq[2 * (col + P) - ((col + P) & 1)];
+        else
+            for (int col = 0; col < Wb; col++) xr[col] = Sq[2 * (col + P) - ((col + P) & 1)];
     }
 }
 
