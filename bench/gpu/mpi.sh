@@ -9,13 +9,13 @@
 # With one GPU, the 2 ranks share it: NCCL refuses two ranks on one GPU, so their gradients go
 # through MPI on the host, and the figure is that path's cost, not a speed-up.
 #
-# usage: bench/gpu/mpi.sh [STEPS=1500]    (DEVICE=cpu runs the same on the CPU, to try the script
+# usage: bench/gpu/mpi.sh [STEPS=1000]    (DEVICE=cpu runs the same on the CPU, to try the script
 #                                           on a machine without a GPU; the launcher and dcgan-mpi
 #                                           come from the bundle of tools/gpu_bundle.sh, else the
 #                                           system's mpirun and ./dcgan)
 set -uo pipefail
 cd "$(dirname "$0")/../.."
-steps=${1:-1500}
+steps=${1:-1000}
 warm=$(( steps / 3 < 100 ? steps / 3 : 100 ))
 device=${DEVICE:-cuda}
 source bench/gpu/env.sh || exit 1
