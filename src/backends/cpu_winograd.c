@@ -157,9 +157,19 @@ typedef struct {
 static const Variant F42 = {5, 2, 4, bt5, b5, at5, a5, g5, gt5};
 static const Variant F43 = {6, 3, 5, bt6, b6, at6, a6, g6, gt6};
 #define INLINE static inline __attribute__((always_inline))
+/* f(v, ...) with v one of the two constants, so that f's inlined body has the variant fixed */
+#define BY_VARIANT(v, f, ...) ((v) == &F42 ? f(&F42, __VA_ARGS__) : f(&F43, __VA_ARGS__))
 
-static const Variant *variant_of(const ConvGeom *g) { return g->K == 4 ? &F42 : &F43; }
+static const Variant *variant_of_k(int K) { return K == 4 ? &F42 : &F43; }
+static const Variant *variant_of(const ConvGeom *g) { return variant_of_k(g->K); }
 static size_t nx_of(const ConvGeom *g) { const int nt = variant_of(g)->nt; return (size_t)nt * nt; }
+
+/* where tap (t, s) of lane l = 2py + px of the space-to-depth kernel lies in a K x K kernel: w[2t+py][2s+px],
+ * or -1 past its edge (a 5x5 kernel's phases 1 have no tap t = 2) */
+static inline int tap_at(int K, int t, int s, int l) {
+    const int r = 2 * t + (l >> 1), q = 2 * s + (l & 1);
+    return r < K && q < K ? r * K + q : -1;
+}
 
 int wino_fits(const ConvGeom *g) {
     const int k4 = g->K == 4 && g->P == 1, k5 = g->K == 5 && g->P == 2;
@@ -180,8 +190,8 @@ INLINE void weights_to_u_one(const Variant *v, float *U, const float *w, int k, 
         v4 tap[KTMAX] = {{0}}; /* tap[t]: w[2t+py][2s+px] over the lanes (py, px), 0 beyond the kernel */
         for (int t = 0; t < kt; t++)
             for (int l = 0; l < 4; l++) {
-                const int r = 2 * t + (l >> 1), q = 2 * sx + (l & 1);
-                tap[t][l] = r < K && q < K ? wk[r * K + q] : 0.0f;
+                const int at = tap_at(K, t, sx, l);
+                tap[t][l] = at >= 0 ? wk[at] : 0.0f;
             }
         v->g(cols[sx], tap);
     }
@@ -197,10 +207,7 @@ static void weights_to_u(const Variant *v, float *U, const float *w, int Cs, int
     const size_t plane = plane_of((size_t)Cs * 4 * Cb);
     #pragma omp parallel for collapse(2) schedule(static)
     for (int k = 0; k < Cs; k++)
-        for (int c = 0; c < Cb; c++) {
-            if (v == &F42) weights_to_u_one(&F42, U, w, k, c, Cb, plane);
-            else weights_to_u_one(&F43, U, w, k, c, Cb, plane);
-        }
+        for (int c = 0; c < Cb; c++) BY_VARIANT(v, weights_to_u_one, U, w, k, c, Cb, plane);
 }
 
 /* dw (Cs, Cb, K, K) at (k, c) += G^T dU G, dU (NX, Cs, 4Cb) */
@@ -220,8 +227,8 @@ INLINE void du_to_weights_one(const Variant *v, float *dw, const float *dU, int 
         v->gt(g, rows[sx]);
         for (int t = 0; t < kt; t++)
             for (int l = 0; l < 4; l++) {
-                const int r = 2 * t + (l >> 1), q = 2 * sx + (l & 1);
-                if (r < K && q < K) wk[r * K + q] += g[t][l];
+                const int at = tap_at(K, t, sx, l);
+                if (at >= 0) wk[at] += g[t][l];
             }
     }
 }
@@ -229,10 +236,7 @@ static void du_to_weights(const Variant *v, float *dw, const float *dU, int Cs, 
     const size_t plane = plane_of((size_t)Cs * 4 * Cb);
     #pragma omp parallel for collapse(2) schedule(static)
     for (int k = 0; k < Cs; k++)
-        for (int c = 0; c < Cb; c++) {
-            if (v == &F42) du_to_weights_one(&F42, dw, dU, k, c, Cb, plane);
-            else du_to_weights_one(&F43, dw, dU, k, c, Cb, plane);
-        }
+        for (int c = 0; c < Cb; c++) BY_VARIANT(v, du_to_weights_one, dw, dU, k, c, Cb, plane);
 }
 
 /* the four phases at columns c0 = 2k - P and c0 + 1 of rows x0 and x1 (NULL: outside), 0 outside */
@@ -316,8 +320,7 @@ static void big_to_v(const Variant *v, float *Vt, const float *big, const ConvGe
         for (int i = 0; i < nb; i++)
             for (int c = 0; c < g->Cb; c++) {
                 image_to_s2d(S, big + ((size_t)c * g->B + b0 + i) * g->Hb * g->Wb, g, v->kt - 1);
-                if (v == &F42) s2d_to_v_one(&F42, Vt, S, g, i, c, plane);
-                else s2d_to_v_one(&F43, Vt, S, g, i, c, plane);
+                BY_VARIANT(v, s2d_to_v_one, Vt, S, g, i, c, plane);
             }
         free(S);
     }
@@ -358,8 +361,7 @@ static void dv_to_big(const Variant *v, float *big, const float *dVt, const Conv
         for (int i = 0; i < nb; i++)
             for (int c = 0; c < g->Cb; c++) {
                 memset(S, 0, sn * sizeof(v4));
-                if (v == &F42) dv_to_s2d_one(&F42, S, dVt, g, i, c, plane);
-                else dv_to_s2d_one(&F43, S, dVt, g, i, c, plane);
+                BY_VARIANT(v, dv_to_s2d_one, S, dVt, g, i, c, plane);
                 s2d_to_image(big + ((size_t)c * g->B + b0 + i) * g->Hb * g->Wb, S, g, v->kt - 1, add);
             }
         free(S);
@@ -391,10 +393,7 @@ static void m_to_small(const Variant *v, float *small, const float *M, const Con
     const size_t plane = plane_of((size_t)kn * nb * (g->Hs / 4) * (g->Ws / 4));
     #pragma omp parallel for collapse(2) schedule(static)
     for (int k = 0; k < kn; k++)
-        for (int i = 0; i < nb; i++) {
-            if (v == &F42) m_to_small_one(&F42, small, M, g, b0, nb, k0, k, i, plane);
-            else m_to_small_one(&F43, small, M, g, b0, nb, k0, k, i, plane);
-        }
+        for (int i = 0; i < nb; i++) BY_VARIANT(v, m_to_small_one, small, M, g, b0, nb, k0, k, i, plane);
 }
 
 /* the tiles of image i, channel k0 + k into dM (NX, kn, P) = A dy A^T from small (Cs, B, Hs, Ws) */
@@ -421,10 +420,7 @@ static void small_to_dm(const Variant *v, float *dM, const float *small, const C
     const size_t plane = plane_of((size_t)kn * nb * (g->Hs / 4) * (g->Ws / 4));
     #pragma omp parallel for collapse(2) schedule(static)
     for (int k = 0; k < kn; k++)
-        for (int i = 0; i < nb; i++) {
-            if (v == &F42) small_to_dm_one(&F42, dM, small, g, b0, nb, k0, k, i, plane);
-            else small_to_dm_one(&F43, dM, small, g, b0, nb, k0, k, i, plane);
-        }
+        for (int i = 0; i < nb; i++) BY_VARIANT(v, small_to_dm_one, dM, small, g, b0, nb, k0, k, i, plane);
 }
 
 /* ---- transformed weights kept between calls ----
@@ -464,7 +460,7 @@ void wino_cache_destroy(WinoCache *wc) {
 }
 
 static size_t u_floats(int Cs, int Cb, int K) {
-    const int nt = K == 4 ? F42.nt : F43.nt;
+    const int nt = variant_of_k(K)->nt;
     return (size_t)nt * nt * plane_of((size_t)Cs * 4 * Cb);
 }
 
