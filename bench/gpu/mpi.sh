@@ -46,6 +46,16 @@ with open(sys.argv[1], "wb") as f:
     f.write(struct.pack(">IIII", 0x803, n, 28, 28) + x.tobytes())
 EOF
 
+# launch RANKS EXTRA_ENV [MPIRUN OPTIONS...] -- DCGAN ARGS...: dcgan-mpi under mpirun, its output
+launch() {
+    local ranks=$1 extra=$2 opts=()
+    shift 2
+    while [ "$1" != -- ]; do opts+=("$1"); shift; done
+    shift
+    env ${mpi_libs:+LD_LIBRARY_PATH=$mpi_libs:$LD_LIBRARY_PATH} $extra "$mpirun" -np "$ranks" --bind-to none \
+        --oversubscribe "${opts[@]}" "$dcgan_mpi" "$@" 2>&1
+}
+
 # run TAG NAME RANKS [mpirun [VAR=VALUE]]: trains into $work/TAG, prints one table row, keeps the log
 # in $OUT (when set)
 run() {
@@ -54,15 +64,13 @@ run() {
     local cmd=(train --device "$device" --data "$work/blobs-idx3-ubyte" --out "$dir" --steps "$steps" --batch 64
                --threads $((cores / ranks)) --sample-every 0 --checkpoint-every 0 --no-tensorboard)
     if [ -n "$launcher" ]; then
-        log=$(env ${mpi_libs:+LD_LIBRARY_PATH=$mpi_libs:$LD_LIBRARY_PATH} $extra "$mpirun" -np "$ranks" --bind-to none \
-              --oversubscribe "$dcgan_mpi" "${cmd[@]}" 2>&1)
+        log=$(launch "$ranks" "$extra" -- "${cmd[@]}")
         rc=$?
         if [ $rc -ne 0 ] && [ "$ranks" -gt 1 ]; then # shared memory too small in a container, say
             echo "$log" | tail -n 5 | sed 's/^/    /'
             echo "    (failed with exit $rc; again with TCP between the ranks: --mca btl self,tcp)"
             rm -rf "$dir"
-            log=$(env ${mpi_libs:+LD_LIBRARY_PATH=$mpi_libs:$LD_LIBRARY_PATH} "$mpirun" -np "$ranks" --bind-to none \
-                  --oversubscribe --mca btl self,tcp "$dcgan_mpi" "${cmd[@]}" 2>&1)
+            log=$(launch "$ranks" "$extra" --mca btl self,tcp -- "${cmd[@]}")
             rc=$?
         fi
     else
