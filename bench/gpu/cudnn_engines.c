@@ -20,6 +20,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "../../src/backends/cudnn_graph.h"
+
 static double now_s(void) {
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
@@ -63,78 +65,22 @@ static void set(cudnnBackendDescriptor_t d, cudnnBackendAttributeName_t a, cudnn
     DNN(cudnnBackendSetAttribute(d, a, t, n, v));
 }
 
-static cudnnBackendDescriptor_t tensor(int64_t uid, int n, int c, int h, int w, int layout) {
-    int64_t dim[4], str[4], align = 16;
-    dims_strides(dim, str, n, c, h, w, layout);
-    cudnnDataType_t f = CUDNN_DATA_FLOAT;
-    cudnnBackendDescriptor_t t = make(CUDNN_BACKEND_TENSOR_DESCRIPTOR);
-    set(t, CUDNN_ATTR_TENSOR_DATA_TYPE, CUDNN_TYPE_DATA_TYPE, 1, &f);
-    set(t, CUDNN_ATTR_TENSOR_DIMENSIONS, CUDNN_TYPE_INT64, 4, dim);
-    set(t, CUDNN_ATTR_TENSOR_STRIDES, CUDNN_TYPE_INT64, 4, str);
-    set(t, CUDNN_ATTR_TENSOR_UNIQUE_ID, CUDNN_TYPE_INT64, 1, &uid);
-    set(t, CUDNN_ATTR_TENSOR_BYTE_ALIGNMENT, CUDNN_TYPE_INT64, 1, &align);
-    DNN(cudnnBackendFinalize(t));
-    return t;
-}
-
-/* The operation graph of one convolution direction; uids 1 = x, 2 = w, 3 = y */
+/* The operation graph of one convolution direction (src/backends/cudnn_graph.h: uids 1 = x, 2 = w, 3 = y) */
 static cudnnBackendDescriptor_t op_graph(cudnnHandle_t h, const Conv *p, int dir, int layout) {
     const int o = out_side(p);
-    cudnnBackendDescriptor_t x = tensor(1, p->n, p->c, p->h, p->h, layout), w = tensor(2, p->k, p->c, p->r, p->r, layout),
-                             y = tensor(3, p->n, p->k, o, o, layout);
-    cudnnBackendDescriptor_t cd = make(CUDNN_BACKEND_CONVOLUTION_DESCRIPTOR);
-    int64_t dims = 2, one[2] = {1, 1}, st[2] = {p->stride, p->stride}, pad[2] = {p->pad, p->pad};
-    cudnnDataType_t f = CUDNN_DATA_FLOAT;
-    cudnnConvolutionMode_t mode = CUDNN_CROSS_CORRELATION;
-    set(cd, CUDNN_ATTR_CONVOLUTION_SPATIAL_DIMS, CUDNN_TYPE_INT64, 1, &dims);
-    set(cd, CUDNN_ATTR_CONVOLUTION_COMP_TYPE, CUDNN_TYPE_DATA_TYPE, 1, &f);
-    set(cd, CUDNN_ATTR_CONVOLUTION_CONV_MODE, CUDNN_TYPE_CONVOLUTION_MODE, 1, &mode);
-    set(cd, CUDNN_ATTR_CONVOLUTION_DILATIONS, CUDNN_TYPE_INT64, 2, one);
-    set(cd, CUDNN_ATTR_CONVOLUTION_FILTER_STRIDES, CUDNN_TYPE_INT64, 2, st);
-    set(cd, CUDNN_ATTR_CONVOLUTION_PRE_PADDINGS, CUDNN_TYPE_INT64, 2, pad);
-    set(cd, CUDNN_ATTR_CONVOLUTION_POST_PADDINGS, CUDNN_TYPE_INT64, 2, pad);
-    DNN(cudnnBackendFinalize(cd));
-    const float alpha = 1, beta = 0;
-    /* per direction: the operation and its attributes for x (or dx), w (or dw), y (or dy), the
-     * convolution, alpha and beta */
-    static const struct { cudnnBackendDescriptorType_t type; cudnnBackendAttributeName_t a[6]; } ops[] = {
-        {CUDNN_BACKEND_OPERATION_CONVOLUTION_FORWARD_DESCRIPTOR,
-         {CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_X, CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_W,
-          CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_Y, CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_CONV_DESC,
-          CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_ALPHA, CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_BETA}},
-        {CUDNN_BACKEND_OPERATION_CONVOLUTION_BACKWARD_DATA_DESCRIPTOR,
-         {CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_DATA_DX, CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_DATA_W,
-          CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_DATA_DY, CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_DATA_CONV_DESC,
-          CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_DATA_ALPHA, CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_DATA_BETA}},
-        {CUDNN_BACKEND_OPERATION_CONVOLUTION_BACKWARD_FILTER_DESCRIPTOR,
-         {CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_FILTER_X, CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_FILTER_DW,
-          CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_FILTER_DY, CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_FILTER_CONV_DESC,
-          CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_FILTER_ALPHA, CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_FILTER_BETA}},
-    };
-    cudnnBackendDescriptor_t op = make(ops[dir].type);
-    set(op, ops[dir].a[0], CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &x);
-    set(op, ops[dir].a[1], CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &w);
-    set(op, ops[dir].a[2], CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &y);
-    set(op, ops[dir].a[3], CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &cd);
-    set(op, ops[dir].a[4], CUDNN_TYPE_FLOAT, 1, &alpha);
-    set(op, ops[dir].a[5], CUDNN_TYPE_FLOAT, 1, &beta);
-    DNN(cudnnBackendFinalize(op));
-    cudnnBackendDescriptor_t g = make(CUDNN_BACKEND_OPERATIONGRAPH_DESCRIPTOR);
-    set(g, CUDNN_ATTR_OPERATIONGRAPH_OPS, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &op);
-    set(g, CUDNN_ATTR_OPERATIONGRAPH_HANDLE, CUDNN_TYPE_HANDLE, 1, &h);
-    const cudnnStatus_t fin = cudnnBackendFinalize(g);
-    if (fin != CUDNN_STATUS_SUCCESS) {
+    CgConv cv;
+    dims_strides(cv.xdim, cv.xstr, p->n, p->c, p->h, p->h, layout);
+    dims_strides(cv.wdim, cv.wstr, p->k, p->c, p->r, p->r, layout);
+    dims_strides(cv.ydim, cv.ystr, p->n, p->k, o, o, layout);
+    cv.stride = p->stride;
+    cv.pad = p->pad;
+    cv.type = CUDNN_DATA_FLOAT;
+    cudnnBackendDescriptor_t g = cg_graph(h, &cv, dir);
+    if (!g) {
         char why[512] = "";
         cudnnGetLastErrorString(why, sizeof why);
-        printf("    (operation graph: %s %s)\n", cudnnGetErrorString(fin), why);
-        cudnnBackendDestroyDescriptor(g);
-        g = NULL;
+        printf("    (operation graph refused: %s)\n", why);
     }
-    cudnnBackendDestroyDescriptor(op);
-    cudnnBackendDestroyDescriptor(cd);
-    cudnnBackendDestroyDescriptor(x);
-    cudnnBackendDestroyDescriptor(w);
-    cudnnBackendDestroyDescriptor(y);
     return g;
 }
 
@@ -178,30 +124,13 @@ done:
 
 typedef struct { float ms; int64_t engine; int notes; int det; } Best;
 
-/* notes as bits: 1 tensor core, 2 down-converts inputs, 4 nondeterministic, 8 winograd, 16 fft, 32
- * runtime compilation */
+/* notes as CG_* bits (src/backends/cudnn_graph.h), and the engine's global index */
 static int engine_notes(cudnnBackendDescriptor_t eng, int64_t *index) {
-    cudnnBackendNumericalNote_t nn[CUDNN_NUMERICAL_NOTE_TYPE_COUNT];
-    cudnnBackendBehaviorNote_t bn[CUDNN_BEHAVIOR_NOTE_TYPE_COUNT];
-    int64_t cn = 0, cb = 0, got = 0;
-    int bits = 0;
-    if (cudnnBackendGetAttribute(eng, CUDNN_ATTR_ENGINE_NUMERICAL_NOTE, CUDNN_TYPE_NUMERICAL_NOTE,
-                                 CUDNN_NUMERICAL_NOTE_TYPE_COUNT, &cn, nn) == CUDNN_STATUS_SUCCESS)
-        for (int i = 0; i < cn; i++) {
-            if (nn[i] == CUDNN_NUMERICAL_NOTE_TENSOR_CORE) bits |= 1;
-            if (nn[i] == CUDNN_NUMERICAL_NOTE_DOWN_CONVERT_INPUTS) bits |= 2;
-            if (nn[i] == CUDNN_NUMERICAL_NOTE_NONDETERMINISTIC) bits |= 4;
-            if (nn[i] == CUDNN_NUMERICAL_NOTE_WINOGRAD) bits |= 8;
-            if (nn[i] == CUDNN_NUMERICAL_NOTE_FFT) bits |= 16;
-        }
-    if (cudnnBackendGetAttribute(eng, CUDNN_ATTR_ENGINE_BEHAVIOR_NOTE, CUDNN_TYPE_BEHAVIOR_NOTE,
-                                 CUDNN_BEHAVIOR_NOTE_TYPE_COUNT, &cb, bn) == CUDNN_STATUS_SUCCESS)
-        for (int i = 0; i < cb; i++)
-            if (bn[i] == CUDNN_BEHAVIOR_NOTE_RUNTIME_COMPILATION) bits |= 32;
+    int64_t got = 0;
     if (index && cudnnBackendGetAttribute(eng, CUDNN_ATTR_ENGINE_GLOBAL_INDEX, CUDNN_TYPE_INT64, 1, &got, index) !=
                      CUDNN_STATUS_SUCCESS)
         *index = -1;
-    return bits;
+    return cg_engine_notes(eng);
 }
 
 /* Times one engine configuration; updates best (all) and best_det (deterministic, no input

@@ -36,6 +36,13 @@ check test_cuda "$bin/test_cuda" tests/fixtures fp32 tf32 bf16
 # them by speed, so the small fixture models alone would leave some untried): CNHW's copies into
 # NCHW, NHWC, and NHWC with channels padded to 8
 for lay in 1 2 3; do check test_cuda_layout$lay env DCGAN_CUDA_LAYOUT=$lay "$bin/test_cuda" tests/fixtures fp32; done
+# cuDNN's graph-API engines (the backend offers them for convolutions that are not small, so the
+# fixture models alone would leave them to the real-width cases) on every convolution, in the
+# three copied layouts, in fp32: the engines' wiring (operands, layouts, the weight gradient's sum)
+# held to 1e-5. Not tf32 or bf16 at these sizes: forced tensor-core engines on the tiny fixture
+# convolutions part a few of seed's batch-norm biases (zero at start) after 3 Adam steps by up to
+# 1.6e-2 (H200, 2026-11-27), as bf16's default path does; the real-width cases cover those precisions
+for lay in 1 2 3; do check test_cuda_graph_layout$lay env DCGAN_CUDA_ENGINES=graph DCGAN_CUDA_LAYOUT=$lay "$bin/test_cuda" tests/fixtures fp32; done
 check test_layers_cuda_fp32 "$bin/test_layers" tests/fixtures cuda:fp32
 check test_train_cuda_fp32 "$bin/test_train" tests/fixtures cuda:fp32
 check test_gradcheck_cuda_fp32 "$bin/test_gradcheck" cuda:fp32
@@ -92,6 +99,8 @@ if command -v compute-sanitizer >/dev/null; then
     step "compute-sanitizer memcheck"
     check sanitizer_bench compute-sanitizer --tool memcheck --error-exitcode 9 "$DCGAN" bench --device cuda --size 32 \
         --channels 1 --gf 16 --df 16 --batch 16 --steps 3 --warmup 2
+    check sanitizer_graph_engines env DCGAN_CUDA_ENGINES=graph compute-sanitizer --tool memcheck --error-exitcode 9 "$DCGAN" bench \
+        --device cuda --size 32 --channels 1 --gf 16 --df 16 --batch 16 --steps 3 --warmup 2
     check sanitizer_train compute-sanitizer --tool memcheck --error-exitcode 9 "$DCGAN" train --device cuda --arch seed \
         --size 32 --data "$work/blobs-idx3-ubyte" --out "$work/run2" --steps 4 --gf 8 --df 8 --batch 8 --quiet
 fi

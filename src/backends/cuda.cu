@@ -4,8 +4,11 @@
  *    side x to its small side y: conv2d's forward is cuDNN's forward, a transposed convolution's
  *    forward is cuDNN's backward-data, and the weight gradients of both are backward-filter. For
  *    every (shape, direction) the algorithm is chosen once, at its first use, by timing cuDNN's
- *    deterministic algorithms (cudnnFind*) on three layouts: the engine's CNHW tensors as they are
- *    (strided descriptors), or copies in packed NCHW or NHWC. The choice and its workspace are cached.
+ *    deterministic algorithms on four layouts: the engine's CNHW tensors as they are (strided
+ *    descriptors), or copies in packed NCHW, NHWC, or NHWC with channels padded to 8. Candidates:
+ *    the legacy API's algorithms (ranked by cudnnFind*) and, for convolutions that are not small,
+ *    every engine of cuDNN's graph API (see choose). The choice and its workspace are cached;
+ *    DCGAN_CUDA_ALGOS=FILE keeps the choices in FILE, so that later runs take the same ones.
  *    A convolution whose kernel covers its whole input (1x1 output) is a matrix product instead:
  *    kernels of our own for a few outputs, else cuBLAS (DCGAN_CUDA_CUDNN_ONLY=1: cuDNN, to compare).
  *  - Linear layers go through cuBLAS, except very narrow ones (D's last layer of `seed`: one output),
@@ -33,6 +36,7 @@
 #include <nccl.h>
 #endif
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,6 +48,7 @@ extern "C" {
 #include "../core/ctr_rng.h"
 #include "../ops/op_math.h"
 #include "bf16_points.h"
+#include "cudnn_graph.h"
 
 /* ------------------------------------------------------------------------------------------------
  * error checks: every library call is checked; a failure ends the program with one line */
@@ -82,9 +87,11 @@ enum { ROLE_X = 0, ROLE_Y = 1, ROLE_W = 2, ROLE_T = 3, ROLE_COUNT = 4 }; /* ROLE
 typedef struct {
     int chosen;
     Layout layout;
-    int algo;
+    int algo;               /* the legacy API's algorithm, when plan is NULL */
     cudnnMathType_t math;
     size_t ws;
+    int64_t engine;         /* >= 0: an engine of cuDNN's graph API (its global index), run through plan */
+    cudnnBackendDescriptor_t plan; /* that engine's execution plan (default knobs), or NULL */
 } OpChoice;
 
 /* One equivalent convolution x (Cx,B,Hx,Wx) -> y (Cy,B,Hy,Wy), filter (Cy,Cx,K,K). */
@@ -94,7 +101,8 @@ typedef struct {
     cudnnFilterDescriptor_t wd[3]; /* (Cy,Cx,K,K) for CNHW and NCHW; (Cy,K,K,Cx) for NHWC; padded for NHWCP */
     cudnnConvolutionDescriptor_t cd[3];
     OpChoice op[3];
-    char label[3][96]; /* profile names: "cudnn forward 64->128 ch 32x32 ..." */
+    cudnnBackendDescriptor_t keep[3][3]; /* per op, a graph-API choice's graph, engine and config */
+    char label[3][104]; /* profile names: "cudnn forward 64->128 ch 32x32 ..." */
 } ConvPlan;
 
 #define MAX_PLANS 64
@@ -124,6 +132,8 @@ typedef struct {
     int no_pad;     /* DCGAN_CUDA_NO_PAD=1 (for comparison): the channel-padded layout is not offered */
     int no_reuse;   /* DCGAN_CUDA_NO_REUSE=1 (for comparison): a backward packs its shared operand twice */
     int force_layout; /* DCGAN_CUDA_LAYOUT=L (tests): layout L (0-3) wherever cuDNN supports it, else -1 */
+    int engines;      /* DCGAN_CUDA_ENGINES: ENGINES_AUTO, ENGINES_LEGACY or ENGINES_GRAPH (see choose) */
+    const char *algos_path; /* DCGAN_CUDA_ALGOS=FILE: the choices are read from / appended to FILE */
     void **retired; /* outgrown scratch, freed at the end (graphs may hold it) */
     int nretired;
     /* DCGAN_CUDA_PROFILE=1: GPU time of every op outside graphs, by op (events around each op and a
@@ -553,13 +563,21 @@ static void cu_act_backward_bits(Backend *be, float *din, const float *dout, con
 static cudnnDataType_t dtype_of(const CudaCtx *c) { return c->prec == PREC_BF16 ? CUDNN_DATA_BFLOAT16 : CUDNN_DATA_FLOAT; }
 static size_t elem_bytes(const CudaCtx *c) { return c->prec == PREC_BF16 ? 2 : 4; }
 
+/* dims (n, c, h, w) and their strides of a C-channel activation stored in layout lay */
+static void act_dims(Layout lay, int C, int B, int H, int W, int64_t dim[4], int64_t str[4]) {
+    const int64_t R = (int64_t)H * W;
+    C = lay_channels(lay, C);
+    dim[0] = B; dim[1] = C; dim[2] = H; dim[3] = W;
+    if (lay == LAY_NCHW) { str[0] = C * R; str[1] = R; str[2] = W; str[3] = 1; }
+    else if (lay_nhwc(lay)) { str[0] = R * C; str[1] = 1; str[2] = (int64_t)W * C; str[3] = C; }
+    else { str[0] = R; str[1] = B * R; str[2] = W; str[3] = 1; }
+}
+
 static void set_act_desc(cudnnTensorDescriptor_t d, cudnnDataType_t t, Layout lay, int C, int B, int H, int W) {
-    const int R = H * W;
-    int ns, cs, hs, ws;
-    if (lay == LAY_NCHW) { ns = C * R; cs = R; hs = W; ws = 1; }
-    else if (lay_nhwc(lay)) { C = lay_channels(lay, C); ns = R * C; cs = 1; hs = W * C; ws = C; }
-    else { ns = R; cs = B * R; hs = W; ws = 1; }
-    CUDNN(cudnnSetTensor4dDescriptorEx(d, t, B, C, H, W, ns, cs, hs, ws));
+    int64_t dim[4], str[4];
+    act_dims(lay, C, B, H, W, dim, str);
+    CUDNN(cudnnSetTensor4dDescriptorEx(d, t, (int)dim[0], (int)dim[1], (int)dim[2], (int)dim[3], (int)str[0], (int)str[1],
+                                       (int)str[2], (int)str[3]));
 }
 
 static ConvPlan *plan_get(CudaCtx *c, int B, int Cx, int Hx, int Wx, int Cy, int Hy, int Wy, int K, int S, int P) {
@@ -605,7 +623,12 @@ static void plan_destroy(ConvPlan *p) {
         cudnnDestroyTensorDescriptor(p->yd[l]);
     }
     for (int f = 0; f < 3; f++) cudnnDestroyFilterDescriptor(p->wd[f]);
-    for (int o = 0; o < 3; o++) cudnnDestroyConvolutionDescriptor(p->cd[o]);
+    for (int o = 0; o < 3; o++) {
+        cudnnDestroyConvolutionDescriptor(p->cd[o]);
+        if (p->op[o].plan) cudnnBackendDestroyDescriptor(p->op[o].plan);
+        for (int k = 0; k < 3; k++)
+            if (p->keep[o][k]) cudnnBackendDestroyDescriptor(p->keep[o][k]);
+    }
 }
 
 /* Seconds a call in this layout spends on copies besides cuDNN's own work (layout or precision
@@ -627,19 +650,295 @@ static int layout_offered(const CudaCtx *c, const ConvPlan *p, Layout l) {
 
 #define WS_LIMIT ((size_t)1 << 30)
 
-/* Times cuDNN's algorithms for op o of plan p in each layout and keeps the fastest deterministic
- * one (counting the copies a layout needs at 2 TB/s). Runs once per (shape, op), eagerly. */
+/* ---- cuDNN's graph (backend) API. Its engines include kernels that the legacy API's algorithms do
+ * not reach: on an H200, for our stride-2 convolutions in TF32, they took 1.6x (seed128, batch 64)
+ * to 2.2x (dcgan64, batch 256) less time in sum than the best of Find (bench/gpu/cudnn_engines.c,
+ * bench/gpu/NOTES.md). choose() times every engine (default knobs) next to the legacy algorithms in
+ * the copied layouts (NCHW, NHWC, padded NHWC: operands in the slots, so 16-byte aligned; the
+ * weights copied too), for convolutions of at least GRAPH_MIN_FLOPS (a search costs a fraction of a
+ * second a layout, not worth it for small ones). The operation graph: x (uid 1), w (2), y (3),
+ * alpha 1, beta 0 (a weight gradient lands in a slot and is added to the gradient from there).
+ * DCGAN_CUDA_ENGINES=legacy: the legacy API alone; =graph (tests): graph-API engines wherever one
+ * runs, at any size. ---- */
+enum { ENGINES_AUTO = 0, ENGINES_LEGACY = 1, ENGINES_GRAPH = 2 };
+#define GRAPH_MIN_FLOPS 5e7
+#define MAX_ENGINES 96
+
+static cudnnBackendDescriptor_t bk_make(cudnnBackendDescriptorType_t t) {
+    cudnnBackendDescriptor_t d;
+    CUDNN(cudnnBackendCreateDescriptor(t, &d));
+    return d;
+}
+static void bk_set(cudnnBackendDescriptor_t d, cudnnBackendAttributeName_t a, cudnnBackendAttributeType_t t, int64_t n,
+                   const void *v) {
+    CUDNN(cudnnBackendSetAttribute(d, a, t, n, v));
+}
+
+/* The operation graph of op o of plan p with its operands in layout lay (not CNHW), or NULL where
+ * cuDNN refuses it */
+static cudnnBackendDescriptor_t graph_of(CudaCtx *c, const ConvPlan *p, ConvOp o, Layout lay) {
+    CgConv cv;
+    act_dims(lay, p->Cx, p->B, p->Hx, p->Wx, cv.xdim, cv.xstr);
+    act_dims(lay, p->Cy, p->B, p->Hy, p->Wy, cv.ydim, cv.ystr);
+    const int64_t K = p->K, Cxs = lay_channels(lay, p->Cx), Cys = lay_channels(lay, p->Cy);
+    /* (Cy, Cx, K, K) as prep_w copies it: KCRS, or KRSC for NHWC */
+    const int64_t wdim[4] = {Cys, Cxs, K, K}, kcrs[4] = {Cxs * K * K, K * K, K, 1}, krsc[4] = {K * K * Cxs, 1, K * Cxs, Cxs};
+    memcpy(cv.wdim, wdim, sizeof wdim);
+    memcpy(cv.wstr, lay_nhwc(lay) ? krsc : kcrs, sizeof kcrs);
+    cv.stride = p->S;
+    cv.pad = p->P;
+    cv.type = dtype_of(c);
+    return cg_graph(c->dnn, &cv, (int)o);
+}
+
+/* One engine of a graph, built: the plan and the descriptors it was made from (kept while it lives) */
+typedef struct {
+    int64_t index;
+    cudnnBackendDescriptor_t eng, cfg, plan;
+    size_t ws;
+} Engine;
+
+static void engine_free(Engine *e) {
+    cg_free(&e->plan);
+    cg_free(&e->cfg);
+    cg_free(&e->eng);
+}
+
+/* Builds engine `index` of graph g with its default knobs into *e. Returns 0 where it does not
+ * build, or does not suit the precision: compiled at run time (seconds each), non-deterministic
+ * (unless DCGAN_CUDA_NONDETERMINISTIC), inputs down-converted, or tensor cores (TF32) in strict fp32. */
+static int engine_build(CudaCtx *c, cudnnBackendDescriptor_t g, int64_t index, Engine *e) {
+    memset(e, 0, sizeof *e);
+    e->index = index;
+    e->eng = bk_make(CUDNN_BACKEND_ENGINE_DESCRIPTOR);
+    bk_set(e->eng, CUDNN_ATTR_ENGINE_OPERATION_GRAPH, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &g);
+    bk_set(e->eng, CUDNN_ATTR_ENGINE_GLOBAL_INDEX, CUDNN_TYPE_INT64, 1, &index);
+    if (cudnnBackendFinalize(e->eng) != CUDNN_STATUS_SUCCESS) { engine_free(e); return 0; }
+    const int notes = cg_engine_notes(e->eng);
+    if ((notes & (CG_RUNTIME_COMPILED | CG_DOWN_CONVERT)) || ((notes & CG_NONDETERMINISTIC) && !c->nondet) ||
+        ((notes & CG_TENSOR_CORE) && c->prec == PREC_FP32)) {
+        engine_free(e);
+        return 0;
+    }
+    e->cfg = bk_make(CUDNN_BACKEND_ENGINECFG_DESCRIPTOR);
+    bk_set(e->cfg, CUDNN_ATTR_ENGINECFG_ENGINE, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &e->eng);
+    if (cudnnBackendFinalize(e->cfg) != CUDNN_STATUS_SUCCESS) { engine_free(e); return 0; }
+    e->plan = bk_make(CUDNN_BACKEND_EXECUTION_PLAN_DESCRIPTOR);
+    bk_set(e->plan, CUDNN_ATTR_EXECUTION_PLAN_HANDLE, CUDNN_TYPE_HANDLE, 1, &c->dnn);
+    bk_set(e->plan, CUDNN_ATTR_EXECUTION_PLAN_ENGINE_CONFIG, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &e->cfg);
+    if (cudnnBackendFinalize(e->plan) != CUDNN_STATUS_SUCCESS) { engine_free(e); return 0; }
+    int64_t ws = 0, n = 0;
+    if (cudnnBackendGetAttribute(e->plan, CUDNN_ATTR_EXECUTION_PLAN_WORKSPACE_SIZE, CUDNN_TYPE_INT64, 1, &n, &ws) !=
+            CUDNN_STATUS_SUCCESS || ws < 0 || (size_t)ws > WS_LIMIT) {
+        engine_free(e);
+        return 0;
+    }
+    e->ws = (size_t)ws;
+    return 1;
+}
+
+/* Runs a graph-API plan on x, w, y (by the graph's uids) with the backend's workspace */
+static cudnnStatus_t graph_run(CudaCtx *c, cudnnBackendDescriptor_t plan, const void *x, const void *w, const void *y) {
+    const int64_t uids[3] = {CG_UID_X, CG_UID_W, CG_UID_Y};
+    void *ptrs[3] = {(void *)x, (void *)w, (void *)y}, *ws = c->ws;
+    cudnnBackendDescriptor_t vp = bk_make(CUDNN_BACKEND_VARIANT_PACK_DESCRIPTOR);
+    bk_set(vp, CUDNN_ATTR_VARIANT_PACK_UNIQUE_IDS, CUDNN_TYPE_INT64, 3, uids);
+    bk_set(vp, CUDNN_ATTR_VARIANT_PACK_DATA_POINTERS, CUDNN_TYPE_VOID_PTR, 3, ptrs);
+    bk_set(vp, CUDNN_ATTR_VARIANT_PACK_WORKSPACE, CUDNN_TYPE_VOID_PTR, 1, &ws);
+    CUDNN(cudnnBackendFinalize(vp));
+    const cudnnStatus_t st = cudnnBackendExecute(c->dnn, plan, vp);
+    cudnnBackendDestroyDescriptor(vp);
+    return st;
+}
+
+/* Runs op o of plan p with the legacy API (the math type already set on its descriptor) */
+static cudnnStatus_t legacy_run(CudaCtx *c, const ConvPlan *p, ConvOp o, Layout l, int algo, size_t ws, const void *x,
+                                const void *w, const void *y, float beta) {
+    const float one = 1.0f;
+    if (o == OP_FWD)
+        return cudnnConvolutionForward(c->dnn, &one, p->xd[l], x, WD(p, l), w, p->cd[o], (cudnnConvolutionFwdAlgo_t)algo,
+                                       c->ws, ws, &beta, p->yd[l], (void *)y);
+    if (o == OP_BWD_DATA)
+        return cudnnConvolutionBackwardData(c->dnn, &one, WD(p, l), w, p->yd[l], y, p->cd[o],
+                                            (cudnnConvolutionBwdDataAlgo_t)algo, c->ws, ws, &beta, p->xd[l], (void *)x);
+    return cudnnConvolutionBackwardFilter(c->dnn, &one, p->xd[l], x, p->yd[l], y, p->cd[o],
+                                          (cudnnConvolutionBwdFilterAlgo_t)algo, c->ws, ws, &beta, WD(p, l), (void *)w);
+}
+
+/* A candidate of choose() on scratch operands: a legacy algorithm, or a graph-API plan */
+typedef struct {
+    CudaCtx *c;
+    const ConvPlan *p;
+    ConvOp o;
+    Layout l;
+    int algo;
+    size_t ws;
+    cudnnBackendDescriptor_t plan;
+    void *x, *w, *y;
+    cudaEvent_t e0, e1;
+} Trial;
+
+static cudnnStatus_t trial_run(const Trial *t) {
+    return t->plan ? graph_run(t->c, t->plan, t->x, t->w, t->y)
+                   : legacy_run(t->c, t->p, t->o, t->l, t->algo, t->ws, t->x, t->w, t->y, 0.0f);
+}
+
+/* Seconds per call: one call first (it loads the kernels), then one timed; if that is over twice
+ * `beat` (the best so far, 0: none) that is the answer, else the mean of 3 more. -1 if it fails. */
+static double trial_time(const Trial *t, double beat) {
+    CudaCtx *c = t->c;
+    grow(c, &c->ws, &c->ws_bytes, t->ws ? t->ws : 1);
+    float ms = 0.0f;
+    if (trial_run(t) != CUDNN_STATUS_SUCCESS) { CU(cudaStreamSynchronize(c->stream)); return -1.0; }
+    CU(cudaEventRecord(t->e0, c->stream));
+    const cudnnStatus_t st = trial_run(t);
+    CU(cudaEventRecord(t->e1, c->stream));
+    CU(cudaEventSynchronize(t->e1));
+    if (st != CUDNN_STATUS_SUCCESS) return -1.0;
+    CU(cudaEventElapsedTime(&ms, t->e0, t->e1));
+    if (beat > 0 && ms * 1e-3 > 2 * beat) return ms * 1e-3;
+    CU(cudaEventRecord(t->e0, c->stream));
+    for (int i = 0; i < 3; i++)
+        if (trial_run(t) != CUDNN_STATUS_SUCCESS) { CU(cudaStreamSynchronize(c->stream)); return -1.0; }
+    CU(cudaEventRecord(t->e1, c->stream));
+    CU(cudaEventSynchronize(t->e1));
+    CU(cudaEventElapsedTime(&ms, t->e0, t->e1));
+    return ms * 1e-3 / 3;
+}
+
+static const char *OP_NAMES[3] = {"forward", "backward-data", "backward-filter"};
+static const char *LAY_NAMES[4] = {"CNHW", "NCHW", "NHWC", "NHWC-pad8"};
+
+/* Makes `best` op o's choice: its math type on the descriptor, the workspace, the profile label,
+ * and the verbose line (lay_t: the best time in each layout, -1 where none; NULL for a pinned one) */
+static void settle(CudaCtx *c, ConvPlan *p, ConvOp o, const OpChoice *best, double best_t, const double *lay_t) {
+    CUDNN(cudnnSetConvolutionMathType(p->cd[o], best->math));
+    grow(c, &c->ws, &c->ws_bytes, best->ws ? best->ws : 1);
+    p->op[o] = *best;
+    c->prof_skip = 1;
+    static const char *ops[3] = {"forward", "bwd-data", "bwd-filter"};
+    snprintf(p->label[o], sizeof p->label[o], "cudnn %s %d->%d ch %dx%d k%d s%d b%d %s%s", ops[o], p->Cx, p->Cy, p->Hx,
+             p->Wx, p->K, p->S, p->B, LAY_NAMES[best->layout], best->plan ? " graph" : "");
+    if (!c->verbose) return;
+    char others[160] = "", how[48];
+    for (int l = 0, k = 0; lay_t && l < LAY_COUNT; l++)
+        if (lay_t[l] >= 0 && l != (int)best->layout)
+            k += snprintf(others + k, sizeof others - k, " %s %.3f", LAY_NAMES[l], lay_t[l] * 1e3);
+    if (best->plan) snprintf(how, sizeof how, "graph engine %lld", (long long)best->engine);
+    else snprintf(how, sizeof how, "algo %d math %d", best->algo, (int)best->math);
+    if (lay_t)
+        fprintf(stderr, "cuda: %s %d->%d ch %dx%d->%dx%d k%d s%d p%d b%d: %s %s ws %zu, %.3f ms (others:%s)\n", OP_NAMES[o],
+                p->Cx, p->Cy, p->Hx, p->Wx, p->Hy, p->Wy, p->K, p->S, p->P, p->B, LAY_NAMES[best->layout], how, best->ws,
+                best_t * 1e3, others);
+    else
+        fprintf(stderr, "cuda: %s %d->%d ch %dx%d->%dx%d k%d s%d p%d b%d: %s %s ws %zu (from %s)\n", OP_NAMES[o], p->Cx,
+                p->Cy, p->Hx, p->Wx, p->Hy, p->Wy, p->K, p->S, p->P, p->B, LAY_NAMES[best->layout], how, best->ws,
+                c->algos_path);
+}
+
+/* DCGAN_CUDA_ALGOS=FILE: one line per (shape, precision, op) choice, "B Cx Hx Wx Cy Hy Wy K S P
+ * precision op : layout algo math workspace engine". A choice found there is taken instead of
+ * timing (so that two runs use the same algorithms, and give the same bits); a new one is appended. */
+static int pinned(CudaCtx *c, ConvPlan *p, ConvOp o) {
+    if (!c->algos_path) return 0;
+    FILE *f = fopen(c->algos_path, "r");
+    if (!f) return 0; /* nothing chosen yet */
+    long v[17];
+    int found = 0, line = 0, n;
+    while ((n = fscanf(f, "%ld %ld %ld %ld %ld %ld %ld %ld %ld %ld %ld %ld : %ld %ld %ld %ld %ld", &v[0], &v[1], &v[2],
+                       &v[3], &v[4], &v[5], &v[6], &v[7], &v[8], &v[9], &v[10], &v[11], &v[12], &v[13], &v[14], &v[15],
+                       &v[16])) == 17) {
+        line++;
+        const long key[12] = {p->B, p->Cx, p->Hx, p->Wx, p->Cy, p->Hy, p->Wy, p->K, p->S, p->P, (long)c->prec, (long)o};
+        if (!memcmp(key, v, sizeof key)) { found = 1; break; }
+    }
+    const int bad = !found && n != EOF;
+    fclose(f);
+    if (bad) die("DCGAN_CUDA_ALGOS: %s line %d is not a line of dcgan's convolution choices; delete the file to choose again",
+                 c->algos_path, line + 1);
+    if (!found) return 0;
+    if (v[12] < 0 || v[12] >= LAY_COUNT)
+        die("DCGAN_CUDA_ALGOS: %s names layout %ld, which dcgan does not have; delete the file", c->algos_path, v[12]);
+    OpChoice ch = {1, (Layout)v[12], (int)v[13], (cudnnMathType_t)v[14], (size_t)v[15], v[16], NULL};
+    if (ch.engine >= 0) {
+        Engine e;
+        cudnnBackendDescriptor_t g = ch.layout != LAY_CNHW ? graph_of(c, p, o, ch.layout) : NULL;
+        if (!g || !engine_build(c, g, ch.engine, &e))
+            die("DCGAN_CUDA_ALGOS: %s names cuDNN engine %lld for a %d->%d channel convolution, which this cuDNN or "
+                "precision cannot build; delete the file to choose again", c->algos_path, (long long)ch.engine, p->Cx, p->Cy);
+        ch.plan = e.plan;
+        p->keep[o][0] = g;
+        p->keep[o][1] = e.eng;
+        p->keep[o][2] = e.cfg;
+        ch.ws = e.ws;
+    }
+    settle(c, p, o, &ch, 0.0, NULL);
+    return 1;
+}
+
+static void pin(CudaCtx *c, const ConvPlan *p, ConvOp o) {
+    if (!c->algos_path) return;
+    const OpChoice *ch = &p->op[o];
+    FILE *f = fopen(c->algos_path, "a");
+    if (!f || fprintf(f, "%d %d %d %d %d %d %d %d %d %d %d %d : %d %d %d %zu %lld\n", p->B, p->Cx, p->Hx, p->Wx, p->Cy,
+                      p->Hy, p->Wy, p->K, p->S, p->P, (int)c->prec, (int)o, (int)ch->layout, ch->algo, (int)ch->math,
+                      ch->ws, (long long)ch->engine) < 0 ||
+        fclose(f) != 0)
+        die("DCGAN_CUDA_ALGOS: cannot append to %s: %s", c->algos_path, strerror(errno));
+}
+
+/* Whether a candidate (a graph-API engine or not, tt seconds with copies) beats the best so far;
+ * with graph_first (DCGAN_CUDA_ENGINES=graph), a graph engine beats any legacy algorithm */
+static int better(const OpChoice *best, double best_t, int graph_first, int is_graph, double tt) {
+    const int best_graph = best->plan != NULL;
+    if (!best->chosen) return 1;
+    if (graph_first && is_graph != best_graph) return is_graph;
+    return tt < best_t;
+}
+
+/* The time a candidate must stay under to be worth timing fully (0: any) */
+static double to_beat(const OpChoice *best, double best_t, int graph_first, int is_graph, double copies) {
+    if (!best->chosen || (graph_first && is_graph != (best->plan != NULL))) return 0.0;
+    return best_t - copies > 0 ? best_t - copies : 0.0;
+}
+
+/* Times cuDNN's algorithms for op o of plan p in each layout -- the legacy API's (Find ranks them,
+ * the best of each layout is timed again here) and the graph API's engines -- and keeps the fastest
+ * deterministic one (counting the copies a layout needs at 2 TB/s). Runs once per (shape, op), eagerly. */
 static void choose(CudaCtx *c, ConvPlan *p, ConvOp o) {
-    OpChoice best = {0, LAY_CNHW, 0, CUDNN_DEFAULT_MATH, 0};
+    if (pinned(c, p, o)) return;
+    OpChoice best = {0, LAY_CNHW, 0, CUDNN_DEFAULT_MATH, 0, -1, NULL};
+    cudnnBackendDescriptor_t best_keep[3] = {NULL, NULL, NULL};
     double best_t = 1e30, lay_t[LAY_COUNT]; /* the best time (with copies) in each layout, for the verbose line */
     for (int l = 0; l < LAY_COUNT; l++) lay_t[l] = -1.0;
     const cudnnMathType_t want = c->prec == PREC_FP32 ? CUDNN_FMA_MATH : CUDNN_TENSOR_OP_MATH;
+    const double flops = 2.0 * p->B * p->Cy * p->Hy * p->Wy * p->Cx * p->K * p->K;
+    const int use_graph = c->engines == ENGINES_GRAPH || (c->engines == ENGINES_AUTO && flops >= GRAPH_MIN_FLOPS);
+    /* scratch operands for the timings, large enough for every layout, not zeros */
+    const size_t eb = elem_bytes(c), KK = (size_t)p->K * p->K;
+    const size_t xb = (size_t)pad8(p->Cx) * p->B * p->Hx * p->Wx * eb, yb = (size_t)pad8(p->Cy) * p->B * p->Hy * p->Wy * eb,
+                 wb = (size_t)pad8(p->Cy) * pad8(p->Cx) * KK * eb;
+    Trial t;
+    memset(&t, 0, sizeof t);
+    t.c = c; t.p = p; t.o = o;
+    CU(cudaMalloc(&t.x, xb));
+    CU(cudaMalloc(&t.w, wb));
+    CU(cudaMalloc(&t.y, yb));
+    CU(cudaMemsetAsync(t.x, 0x3c, xb, c->stream));
+    CU(cudaMemsetAsync(t.w, 0x3c, wb, c->stream));
+    CU(cudaMemsetAsync(t.y, 0x3c, yb, c->stream));
+    CU(cudaEventCreate(&t.e0));
+    CU(cudaEventCreate(&t.e1));
+    const int graph_first = c->engines == ENGINES_GRAPH;
     for (int pass = 0; pass < 2 && !best.chosen; pass++)
     for (int l = 0; l < LAY_COUNT; l++) {
         if (!layout_offered(c, p, (Layout)l)) continue;
         /* DCGAN_CUDA_LAYOUT (tests): first only the forced layout; all of them if it has no algorithm */
         if (pass == 0 && c->force_layout >= 0 && l != c->force_layout) continue;
         if (pass == 1 && c->force_layout < 0) break;
+        t.l = (Layout)l;
+        const double copies = copy_cost(c, p, (Layout)l);
+        /* the legacy API: Find ranks its algorithms; its best here is timed like the engines */
         CUDNN(cudnnSetConvolutionMathType(p->cd[o], want));
         const int N = 16;
         int got = 0;
@@ -663,44 +962,80 @@ static void choose(CudaCtx *c, ConvPlan *p, ConvOp o) {
             st = cudnnFindConvolutionBackwardFilterAlgorithm(c->dnn, p->xd[l], p->yd[l], p->cd[o], WD(p, l), N, &got, r);
             for (int i = 0; i < got; i++) { times[i] = r[i].time; algos[i] = r[i].algo; maths[i] = r[i].mathType; mems[i] = r[i].memory; det[i] = r[i].determinism == CUDNN_DETERMINISTIC; sts[i] = r[i].status; }
         }
-        if (st != CUDNN_STATUS_SUCCESS) continue; /* this layout is not supported for this op */
-        for (int i = 0; i < got; i++) {
+        int pick = -1;
+        for (int i = 0; st == CUDNN_STATUS_SUCCESS && i < got; i++) {
             if (sts[i] != CUDNN_STATUS_SUCCESS || (!det[i] && !c->nondet) || mems[i] > WS_LIMIT || times[i] < 0) continue;
             if (c->prec == PREC_FP32 && (maths[i] == CUDNN_TENSOR_OP_MATH || maths[i] == CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION))
                 continue; /* strict fp32: no tensor cores, no TF32 */
-            const double t = times[i] * 1e-3 + copy_cost(c, p, (Layout)l);
-            if (lay_t[l] < 0 || t < lay_t[l]) lay_t[l] = t;
-            if (t < best_t) {
-                best_t = t;
-                best.chosen = 1; best.layout = (Layout)l; best.algo = algos[i]; best.math = maths[i]; best.ws = mems[i];
+            if (pick < 0 || times[i] < times[pick]) pick = i;
+        }
+        if (pick >= 0) {
+            /* strict fp32 runs with FMA math, which rules out TF32 even where cuDNN's default would allow it */
+            const cudnnMathType_t m = c->prec == PREC_FP32 ? CUDNN_FMA_MATH : maths[pick];
+            CUDNN(cudnnSetConvolutionMathType(p->cd[o], m));
+            t.algo = algos[pick]; t.ws = mems[pick]; t.plan = NULL;
+            const double s = trial_time(&t, to_beat(&best, best_t, graph_first, 0, copies));
+            if (s >= 0) {
+                const double tt = s + copies;
+                if (lay_t[l] < 0 || tt < lay_t[l]) lay_t[l] = tt;
+                if (better(&best, best_t, graph_first, 0, tt)) {
+                    for (int k = 0; k < 3; k++) cg_free(&best_keep[k]);
+                    cg_free(&best.plan);
+                    best = (OpChoice){1, (Layout)l, algos[pick], m, mems[pick], -1, NULL};
+                    best_t = tt;
+                }
             }
         }
+        /* the graph API's engines, in the copied layouts */
+        if (!use_graph || l == LAY_CNHW) continue;
+        cudnnBackendDescriptor_t g = graph_of(c, p, o, (Layout)l);
+        if (!g) continue;
+        /* in NCHW a graph plan reads a copy of the weights (and a weight gradient is added from one),
+         * where the legacy API takes them in place */
+        double wcopy = 0.0;
+        if (!lay_nhwc((Layout)l) && c->prec != PREC_BF16)
+            wcopy = (o == OP_BWD_FILTER ? 3.0 : 2.0) * p->Cy * p->Cx * KK * 4.0 / 2e12 + 3e-6;
+        int64_t count = 0, n = 0;
+        if (cudnnBackendGetAttribute(g, CUDNN_ATTR_OPERATIONGRAPH_ENGINE_GLOBAL_COUNT, CUDNN_TYPE_INT64, 1, &n, &count) !=
+            CUDNN_STATUS_SUCCESS)
+            count = 0;
+        int took = 0;
+        for (int64_t i = 0; i < count && i < MAX_ENGINES; i++) {
+            Engine e;
+            if (!engine_build(c, g, i, &e)) continue;
+            t.plan = e.plan; t.ws = e.ws;
+            const double s = trial_time(&t, to_beat(&best, best_t, graph_first, 1, copies + wcopy));
+            const double tt = s + copies + wcopy;
+            if (s >= 0 && (lay_t[l] < 0 || tt < lay_t[l])) lay_t[l] = tt;
+            if (s >= 0 && better(&best, best_t, graph_first, 1, tt)) {
+                for (int k = 0; k < 3; k++) cg_free(&best_keep[k]); /* the previous winner's, an earlier graph too */
+                cg_free(&best.plan);
+                best = (OpChoice){1, (Layout)l, 0, want, e.ws, i, e.plan};
+                best_keep[1] = e.eng;
+                best_keep[2] = e.cfg;
+                best_t = tt;
+                took = 1;
+                e.plan = e.eng = e.cfg = NULL; /* now the best's */
+            }
+            engine_free(&e);
+        }
+        t.plan = NULL;
+        if (took && best.plan && best.layout == (Layout)l) best_keep[0] = g; /* the winner's graph stays */
+        else cg_free(&g);
     }
+    CU(cudaStreamSynchronize(c->stream));
+    cudaFree(t.x);
+    cudaFree(t.w);
+    cudaFree(t.y);
+    cudaEventDestroy(t.e0);
+    cudaEventDestroy(t.e1);
     if (!best.chosen)
         die("cuDNN offers no deterministic algorithm for a convolution (%d->%d channels, %dx%d->%dx%d, k%d s%d p%d, batch %d)%s",
             p->Cx, p->Cy, p->Hx, p->Wx, p->Hy, p->Wy, p->K, p->S, p->P, p->B,
             c->prec == PREC_FP32 ? " in strict fp32; try --precision tf32" : "");
-    /* strict fp32 runs with FMA math, which rules out TF32 even where cuDNN's default would allow it */
-    if (c->prec == PREC_FP32) best.math = CUDNN_FMA_MATH;
-    CUDNN(cudnnSetConvolutionMathType(p->cd[o], best.math));
-    grow(c, &c->ws, &c->ws_bytes, best.ws ? best.ws : 1);
-    p->op[o] = best;
-    c->prof_skip = 1;
-    {
-        static const char *ops[3] = {"forward", "bwd-data", "bwd-filter"}, *lays[4] = {"CNHW", "NCHW", "NHWC", "NHWC-pad8"};
-        snprintf(p->label[o], sizeof p->label[o], "cudnn %s %d->%d ch %dx%d k%d s%d b%d %s", ops[o], p->Cx, p->Cy, p->Hx,
-                 p->Wx, p->K, p->S, p->B, lays[best.layout]);
-    }
-    if (c->verbose) {
-        static const char *ops[3] = {"forward", "backward-data", "backward-filter"}, *lays[4] = {"CNHW", "NCHW", "NHWC", "NHWC-pad8"};
-        char others[160] = "";
-        for (int l = 0, k = 0; l < LAY_COUNT; l++)
-            if (lay_t[l] >= 0 && l != (int)best.layout)
-                k += snprintf(others + k, sizeof others - k, " %s %.3f", lays[l], lay_t[l] * 1e3);
-        fprintf(stderr, "cuda: %s %d->%d ch %dx%d->%dx%d k%d s%d p%d b%d: %s algo %d math %d ws %zu, %.3f ms (others:%s)\n",
-                ops[o], p->Cx, p->Cy, p->Hx, p->Wx, p->Hy, p->Wy, p->K, p->S, p->P, p->B, lays[best.layout], best.algo,
-                (int)best.math, best.ws, best_t * 1e3, others);
-    }
+    for (int k = 0; k < 3; k++) p->keep[o][k] = best_keep[k];
+    settle(c, p, o, &best, best_t, lay_t);
+    pin(c, p, o);
 }
 
 /* An activation operand for cuDNN: the CNHW fp32 tensor itself, or a copy in the chosen layout and
@@ -742,10 +1077,11 @@ static void finish_act(CudaCtx *c, int role, float *dst, Layout lay, int C, int 
     KCHECK();
 }
 
-/* The filter operand: w itself, or a copy in KRSC order (NHWC) and / or bf16. */
-static const void *prep_w(CudaCtx *c, const ConvPlan *p, const float *w, Layout lay) {
+/* The filter operand: w itself, or a copy in KRSC order (NHWC) and / or bf16, or (copy: for a
+ * graph-API plan, which counts on 16-byte aligned operands) a plain copy. */
+static const void *prep_w(CudaCtx *c, const ConvPlan *p, const float *w, Layout lay, int copy) {
     const int nhwc = lay_nhwc(lay);
-    if (!nhwc && c->prec != PREC_BF16) return w;
+    if (!nhwc && c->prec != PREC_BF16 && !copy) return w;
     const int KK = p->K * p->K, Cys = lay_channels(lay, p->Cy), Cxs = lay_channels(lay, p->Cx);
     const size_t n = (size_t)Cys * Cxs * KK;
     void *dst = grow(c, &c->slot[ROLE_W], &c->slot_bytes[ROLE_W], n * elem_bytes(c));
@@ -875,12 +1211,11 @@ static void conv_fwd(CudaCtx *c, ConvPlan *p, float *y, const float *x, const fl
     const OpChoice *ch = &p->op[OP_FWD];
     const Layout l = ch->layout;
     const void *xs = x_packed ? x_packed : prep_act(c, ROLE_X, x, l, p->Cx, p->B, p->Hx * p->Wx);
-    const void *ws = prep_w(c, p, w, l);
+    const void *ws = prep_w(c, p, w, l, ch->plan != NULL);
     void *ys = out_act(c, ROLE_Y, y, l, p->Cy, p->B, p->Hy * p->Wy);
-    const float one = 1.0f, zero = 0.0f;
     prof_mark(c, 2);
-    CUDNN(cudnnConvolutionForward(c->dnn, &one, p->xd[l], xs, WD(p, l), ws, p->cd[OP_FWD], (cudnnConvolutionFwdAlgo_t)ch->algo,
-                                  c->ws, ch->ws, &zero, p->yd[l], ys));
+    if (ch->plan) CUDNN(graph_run(c, ch->plan, xs, ws, ys));
+    else CUDNN(legacy_run(c, p, OP_FWD, l, ch->algo, ch->ws, xs, ws, ys, 0.0f));
     prof_add(c, 2, p->label[OP_FWD]);
     finish_act(c, ROLE_Y, y, l, p->Cy, p->B, p->Hy * p->Wy);
 }
@@ -893,12 +1228,11 @@ static void conv_bwd_data(CudaCtx *c, ConvPlan *p, float *x, const float *y, con
     const OpChoice *ch = &p->op[OP_BWD_DATA];
     const Layout l = ch->layout;
     const void *ys = y_packed ? y_packed : prep_act(c, ROLE_Y, y, l, p->Cy, p->B, p->Hy * p->Wy);
-    const void *ws = prep_w(c, p, w, l);
+    const void *ws = prep_w(c, p, w, l, ch->plan != NULL);
     void *xs = out_act(c, ROLE_X, x, l, p->Cx, p->B, p->Hx * p->Wx);
-    const float one = 1.0f, zero = 0.0f;
     prof_mark(c, 2);
-    CUDNN(cudnnConvolutionBackwardData(c->dnn, &one, WD(p, l), ws, p->yd[l], ys, p->cd[OP_BWD_DATA],
-                                       (cudnnConvolutionBwdDataAlgo_t)ch->algo, c->ws, ch->ws, &zero, p->xd[l], xs));
+    if (ch->plan) CUDNN(graph_run(c, ch->plan, xs, ws, ys));
+    else CUDNN(legacy_run(c, p, OP_BWD_DATA, l, ch->algo, ch->ws, xs, ws, ys, 0.0f));
     prof_add(c, 2, p->label[OP_BWD_DATA]);
     finish_act(c, ROLE_X, x, l, p->Cx, p->B, p->Hx * p->Wx);
 }
@@ -920,18 +1254,16 @@ static void conv_bwd_filter(CudaCtx *c, ConvPlan *p, float *dw, const float *x, 
     if (ys_out) *ys_out = ys;
     const int KK = p->K * p->K, nhwc = lay_nhwc(l);
     const size_t wn = (size_t)lay_channels(l, p->Cy) * lay_channels(l, p->Cx) * KK;
-    const float one = 1.0f, zero = 0.0f;
-    if (c->prec != PREC_BF16 && !nhwc) { /* accumulates in place */
+    if (c->prec != PREC_BF16 && !nhwc && !ch->plan) { /* accumulates in place */
         prof_mark(c, 2);
-        CUDNN(cudnnConvolutionBackwardFilter(c->dnn, &one, p->xd[l], xs, p->yd[l], ys, p->cd[OP_BWD_FILTER],
-                                             (cudnnConvolutionBwdFilterAlgo_t)ch->algo, c->ws, ch->ws, &one, WD(p, l), dw));
+        CUDNN(legacy_run(c, p, OP_BWD_FILTER, l, ch->algo, ch->ws, xs, dw, ys, 1.0f));
         prof_add(c, 2, p->label[OP_BWD_FILTER]);
         return;
     }
     void *tmp = grow(c, &c->slot[ROLE_W], &c->slot_bytes[ROLE_W], wn * elem_bytes(c));
     prof_mark(c, 2);
-    CUDNN(cudnnConvolutionBackwardFilter(c->dnn, &one, p->xd[l], xs, p->yd[l], ys, p->cd[OP_BWD_FILTER],
-                                         (cudnnConvolutionBwdFilterAlgo_t)ch->algo, c->ws, ch->ws, &zero, WD(p, l), tmp));
+    if (ch->plan) CUDNN(graph_run(c, ch->plan, xs, tmp, ys));
+    else CUDNN(legacy_run(c, p, OP_BWD_FILTER, l, ch->algo, ch->ws, xs, tmp, ys, 0.0f));
     prof_add(c, 2, p->label[OP_BWD_FILTER]);
     const size_t an = (size_t)p->Cy * p->Cx * KK, Cxs = lay_channels(l, p->Cx);
     if (c->prec == PREC_BF16)
@@ -1628,6 +1960,11 @@ extern "C" __attribute__((visibility("default"))) Backend *backend_cuda_create(c
     c->no_pad = env_on("DCGAN_CUDA_NO_PAD");
     c->no_reuse = env_on("DCGAN_CUDA_NO_REUSE");
     c->force_layout = getenv("DCGAN_CUDA_LAYOUT") ? atoi(getenv("DCGAN_CUDA_LAYOUT")) : -1;
+    const char *eng = getenv("DCGAN_CUDA_ENGINES");
+    c->engines = !eng || !*eng || !strcmp(eng, "auto") ? ENGINES_AUTO : !strcmp(eng, "legacy") ? ENGINES_LEGACY
+                 : !strcmp(eng, "graph") ? ENGINES_GRAPH : -1;
+    if (c->engines < 0) die("DCGAN_CUDA_ENGINES=%s is unknown; use auto, legacy or graph", eng);
+    c->algos_path = getenv("DCGAN_CUDA_ALGOS") && *getenv("DCGAN_CUDA_ALGOS") ? getenv("DCGAN_CUDA_ALGOS") : NULL;
     if (c->force_layout >= LAY_COUNT) c->force_layout = -1;
     c->prof_warm_adam = getenv("DCGAN_CUDA_PROFILE_SKIP") ? atol(getenv("DCGAN_CUDA_PROFILE_SKIP")) : 0;
     CU(cudaSetDevice(c->device));
