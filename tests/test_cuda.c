@@ -15,8 +15,9 @@
  *  - at real widths, where cuDNN runs the shapes of real training (`dcgan` 64x64x3 with widths 64,
  *    batch 16; `seed` 64x64x3 with widths 32, batch 16; one G step each), from weights of one seed, z
  *    drawn on each device and the same real batch: one iteration's losses and gradients (of D's
- *    update and G's), within the same limits in fp32 and bf16, printed for tf32 (see wide_case for
- *    why not the weights, and why not tf32);
+ *    update and G's), within the same limits in fp32 (bf16: the losses; its gradients as close to
+ *    the fp32 step's as the emulation's, within 2x), printed for tf32 (see wide_case for why not
+ *    the weights, and why not tf32 or bf16 value by value);
  *  - NCCL (opened at run time) starts a one-rank communicator and its all-reduce mean leaves the
  *    values as they are (skipped, with a line, where libnccl.so.2 cannot be loaded).
  * Where no GPU is usable it says so and exits 0 with nothing counted.
@@ -149,16 +150,38 @@ static void wide_case(Arch arch, int gf, const char *precision, const char *gpu_
     StepStats sc, sg;
     gan_read_stats(&gc, &sc);
     gan_read_stats(&gg, &sg);
-    char what[200];
-    const int check = strcmp(precision, "tf32") != 0;
+    char what[300];
+    const int check = strcmp(precision, "tf32") != 0, bf16 = !strcmp(precision, "bf16");
     if (check) {
         snprintf(what, sizeof what, "%s-w%d %s iteration 1", an, gf, precision);
         compare_stats(what, &sc, &sg, tol);
     }
     snprintf(what, sizeof what, "%s-w%d %s gradient of D", an, gf, precision);
-    const double wd = compare_grads(what, cpu, &gc.D, gpu, &gg.D, tol, check);
+    const double wd = compare_grads(what, cpu, &gc.D, gpu, &gg.D, tol, check && !bf16);
     snprintf(what, sizeof what, "%s-w%d %s gradient of G", an, gf, precision);
-    const double wg = compare_grads(what, cpu, &gc.G, gpu, &gg.G, tol, check);
+    const double wg = compare_grads(what, cpu, &gc.G, gpu, &gg.G, tol, check && !bf16);
+    if (bf16) {
+        /* bf16's gradients are not checked against the emulation value by value: the first H200 run
+         * (2026-11-27) parted them by 3-9e-2, the size of tf32's distance from fp32 above: at these
+         * widths any difference in rounding (here: where cuDNN's kernels sum before rounding to
+         * bf16) is amplified like tf32's. What is checked: the GPU's bf16 gradients are as close to
+         * the fp32 step's as the emulation's, a bf16 computation known to be right (within 2x) */
+        Backend *f32 = backend_create("cpu", 0);
+        Gan gx;
+        gan_init(&gx, f32, &mc, &tc, B, 11);
+        gan_set_real(&gx, real);
+        gan_iterate(&gx);
+        const double gpu_d = compare_grads(NULL, f32, &gx.D, gpu, &gg.D, tol, 0),
+                     gpu_g = compare_grads(NULL, f32, &gx.G, gpu, &gg.G, tol, 0),
+                     emu_d = compare_grads(NULL, f32, &gx.D, cpu, &gc.D, tol, 0),
+                     emu_g = compare_grads(NULL, f32, &gx.G, cpu, &gc.G, tol, 0);
+        snprintf(what, sizeof what, "%s-w%d bf16 gradients against the fp32 step: the GPU's D %.2e G %.2e, the CPU "
+                 "emulation's D %.2e G %.2e (limit: twice the emulation's); GPU against the emulation D %.2e G %.2e",
+                 an, gf, gpu_d, gpu_g, emu_d, emu_g, wd, wg);
+        fx_expect(gpu_d <= 2 * emu_d && gpu_g <= 2 * emu_g, what);
+        gan_free(&gx);
+        f32->destroy(f32);
+    }
     if (!check)
         printf("NOTE %s-w%d tf32 against fp32, one iteration: losses up to %.2e, D's gradient up to %.2e, G's up to "
                "%.2e\n", an, gf, fmax(fmax(fx_rel_err(&sg.d_loss_real, &sc.d_loss_real, 1), fx_rel_err(&sg.d_loss_fake, &sc.d_loss_fake, 1)),
