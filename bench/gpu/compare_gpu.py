@@ -34,7 +34,9 @@ CONFIGS = {
 TARGETS = {"dcgan64-b64": (3.0, 2.5), "dcgan64-b256": (1.5, None), "seed128-b64": (2.0, None)}
 
 
-def ours(dcgan, cfg, variant):
+def ours(dcgan, cfg, variant, algos=""):
+    """images/s of dcgan bench; with algos (a folder), the convolution algorithms that this
+    configuration's first run timed and chose are kept there and taken by its later runs"""
     arch, size, ch, gs, batch, steps, _ = CONFIGS[cfg]
     cmd = [dcgan, "bench", "--device", "cuda", "--arch", arch, "--size", str(size), "--channels", str(ch),
            "--g-steps", str(gs), "--batch", str(batch), "--steps", str(steps), "--warmup", "20"]
@@ -42,7 +44,10 @@ def ours(dcgan, cfg, variant):
         cmd += ["--precision", variant]
     elif variant == "nograph":
         cmd += ["--no-graph"]
-    p = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
+    env = dict(os.environ)
+    if algos:
+        env["DCGAN_CUDA_ALGOS"] = os.path.join(os.path.abspath(algos), "algos-%s.txt" % cfg)
+    p = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env=env)
     if p.returncode != 0:
         print("FAILED: %s\n%s%s" % (" ".join(cmd), p.stdout, p.stderr), flush=True)
         return None
@@ -77,6 +82,8 @@ def main():
     ap.add_argument("--compile", default="dcgan64-b64")
     ap.add_argument("--variants", default="tf32,bf16,nograph")
     ap.add_argument("--out", default="")
+    ap.add_argument("--algos", default="", help="folder where each configuration keeps the algorithms its first "
+                    "run chose (DCGAN_CUDA_ALGOS), so that later rounds skip the search")
     a = ap.parse_args()
     gpu = torch.cuda.get_device_name(0)
     configs = a.configs.split(",")
@@ -86,7 +93,7 @@ def main():
     for r in range(a.rounds):
         for c in configs:
             for v in variants:
-                res[c][v].append(ours(a.dcgan, c, v))
+                res[c][v].append(ours(a.dcgan, c, v, a.algos))
             res[c]["eager"].append(theirs(c))
             print("round %d %s: %s, torch eager %s  (%.0f s)" % (
                 r + 1, c, ", ".join("%s %s" % (v, res[c][v][-1]) for v in variants), res[c]["eager"][-1],
