@@ -651,9 +651,9 @@ static int layout_offered(const CudaCtx *c, const ConvPlan *p, Layout l) {
 #define WS_LIMIT ((size_t)1 << 30)
 
 /* ---- cuDNN's graph (backend) API. Its engines include kernels that the legacy API's algorithms do
- * not reach: on an H200, for our stride-2 convolutions in TF32, they took 1.6x (seed128, batch 64)
- * to 2.2x (dcgan64, batch 256) less time in sum than the best of Find (bench/gpu/cudnn_engines.c,
- * bench/gpu/NOTES.md). choose() times every engine (default knobs) next to the legacy algorithms in
+ * not reach: on an H200, timed alike, they beat the legacy API's best by 10-40% a call on some of
+ * dcgan64's shapes (-7.3% per iteration at batch 256) and on none of seed128's 5x5 convolutions
+ * (bench/gpu/NOTES.md, version 7). choose() times every engine (default knobs) next to the legacy algorithms in
  * the copied layouts (NCHW, NHWC, padded NHWC: operands in the slots, so 16-byte aligned; the
  * weights copied too), for convolutions of at least GRAPH_MIN_FLOPS (a search costs a fraction of a
  * second a layout, not worth it for small ones). The operation graph: x (uid 1), w (2), y (3),
