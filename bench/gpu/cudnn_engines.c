@@ -5,6 +5,9 @@
  * engine of cuDNN's graph (backend) API -- each engine with its default knobs, and the engine
  * configurations that heuristics modes A and B propose -- in TF32 (fp32 storage, fp32 compute),
  * and prints the best of each. An experiment for issue 4 (bench/gpu/NOTES.md), not part of dcgan.
+ * Read its legacy columns with care: they are Find's own reported times, which overstate the legacy
+ * kernels against the engines' event timing (on an H200 the survey's 1.6-2.2x came to 0-7% per
+ * iteration once the CUDA backend timed both alike: NOTES.md, version 7).
  *
  * usage: cudnn_engines [BATCH_SEED=64] [BATCH_DCGAN=256] [SECONDS=150]   (needs a GPU; prints one line
  *        a problem; stops starting new convolutions after SECONDS)
