@@ -19,10 +19,13 @@
  *    the fp32 step's as the emulation's, within 2x), printed for tf32 (see wide_case for why not
  *    the weights, and why not tf32 or bf16 value by value);
  *  - NCCL (opened at run time) starts a one-rank communicator and its all-reduce mean leaves the
- *    values as they are (skipped, with a line, where libnccl.so.2 cannot be loaded).
+ *    values as they are (skipped, with a line, where libnccl.so.2 cannot be loaded);
+ *  - on any machine, GPU or not: the file of DCGAN_CUDA_ALGOS (src/backends/algo_pins.h) reads back
+ *    what was appended, the first line of a key wins, a torn line is reported by its number.
  * Where no GPU is usable it says so and exits 0 with nothing counted.
  * usage: test_cuda FIXTURE_DIR [fp32|tf32|bf16 ...] */
 #include "fixture.h"
+#include "../src/backends/algo_pins.h"
 #include "../src/train/gan.h"
 #include "../src/train/sampler.h"
 
@@ -31,6 +34,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #ifdef DCGAN_HAVE_CUDA
 #include <cuda_runtime.h>
@@ -392,8 +396,37 @@ static void nccl_case(void) {
     be->destroy(be);
 }
 
+/* The file behind DCGAN_CUDA_ALGOS (src/backends/algo_pins.h), which only the CUDA backend reads:
+ * host code, checked here on any machine */
+static void pins_case(void) {
+    char path[] = "/tmp/test_cuda_pins_XXXXXX";
+    const int fd = mkstemp(path);
+    if (fd < 0) { fx_expect(0, "pins: a temporary file"); return; }
+    close(fd);
+    unlink(path);
+    const long a[PIN_KEYS] = {64, 3, 64, 64, 64, 32, 32, 4, 2, 1, 0, 0}, b[PIN_KEYS] = {64, 3, 64, 64, 64, 32, 32, 4, 2, 1, 0, 2},
+               c[PIN_KEYS] = {64, 3, 64, 64, 64, 32, 32, 4, 2, 1, 1, 2};
+    const long va[PIN_VALUES] = {2, 1, 1, 131, -1}, vb[PIN_VALUES] = {3, 0, 1, 25239568, 67}, vx[PIN_VALUES] = {1, 1, 1, 1, 1};
+    long got[PIN_VALUES] = {0};
+    int bad = 0;
+    fx_expect(pins_find(path, a, got, &bad) == 0, "pins: no file yet, nothing found");
+    fx_expect(pins_append(path, a, va) == 0 && pins_append(path, b, vb) == 0, "pins: two lines appended");
+    fx_expect(pins_find(path, a, got, &bad) == 1 && !memcmp(got, va, sizeof va), "pins: the first key's values read back");
+    fx_expect(pins_find(path, b, got, &bad) == 1 && !memcmp(got, vb, sizeof vb), "pins: the second key's values read back");
+    fx_expect(pins_find(path, c, got, &bad) == 0, "pins: a key that differs in its precision alone is not found");
+    fx_expect(pins_append(path, a, vx) == 0 && pins_find(path, a, got, &bad) == 1 && !memcmp(got, va, sizeof va),
+              "pins: with a key twice, the first line wins");
+    FILE *f = fopen(path, "a");
+    if (f) { fputs("64 3 64 64 : 2 1\n", f); fclose(f); }
+    fx_expect(pins_find(path, c, got, &bad) == -1 && bad == 4, "pins: a torn line (4) is reported by its number");
+    fx_expect(pins_find(path, b, got, &bad) == 1, "pins: a key before the torn line is still found");
+    fx_expect(pins_append("/nonexistent-dir/pins.txt", a, va) == -1, "pins: an append that cannot be made says so");
+    unlink(path);
+}
+
 int main(int argc, char **argv) {
     setvbuf(stdout, NULL, _IOLBF, 0); /* a crash keeps the lines before it */
+    pins_case();
     const char *dir = argc > 1 ? argv[1] : "tests/fixtures";
     /* TEST_CUDA_STAND_IN=cpu-blas runs the harness with another backend in the GPU's place (and the
      * model keeping activations, as it does on a GPU) */

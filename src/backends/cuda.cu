@@ -48,6 +48,7 @@ extern "C" {
 #include "../core/ctr_rng.h"
 #include "../ops/op_math.h"
 #include "bf16_points.h"
+#include "algo_pins.h"
 #include "cudnn_graph.h"
 
 /* ------------------------------------------------------------------------------------------------
@@ -836,30 +837,29 @@ static void settle(CudaCtx *c, ConvPlan *p, ConvOp o, const OpChoice *best, doub
                 c->algos_path);
 }
 
-/* DCGAN_CUDA_ALGOS=FILE: one line per (shape, precision, op) choice, "B Cx Hx Wx Cy Hy Wy K S P
- * precision op : layout algo math workspace engine". A choice found there is taken instead of
- * timing (so that two runs use the same algorithms, and give the same bits); a new one is appended. */
+/* DCGAN_CUDA_ALGOS=FILE (src/backends/algo_pins.h): per (shape, precision, op) the choice; one
+ * found there is taken instead of timing (so that two runs use the same algorithms, and give the
+ * same bits), a new one is appended. Key: B Cx Hx Wx Cy Hy Wy K S P precision op; values: layout,
+ * algorithm, math type, workspace, graph-API engine (-1: none). */
+static void pin_key(const CudaCtx *c, const ConvPlan *p, ConvOp o, long key[PIN_KEYS]) {
+    const long k[PIN_KEYS] = {p->B, p->Cx, p->Hx, p->Wx, p->Cy, p->Hy, p->Wy, p->K, p->S, p->P, (long)c->prec, (long)o};
+    memcpy(key, k, sizeof k);
+}
+
 static int pinned(CudaCtx *c, ConvPlan *p, ConvOp o) {
     if (!c->algos_path) return 0;
-    FILE *f = fopen(c->algos_path, "r");
-    if (!f) return 0; /* nothing chosen yet */
-    long v[17];
-    int found = 0, line = 0, n;
-    while ((n = fscanf(f, "%ld %ld %ld %ld %ld %ld %ld %ld %ld %ld %ld %ld : %ld %ld %ld %ld %ld", &v[0], &v[1], &v[2],
-                       &v[3], &v[4], &v[5], &v[6], &v[7], &v[8], &v[9], &v[10], &v[11], &v[12], &v[13], &v[14], &v[15],
-                       &v[16])) == 17) {
-        line++;
-        const long key[12] = {p->B, p->Cx, p->Hx, p->Wx, p->Cy, p->Hy, p->Wy, p->K, p->S, p->P, (long)c->prec, (long)o};
-        if (!memcmp(key, v, sizeof key)) { found = 1; break; }
-    }
-    const int bad = !found && n != EOF;
-    fclose(f);
-    if (bad) die("DCGAN_CUDA_ALGOS: %s line %d is not a line of dcgan's convolution choices; delete the file to choose again",
-                 c->algos_path, line + 1);
-    if (!found) return 0;
-    if (v[12] < 0 || v[12] >= LAY_COUNT)
-        die("DCGAN_CUDA_ALGOS: %s names layout %ld, which dcgan does not have; delete the file", c->algos_path, v[12]);
-    OpChoice ch = {1, (Layout)v[12], (int)v[13], (cudnnMathType_t)v[14], (size_t)v[15], v[16], NULL};
+    long key[PIN_KEYS], v[PIN_VALUES];
+    int bad_line = 0;
+    pin_key(c, p, o, key);
+    const int r = pins_find(c->algos_path, key, v, &bad_line);
+    if (r < 0)
+        die("DCGAN_CUDA_ALGOS: %s line %d is not a line of dcgan's convolution choices; delete the file to choose again",
+            c->algos_path, bad_line);
+    if (r == 0) return 0;
+    if (v[0] < 0 || v[0] >= LAY_COUNT || v[3] < 0)
+        die("DCGAN_CUDA_ALGOS: %s names layout %ld or workspace %ld, which dcgan cannot use; delete the file to choose "
+            "again", c->algos_path, v[0], v[3]);
+    OpChoice ch = {1, (Layout)v[0], (int)v[1], (cudnnMathType_t)v[2], (size_t)v[3], v[4], NULL};
     if (ch.engine >= 0) {
         Engine e;
         cudnnBackendDescriptor_t g = ch.layout != LAY_CNHW ? graph_of(c, p, o, ch.layout) : NULL;
@@ -879,11 +879,10 @@ static int pinned(CudaCtx *c, ConvPlan *p, ConvOp o) {
 static void pin(CudaCtx *c, const ConvPlan *p, ConvOp o) {
     if (!c->algos_path) return;
     const OpChoice *ch = &p->op[o];
-    FILE *f = fopen(c->algos_path, "a");
-    if (!f || fprintf(f, "%d %d %d %d %d %d %d %d %d %d %d %d : %d %d %d %zu %lld\n", p->B, p->Cx, p->Hx, p->Wx, p->Cy,
-                      p->Hy, p->Wy, p->K, p->S, p->P, (int)c->prec, (int)o, (int)ch->layout, ch->algo, (int)ch->math,
-                      ch->ws, (long long)ch->engine) < 0 ||
-        fclose(f) != 0)
+    long key[PIN_KEYS];
+    const long v[PIN_VALUES] = {(long)ch->layout, ch->algo, (long)ch->math, (long)ch->ws, (long)ch->engine};
+    pin_key(c, p, o, key);
+    if (pins_append(c->algos_path, key, v) != 0)
         die("DCGAN_CUDA_ALGOS: cannot append to %s: %s", c->algos_path, strerror(errno));
 }
 
