@@ -21,7 +21,7 @@
  *  - NCCL (opened at run time) starts a one-rank communicator and its all-reduce mean leaves the
  *    values as they are (skipped, with a line, where libnccl.so.2 cannot be loaded);
  *  - on any machine, GPU or not: the file of DCGAN_CUDA_ALGOS (src/backends/algo_pins.h) reads back
- *    what was appended, the first line of a key wins, a torn line is reported by its number.
+ *    what was added, the first line of a key wins, a bad line is reported by its number.
  * Where no GPU is usable it says so and exits 0 with nothing counted.
  * usage: test_cuda FIXTURE_DIR [fp32|tf32|bf16 ...] */
 #include "fixture.h"
@@ -416,10 +416,13 @@ static void pins_case(void) {
     fx_expect(pins_find(path, c, got, &bad) == 0, "pins: a key that differs in its precision alone is not found");
     fx_expect(pins_append(path, a, vx) == 0 && pins_find(path, a, got, &bad) == 1 && !memcmp(got, va, sizeof va),
               "pins: with a key twice, the first line wins");
+    char tmp[sizeof path + 32];
+    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
+    fx_expect(access(tmp, F_OK) != 0, "pins: the file is written through a temporary one, which is gone after");
     FILE *f = fopen(path, "a");
     if (f) { fputs("64 3 64 64 : 2 1\n", f); fclose(f); }
-    fx_expect(pins_find(path, c, got, &bad) == -1 && bad == 4, "pins: a torn line (4) is reported by its number");
-    fx_expect(pins_find(path, b, got, &bad) == 1, "pins: a key before the torn line is still found");
+    fx_expect(pins_find(path, c, got, &bad) == -1 && bad == 4, "pins: a bad line (4, written by hand) is reported by its number");
+    fx_expect(pins_find(path, b, got, &bad) == 1, "pins: a key before the bad line is still found");
     fx_expect(pins_append("/nonexistent-dir/pins.txt", a, va) == -1, "pins: an append that cannot be made says so");
     unlink(path);
 }

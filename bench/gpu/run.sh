@@ -66,6 +66,12 @@ EOF
 check cli_train "$DCGAN" train --device cuda --data "$work/blobs-idx3-ubyte" --out "$work/run" --steps 60 --gf 16 --df 16 \
     --batch 32 --sample-every 30 --checkpoint-every 30 --quiet
 check cli_resume "$DCGAN" train --device cuda --resume "$work/run" --steps 80 --quiet
+# the resumed run took the algorithms its first part chose (the run folder's cuda_algos.txt): its 80
+# steps must be the same bits as one uninterrupted run's with those algorithms
+check cli_resume_exact bash -c "DCGAN_CUDA_ALGOS='$work/run/cuda_algos.txt' '$DCGAN' train --device cuda \
+    --data '$work/blobs-idx3-ubyte' --out '$work/whole' --steps 80 --gf 16 --df 16 --batch 32 --sample-every 30 \
+    --checkpoint-every 30 --quiet && cmp <(cut -d, -f1-8 '$work/run/losses.csv') <(cut -d, -f1-8 '$work/whole/losses.csv') \
+    && echo 'train 60 + resume to 80: losses of all 80 steps the same bits as 80 steps in one run'"
 check cli_sample_gpu "$DCGAN" sample --device cuda --precision fp32 --checkpoint "$work/run" -n 64 --raw "$work/gpu.npy" --grid "$work/gpu.png"
 check cli_sample_cpu "$DCGAN" sample --device cpu --checkpoint "$work/run" -n 64 --raw "$work/cpu.npy" --grid "$work/cpu.png"
 check cli_sample_same python3 - "$work" <<'EOF'

@@ -2,13 +2,15 @@
  * algorithms it chose, so that later runs take the same ones (the choice is by timing, and two
  * processes that choose apart part by rounding from the first step). One line per choice:
  * "PIN_KEYS numbers : PIN_VALUES numbers" (the shape, precision and direction, then what was
- * chosen); the first line with a key wins. Host C, header only, shared by src/backends/cuda.cu and
+ * chosen); the first line with a key wins. Written whole each time (a temporary file renamed). Host C, header only, shared by src/backends/cuda.cu and
  * its test on the CPU (tests/test_cuda.c). */
 #ifndef DCGAN_ALGO_PINS_H
 #define DCGAN_ALGO_PINS_H
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 enum { PIN_KEYS = 12, PIN_VALUES = 5 };
 
@@ -37,19 +39,34 @@ static int pins_find(const char *path, const long key[PIN_KEYS], long val[PIN_VA
     return *bad_line ? -1 : found;
 }
 
-/* Appends the line of (key, val) to the file at path in one write. Returns 0, or -1 (errno says why). */
+/* Adds the line of (key, val) to the file at path: the file's lines and the new one go to a
+ * temporary file beside it, which then replaces it, so that the file is always whole (two writers
+ * at once can lose a line, which is then timed again, but never tear one). Returns 0, or -1
+ * (errno says why). */
 static int pins_append(const char *path, const long key[PIN_KEYS], const long val[PIN_VALUES]) {
-    char line[512];
-    int k = 0;
-    for (int i = 0; i < PIN_KEYS; i++) k += snprintf(line + k, sizeof line - k, "%ld ", key[i]);
-    k += snprintf(line + k, sizeof line - k, ":");
-    for (int i = 0; i < PIN_VALUES; i++) k += snprintf(line + k, sizeof line - k, " %ld", val[i]);
-    k += snprintf(line + k, sizeof line - k, "\n");
-    FILE *f = fopen(path, "a");
-    if (!f) return -1;
-    setvbuf(f, NULL, _IOFBF, sizeof line); /* one write of the whole line: O_APPEND keeps lines from two writers whole */
-    const int ok = fputs(line, f) >= 0;
-    return fclose(f) == 0 && ok ? 0 : -1;
+    char tmp[4200];
+    if (snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof tmp) { errno = ENAMETOOLONG; return -1; }
+    FILE *out = fopen(tmp, "w");
+    if (!out) return -1;
+    int ok = 1;
+    FILE *in = fopen(path, "r");
+    if (in) {
+        char buf[4096];
+        size_t n;
+        while (ok && (n = fread(buf, 1, sizeof buf, in)) > 0) ok = fwrite(buf, 1, n, out) == n;
+        ok = ok && !ferror(in);
+        fclose(in);
+    }
+    for (int i = 0; ok && i < PIN_KEYS; i++) ok = fprintf(out, "%ld ", key[i]) > 0;
+    ok = ok && fputc(':', out) != EOF;
+    for (int i = 0; ok && i < PIN_VALUES; i++) ok = fprintf(out, " %ld", val[i]) > 0;
+    ok = ok && fputc('\n', out) != EOF && fflush(out) == 0 && fsync(fileno(out)) == 0;
+    const int saved = errno;
+    if (fclose(out) != 0) ok = 0;
+    if (ok && rename(tmp, path) == 0) return 0;
+    errno = ok ? errno : saved;
+    unlink(tmp);
+    return -1;
 }
 
 #endif

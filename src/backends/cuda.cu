@@ -134,7 +134,7 @@ typedef struct {
     int no_reuse;   /* DCGAN_CUDA_NO_REUSE=1 (for comparison): a backward packs its shared operand twice */
     int force_layout; /* DCGAN_CUDA_LAYOUT=L (tests): layout L (0-3) wherever cuDNN supports it, else -1 */
     int engines;      /* DCGAN_CUDA_ENGINES: ENGINES_AUTO, ENGINES_LEGACY or ENGINES_GRAPH (see choose) */
-    const char *algos_path; /* DCGAN_CUDA_ALGOS=FILE: the choices are read from / appended to FILE */
+    char *algos_path; /* DCGAN_CUDA_ALGOS=FILE or keep_choices: the choices are read from / added to it */
     void **retired; /* outgrown scratch, freed at the end (graphs may hold it) */
     int nretired;
     /* DCGAN_CUDA_PROFILE=1: GPU time of every op outside graphs, by op (events around each op and a
@@ -233,6 +233,13 @@ static void cu_copy(Backend *be, float *dst, const float *src, size_t n) {
 }
 
 static void cu_sync(Backend *be) { CU(cudaStreamSynchronize(ctx_of(be)->stream)); }
+
+/* From now on the convolution choices are read from / added to the file at path (see pinned) */
+static void cu_keep_choices(Backend *be, const char *path) {
+    CudaCtx *c = ctx_of(be);
+    free(c->algos_path);
+    c->algos_path = path && *path ? xstrdup(path) : NULL;
+}
 
 /* Grows a scratch buffer; only outside a recording, where the first (eager) iteration sizes them.
  * The old buffer is kept until the backend is destroyed: a recorded graph may still use it. */
@@ -1930,6 +1937,7 @@ static void cu_destroy(Backend *be) {
     if (c->ws) cudaFree(c->ws);
     for (int i = 0; i < c->nretired; i++) cudaFree(c->retired[i]);
     free(c->retired);
+    free(c->algos_path);
     cudaFree(c->blas_ws);
     cudaFree(c->bn_part);
     cudaFree(c->bn_k);
@@ -1963,7 +1971,7 @@ extern "C" __attribute__((visibility("default"))) Backend *backend_cuda_create(c
     c->engines = !eng || !*eng || !strcmp(eng, "auto") ? ENGINES_AUTO : !strcmp(eng, "legacy") ? ENGINES_LEGACY
                  : !strcmp(eng, "graph") ? ENGINES_GRAPH : -1;
     if (c->engines < 0) die("DCGAN_CUDA_ENGINES=%s is unknown; use auto, legacy or graph", eng);
-    c->algos_path = getenv("DCGAN_CUDA_ALGOS") && *getenv("DCGAN_CUDA_ALGOS") ? getenv("DCGAN_CUDA_ALGOS") : NULL;
+    c->algos_path = getenv("DCGAN_CUDA_ALGOS") && *getenv("DCGAN_CUDA_ALGOS") ? xstrdup(getenv("DCGAN_CUDA_ALGOS")) : NULL;
     if (c->force_layout >= LAY_COUNT) c->force_layout = -1;
     c->prof_warm_adam = getenv("DCGAN_CUDA_PROFILE_SKIP") ? atol(getenv("DCGAN_CUDA_PROFILE_SKIP")) : 0;
     CU(cudaSetDevice(c->device));
@@ -2033,6 +2041,7 @@ extern "C" __attribute__((visibility("default"))) Backend *backend_cuda_create(c
     be->graph_launch = cu_graph_launch;
     be->graph_free = cu_graph_free;
     be->sync = cu_sync;
+    be->keep_choices = cu_keep_choices;
     be->destroy = cu_destroy;
     return be;
 }

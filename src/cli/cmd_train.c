@@ -464,6 +464,12 @@ int cmd_train(int argc, char **argv) {
         snprintf(tpath, sizeof tpath, "%s/.write-test", out);
         if (write_file_atomic(tpath, "", 0, err, sizeof err) != 0) die("train: the run folder %s is not writable (%s); choose another --out", out, strerror(errno));
         unlink(tpath);
+        /* choices the backend makes by timing (the GPU's convolution algorithms) are kept with the
+         * run, so that a resumed run makes the same ones (DCGAN_CUDA_ALGOS, where set, wins) */
+        if (be->keep_choices && !getenv("DCGAN_CUDA_ALGOS")) {
+            snprintf(tpath, sizeof tpath, "%s/cuda_algos.txt", out);
+            be->keep_choices(be, tpath);
+        }
     }
 
     Gan g;

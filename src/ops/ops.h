@@ -278,6 +278,11 @@ struct Backend {
     int (*collective_init)(Backend *be, const void *id, size_t len, int rank, int nranks, char *err, size_t errlen);
     void (*allreduce_mean)(Backend *be, float *x, size_t n);
 
+    /* ---- choices made by timing (optional: NULL where the backend makes none; the CUDA backend
+     * times cuDNN's algorithms). From now on they are read from the file at path where it has them,
+     * and added to it where not, so that a later run with the same file makes the same ones. ---- */
+    void (*keep_choices)(Backend *be, const char *path);
+
     void (*destroy)(Backend *be);
 };
 
