@@ -2,8 +2,8 @@
  * algorithms it chose, so that later runs take the same ones (the choice is by timing, and two
  * processes that choose apart part by rounding from the first step). One line per choice:
  * "PIN_KEYS numbers : PIN_VALUES numbers" (the shape, precision and direction, then what was
- * chosen); the first line with a key wins. Written whole each time (a temporary file renamed). Host C, header only, shared by src/backends/cuda.cu and
- * its test on the CPU (tests/test_cuda.c). */
+ * chosen); the first line with a key wins. Written whole each time (a temporary file renamed).
+ * Host C, header only, shared by src/backends/cuda.cu and its test on the CPU (tests/test_cuda.c). */
 #ifndef DCGAN_ALGO_PINS_H
 #define DCGAN_ALGO_PINS_H
 
