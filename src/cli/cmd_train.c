@@ -478,10 +478,12 @@ int cmd_train(int argc, char **argv) {
     g.nranks = nranks;
     /* DCGAN_TEST_NCCL_ONE_RANK=1 under mpirun -np 1: the multi-GPU path (NCCL in the graph) on one GPU */
     const char *one_rank_test = getenv("DCGAN_TEST_NCCL_ONE_RANK");
-    if (nranks > 1 || (one_rank_test && atoi(one_rank_test) > 0 && dist_use_device_collectives(&dist, be, 1))) {
+    const int one_rank = nranks == 1 && one_rank_test && atoi(one_rank_test) > 0;
+    /* NCCL between GPUs where the backend has it (one rank: only its test) */
+    if (nranks > 1 || one_rank) dist_use_device_collectives(&dist, be, one_rank);
+    if (nranks > 1 || dist.device_coll) {
         g.grad_average = dist_grad_average;
         g.grad_ctx = &dist;
-        if (nranks > 1) dist_use_device_collectives(&dist, be, 0); /* NCCL between GPUs where the backend has it */
         if (sync_bn) g.G.sync = g.D.sync = &dist.bn;
         /* NCCL's all-reduces run on the backend's stream, so they go into the iteration's graph
          * with the rest (--sync-bn's collectives go through the host, so that runs op by op) */
