@@ -118,11 +118,11 @@ static void lin_bwd(void *v, float **din, const float *dout, float **in, const f
 typedef struct { int C, N; Act act; float *mean, *rstd, *rm, *rv; } BnCtx;
 static void bn_fwd(void *v, float *out, float **in) {
     BnCtx *c = v;
-    be->batchnorm_forward(be, out, c->mean, c->rstd, NULL, NULL, in[0], in[1], in[2], c->C, c->N, 1, 0.1f, 1e-5f, c->act);
+    be->batchnorm_forward(be, out, c->mean, c->rstd, NULL, NULL, in[0], in[1], in[2], c->C, c->N, 1, 1, 0.1f, 1e-5f, c->act);
 }
 static void bn_bwd(void *v, float **din, const float *dout, float **in, const float *out) {
     BnCtx *c = v;
-    be->batchnorm_backward(be, din[0], din[1], din[2], dout, in[0], c->mean, c->rstd, in[1], in[2], c->C, c->N, c->act);
+    be->batchnorm_backward(be, din[0], din[1], din[2], dout, in[0], c->mean, c->rstd, in[1], in[2], c->C, c->N, 1, c->act);
 }
 
 typedef struct { size_t n; Act act; } ActCtx;

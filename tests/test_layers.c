@@ -125,29 +125,137 @@ static void bn_case(const Fixture *fx, const char *an, Act act) {
           *rv = dev_from(fx_get(fx, "%s.rv0", n)->data, C), *mean = be->alloc(be, C), *rstd = be->alloc(be, C),
           *out = be->alloc(be, x->numel), *grad = dev_cnhw(fx_get(fx, "%s.dout", n)), *dgam = be->alloc(be, C),
           *dbet = be->alloc(be, C), *again = be->alloc(be, x->numel);
-    be->batchnorm_forward(be, out, mean, rstd, rm, rv, dx, dg, dbt, C, N, 1, 0.1f, 1e-5f, act);
+    be->batchnorm_forward(be, out, mean, rstd, rm, rv, dx, dg, dbt, C, N, 1, 1, 0.1f, 1e-5f, act);
     snprintf(buf, sizeof buf, "batchnorm+%s forward out", an); check_cnhw(buf, out, fx_get(fx, "%s.out", n));
     snprintf(buf, sizeof buf, "batchnorm+%s running_mean", an); check_flat(buf, rm, fx_get(fx, "%s.rm", n));
     snprintf(buf, sizeof buf, "batchnorm+%s running_var", an); check_flat(buf, rv, fx_get(fx, "%s.rv", n));
     /* batchnorm_apply from the saved statistics must reproduce the forward bit for bit */
-    be->batchnorm_apply(be, again, dx, mean, rstd, dg, dbt, C, N, act);
+    be->batchnorm_apply(be, again, dx, mean, rstd, dg, dbt, C, N, 1, act);
     float *h1 = host_from(out, x->numel), *h2 = host_from(again, x->numel);
     int same = !memcmp(h1, h2, x->numel * sizeof(float));
     printf("%s batchnorm+%s apply reproduces forward bit-exactly\n", same ? "PASS" : "FAIL", an);
     same ? fx_passed++ : fx_failed++;
     free(h1); free(h2);
     /* backward, in place on the gradient buffer */
-    be->batchnorm_backward(be, grad, dgam, dbet, grad, dx, mean, rstd, dg, dbt, C, N, act);
+    be->batchnorm_backward(be, grad, dgam, dbet, grad, dx, mean, rstd, dg, dbt, C, N, 1, act);
     snprintf(buf, sizeof buf, "batchnorm+%s backward dx", an); check_cnhw(buf, grad, fx_get(fx, "%s.dx", n));
     snprintf(buf, sizeof buf, "batchnorm+%s backward dgamma", an); check_flat(buf, dgam, fx_get(fx, "%s.dgamma", n));
     snprintf(buf, sizeof buf, "batchnorm+%s backward dbeta", an); check_flat(buf, dbet, fx_get(fx, "%s.dbeta", n));
     /* inference mode: running statistics */
     be->upload(be, rm, fx_get(fx, "%s.rm0", n)->data, C);
     be->upload(be, rv, fx_get(fx, "%s.rv0", n)->data, C);
-    be->batchnorm_forward(be, out, mean, rstd, rm, rv, dx, dg, dbt, C, N, 0, 0.1f, 1e-5f, act);
+    be->batchnorm_forward(be, out, mean, rstd, rm, rv, dx, dg, dbt, C, N, 1, 0, 0.1f, 1e-5f, act);
     snprintf(buf, sizeof buf, "batchnorm+%s inference out", an); check_cnhw(buf, out, fx_get(fx, "%s.eval_out", n));
     float *p[] = {dx, dg, dbt, rm, rv, mean, rstd, out, grad, dgam, dbet, again};
     for (int i = 0; i < 12; i++) be->free(be, p[i]);
+}
+
+/* Compares two host arrays bit for bit; on a mismatch says which tensor, where, and the values. */
+static void check_same_bits(const char *what, const float *got, const float *want, size_t n) {
+    size_t i = 0, bad = 0, first = 0;
+    for (; i < n; i++)
+        if (memcmp(&got[i], &want[i], sizeof(float)) != 0 && bad++ == 0) first = i;
+    if (bad) {
+        printf("FAIL %s: %zu of %zu values differ, the first at [%zu]: %.9g against %.9g\n", what, bad, n, first,
+               got[first], want[first]);
+        fx_failed++;
+    } else {
+        printf("PASS %s: %zu values, the same bits\n", what, n);
+        fx_passed++;
+    }
+}
+
+/* Batch norm over 2 groups (two batches as one pass, each with its own statistics: the D step's
+ * real and fake batches) gives the same bits as two separate calls, in forward (out, mean, rstd,
+ * the running statistics moved twice in order), apply, and backward (dx, dgamma / dbeta
+ * accumulated in order). Group 0 is the fixture's x, group 1 an affine copy with other statistics. */
+static void bn_groups_case(const Fixture *fx, const char *an, Act act) {
+    char n[64], buf[160];
+    snprintf(n, sizeof n, "bn_%s", an);
+    const FxTensor *x = fx_get(fx, "%s.x", n), *dout = fx_get(fx, "%s.dout", n);
+    const int B = x->dims[0], C = x->dims[1], HW = x->dims[2] * x->dims[3], N = B * HW;
+    const size_t cn = (size_t)C * N;
+    float *x0 = malloc(cn * sizeof(float)), *g0 = malloc(cn * sizeof(float));
+    fx_nchw_to_cnhw(x0, x->data, B, C, HW);
+    fx_nchw_to_cnhw(g0, dout->data, B, C, HW);
+    /* (C, N) each for the separate calls; (C, 2, N) stacked for the grouped one */
+    float *x1 = malloc(cn * sizeof(float)), *g1 = malloc(cn * sizeof(float));
+    float *xs = malloc(2 * cn * sizeof(float)), *gs = malloc(2 * cn * sizeof(float));
+    for (size_t i = 0; i < cn; i++) { x1[i] = 2.0f * x0[i] + 0.5f; g1[i] = -1.5f * g0[i]; }
+    for (int c = 0; c < C; c++) {
+        memcpy(xs + (size_t)c * 2 * N, x0 + (size_t)c * N, (size_t)N * sizeof(float));
+        memcpy(xs + (size_t)c * 2 * N + N, x1 + (size_t)c * N, (size_t)N * sizeof(float));
+        memcpy(gs + (size_t)c * 2 * N, g0 + (size_t)c * N, (size_t)N * sizeof(float));
+        memcpy(gs + (size_t)c * 2 * N + N, g1 + (size_t)c * N, (size_t)N * sizeof(float));
+    }
+    const float *gam = fx_get(fx, "%s.gamma", n)->data, *bet = fx_get(fx, "%s.beta", n)->data;
+    const float *rm0 = fx_get(fx, "%s.rm0", n)->data, *rv0 = fx_get(fx, "%s.rv0", n)->data;
+    float *dg = dev_from(gam, C), *dbt = dev_from(bet, C);
+
+    /* separate calls: group 0, then group 1 */
+    float *rm = dev_from(rm0, C), *rv = dev_from(rv0, C), *dgam = be->alloc(be, C), *dbet = be->alloc(be, C);
+    float *sep_out = malloc(2 * cn * sizeof(float)), *sep_dx = malloc(2 * cn * sizeof(float));
+    float *sep_stats = malloc(4 * (size_t)C * sizeof(float)); /* mean (C, 2), rstd (C, 2) */
+    const float *xg[2] = {x0, x1}, *gg[2] = {g0, g1};
+    for (int g = 0; g < 2; g++) {
+        float *dx = dev_from(xg[g], cn), *dgr = dev_from(gg[g], cn), *out = be->alloc(be, cn);
+        float *mean = be->alloc(be, C), *rstd = be->alloc(be, C);
+        be->batchnorm_forward(be, out, mean, rstd, rm, rv, dx, dg, dbt, C, N, 1, 1, 0.1f, 1e-5f, act);
+        be->batchnorm_backward(be, dgr, dgam, dbet, dgr, dx, mean, rstd, dg, dbt, C, N, 1, act);
+        float *ho = host_from(out, cn), *hd = host_from(dgr, cn), *hm = host_from(mean, C), *hr = host_from(rstd, C);
+        for (int c = 0; c < C; c++) {
+            memcpy(sep_out + ((size_t)c * 2 + g) * N, ho + (size_t)c * N, (size_t)N * sizeof(float));
+            memcpy(sep_dx + ((size_t)c * 2 + g) * N, hd + (size_t)c * N, (size_t)N * sizeof(float));
+            sep_stats[c * 2 + g] = hm[c];
+            sep_stats[2 * C + c * 2 + g] = hr[c];
+        }
+        free(ho); free(hd); free(hm); free(hr);
+        float *p[] = {dx, dgr, out, mean, rstd};
+        for (int i = 0; i < 5; i++) be->free(be, p[i]);
+    }
+    float *sep_rm = host_from(rm, C), *sep_rv = host_from(rv, C), *sep_dgam = host_from(dgam, C),
+          *sep_dbet = host_from(dbet, C);
+
+    /* one grouped call */
+    be->upload(be, rm, rm0, C);
+    be->upload(be, rv, rv0, C);
+    be->zero(be, dgam, C);
+    be->zero(be, dbet, C);
+    float *dxs = dev_from(xs, 2 * cn), *dgs = dev_from(gs, 2 * cn), *out = be->alloc(be, 2 * cn),
+          *again = be->alloc(be, 2 * cn), *mean = be->alloc(be, 2 * (size_t)C), *rstd = be->alloc(be, 2 * (size_t)C);
+    be->batchnorm_forward(be, out, mean, rstd, rm, rv, dxs, dg, dbt, C, 2 * N, 2, 1, 0.1f, 1e-5f, act);
+    be->batchnorm_apply(be, again, dxs, mean, rstd, dg, dbt, C, 2 * N, 2, act);
+    be->batchnorm_backward(be, dgs, dgam, dbet, dgs, dxs, mean, rstd, dg, dbt, C, 2 * N, 2, act);
+    float *h = host_from(out, 2 * cn);
+    snprintf(buf, sizeof buf, "batchnorm+%s over 2 groups: forward out = two calls'", an);
+    check_same_bits(buf, h, sep_out, 2 * cn);
+    free(h);
+    h = host_from(again, 2 * cn);
+    snprintf(buf, sizeof buf, "batchnorm+%s over 2 groups: apply = two calls' forward", an);
+    check_same_bits(buf, h, sep_out, 2 * cn);
+    free(h);
+    h = host_from(mean, 2 * (size_t)C);
+    snprintf(buf, sizeof buf, "batchnorm+%s over 2 groups: mean (C, 2)", an);
+    check_same_bits(buf, h, sep_stats, 2 * (size_t)C);
+    free(h);
+    h = host_from(rstd, 2 * (size_t)C);
+    snprintf(buf, sizeof buf, "batchnorm+%s over 2 groups: rstd (C, 2)", an);
+    check_same_bits(buf, h, sep_stats + 2 * C, 2 * (size_t)C);
+    free(h);
+    const struct { const char *name; float *dev; const float *want; size_t n; } t[] = {
+        {"running_mean", rm, sep_rm, (size_t)C}, {"running_var", rv, sep_rv, (size_t)C},
+        {"backward dx", dgs, sep_dx, 2 * cn},    {"backward dgamma", dgam, sep_dgam, (size_t)C},
+        {"backward dbeta", dbet, sep_dbet, (size_t)C}};
+    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+        h = host_from(t[i].dev, t[i].n);
+        snprintf(buf, sizeof buf, "batchnorm+%s over 2 groups: %s = two calls'", an, t[i].name);
+        check_same_bits(buf, h, t[i].want, t[i].n);
+        free(h);
+    }
+    float *p[] = {dg, dbt, rm, rv, dgam, dbet, dxs, dgs, out, again, mean, rstd};
+    for (int i = 0; i < 12; i++) be->free(be, p[i]);
+    float *q[] = {x0, g0, x1, g1, xs, gs, sep_out, sep_dx, sep_stats, sep_rm, sep_rv, sep_dgam, sep_dbet};
+    for (int i = 0; i < 13; i++) free(q[i]);
 }
 
 static void act_case(const Fixture *fx, const char *an, Act act) {
@@ -225,6 +333,9 @@ int main(int argc, char **argv) {
     bn_case(&fx, "none", ACT_NONE);
     bn_case(&fx, "relu", ACT_RELU);
     bn_case(&fx, "lrelu", ACT_LRELU);
+    bn_groups_case(&fx, "none", ACT_NONE);
+    bn_groups_case(&fx, "relu", ACT_RELU);
+    bn_groups_case(&fx, "lrelu", ACT_LRELU);
     act_case(&fx, "relu", ACT_RELU);
     act_case(&fx, "lrelu", ACT_LRELU);
     act_case(&fx, "tanh", ACT_TANH);

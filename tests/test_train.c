@@ -44,20 +44,27 @@ static void step_from_fixture(Gan *g, const Fixture *fx, int s) {
 }
 
 /* keep: the backend keeps every activation instead of recomputing (as the CUDA backend does), which
- * runs the model's other memory plan on the CPU too */
-static void run(const char *dir, const char *name, const char *device, int keep) {
+ * runs the model's other memory plan on the CPU too. stack: TrainConfig.stack_d (-1: the default,
+ * 0: the D step as two passes, 1: as one pass over the real and the fake batch) */
+static void run(const char *dir, const char *name, const char *device, int keep, int stack) {
     Fixture fx;
     ModelConfig mc;
     TrainConfig tc;
     int B, steps;
     fx_load_train(&fx, dir, name, &mc, &tc, &B, &steps);
+    tc.stack_d = stack;
     Backend *be = backend_create(device, 0);
     if (keep) be->keep_activations = 1;
     char label[64];
-    snprintf(label, sizeof label, "%s%s", name, keep ? "(kept activations)" : "");
+    snprintf(label, sizeof label, "%s%s%s", name, keep ? "(kept activations)" : "",
+             stack == 1 ? "(D step as one pass)" : stack == 0 ? "(D step as two passes)" : "");
     name = label;
     Gan g;
     gan_init(&g, be, &mc, &tc, B, 1);
+    if (stack == 1 && !g.stack_d) {
+        printf("FAIL %s: the D step was asked to run as one pass and does not\n", name);
+        fx_failed++;
+    }
     fx_load_net(be, &g.G, &fx, "G.");
     fx_load_net(be, &g.D, &fx, "D.");
     char what[128];
@@ -259,9 +266,15 @@ static void run_generator_eval(const Fixture *fx, const char *tag, const char *d
 int main(int argc, char **argv) {
     const char *dir = argc > 1 ? argv[1] : "tests/fixtures", *device = argc > 2 ? argv[2] : "cpu";
     const char *names[6] = {"dcgan", "seed", "cdcgan", "cseed", "acdcgan", "acseed"};
-    for (int i = 0; i < 6; i++) run(dir, names[i], device, 0);
-    if (!strncmp(device, "cpu", 3))
-        for (int i = 0; i < 6; i++) run(dir, names[i], device, 1);
+    for (int i = 0; i < 6; i++) run(dir, names[i], device, 0, -1);
+    if (!strncmp(device, "cpu", 3)) {
+        for (int i = 0; i < 6; i++) run(dir, names[i], device, 1, 0);
+        /* the unconditional models' D step as one pass (the GPU's default), on both memory plans */
+        for (int i = 0; i < 2; i++) run(dir, names[i], device, 1, -1);
+        for (int i = 0; i < 2; i++) run(dir, names[i], device, 0, 1);
+    } else { /* the GPU runs the D step as one pass by default: the two passes too */
+        for (int i = 0; i < 2; i++) run(dir, names[i], device, 0, 0);
+    }
     run_ema(dir, "dcgan", device);
     run_ema(dir, "cseed", device);
     Fixture fx;

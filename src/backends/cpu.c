@@ -743,39 +743,45 @@ static void bn_row_moments(const float *x, int N, double *mean, double *ssd) {
 
 static void cpu_batchnorm_forward(Backend *be, float *out, float *mean, float *rstd, float *running_mean,
                                   float *running_var, const float *in, const float *gamma, const float *beta,
-                                  int C, int N, int batch_stats, float momentum, float eps, Act act) {
+                                  int C, int N, int groups, int batch_stats, float momentum, float eps, Act act) {
     (void)be;
+    const int n = N / groups; /* one group's values; row r = c * groups + g */
     #pragma omp parallel for schedule(static)
     for (int c = 0; c < C; c++) {
-        const float *x = in + (size_t)c * N;
-        float m, r;
-        if (batch_stats) {
-            double mu, ss;
-            bn_row_moments(x, N, &mu, &ss);
-            const double var = ss / N;
-            m = (float)mu;
-            r = (float)(1.0 / sqrt(var + eps));
-            if (running_mean && running_var) {
-                const double unbiased = N > 1 ? ss / (N - 1) : var;
-                running_mean[c] = (float)((1.0 - momentum) * running_mean[c] + momentum * mu);
-                running_var[c] = (float)((1.0 - momentum) * running_var[c] + momentum * unbiased);
+        for (int g = 0; g < groups; g++) { /* in order: the running statistics move once per group */
+            const size_t r = (size_t)c * groups + g;
+            const float *x = in + r * n;
+            float m, rs;
+            if (batch_stats) {
+                double mu, ss;
+                bn_row_moments(x, n, &mu, &ss);
+                const double var = ss / n;
+                m = (float)mu;
+                rs = (float)(1.0 / sqrt(var + eps));
+                if (running_mean && running_var) {
+                    const double unbiased = n > 1 ? ss / (n - 1) : var;
+                    running_mean[c] = (float)((1.0 - momentum) * running_mean[c] + momentum * mu);
+                    running_var[c] = (float)((1.0 - momentum) * running_var[c] + momentum * unbiased);
+                }
+            } else {
+                m = running_mean[c];
+                rs = (float)(1.0 / sqrt((double)running_var[c] + eps));
             }
-        } else {
-            m = running_mean[c];
-            r = (float)(1.0 / sqrt((double)running_var[c] + eps));
+            mean[r] = m;
+            rstd[r] = rs;
+            bn_apply_row(out + r * n, x, n, m, rs, gamma[c], beta[c], act);
         }
-        mean[c] = m;
-        rstd[c] = r;
-        bn_apply_row(out + (size_t)c * N, x, N, m, r, gamma[c], beta[c], act);
     }
 }
 
 static void cpu_batchnorm_apply(Backend *be, float *out, const float *in, const float *mean, const float *rstd,
-                                const float *gamma, const float *beta, int C, int N, Act act) {
+                                const float *gamma, const float *beta, int C, int N, int groups, Act act) {
     (void)be;
+    const int n = N / groups, rows = C * groups;
     #pragma omp parallel for schedule(static)
-    for (int c = 0; c < C; c++)
-        bn_apply_row(out + (size_t)c * N, in + (size_t)c * N, N, mean[c], rstd[c], gamma[c], beta[c], act);
+    for (int r = 0; r < rows; r++)
+        bn_apply_row(out + (size_t)r * n, in + (size_t)r * n, n, mean[r], rstd[r], gamma[r / groups],
+                     beta[r / groups], act);
 }
 
 /* Sums for batch-norm backward over one channel row: sum(dz) and sum(dz * xhat), where
@@ -853,17 +859,21 @@ static void bn_row_dx(float *dx, const float *x, const float *dy, int N, float m
 
 static void cpu_batchnorm_backward(Backend *be, float *din, float *dgamma, float *dbeta, const float *dout,
                                    const float *in, const float *mean, const float *rstd, const float *gamma,
-                                   const float *beta, int C, int N, Act act) {
+                                   const float *beta, int C, int N, int groups, Act act) {
     (void)be;
+    const int n = N / groups;
     #pragma omp parallel for schedule(static)
     for (int c = 0; c < C; c++) {
-        const float *x = in + (size_t)c * N, *dy = dout + (size_t)c * N;
-        const float m = mean[c], r = rstd[c], scale = gamma[c] * r, shift = beta[c] - m * scale;
-        double sdz, sdzx;
-        bn_row_sums(x, dy, N, m, r, scale, shift, act, &sdz, &sdzx);
-        if (dgamma) dgamma[c] += (float)sdzx;
-        if (dbeta) dbeta[c] += (float)sdz;
-        bn_row_dx(din + (size_t)c * N, x, dy, N, m, r, scale, shift, act, (float)(sdz / N), (float)(sdzx / N));
+        for (int g = 0; g < groups; g++) { /* in order: dgamma / dbeta take the groups' sums one by one */
+            const size_t r = (size_t)c * groups + g;
+            const float *x = in + r * n, *dy = dout + r * n;
+            const float m = mean[r], rs = rstd[r], scale = gamma[c] * rs, shift = beta[c] - m * scale;
+            double sdz, sdzx;
+            bn_row_sums(x, dy, n, m, rs, scale, shift, act, &sdz, &sdzx);
+            if (dgamma) dgamma[c] += (float)sdzx;
+            if (dbeta) dbeta[c] += (float)sdz;
+            bn_row_dx(din + r * n, x, dy, n, m, rs, scale, shift, act, (float)(sdz / n), (float)(sdzx / n));
+        }
     }
 }
 

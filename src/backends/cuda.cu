@@ -1425,53 +1425,57 @@ __device__ __forceinline__ void split_d(double v, float *hi, float *lo) {
     *lo = (float)(v - (double)*hi);
 }
 
-/* mode 0: training statistics -> mean, rstd, running; mode 1: inference from running;
- * mode 2: local statistics as hi/lo (stats (4C)) */
+/* One thread per channel c, over its G groups in order (rows r = c * G + g of N values each).
+ * mode 0: training statistics -> mean, rstd (C, G), running (moved once per group); mode 1:
+ * inference from running; mode 2 (G = 1): local statistics as hi/lo (stats (4C)) */
 __global__ void k_bn_finish_stats(const double *part, float *mean, float *rstd, float *rmean, float *rvar, float *stats,
-                                  int C, int N, int P, float momentum, float eps, int mode) {
+                                  int C, int G, int N, int P, float momentum, float eps, int mode) {
     const int c = blockIdx.x * blockDim.x + threadIdx.x;
     if (c >= C) return;
-    if (mode == 1) {
-        mean[c] = rmean[c];
-        rstd[c] = (float)(1.0 / sqrt((double)rvar[c] + (double)eps));
-        return;
-    }
-    double mu, ss;
-    bn_combine(part, c, N, P, &mu, &ss);
-    if (mode == 2) {
-        split_d(mu, stats + c, stats + C + c);
-        split_d(ss, stats + 2 * C + c, stats + 3 * C + c);
-        return;
-    }
-    const double var = ss / N;
-    mean[c] = (float)mu;
-    rstd[c] = (float)(1.0 / sqrt(var + (double)eps));
-    if (rmean && rvar) {
-        const double unbiased = N > 1 ? ss / (N - 1) : var;
-        rmean[c] = (float)((1.0 - (double)momentum) * rmean[c] + (double)momentum * mu);
-        rvar[c] = (float)((1.0 - (double)momentum) * rvar[c] + (double)momentum * unbiased);
+    for (int g = 0; g < G; g++) {
+        const int r = c * G + g;
+        if (mode == 1) {
+            mean[r] = rmean[c];
+            rstd[r] = (float)(1.0 / sqrt((double)rvar[c] + (double)eps));
+            continue;
+        }
+        double mu, ss;
+        bn_combine(part, r, N, P, &mu, &ss);
+        if (mode == 2) {
+            split_d(mu, stats + c, stats + C + c);
+            split_d(ss, stats + 2 * C + c, stats + 3 * C + c);
+            return;
+        }
+        const double var = ss / N;
+        mean[r] = (float)mu;
+        rstd[r] = (float)(1.0 / sqrt(var + (double)eps));
+        if (rmean && rvar) {
+            const double unbiased = N > 1 ? ss / (N - 1) : var;
+            rmean[c] = (float)((1.0 - (double)momentum) * rmean[c] + (double)momentum * mu);
+            rvar[c] = (float)((1.0 - (double)momentum) * rvar[c] + (double)momentum * unbiased);
+        }
     }
 }
 
-/* out = act(x * scale + shift) per channel; grid (., C) */
+/* out = act(x * scale + shift) per row r = c * G + g of N values; grid (., C * G) */
 __global__ void k_bn_apply(float *out, const float *in, const float *mean, const float *rstd, const float *gamma,
-                           const float *beta, int N, int act) {
-    const int c = blockIdx.y;
-    const float scale = __fmul_rn(gamma[c], rstd[c]), shift = __fsub_rn(beta[c], __fmul_rn(mean[c], scale));
-    const float *x = in + (size_t)c * N;
-    float *y = out + (size_t)c * N;
+                           const float *beta, int G, int N, int act) {
+    const int r = blockIdx.y, c = r / G;
+    const float scale = __fmul_rn(gamma[c], rstd[r]), shift = __fsub_rn(beta[c], __fmul_rn(mean[r], scale));
+    const float *x = in + (size_t)r * N;
+    float *y = out + (size_t)r * N;
     for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < N; i += gridDim.x * blockDim.x)
         y[i] = act_apply(bn_preact(x[i], scale, shift), act);
 }
 
-/* part[c][p] = (sum dz, sum dz * xhat) over chunk p; grid (P, C) */
+/* part[row][p] = (sum dz, sum dz * xhat) over chunk p of row = c * G + g; grid (P, C * G) */
 __global__ void k_bn_part_grad(double *part, const float *x, const float *dy, const float *mean, const float *rstd,
-                               const float *gamma, const float *beta, int N, int P, int act) {
+                               const float *gamma, const float *beta, int G, int N, int P, int act) {
     __shared__ double sh[32];
-    const int c = blockIdx.y, p = blockIdx.x;
+    const int row = blockIdx.y, c = row / G, p = blockIdx.x;
     const int chunk = (N + P - 1) / P, lo = p * chunk, hi = min(N, lo + chunk);
-    const float m = mean[c], r = rstd[c], scale = __fmul_rn(gamma[c], r), shift = __fsub_rn(beta[c], __fmul_rn(m, scale));
-    const float *xr = x + (size_t)c * N, *dr = dy + (size_t)c * N;
+    const float m = mean[row], r = rstd[row], scale = __fmul_rn(gamma[c], r), shift = __fsub_rn(beta[c], __fmul_rn(m, scale));
+    const float *xr = x + (size_t)row * N, *dr = dy + (size_t)row * N;
     double s1 = 0.0, s2 = 0.0;
     for (int i = lo + threadIdx.x; i < hi; i += blockDim.x) {
         const float xv = xr[i];
@@ -1482,15 +1486,17 @@ __global__ void k_bn_part_grad(double *part, const float *x, const float *dy, co
     s1 = block_sum(s1, sh);
     s2 = block_sum(s2, sh);
     if (threadIdx.x == 0) {
-        part[((size_t)c * P + p) * 2] = s1;
-        part[((size_t)c * P + p) * 2 + 1] = s2;
+        part[((size_t)row * P + p) * 2] = s1;
+        part[((size_t)row * P + p) * 2 + 1] = s2;
     }
 }
 
-/* mode 0: plain backward (dgamma, dbeta, k = means); mode 1: sums as hi/lo into sums (4C);
- * mode 2: reduced: dgamma/dbeta from local (4C), k from global (4C) / n_global */
+/* One thread per channel c, over its G groups in order (rows r = c * G + g of N values each).
+ * mode 0: plain backward (dgamma, dbeta take each group's sums in turn; k (2, C * G) = the rows'
+ * means); mode 1 (G = 1): sums as hi/lo into sums (4C); mode 2 (G = 1): reduced: dgamma/dbeta
+ * from local (4C), k from global (4C) / n_global */
 __global__ void k_bn_finish_grad(const double *part, float *dgamma, float *dbeta, float *k, float *sums,
-                                 const float *local, const float *global, double n_global, int C, int N, int P,
+                                 const float *local, const float *global, double n_global, int C, int G, int N, int P,
                                  int mode) {
     const int c = blockIdx.x * blockDim.x + threadIdx.x;
     if (c >= C) return;
@@ -1501,30 +1507,34 @@ __global__ void k_bn_finish_grad(const double *part, float *dgamma, float *dbeta
         k[C + c] = (float)(((double)global[2 * C + c] + (double)global[3 * C + c]) / n_global);
         return;
     }
-    double s1 = 0.0, s2 = 0.0;
-    for (int p = 0; p < P; p++) {
-        s1 += part[((size_t)c * P + p) * 2];
-        s2 += part[((size_t)c * P + p) * 2 + 1];
+    for (int g = 0; g < G; g++) {
+        const int r = c * G + g;
+        double s1 = 0.0, s2 = 0.0;
+        for (int p = 0; p < P; p++) {
+            s1 += part[((size_t)r * P + p) * 2];
+            s2 += part[((size_t)r * P + p) * 2 + 1];
+        }
+        if (mode == 1) {
+            split_d(s1, sums + c, sums + C + c);
+            split_d(s2, sums + 2 * C + c, sums + 3 * C + c);
+            return;
+        }
+        if (dgamma) dgamma[c] += (float)s2;
+        if (dbeta) dbeta[c] += (float)s1;
+        k[r] = (float)(s1 / N);
+        k[C * G + r] = (float)(s2 / N);
     }
-    if (mode == 1) {
-        split_d(s1, sums + c, sums + C + c);
-        split_d(s2, sums + 2 * C + c, sums + 3 * C + c);
-        return;
-    }
-    if (dgamma) dgamma[c] += (float)s2;
-    if (dbeta) dbeta[c] += (float)s1;
-    k[c] = (float)(s1 / N);
-    k[C + c] = (float)(s2 / N);
 }
 
-/* dx = scale * (dz - k1 - xhat * k2); grid (., C); dx may alias dy */
+/* dx = scale * (dz - k1 - xhat * k2) per row = c * G + g of N values (R = C * G rows, k (2, R));
+ * grid (., R); dx may alias dy */
 __global__ void k_bn_dx(float *dx, const float *x, const float *dy, const float *mean, const float *rstd,
-                        const float *gamma, const float *beta, const float *k, int C, int N, int act) {
-    const int c = blockIdx.y;
-    const float m = mean[c], r = rstd[c], scale = __fmul_rn(gamma[c], r), shift = __fsub_rn(beta[c], __fmul_rn(m, scale));
-    const float k1 = k[c], k2 = k[C + c];
-    const float *xr = x + (size_t)c * N, *dr = dy + (size_t)c * N;
-    float *o = dx + (size_t)c * N;
+                        const float *gamma, const float *beta, const float *k, int R, int G, int N, int act) {
+    const int row = blockIdx.y, c = row / G;
+    const float m = mean[row], r = rstd[row], scale = __fmul_rn(gamma[c], r), shift = __fsub_rn(beta[c], __fmul_rn(m, scale));
+    const float k1 = k[row], k2 = k[R + row];
+    const float *xr = x + (size_t)row * N, *dr = dy + (size_t)row * N;
+    float *o = dx + (size_t)row * N;
     for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < N; i += gridDim.x * blockDim.x) {
         const float xv = xr[i];
         const float dz = __fmul_rn(dr[i], act_grad_from_input(bn_preact(xv, scale, shift), act));
@@ -1543,46 +1553,48 @@ static dim3 row_grid(CudaCtx *c, int C, int N) {
 
 static void bn_check(int C) { DCGAN_CHECK(C <= BN_MAX_C, "cuda: batch norm over %d channels (at most %d)", C, BN_MAX_C); }
 
+/* groups: rows r = c * groups + g of n = N / groups values each (see ops.h) */
 static void cu_batchnorm_apply(Backend *be, float *out, const float *in, const float *mean, const float *rstd,
-                               const float *gamma, const float *beta, int C, int N, Act act) {
+                               const float *gamma, const float *beta, int C, int N, int groups, Act act) {
     CudaCtx *c = ctx_of(be);
     PROF_BEGIN(c);
-    k_bn_apply<<<row_grid(c, C, N), 256, 0, c->stream>>>(out, in, mean, rstd, gamma, beta, N, act);
+    const int n = N / groups;
+    k_bn_apply<<<row_grid(c, C * groups, n), 256, 0, c->stream>>>(out, in, mean, rstd, gamma, beta, groups, n, act);
     KCHECK();
     PROF_END(c, "batchnorm apply");
 }
 
 static void cu_batchnorm_forward(Backend *be, float *out, float *mean, float *rstd, float *running_mean,
                                  float *running_var, const float *in, const float *gamma, const float *beta, int C,
-                                 int N, int batch_stats, float momentum, float eps, Act act) {
+                                 int N, int groups, int batch_stats, float momentum, float eps, Act act) {
     CudaCtx *c = ctx_of(be);
     PROF_BEGIN(c);
-    bn_check(C);
-    const int P = bn_parts(C, N);
+    bn_check(C * groups);
+    const int n = N / groups, P = bn_parts(C * groups, n);
     if (batch_stats) {
-        k_bn_part_stats<<<dim3(P, C), 256, 0, c->stream>>>(c->bn_part, in, N, P);
+        k_bn_part_stats<<<dim3(P, C * groups), 256, 0, c->stream>>>(c->bn_part, in, n, P);
         KCHECK();
     }
     k_bn_finish_stats<<<(C + 127) / 128, 128, 0, c->stream>>>(c->bn_part, mean, rstd, running_mean, running_var, NULL,
-                                                               C, N, P, momentum, eps, batch_stats ? 0 : 1);
+                                                               C, groups, n, P, momentum, eps, batch_stats ? 0 : 1);
     KCHECK();
-    cu_batchnorm_apply(be, out, in, mean, rstd, gamma, beta, C, N, act);
+    cu_batchnorm_apply(be, out, in, mean, rstd, gamma, beta, C, N, groups, act);
     PROF_END(c, "batchnorm forward");
 }
 
 static void cu_batchnorm_backward(Backend *be, float *din, float *dgamma, float *dbeta, const float *dout,
                                   const float *in, const float *mean, const float *rstd, const float *gamma,
-                                  const float *beta, int C, int N, Act act) {
+                                  const float *beta, int C, int N, int groups, Act act) {
     CudaCtx *c = ctx_of(be);
     PROF_BEGIN(c);
-    bn_check(C);
-    const int P = bn_parts(C, N);
-    k_bn_part_grad<<<dim3(P, C), 256, 0, c->stream>>>(c->bn_part, in, dout, mean, rstd, gamma, beta, N, P, act);
+    bn_check(C * groups);
+    const int R = C * groups, n = N / groups, P = bn_parts(R, n);
+    k_bn_part_grad<<<dim3(P, R), 256, 0, c->stream>>>(c->bn_part, in, dout, mean, rstd, gamma, beta, groups, n, P, act);
     KCHECK();
     k_bn_finish_grad<<<(C + 127) / 128, 128, 0, c->stream>>>(c->bn_part, dgamma, dbeta, c->bn_k, NULL, NULL, NULL, 0.0,
-                                                              C, N, P, 0);
+                                                              C, groups, n, P, 0);
     KCHECK();
-    k_bn_dx<<<row_grid(c, C, N), 256, 0, c->stream>>>(din, in, dout, mean, rstd, gamma, beta, c->bn_k, C, N, act);
+    k_bn_dx<<<row_grid(c, R, n), 256, 0, c->stream>>>(din, in, dout, mean, rstd, gamma, beta, c->bn_k, R, groups, n, act);
     KCHECK();
     PROF_END(c, "batchnorm backward");
 }
@@ -1593,8 +1605,8 @@ static void cu_batchnorm_local_stats(Backend *be, float *stats, const float *in,
     const int P = bn_parts(C, N);
     k_bn_part_stats<<<dim3(P, C), 256, 0, c->stream>>>(c->bn_part, in, N, P);
     KCHECK();
-    k_bn_finish_stats<<<(C + 127) / 128, 128, 0, c->stream>>>(c->bn_part, NULL, NULL, NULL, NULL, stats, C, N, P, 0.0f,
-                                                               0.0f, 2);
+    k_bn_finish_stats<<<(C + 127) / 128, 128, 0, c->stream>>>(c->bn_part, NULL, NULL, NULL, NULL, stats, C, 1, N, P,
+                                                               0.0f, 0.0f, 2);
     KCHECK();
 }
 
@@ -1603,10 +1615,10 @@ static void cu_batchnorm_backward_sums(Backend *be, float *sums, const float *do
     CudaCtx *c = ctx_of(be);
     bn_check(C);
     const int P = bn_parts(C, N);
-    k_bn_part_grad<<<dim3(P, C), 256, 0, c->stream>>>(c->bn_part, in, dout, mean, rstd, gamma, beta, N, P, act);
+    k_bn_part_grad<<<dim3(P, C), 256, 0, c->stream>>>(c->bn_part, in, dout, mean, rstd, gamma, beta, 1, N, P, act);
     KCHECK();
-    k_bn_finish_grad<<<(C + 127) / 128, 128, 0, c->stream>>>(c->bn_part, NULL, NULL, NULL, sums, NULL, NULL, 0.0, C, N,
-                                                              P, 1);
+    k_bn_finish_grad<<<(C + 127) / 128, 128, 0, c->stream>>>(c->bn_part, NULL, NULL, NULL, sums, NULL, NULL, 0.0, C, 1,
+                                                              N, P, 1);
     KCHECK();
 }
 
@@ -1617,9 +1629,9 @@ static void cu_batchnorm_backward_reduced(Backend *be, float *din, float *dgamma
     CudaCtx *c = ctx_of(be);
     bn_check(C);
     k_bn_finish_grad<<<(C + 127) / 128, 128, 0, c->stream>>>(NULL, dgamma, dbeta, c->bn_k, NULL, local_sums,
-                                                              global_sums, n_global, C, N, 1, 2);
+                                                              global_sums, n_global, C, 1, N, 1, 2);
     KCHECK();
-    k_bn_dx<<<row_grid(c, C, N), 256, 0, c->stream>>>(din, in, dout, mean, rstd, gamma, beta, c->bn_k, C, N, act);
+    k_bn_dx<<<row_grid(c, C, N), 256, 0, c->stream>>>(din, in, dout, mean, rstd, gamma, beta, c->bn_k, C, 1, N, act);
     KCHECK();
 }
 

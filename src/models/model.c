@@ -210,7 +210,8 @@ static int input_in_xin(const Net *n) {
 }
 
 void net_alloc(Net *n, Backend *be, int B, int training) {
-    n->B = B;
+    n->Bmax = n->B = B;
+    n->groups = 1;
     n->params = be->alloc(be, n->nparams);
     if (training) {
         n->grads = be->alloc(be, n->nparams);
@@ -229,7 +230,7 @@ void net_alloc(Net *n, Backend *be, int B, int training) {
         const Layer *L = &n->layer[l];
         nact += (size_t)B * (L->has_bn ? layer_out_numel(L) : layer_out_room(n, l));
         if (keep && L->has_bn) nact += (size_t)B * layer_out_room(n, l);
-        if (n->layer[l].has_bn) nstat += 2 * (size_t)n->layer[l].cout;
+        if (n->layer[l].has_bn) nstat += 2 * (size_t)n->layer[l].cout * NET_MAX_GROUPS;
     }
     n->acts = be->alloc(be, nact);
     int widest = 1;
@@ -252,8 +253,8 @@ void net_alloc(Net *n, Backend *be, int B, int training) {
             a += (size_t)B * layer_out_room(n, l);
         }
         if (L->has_bn) {
-            n->mean[l] = n->stats + s; s += L->cout;
-            n->rstd[l] = n->stats + s; s += L->cout;
+            n->mean[l] = n->stats + s; s += (size_t)L->cout * NET_MAX_GROUPS;
+            n->rstd[l] = n->stats + s; s += (size_t)L->cout * NET_MAX_GROUPS;
         } else {
             n->mean[l] = n->rstd[l] = NULL;
         }
@@ -313,28 +314,30 @@ int net_find_buffer(const Net *n, const char *name) {
 
 void workspace_alloc(Workspace *ws, Backend *be, const Net *g, const Net *d, int B) {
     /* act: any layer's input, or output with the next layer's label planes; grad: a network's input
-     * (gradient); bits: the signs of a recomputed first layer's output; lin: a linear layer's input */
+     * (gradient); bits: the signs of a recomputed first layer's output; lin: a linear layer's input.
+     * In floats for the whole batch of each net. */
     size_t act = 1, grad = 1, bits = 1, lin = 1;
     const Net *nets[2] = {g, d};
     for (int k = 0; k < 2; k++) {
         const Net *n = nets[k];
         if (!n) continue;
+        const size_t nb = (size_t)(n->Bmax > B ? n->Bmax : B);
         for (int l = 0; l < n->nlayers; l++) {
             const Layer *L = &n->layer[l];
-            const size_t i = layer_in_numel(L), r = layer_out_room(n, l);
+            const size_t i = layer_in_numel(L) * nb, r = layer_out_room(n, l) * nb;
             if (r > act) act = r;
             if (i > act) act = i;
             if (L->kind == LAYER_LINEAR && i > lin) lin = i;
         }
-        if (layer_in_numel(&n->layer[0]) > grad) grad = layer_in_numel(&n->layer[0]);
+        if (layer_in_numel(&n->layer[0]) * nb > grad) grad = layer_in_numel(&n->layer[0]) * nb;
         if (n->recompute0) {
-            const size_t words = ((size_t)B * layer_out_numel(&n->layer[0]) + 31) / 32;
+            const size_t words = (nb * layer_out_numel(&n->layer[0]) + 31) / 32;
             if (words > bits) bits = words;
         }
     }
-    ws->act_n = act * B;
-    ws->grad_n = grad * B;
-    ws->lin_n = lin * B;
+    ws->act_n = act;
+    ws->grad_n = grad;
+    ws->lin_n = lin;
     ws->act = be->alloc(be, ws->act_n);
     ws->grad = be->alloc(be, ws->grad_n);
     ws->bits = (uint32_t *)be->alloc(be, bits); /* 32-bit words in a float tensor */
@@ -405,6 +408,9 @@ static void recompute_layer0(Net *n, Backend *be, Workspace *ws, const float *x)
 
 void net_forward(Net *n, Backend *be, Workspace *ws, const float *x, int batch_stats) {
     const int B = n->B;
+    DCGAN_CHECK(B >= 1 && B <= n->Bmax && n->groups >= 1 && n->groups <= NET_MAX_GROUPS && B % n->groups == 0 &&
+                    (n->groups == 1 || (!n->sync && batch_stats)),
+                "net_forward: batch %d in %d groups (allocated for %d)", B, n->groups, n->Bmax);
     n->bn_frozen = !batch_stats;
     const float *in = layer0_input(n, be, x);
     for (int l = 0; l < n->nlayers; l++) {
@@ -437,10 +443,11 @@ void net_forward(Net *n, Backend *be, Workspace *ws, const float *x, int batch_s
                 n->sync->forward(n->sync->ctx, be, n->sync_buf, n->mean[l], n->rstd[l], BUF(n, L->t_rmean),
                                  BUF(n, L->t_rvar), L->cout, N, n->bn_momentum, 1e-5f);
                 be->batchnorm_apply(be, act, y, n->mean[l], n->rstd[l], P(n, L->t_gamma), P(n, L->t_beta), L->cout,
-                                    N, L->act);
+                                    N, 1, L->act);
             } else {
                 be->batchnorm_forward(be, act, n->mean[l], n->rstd[l], BUF(n, L->t_rmean), BUF(n, L->t_rvar), y,
-                                      P(n, L->t_gamma), P(n, L->t_beta), L->cout, N, batch_stats, n->bn_momentum, 1e-5f, L->act);
+                                      P(n, L->t_gamma), P(n, L->t_beta), L->cout, N, n->groups, batch_stats, n->bn_momentum,
+                                      1e-5f, L->act);
             }
             in = act;
             if (l + 1 < n->nlayers) join_labels(n, be, act, &n->layer[l + 1]);
@@ -488,7 +495,7 @@ float *net_backward(Net *n, Backend *be, Workspace *ws, const float *x, float *d
         } else if (L->has_bn) {
             be->batchnorm_backward(be, gy, param_grads ? G(n, L->t_gamma) : NULL, param_grads ? G(n, L->t_beta) : NULL,
                                    g, n->y[l], n->mean[l], n->rstd[l], P(n, L->t_gamma), P(n, L->t_beta), L->cout,
-                                   B * L->hout * L->wout, L->act);
+                                   B * L->hout * L->wout, n->groups, L->act);
         } else if (l == 0 && n->recompute0) {
             /* its output was overwritten by layer 1's input gradient; the signs were kept */
             be->act_backward_bits(be, gy, g, ws->bits, outn, L->act);
@@ -508,7 +515,7 @@ float *net_backward(Net *n, Backend *be, Workspace *ws, const float *x, float *d
                 in = n->a[l - 1]; /* its label planes were joined in the forward pass */
             } else if (Lp->has_bn) {
                 be->batchnorm_apply(be, ws->act, n->y[l - 1], n->mean[l - 1], n->rstd[l - 1], P(n, Lp->t_gamma),
-                                    P(n, Lp->t_beta), Lp->cout, B * Lp->hout * Lp->wout, Lp->act);
+                                    P(n, Lp->t_beta), Lp->cout, B * Lp->hout * Lp->wout, n->groups, Lp->act);
                 join_labels(n, be, ws->act, L);
                 in = ws->act;
             } else if (l == 1 && n->recompute0) {

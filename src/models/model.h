@@ -106,7 +106,13 @@ typedef struct {
     /* backend memory */
     float *params, *grads, *adam_m, *adam_v; /* nparams each */
     float *buffers;                          /* nbuf: batch-norm running statistics */
-    int B;                                   /* batch the activations are sized for */
+    int Bmax;                                /* batch the activations are sized for */
+    int B;                                   /* batch of the next pass (at most Bmax; net_alloc sets
+                                                it to Bmax) */
+    int groups;                              /* the pass's batch is this many batches of B / groups,
+                                                each with its own batch-norm statistics (1, or 2 for
+                                                the D step's real and fake batches as one pass, see
+                                                gan.c); mean/rstd hold (cout, groups) */
     float *acts;                             /* one block holding y[] (and a[] when kept) */
     float *y[NET_MAX_LAYERS];                /* (cout,B,hout,wout): pre-BN output of BN layers,
                                                 activated output otherwise; y[last] is the output */
@@ -154,7 +160,9 @@ void net_build_discriminator(Net *n, const ModelConfig *c);
 void net_build_classifier(Net *n, int size, int channels, int width, int features, int classes);
 
 /* Allocates parameters, buffers and activations for batch B, and with training also the
- * gradients and the Adam moments. */
+ * gradients and the Adam moments. The net then runs batches of B in one group; set n->B (at most
+ * B) and n->groups (at most NET_MAX_GROUPS) for other passes. */
+#define NET_MAX_GROUPS 2
 void net_alloc(Net *n, Backend *be, int B, int training);
 void net_free(Net *n, Backend *be);
 
@@ -178,12 +186,12 @@ int net_bn_index(const Net *n, int generator, const ModelConfig *c, int li);
 size_t net_output_numel(const Net *n);
 
 /* Sizes the workspace for the backward passes of the training step: D's backward (with its input
- * gradient) followed by G's from where D's input gradient landed. Pass d == NULL for a generator
- * that only runs forward (sampling). */
+ * gradient) followed by G's from where D's input gradient landed, each net at the batch it was
+ * allocated for (at least B). Pass d == NULL for a generator that only runs forward (sampling). */
 void workspace_alloc(Workspace *ws, Backend *be, const Net *g, const Net *d, int B);
 void workspace_free(Workspace *ws, Backend *be);
 
-/* Forward pass on a batch of n->B.
+/* Forward pass on a batch of n->B (n->groups batches of n->B / n->groups for batch norm).
  *   x: G: z (B, nz) row-major; D: images (C, B, S, S). A conditional net also reads n->labels.
  *   batch_stats: 1 = training-mode batch norm (batch statistics, running statistics updated),
  *                0 = inference (running statistics).

@@ -111,26 +111,30 @@ struct Backend {
      * Training (batch_stats=1): mean and the biased variance come from the batch and are written to
      * mean/rstd (rstd = 1/sqrt(var + eps)); running_mean/var (if not NULL) move by `momentum` toward
      * the batch mean and the unbiased variance. Inference (batch_stats=0): mean/rstd are computed
-     * from running_mean/var and written to mean/rstd. out may alias in. */
+     * from running_mean/var and written to mean/rstd. out may alias in.
+     * groups (1, or more when several batches run as one, see gan.c's D step): a channel's row is
+     * `groups` consecutive batches of N / groups values, each normalized by its own statistics,
+     * exactly as separate calls would: mean/rstd are then (C, groups), the running statistics move
+     * once per group in order, and dgamma/dbeta take the groups' sums one after the other. */
     void (*batchnorm_forward)(Backend *be,
                               float *out,          /* (C,N) */
-                              float *mean,         /* (C) written */
-                              float *rstd,         /* (C) written */
+                              float *mean,         /* (C,groups) written */
+                              float *rstd,         /* (C,groups) written */
                               float *running_mean, /* (C) updated in training, read in inference */
                               float *running_var,  /* (C) */
                               const float *in,     /* (C,N) */
                               const float *gamma,  /* (C) */
                               const float *beta,   /* (C) */
-                              int C, int N, int batch_stats, float momentum, float eps, Act act);
+                              int C, int N, int groups, int batch_stats, float momentum, float eps, Act act);
     /* Recomputes the forward output from saved statistics, bit-identical to batchnorm_forward's. */
     void (*batchnorm_apply)(Backend *be,
                             float *out,         /* (C,N) */
                             const float *in,    /* (C,N) */
-                            const float *mean,  /* (C) */
-                            const float *rstd,  /* (C) */
+                            const float *mean,  /* (C,groups) */
+                            const float *rstd,  /* (C,groups) */
                             const float *gamma, /* (C) */
                             const float *beta,  /* (C) */
-                            int C, int N, Act act);
+                            int C, int N, int groups, Act act);
     /* Backward of a training-mode batchnorm_forward (batch statistics). din may alias dout or in. */
     void (*batchnorm_backward)(Backend *be,
                                float *din,         /* (C,N) */
@@ -138,11 +142,11 @@ struct Backend {
                                float *dbeta,       /* (C) or NULL, accumulates */
                                const float *dout,  /* (C,N) gradient of the activation's output */
                                const float *in,    /* (C,N) the forward input */
-                               const float *mean,  /* (C) */
-                               const float *rstd,  /* (C) */
+                               const float *mean,  /* (C,groups) */
+                               const float *rstd,  /* (C,groups) */
                                const float *gamma, /* (C) */
                                const float *beta,  /* (C) */
-                               int C, int N, Act act);
+                               int C, int N, int groups, Act act);
 
     /* ---- batch norm whose statistics span several ranks (--sync-bn): the model calls
      * batchnorm_local_stats, combines the ranks' statistics (one collective), then batchnorm_apply;

@@ -1,6 +1,7 @@
 /* gan.h: the training step of the article, on any backend: one discriminator update on a real and a
- * fake batch (two passes of the same D, so batch-norm statistics are per batch), then g_steps
- * generator updates, with Adam on each network's flat parameter block. */
+ * fake batch (two passes of the same D, so batch-norm statistics are per batch; where stack_d says
+ * so, run as one pass over both batches with batch norm kept per batch), then g_steps generator
+ * updates, with Adam on each network's flat parameter block. */
 #ifndef DCGAN_GAN_H
 #define DCGAN_GAN_H
 
@@ -21,6 +22,14 @@ typedef struct {
                                     batch and to G's loss (AC-GAN) */
     double ema;                  /* decay of the exponential moving average of G's weights that
                                     sampling uses (Gan.ema_params); 0: none, sample the live G */
+    int stack_d;                 /* the D step's two passes as one over a batch of 2B (batch norm
+                                    still per batch, see gan.c): 1 on, 0 off, -1 (default) on where
+                                    the backend keeps activations (a GPU: memory is plentiful and
+                                    larger convolutions run faster per image), unless the
+                                    environment's DCGAN_STACK_D says 0 or 1. Never for conditional
+                                    models, nor while batch norm is synchronized across ranks. The
+                                    arithmetic is the two passes' up to the order of the sums over
+                                    the batch in the weight gradients. */
 } TrainConfig;
 
 void train_config_default(TrainConfig *t);
@@ -51,7 +60,11 @@ typedef struct {
     Net G, D;
     Workspace ws;
     float *z;        /* (B, nz) the latent batch of the current iteration */
-    float *real;     /* (C, B, S, S) the real batch, CNHW */
+    float *real;     /* (C, B, S, S) the real batch, CNHW; with stack_d the first half of pair */
+    int stack_d;     /* the D step runs as one pass over the real and the fake batch (D is
+                        allocated for 2B) */
+    float *pair;     /* stack_d: (2, C, B*S*S) the real batch, then G's; NULL otherwise */
+    float *d_in;     /* stack_d: (C, 2B, S, S) D's input, the two batches per channel */
     float *labels;   /* (B) class indices as floats, conditional models only: the labels of the real
                         batch, which the fake batch is made for too (as carpedm20 does) */
     float *cls_logits, *cls_grad; /* (B, K) the auxiliary classifier's logits and their gradient */
