@@ -83,7 +83,7 @@ ifneq ($(wildcard $(CUDA_HOME)/include/cublas_v2.h),)
 CUDA_EMU := $(BUILD)/cuda-emu/libdcgan-cuda.so
 endif
 endif
-EMU_CXXFLAGS := -std=c++17 -O1 -g -fPIC -ffp-contract=off -Wall -Wextra -Wno-unused-parameter -Wno-sign-compare \
+EMU_CXXFLAGS := -std=c++17 -O2 -g -fPIC -ffp-contract=off -Wall -Wextra -Wno-unused-parameter -Wno-sign-compare \
 	$(filter -fsanitize=% -fno-sanitize-recover=% -fno-omit-frame-pointer,$(OPT)) \
 	-DDCGAN_CUDA_EMU -include tests/cuda_emu/cuda_emu.h -isystem $(CUDA_HOME)/include
 $(BUILD)/cuda-emu/cuda.o: src/backends/cuda.cu tests/cuda_emu/cuda_emu.h $(wildcard src/*/*.h src/backends/*.h)
@@ -93,7 +93,7 @@ $(BUILD)/cuda-emu/emu_runtime.o: tests/cuda_emu/emu_runtime.cpp tests/cuda_emu/c
 	@mkdir -p $(dir $@)
 	$(CXX) $(EMU_CXXFLAGS) -c -o $@ $<
 $(BUILD)/cuda-emu/libdcgan-cuda.so: $(BUILD)/cuda-emu/cuda.o $(BUILD)/cuda-emu/emu_runtime.o $(BUILD)/plugin/util.o
-	$(CXX) $(filter -fsanitize=%,$(OPT)) -shared -o $@ $^ -lpthread
+	$(CXX) $(filter -fsanitize=%,$(OPT)) -shared -Wl,-Bsymbolic -o $@ $^ -lpthread
 
 LIB_SRC := $(wildcard src/core/*.c src/backends/*.c src/models/*.c src/train/*.c src/data/*.c src/io/*.c src/api/*.c src/dist/*.c src/eval/*.c)
 CLI_SRC := $(wildcard src/cli/*.c)

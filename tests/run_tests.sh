@@ -53,14 +53,25 @@ fi
 TEST_CUDA_STAND_IN=cpu-blas run_prog test_iterations_cpu_vs_blas "$build/tests/test_cuda" "$here/fixtures" fp32
 run_prog test_gradcheck "$build/tests/test_gradcheck"
 run_prog test_train "$build/tests/test_train" "$here/fixtures"
-# the CUDA backend's own kernels and host code, emulated on the CPU (tests/cuda_emu: every op but the
-# convolutions, which need cuDNN and a GPU), against PyTorch's fixtures and against the CPU backend
+# the CUDA backend itself (its kernels and host code) on the CPU, through tests/cuda_emu's emulation
+# of the CUDA runtime, cuBLAS and cuDNN's legacy convolutions: every op against PyTorch's fixtures
+# and against the CPU backend, finite differences, and (not under the sanitizers, where they take
+# minutes) whole training iterations against PyTorch and against the CPU step, graph replay included
 emu="$build/cuda-emu/libdcgan-cuda.so"
 if [ -f "$emu" ]; then
     DCGAN_CUDA_BACKEND="$emu" run_prog test_layers_cuda_emu "$build/tests/test_layers" "$here/fixtures" cuda:fp32
+    DCGAN_CUDA_BACKEND="$emu" run_prog test_layers_cuda_emu_bf16 "$build/tests/test_layers" "$here/fixtures" cuda:bf16
     DCGAN_CUDA_BACKEND="$emu" run_prog test_ops_cuda_emu "$build/tests/test_ops" cuda:fp32
+    DCGAN_CUDA_BACKEND="$emu" run_prog test_gradcheck_cuda_emu "$build/tests/test_gradcheck" cuda:fp32
+    if [ -z "${DCGAN_TEST_SANITIZED:-}" ]; then
+        DCGAN_CUDA_BACKEND="$emu" run_prog test_train_cuda_emu "$build/tests/test_train" "$here/fixtures" cuda:fp32
+        DCGAN_CUDA_BACKEND="$emu" TEST_CUDA_STAND_IN=cuda: TEST_CUDA_FIXTURES_ONLY=1 \
+            run_prog test_cuda_emu "$build/tests/test_cuda" "$here/fixtures" fp32
+    else
+        echo "SKIP test_train_cuda_emu, test_cuda_emu: minutes under the sanitizers (make test runs them)"
+    fi
 else
-    echo "SKIP test_layers_cuda_emu, test_ops_cuda_emu: no CUDA toolkit headers (cudnn.h, cublas_v2.h) in this build"
+    echo "SKIP the CUDA emulation's tests: no CUDA toolkit headers (cudnn.h, cublas_v2.h) in this build"
 fi
 run_prog test_ops_cpu_blas "$build/tests/test_ops" cpu-blas
 # the test programs find the CUDA backend plugin of this build (see src/backends/registry.c)

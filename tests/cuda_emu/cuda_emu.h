@@ -1,21 +1,22 @@
-/* cuda_emu.h: a CPU emulation of the CUDA dialect that src/backends/cuda.cu's own kernels use, so
- * that the CUDA backend's kernels and host code (everything but cuDNN) can be compiled by g++ and
- * tested on a machine without a GPU. Included first (g++ -include) when cuda.cu is built with
- * DCGAN_CUDA_EMU; emu_runtime.cpp supplies the CUDA runtime and cuBLAS on the host, and a cuDNN
- * that refuses every convolution.
+/* cuda_emu.h: a CPU emulation of the CUDA dialect that src/backends/cuda.cu uses, so that the CUDA
+ * backend -- its own kernels and all its host code -- can be compiled by g++ and tested on a machine
+ * without a GPU. Included first (g++ -include) when cuda.cu is built with DCGAN_CUDA_EMU;
+ * emu_runtime.cpp supplies the CUDA runtime, cuBLAS's products and cuDNN's legacy convolutions on
+ * the host (its graph API refuses every descriptor, so the backend takes the legacy algorithms).
  *
- * Execution model: a launch runs its blocks one after the other; a block's threads are OS threads
- * (one per CUDA thread), so __syncthreads and the warp operations (__shfl_down_sync, __ballot_sync)
- * really wait for the other threads, and a kernel that forgets a barrier races as it would on a GPU
- * (which ThreadSanitizer or a wrong result then shows). Threads that return early leave the
- * barriers, as exited threads do on a GPU. __shared__ variables are function statics: one copy,
- * which the block running owns. Arithmetic is the host's IEEE float and double, without
- * contraction (-ffp-contract=off, as nvcc's --fmad=false): __fmul_rn and the like are plain
- * operations. Launches and copies issued while a stream is being captured are recorded, and a graph
- * launch runs the recording again, as a CUDA graph does.
+ * Execution model: a launch runs its blocks one after the other; a block's threads are fibers that
+ * run in turn until each waits at a barrier or returns, so __syncthreads and the warp operations
+ * (__shfl_down_sync, __ballot_sync) really wait for the other threads, and a kernel that reads what
+ * another thread writes without a barrier between them gets an answer that depends on the order
+ * (which a wrong result then shows). Threads that return early leave the barriers, as exited
+ * threads do on a GPU. __shared__ variables are function statics: one copy, which the block running
+ * owns. Arithmetic is the host's IEEE float and double without contraction (-ffp-contract=off, as
+ * nvcc's --fmad=false): __fmul_rn and the like are plain operations. Launches, copies and library
+ * calls issued while the stream is being captured are recorded, and a graph launch runs the
+ * recording again, as a CUDA graph does.
  *
- * This is test code: the emulated device's state (the capture, the clock) is process-global, as a
- * GPU's is. */
+ * This is test code: the emulated device's state (the capture, the fiber stacks) is process-global,
+ * as a GPU's is. */
 #ifndef DCGAN_CUDA_EMU_H
 #define DCGAN_CUDA_EMU_H
 
@@ -41,7 +42,7 @@ struct ThreadPlace {
     int tid;    /* linear index in the block */
     void *ctx;  /* the block's barriers (emu_runtime.cpp) */
 };
-extern thread_local ThreadPlace place;
+extern ThreadPlace place; /* the CUDA thread running (the emulation runs on one OS thread) */
 
 void syncthreads();
 /* the warp operations on raw 8-byte values */

@@ -1,8 +1,7 @@
-/* emu_runtime.cpp: the host side of the CUDA emulation (see cuda_emu.h): the thread blocks, the
- * CUDA runtime calls src/backends/cuda.cu makes (memory is host memory, a stream runs in order at
- * once, a capture records and a graph replays), cuBLAS's two products as plain loops, and a cuDNN
- * that opens and closes but refuses every convolution (CUDNN_STATUS_NOT_SUPPORTED): the emulated
- * backend runs every op but the convolutions. */
+/* emu_runtime.cpp: the host side of the CUDA emulation (see cuda_emu.h): the thread blocks as
+ * fibers, the CUDA runtime calls src/backends/cuda.cu makes (memory is host memory, a stream runs
+ * in order at once, a capture records and a graph replays), cuBLAS's two products and cuDNN's
+ * legacy convolutions as plain loops, and a cuDNN graph API that refuses every descriptor. */
 #include "cuda_emu.h"
 
 #include <cublas_v2.h>
@@ -10,71 +9,144 @@
 #include <cudnn.h>
 
 #include <chrono>
-#include <condition_variable>
+#include <csetjmp>
 #include <cstdio>
 #include <cstdlib>
-#include <memory>
-#include <mutex>
-#include <thread>
 #include <vector>
+
+#include <sys/mman.h>
+#include <ucontext.h>
+#ifdef __SANITIZE_ADDRESS__
+#include <sanitizer/common_interface_defs.h>
+#endif
 
 namespace cuda_emu {
 
-thread_local ThreadPlace place;
+ThreadPlace place;
 
 namespace {
 
-/* waits until `live` threads have arrived; a thread that leaves counts no more */
-struct Barrier {
-    std::mutex m;
-    std::condition_variable cv;
-    int live = 0, count = 0;
-    unsigned gen = 0;
-    void reset(int n) {
-        std::lock_guard<std::mutex> l(m);
-        live = n;
-        count = 0;
-    }
-    void release() {
-        count = 0;
-        gen++;
-        cv.notify_all();
-    }
-    void arrive() {
-        std::unique_lock<std::mutex> l(m);
-        const unsigned g = gen;
-        if (++count >= live) { release(); return; }
-        cv.wait(l, [&] { return gen != g; });
-    }
-    void leave() {
-        std::lock_guard<std::mutex> l(m);
-        live--;
-        if (count > 0 && count >= live) release();
-    }
+/* A block's CUDA threads are fibers on the calling OS thread: each runs until it waits at a barrier
+ * (__syncthreads, or a warp operation's) or returns, then the next one runs, in thread order; a
+ * barrier lets its waiters go once every thread it counts that has not returned has arrived. A
+ * fiber starts once per launch (ucontext) and runs the launch's blocks one after the other;
+ * switching is _setjmp/_longjmp, without a system call. Under AddressSanitizer every switch is
+ * announced to it. Stacks are mapped once and kept. */
+enum { RUN, WAIT, DONE };
+const size_t STACK = (size_t)256 << 10;
+
+struct Fiber {
+    jmp_buf jb;
+    ucontext_t uc;
+    char *stack;
+    int started, state, wait_on; /* wait_on: -1 the block's barrier, w >= 0 warp w's */
+    ThreadPlace place;
+    void *fake; /* AddressSanitizer's fake stack of this fiber while it is switched out */
 };
 
 struct Block {
-    int T, nwarps;
-    Barrier all;                   /* every thread, at the start and the end of each block */
-    Barrier block;                 /* __syncthreads */
-    std::vector<Barrier> warp;     /* the warp operations */
-    std::vector<uint64_t> slot;    /* one exchange value per thread */
-    std::vector<unsigned> alive;   /* per warp: its lanes that have not returned */
-    Block(int t) : T(t), nwarps((t + 31) / 32), warp((size_t)nwarps), slot((size_t)t), alive((size_t)nwarps) {
-        all.reset(T);
-        reset();
-    }
+    int T, nwarps, cur = 0;
+    std::vector<Fiber> f;
+    jmp_buf sched;
+    int block_live = 0, block_count = 0;
+    std::vector<int> warp_live, warp_count;
+    std::vector<unsigned> alive; /* per warp: its lanes that have not returned */
+    std::vector<uint64_t> slot;  /* one exchange value per thread */
+    const std::function<void()> *fn = nullptr;
+    void *fake_main = nullptr;
+    const void *main_bottom = nullptr;
+    size_t main_size = 0;
+    explicit Block(int t)
+        : T(t), nwarps((t + 31) / 32), f((size_t)t), warp_live((size_t)nwarps), warp_count((size_t)nwarps),
+          alive((size_t)nwarps), slot((size_t)t) {}
     int lanes(int w) const { return T - 32 * w < 32 ? T - 32 * w : 32; }
-    void reset() {
-        block.reset(T);
-        for (int w = 0; w < nwarps; w++) {
-            warp[(size_t)w].reset(lanes(w));
-            alive[(size_t)w] = lanes(w) == 32 ? 0xffffffffu : (1u << lanes(w)) - 1u;
-        }
-    }
 };
 
+#ifdef __SANITIZE_ADDRESS__
+void asan_start(void **fake, const void *bottom, size_t size) { __sanitizer_start_switch_fiber(fake, bottom, size); }
+void asan_finish(void *fake, const void **bottom, size_t *size) { __sanitizer_finish_switch_fiber(fake, bottom, size); }
+#else
+void asan_start(void **, const void *, size_t) {}
+void asan_finish(void *, const void **, size_t *) {}
+#endif
+
+/* the stacks of up to 1024 fibers, mapped on first use and kept */
+char *stack_of(int i) {
+    static char *stacks[1024];
+    if (!stacks[i]) {
+        void *p = mmap(nullptr, STACK, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        if (p == MAP_FAILED) { perror("cuda_emu: mmap of a fiber stack"); abort(); }
+        stacks[i] = static_cast<char *>(p);
+    }
+    return stacks[i];
+}
+
 Block *my_block() { return static_cast<Block *>(place.ctx); }
+
+/* from fiber f back to the scheduler; returns when the scheduler runs f again */
+void to_scheduler(Block &b, Fiber &f) {
+    if (_setjmp(f.jb) == 0) {
+        asan_start(&f.fake, b.main_bottom, b.main_size);
+        _longjmp(b.sched, 1);
+    }
+    asan_finish(f.fake, &b.main_bottom, &b.main_size);
+}
+
+void release(Block &b, int w) {
+    (w < 0 ? b.block_count : b.warp_count[(size_t)w]) = 0;
+    for (auto &x : b.f)
+        if (x.state == WAIT && x.wait_on == w) x.state = RUN;
+}
+
+/* the calling thread arrives at barrier w (-1: the block's) */
+void arrive(int w) {
+    Block &b = *my_block();
+    int &count = w < 0 ? b.block_count : b.warp_count[(size_t)w];
+    const int live = w < 0 ? b.block_live : b.warp_live[(size_t)w];
+    if (++count >= live) { release(b, w); return; }
+    Fiber &f = b.f[(size_t)place.tid];
+    f.state = WAIT;
+    f.wait_on = w;
+    to_scheduler(b, f);
+}
+
+/* a thread returned from the kernel: the barriers stop counting it */
+void returned(Block &b, int tid) {
+    const int w = tid / 32;
+    b.f[(size_t)tid].state = DONE;
+    b.alive[(size_t)w] &= ~(1u << (tid % 32));
+    b.block_live--;
+    b.warp_live[(size_t)w]--;
+    if (b.block_count > 0 && b.block_count >= b.block_live) release(b, -1);
+    if (b.warp_count[(size_t)w] > 0 && b.warp_count[(size_t)w] >= b.warp_live[(size_t)w]) release(b, w);
+}
+
+void fiber_main(unsigned hi, unsigned lo) {
+    Block &b = *reinterpret_cast<Block *>(((uintptr_t)hi << 32) | lo);
+    const int tid = b.cur;
+    asan_finish(nullptr, &b.main_bottom, &b.main_size);
+    for (;;) { /* one block per round */
+        (*b.fn)();
+        returned(b, tid);
+        to_scheduler(b, b.f[(size_t)tid]);
+    }
+}
+
+/* from the scheduler into fiber i until it waits or returns */
+void run_fiber(Block &b, int i) {
+    Fiber &f = b.f[(size_t)i];
+    b.cur = i;
+    place = f.place;
+    if (_setjmp(b.sched) == 0) {
+        asan_start(&b.fake_main, f.stack, STACK);
+        if (!f.started) {
+            f.started = 1;
+            setcontext(&f.uc);
+        }
+        _longjmp(f.jb, 1);
+    }
+    asan_finish(b.fake_main, nullptr, nullptr);
+}
 
 void execute(dim3 grid, dim3 block, const std::function<void()> &fn) {
     const int T = (int)(block.x * block.y * block.z);
@@ -83,34 +155,59 @@ void execute(dim3 grid, dim3 block, const std::function<void()> &fn) {
         fprintf(stderr, "cuda_emu: a launch of %ld blocks of %d threads is not valid\n", nblocks, T);
         abort();
     }
+    const ThreadPlace caller = place;
     Block b(T);
-    auto worker = [&](int tid) {
-        for (long bi = 0; bi < nblocks; bi++) {
-            b.all.arrive(); /* the block before is done, and thread 0 has reset the barriers */
-            ThreadPlace &p = place;
-            p.thread = make_uint3((unsigned)(tid % (int)block.x), (unsigned)(tid / (int)block.x % (int)block.y),
-                                  (unsigned)(tid / (int)(block.x * block.y)));
-            p.block = make_uint3((unsigned)(bi % grid.x), (unsigned)(bi / grid.x % grid.y),
-                                 (unsigned)(bi / ((long)grid.x * grid.y)));
-            p.bdim = block;
-            p.gdim = grid;
-            p.tid = tid;
-            p.ctx = &b;
-            fn();
-            { /* returned: the barriers stop waiting for it */
-                std::lock_guard<std::mutex> l(b.warp[(size_t)(tid / 32)].m);
-                b.alive[(size_t)(tid / 32)] &= ~(1u << (tid % 32));
-            }
-            b.block.leave();
-            b.warp[(size_t)(tid / 32)].leave();
-            b.all.arrive();
-            if (tid == 0) b.reset();
+    b.fn = &fn;
+    const uintptr_t bp = reinterpret_cast<uintptr_t>(&b);
+    for (int i = 0; i < T; i++) {
+        Fiber &f = b.f[(size_t)i];
+        f.stack = stack_of(i);
+        f.started = 0;
+        f.fake = nullptr;
+        if (getcontext(&f.uc) != 0) { perror("cuda_emu: getcontext"); abort(); }
+        f.uc.uc_stack.ss_sp = f.stack;
+        f.uc.uc_stack.ss_size = STACK;
+        f.uc.uc_link = nullptr;
+        makecontext(&f.uc, (void (*)())fiber_main, 2, (unsigned)(bp >> 32), (unsigned)(bp & 0xffffffffu));
+    }
+    for (long bi = 0; bi < nblocks; bi++) {
+        b.block_live = T;
+        b.block_count = 0;
+        for (int w = 0; w < b.nwarps; w++) {
+            b.warp_live[(size_t)w] = b.lanes(w);
+            b.warp_count[(size_t)w] = 0;
+            b.alive[(size_t)w] = b.lanes(w) == 32 ? 0xffffffffu : (1u << b.lanes(w)) - 1u;
         }
-    };
-    std::vector<std::thread> th;
-    th.reserve((size_t)T);
-    for (int t = 0; t < T; t++) th.emplace_back(worker, t);
-    for (auto &t : th) t.join();
+        const uint3 bidx = make_uint3((unsigned)(bi % grid.x), (unsigned)(bi / grid.x % grid.y),
+                                      (unsigned)(bi / ((long)grid.x * grid.y)));
+        for (int i = 0; i < T; i++) {
+            Fiber &f = b.f[(size_t)i];
+            f.state = RUN;
+            f.place.thread = make_uint3((unsigned)(i % (int)block.x), (unsigned)(i / (int)block.x % (int)block.y),
+                                        (unsigned)(i / (int)(block.x * block.y)));
+            f.place.block = bidx;
+            f.place.bdim = block;
+            f.place.gdim = grid;
+            f.place.tid = i;
+            f.place.ctx = &b;
+        }
+        for (int done = 0; done < T;) {
+            int ran = 0;
+            for (int i = 0; i < T; i++)
+                if (b.f[(size_t)i].state == RUN) {
+                    run_fiber(b, i);
+                    ran = 1;
+                }
+            done = 0;
+            for (int i = 0; i < T; i++) done += b.f[(size_t)i].state == DONE;
+            if (!ran && done < T) {
+                fprintf(stderr, "cuda_emu: block (%u,%u,%u): %d threads wait at a barrier that the others never reach\n",
+                        bidx.x, bidx.y, bidx.z, T - done);
+                abort();
+            }
+        }
+    }
+    place = caller;
 }
 
 /* the capture of the (one) stream being recorded, and the recordings */
@@ -126,33 +223,30 @@ void issue(std::function<void()> op) {
 
 } // namespace
 
-void syncthreads() { my_block()->block.arrive(); }
+void syncthreads() { arrive(-1); }
 
 uint64_t shfl_down(unsigned mask, uint64_t v, unsigned delta, int width) {
     (void)mask;
-    Block *b = my_block();
+    Block &b = *my_block();
     const int tid = place.tid, w = tid / 32, lane = tid % 32;
-    b->slot[(size_t)tid] = v;
-    b->warp[(size_t)w].arrive();
+    b.slot[(size_t)tid] = v;
+    arrive(w);
     uint64_t r = v;
     const int src = lane + (int)delta;
-    if (lane % width + (int)delta < width && src < b->lanes(w)) r = b->slot[(size_t)(w * 32 + src)];
-    b->warp[(size_t)w].arrive(); /* nobody writes its slot again before every lane has read */
+    if (lane % width + (int)delta < width && src < b.lanes(w)) r = b.slot[(size_t)(w * 32 + src)];
+    arrive(w); /* nobody writes its slot again before every lane has read */
     return r;
 }
 
 unsigned ballot(unsigned mask, int pred) {
-    Block *b = my_block();
+    Block &b = *my_block();
     const int tid = place.tid, w = tid / 32;
-    b->slot[(size_t)tid] = pred ? 1 : 0;
-    b->warp[(size_t)w].arrive();
+    b.slot[(size_t)tid] = pred ? 1 : 0;
+    arrive(w);
     unsigned bits = 0;
-    {
-        std::lock_guard<std::mutex> l(b->warp[(size_t)w].m);
-        for (int l2 = 0; l2 < b->lanes(w); l2++)
-            if ((b->alive[(size_t)w] >> l2 & 1u) && b->slot[(size_t)(w * 32 + l2)]) bits |= 1u << l2;
-    }
-    b->warp[(size_t)w].arrive();
+    for (int l = 0; l < b.lanes(w); l++)
+        if ((b.alive[(size_t)w] >> l & 1u) && b.slot[(size_t)(w * 32 + l)]) bits |= 1u << l;
+    arrive(w);
     return bits & mask;
 }
 
@@ -185,6 +279,35 @@ static void gemm(cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k
             *c = beta == 0.0f ? alpha * s : alpha * s + beta * *c;
         }
 }
+
+/* ------------------------------------------------------------------------------------------------
+ * the emulated cuDNN's convolution: one loop nest for the three directions (op 0: y from x and w,
+ * 1: x (dx) from y (dy) and w, 2: w (dw) from x and y (dy)), output = alpha * sum + beta * output,
+ * summed in float in a fixed order. Operands are float or bf16 by their descriptors; with tensor-op
+ * math on float data each operand is rounded to TF32 (10 mantissa bits, to nearest, ties away from
+ * zero) as the tensor cores read it. */
+
+static float tf32(float v) {
+    uint32_t b;
+    memcpy(&b, &v, 4);
+    if ((b & 0x7f800000u) != 0x7f800000u) b = (b + 0x1000u) & 0xffffe000u;
+    memcpy(&v, &b, 4);
+    return v;
+}
+static float emu_load(cudnnDataType_t t, const void *p, size_t i) {
+    return t == CUDNN_DATA_FLOAT ? static_cast<const float *>(p)[i] : __bfloat162float(static_cast<const __nv_bfloat16 *>(p)[i]);
+}
+static void emu_store(cudnnDataType_t t, void *p, size_t i, float v) {
+    if (t == CUDNN_DATA_FLOAT) static_cast<float *>(p)[i] = v;
+    else static_cast<__nv_bfloat16 *>(p)[i] = __float2bfloat16_rn(v);
+}
+
+struct cudnnTensorStruct;
+struct cudnnFilterStruct;
+struct cudnnConvolutionStruct;
+static cudnnStatus_t emu_conv(int op, float alpha, float beta, const cudnnTensorStruct &xd, const void *x,
+                              const cudnnFilterStruct &wd, const void *w, const cudnnConvolutionStruct &cd,
+                              const cudnnTensorStruct &yd, const void *y);
 
 /* ------------------------------------------------------------------------------------------------
  * the CUDA runtime */
@@ -351,45 +474,229 @@ cublasStatus_t cublasGemmEx(cublasHandle_t h, cublasOperation_t ta, cublasOperat
     return CUBLAS_STATUS_SUCCESS;
 }
 
+} // extern "C"
+
+/* (the cuDNN functions below keep the C linkage of their declarations in cudnn.h) */
+
 /* ------------------------------------------------------------------------------------------------
- * cuDNN: a handle, and no convolutions */
+ * cuDNN: the legacy convolution API as plain loops (one deterministic algorithm per direction; with
+ * tensor-op math on float data the operands are rounded to TF32 first, as the GPU's tensor cores
+ * take them), and a graph (backend) API that refuses every descriptor */
 
 EMU_HANDLE(cudnnContext, cudnnStatus_t, CUDNN_STATUS_SUCCESS, cudnnCreate, cudnnDestroy, cudnnSetStream)
 const char *cudnnGetErrorString(cudnnStatus_t s) {
-    return s == CUDNN_STATUS_SUCCESS ? "success" : "cuDNN is not emulated (tests/cuda_emu): convolutions need a GPU";
+    return s == CUDNN_STATUS_SUCCESS ? "success" : "refused by the emulated cuDNN (tests/cuda_emu)";
+}
+
+struct cudnnTensorStruct {
+    cudnnDataType_t t;
+    int dim[4], str[4]; /* n, c, h, w */
+};
+struct cudnnFilterStruct {
+    cudnnDataType_t t;
+    cudnnTensorFormat_t f;
+    int k, c, h, w;
+};
+struct cudnnConvolutionStruct {
+    int pad_h, pad_w, u, v, dil_h, dil_w;
+    cudnnMathType_t math;
+};
+
+/* defined after the descriptors */
+static cudnnStatus_t emu_conv(int op, float alpha, float beta, const cudnnTensorStruct &xd, const void *x,
+                              const cudnnFilterStruct &wd, const void *w, const cudnnConvolutionStruct &cd,
+                              const cudnnTensorStruct &yd, const void *y) {
+    const int N = xd.dim[0], C = xd.dim[1], H = xd.dim[2], W = xd.dim[3];
+    const int K = yd.dim[1], P = yd.dim[2], Q = yd.dim[3], R = wd.h, S = wd.w;
+    if (yd.dim[0] != N || wd.k != K || wd.c != C) return CUDNN_STATUS_BAD_PARAM;
+    const bool round_tf32 = (cd.math == CUDNN_TENSOR_OP_MATH || cd.math == CUDNN_DEFAULT_MATH) && xd.t == CUDNN_DATA_FLOAT;
+    /* the filter's element (k, c, r, s): KCRS, or KRSC for the NHWC format */
+    /* (everything by value: a capture replays this later) */
+    const cudnnTensorFormat_t wf = wd.f;
+    auto widx = [=](int k, int c, int r, int s2) -> size_t {
+        return wf == CUDNN_TENSOR_NCHW ? (((size_t)k * C + c) * R + r) * S + s2 : (((size_t)k * R + r) * S + s2) * C + c;
+    };
+    auto tidx = [](const cudnnTensorStruct &d, int n, int c, int h, int w2) -> size_t {
+        return (size_t)n * d.str[0] + (size_t)c * d.str[1] + (size_t)h * d.str[2] + (size_t)w2 * d.str[3];
+    };
+    auto rd = [=](cudnnDataType_t t, const void *p, size_t i) {
+        const float v = emu_load(t, p, i);
+        return round_tf32 ? tf32(v) : v;
+    };
+    issue([=]() {
+        /* the operands as dense float arrays (NCHW, KCRS), rounded as the math type reads them */
+        std::vector<float> X((size_t)N * C * H * W), Wt((size_t)K * C * R * S), Y((size_t)N * K * P * Q);
+        if (op != 1)
+            for (int n = 0; n < N; n++) for (int c = 0; c < C; c++) for (int h = 0; h < H; h++) for (int w2 = 0; w2 < W; w2++)
+                X[(((size_t)n * C + c) * H + h) * W + w2] = rd(xd.t, x, tidx(xd, n, c, h, w2));
+        if (op != 2)
+            for (int k = 0; k < K; k++) for (int c = 0; c < C; c++) for (int r = 0; r < R; r++) for (int s2 = 0; s2 < S; s2++)
+                Wt[(((size_t)k * C + c) * R + r) * S + s2] = rd(wd.t, w, widx(k, c, r, s2));
+        if (op != 0)
+            for (int n = 0; n < N; n++) for (int k = 0; k < K; k++) for (int p = 0; p < P; p++) for (int q = 0; q < Q; q++)
+                Y[(((size_t)n * K + k) * P + p) * Q + q] = rd(yd.t, y, tidx(yd, n, k, p, q));
+        auto put = [=](cudnnDataType_t t, void *dst, size_t i, float sum) {
+            emu_store(t, dst, i, beta == 0.0f ? alpha * sum : alpha * sum + beta * emu_load(t, dst, i));
+        };
+        if (op == 0) {
+            for (int n = 0; n < N; n++) for (int k = 0; k < K; k++) for (int p = 0; p < P; p++) for (int q = 0; q < Q; q++) {
+                float sum = 0.0f;
+                for (int c = 0; c < C; c++) for (int r = 0; r < R; r++) {
+                    const int h = p * cd.u - cd.pad_h + r;
+                    if (h < 0 || h >= H) continue;
+                    const float *xr = &X[(((size_t)n * C + c) * H + h) * W], *wr = &Wt[(((size_t)k * C + c) * R + r) * S];
+                    for (int s2 = 0; s2 < S; s2++) {
+                        const int w2 = q * cd.v - cd.pad_w + s2;
+                        if (w2 >= 0 && w2 < W) sum += xr[w2] * wr[s2];
+                    }
+                }
+                put(yd.t, const_cast<void *>(y), tidx(yd, n, k, p, q), sum);
+            }
+        } else if (op == 1) {
+            for (int n = 0; n < N; n++) for (int c = 0; c < C; c++) for (int h = 0; h < H; h++) for (int w2 = 0; w2 < W; w2++) {
+                float sum = 0.0f;
+                for (int k = 0; k < K; k++) for (int r = 0; r < R; r++) {
+                    const int ph = h + cd.pad_h - r;
+                    if (ph < 0 || ph % cd.u || ph / cd.u >= P) continue;
+                    const float *yr = &Y[(((size_t)n * K + k) * P + ph / cd.u) * Q], *wr = &Wt[(((size_t)k * C + c) * R + r) * S];
+                    for (int s2 = 0; s2 < S; s2++) {
+                        const int qw = w2 + cd.pad_w - s2;
+                        if (qw >= 0 && qw % cd.v == 0 && qw / cd.v < Q) sum += yr[qw / cd.v] * wr[s2];
+                    }
+                }
+                put(xd.t, const_cast<void *>(x), tidx(xd, n, c, h, w2), sum);
+            }
+        } else {
+            for (int k = 0; k < K; k++) for (int c = 0; c < C; c++) for (int r = 0; r < R; r++) for (int s2 = 0; s2 < S; s2++) {
+                float sum = 0.0f;
+                for (int n = 0; n < N; n++) for (int p = 0; p < P; p++) {
+                    const int h = p * cd.u - cd.pad_h + r;
+                    if (h < 0 || h >= H) continue;
+                    const float *xr = &X[(((size_t)n * C + c) * H + h) * W], *yr = &Y[(((size_t)n * K + k) * P + p) * Q];
+                    for (int q = 0; q < Q; q++) {
+                        const int w2 = q * cd.v - cd.pad_w + s2;
+                        if (w2 >= 0 && w2 < W) sum += xr[w2] * yr[q];
+                    }
+                }
+                put(wd.t, const_cast<void *>(w), widx(k, c, r, s2), sum);
+            }
+        }
+    });
+    return CUDNN_STATUS_SUCCESS;
+}
+
+cudnnStatus_t cudnnCreateTensorDescriptor(cudnnTensorDescriptor_t *d) {
+    *d = new cudnnTensorStruct();
+    return CUDNN_STATUS_SUCCESS;
+}
+cudnnStatus_t cudnnDestroyTensorDescriptor(cudnnTensorDescriptor_t d) {
+    delete d;
+    return CUDNN_STATUS_SUCCESS;
+}
+cudnnStatus_t cudnnCreateFilterDescriptor(cudnnFilterDescriptor_t *d) {
+    *d = new cudnnFilterStruct();
+    return CUDNN_STATUS_SUCCESS;
+}
+cudnnStatus_t cudnnDestroyFilterDescriptor(cudnnFilterDescriptor_t d) {
+    delete d;
+    return CUDNN_STATUS_SUCCESS;
+}
+cudnnStatus_t cudnnCreateConvolutionDescriptor(cudnnConvolutionDescriptor_t *d) {
+    *d = new cudnnConvolutionStruct();
+    (*d)->math = CUDNN_DEFAULT_MATH;
+    return CUDNN_STATUS_SUCCESS;
+}
+cudnnStatus_t cudnnDestroyConvolutionDescriptor(cudnnConvolutionDescriptor_t d) {
+    delete d;
+    return CUDNN_STATUS_SUCCESS;
+}
+static bool emu_type(cudnnDataType_t t) { return t == CUDNN_DATA_FLOAT || t == CUDNN_DATA_BFLOAT16; }
+cudnnStatus_t cudnnSetTensor4dDescriptorEx(cudnnTensorDescriptor_t d, cudnnDataType_t t, int n, int c, int h, int w,
+                                           int ns, int cs, int hs, int ws) {
+    if (!emu_type(t) || n < 1 || c < 1 || h < 1 || w < 1) return CUDNN_STATUS_BAD_PARAM;
+    *d = cudnnTensorStruct{t, {n, c, h, w}, {ns, cs, hs, ws}};
+    return CUDNN_STATUS_SUCCESS;
+}
+cudnnStatus_t cudnnSetFilter4dDescriptor(cudnnFilterDescriptor_t d, cudnnDataType_t t, cudnnTensorFormat_t f, int k,
+                                         int c, int h, int w) {
+    if (!emu_type(t) || (f != CUDNN_TENSOR_NCHW && f != CUDNN_TENSOR_NHWC)) return CUDNN_STATUS_BAD_PARAM;
+    *d = cudnnFilterStruct{t, f, k, c, h, w};
+    return CUDNN_STATUS_SUCCESS;
+}
+cudnnStatus_t cudnnSetConvolution2dDescriptor(cudnnConvolutionDescriptor_t d, int ph, int pw, int u, int v, int dh,
+                                              int dw, cudnnConvolutionMode_t mode, cudnnDataType_t compute) {
+    if (mode != CUDNN_CROSS_CORRELATION || compute != CUDNN_DATA_FLOAT || u < 1 || v < 1 || dh != 1 || dw != 1)
+        return CUDNN_STATUS_NOT_SUPPORTED;
+    d->pad_h = ph; d->pad_w = pw; d->u = u; d->v = v; d->dil_h = dh; d->dil_w = dw;
+    return CUDNN_STATUS_SUCCESS;
+}
+cudnnStatus_t cudnnSetConvolutionMathType(cudnnConvolutionDescriptor_t d, cudnnMathType_t m) {
+    d->math = m;
+    return CUDNN_STATUS_SUCCESS;
+}
+cudnnStatus_t cudnnGetConvolution2dForwardOutputDim(const cudnnConvolutionDescriptor_t cd, const cudnnTensorDescriptor_t x,
+                                                    const cudnnFilterDescriptor_t w, int *n, int *c, int *h, int *wo) {
+    *n = x->dim[0];
+    *c = w->k;
+    *h = (x->dim[2] + 2 * cd->pad_h - w->h) / cd->u + 1;
+    *wo = (x->dim[3] + 2 * cd->pad_w - w->w) / cd->v + 1;
+    return CUDNN_STATUS_SUCCESS;
+}
+
+/* one algorithm (number 0) per direction: deterministic, no workspace, the descriptor's math type */
+template <typename Perf, typename Algo>
+static cudnnStatus_t emu_find(const cudnnConvolutionDescriptor_t cd, int want, int *got, Perf *r) {
+    if (want < 1) return CUDNN_STATUS_BAD_PARAM;
+    memset(r, 0, sizeof *r);
+    r->algo = (Algo)0;
+    r->status = CUDNN_STATUS_SUCCESS;
+    r->time = 0.01f;
+    r->memory = 0;
+    r->determinism = CUDNN_DETERMINISTIC;
+    r->mathType = cd->math;
+    *got = 1;
+    return CUDNN_STATUS_SUCCESS;
+}
+cudnnStatus_t cudnnFindConvolutionForwardAlgorithm(cudnnHandle_t, const cudnnTensorDescriptor_t,
+                                                   const cudnnFilterDescriptor_t, const cudnnConvolutionDescriptor_t cd,
+                                                   const cudnnTensorDescriptor_t, const int want, int *got,
+                                                   cudnnConvolutionFwdAlgoPerf_t *r) {
+    return emu_find<cudnnConvolutionFwdAlgoPerf_t, cudnnConvolutionFwdAlgo_t>(cd, want, got, r);
+}
+cudnnStatus_t cudnnFindConvolutionBackwardDataAlgorithm(cudnnHandle_t, const cudnnFilterDescriptor_t,
+                                                        const cudnnTensorDescriptor_t, const cudnnConvolutionDescriptor_t cd,
+                                                        const cudnnTensorDescriptor_t, const int want, int *got,
+                                                        cudnnConvolutionBwdDataAlgoPerf_t *r) {
+    return emu_find<cudnnConvolutionBwdDataAlgoPerf_t, cudnnConvolutionBwdDataAlgo_t>(cd, want, got, r);
+}
+cudnnStatus_t cudnnFindConvolutionBackwardFilterAlgorithm(cudnnHandle_t, const cudnnTensorDescriptor_t,
+                                                          const cudnnTensorDescriptor_t,
+                                                          const cudnnConvolutionDescriptor_t cd,
+                                                          const cudnnFilterDescriptor_t, const int want, int *got,
+                                                          cudnnConvolutionBwdFilterAlgoPerf_t *r) {
+    return emu_find<cudnnConvolutionBwdFilterAlgoPerf_t, cudnnConvolutionBwdFilterAlgo_t>(cd, want, got, r);
+}
+
+cudnnStatus_t cudnnConvolutionForward(cudnnHandle_t, const void *alpha, const cudnnTensorDescriptor_t xd, const void *x,
+                                      const cudnnFilterDescriptor_t wd, const void *w,
+                                      const cudnnConvolutionDescriptor_t cd, cudnnConvolutionFwdAlgo_t, void *, size_t,
+                                      const void *beta, const cudnnTensorDescriptor_t yd, void *y) {
+    return emu_conv(0, *(const float *)alpha, *(const float *)beta, *xd, x, *wd, w, *cd, *yd, y);
+}
+cudnnStatus_t cudnnConvolutionBackwardData(cudnnHandle_t, const void *alpha, const cudnnFilterDescriptor_t wd,
+                                           const void *w, const cudnnTensorDescriptor_t yd, const void *dy,
+                                           const cudnnConvolutionDescriptor_t cd, cudnnConvolutionBwdDataAlgo_t, void *,
+                                           size_t, const void *beta, const cudnnTensorDescriptor_t xd, void *dx) {
+    return emu_conv(1, *(const float *)alpha, *(const float *)beta, *xd, dx, *wd, w, *cd, *yd, dy);
+}
+cudnnStatus_t cudnnConvolutionBackwardFilter(cudnnHandle_t, const void *alpha, const cudnnTensorDescriptor_t xd,
+                                             const void *x, const cudnnTensorDescriptor_t yd, const void *dy,
+                                             const cudnnConvolutionDescriptor_t cd, cudnnConvolutionBwdFilterAlgo_t,
+                                             void *, size_t, const void *beta, const cudnnFilterDescriptor_t wd, void *dw) {
+    return emu_conv(2, *(const float *)alpha, *(const float *)beta, *xd, x, *wd, dw, *cd, *yd, dy);
 }
 #define NO_CUDNN(name, ...) \
     cudnnStatus_t name(__VA_ARGS__) { return CUDNN_STATUS_NOT_SUPPORTED; }
-NO_CUDNN(cudnnCreateTensorDescriptor, cudnnTensorDescriptor_t *)
-NO_CUDNN(cudnnCreateFilterDescriptor, cudnnFilterDescriptor_t *)
-NO_CUDNN(cudnnCreateConvolutionDescriptor, cudnnConvolutionDescriptor_t *)
-NO_CUDNN(cudnnDestroyTensorDescriptor, cudnnTensorDescriptor_t)
-NO_CUDNN(cudnnDestroyFilterDescriptor, cudnnFilterDescriptor_t)
-NO_CUDNN(cudnnDestroyConvolutionDescriptor, cudnnConvolutionDescriptor_t)
-NO_CUDNN(cudnnSetTensor4dDescriptorEx, cudnnTensorDescriptor_t, cudnnDataType_t, int, int, int, int, int, int, int, int)
-NO_CUDNN(cudnnSetFilter4dDescriptor, cudnnFilterDescriptor_t, cudnnDataType_t, cudnnTensorFormat_t, int, int, int, int)
-NO_CUDNN(cudnnSetConvolution2dDescriptor, cudnnConvolutionDescriptor_t, int, int, int, int, int, int,
-         cudnnConvolutionMode_t, cudnnDataType_t)
-NO_CUDNN(cudnnSetConvolutionMathType, cudnnConvolutionDescriptor_t, cudnnMathType_t)
-NO_CUDNN(cudnnGetConvolution2dForwardOutputDim, const cudnnConvolutionDescriptor_t, const cudnnTensorDescriptor_t,
-         const cudnnFilterDescriptor_t, int *, int *, int *, int *)
-NO_CUDNN(cudnnFindConvolutionForwardAlgorithm, cudnnHandle_t, const cudnnTensorDescriptor_t, const cudnnFilterDescriptor_t,
-         const cudnnConvolutionDescriptor_t, const cudnnTensorDescriptor_t, const int, int *, cudnnConvolutionFwdAlgoPerf_t *)
-NO_CUDNN(cudnnFindConvolutionBackwardDataAlgorithm, cudnnHandle_t, const cudnnFilterDescriptor_t,
-         const cudnnTensorDescriptor_t, const cudnnConvolutionDescriptor_t, const cudnnTensorDescriptor_t, const int,
-         int *, cudnnConvolutionBwdDataAlgoPerf_t *)
-NO_CUDNN(cudnnFindConvolutionBackwardFilterAlgorithm, cudnnHandle_t, const cudnnTensorDescriptor_t,
-         const cudnnTensorDescriptor_t, const cudnnConvolutionDescriptor_t, const cudnnFilterDescriptor_t, const int,
-         int *, cudnnConvolutionBwdFilterAlgoPerf_t *)
-NO_CUDNN(cudnnConvolutionForward, cudnnHandle_t, const void *, const cudnnTensorDescriptor_t, const void *,
-         const cudnnFilterDescriptor_t, const void *, const cudnnConvolutionDescriptor_t, cudnnConvolutionFwdAlgo_t,
-         void *, size_t, const void *, const cudnnTensorDescriptor_t, void *)
-NO_CUDNN(cudnnConvolutionBackwardData, cudnnHandle_t, const void *, const cudnnFilterDescriptor_t, const void *,
-         const cudnnTensorDescriptor_t, const void *, const cudnnConvolutionDescriptor_t, cudnnConvolutionBwdDataAlgo_t,
-         void *, size_t, const void *, const cudnnTensorDescriptor_t, void *)
-NO_CUDNN(cudnnConvolutionBackwardFilter, cudnnHandle_t, const void *, const cudnnTensorDescriptor_t, const void *,
-         const cudnnTensorDescriptor_t, const void *, const cudnnConvolutionDescriptor_t,
-         cudnnConvolutionBwdFilterAlgo_t, void *, size_t, const void *, const cudnnFilterDescriptor_t, void *)
 NO_CUDNN(cudnnBackendCreateDescriptor, cudnnBackendDescriptorType_t, cudnnBackendDescriptor_t *)
 NO_CUDNN(cudnnBackendDestroyDescriptor, cudnnBackendDescriptor_t)
 NO_CUDNN(cudnnBackendFinalize, cudnnBackendDescriptor_t)
@@ -399,4 +706,4 @@ NO_CUDNN(cudnnBackendSetAttribute, cudnnBackendDescriptor_t, cudnnBackendAttribu
 NO_CUDNN(cudnnBackendGetAttribute, cudnnBackendDescriptor_t const, cudnnBackendAttributeName_t,
          cudnnBackendAttributeType_t, int64_t, int64_t *, void *)
 
-} // extern "C"
+
