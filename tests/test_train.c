@@ -269,11 +269,11 @@ int main(int argc, char **argv) {
     for (int i = 0; i < 6; i++) run(dir, names[i], device, 0, -1);
     if (!strncmp(device, "cpu", 3)) {
         for (int i = 0; i < 6; i++) run(dir, names[i], device, 1, 0);
-        /* the unconditional models' D step as one pass (the GPU's default), on both memory plans */
-        for (int i = 0; i < 2; i++) run(dir, names[i], device, 1, -1);
-        for (int i = 0; i < 2; i++) run(dir, names[i], device, 0, 1);
+        /* the D step as one pass (the GPU's default), on both memory plans */
+        for (int i = 0; i < 6; i++) run(dir, names[i], device, 1, -1);
+        for (int i = 0; i < 6; i++) run(dir, names[i], device, 0, 1);
     } else { /* the GPU runs the D step as one pass by default: the two passes too */
-        for (int i = 0; i < 2; i++) run(dir, names[i], device, 0, 0);
+        for (int i = 0; i < 6; i++) run(dir, names[i], device, 0, 0);
     }
     run_ema(dir, "dcgan", device);
     run_ema(dir, "cseed", device);

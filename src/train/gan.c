@@ -54,7 +54,8 @@ void gan_init(Gan *g, Backend *be, const ModelConfig *mc, const TrainConfig *tc,
         const char *env = getenv("DCGAN_STACK_D");
         stack = env && (!strcmp(env, "0") || !strcmp(env, "1")) ? env[0] == '1' : be->keep_activations;
     }
-    g->stack_d = stack && !mc->nclasses;
+    g->stack_d = stack;
+    const int nb = g->stack_d ? 2 * B : B; /* the largest batch D sees in one pass */
     net_build_generator(&g->G, mc);
     net_build_discriminator(&g->D, mc);
     net_alloc(&g->G, be, B, 1);
@@ -73,15 +74,15 @@ void gan_init(Gan *g, Backend *be, const ModelConfig *mc, const TrainConfig *tc,
     g->scalars = be->alloc(be, SC_COUNT);
     g->ring = be->alloc(be, (size_t)STATS_RING * SC_COUNT);
     g->counters = be->counters_alloc(be, CTR_COUNT);
-    if (mc->nclasses) {
-        g->labels = be->alloc(be, (size_t)B);
+    if (mc->nclasses) { /* with stack_d (2B): the labels, then their copy for the fake half */
+        g->labels = be->alloc(be, (size_t)nb);
         g->G.labels = g->D.labels = g->labels;
     }
     if (mc->aux) {
-        g->cls_logits = be->alloc(be, (size_t)B * mc->nclasses);
-        g->cls_grad = be->alloc(be, (size_t)B * mc->nclasses);
+        g->cls_logits = be->alloc(be, (size_t)nb * mc->nclasses);
+        g->cls_grad = be->alloc(be, (size_t)nb * mc->nclasses);
     }
-    if (mc->proj) g->proj_logit = be->alloc(be, (size_t)B);
+    if (mc->proj) g->proj_logit = be->alloc(be, (size_t)nb);
     g->use_graph = be->graph_begin != NULL;
     Rng init;
     rng_seed(&init, seed, 0);
@@ -167,56 +168,64 @@ void gan_set_labels(Gan *g, const int32_t *labels) {
     labels_upload(g->be, g->labels, labels, g->B, g->B, g->mc.nclasses);
 }
 
-/* D on x, loss against target (and with an auxiliary classifier and cls_loss set, class_weight *
- * the cross-entropy of its class logits against the labels into cls_loss; with cls_loss NULL the
- * class logits get no gradient); backward into D's gradients (and into d x when want_dx). D's
- * output is (1 + K, B): the logits, then the class logits; with the projection term (1 + 2K, B),
- * and the loss is of each logit plus the projection logit of the sample's label. */
-static float *d_pass(Gan *g, const float *x, float target, float scale, float *loss, float *prob, float *cls_loss,
-                     int param_grads, int want_dx) {
+/* D on x, a pass over `groups` batches of B (1; or 2: the D step's real batch, then G's, as one
+ * pass whose batch norm keeps each batch's own statistics, see ops.h). For batch k the loss against
+ * target[k], scaled by scale, goes to loss[k] and the mean D(x) to prob[k]; with an auxiliary
+ * classifier and cls_loss set, class_weight * the cross-entropy of batch 0's class logits against
+ * the labels goes to cls_loss (with cls_loss NULL, or in batch 1, the class logits get no gradient).
+ * Then backward into D's gradients (and into d x when want_dx). D's output is (1 + K, n): the
+ * logits, then the class logits; with the projection term (1 + 2K, n), and the loss is of each logit
+ * plus the projection logit of the sample's label. */
+static float *d_pass(Gan *g, const float *x /* (C, groups * B, S, S) */, int groups, const float *target, float scale,
+                     float *const *loss, float *const *prob, float *cls_loss, int param_grads, int want_dx) {
     Backend *be = g->be;
     Net *D = &g->D;
-    const int B = g->B, K = g->mc.nclasses;
+    const int B = g->B, K = g->mc.nclasses, n = groups * B;
+    float *dout = g->ws.act; /* the gradient of D's output, (1 + K [+ K], n) */
+    D->B = n;
+    D->groups = groups;
     net_forward(D, be, &g->ws, x, 1);
     const float *out = D->y[D->nlayers - 1];
     if (g->mc.proj) { /* the projection logits are rows 1 + K .. 2K of the output */
-        be->label_pick(be, g->proj_logit, out, out + (size_t)(1 + K) * B, g->labels, K, B);
-        be->bce_logits(be, loss, prob, g->ws.act, g->proj_logit, B, target, scale);
-        be->label_scatter(be, g->ws.act + (size_t)(1 + K) * B, g->ws.act, g->labels, K, B);
-    } else
-        be->bce_logits(be, loss, prob, g->ws.act, out, B, target, scale);
-    if (g->mc.aux && cls_loss) { /* (K, B) -> (B, K) rows for the softmax, and the gradient back */
-        be->transpose01(be, g->cls_logits, out + B, K, B, 1);
+        be->label_pick(be, g->proj_logit, out, out + (size_t)(1 + K) * n, g->labels, K, n);
+        for (int k = 0; k < groups; k++)
+            be->bce_logits(be, loss[k], prob[k], dout + (size_t)k * B, g->proj_logit + (size_t)k * B, B, target[k], scale);
+        be->label_scatter(be, dout + (size_t)(1 + K) * n, dout, g->labels, K, n);
+    } else {
+        for (int k = 0; k < groups; k++)
+            be->bce_logits(be, loss[k], prob[k], dout + (size_t)k * B, out + (size_t)k * B, B, target[k], scale);
+    }
+    if (g->mc.aux && cls_loss) { /* (K, n) -> (n, K) rows for the softmax (batch 0's first), and back */
+        be->transpose01(be, g->cls_logits, out + n, K, n, 1);
         be->softmax_xent(be, cls_loss, NULL, g->cls_grad, g->cls_logits, g->labels, B, K, (float)g->tc.class_weight);
-        be->transpose01(be, g->ws.act + B, g->cls_grad, B, K, 1);
+        /* (rows B.. of cls_grad, G's half of a stacked pass, stay zero: allocated so, never written) */
+        be->transpose01(be, dout + n, g->cls_grad, n, K, 1);
     } else if (g->mc.aux)
-        be->zero(be, g->ws.act + B, (size_t)K * B);
-    return net_backward(D, be, &g->ws, x, g->ws.act, param_grads, want_dx);
+        be->zero(be, dout + n, (size_t)K * n);
+    float *dx = net_backward(D, be, &g->ws, x, dout, param_grads, want_dx);
+    D->B = B;
+    D->groups = 1;
+    return dx;
 }
 
 /* The D step's two passes (the real batch, then G's fake) as one pass over both: D's layers see one
  * batch of 2B (one call each, larger products: faster per image on a GPU), its batch norm keeps
  * each batch's own statistics (groups of B, see ops.h), and the running statistics move for the
- * real batch, then for the fake one, as in two passes. Unconditional models only (one logit per
- * sample). D's gradients accumulate both batches' terms. */
+ * real batch, then for the fake one, as in two passes. D's gradients accumulate both batches'
+ * terms. */
 static void d_step_stacked(Gan *g, const float *fake /* (C, B, S, S) */) {
     Backend *be = g->be;
-    Net *D = &g->D;
     float *sc = g->scalars;
     const int B = g->B, C = g->mc.channels, S = g->mc.size;
     const size_t n = (size_t)B * C * S * S;
     /* pair (2, C, B*S*S) holds the real batch and then G's; D's input is (C, 2, B*S*S) = (C, 2B, S, S) */
     be->copy(be, g->pair + n, fake, n);
     be->transpose01(be, g->d_in, g->pair, 2, C, B * S * S);
-    D->B = 2 * B;
-    D->groups = 2;
-    net_forward(D, be, &g->ws, g->d_in, 1);
-    const float *out = D->y[D->nlayers - 1]; /* (1, 2B): the real batch's logits, then G's */
-    be->bce_logits(be, sc + SC_D_REAL, sc + SC_DX, g->ws.act, out, B, 1.0f, 1.0f);
-    be->bce_logits(be, sc + SC_D_FAKE, sc + SC_DGZ, g->ws.act + B, out + B, B, 0.0f, 1.0f);
-    net_backward(D, be, &g->ws, g->d_in, g->ws.act, 1, 0);
-    D->B = B;
-    D->groups = 1;
+    if (g->labels) be->copy(be, g->labels + B, g->labels, (size_t)B); /* G's batch has the real batch's labels */
+    const float target[2] = {1.0f, 0.0f};
+    float *const loss[2] = {sc + SC_D_REAL, sc + SC_D_FAKE}, *const prob[2] = {sc + SC_DX, sc + SC_DGZ};
+    /* D's classifier learns from real images only (see step_ops) */
+    d_pass(g, g->d_in, 2, target, 1.0f, loss, prob, sc + SC_D_CLS_REAL, 1, 0);
 }
 
 /* The iteration's ops; the host counts advance with the backend's counters. */
@@ -233,12 +242,14 @@ static void step_ops(Gan *g) {
     if (g->stack_d && !D->sync) {
         d_step_stacked(g, fake);
     } else {
-        d_pass(g, g->real, 1.0f, 1.0f, sc + SC_D_REAL, sc + SC_DX, sc + SC_D_CLS_REAL, 1, 0);
+        const float real_target = 1.0f, fake_target = 0.0f;
+        float *const lr = sc + SC_D_REAL, *const pr = sc + SC_DX, *const lf = sc + SC_D_FAKE, *const pf = sc + SC_DGZ;
+        d_pass(g, g->real, 1, &real_target, 1.0f, &lr, &pr, sc + SC_D_CLS_REAL, 1, 0);
         /* D's classifier learns from real images only: trained on G's images too, it learns to
          * name them by whatever marks G gives each class, and G learns to give those marks instead
          * of the class's look (measured: 3 of the 10 Fashion-MNIST classes under 5% by the LeNet
          * after 2000 iterations) */
-        d_pass(g, fake, 0.0f, 1.0f, sc + SC_D_FAKE, sc + SC_DGZ, NULL, 1, 0);
+        d_pass(g, fake, 1, &fake_target, 1.0f, &lf, &pf, NULL, 1, 0);
     }
     if (g->grad_average) g->grad_average(g->grad_ctx, be, D->grads, D->nparams);
     be->counter_add(be, g->counters + CTR_ADAM_D, 1);
@@ -252,7 +263,8 @@ static void step_ops(Gan *g) {
         be->zero(be, G->grads, G->nparams);
         /* non-saturating: BCE(D(G(z)), 1); minimax: -BCE(D(G(z)), 0) = mean log(1 - D(G(z))) */
         const float target = tc->loss == LOSS_NS ? 1.0f : 0.0f, scale = tc->loss == LOSS_NS ? 1.0f : -1.0f;
-        float *dfake = d_pass(g, fake, target, scale, sc + SC_G, sc + SC_DGZ_G, sc + SC_G_CLS, 0, 1);
+        float *const lg = sc + SC_G, *const pg = sc + SC_DGZ_G;
+        float *dfake = d_pass(g, fake, 1, &target, scale, &lg, &pg, sc + SC_G_CLS, 0, 1);
         net_backward(G, be, &g->ws, g->z, dfake, 1, 0);
         if (g->grad_average) g->grad_average(g->grad_ctx, be, G->grads, G->nparams);
         be->counter_add(be, g->counters + CTR_ADAM_G, 1);

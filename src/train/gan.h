@@ -26,8 +26,8 @@ typedef struct {
                                     still per batch, see gan.c): 1 on, 0 off, -1 (default) on where
                                     the backend keeps activations (a GPU: memory is plentiful and
                                     larger convolutions run faster per image), unless the
-                                    environment's DCGAN_STACK_D says 0 or 1. Never for conditional
-                                    models, nor while batch norm is synchronized across ranks. The
+                                    environment's DCGAN_STACK_D says 0 or 1. Not while batch norm
+                                    is synchronized across ranks. The
                                     arithmetic is the two passes' up to the order of the sums over
                                     the batch in the weight gradients. */
 } TrainConfig;
@@ -66,7 +66,8 @@ typedef struct {
     float *pair;     /* stack_d: (2, C, B*S*S) the real batch, then G's; NULL otherwise */
     float *d_in;     /* stack_d: (C, 2B, S, S) D's input, the two batches per channel */
     float *labels;   /* (B) class indices as floats, conditional models only: the labels of the real
-                        batch, which the fake batch is made for too (as carpedm20 does) */
+                        batch, which the fake batch is made for too (as carpedm20 does); with
+                        stack_d (2B), their copy for the fake half of the one D pass follows */
     float *cls_logits, *cls_grad; /* (B, K) the auxiliary classifier's logits and their gradient */
     float *proj_logit;            /* (B) D's real/fake logit plus the projection logit of the label */
     float *scalars;  /* (SC_COUNT) */
