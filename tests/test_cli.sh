@@ -22,6 +22,7 @@ expect_fail "missing value" "needs a value" $B --size
 expect_fail "g-steps 0" "g-steps" $B --g-steps 0
 expect_fail "unknown device" "device" $B --device tpu
 expect_fail "unknown command" "unknown command" frobnicate
+DCGAN_STACK_D=2 expect_fail "an unknown DCGAN_STACK_D" "DCGAN_STACK_D=2 is unknown" $B
 expect_ok "bench --help" bench --help
 # every command's help: each option's default said once (an option that names its own default
 # in its text, such as "--size ... (default 32 for IDX data, 64 for folders)", gets no second

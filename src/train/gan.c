@@ -52,7 +52,9 @@ void gan_init(Gan *g, Backend *be, const ModelConfig *mc, const TrainConfig *tc,
     int stack = tc->stack_d;
     if (stack < 0) {
         const char *env = getenv("DCGAN_STACK_D");
-        stack = env && (!strcmp(env, "0") || !strcmp(env, "1")) ? env[0] == '1' : be->keep_activations;
+        if (env && *env && strcmp(env, "0") && strcmp(env, "1"))
+            die("DCGAN_STACK_D=%s is unknown; use 1 (the D step as one pass), 0 (two passes) or leave it unset", env);
+        stack = env && *env ? env[0] == '1' : be->keep_activations;
     }
     g->stack_d = stack;
     const int nb = g->stack_d ? 2 * B : B; /* the largest batch D sees in one pass */
