@@ -123,7 +123,7 @@ static void batchnorm(void) {
     char what[128];
     for (int groups = 1; groups <= 2; groups++)
         for (Act a = ACT_NONE; a <= ACT_TANH; a++) {
-            const int N = groups * 333; /* not a multiple of the lanes or the block */
+            const int N = groups * 2333; /* not a multiple of the lanes or the block; several blocks a row */
             const size_t n = (size_t)C * N, R = (size_t)C * groups;
             Pair x = pair_rand(n, -2, 3), gam = pair_rand(C, 0.5f, 1.5f), bet = pair_rand(C, -0.5f, 0.5f);
             Pair rm = pair_rand(C, -0.1f, 0.1f), rv = pair_rand(C, 0.5f, 1.5f), mean = pair_zero(R), rstd = pair_zero(R);

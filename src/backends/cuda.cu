@@ -1433,36 +1433,14 @@ __device__ __forceinline__ void split_d(double v, float *hi, float *lo) {
     *lo = (float)(v - (double)*hi);
 }
 
-/* One thread per channel c, over its G groups in order (rows r = c * G + g of N values each).
- * mode 0: training statistics -> mean, rstd (C, G), running (moved once per group); mode 1:
- * inference from running; mode 2 (G = 1): local statistics as hi/lo (stats (4C)) */
-__global__ void k_bn_finish_stats(const double *part, float *mean, float *rstd, float *rmean, float *rvar, float *stats,
-                                  int C, int G, int N, int P, float momentum, float eps, int mode) {
+/* this rank's statistics of each channel as hi/lo pairs (stats (4C)); one thread per channel */
+__global__ void k_bn_local_stats(const double *part, float *stats, int C, int N, int P) {
     const int c = blockIdx.x * blockDim.x + threadIdx.x;
     if (c >= C) return;
-    for (int g = 0; g < G; g++) {
-        const int r = c * G + g;
-        if (mode == 1) {
-            mean[r] = rmean[c];
-            rstd[r] = (float)(1.0 / sqrt((double)rvar[c] + (double)eps));
-            continue;
-        }
-        double mu, ss;
-        bn_combine(part, r, N, P, &mu, &ss);
-        if (mode == 2) {
-            split_d(mu, stats + c, stats + C + c);
-            split_d(ss, stats + 2 * C + c, stats + 3 * C + c);
-            return;
-        }
-        const double var = ss / N;
-        mean[r] = (float)mu;
-        rstd[r] = (float)(1.0 / sqrt(var + (double)eps));
-        if (rmean && rvar) {
-            const double unbiased = N > 1 ? ss / (N - 1) : var;
-            rmean[c] = (float)((1.0 - (double)momentum) * rmean[c] + (double)momentum * mu);
-            rvar[c] = (float)((1.0 - (double)momentum) * rvar[c] + (double)momentum * unbiased);
-        }
-    }
+    double mu, ss;
+    bn_combine(part, c, N, P, &mu, &ss);
+    split_d(mu, stats + c, stats + C + c);
+    split_d(ss, stats + 2 * C + c, stats + 3 * C + c);
 }
 
 /* out = act(x * scale + shift) per row r = c * G + g of N values; grid (., C * G) */
@@ -1499,13 +1477,10 @@ __global__ void k_bn_part_grad(double *part, const float *x, const float *dy, co
     }
 }
 
-/* One thread per channel c, over its G groups in order (rows r = c * G + g of N values each).
- * mode 0: plain backward (dgamma, dbeta take each group's sums in turn; k (2, C * G) = the rows'
- * means); mode 1 (G = 1): sums as hi/lo into sums (4C); mode 2 (G = 1): reduced: dgamma/dbeta
- * from local (4C), k from global (4C) / n_global */
+/* The synchronized form's backward, one thread per channel. mode 1: this rank's sums as hi/lo into
+ * sums (4C); mode 2: dgamma/dbeta from local (4C), k (2C) the means from global (4C) / n_global */
 __global__ void k_bn_finish_grad(const double *part, float *dgamma, float *dbeta, float *k, float *sums,
-                                 const float *local, const float *global, double n_global, int C, int G, int N, int P,
-                                 int mode) {
+                                 const float *local, const float *global, double n_global, int C, int P, int mode) {
     const int c = blockIdx.x * blockDim.x + threadIdx.x;
     if (c >= C) return;
     if (mode == 2) {
@@ -1515,40 +1490,113 @@ __global__ void k_bn_finish_grad(const double *part, float *dgamma, float *dbeta
         k[C + c] = (float)(((double)global[2 * C + c] + (double)global[3 * C + c]) / n_global);
         return;
     }
-    for (int g = 0; g < G; g++) {
-        const int r = c * G + g;
-        double s1 = 0.0, s2 = 0.0;
-        for (int p = 0; p < P; p++) {
-            s1 += part[((size_t)r * P + p) * 2];
-            s2 += part[((size_t)r * P + p) * 2 + 1];
-        }
-        if (mode == 1) {
-            split_d(s1, sums + c, sums + C + c);
-            split_d(s2, sums + 2 * C + c, sums + 3 * C + c);
-            return;
-        }
-        if (dgamma) dgamma[c] += (float)s2;
-        if (dbeta) dbeta[c] += (float)s1;
-        k[r] = (float)(s1 / N);
-        k[C * G + r] = (float)(s2 / N);
+    double s1 = 0.0, s2 = 0.0;
+    for (int p = 0; p < P; p++) {
+        s1 += part[((size_t)c * P + p) * 2];
+        s2 += part[((size_t)c * P + p) * 2 + 1];
     }
+    split_d(s1, sums + c, sums + C + c);
+    split_d(s2, sums + 2 * C + c, sums + 3 * C + c);
 }
 
-/* dx = scale * (dz - k1 - xhat * k2) per row = c * G + g of N values (R = C * G rows, k (2, R));
- * grid (., R); dx may alias dy */
-__global__ void k_bn_dx(float *dx, const float *x, const float *dy, const float *mean, const float *rstd,
-                        const float *gamma, const float *beta, const float *k, int R, int G, int N, int act) {
-    const int row = blockIdx.y, c = row / G;
-    const float m = mean[row], r = rstd[row], scale = __fmul_rn(gamma[c], r), shift = __fsub_rn(beta[c], __fmul_rn(m, scale));
-    const float k1 = k[row], k2 = k[R + row];
-    const float *xr = x + (size_t)row * N, *dr = dy + (size_t)row * N;
-    float *o = dx + (size_t)row * N;
+/* dx = scale * (dz - k1 - xhat * k2) over one row of N values, this block's share (grid-stride); o
+ * may alias dr */
+__device__ void bn_dx_row(float *o, const float *xr, const float *dr, float m, float r, float gamma, float beta,
+                          float k1, float k2, int N, int act) {
+    const float scale = __fmul_rn(gamma, r), shift = __fsub_rn(beta, __fmul_rn(m, scale));
     for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < N; i += gridDim.x * blockDim.x) {
         const float xv = xr[i];
         const float dz = __fmul_rn(dr[i], act_grad_from_input(bn_preact(xv, scale, shift), act));
         const float xhat = __fmul_rn(__fsub_rn(xv, m), r);
         o[i] = __fmul_rn(scale, __fsub_rn(__fsub_rn(dz, k1), __fmul_rn(xhat, k2)));
     }
+}
+
+/* the synchronized form's dx per channel (k (2, C) the means); grid (., C); dx may alias dy */
+__global__ void k_bn_dx(float *dx, const float *x, const float *dy, const float *mean, const float *rstd,
+                        const float *gamma, const float *beta, const float *k, int C, int N, int act) {
+    const int c = blockIdx.y;
+    bn_dx_row(dx + (size_t)c * N, x + (size_t)c * N, dy + (size_t)c * N, mean[c], rstd[c], gamma[c], beta[c], k[c],
+              k[C + c], N, act);
+}
+
+/* The forward of a batch-norm op in one kernel after the partials: each block of row r = c * G + g
+ * combines the row's chunk partials itself (bn_combine, as k_bn_local_stats does) and
+ * applies the row's scale and shift; the first block of a channel's first row also writes the
+ * channel's mean and rstd (C, G) and moves its running statistics, group by group in order.
+ * batch_stats 0: the running statistics instead of the partials. grid (., C * G) */
+__global__ void k_bn_stats_apply(float *out, const float *in, const double *part, float *mean, float *rstd, float *rmean,
+                                 float *rvar, const float *gamma, const float *beta, int G, int N, int P, float momentum,
+                                 float eps, int batch_stats, int act) {
+    const int r = blockIdx.y, c = r / G;
+    __shared__ float s_scale, s_shift;
+    if (threadIdx.x == 0) {
+        float m = 0.0f, rs = 0.0f;
+        const int book = blockIdx.x == 0 && r % G == 0; /* this block keeps the channel's books */
+        for (int g = book ? 0 : r % G; g < (book ? G : r % G + 1); g++) {
+            const int row = c * G + g;
+            float mg, rg;
+            if (batch_stats) {
+                double mu, ss;
+                bn_combine(part, row, N, P, &mu, &ss);
+                const double var = ss / N;
+                mg = (float)mu;
+                rg = (float)(1.0 / sqrt(var + (double)eps));
+                if (book && rmean && rvar) {
+                    const double unbiased = N > 1 ? ss / (N - 1) : var;
+                    rmean[c] = (float)((1.0 - (double)momentum) * rmean[c] + (double)momentum * mu);
+                    rvar[c] = (float)((1.0 - (double)momentum) * rvar[c] + (double)momentum * unbiased);
+                }
+            } else {
+                mg = rmean[c];
+                rg = (float)(1.0 / sqrt((double)rvar[c] + (double)eps));
+            }
+            if (book) {
+                mean[row] = mg;
+                rstd[row] = rg;
+            }
+            if (row == r) { m = mg; rs = rg; }
+        }
+        s_scale = __fmul_rn(gamma[c], rs);
+        s_shift = __fsub_rn(beta[c], __fmul_rn(m, s_scale));
+    }
+    __syncthreads();
+    const float scale = s_scale, shift = s_shift;
+    const float *x = in + (size_t)r * N;
+    float *y = out + (size_t)r * N;
+    for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < N; i += gridDim.x * blockDim.x)
+        y[i] = act_apply(bn_preact(x[i], scale, shift), act);
+}
+
+/* The backward of a batch-norm op in one kernel after the partials: each block of row r = c * G + g
+ * sums the row's chunk partials itself (in order, as k_bn_finish_grad does) into the means
+ * k1, k2 and writes dx over its part of the row; the first block of a channel's first row also adds
+ * the channel's dgamma and dbeta, group by group in order. dx may alias dy. grid (., C * G) */
+__global__ void k_bn_grad_dx(float *dx, const float *x, const float *dy, const double *part, const float *mean,
+                             const float *rstd, const float *gamma, const float *beta, float *dgamma, float *dbeta, int G,
+                             int N, int P, int act) {
+    const int row = blockIdx.y, c = row / G;
+    __shared__ float s_k1, s_k2;
+    if (threadIdx.x == 0) {
+        const int book = blockIdx.x == 0 && row % G == 0;
+        for (int g = book ? 0 : row % G; g < (book ? G : row % G + 1); g++) {
+            const int rr = c * G + g;
+            double s1 = 0.0, s2 = 0.0;
+            for (int p = 0; p < P; p++) {
+                s1 += part[((size_t)rr * P + p) * 2];
+                s2 += part[((size_t)rr * P + p) * 2 + 1];
+            }
+            if (book && dgamma) dgamma[c] += (float)s2;
+            if (book && dbeta) dbeta[c] += (float)s1;
+            if (rr == row) {
+                s_k1 = (float)(s1 / N);
+                s_k2 = (float)(s2 / N);
+            }
+        }
+    }
+    __syncthreads();
+    bn_dx_row(dx + (size_t)row * N, x + (size_t)row * N, dy + (size_t)row * N, mean[row], rstd[row], gamma[c], beta[c],
+              s_k1, s_k2, N, act);
 }
 
 static dim3 row_grid(CudaCtx *c, int C, int N) {
@@ -1583,10 +1631,10 @@ static void cu_batchnorm_forward(Backend *be, float *out, float *mean, float *rs
         LAUNCH(k_bn_part_stats, dim3(P, C * groups), 256, 0, c->stream)(c->bn_part, in, n, P);
         KCHECK();
     }
-    LAUNCH(k_bn_finish_stats, (C + 127) / 128, 128, 0, c->stream)(c->bn_part, mean, rstd, running_mean, running_var, NULL,
-                                                               C, groups, n, P, momentum, eps, batch_stats ? 0 : 1);
+    LAUNCH(k_bn_stats_apply, row_grid(c, C * groups, n), 256, 0, c->stream)(out, in, c->bn_part, mean, rstd, running_mean,
+                                                                          running_var, gamma, beta, groups, n, P,
+                                                                          momentum, eps, batch_stats, act);
     KCHECK();
-    cu_batchnorm_apply(be, out, in, mean, rstd, gamma, beta, C, N, groups, act);
     PROF_END(c, "batchnorm forward");
 }
 
@@ -1599,10 +1647,8 @@ static void cu_batchnorm_backward(Backend *be, float *din, float *dgamma, float 
     const int R = C * groups, n = N / groups, P = bn_parts(R, n);
     LAUNCH(k_bn_part_grad, dim3(P, R), 256, 0, c->stream)(c->bn_part, in, dout, mean, rstd, gamma, beta, groups, n, P, act);
     KCHECK();
-    LAUNCH(k_bn_finish_grad, (C + 127) / 128, 128, 0, c->stream)(c->bn_part, dgamma, dbeta, c->bn_k, NULL, NULL, NULL, 0.0,
-                                                              C, groups, n, P, 0);
-    KCHECK();
-    LAUNCH(k_bn_dx, row_grid(c, R, n), 256, 0, c->stream)(din, in, dout, mean, rstd, gamma, beta, c->bn_k, R, groups, n, act);
+    LAUNCH(k_bn_grad_dx, row_grid(c, R, n), 256, 0, c->stream)(din, in, dout, c->bn_part, mean, rstd, gamma, beta, dgamma,
+                                                              dbeta, groups, n, P, act);
     KCHECK();
     PROF_END(c, "batchnorm backward");
 }
@@ -1613,8 +1659,7 @@ static void cu_batchnorm_local_stats(Backend *be, float *stats, const float *in,
     const int P = bn_parts(C, N);
     LAUNCH(k_bn_part_stats, dim3(P, C), 256, 0, c->stream)(c->bn_part, in, N, P);
     KCHECK();
-    LAUNCH(k_bn_finish_stats, (C + 127) / 128, 128, 0, c->stream)(c->bn_part, NULL, NULL, NULL, NULL, stats, C, 1, N, P,
-                                                               0.0f, 0.0f, 2);
+    LAUNCH(k_bn_local_stats, (C + 127) / 128, 128, 0, c->stream)(c->bn_part, stats, C, N, P);
     KCHECK();
 }
 
@@ -1625,8 +1670,8 @@ static void cu_batchnorm_backward_sums(Backend *be, float *sums, const float *do
     const int P = bn_parts(C, N);
     LAUNCH(k_bn_part_grad, dim3(P, C), 256, 0, c->stream)(c->bn_part, in, dout, mean, rstd, gamma, beta, 1, N, P, act);
     KCHECK();
-    LAUNCH(k_bn_finish_grad, (C + 127) / 128, 128, 0, c->stream)(c->bn_part, NULL, NULL, NULL, sums, NULL, NULL, 0.0, C, 1,
-                                                              N, P, 1);
+    LAUNCH(k_bn_finish_grad, (C + 127) / 128, 128, 0, c->stream)(c->bn_part, NULL, NULL, NULL, sums, NULL, NULL, 0.0, C, P,
+                                                              1);
     KCHECK();
 }
 
@@ -1637,9 +1682,9 @@ static void cu_batchnorm_backward_reduced(Backend *be, float *din, float *dgamma
     CudaCtx *c = ctx_of(be);
     bn_check(C);
     LAUNCH(k_bn_finish_grad, (C + 127) / 128, 128, 0, c->stream)(NULL, dgamma, dbeta, c->bn_k, NULL, local_sums,
-                                                              global_sums, n_global, C, 1, N, 1, 2);
+                                                              global_sums, n_global, C, 1, 2);
     KCHECK();
-    LAUNCH(k_bn_dx, row_grid(c, C, N), 256, 0, c->stream)(din, in, dout, mean, rstd, gamma, beta, c->bn_k, C, 1, N, act);
+    LAUNCH(k_bn_dx, row_grid(c, C, N), 256, 0, c->stream)(din, in, dout, mean, rstd, gamma, beta, c->bn_k, C, N, act);
     KCHECK();
 }
 
