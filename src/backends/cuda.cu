@@ -60,7 +60,7 @@ extern "C" {
 #define KCHECK() cu_check(cudaGetLastError(), "kernel launch", __FILE__, __LINE__)
 /* Every kernel launch is LAUNCH(kernel, grid, block, shared bytes, stream)(arguments): <<<...>>>
  * under nvcc; with DCGAN_CUDA_EMU, the CPU emulation of tests/cuda_emu, which runs this file's own
- * kernels and host code without a GPU (cuDNN is not emulated). */
+ * kernels and host code without a GPU (cuDNN's legacy convolutions emulated, its graph API not). */
 #ifdef DCGAN_CUDA_EMU
 #define LAUNCH(k, g, b, s, st) cuda_emu::launch((k), dim3(g), dim3(b), (st))
 #else
@@ -1375,10 +1375,11 @@ static void cu_act_backward(Backend *be, float *din, const float *dout, const fl
 }
 
 /* ------------------------------------------------------------------------------------------------
- * batch norm: a row of N values per channel is cut into P chunks; a block reduces each chunk in
- * double (its mean and M2, or its backward sums), then one thread per channel combines the chunks
- * in order (Chan's formula for mean and M2). The pre-activation z = x * scale + shift is rounded
- * as on the CPU. */
+ * batch norm: a row of N values per channel (per channel and group, see ops.h) is cut into P
+ * chunks; a block reduces each chunk in double (its mean and M2, or its backward sums), then the
+ * chunks are combined in order (Chan's formula for mean and M2) by every block that applies the
+ * row's statistics or writes its dx, and by one block per channel for the running statistics and
+ * dgamma/dbeta. The pre-activation z = x * scale + shift is rounded as on the CPU. */
 
 __device__ __forceinline__ float bn_preact(float x, float scale, float shift) { return __fadd_rn(__fmul_rn(x, scale), shift); }
 
