@@ -40,7 +40,7 @@ struct ThreadPlace {
     uint3 thread, block;
     dim3 bdim, gdim;
     int tid;    /* linear index in the block */
-    void *ctx;  /* the block's barriers (emu_runtime.cpp) */
+    void *ctx;  /* the running block's fibers and barriers (emu_runtime.cpp) */
 };
 extern ThreadPlace place; /* the CUDA thread running (the emulation runs on one OS thread) */
 
@@ -49,8 +49,9 @@ void syncthreads();
 uint64_t shfl_down(unsigned mask, uint64_t v, unsigned delta, int width);
 unsigned ballot(unsigned mask, int pred);
 
-/* Runs fn(block, thread) for every thread of the grid (blocks in order, the threads of a block
- * concurrently), or records it when the stream is being captured. */
+/* Runs fn once for every thread of the grid, with `place` set to that thread (blocks in order, the
+ * threads of a block as fibers, see emu_runtime.cpp), or records that when the stream is being
+ * captured. */
 void run_grid(dim3 grid, dim3 block, cudaStream_t stream, std::function<void()> fn);
 
 template <typename... P> struct Launcher {
