@@ -61,6 +61,14 @@ emu="$build/cuda-emu/libdcgan-cuda.so"
 if [ -f "$emu" ]; then
     DCGAN_CUDA_BACKEND="$emu" run_prog test_layers_cuda_emu "$build/tests/test_layers" "$here/fixtures" cuda:fp32
     DCGAN_CUDA_BACKEND="$emu" run_prog test_layers_cuda_emu_bf16 "$build/tests/test_layers" "$here/fixtures" cuda:bf16
+    # the layouts the emulation's own timing leaves unchosen (its convolutions are fastest in place),
+    # forced: the copies into NCHW, NHWC and padded NHWC and back, in fp32 and bf16
+    for lay in 1 2 3; do
+        for prec in fp32 bf16; do
+            DCGAN_CUDA_BACKEND="$emu" DCGAN_CUDA_LAYOUT=$lay run_prog test_layers_cuda_emu_layout${lay}_$prec \
+                "$build/tests/test_layers" "$here/fixtures" cuda:$prec
+        done
+    done
     DCGAN_CUDA_BACKEND="$emu" run_prog test_ops_cuda_emu "$build/tests/test_ops" cuda:fp32
     DCGAN_CUDA_BACKEND="$emu" run_prog test_gradcheck_cuda_emu "$build/tests/test_gradcheck" cuda:fp32
     if [ -z "${DCGAN_TEST_SANITIZED:-}" ]; then
