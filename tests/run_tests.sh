@@ -99,6 +99,10 @@ run_prog test_interop bash "$here/test_interop.sh" "$bin"
 run_prog test_eval_cli bash "$here/test_eval.sh" "$bin"
 run_prog test_conditional bash "$here/test_conditional.sh" "$bin"
 run_prog test_invert bash "$here/test_invert.sh" "$bin"
+# dcgan train / sample / bench --device cuda on the emulated GPU: the command-line checks of run.sh
+if [ -f "$emu" ] && [ -z "${DCGAN_TEST_SANITIZED:-}" ]; then
+    run_prog test_cuda_emu_cli bash "$here/test_cuda_emu_cli.sh" "$bin" "$emu"
+fi
 nompi=""
 [ "$bin" = ./dcgan ] && [ -x ./dcgan-nompi ] && nompi=./dcgan-nompi
 run_prog test_mpi bash "$here/test_mpi.sh" "$bin" $nompi

@@ -22,6 +22,16 @@ if [ -n "$a" ] && [ "$a" = "$b" ] && diff -q <(cut -d, -f1-8 "$work/straight/los
     ok "resume is bit-exact (24 steps == 12 + resume + 12: $a)"
 else bad "resume differs: [$a] vs [$b]"; fi
 
+# ---- the same with the D step as one pass (the GPU's default; the setting is not in the checkpoint,
+# so a resumed run must take the same default, not turn it off) ----
+DCGAN_STACK_D=1 "$bin" train $T --out "$work/straight1" --steps 24 --sample-every 0 --checkpoint-every 0 &&
+DCGAN_STACK_D=1 "$bin" train $T --out "$work/split1" --steps 12 --sample-every 0 --checkpoint-every 0 &&
+DCGAN_STACK_D=1 "$bin" train --resume "$work/split1" --steps 24 --quiet --threads 2
+if diff -q <(cut -d, -f1-8 "$work/straight1/losses.csv") <(cut -d, -f1-8 "$work/split1/losses.csv") >/dev/null &&
+    [ "$(wc -l <"$work/split1/losses.csv")" -eq 25 ]; then
+    ok "resume is bit-exact with the D step as one pass (24 steps == 12 + resume + 12)"
+else bad "resume with the D step as one pass differs from the straight run"; fi
+
 # ---- --precision bf16 on the CPU (where the CPU has AVX512_BF16): deterministic, close to fp32 ----
 if cpu_bf16_usable; then
     "$bin" train $T --precision bf16 --out "$work/bf16a" --steps 24 --sample-every 0 --checkpoint-every 0 &&

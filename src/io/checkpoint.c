@@ -69,6 +69,7 @@ typedef struct { int64_t gp, gb, dp, db; } Counts;
 
 static void read_header(Rd *r, CheckpointMeta *m, Counts *c, uint32_t version) {
     memset(m, 0, sizeof *m);
+    train_config_default(&m->tc); /* what the file does not hold keeps its default (TrainConfig.stack_d) */
     m->mc.arch = (Arch)get_i64(r); m->mc.size = (int)get_i64(r); m->mc.channels = (int)get_i64(r);
     m->mc.nz = (int)get_i64(r); m->mc.gf = (int)get_i64(r); m->mc.df = (int)get_i64(r);
     m->batch = (int)get_i64(r); m->tc.g_steps = (int)get_i64(r); m->tc.loss = (GLoss)get_i64(r);

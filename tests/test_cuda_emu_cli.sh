@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# test_cuda_emu_cli.sh DCGAN_BIN EMU_PLUGIN: `dcgan train / sample / bench --device cuda` end to end on
+# the CUDA backend emulated on the CPU (tests/cuda_emu), the command-line checks bench/gpu/run.sh
+# makes on a GPU: a resumed run takes the convolution choices its first part kept in the run folder
+# (cuda_algos.txt) and gives the same bits as one run with those choices; images sampled from one
+# checkpoint on the (emulated) GPU and on the CPU agree within 1/255; a bad choices file ends in one
+# line. Small model (widths 8, batch 16), so that the emulation takes seconds.
+set -u
+bin=$(realpath "${1:-./dcgan}")
+export DCGAN_CUDA_BACKEND=$(realpath "$2")
+work=$(mktemp -d /tmp/dcgan-cuda-emu-cli.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+export DCGAN_CACHE_DIR="$work/cache"
+source "$(dirname "$0")/lib.sh"
+
+make_idx "$work/idx" 256
+T="--device cuda --data $work/idx --gf 8 --df 8 --batch 16 --sample-every 5 --checkpoint-every 5 --quiet"
+
+# ---- resume: 10 steps, then to 16 from the run folder, against 16 in one run with its choices ----
+"$bin" train $T --out "$work/split" --steps 10 &&
+"$bin" train --device cuda --resume "$work/split" --steps 16 --quiet &&
+DCGAN_CUDA_ALGOS="$work/split/cuda_algos.txt" "$bin" train $T --out "$work/whole" --steps 16
+if [ -s "$work/split/cuda_algos.txt" ] && [ "$(wc -l <"$work/split/losses.csv")" -eq 17 ] &&
+    diff -q <(cut -d, -f1-8 "$work/split/losses.csv") <(cut -d, -f1-8 "$work/whole/losses.csv") >/dev/null; then
+    ok "train 10 + resume to 16 on the GPU: the same bits as 16 in one run ($(wc -l <"$work/split/cuda_algos.txt") choices kept)"
+else bad "the resumed GPU run differs from the run in one piece"; fi
+
+# ---- sampling one checkpoint on both devices ----
+"$bin" sample --device cuda --precision fp32 --checkpoint "$work/split" -n 16 --raw "$work/gpu.npy" >/dev/null &&
+"$bin" sample --device cpu --checkpoint "$work/split" -n 16 --raw "$work/cpu.npy" >/dev/null
+out=$(python3 - "$work/gpu.npy" "$work/cpu.npy" <<'PY'
+import ast, struct, sys
+def load(path):  # a float32 .npy file, without numpy
+    raw = open(path, "rb").read()
+    hlen = struct.unpack("<H", raw[8:10])[0]
+    hdr = ast.literal_eval(raw[10:10 + hlen].decode("latin1"))
+    assert hdr["descr"] == "<f4", hdr
+    data = raw[10 + hlen:]
+    return struct.unpack("<%df" % (len(data) // 4), data)
+a, b = load(sys.argv[1]), load(sys.argv[2])
+d = max(abs(x - y) for x, y in zip(a, b)) / 2 if len(a) == len(b) and a else 1.0
+print("%d values, max difference %.3g" % (len(a), d))
+sys.exit(0 if d <= 1 / 255 else 1)
+PY
+) && ok "samples of one checkpoint, GPU fp32 against the CPU, within 1/255: $out" ||
+    bad "samples of one checkpoint differ between the GPU and the CPU: $out"
+
+# ---- a choices file edited into something else ----
+printf 'not a line of choices\n' >"$work/bad_algos.txt"
+err=$(DCGAN_CUDA_ALGOS="$work/bad_algos.txt" "$bin" bench --device cuda --size 32 --channels 1 --gf 4 --df 4 --batch 2 \
+    --steps 1 --warmup 0 2>&1 >/dev/null)
+one_line_error "refuses a DCGAN_CUDA_ALGOS file that is not dcgan's" "not a line of dcgan's convolution choices" $? "$err"
+
+summary test_cuda_emu_cli
