@@ -48,18 +48,20 @@ struct Block {
     int T, nwarps, cur = 0;
     std::vector<Fiber> f;
     jmp_buf sched;
-    int block_live = 0, block_count = 0;
-    std::vector<int> warp_live, warp_count;
-    std::vector<unsigned> alive; /* per warp: its lanes that have not returned */
-    std::vector<uint64_t> slot;  /* one exchange value per thread */
+    /* a barrier: the threads it waits for (those that have not returned) and those arrived */
+    struct Barrier {
+        int live = 0, count = 0;
+    };
+    std::vector<Barrier> bars;  /* [0]: __syncthreads; [1 + w]: warp w's */
+    std::vector<uint64_t> slot; /* one exchange value per thread */
     const std::function<void()> *fn = nullptr;
     void *fake_main = nullptr;
     const void *main_bottom = nullptr;
     size_t main_size = 0;
     explicit Block(int t)
-        : T(t), nwarps((t + 31) / 32), f((size_t)t), warp_live((size_t)nwarps), warp_count((size_t)nwarps),
-          alive((size_t)nwarps), slot((size_t)t) {}
+        : T(t), nwarps((t + 31) / 32), f((size_t)t), bars((size_t)nwarps + 1), slot((size_t)t) {}
     int lanes(int w) const { return T - 32 * w < 32 ? T - 32 * w : 32; }
+    Barrier &bar(int w) { return bars[(size_t)(w + 1)]; } /* w = -1: the block's */
 };
 
 #ifdef __SANITIZE_ADDRESS__
@@ -93,7 +95,7 @@ void to_scheduler(Block &b, Fiber &f) {
 }
 
 void release(Block &b, int w) {
-    (w < 0 ? b.block_count : b.warp_count[(size_t)w]) = 0;
+    b.bar(w).count = 0;
     for (auto &x : b.f)
         if (x.state == WAIT && x.wait_on == w) x.state = RUN;
 }
@@ -101,9 +103,8 @@ void release(Block &b, int w) {
 /* the calling thread arrives at barrier w (-1: the block's) */
 void arrive(int w) {
     Block &b = *my_block();
-    int &count = w < 0 ? b.block_count : b.warp_count[(size_t)w];
-    const int live = w < 0 ? b.block_live : b.warp_live[(size_t)w];
-    if (++count >= live) { release(b, w); return; }
+    Block::Barrier &x = b.bar(w);
+    if (++x.count >= x.live) { release(b, w); return; }
     Fiber &f = b.f[(size_t)place.tid];
     f.state = WAIT;
     f.wait_on = w;
@@ -114,11 +115,11 @@ void arrive(int w) {
 void returned(Block &b, int tid) {
     const int w = tid / 32;
     b.f[(size_t)tid].state = DONE;
-    b.alive[(size_t)w] &= ~(1u << (tid % 32));
-    b.block_live--;
-    b.warp_live[(size_t)w]--;
-    if (b.block_count > 0 && b.block_count >= b.block_live) release(b, -1);
-    if (b.warp_count[(size_t)w] > 0 && b.warp_count[(size_t)w] >= b.warp_live[(size_t)w]) release(b, w);
+    for (int k : {-1, w}) {
+        Block::Barrier &x = b.bar(k);
+        x.live--;
+        if (x.count > 0 && x.count >= x.live) release(b, k);
+    }
 }
 
 void fiber_main(unsigned hi, unsigned lo) {
@@ -171,13 +172,8 @@ void execute(dim3 grid, dim3 block, const std::function<void()> &fn) {
         makecontext(&f.uc, (void (*)())fiber_main, 2, (unsigned)(bp >> 32), (unsigned)(bp & 0xffffffffu));
     }
     for (long bi = 0; bi < nblocks; bi++) {
-        b.block_live = T;
-        b.block_count = 0;
-        for (int w = 0; w < b.nwarps; w++) {
-            b.warp_live[(size_t)w] = b.lanes(w);
-            b.warp_count[(size_t)w] = 0;
-            b.alive[(size_t)w] = b.lanes(w) == 32 ? 0xffffffffu : (1u << b.lanes(w)) - 1u;
-        }
+        b.bar(-1) = {T, 0};
+        for (int w = 0; w < b.nwarps; w++) b.bar(w) = {b.lanes(w), 0};
         const uint3 bidx = make_uint3((unsigned)(bi % grid.x), (unsigned)(bi / grid.x % grid.y),
                                       (unsigned)(bi / ((long)grid.x * grid.y)));
         for (int i = 0; i < T; i++) {
@@ -245,7 +241,7 @@ unsigned ballot(unsigned mask, int pred) {
     arrive(w);
     unsigned bits = 0;
     for (int l = 0; l < b.lanes(w); l++)
-        if ((b.alive[(size_t)w] >> l & 1u) && b.slot[(size_t)(w * 32 + l)]) bits |= 1u << l;
+        if (b.f[(size_t)(w * 32 + l)].state != DONE && b.slot[(size_t)(w * 32 + l)]) bits |= 1u << l;
     arrive(w);
     return bits & mask;
 }
