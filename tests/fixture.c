@@ -83,6 +83,25 @@ double fx_rel_err(const float *ours, const float *ref, size_t n) {
     return den > 0 ? sqrt(num / den) : sqrt(num);
 }
 
+int fx_same_bits(const char *what, const void *ours, const void *ref, size_t n) {
+    const uint32_t *a = ours, *b = ref;
+    size_t bad = 0, first = 0;
+    for (size_t i = 0; i < n; i++)
+        if (a[i] != b[i] && bad++ == 0) first = i;
+    if (bad) {
+        float fa, fb;
+        memcpy(&fa, &a[first], 4);
+        memcpy(&fb, &b[first], 4);
+        printf("FAIL %s: %zu of %zu values differ, the first at [%zu]: %08x (%.9g) against %08x (%.9g)\n", what, bad, n,
+               first, a[first], fa, b[first], fb);
+        fx_failed++;
+        return 1;
+    }
+    printf("PASS %s: %zu values, the same bits\n", what, n);
+    fx_passed++;
+    return 0;
+}
+
 int fx_check(const char *what, const float *ours, const float *ref, size_t n, double tol) {
     double num = 0.0, den = 0.0, maxd = 0.0;
     size_t at = 0;

@@ -30,6 +30,11 @@ double fx_rel_err(const float *ours, const float *ref, size_t n);
 /* Compares n floats; prints one PASS/FAIL line. Returns 1 on failure. */
 int fx_check(const char *what, const float *ours, const float *ref, size_t n, double tol);
 
+/* Compares n 32-bit words (floats, or bit masks kept in float tensors) for the same bits; prints one
+ * PASS/FAIL line that on a mismatch says how many differ and the first, as bits and as a float.
+ * Returns 1 on failure. */
+int fx_same_bits(const char *what, const void *ours, const void *ref, size_t n);
+
 /* Loads a network's parameters from a training fixture's "init.<prefix><tensor name>" tensors
  * (exits on a size mismatch). */
 void fx_load_net(Backend *be, Net *n, const Fixture *fx, const char *prefix);

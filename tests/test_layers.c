@@ -151,21 +151,6 @@ static void bn_case(const Fixture *fx, const char *an, Act act) {
     for (int i = 0; i < 12; i++) be->free(be, p[i]);
 }
 
-/* Compares two host arrays bit for bit; on a mismatch says which tensor, where, and the values. */
-static void check_same_bits(const char *what, const float *got, const float *want, size_t n) {
-    size_t i = 0, bad = 0, first = 0;
-    for (; i < n; i++)
-        if (memcmp(&got[i], &want[i], sizeof(float)) != 0 && bad++ == 0) first = i;
-    if (bad) {
-        printf("FAIL %s: %zu of %zu values differ, the first at [%zu]: %.9g against %.9g\n", what, bad, n, first,
-               got[first], want[first]);
-        fx_failed++;
-    } else {
-        printf("PASS %s: %zu values, the same bits\n", what, n);
-        fx_passed++;
-    }
-}
-
 /* Batch norm over 2 groups (two batches as one pass, each with its own statistics: the D step's
  * real and fake batches) gives the same bits as two separate calls, in forward (out, mean, rstd,
  * the running statistics moved twice in order), apply, and backward (dx, dgamma / dbeta
@@ -229,19 +214,19 @@ static void bn_groups_case(const Fixture *fx, const char *an, Act act) {
     be->batchnorm_backward(be, dgs, dgam, dbet, dgs, dxs, mean, rstd, dg, dbt, C, 2 * N, 2, act);
     float *h = host_from(out, 2 * cn);
     snprintf(buf, sizeof buf, "batchnorm+%s over 2 groups: forward out = two calls'", an);
-    check_same_bits(buf, h, sep_out, 2 * cn);
+    fx_same_bits(buf, h, sep_out, 2 * cn);
     free(h);
     h = host_from(again, 2 * cn);
     snprintf(buf, sizeof buf, "batchnorm+%s over 2 groups: apply = two calls' forward", an);
-    check_same_bits(buf, h, sep_out, 2 * cn);
+    fx_same_bits(buf, h, sep_out, 2 * cn);
     free(h);
     h = host_from(mean, 2 * (size_t)C);
     snprintf(buf, sizeof buf, "batchnorm+%s over 2 groups: mean (C, 2)", an);
-    check_same_bits(buf, h, sep_stats, 2 * (size_t)C);
+    fx_same_bits(buf, h, sep_stats, 2 * (size_t)C);
     free(h);
     h = host_from(rstd, 2 * (size_t)C);
     snprintf(buf, sizeof buf, "batchnorm+%s over 2 groups: rstd (C, 2)", an);
-    check_same_bits(buf, h, sep_stats + 2 * C, 2 * (size_t)C);
+    fx_same_bits(buf, h, sep_stats + 2 * C, 2 * (size_t)C);
     free(h);
     const struct { const char *name; float *dev; const float *want; size_t n; } t[] = {
         {"running_mean", rm, sep_rm, (size_t)C}, {"running_var", rv, sep_rv, (size_t)C},
@@ -250,7 +235,7 @@ static void bn_groups_case(const Fixture *fx, const char *an, Act act) {
     for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
         h = host_from(t[i].dev, t[i].n);
         snprintf(buf, sizeof buf, "batchnorm+%s over 2 groups: %s = two calls'", an, t[i].name);
-        check_same_bits(buf, h, t[i].want, t[i].n);
+        fx_same_bits(buf, h, t[i].want, t[i].n);
         free(h);
     }
     float *p[] = {dg, dbt, rm, rv, dgam, dbet, dxs, dgs, out, again, mean, rstd};

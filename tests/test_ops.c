@@ -70,17 +70,10 @@ static void check(const char *what, Pair p, double tol) {
 }
 /* the same bits (for bit masks kept in float tensors, which are not numbers) */
 static void check_bits(const char *what, Pair p, size_t words) {
-    uint32_t *hc = malloc(words * 4), *hd = malloc(words * 4);
-    cpu->download(cpu, (float *)hc, p.c, words);
-    dev->download(dev, (float *)hd, p.d, words);
-    size_t bad = 0, first = 0;
-    for (size_t i = 0; i < words; i++)
-        if (hc[i] != hd[i] && bad++ == 0) first = i;
-    char line[200];
-    if (bad) snprintf(line, sizeof line, "%s: %zu of %zu words differ, the first [%zu]: %08x against %08x", what, bad, words,
-                      first, hd[first], hc[first]);
-    else snprintf(line, sizeof line, "%s: %zu words, the same bits", what, words);
-    fx_expect(!bad, line);
+    float *hc = malloc(words * sizeof(float)), *hd = malloc(words * sizeof(float));
+    cpu->download(cpu, hc, p.c, words);
+    dev->download(dev, hd, p.d, words);
+    fx_same_bits(what, hd, hc, words);
     free(hc); free(hd);
 }
 
