@@ -150,7 +150,7 @@ static void run_ema(const char *dir, const char *name, const char *device) {
     net_build_generator(&G2, &mc);
     net_alloc(&G2, be, B, 0);
     Workspace ws;
-    workspace_alloc(&ws, be, &G2, NULL, B);
+    workspace_alloc(&ws, be, &G2, NULL);
     be->copy(be, G2.params, g.ema_params, np);
     G2.bn_momentum = 1.0f;
     float *z = be->alloc(be, (size_t)B * mc.nz), *lab = NULL;
@@ -212,7 +212,7 @@ static void run_generator_eval(const Fixture *fx, const char *tag, const char *d
     Workspace ws;
     net_build_generator(&G, &mc);
     net_alloc(&G, be, B, 1);
-    workspace_alloc(&ws, be, &G, NULL, B);
+    workspace_alloc(&ws, be, &G, NULL);
     char prefix[64], what[160];
     snprintf(prefix, sizeof prefix, "%s.G.", tag);
     fx_load_net(be, &G, fx, prefix);

@@ -16,7 +16,7 @@ void lenet_init(Lenet *l, Backend *be, int B, int training, uint64_t seed) {
     l->training = training;
     net_build_classifier(&l->net, LENET_SIZE, 1, LENET_WIDTH, LENET_FEATURES, LENET_CLASSES);
     net_alloc(&l->net, be, B, training);
-    workspace_alloc(&l->ws, be, NULL, &l->net, B);
+    workspace_alloc(&l->ws, be, NULL, &l->net);
     l->x = be->alloc(be, (size_t)B * LENET_SIZE * LENET_SIZE);
     l->logits = be->alloc(be, (size_t)B * LENET_CLASSES);
     l->feat = be->alloc(be, (size_t)B * LENET_FEATURES);

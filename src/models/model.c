@@ -312,7 +312,7 @@ int net_find_buffer(const Net *n, const char *name) {
     return -1;
 }
 
-void workspace_alloc(Workspace *ws, Backend *be, const Net *g, const Net *d, int B) {
+void workspace_alloc(Workspace *ws, Backend *be, const Net *g, const Net *d) {
     /* act: any layer's input, or output with the next layer's label planes; grad: a network's input
      * (gradient); bits: the signs of a recomputed first layer's output; lin: a linear layer's input.
      * In floats for the whole batch of each net. */
@@ -321,7 +321,7 @@ void workspace_alloc(Workspace *ws, Backend *be, const Net *g, const Net *d, int
     for (int k = 0; k < 2; k++) {
         const Net *n = nets[k];
         if (!n) continue;
-        const size_t nb = (size_t)(n->Bmax > B ? n->Bmax : B);
+        const size_t nb = (size_t)n->Bmax;
         for (int l = 0; l < n->nlayers; l++) {
             const Layer *L = &n->layer[l];
             const size_t i = layer_in_numel(L) * nb, r = layer_out_room(n, l) * nb;

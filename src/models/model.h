@@ -187,8 +187,8 @@ size_t net_output_numel(const Net *n);
 
 /* Sizes the workspace for the backward passes of the training step: D's backward (with its input
  * gradient) followed by G's from where D's input gradient landed, each net at the batch it was
- * allocated for (at least B). Pass d == NULL for a generator that only runs forward (sampling). */
-void workspace_alloc(Workspace *ws, Backend *be, const Net *g, const Net *d, int B);
+ * allocated for (Net.Bmax). Pass d == NULL for a generator that only runs forward (sampling). */
+void workspace_alloc(Workspace *ws, Backend *be, const Net *g, const Net *d);
 void workspace_free(Workspace *ws, Backend *be);
 
 /* Forward pass on a batch of n->B (n->groups batches of n->B / n->groups for batch norm).

@@ -63,7 +63,7 @@ void gan_init(Gan *g, Backend *be, const ModelConfig *mc, const TrainConfig *tc,
     net_alloc(&g->G, be, B, 1);
     net_alloc(&g->D, be, g->stack_d ? 2 * B : B, 1);
     g->D.B = B; /* the stacked pass sets 2B for itself */
-    workspace_alloc(&g->ws, be, &g->G, &g->D, B);
+    workspace_alloc(&g->ws, be, &g->G, &g->D);
     const size_t img = (size_t)mc->channels * mc->size * mc->size;
     g->z = be->alloc(be, (size_t)B * mc->nz);
     if (g->stack_d) {

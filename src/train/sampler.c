@@ -12,7 +12,7 @@ void sampler_init(Sampler *s, Backend *be, const ModelConfig *mc, int B) {
     s->B = B;
     net_build_generator(&s->G, mc);
     net_alloc(&s->G, be, B, 0);
-    workspace_alloc(&s->ws, be, &s->G, NULL, B);
+    workspace_alloc(&s->ws, be, &s->G, NULL);
     s->z = be->alloc(be, (size_t)B * mc->nz);
     if (mc->nclasses) {
         s->labels = be->alloc(be, (size_t)B);
