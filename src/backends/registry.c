@@ -35,7 +35,11 @@ static Backend *load_cuda(const char *precision) {
     for (int i = 0; i < n; i++) {
         if (strchr(cand[i], '/') && access(cand[i], F_OK) != 0) continue;
         void *h = dlopen(cand[i], RTLD_NOW | RTLD_LOCAL);
-        if (!h) { snprintf(why, sizeof why, "%s", dlerror()); continue; }
+        if (!h) { /* the first failure is the one to report: later candidates are fallbacks */
+            const char *e = dlerror();
+            if (!strcmp(why, "not found")) snprintf(why, sizeof why, "%s", e ? e : "dlopen failed");
+            continue;
+        }
         Backend *(*create)(const char *) = (Backend * (*)(const char *)) dlsym(h, "backend_cuda_create");
         if (!create) { snprintf(why, sizeof why, "%s has no backend_cuda_create", cand[i]); continue; }
         return create(precision); /* the plugin stays loaded for the rest of the process */
