@@ -3,8 +3,8 @@
 # the CUDA backend emulated on the CPU (tests/cuda_emu), the command-line checks bench/gpu/run.sh
 # makes on a GPU: a resumed run takes the convolution choices its first part kept in the run folder
 # (cuda_algos.txt) and gives the same bits as one run with those choices; images sampled from one
-# checkpoint on the (emulated) GPU and on the CPU agree within 1/255; a bad choices file ends in one
-# line. Small model (widths 8, batch 16), so that the emulation takes seconds.
+# checkpoint on the (emulated) GPU and on the CPU agree within 1/255; the weight gradients on the side
+# stream give the same bits as on one stream; a bad choices file ends in one line. Small model (widths 8, batch 16), so that the emulation takes seconds.
 set -u
 bin=$(realpath "${1:-./dcgan}")
 export DCGAN_CUDA_BACKEND=$(realpath "$2")
@@ -24,6 +24,14 @@ if [ -s "$work/split/cuda_algos.txt" ] && [ "$(wc -l <"$work/split/losses.csv")"
     diff -q <(cut -d, -f1-8 "$work/split/losses.csv") <(cut -d, -f1-8 "$work/whole/losses.csv") >/dev/null; then
     ok "train 10 + resume to 16 on the GPU: the same bits as 16 in one run ($(wc -l <"$work/split/cuda_algos.txt") choices kept)"
 else bad "the resumed GPU run differs from the run in one piece"; fi
+
+# ---- the weight gradients on the side stream against one stream, in NHWC (copies: the side runs) ----
+DCGAN_CUDA_LAYOUT=2 "$bin" train $T --out "$work/side" --steps 8 &&
+DCGAN_CUDA_LAYOUT=2 DCGAN_CUDA_NO_SIDE=1 "$bin" train $T --out "$work/one_stream" --steps 8
+if [ "$(wc -l <"$work/side/losses.csv")" -eq 9 ] &&
+    diff -q <(cut -d, -f1-8 "$work/side/losses.csv") <(cut -d, -f1-8 "$work/one_stream/losses.csv") >/dev/null; then
+    ok "8 steps with the weight gradients on a side stream (its work as late as the waits allow): the same bits as on one stream"
+else bad "the side stream's run differs from the one-stream run"; fi
 
 # ---- sampling one checkpoint on both devices ----
 "$bin" sample --device cuda --precision fp32 --checkpoint "$work/split" -n 16 --raw "$work/gpu.npy" >/dev/null &&

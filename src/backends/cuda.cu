@@ -20,7 +20,11 @@
  *    (an experiment) lets cuDNN's non-deterministic algorithms compete too.
  *  - Everything runs on one stream, so a whole training iteration can be recorded once as a CUDA
  *    graph (graph_begin/graph_end) and replayed (graph_launch); ops read Adam's step and z's stream
- *    from counters in device memory (ops.h), so a replay is the next iteration.
+ *    from counters in device memory (ops.h), so a replay is the next iteration. One exception: a
+ *    convolution's weight gradient runs on a second, lower-priority stream (side_*, see
+ *    conv_bwd_filter) while the main one goes on with the input gradients, and ops that could
+ *    touch what it reads or writes wait for it first (side_join). The order of each stream's work,
+ *    so the result, does not change; DCGAN_CUDA_NO_SIDE=1 runs it all on the main stream.
  *  - Precision: "tf32" (fp32 storage, TF32 tensor cores in cuDNN and cuBLAS, PyTorch's default for
  *    convolutions), "fp32" (no tensor cores), "bf16" (convolution and matrix-product operands
  *    converted to bf16, fp32 accumulation, results and everything else fp32).
@@ -62,7 +66,7 @@ extern "C" {
  * under nvcc; with DCGAN_CUDA_EMU, the CPU emulation of tests/cuda_emu, which runs this file's own
  * kernels and host code without a GPU (cuDNN's legacy convolutions emulated, its graph API not). */
 #ifdef DCGAN_CUDA_EMU
-#define LAUNCH(k, g, b, s, st) cuda_emu::launch((k), dim3(g), dim3(b), (st))
+#define LAUNCH(k, g, b, s, st) cuda_emu::launch(#k, (k), dim3(g), dim3(b), (st))
 #else
 #define LAUNCH(k, g, b, s, st) k<<<g, b, s, st>>>
 #endif
@@ -129,6 +133,16 @@ typedef struct {
     size_t ws_bytes;
     void *slot[ROLE_COUNT]; /* layout / bf16 copies of the operands, one per role */
     size_t slot_bytes[ROLE_COUNT];
+    /* the weight gradients' side stream (conv_bwd_filter): NULL when off */
+    cudaStream_t side;
+    cudaEvent_t side_fork, side_done[2], side_end;
+    void *side_slot[2][3]; /* two sets, used in turn: copies of x and dy, and the raw weight gradient */
+    size_t side_slot_bytes[2][3];
+    void *side_ws;         /* the side's cuDNN workspace */
+    size_t side_ws_bytes;
+    int side_next;         /* the set the next weight gradient takes */
+    int side_busy[2];      /* set s is in use by side work the main stream has not waited for */
+    int side_pending;      /* the side has work the main stream has not waited for */
     double *bn_part;   /* (BN_MAX_C, BN_MAX_PARTS, 2) partial sums of batch norm */
     float *bn_k;       /* (2 * BN_MAX_C) per-channel constants of batch-norm backward */
     ConvPlan plans[MAX_PLANS];
@@ -189,6 +203,19 @@ static void prof_add(CudaCtx *c, int e, const char *name) {
 
 static CudaCtx *ctx_of(Backend *be) { return (CudaCtx *)be->ctx; }
 
+/* The main stream waits for all the side stream's work so far (see conv_bwd_filter). Every op that
+ * could read or write what that work touches (the parameter gradients, above all) calls this
+ * first; the ops that never do (convolutions, which order themselves with it, batch norm,
+ * activations, losses, linear layers, label ops, counters) do not. */
+static void side_join(CudaCtx *c) {
+    if (!c->side_pending) return;
+    CU(cudaEventRecord(c->side_end, c->side));
+    CU(cudaStreamWaitEvent(c->stream, c->side_end, 0));
+    c->side_pending = 0;
+    c->side_busy[0] = c->side_busy[1] = 0;
+    c->side_next = 0;
+}
+
 /* an environment switch: set to a positive number */
 static int env_on(const char *name) { const char *v = getenv(name); return v && atoi(v) > 0; }
 
@@ -204,6 +231,7 @@ static unsigned grid_for(size_t n, int threads, int nsm) {
 static float *cu_alloc(Backend *be, size_t n) {
     CudaCtx *c = ctx_of(be);
     DCGAN_CHECK(!c->capturing, "cuda: alloc while recording a graph");
+    side_join(c);
     float *p = NULL;
     cudaError_t e = cudaMalloc((void **)&p, (n ? n : 1) * sizeof(float));
     if (e == cudaErrorMemoryAllocation) {
@@ -219,28 +247,38 @@ static float *cu_alloc(Backend *be, size_t n) {
 
 static void cu_free(Backend *be, float *p) {
     DCGAN_CHECK(!ctx_of(be)->capturing, "cuda: free while recording a graph");
+    side_join(ctx_of(be));
     if (p) CU(cudaFree(p));
 }
 
 static void cu_upload(Backend *be, float *dst, const float *src, size_t n) {
     /* from pageable memory the copy is staged before the call returns, so src may be reused */
+    side_join(ctx_of(be));
     CU(cudaMemcpyAsync(dst, src, n * sizeof(float), cudaMemcpyHostToDevice, ctx_of(be)->stream));
 }
 
 static void cu_download(Backend *be, float *dst, const float *src, size_t n) {
     CudaCtx *c = ctx_of(be);
     DCGAN_CHECK(!c->capturing, "cuda: download while recording a graph");
+    side_join(c);
     CU(cudaMemcpyAsync(dst, src, n * sizeof(float), cudaMemcpyDeviceToHost, c->stream));
     CU(cudaStreamSynchronize(c->stream));
 }
 
-static void cu_zero(Backend *be, float *x, size_t n) { CU(cudaMemsetAsync(x, 0, n * sizeof(float), ctx_of(be)->stream)); }
+static void cu_zero(Backend *be, float *x, size_t n) {
+    side_join(ctx_of(be));
+    CU(cudaMemsetAsync(x, 0, n * sizeof(float), ctx_of(be)->stream));
+}
 
 static void cu_copy(Backend *be, float *dst, const float *src, size_t n) {
+    side_join(ctx_of(be));
     if (dst != src) CU(cudaMemcpyAsync(dst, src, n * sizeof(float), cudaMemcpyDeviceToDevice, ctx_of(be)->stream));
 }
 
-static void cu_sync(Backend *be) { CU(cudaStreamSynchronize(ctx_of(be)->stream)); }
+static void cu_sync(Backend *be) {
+    side_join(ctx_of(be));
+    CU(cudaStreamSynchronize(ctx_of(be)->stream));
+}
 
 /* From now on the convolution choices are read from / added to the file at path (see pinned) */
 static void cu_keep_choices(Backend *be, const char *path) {
@@ -434,6 +472,7 @@ __global__ void k_to_bf16(__nv_bfloat16 *dst, const float *src, size_t n) {
 
 static void cu_transpose01(Backend *be, float *out, const float *in, int A, int Bn, int R) {
     CudaCtx *c = ctx_of(be);
+    side_join(c);
     PROF_BEGIN(c);
     const size_t n = (size_t)A * Bn * R;
     LAUNCH(k_transpose01, grid_for(n, 256, c->nsm), 256, 0, c->stream)(out, in, A, Bn, R);
@@ -921,6 +960,7 @@ static double to_beat(const OpChoice *best, double best_t, int graph_first, int 
  * deterministic one (counting the copies a layout needs at 2 TB/s). Runs once per (shape, op), eagerly. */
 static void choose(CudaCtx *c, ConvPlan *p, ConvOp o) {
     if (pinned(c, p, o)) return;
+    side_join(c); /* the timings run with the GPU to themselves */
     OpChoice best = {0, LAY_CNHW, 0, CUDNN_DEFAULT_MATH, 0, -1, NULL};
     cudnnBackendDescriptor_t best_keep[3] = {NULL, NULL, NULL};
     double best_t = 1e30, lay_t[LAY_COUNT]; /* the best time (with copies) in each layout, for the verbose line */
@@ -1054,11 +1094,12 @@ static void choose(CudaCtx *c, ConvPlan *p, ConvOp o) {
 
 /* An activation operand for cuDNN: the CNHW fp32 tensor itself, or a copy in the chosen layout and
  * precision in the role's scratch. */
-static const void *prep_act(CudaCtx *c, int role, const float *src, Layout lay, int C, int B, int R) {
+static const void *prep_act_in(CudaCtx *c, void **slot, size_t *slot_bytes, const float *src, Layout lay, int C, int B,
+                               int R) {
     if (lay == LAY_CNHW && c->prec != PREC_BF16) return src;
     const int Cs = lay_channels(lay, C);
     const size_t n = (size_t)C * B * R;
-    void *dst = grow(c, &c->slot[role], &c->slot_bytes[role], (size_t)Cs * B * R * elem_bytes(c));
+    void *dst = grow(c, slot, slot_bytes, (size_t)Cs * B * R * elem_bytes(c));
     if (lay_nhwc(lay) && B <= 65535) {
         const dim3 g((R + 31) / 32, (Cs + 31) / 32, B), t(32, 8);
         if (c->prec == PREC_BF16) LAUNCH(k_pack_nhwc<__nv_bfloat16>, g, t, 0, c->stream)((__nv_bfloat16 *)dst, src, C, Cs, B, R);
@@ -1069,6 +1110,9 @@ static const void *prep_act(CudaCtx *c, int role, const float *src, Layout lay, 
         LAUNCH(k_pack<float>, grid_for(n, 256, c->nsm), 256, 0, c->stream)((float *)dst, src, lay, C, B, R);
     KCHECK();
     return dst;
+}
+static const void *prep_act(CudaCtx *c, int role, const float *src, Layout lay, int C, int B, int R) {
+    return prep_act_in(c, &c->slot[role], &c->slot_bytes[role], src, lay, C, B, R);
 }
 
 /* Where cuDNN writes an activation output, and the copy back (dst = beta dst + result) after. */
@@ -1252,8 +1296,15 @@ static void conv_bwd_data(CudaCtx *c, ConvPlan *p, float *x, const float *y, con
 }
 
 /* dw += correlation of x with dy. Returns in *xs_out / *ys_out x and dy as cuDNN read them (in
- * ROLE_X's and ROLE_Y's slots, or the tensors themselves), for a next op in the same layout (NULL
- * pointers: not needed; for full-size convolutions both come back NULL) */
+ * scratch slots, or the tensors themselves), for a next op in the same layout (NULL pointers: not
+ * needed; for full-size convolutions both come back NULL).
+ *
+ * Where x and dy are copies anyway (a copied layout, or bf16), the copies are made on the main
+ * stream into one of two sets of side slots, and cuDNN's weight gradient (and its accumulation into
+ * dw) runs on the side stream, while the main stream goes on with the input gradient and the
+ * layers before: on a GPU that small convolutions leave half idle, the two overlap. The main stream
+ * leaves a set alone until the side's work on it is done (it waits before copying into it again,
+ * two weight gradients later), and ops that touch the gradients wait for all of it (side_join). */
 static void conv_bwd_filter(CudaCtx *c, ConvPlan *p, float *dw, const float *x, const float *dy, const void **xs_out,
                             const void **ys_out) {
     if (xs_out) *xs_out = NULL;
@@ -1262,29 +1313,65 @@ static void conv_bwd_filter(CudaCtx *c, ConvPlan *p, float *dw, const float *x, 
     if (!p->op[OP_BWD_FILTER].chosen) choose(c, p, OP_BWD_FILTER);
     const OpChoice *ch = &p->op[OP_BWD_FILTER];
     const Layout l = ch->layout;
-    const void *xs = prep_act(c, ROLE_X, x, l, p->Cx, p->B, p->Hx * p->Wx);
-    const void *ys = prep_act(c, ROLE_Y, dy, l, p->Cy, p->B, p->Hy * p->Wy);
+    const int side = c->side && (l != LAY_CNHW || c->prec == PREC_BF16);
+    void **sl = c->slot, **tmp_slot = &c->slot[ROLE_W];
+    size_t *sb = c->slot_bytes, *tmp_bytes = &c->slot_bytes[ROLE_W];
+    int set = 0;
+    if (side) { /* the next set of side slots, once the side is done with it */
+        /* both sets as large as the largest use of either: which set an op gets may differ between
+         * the iteration that sizes the scratch and the one recorded */
+        const size_t need[3] = {(size_t)lay_channels(l, p->Cx) * p->B * p->Hx * p->Wx * elem_bytes(c),
+                                (size_t)lay_channels(l, p->Cy) * p->B * p->Hy * p->Wy * elem_bytes(c),
+                                (size_t)lay_channels(l, p->Cy) * lay_channels(l, p->Cx) * p->K * p->K * elem_bytes(c)};
+        for (int k = 0; k < 2; k++)
+            for (int r = 0; r < 3; r++) grow(c, &c->side_slot[k][r], &c->side_slot_bytes[k][r], need[r]);
+        set = c->side_next;
+        c->side_next ^= 1;
+        if (c->side_busy[set]) CU(cudaStreamWaitEvent(c->stream, c->side_done[set], 0));
+        c->side_busy[set] = 0;
+        sl = c->side_slot[set];
+        sb = c->side_slot_bytes[set];
+        tmp_slot = &c->side_slot[set][2];
+        tmp_bytes = &c->side_slot_bytes[set][2];
+    }
+    const void *xs = prep_act_in(c, &sl[side ? 0 : ROLE_X], &sb[side ? 0 : ROLE_X], x, l, p->Cx, p->B, p->Hx * p->Wx);
+    const void *ys = prep_act_in(c, &sl[side ? 1 : ROLE_Y], &sb[side ? 1 : ROLE_Y], dy, l, p->Cy, p->B, p->Hy * p->Wy);
     if (xs_out) *xs_out = xs;
     if (ys_out) *ys_out = ys;
     const int KK = p->K * p->K, nhwc = lay_nhwc(l);
     const size_t wn = (size_t)lay_channels(l, p->Cy) * lay_channels(l, p->Cx) * KK;
-    if (c->prec != PREC_BF16 && !nhwc && !ch->plan) { /* accumulates in place */
-        prof_mark(c, 2);
-        CUDNN(legacy_run(c, p, OP_BWD_FILTER, l, ch->algo, ch->ws, xs, dw, ys, 1.0f));
-        prof_add(c, 2, p->label[OP_BWD_FILTER]);
-        return;
+    const int in_place = c->prec != PREC_BF16 && !nhwc && !ch->plan; /* cuDNN accumulates into dw itself */
+    void *tmp = in_place ? NULL : grow(c, tmp_slot, tmp_bytes, wn * elem_bytes(c));
+    cudaStream_t st = c->stream;
+    void *main_ws = c->ws;
+    if (side) { /* fork: the side starts once the copies are made */
+        grow(c, &c->side_ws, &c->side_ws_bytes, ch->ws ? ch->ws : 1);
+        CU(cudaEventRecord(c->side_fork, c->stream));
+        CU(cudaStreamWaitEvent(c->side, c->side_fork, 0));
+        CUDNN(cudnnSetStream(c->dnn, c->side));
+        c->ws = c->side_ws;
+        st = c->side;
     }
-    void *tmp = grow(c, &c->slot[ROLE_W], &c->slot_bytes[ROLE_W], wn * elem_bytes(c));
     prof_mark(c, 2);
-    if (ch->plan) CUDNN(graph_run(c, ch->plan, xs, tmp, ys));
+    if (in_place) CUDNN(legacy_run(c, p, OP_BWD_FILTER, l, ch->algo, ch->ws, xs, dw, ys, 1.0f));
+    else if (ch->plan) CUDNN(graph_run(c, ch->plan, xs, tmp, ys));
     else CUDNN(legacy_run(c, p, OP_BWD_FILTER, l, ch->algo, ch->ws, xs, tmp, ys, 0.0f));
     prof_add(c, 2, p->label[OP_BWD_FILTER]);
-    const size_t an = (size_t)p->Cy * p->Cx * KK, Cxs = lay_channels(l, p->Cx);
-    if (c->prec == PREC_BF16)
-        LAUNCH(k_acc_w<__nv_bfloat16>, grid_for(an, 256, c->nsm), 256, 0, c->stream)(dw, (const __nv_bfloat16 *)tmp, nhwc, p->Cy, p->Cx, KK, (int)Cxs);
-    else
-        LAUNCH(k_acc_w<float>, grid_for(an, 256, c->nsm), 256, 0, c->stream)(dw, (const float *)tmp, nhwc, p->Cy, p->Cx, KK, (int)Cxs);
-    KCHECK();
+    if (!in_place) {
+        const size_t an = (size_t)p->Cy * p->Cx * KK, Cxs = lay_channels(l, p->Cx);
+        if (c->prec == PREC_BF16)
+            LAUNCH(k_acc_w<__nv_bfloat16>, grid_for(an, 256, c->nsm), 256, 0, st)(dw, (const __nv_bfloat16 *)tmp, nhwc, p->Cy, p->Cx, KK, (int)Cxs);
+        else
+            LAUNCH(k_acc_w<float>, grid_for(an, 256, c->nsm), 256, 0, st)(dw, (const float *)tmp, nhwc, p->Cy, p->Cx, KK, (int)Cxs);
+        KCHECK();
+    }
+    if (side) { /* back to the main stream; the set stays busy until the main stream waits for it */
+        c->ws = main_ws;
+        CUDNN(cudnnSetStream(c->dnn, c->stream));
+        CU(cudaEventRecord(c->side_done[set], c->side));
+        c->side_busy[set] = 1;
+        c->side_pending = 1;
+    }
 }
 
 static void add_bias_channels(CudaCtx *c, float *out, const float *bias, int C, size_t N) {
@@ -1767,6 +1854,7 @@ __global__ void k_ema(float *avg, const float *x, size_t n, double decay, const 
 
 static void cu_ema(Backend *be, float *avg, const float *x, size_t n, double decay, const int64_t *step) {
     CudaCtx *c = ctx_of(be);
+    side_join(c);
     PROF_BEGIN(c);
     LAUNCH(k_ema, grid_for(n, 256, c->nsm), 256, 0, c->stream)(avg, x, n, decay, step);
     KCHECK();
@@ -1776,6 +1864,7 @@ static void cu_ema(Backend *be, float *avg, const float *x, size_t n, double dec
 static void cu_adam(Backend *be, float *param, const float *grad, float *m, float *v, size_t n, double lr, double beta1,
                     double beta2, double eps, const int64_t *step) {
     CudaCtx *c = ctx_of(be);
+    side_join(c);
     PROF_BEGIN(c);
     LAUNCH(k_adam, grid_for(n, 256, c->nsm), 256, 0, c->stream)(param, grad, m, v, n, lr, beta1, beta2, eps, step);
     KCHECK();
@@ -1858,6 +1947,7 @@ __global__ void k_random(float *out, size_t n, uint64_t seed, uint64_t base, con
 static void cu_random_fill(Backend *be, float *out, size_t n, uint64_t seed, uint64_t base, const int64_t *stream,
                            uint64_t first, int uniform) {
     CudaCtx *c = ctx_of(be);
+    side_join(c);
     PROF_BEGIN(c);
     LAUNCH(k_random, grid_for(n, 256, c->nsm), 256, 0, c->stream)(out, n, seed, base, stream, first, uniform);
     KCHECK();
@@ -1870,6 +1960,7 @@ static void cu_random_fill(Backend *be, float *out, size_t n, uint64_t seed, uin
 static void cu_graph_begin(Backend *be) {
     CudaCtx *c = ctx_of(be);
     DCGAN_CHECK(!c->capturing, "cuda: nested graph recording");
+    side_join(c); /* a recording may not wait for work from before it */
     CU(cudaStreamBeginCapture(c->stream, cudaStreamCaptureModeThreadLocal));
     c->capturing = 1;
 }
@@ -1877,6 +1968,7 @@ static void cu_graph_begin(Backend *be) {
 static void *cu_graph_end(Backend *be) {
     CudaCtx *c = ctx_of(be);
     cudaGraph_t g;
+    side_join(c); /* the side's recorded work joins the main stream's */
     CU(cudaStreamEndCapture(c->stream, &g));
     c->capturing = 0;
     cudaGraphExec_t exec;
@@ -1885,7 +1977,10 @@ static void *cu_graph_end(Backend *be) {
     return (void *)exec;
 }
 
-static void cu_graph_launch(Backend *be, void *g) { CU(cudaGraphLaunch((cudaGraphExec_t)g, ctx_of(be)->stream)); }
+static void cu_graph_launch(Backend *be, void *g) {
+    side_join(ctx_of(be));
+    CU(cudaGraphLaunch((cudaGraphExec_t)g, ctx_of(be)->stream));
+}
 static void cu_graph_free(Backend *be, void *g) { if (g) CU(cudaGraphExecDestroy((cudaGraphExec_t)g)); }
 
 /* ------------------------------------------------------------------------------------------------
@@ -1958,6 +2053,7 @@ static int cu_collective_init(Backend *be, const void *id, size_t len, int rank,
 
 static void cu_allreduce_mean(Backend *be, float *x, size_t n) {
     CudaCtx *c = ctx_of(be);
+    side_join(c);
     DCGAN_CHECK(c->nccl, "allreduce_mean before collective_init");
     PROF_BEGIN(c);
     const ncclResult_t r = c->nc->all_reduce(x, x, n, ncclFloat32, ncclAvg, c->nccl, c->stream);
@@ -1979,6 +2075,7 @@ static int pick_device(int count) {
 
 static void cu_destroy(Backend *be) {
     CudaCtx *c = ctx_of(be);
+    side_join(c);
     cudaStreamSynchronize(c->stream);
     if (c->profile && c->nprof) {
         double total = 0;
@@ -2001,6 +2098,16 @@ static void cu_destroy(Backend *be) {
     for (int i = 0; i < c->nplans; i++) plan_destroy(&c->plans[i]);
     for (int r = 0; r < ROLE_COUNT; r++) if (c->slot[r]) cudaFree(c->slot[r]);
     if (c->ws) cudaFree(c->ws);
+    if (c->side) {
+        for (int k = 0; k < 2; k++)
+            for (int r = 0; r < 3; r++) if (c->side_slot[k][r]) cudaFree(c->side_slot[k][r]);
+        if (c->side_ws) cudaFree(c->side_ws);
+        cudaEventDestroy(c->side_fork);
+        cudaEventDestroy(c->side_done[0]);
+        cudaEventDestroy(c->side_done[1]);
+        cudaEventDestroy(c->side_end);
+        cudaStreamDestroy(c->side);
+    }
     for (int i = 0; i < c->nretired; i++) cudaFree(c->retired[i]);
     free(c->retired);
     free(c->algos_path);
@@ -2044,7 +2151,17 @@ extern "C" __attribute__((visibility("default"))) Backend *backend_cuda_create(c
     cudaDeviceProp prop;
     CU(cudaGetDeviceProperties(&prop, c->device));
     c->nsm = prop.multiProcessorCount;
-    CU(cudaStreamCreateWithFlags(&c->stream, cudaStreamNonBlocking));
+    /* the main stream first: the side stream's weight gradients are off the critical path */
+    int least = 0, greatest = 0;
+    CU(cudaDeviceGetStreamPriorityRange(&least, &greatest));
+    CU(cudaStreamCreateWithPriority(&c->stream, cudaStreamNonBlocking, greatest));
+    if (!env_on("DCGAN_CUDA_NO_SIDE") && !c->profile) { /* the profile times op by op on one stream */
+        CU(cudaStreamCreateWithPriority(&c->side, cudaStreamNonBlocking, least));
+        CU(cudaEventCreateWithFlags(&c->side_fork, cudaEventDisableTiming));
+        CU(cudaEventCreateWithFlags(&c->side_done[0], cudaEventDisableTiming));
+        CU(cudaEventCreateWithFlags(&c->side_done[1], cudaEventDisableTiming));
+        CU(cudaEventCreateWithFlags(&c->side_end, cudaEventDisableTiming));
+    }
     CUBLAS(cublasCreate(&c->blas));
     CUBLAS(cublasSetStream(c->blas, c->stream));
     const size_t blas_ws = (size_t)32 << 20; /* a fixed workspace, so that cuBLAS never allocates while recording */

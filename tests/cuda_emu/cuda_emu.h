@@ -11,9 +11,12 @@
  * (which a wrong result then shows). Threads that return early leave the barriers, as exited
  * threads do on a GPU. __shared__ variables are function statics: one copy, which the block running
  * owns. Arithmetic is the host's IEEE float and double without contraction (-ffp-contract=off, as
- * nvcc's --fmad=false): __fmul_rn and the like are plain operations. Launches, copies and library
- * calls issued while the stream is being captured are recorded, and a graph launch runs the
- * recording again, as a CUDA graph does.
+ * nvcc's --fmad=false): __fmul_rn and the like are plain operations. A stream runs its work as it
+ * is issued, except one created with the least priority (the backend's side stream), whose work
+ * waits until another stream waits for it (emu_runtime.cpp's Stream), so that a missing wait gives
+ * a wrong result. Launches, copies and library calls issued while the stream is being captured are
+ * recorded, and a graph launch runs the recording again, as a CUDA graph does.
+ * DCGAN_EMU_CENSUS=1 prints what each recorded graph holds (kernels by name, library calls).
  *
  * This is test code: the emulated device's state (the capture, the fiber stacks) is process-global,
  * as a GPU's is. */
@@ -52,9 +55,10 @@ unsigned ballot(unsigned mask, int pred);
 /* Runs fn once for every thread of the grid, with `place` set to that thread (blocks in order, the
  * threads of a block as fibers, see emu_runtime.cpp), or records that when the stream is being
  * captured. */
-void run_grid(dim3 grid, dim3 block, cudaStream_t stream, std::function<void()> fn);
+void run_grid(const char *name, dim3 grid, dim3 block, cudaStream_t stream, std::function<void()> fn);
 
 template <typename... P> struct Launcher {
+    const char *name; /* the kernel's, for DCGAN_EMU_CENSUS */
     void (*k)(P...);
     dim3 grid, block;
     cudaStream_t stream;
@@ -62,11 +66,12 @@ template <typename... P> struct Launcher {
      * copies its parameters */
     void operator()(P... args) const {
         void (*kernel)(P...) = k;
-        run_grid(grid, block, stream, [kernel, args...]() { kernel(args...); });
+        run_grid(name, grid, block, stream, [kernel, args...]() { kernel(args...); });
     }
 };
-template <typename... P> Launcher<P...> launch(void (*k)(P...), dim3 grid, dim3 block, cudaStream_t stream) {
-    return Launcher<P...>{k, grid, block, stream};
+template <typename... P>
+Launcher<P...> launch(const char *name, void (*k)(P...), dim3 grid, dim3 block, cudaStream_t stream) {
+    return Launcher<P...>{name, k, grid, block, stream};
 }
 
 } // namespace cuda_emu

@@ -1,7 +1,8 @@
 /* emu_runtime.cpp: the host side of the CUDA emulation (see cuda_emu.h): the thread blocks as
  * fibers, the CUDA runtime calls src/backends/cuda.cu makes (memory is host memory, a stream runs
- * in order at once, a capture records and a graph replays), cuBLAS's two products and cuDNN's
- * legacy convolutions as plain loops, and a cuDNN graph API that refuses every descriptor. */
+ * its work at once or, created with the least priority, as late as it may, see Stream; a capture
+ * records and a graph replays), cuBLAS's two products and cuDNN's legacy convolutions as plain
+ * loops, and a cuDNN graph API that refuses every descriptor. */
 #include "cuda_emu.h"
 
 #include <cublas_v2.h>
@@ -9,9 +10,11 @@
 #include <cudnn.h>
 
 #include <chrono>
+#include <climits>
 #include <csetjmp>
 #include <cstdio>
 #include <cstdlib>
+#include <deque>
 #include <vector>
 
 #include <sys/mman.h>
@@ -209,12 +212,74 @@ void execute(dim3 grid, dim3 block, const std::function<void()> &fn) {
 /* the capture of the (one) stream being recorded, and the recordings */
 struct Recording {
     std::vector<std::function<void()>> ops;
+    std::vector<const char *> names; /* what each op is (a kernel's name, "memcpy", "cudnn forward"...) */
 };
 Recording *capturing = nullptr;
 
-void issue(std::function<void()> op) {
-    if (capturing) capturing->ops.push_back(std::move(op));
-    else op();
+/* Runs op now, or records it into the capture */
+void run_or_record(const char *name, std::function<void()> op) {
+    if (capturing) {
+        capturing->ops.push_back(std::move(op));
+        capturing->names.push_back(name);
+    } else
+        op();
+}
+
+/* A stream. Work on a stream created with the least priority (the backend's side stream) waits in
+ * its queue until something depends on it: another stream waiting for one of its events, a
+ * synchronization, the start of a capture. Every other stream runs its work as it is issued. So
+ * the side stream's work happens as late as the waits allow, after everything the other stream
+ * issued before the wait: a wait the code forgot shows as a wrong result (the side reading
+ * operands already overwritten, or its results read before they exist), where a GPU would fail
+ * only sometimes. */
+struct Stream;
+struct Entry {
+    enum { OP, MARK, WAIT } kind;
+    const char *name;
+    std::function<void()> fn;
+    Stream *on; /* WAIT: the stream waited for */
+    long seq;   /* MARK: this event record's number; WAIT: the record waited for */
+};
+struct Stream {
+    int lazy = 0;
+    std::deque<Entry> q;
+    long marks = 0, done = 0; /* event records issued, and run, on this stream */
+    long capture_mark = -1;   /* marks when the capture began: a capture may not wait for older ones */
+};
+std::vector<Stream *> streams;
+
+/* Runs stream S's queued work through its event record `seq` (all of it: LONG_MAX) */
+void flush(Stream *S, long seq) {
+    while (S->done < seq && !S->q.empty()) {
+        Entry e = std::move(S->q.front());
+        S->q.pop_front();
+        if (e.kind == Entry::OP) run_or_record(e.name, std::move(e.fn));
+        else if (e.kind == Entry::MARK) S->done = e.seq;
+        else flush(e.on, e.seq);
+    }
+}
+
+void issue(cudaStream_t stream, const char *name, std::function<void()> op) {
+    Stream *S = reinterpret_cast<Stream *>(stream);
+    if (S && S->lazy) S->q.push_back(Entry{Entry::OP, name, std::move(op), nullptr, 0});
+    else run_or_record(name, std::move(op));
+}
+
+/* DCGAN_EMU_CENSUS=1: at the end of each capture, how many nodes the graph has and of what kind
+ * (on stderr), to count what a change to the backend adds to or takes from an iteration */
+void census(const Recording &r) {
+    const char *e = getenv("DCGAN_EMU_CENSUS");
+    if (!e || strcmp(e, "1") != 0) return;
+    std::vector<std::pair<const char *, int>> n;
+    for (const char *name : r.names) {
+        size_t i = 0;
+        while (i < n.size() && strcmp(n[i].first, name) != 0) i++;
+        if (i == n.size()) n.push_back({name, 0});
+        n[i].second++;
+    }
+    fprintf(stderr, "cuda_emu: graph of %zu nodes:", r.names.size());
+    for (auto &x : n) fprintf(stderr, " %s %d,", x.first, x.second);
+    fprintf(stderr, "\n");
 }
 
 } // namespace
@@ -246,9 +311,8 @@ unsigned ballot(unsigned mask, int pred) {
     return bits & mask;
 }
 
-void run_grid(dim3 grid, dim3 block, cudaStream_t stream, std::function<void()> fn) {
-    (void)stream;
-    issue([grid, block, fn = std::move(fn)]() { execute(grid, block, fn); });
+void run_grid(const char *name, dim3 grid, dim3 block, cudaStream_t stream, std::function<void()> fn) {
+    issue(stream, name, [grid, block, fn = std::move(fn)]() { execute(grid, block, fn); });
 }
 
 } // namespace cuda_emu
@@ -301,7 +365,7 @@ static void emu_store(cudnnDataType_t t, void *p, size_t i, float v) {
 struct cudnnTensorStruct;
 struct cudnnFilterStruct;
 struct cudnnConvolutionStruct;
-static cudnnStatus_t emu_conv(int op, float alpha, float beta, const cudnnTensorStruct &xd, const void *x,
+static cudnnStatus_t emu_conv(cudaStream_t stream, int op, float alpha, float beta, const cudnnTensorStruct &xd, const void *x,
                               const cudnnFilterStruct &wd, const void *w, const cudnnConvolutionStruct &cd,
                               const cudnnTensorStruct &yd, const void *y);
 
@@ -319,23 +383,40 @@ cudaError_t cudaFree(void *p) {
     return cudaSuccess;
 }
 cudaError_t cudaMemcpyAsync(void *dst, const void *src, size_t bytes, cudaMemcpyKind kind, cudaStream_t s) {
-    (void)kind; (void)s;
-    issue([=]() { memmove(dst, src, bytes); });
+    (void)kind;
+    issue(s, "memcpy", [=]() { memmove(dst, src, bytes); });
     return cudaSuccess;
 }
 cudaError_t cudaMemsetAsync(void *p, int v, size_t bytes, cudaStream_t s) {
-    (void)s;
-    issue([=]() { memset(p, v, bytes); });
+    issue(s, "memset", [=]() { memset(p, v, bytes); });
     return cudaSuccess;
 }
-cudaError_t cudaStreamSynchronize(cudaStream_t s) { (void)s; return cudaSuccess; }
-cudaError_t cudaStreamCreateWithFlags(cudaStream_t *s, unsigned flags) {
+cudaError_t cudaStreamSynchronize(cudaStream_t s) {
+    if (s) cuda_emu::flush(reinterpret_cast<cuda_emu::Stream *>(s), LONG_MAX);
+    return cudaSuccess;
+}
+cudaError_t cudaDeviceGetStreamPriorityRange(int *least, int *greatest) {
+    *least = 0;
+    *greatest = -5;
+    return cudaSuccess;
+}
+cudaError_t cudaStreamCreateWithPriority(cudaStream_t *s, unsigned flags, int priority) {
     (void)flags;
-    static int the_stream;
-    *s = reinterpret_cast<cudaStream_t>(&the_stream);
+    cuda_emu::Stream *S = new cuda_emu::Stream;
+    S->lazy = priority >= 0; /* the least priority: as late as it may (see Stream) */
+    cuda_emu::streams.push_back(S);
+    *s = reinterpret_cast<cudaStream_t>(S);
     return cudaSuccess;
 }
-cudaError_t cudaStreamDestroy(cudaStream_t s) { (void)s; return cudaSuccess; }
+cudaError_t cudaStreamCreateWithFlags(cudaStream_t *s, unsigned flags) { return cudaStreamCreateWithPriority(s, flags, -5); }
+cudaError_t cudaStreamDestroy(cudaStream_t s) {
+    cuda_emu::Stream *S = reinterpret_cast<cuda_emu::Stream *>(s);
+    cuda_emu::flush(S, LONG_MAX); /* a stream's work completes even when the stream is destroyed */
+    for (size_t i = 0; i < cuda_emu::streams.size(); i++)
+        if (cuda_emu::streams[i] == S) cuda_emu::streams.erase(cuda_emu::streams.begin() + (long)i);
+    delete S;
+    return cudaSuccess;
+}
 cudaError_t cudaGetLastError(void) { return cudaSuccess; }
 const char *cudaGetErrorString(cudaError_t e) { return e == cudaSuccess ? "no error" : "emulated CUDA error"; }
 cudaError_t cudaGetDeviceCount(int *n) { *n = 1; return cudaSuccess; }
@@ -358,26 +439,59 @@ cudaError_t cudaMemGetInfo(size_t *fr, size_t *total) {
 
 struct EmuEvent {
     double t;
+    cuda_emu::Stream *s; /* the stream of the last record, if it was a lazy one, and the record's number */
+    long seq;
 };
 static double now_ms() {
     using namespace std::chrono;
     return duration<double, std::milli>(steady_clock::now().time_since_epoch()).count();
 }
 cudaError_t cudaEventCreate(cudaEvent_t *e) {
-    *e = reinterpret_cast<cudaEvent_t>(new EmuEvent{0.0});
+    *e = reinterpret_cast<cudaEvent_t>(new EmuEvent{0.0, nullptr, 0});
     return cudaSuccess;
+}
+cudaError_t cudaEventCreateWithFlags(cudaEvent_t *e, unsigned flags) {
+    (void)flags;
+    return cudaEventCreate(e);
 }
 cudaError_t cudaEventDestroy(cudaEvent_t e) {
     delete reinterpret_cast<EmuEvent *>(e);
     return cudaSuccess;
 }
+/* An event marks a point of its stream: on a lazy stream the place in its queue, elsewhere "done"
+ * (that work already ran). Its time (for the timings of choose()) is taken outside captures only,
+ * where a record runs at once; inside a capture a record adds no node, as on a GPU. */
 cudaError_t cudaEventRecord(cudaEvent_t e, cudaStream_t s) {
-    (void)s;
     EmuEvent *ev = reinterpret_cast<EmuEvent *>(e);
-    issue([ev]() { ev->t = now_ms(); });
+    cuda_emu::Stream *S = reinterpret_cast<cuda_emu::Stream *>(s);
+    if (S && S->lazy) {
+        ev->s = S;
+        ev->seq = ++S->marks;
+        S->q.push_back(cuda_emu::Entry{cuda_emu::Entry::MARK, "event", nullptr, nullptr, ev->seq});
+    } else {
+        ev->s = nullptr;
+        if (!cuda_emu::capturing) ev->t = now_ms();
+    }
     return cudaSuccess;
 }
-cudaError_t cudaEventSynchronize(cudaEvent_t e) { (void)e; return cudaSuccess; }
+cudaError_t cudaStreamWaitEvent(cudaStream_t s, cudaEvent_t e, unsigned flags) {
+    (void)flags;
+    const EmuEvent *ev = reinterpret_cast<const EmuEvent *>(e);
+    if (!ev->s) return cudaSuccess; /* what it marks has run */
+    cuda_emu::Stream *S = reinterpret_cast<cuda_emu::Stream *>(s);
+    if (S && S->lazy) {
+        S->q.push_back(cuda_emu::Entry{cuda_emu::Entry::WAIT, "wait", nullptr, ev->s, ev->seq});
+        return cudaSuccess;
+    }
+    if (cuda_emu::capturing && ev->seq <= ev->s->capture_mark) return cudaErrorStreamCaptureIsolation;
+    cuda_emu::flush(ev->s, ev->seq);
+    return cudaSuccess;
+}
+cudaError_t cudaEventSynchronize(cudaEvent_t e) {
+    const EmuEvent *ev = reinterpret_cast<const EmuEvent *>(e);
+    if (ev->s) cuda_emu::flush(ev->s, ev->seq);
+    return cudaSuccess;
+}
 cudaError_t cudaEventElapsedTime(float *ms, cudaEvent_t a, cudaEvent_t b) {
     *ms = (float)(reinterpret_cast<EmuEvent *>(b)->t - reinterpret_cast<EmuEvent *>(a)->t);
     return cudaSuccess;
@@ -386,13 +500,24 @@ cudaError_t cudaEventElapsedTime(float *ms, cudaEvent_t a, cudaEvent_t b) {
 cudaError_t cudaStreamBeginCapture(cudaStream_t s, cudaStreamCaptureMode mode) {
     (void)s; (void)mode;
     if (cuda_emu::capturing) return cudaErrorIllegalState;
+    for (cuda_emu::Stream *S : cuda_emu::streams) { /* work from before runs before, outside the capture */
+        cuda_emu::flush(S, LONG_MAX);
+        S->capture_mark = S->marks;
+    }
     cuda_emu::capturing = new cuda_emu::Recording;
     return cudaSuccess;
 }
 cudaError_t cudaStreamEndCapture(cudaStream_t s, cudaGraph_t *g) {
     (void)s;
     if (!cuda_emu::capturing) return cudaErrorIllegalState;
+    for (cuda_emu::Stream *S : cuda_emu::streams)
+        if (!S->q.empty()) { /* a stream that joined the capture has work the capturing one never waited for */
+            delete cuda_emu::capturing;
+            cuda_emu::capturing = nullptr;
+            return cudaErrorStreamCaptureUnjoined;
+        }
     *g = reinterpret_cast<cudaGraph_t>(cuda_emu::capturing);
+    cuda_emu::census(*cuda_emu::capturing);
     cuda_emu::capturing = nullptr;
     return cudaSuccess;
 }
@@ -410,21 +535,21 @@ cudaError_t cudaGraphExecDestroy(cudaGraphExec_t e) {
     return cudaSuccess;
 }
 cudaError_t cudaGraphLaunch(cudaGraphExec_t e, cudaStream_t s) {
-    (void)s;
-    for (auto &op : reinterpret_cast<cuda_emu::Recording *>(e)->ops) issue(op);
+    const cuda_emu::Recording &r = *reinterpret_cast<cuda_emu::Recording *>(e);
+    for (size_t i = 0; i < r.ops.size(); i++) cuda_emu::issue(s, r.names[i], r.ops[i]);
     return cudaSuccess;
 }
 
 /* ------------------------------------------------------------------------------------------------
  * cuBLAS: column-major C = alpha op(A) op(B) + beta C, summed in k order in float */
 
-/* a library's handle holds nothing here: create, destroy and the stream setter of cuBLAS and cuDNN */
+/* a library's handle holds its stream here: create, destroy and the stream setter of cuBLAS and cuDNN */
 #define EMU_HANDLE(Ctx, Status, ok, create, destroy, set_stream)                 \
     struct Ctx {                                                                 \
-        int unused;                                                              \
+        cudaStream_t stream;                                                     \
     };                                                                           \
     Status create(Ctx **h) {                                                     \
-        *h = new Ctx{0};                                                         \
+        *h = new Ctx{nullptr};                                                   \
         return ok;                                                               \
     }                                                                            \
     Status destroy(Ctx *h) {                                                     \
@@ -432,8 +557,7 @@ cudaError_t cudaGraphLaunch(cudaGraphExec_t e, cudaStream_t s) {
         return ok;                                                               \
     }                                                                            \
     Status set_stream(Ctx *h, cudaStream_t s) {                                  \
-        (void)h;                                                                 \
-        (void)s;                                                                 \
+        h->stream = s;                                                           \
         return ok;                                                               \
     }
 EMU_HANDLE(cublasContext, cublasStatus_t, CUBLAS_STATUS_SUCCESS, cublasCreate_v2, cublasDestroy_v2, cublasSetStream_v2)
@@ -446,9 +570,8 @@ cublasStatus_t cublasSetMathMode(cublasHandle_t h, cublasMath_t m) { (void)h; (v
 cublasStatus_t cublasSgemm_v2(cublasHandle_t h, cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k,
                               const float *alpha, const float *A, int lda, const float *B, int ldb, const float *beta,
                               float *C, int ldc) {
-    (void)h;
     const float al = *alpha, be = *beta;
-    issue([=]() { gemm<float>(ta, tb, m, n, k, al, A, lda, B, ldb, be, C, ldc); });
+    issue(h->stream, "cublas gemm", [=]() { gemm<float>(ta, tb, m, n, k, al, A, lda, B, ldb, be, C, ldc); });
     return CUBLAS_STATUS_SUCCESS;
 }
 
@@ -456,14 +579,14 @@ cublasStatus_t cublasGemmEx(cublasHandle_t h, cublasOperation_t ta, cublasOperat
                             const void *alpha, const void *A, cudaDataType at, int lda, const void *B, cudaDataType bt,
                             int ldb, const void *beta, void *C, cudaDataType ct, int ldc, cublasComputeType_t comp,
                             cublasGemmAlgo_t algo) {
-    (void)h; (void)comp; (void)algo;
+    (void)comp; (void)algo;
     if (ct != CUDA_R_32F || at != bt || (at != CUDA_R_32F && at != CUDA_R_16BF)) return CUBLAS_STATUS_NOT_SUPPORTED;
     const float al = *static_cast<const float *>(alpha), be = *static_cast<const float *>(beta);
     float *c = static_cast<float *>(C);
     if (at == CUDA_R_32F)
-        issue([=]() { gemm<float>(ta, tb, m, n, k, al, (const float *)A, lda, (const float *)B, ldb, be, c, ldc); });
+        issue(h->stream, "cublas gemm", [=]() { gemm<float>(ta, tb, m, n, k, al, (const float *)A, lda, (const float *)B, ldb, be, c, ldc); });
     else
-        issue([=]() {
+        issue(h->stream, "cublas gemm", [=]() {
             gemm<__nv_bfloat16>(ta, tb, m, n, k, al, (const __nv_bfloat16 *)A, lda, (const __nv_bfloat16 *)B, ldb, be,
                                 c, ldc);
         });
@@ -499,7 +622,7 @@ struct cudnnConvolutionStruct {
 };
 
 /* defined after the descriptors */
-static cudnnStatus_t emu_conv(int op, float alpha, float beta, const cudnnTensorStruct &xd, const void *x,
+static cudnnStatus_t emu_conv(cudaStream_t stream, int op, float alpha, float beta, const cudnnTensorStruct &xd, const void *x,
                               const cudnnFilterStruct &wd, const void *w, const cudnnConvolutionStruct &cd,
                               const cudnnTensorStruct &yd, const void *y) {
     const int N = xd.dim[0], C = xd.dim[1], H = xd.dim[2], W = xd.dim[3];
@@ -519,7 +642,8 @@ static cudnnStatus_t emu_conv(int op, float alpha, float beta, const cudnnTensor
         const float v = emu_load(t, p, i);
         return round_tf32 ? tf32(v) : v;
     };
-    issue([=]() {
+    static const char *const op_names[3] = {"cudnn forward", "cudnn backward-data", "cudnn backward-filter"};
+    issue(stream, op_names[op], [=]() {
         /* the operands as dense float arrays (NCHW, KCRS), rounded as the math type reads them */
         std::vector<float> X((size_t)N * C * H * W), Wt((size_t)K * C * R * S), Y((size_t)N * K * P * Q);
         if (op != 1)
@@ -673,23 +797,23 @@ cudnnStatus_t cudnnFindConvolutionBackwardFilterAlgorithm(cudnnHandle_t, const c
     return emu_find<cudnnConvolutionBwdFilterAlgoPerf_t, cudnnConvolutionBwdFilterAlgo_t>(cd, want, got, r);
 }
 
-cudnnStatus_t cudnnConvolutionForward(cudnnHandle_t, const void *alpha, const cudnnTensorDescriptor_t xd, const void *x,
+cudnnStatus_t cudnnConvolutionForward(cudnnHandle_t h, const void *alpha, const cudnnTensorDescriptor_t xd, const void *x,
                                       const cudnnFilterDescriptor_t wd, const void *w,
                                       const cudnnConvolutionDescriptor_t cd, cudnnConvolutionFwdAlgo_t, void *, size_t,
                                       const void *beta, const cudnnTensorDescriptor_t yd, void *y) {
-    return emu_conv(0, *(const float *)alpha, *(const float *)beta, *xd, x, *wd, w, *cd, *yd, y);
+    return emu_conv(h->stream, 0, *(const float *)alpha, *(const float *)beta, *xd, x, *wd, w, *cd, *yd, y);
 }
-cudnnStatus_t cudnnConvolutionBackwardData(cudnnHandle_t, const void *alpha, const cudnnFilterDescriptor_t wd,
+cudnnStatus_t cudnnConvolutionBackwardData(cudnnHandle_t h, const void *alpha, const cudnnFilterDescriptor_t wd,
                                            const void *w, const cudnnTensorDescriptor_t yd, const void *dy,
                                            const cudnnConvolutionDescriptor_t cd, cudnnConvolutionBwdDataAlgo_t, void *,
                                            size_t, const void *beta, const cudnnTensorDescriptor_t xd, void *dx) {
-    return emu_conv(1, *(const float *)alpha, *(const float *)beta, *xd, dx, *wd, w, *cd, *yd, dy);
+    return emu_conv(h->stream, 1, *(const float *)alpha, *(const float *)beta, *xd, dx, *wd, w, *cd, *yd, dy);
 }
-cudnnStatus_t cudnnConvolutionBackwardFilter(cudnnHandle_t, const void *alpha, const cudnnTensorDescriptor_t xd,
+cudnnStatus_t cudnnConvolutionBackwardFilter(cudnnHandle_t h, const void *alpha, const cudnnTensorDescriptor_t xd,
                                              const void *x, const cudnnTensorDescriptor_t yd, const void *dy,
                                              const cudnnConvolutionDescriptor_t cd, cudnnConvolutionBwdFilterAlgo_t,
                                              void *, size_t, const void *beta, const cudnnFilterDescriptor_t wd, void *dw) {
-    return emu_conv(2, *(const float *)alpha, *(const float *)beta, *xd, x, *wd, dw, *cd, *yd, dy);
+    return emu_conv(h->stream, 2, *(const float *)alpha, *(const float *)beta, *xd, x, *wd, dw, *cd, *yd, dy);
 }
 #define NO_CUDNN(name, ...) \
     cudnnStatus_t name(__VA_ARGS__) { return CUDNN_STATUS_NOT_SUPPORTED; }
