@@ -119,6 +119,18 @@ typedef struct {
 } ConvPlan;
 
 #define MAX_PLANS 64
+#define MAX_WPACKS 64
+#define WPACK_BYTES ((size_t)512 << 20) /* the most the packed weights may take */
+
+/* A convolution weight as cuDNN reads it in a copied layout or in bf16 (prep_w), kept until
+ * something writes the weight: a layer's forward and backward-data read the same copy, and a
+ * weight Adam has not touched since is not copied again. */
+typedef struct {
+    const float *w;          /* the weight as the model holds it, (Cy,Cx,K,K) */
+    int Cy, Cx, KK, nhwc, Cys, Cxs;
+    void *buf;               /* the copy (its own allocation, which recorded graphs may read) */
+    int valid;               /* buf holds w's current values */
+} WPack;
 #define BN_MAX_PARTS 128
 #define BN_MAX_C 8192
 
@@ -143,6 +155,9 @@ typedef struct {
     int side_next;         /* the set the next weight gradient takes */
     int side_busy[2];      /* set s is in use by side work the main stream has not waited for */
     int side_pending;      /* the side has work the main stream has not waited for */
+    WPack wpack[MAX_WPACKS]; /* see WPack; DCGAN_CUDA_NO_WCACHE=1: none kept, every use copies */
+    int nwpack, no_wcache;
+    size_t wpack_bytes;
     double *bn_part;   /* (BN_MAX_C, BN_MAX_PARTS, 2) partial sums of batch norm */
     float *bn_k;       /* (2 * BN_MAX_C) per-channel constants of batch-norm backward */
     ConvPlan plans[MAX_PLANS];
@@ -216,6 +231,19 @@ static void side_join(CudaCtx *c) {
     c->side_next = 0;
 }
 
+/* Forgets the weight copies that bytes at p (all of them: p NULL) may have changed. Every op that
+ * can write a parameter calls this (the generic writes, Adam, the moving average, the all-reduce,
+ * random fills); the model's other ops never write one. A recording starts and ends with none
+ * valid, so that a replay copies what it reads. */
+static void wpack_written(CudaCtx *c, const void *p, size_t bytes) {
+    const char *lo = (const char *)p, *hi = lo + bytes;
+    for (int i = 0; i < c->nwpack; i++) {
+        WPack *e = &c->wpack[i];
+        const char *wlo = (const char *)e->w, *whi = wlo + (size_t)e->Cy * e->Cx * e->KK * sizeof(float);
+        if (!p || (wlo < hi && lo < whi)) e->valid = 0;
+    }
+}
+
 /* an environment switch: set to a positive number */
 static int env_on(const char *name) { const char *v = getenv(name); return v && atoi(v) > 0; }
 
@@ -241,6 +269,7 @@ static float *cu_alloc(Backend *be, size_t n) {
             (double)n * 4 / 1e6, fr / 1e9, tot / 1e9);
     }
     CU(e);
+    wpack_written(c, NULL, 0); /* memory freed before may be this */
     CU(cudaMemsetAsync(p, 0, (n ? n : 1) * sizeof(float), c->stream));
     return p;
 }
@@ -248,12 +277,14 @@ static float *cu_alloc(Backend *be, size_t n) {
 static void cu_free(Backend *be, float *p) {
     DCGAN_CHECK(!ctx_of(be)->capturing, "cuda: free while recording a graph");
     side_join(ctx_of(be));
+    wpack_written(ctx_of(be), NULL, 0);
     if (p) CU(cudaFree(p));
 }
 
 static void cu_upload(Backend *be, float *dst, const float *src, size_t n) {
     /* from pageable memory the copy is staged before the call returns, so src may be reused */
     side_join(ctx_of(be));
+    wpack_written(ctx_of(be), dst, n * sizeof(float));
     CU(cudaMemcpyAsync(dst, src, n * sizeof(float), cudaMemcpyHostToDevice, ctx_of(be)->stream));
 }
 
@@ -267,11 +298,13 @@ static void cu_download(Backend *be, float *dst, const float *src, size_t n) {
 
 static void cu_zero(Backend *be, float *x, size_t n) {
     side_join(ctx_of(be));
+    wpack_written(ctx_of(be), x, n * sizeof(float));
     CU(cudaMemsetAsync(x, 0, n * sizeof(float), ctx_of(be)->stream));
 }
 
 static void cu_copy(Backend *be, float *dst, const float *src, size_t n) {
     side_join(ctx_of(be));
+    wpack_written(ctx_of(be), dst, n * sizeof(float));
     if (dst != src) CU(cudaMemcpyAsync(dst, src, n * sizeof(float), cudaMemcpyDeviceToDevice, ctx_of(be)->stream));
 }
 
@@ -475,6 +508,7 @@ static void cu_transpose01(Backend *be, float *out, const float *in, int A, int 
     side_join(c);
     PROF_BEGIN(c);
     const size_t n = (size_t)A * Bn * R;
+    wpack_written(c, out, n * sizeof(float));
     LAUNCH(k_transpose01, grid_for(n, 256, c->nsm), 256, 0, c->stream)(out, in, A, Bn, R);
     KCHECK();
     PROF_END(c, "transpose");
@@ -1142,12 +1176,27 @@ static const void *prep_w(CudaCtx *c, const ConvPlan *p, const float *w, Layout 
     if (!nhwc && c->prec != PREC_BF16 && !copy) return w;
     const int KK = p->K * p->K, Cys = lay_channels(lay, p->Cy), Cxs = lay_channels(lay, p->Cx);
     const size_t n = (size_t)Cys * Cxs * KK;
-    void *dst = grow(c, &c->slot[ROLE_W], &c->slot_bytes[ROLE_W], n * elem_bytes(c));
+    /* the kept copy (a new one outside recordings, while there is room), else the role's slot */
+    WPack *e = NULL;
+    for (int i = 0; i < c->nwpack && !e; i++) {
+        WPack *q = &c->wpack[i];
+        if (q->w == w && q->Cy == p->Cy && q->Cx == p->Cx && q->KK == KK && q->nhwc == nhwc && q->Cys == Cys && q->Cxs == Cxs)
+            e = q;
+    }
+    if (!e && !c->no_wcache && !c->capturing && c->nwpack < MAX_WPACKS && c->wpack_bytes + n * elem_bytes(c) <= WPACK_BYTES) {
+        e = &c->wpack[c->nwpack++];
+        *e = (WPack){w, p->Cy, p->Cx, KK, nhwc, Cys, Cxs, NULL, 0};
+        CU(cudaMalloc(&e->buf, n * elem_bytes(c)));
+        c->wpack_bytes += n * elem_bytes(c);
+    }
+    if (e && e->valid) return e->buf;
+    void *dst = e ? e->buf : grow(c, &c->slot[ROLE_W], &c->slot_bytes[ROLE_W], n * elem_bytes(c));
     if (c->prec == PREC_BF16)
         LAUNCH(k_pack_w<__nv_bfloat16>, grid_for(n, 256, c->nsm), 256, 0, c->stream)((__nv_bfloat16 *)dst, w, nhwc, p->Cy, p->Cx, KK, Cys, Cxs);
     else
         LAUNCH(k_pack_w<float>, grid_for(n, 256, c->nsm), 256, 0, c->stream)((float *)dst, w, nhwc, p->Cy, p->Cx, KK, Cys, Cxs);
     KCHECK();
+    if (e) e->valid = 1;
     return dst;
 }
 
@@ -1855,6 +1904,7 @@ __global__ void k_ema(float *avg, const float *x, size_t n, double decay, const 
 static void cu_ema(Backend *be, float *avg, const float *x, size_t n, double decay, const int64_t *step) {
     CudaCtx *c = ctx_of(be);
     side_join(c);
+    wpack_written(c, avg, n * sizeof(float));
     PROF_BEGIN(c);
     LAUNCH(k_ema, grid_for(n, 256, c->nsm), 256, 0, c->stream)(avg, x, n, decay, step);
     KCHECK();
@@ -1865,6 +1915,7 @@ static void cu_adam(Backend *be, float *param, const float *grad, float *m, floa
                     double beta2, double eps, const int64_t *step) {
     CudaCtx *c = ctx_of(be);
     side_join(c);
+    wpack_written(c, param, n * sizeof(float));
     PROF_BEGIN(c);
     LAUNCH(k_adam, grid_for(n, 256, c->nsm), 256, 0, c->stream)(param, grad, m, v, n, lr, beta1, beta2, eps, step);
     KCHECK();
@@ -1948,6 +1999,7 @@ static void cu_random_fill(Backend *be, float *out, size_t n, uint64_t seed, uin
                            uint64_t first, int uniform) {
     CudaCtx *c = ctx_of(be);
     side_join(c);
+    wpack_written(c, out, n * sizeof(float));
     PROF_BEGIN(c);
     LAUNCH(k_random, grid_for(n, 256, c->nsm), 256, 0, c->stream)(out, n, seed, base, stream, first, uniform);
     KCHECK();
@@ -1961,6 +2013,7 @@ static void cu_graph_begin(Backend *be) {
     CudaCtx *c = ctx_of(be);
     DCGAN_CHECK(!c->capturing, "cuda: nested graph recording");
     side_join(c); /* a recording may not wait for work from before it */
+    wpack_written(c, NULL, 0);
     CU(cudaStreamBeginCapture(c->stream, cudaStreamCaptureModeThreadLocal));
     c->capturing = 1;
 }
@@ -1969,6 +2022,7 @@ static void *cu_graph_end(Backend *be) {
     CudaCtx *c = ctx_of(be);
     cudaGraph_t g;
     side_join(c); /* the side's recorded work joins the main stream's */
+    wpack_written(c, NULL, 0);
     CU(cudaStreamEndCapture(c->stream, &g));
     c->capturing = 0;
     cudaGraphExec_t exec;
@@ -1979,6 +2033,7 @@ static void *cu_graph_end(Backend *be) {
 
 static void cu_graph_launch(Backend *be, void *g) {
     side_join(ctx_of(be));
+    wpack_written(ctx_of(be), NULL, 0);
     CU(cudaGraphLaunch((cudaGraphExec_t)g, ctx_of(be)->stream));
 }
 static void cu_graph_free(Backend *be, void *g) { if (g) CU(cudaGraphExecDestroy((cudaGraphExec_t)g)); }
@@ -2054,6 +2109,7 @@ static int cu_collective_init(Backend *be, const void *id, size_t len, int rank,
 static void cu_allreduce_mean(Backend *be, float *x, size_t n) {
     CudaCtx *c = ctx_of(be);
     side_join(c);
+    wpack_written(c, x, n * sizeof(float));
     DCGAN_CHECK(c->nccl, "allreduce_mean before collective_init");
     PROF_BEGIN(c);
     const ncclResult_t r = c->nc->all_reduce(x, x, n, ncclFloat32, ncclAvg, c->nccl, c->stream);
@@ -2098,6 +2154,7 @@ static void cu_destroy(Backend *be) {
     for (int i = 0; i < c->nplans; i++) plan_destroy(&c->plans[i]);
     for (int r = 0; r < ROLE_COUNT; r++) if (c->slot[r]) cudaFree(c->slot[r]);
     if (c->ws) cudaFree(c->ws);
+    for (int i = 0; i < c->nwpack; i++) cudaFree(c->wpack[i].buf);
     if (c->side) {
         for (int k = 0; k < 2; k++)
             for (int r = 0; r < 3; r++) if (c->side_slot[k][r]) cudaFree(c->side_slot[k][r]);
@@ -2139,6 +2196,7 @@ extern "C" __attribute__((visibility("default"))) Backend *backend_cuda_create(c
     c->cudnn_only = env_on("DCGAN_CUDA_CUDNN_ONLY");
     c->no_pad = env_on("DCGAN_CUDA_NO_PAD");
     c->no_reuse = env_on("DCGAN_CUDA_NO_REUSE");
+    c->no_wcache = env_on("DCGAN_CUDA_NO_WCACHE");
     c->force_layout = getenv("DCGAN_CUDA_LAYOUT") ? atoi(getenv("DCGAN_CUDA_LAYOUT")) : -1;
     const char *eng = getenv("DCGAN_CUDA_ENGINES");
     c->engines = !eng || !*eng || !strcmp(eng, "auto") ? ENGINES_AUTO : !strcmp(eng, "legacy") ? ENGINES_LEGACY
