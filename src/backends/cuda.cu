@@ -148,7 +148,8 @@ typedef struct {
     /* the weight gradients' side stream (conv_bwd_filter): NULL when off */
     cudaStream_t side;
     cudaEvent_t side_fork, side_done[2], side_end;
-    void *side_slot[2][3]; /* two sets, used in turn: copies of x and dy, and the raw weight gradient */
+    void *side_slot[2][3]; /* two sets, used in turn, by role: copies of x and dy, and in ROLE_W's place
+                              the raw weight gradient */
     size_t side_slot_bytes[2][3];
     void *side_ws;         /* the side's cuDNN workspace */
     size_t side_ws_bytes;
@@ -1369,7 +1370,7 @@ static void conv_bwd_filter(CudaCtx *c, ConvPlan *p, float *dw, const float *x, 
     if (side) { /* the next set of side slots, once the side is done with it */
         /* both sets as large as the largest use of either: which set an op gets may differ between
          * the iteration that sizes the scratch and the one recorded */
-        const size_t need[3] = {(size_t)lay_channels(l, p->Cx) * p->B * p->Hx * p->Wx * elem_bytes(c),
+        const size_t need[3] = {/* ROLE_X, ROLE_Y, ROLE_W */ (size_t)lay_channels(l, p->Cx) * p->B * p->Hx * p->Wx * elem_bytes(c),
                                 (size_t)lay_channels(l, p->Cy) * p->B * p->Hy * p->Wy * elem_bytes(c),
                                 (size_t)lay_channels(l, p->Cy) * lay_channels(l, p->Cx) * p->K * p->K * elem_bytes(c)};
         for (int k = 0; k < 2; k++)
@@ -1380,11 +1381,11 @@ static void conv_bwd_filter(CudaCtx *c, ConvPlan *p, float *dw, const float *x, 
         c->side_busy[set] = 0;
         sl = c->side_slot[set];
         sb = c->side_slot_bytes[set];
-        tmp_slot = &c->side_slot[set][2];
-        tmp_bytes = &c->side_slot_bytes[set][2];
+        tmp_slot = &c->side_slot[set][ROLE_W];
+        tmp_bytes = &c->side_slot_bytes[set][ROLE_W];
     }
-    const void *xs = prep_act_in(c, &sl[side ? 0 : ROLE_X], &sb[side ? 0 : ROLE_X], x, l, p->Cx, p->B, p->Hx * p->Wx);
-    const void *ys = prep_act_in(c, &sl[side ? 1 : ROLE_Y], &sb[side ? 1 : ROLE_Y], dy, l, p->Cy, p->B, p->Hy * p->Wy);
+    const void *xs = prep_act_in(c, &sl[ROLE_X], &sb[ROLE_X], x, l, p->Cx, p->B, p->Hx * p->Wx);
+    const void *ys = prep_act_in(c, &sl[ROLE_Y], &sb[ROLE_Y], dy, l, p->Cy, p->B, p->Hy * p->Wy);
     if (xs_out) *xs_out = xs;
     if (ys_out) *ys_out = ys;
     const int KK = p->K * p->K, nhwc = lay_nhwc(l);
