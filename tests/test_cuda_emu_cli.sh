@@ -28,7 +28,7 @@ else bad "the resumed GPU run differs from the run in one piece"; fi
 # ---- the weight gradients on the side stream and the kept weight copies against neither, in NHWC
 # (a copied layout: both are used) ----
 DCGAN_CUDA_LAYOUT=2 "$bin" train $T --out "$work/side" --steps 8 &&
-DCGAN_CUDA_LAYOUT=2 DCGAN_CUDA_NO_SIDE=1 DCGAN_CUDA_NO_WCACHE=1 "$bin" train $T --out "$work/one_stream" --steps 8
+DCGAN_CUDA_LAYOUT=2 DCGAN_CUDA_NO_SIDE=1 DCGAN_CUDA_NO_KEEP=1 "$bin" train $T --out "$work/one_stream" --steps 8
 if [ "$(wc -l <"$work/side/losses.csv")" -eq 9 ] &&
     diff -q <(cut -d, -f1-8 "$work/side/losses.csv") <(cut -d, -f1-8 "$work/one_stream/losses.csv") >/dev/null; then
     ok "8 steps with the weight gradients on a side stream (its work as late as the waits allow) and weight copies kept: the same bits as with neither"

@@ -75,7 +75,7 @@ check cli_resume_exact bash -c "DCGAN_CUDA_ALGOS='$work/run/cuda_algos.txt' '$DC
     && echo 'train 60 + resume to 80: losses of all 80 steps the same bits as 80 steps in one run'"
 # the weight gradients on the side stream and the kept weight copies (the default) against neither,
 # same algorithms: the same bits (a missing wait between the streams, or a stale copy, would show)
-check cli_side_stream_same bash -c "DCGAN_CUDA_NO_SIDE=1 DCGAN_CUDA_NO_WCACHE=1 DCGAN_CUDA_ALGOS='$work/run/cuda_algos.txt' '$DCGAN' train --device cuda \
+check cli_side_stream_same bash -c "DCGAN_CUDA_NO_SIDE=1 DCGAN_CUDA_NO_KEEP=1 DCGAN_CUDA_ALGOS='$work/run/cuda_algos.txt' '$DCGAN' train --device cuda \
     --data '$work/blobs-idx3-ubyte' --out '$work/one_stream' --steps 80 --gf 16 --df 16 --batch 32 --sample-every 30 \
     --checkpoint-every 30 --quiet && cmp <(cut -d, -f1-8 '$work/one_stream/losses.csv') <(cut -d, -f1-8 '$work/whole/losses.csv') \
     && echo '80 steps with the weight gradients on a side stream and weight copies kept: the same bits as with neither'"

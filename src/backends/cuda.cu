@@ -131,6 +131,22 @@ typedef struct {
     void *buf;               /* the copy (its own allocation, which recorded graphs may read) */
     int valid;               /* buf holds w's current values */
 } WPack;
+
+/* A convolution's input activation as its forward packed it for cuDNN (a copied layout, or bf16),
+ * kept for the layer's backward-filter, which reads the same tensor unchanged (ops.h: a
+ * convolution's backward gets the input its forward read), so it need not pack it again. The
+ * forward always packs; the backward takes the copy of the latest forward of the same tensor and
+ * shape, which by that rule holds its input. */
+#define MAX_APACKS 64
+#define APACK_BYTES ((size_t)2 << 30)
+typedef struct {
+    const float *x;
+    int lay, C, B, R;
+    void *buf;
+    size_t bytes;
+    int valid;        /* packed by a forward since the last recording boundary, alloc or free */
+    long side_epoch;  /* the side stream read buf in this join epoch (side_join counts them) */
+} APack;
 #define BN_MAX_PARTS 128
 #define BN_MAX_C 8192
 
@@ -156,9 +172,13 @@ typedef struct {
     int side_next;         /* the set the next weight gradient takes */
     int side_busy[2];      /* set s is in use by side work the main stream has not waited for */
     int side_pending;      /* the side has work the main stream has not waited for */
-    WPack wpack[MAX_WPACKS]; /* see WPack; DCGAN_CUDA_NO_WCACHE=1: none kept, every use copies */
-    int nwpack, no_wcache;
+    WPack wpack[MAX_WPACKS]; /* see WPack and APack; DCGAN_CUDA_NO_KEEP=1: none kept, every use copies */
+    int nwpack, no_keep;
     size_t wpack_bytes;
+    APack apack[MAX_APACKS];
+    int napack;
+    size_t apack_bytes;
+    long join_epoch;
     double *bn_part;   /* (BN_MAX_C, BN_MAX_PARTS, 2) partial sums of batch norm */
     float *bn_k;       /* (2 * BN_MAX_C) per-channel constants of batch-norm backward */
     ConvPlan plans[MAX_PLANS];
@@ -230,6 +250,7 @@ static void side_join(CudaCtx *c) {
     c->side_pending = 0;
     c->side_busy[0] = c->side_busy[1] = 0;
     c->side_next = 0;
+    c->join_epoch++;
 }
 
 /* Forgets the weight copies that bytes at p (all of them: p NULL) may have changed. Every op that
@@ -237,6 +258,8 @@ static void side_join(CudaCtx *c) {
  * random fills); the model's other ops never write one. A recording starts and ends with none
  * valid, so that a replay copies what it reads. */
 static void wpack_written(CudaCtx *c, const void *p, size_t bytes) {
+    if (!p) /* (recording boundaries, alloc, free: the kept activations go too) */
+        for (int i = 0; i < c->napack; i++) c->apack[i].valid = 0;
     const char *lo = (const char *)p, *hi = lo + bytes;
     for (int i = 0; i < c->nwpack; i++) {
         WPack *e = &c->wpack[i];
@@ -1150,6 +1173,34 @@ static const void *prep_act(CudaCtx *c, int role, const float *src, Layout lay, 
     return prep_act_in(c, &c->slot[role], &c->slot_bytes[role], src, lay, C, B, R);
 }
 
+static APack *apack_find(CudaCtx *c, const float *x, Layout lay, int C, int B, int R) {
+    for (int i = 0; i < c->napack; i++) {
+        APack *e = &c->apack[i];
+        if (e->x == x && e->lay == (int)lay && e->C == C && e->B == B && e->R == R) return e;
+    }
+    return NULL;
+}
+
+/* A forward's input activation x in layout lay: packed into its kept copy (see APack; made outside
+ * recordings while there is room), else into the role's slot like any operand */
+static const void *prep_act_keep(CudaCtx *c, int role, const float *x, Layout lay, int C, int B, int R) {
+    if (lay == LAY_CNHW && c->prec != PREC_BF16) return x;
+    APack *e = apack_find(c, x, lay, C, B, R);
+    const size_t bytes = (size_t)lay_channels(lay, C) * B * R * elem_bytes(c);
+    if (!e && !c->no_keep && !c->capturing && c->napack < MAX_APACKS && c->apack_bytes + bytes <= APACK_BYTES) {
+        e = &c->apack[c->napack++];
+        *e = (APack){x, (int)lay, C, B, R, NULL, 0, 0, -1};
+        CU(cudaMalloc(&e->buf, bytes));
+        e->bytes = bytes;
+        c->apack_bytes += bytes;
+    }
+    if (!e) return prep_act(c, role, x, lay, C, B, R);
+    if (e->side_epoch == c->join_epoch && c->side_pending) side_join(c); /* the side may still read it */
+    const void *xs = prep_act_in(c, &e->buf, &e->bytes, x, lay, C, B, R);
+    e->valid = 1;
+    return xs;
+}
+
 /* Where cuDNN writes an activation output, and the copy back (dst = beta dst + result) after. */
 static void *out_act(CudaCtx *c, int role, float *dst, Layout lay, int C, int B, int R) {
     if (lay == LAY_CNHW && c->prec != PREC_BF16) return dst;
@@ -1184,7 +1235,7 @@ static const void *prep_w(CudaCtx *c, const ConvPlan *p, const float *w, Layout 
         if (q->w == w && q->Cy == p->Cy && q->Cx == p->Cx && q->KK == KK && q->nhwc == nhwc && q->Cys == Cys && q->Cxs == Cxs)
             e = q;
     }
-    if (!e && !c->no_wcache && !c->capturing && c->nwpack < MAX_WPACKS && c->wpack_bytes + n * elem_bytes(c) <= WPACK_BYTES) {
+    if (!e && !c->no_keep && !c->capturing && c->nwpack < MAX_WPACKS && c->wpack_bytes + n * elem_bytes(c) <= WPACK_BYTES) {
         e = &c->wpack[c->nwpack++];
         *e = (WPack){w, p->Cy, p->Cx, KK, nhwc, Cys, Cxs, NULL, 0};
         CU(cudaMalloc(&e->buf, n * elem_bytes(c)));
@@ -1312,13 +1363,16 @@ static void full_bwd_filter(CudaCtx *c, const ConvPlan *p, float *dw, const floa
     prof_add(c, 2, "cublas full-size conv bwd-filter");
 }
 
-/* y = conv(x, w). x_packed: x already in the chosen layout in ROLE_X's slot (NULL: pack it here) */
-static void conv_fwd(CudaCtx *c, ConvPlan *p, float *y, const float *x, const float *w, const void *x_packed) {
+/* y = conv(x, w). x_packed: x already in the chosen layout in ROLE_X's slot (NULL: pack it here;
+ * keep: x is a layer's input activation, whose copy its backward-filter takes, see APack) */
+static void conv_fwd(CudaCtx *c, ConvPlan *p, float *y, const float *x, const float *w, const void *x_packed, int keep) {
     if (full_size(c, p)) { full_fwd(c, p, y, x, w); return; }
     if (!p->op[OP_FWD].chosen) choose(c, p, OP_FWD);
     const OpChoice *ch = &p->op[OP_FWD];
     const Layout l = ch->layout;
-    const void *xs = x_packed ? x_packed : prep_act(c, ROLE_X, x, l, p->Cx, p->B, p->Hx * p->Wx);
+    const void *xs = x_packed ? x_packed
+                     : keep   ? prep_act_keep(c, ROLE_X, x, l, p->Cx, p->B, p->Hx * p->Wx)
+                              : prep_act(c, ROLE_X, x, l, p->Cx, p->B, p->Hx * p->Wx);
     const void *ws = prep_w(c, p, w, l, ch->plan != NULL);
     void *ys = out_act(c, ROLE_Y, y, l, p->Cy, p->B, p->Hy * p->Wy);
     prof_mark(c, 2);
@@ -1329,13 +1383,17 @@ static void conv_fwd(CudaCtx *c, ConvPlan *p, float *y, const float *x, const fl
 }
 
 /* x = conv^T(y, w) (the gradient of conv with respect to its input). y_packed: y already in the
- * chosen layout in ROLE_Y's slot (NULL: pack it here) */
-static void conv_bwd_data(CudaCtx *c, ConvPlan *p, float *x, const float *y, const float *w, const void *y_packed) {
+ * chosen layout in ROLE_Y's slot (NULL: pack it here; keep: y is a transposed convolution's input
+ * activation, see APack) */
+static void conv_bwd_data(CudaCtx *c, ConvPlan *p, float *x, const float *y, const float *w, const void *y_packed,
+                          int keep) {
     if (full_size(c, p)) { full_bwd_data(c, p, x, y, w); return; }
     if (!p->op[OP_BWD_DATA].chosen) choose(c, p, OP_BWD_DATA);
     const OpChoice *ch = &p->op[OP_BWD_DATA];
     const Layout l = ch->layout;
-    const void *ys = y_packed ? y_packed : prep_act(c, ROLE_Y, y, l, p->Cy, p->B, p->Hy * p->Wy);
+    const void *ys = y_packed ? y_packed
+                     : keep   ? prep_act_keep(c, ROLE_Y, y, l, p->Cy, p->B, p->Hy * p->Wy)
+                              : prep_act(c, ROLE_Y, y, l, p->Cy, p->B, p->Hy * p->Wy);
     const void *ws = prep_w(c, p, w, l, ch->plan != NULL);
     void *xs = out_act(c, ROLE_X, x, l, p->Cx, p->B, p->Hx * p->Wx);
     prof_mark(c, 2);
@@ -1355,8 +1413,8 @@ static void conv_bwd_data(CudaCtx *c, ConvPlan *p, float *x, const float *y, con
  * layers before: on a GPU that small convolutions leave half idle, the two overlap. The main stream
  * leaves a set alone until the side's work on it is done (it waits before copying into it again,
  * two weight gradients later), and ops that touch the gradients wait for all of it (side_join). */
-static void conv_bwd_filter(CudaCtx *c, ConvPlan *p, float *dw, const float *x, const float *dy, const void **xs_out,
-                            const void **ys_out) {
+static void conv_bwd_filter(CudaCtx *c, ConvPlan *p, float *dw, const float *x, const float *dy, int act_role,
+                            const void **xs_out, const void **ys_out) {
     if (xs_out) *xs_out = NULL;
     if (ys_out) *ys_out = NULL;
     if (full_size(c, p)) { full_bwd_filter(c, p, dw, x, dy); return; }
@@ -1384,8 +1442,14 @@ static void conv_bwd_filter(CudaCtx *c, ConvPlan *p, float *dw, const float *x, 
         tmp_slot = &c->side_slot[set][ROLE_W];
         tmp_bytes = &c->side_slot_bytes[set][ROLE_W];
     }
-    const void *xs = prep_act_in(c, &sl[ROLE_X], &sb[ROLE_X], x, l, p->Cx, p->B, p->Hx * p->Wx);
-    const void *ys = prep_act_in(c, &sl[ROLE_Y], &sb[ROLE_Y], dy, l, p->Cy, p->B, p->Hy * p->Wy);
+    /* the layer's input activation (x, or for a transposed convolution dy): its forward's copy */
+    APack *kept = NULL;
+    if (act_role == ROLE_X) kept = apack_find(c, x, l, p->Cx, p->B, p->Hx * p->Wx);
+    if (act_role == ROLE_Y) kept = apack_find(c, dy, l, p->Cy, p->B, p->Hy * p->Wy);
+    if (kept && !kept->valid) kept = NULL;
+    if (kept && side) kept->side_epoch = c->join_epoch; /* not packed over until the side is done */
+    const void *xs = kept && act_role == ROLE_X ? kept->buf : prep_act_in(c, &sl[ROLE_X], &sb[ROLE_X], x, l, p->Cx, p->B, p->Hx * p->Wx);
+    const void *ys = kept && act_role == ROLE_Y ? kept->buf : prep_act_in(c, &sl[ROLE_Y], &sb[ROLE_Y], dy, l, p->Cy, p->B, p->Hy * p->Wy);
     if (xs_out) *xs_out = xs;
     if (ys_out) *ys_out = ys;
     const int KK = p->K * p->K, nhwc = lay_nhwc(l);
@@ -1450,7 +1514,7 @@ static void cu_conv2d_forward(Backend *be, float *out, const float *in, const fl
     CudaCtx *c = ctx_of(be);
     PROF_BEGIN(c);
     ConvPlan *p = plan_get(c, s->B, s->Ci, s->Hi, s->Wi, s->Co, s->Ho, s->Wo, s->K, s->S, s->P);
-    conv_fwd(c, p, out, in, w, NULL);
+    conv_fwd(c, p, out, in, w, NULL, 1);
     if (bias) add_bias_channels(c, out, bias, s->Co, (size_t)s->B * s->Ho * s->Wo);
     PROF_END(c, "conv forward (all)");
 }
@@ -1462,8 +1526,8 @@ static void cu_conv2d_backward(Backend *be, float *din, float *dw, float *dbias,
     ConvPlan *p = plan_get(c, s->B, s->Ci, s->Hi, s->Wi, s->Co, s->Ho, s->Wo, s->K, s->S, s->P);
     if (dbias) sum_channels(c, dbias, dout, s->Co, (size_t)s->B * s->Ho * s->Wo);
     const void *dout_packed = NULL; /* dout as bwd-filter left it in ROLE_Y's slot, when bwd-data wants it so */
-    if (dw) conv_bwd_filter(c, p, dw, in, dout, NULL, din && same_layout(c, p, OP_BWD_FILTER, OP_BWD_DATA) ? &dout_packed : NULL);
-    if (din) conv_bwd_data(c, p, din, dout, w, dout_packed);
+    if (dw) conv_bwd_filter(c, p, dw, in, dout, ROLE_X, NULL, din && same_layout(c, p, OP_BWD_FILTER, OP_BWD_DATA) ? &dout_packed : NULL);
+    if (din) conv_bwd_data(c, p, din, dout, w, dout_packed, 0);
     PROF_END(c, "conv backward (all)");
 }
 
@@ -1474,7 +1538,7 @@ static void cu_convt_forward(Backend *be, float *out, const float *in, const flo
     CudaCtx *c = ctx_of(be);
     PROF_BEGIN(c);
     ConvPlan *p = plan_get(c, s->B, s->Co, s->Ho, s->Wo, s->Ci, s->Hi, s->Wi, s->K, s->S, s->P);
-    conv_bwd_data(c, p, out, in, w, NULL);
+    conv_bwd_data(c, p, out, in, w, NULL, 1);
     if (bias) add_bias_channels(c, out, bias, s->Co, (size_t)s->B * s->Ho * s->Wo);
     PROF_END(c, "convT forward (all)");
 }
@@ -1486,8 +1550,8 @@ static void cu_convt_backward(Backend *be, float *din, float *dw, float *dbias, 
     ConvPlan *p = plan_get(c, s->B, s->Co, s->Ho, s->Wo, s->Ci, s->Hi, s->Wi, s->K, s->S, s->P);
     if (dbias) sum_channels(c, dbias, dout, s->Co, (size_t)s->B * s->Ho * s->Wo);
     const void *dout_packed = NULL; /* dout (the plan's x) as bwd-filter left it in ROLE_X's slot */
-    if (dw) conv_bwd_filter(c, p, dw, dout, in, din && same_layout(c, p, OP_BWD_FILTER, OP_FWD) ? &dout_packed : NULL, NULL);
-    if (din) conv_fwd(c, p, din, dout, w, dout_packed);
+    if (dw) conv_bwd_filter(c, p, dw, dout, in, ROLE_Y, din && same_layout(c, p, OP_BWD_FILTER, OP_FWD) ? &dout_packed : NULL, NULL);
+    if (din) conv_fwd(c, p, din, dout, w, dout_packed, 0);
     PROF_END(c, "convT backward (all)");
 }
 
@@ -2156,6 +2220,7 @@ static void cu_destroy(Backend *be) {
     for (int r = 0; r < ROLE_COUNT; r++) if (c->slot[r]) cudaFree(c->slot[r]);
     if (c->ws) cudaFree(c->ws);
     for (int i = 0; i < c->nwpack; i++) cudaFree(c->wpack[i].buf);
+    for (int i = 0; i < c->napack; i++) cudaFree(c->apack[i].buf);
     if (c->side) {
         for (int k = 0; k < 2; k++)
             for (int r = 0; r < 3; r++) if (c->side_slot[k][r]) cudaFree(c->side_slot[k][r]);
@@ -2197,7 +2262,7 @@ extern "C" __attribute__((visibility("default"))) Backend *backend_cuda_create(c
     c->cudnn_only = env_on("DCGAN_CUDA_CUDNN_ONLY");
     c->no_pad = env_on("DCGAN_CUDA_NO_PAD");
     c->no_reuse = env_on("DCGAN_CUDA_NO_REUSE");
-    c->no_wcache = env_on("DCGAN_CUDA_NO_WCACHE");
+    c->no_keep = env_on("DCGAN_CUDA_NO_KEEP");
     c->force_layout = getenv("DCGAN_CUDA_LAYOUT") ? atoi(getenv("DCGAN_CUDA_LAYOUT")) : -1;
     const char *eng = getenv("DCGAN_CUDA_ENGINES");
     c->engines = !eng || !*eng || !strcmp(eng, "auto") ? ENGINES_AUTO : !strcmp(eng, "legacy") ? ENGINES_LEGACY

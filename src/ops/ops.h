@@ -74,7 +74,9 @@ struct Backend {
                             int B, int Ni, int No);
 
     /* ---- conv2d (cross-correlation, as PyTorch). In both convolutions' backward, din may alias in:
-     * the weight gradient is complete before din is written. ---- */
+     * the weight gradient is complete before din is written. `in` is the tensor the layer's
+     * forward read, unchanged since, and no other forward read the same tensor in between (the
+     * CUDA backend takes the copy that forward made of it). ---- */
     void (*conv2d_forward)(Backend *be,
                            float *out,        /* (Co,B,Ho,Wo) */
                            const float *in,   /* (Ci,B,Hi,Wi) */
