@@ -62,20 +62,58 @@ extern "C" {
 #define CUBLAS(call) cublas_check((call), #call, __FILE__, __LINE__)
 #define CUDNN(call) cudnn_check((call), #call, __FILE__, __LINE__)
 #define KCHECK() cu_check(cudaGetLastError(), "kernel launch", __FILE__, __LINE__)
-/* Every kernel launch is LAUNCH(kernel, grid, block, shared bytes, stream)(arguments): <<<...>>>
- * under nvcc; with DCGAN_CUDA_EMU, the CPU emulation of tests/cuda_emu, which runs this file's own
- * kernels and host code without a GPU (cuDNN's legacy convolutions emulated, its graph API not). */
-#ifdef DCGAN_CUDA_EMU
-#define LAUNCH(k, g, b, s, st) cuda_emu::launch(#k, (k), dim3(g), dim3(b), (st))
-#else
-#define LAUNCH(k, g, b, s, st) k<<<g, b, s, st>>>
-#endif
-
 static void cu_check(cudaError_t e, const char *what, const char *file, int line) {
     if (e == cudaErrorMemoryAllocation)
         die("out of GPU memory (%s at %s:%d); try a smaller --batch or model", what, file, line);
     if (e != cudaSuccess) die("CUDA error: %s: %s (%s:%d)", what, cudaGetErrorString(e), file, line);
 }
+
+/* Every kernel launch is LAUNCH(kernel, grid, block, shared bytes, stream)(arguments), with the
+ * backend's CudaCtx c in scope: cudaLaunchKernelEx under nvcc, with programmatic dependent launch
+ * when c->pdl (DCGAN_CUDA_PDL=1, an experiment: the kernel may start launching while the one before
+ * it finishes, and waits in PDL_ENTRY for its writes); with DCGAN_CUDA_EMU, the CPU emulation of
+ * tests/cuda_emu, which runs this file's own kernels and host code without a GPU (cuDNN's legacy
+ * convolutions emulated, its graph API not). Every kernel starts with PDL_ENTRY(). */
+#ifdef DCGAN_CUDA_EMU
+#define LAUNCH(k, g, b, s, st) cuda_emu::launch(#k, (k), dim3(g), dim3(b), (st))
+#define PDL_ENTRY() ((void)0)
+#else
+template <typename... P> struct Launch {
+    void (*k)(P...);
+    dim3 g, b;
+    size_t s;
+    cudaStream_t st;
+    int pdl;
+    void operator()(P... args) const { /* the arguments convert to the kernel's types here, as with <<<>>> */
+        cudaLaunchConfig_t cfg = {};
+        cfg.gridDim = g;
+        cfg.blockDim = b;
+        cfg.dynamicSmemBytes = s;
+        cfg.stream = st;
+        cudaLaunchAttribute at[1];
+        at[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
+        at[0].val.programmaticStreamSerializationAllowed = 1;
+        cfg.attrs = at;
+        cfg.numAttrs = pdl ? 1 : 0;
+        cu_check(cudaLaunchKernelEx(&cfg, k, args...), "kernel launch", __FILE__, __LINE__);
+    }
+};
+template <typename... P> static Launch<P...> make_launch(void (*k)(P...), dim3 g, dim3 b, size_t s, cudaStream_t st, int pdl) {
+    return Launch<P...>{k, g, b, s, st, pdl};
+}
+#define LAUNCH(k, g, b, s, st) make_launch((k), dim3(g), dim3(b), (size_t)(s), (st), c->pdl)
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+/* wait for the kernel before (its writes visible), then let the next one start launching; both do
+ * nothing in a kernel not launched with programmatic dependent launch */
+#define PDL_ENTRY()                                                                                                    \
+    do {                                                                                                               \
+        cudaGridDependencySynchronize();                                                                               \
+        cudaTriggerProgrammaticLaunchCompletion();                                                                     \
+    } while (0)
+#else
+#define PDL_ENTRY() ((void)0)
+#endif
+#endif
 static void cublas_check(cublasStatus_t s, const char *what, const char *file, int line) {
     if (s != CUBLAS_STATUS_SUCCESS) die("cuBLAS error %d: %s (%s:%d)", (int)s, what, file, line);
 }
@@ -174,6 +212,7 @@ typedef struct {
     int side_pending;      /* the side has work the main stream has not waited for */
     WPack wpack[MAX_WPACKS]; /* see WPack and APack; DCGAN_CUDA_NO_KEEP=1: none kept, every use copies */
     int nwpack, no_keep;
+    int pdl; /* DCGAN_CUDA_PDL=1 (experiment): our kernels with programmatic dependent launch, see LAUNCH */
     size_t wpack_bytes;
     APack apack[MAX_APACKS];
     int napack;
@@ -364,6 +403,7 @@ static void *grow(CudaCtx *c, void **p, size_t *have, size_t bytes) {
 
 /* out[b][a][r] = in[a][b][r] */
 __global__ void k_transpose01(float *out, const float *in, int A, int Bn, int R) {
+    PDL_ENTRY();
     const size_t n = (size_t)A * Bn * R;
     for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) {
         const size_t r = i % R, t = i / R, a = t % A, b = t / A; /* i indexes out: (b, a, r) */
@@ -372,17 +412,20 @@ __global__ void k_transpose01(float *out, const float *in, int A, int Bn, int R)
 }
 
 __global__ void k_act_fwd(float *out, const float *in, size_t n, int act) {
+    PDL_ENTRY();
     for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x)
         out[i] = act_apply(in[i], act);
 }
 
 __global__ void k_act_bwd(float *din, const float *dout, const float *out, size_t n, int act) {
+    PDL_ENTRY();
     for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x)
         din[i] = dout[i] * act_grad_from_output(out[i], act);
 }
 
 /* out[b][o] += bias[o] */
 __global__ void k_bias_rows(float *out, const float *bias, int rows, int cols) {
+    PDL_ENTRY();
     const size_t n = (size_t)rows * cols;
     for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x)
         out[i] += bias[i % cols];
@@ -390,6 +433,7 @@ __global__ void k_bias_rows(float *out, const float *bias, int rows, int cols) {
 
 /* dbias[o] += sum_b dout[b][o], one thread per column, rows in order */
 __global__ void k_colsum_acc(float *dbias, const float *dout, int rows, int cols) {
+    PDL_ENTRY();
     const int o = blockIdx.x * blockDim.x + threadIdx.x;
     if (o >= cols) return;
     double s = 0.0;
@@ -399,6 +443,7 @@ __global__ void k_colsum_acc(float *dbias, const float *dout, int rows, int cols
 
 /* out (C, N): out[c][i] += bias[c]; grid.y = channel */
 __global__ void k_bias_channels(float *out, const float *bias, size_t N) {
+    PDL_ENTRY();
     const int c = blockIdx.y;
     const float b = bias[c];
     float *row = out + (size_t)c * N;
@@ -420,6 +465,7 @@ template <typename T> __device__ T block_sum(T v, T *sh) {
 
 /* dbias[c] += sum of row c of (C, N); one block per channel */
 __global__ void k_rowsum_acc(float *dbias, const float *x, size_t N) {
+    PDL_ENTRY();
     __shared__ double sh[32];
     const float *row = x + (size_t)blockIdx.x * N;
     double s = 0.0;
@@ -444,6 +490,7 @@ __device__ __forceinline__ size_t lay_index(int layout, size_t c, size_t b, size
 }
 
 template <typename T> __global__ void k_pack(T *dst, const float *src, int layout, int C, int B, int R) {
+    PDL_ENTRY();
     const size_t n = (size_t)C * B * R;
     for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) {
         /* i walks dst in its own order, so writes are coalesced */
@@ -457,6 +504,7 @@ template <typename T> __global__ void k_pack(T *dst, const float *src, int layou
 
 /* dst (CNHW fp32) = beta * dst + src (layout, fp32 or bf16) */
 template <typename T> __global__ void k_unpack(float *dst, const T *src, int layout, int C, int B, int R, float beta) {
+    PDL_ENTRY();
     const size_t n = (size_t)C * B * R;
     for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) {
         const size_t r = i % R, t = i / R, b = t % B, c = t / B; /* i walks dst (CNHW) */
@@ -469,6 +517,7 @@ template <typename T> __global__ void k_unpack(float *dst, const T *src, int lay
  * the writes are coalesced; Cs >= C channels are stored, the padding ones (C <= c < Cs) as zeros;
  * grid (ceil(R/32), ceil(Cs/32), B), block (32, 8). */
 template <typename T> __global__ void k_pack_nhwc(T *dst, const float *src, int C, int Cs, int B, int R) {
+    PDL_ENTRY();
     __shared__ float tile[32][33];
     const int b = blockIdx.z, r0 = blockIdx.x * 32, c0 = blockIdx.y * 32;
     for (int k = threadIdx.y; k < 32; k += 8) {
@@ -484,6 +533,7 @@ template <typename T> __global__ void k_pack_nhwc(T *dst, const float *src, int 
 
 /* the inverse of k_pack_nhwc: the padding channels are not read; grid (ceil(R/32), ceil(C/32), B) */
 template <typename T> __global__ void k_unpack_nhwc(float *dst, const T *src, int C, int Cs, int B, int R) {
+    PDL_ENTRY();
     __shared__ float tile[32][33];
     const int b = blockIdx.z, r0 = blockIdx.x * 32, c0 = blockIdx.y * 32;
     for (int k = threadIdx.y; k < 32; k += 8) {
@@ -500,6 +550,7 @@ template <typename T> __global__ void k_unpack_nhwc(float *dst, const T *src, in
 /* dst = w (Cy,Cx,KK) as it is, or as (Cys,KK,Cxs) for NHWC (Cys >= Cy, Cxs >= Cx: the padding
  * filters and channels zero), in fp32 or bf16 */
 template <typename T> __global__ void k_pack_w(T *dst, const float *w, int nhwc, int Cy, int Cx, int KK, int Cys, int Cxs) {
+    PDL_ENTRY();
     const size_t n = nhwc ? (size_t)Cys * Cxs * KK : (size_t)Cy * Cx * KK;
     for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) {
         if (!nhwc) { dst[i] = from_f<T>(w[i]); continue; }
@@ -510,6 +561,7 @@ template <typename T> __global__ void k_pack_w(T *dst, const float *w, int nhwc,
 
 /* dw (Cy,Cx,KK) += g, g as (Cy,Cx,KK) or (Cys,KK,Cxs) for NHWC (its padding not read), fp32 or bf16 */
 template <typename T> __global__ void k_acc_w(float *dw, const T *g, int nhwc, int Cy, int Cx, int KK, int Cxs) {
+    PDL_ENTRY();
     const size_t n = (size_t)Cy * Cx * KK;
     for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) {
         size_t src = i;
@@ -519,6 +571,7 @@ template <typename T> __global__ void k_acc_w(float *dw, const T *g, int nhwc, i
 }
 
 __global__ void k_to_bf16(__nv_bfloat16 *dst, const float *src, size_t n) {
+    PDL_ENTRY();
     for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x)
         dst[i] = __float2bfloat16_rn(src[i]);
 }
@@ -568,6 +621,7 @@ static void gemm(CudaCtx *c, cublasOperation_t ta, cublasOperation_t tb, int m, 
 
 /* out (B,No) = in (B,Ni) W^T + bias; one block per output */
 __global__ void k_linear_narrow_fwd(float *out, const float *in, const float *w, const float *bias, int Ni, int No) {
+    PDL_ENTRY();
     __shared__ float sh[32];
     const int o = blockIdx.x % No, b = blockIdx.x / No;
     const float *x = in + (size_t)b * Ni, *wr = w + (size_t)o * Ni;
@@ -579,6 +633,7 @@ __global__ void k_linear_narrow_fwd(float *out, const float *in, const float *w,
 
 /* din (B,Ni) = dout (B,No) W */
 __global__ void k_linear_narrow_din(float *din, const float *dout, const float *w, int B, int Ni, int No) {
+    PDL_ENTRY();
     const size_t n = (size_t)B * Ni;
     for (size_t j = blockIdx.x * (size_t)blockDim.x + threadIdx.x; j < n; j += (size_t)gridDim.x * blockDim.x) {
         const size_t b = j / Ni, i = j % Ni;
@@ -590,6 +645,7 @@ __global__ void k_linear_narrow_din(float *din, const float *dout, const float *
 
 /* dW (No,Ni) += dout^T in, one thread per weight, batch in order */
 __global__ void k_linear_narrow_dw(float *dw, const float *dout, const float *in, int B, int Ni, int No) {
+    PDL_ENTRY();
     const size_t n = (size_t)No * Ni;
     for (size_t j = blockIdx.x * (size_t)blockDim.x + threadIdx.x; j < n; j += (size_t)gridDim.x * blockDim.x) {
         const size_t o = j / Ni, i = j % Ni;
@@ -642,6 +698,7 @@ static void cu_linear_backward(Backend *be, float *din, float *dw, float *dbias,
 /* bit i % 32 of bits[i / 32] = out[i] > 0; blockDim and the grid stride are multiples of 32, so
  * every warp covers one whole 32-value word (the tail of the last word reads as 0) */
 __global__ void k_sign_bits(uint32_t *bits, const float *out, size_t n) {
+    PDL_ENTRY();
     const size_t total = (n + 31) & ~(size_t)31;
     for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < total; i += (size_t)gridDim.x * blockDim.x) {
         const unsigned b = __ballot_sync(0xffffffffu, i < n && out[i] > 0.0f);
@@ -650,6 +707,7 @@ __global__ void k_sign_bits(uint32_t *bits, const float *out, size_t n) {
 }
 
 __global__ void k_act_bwd_bits(float *din, const float *dout, const uint32_t *bits, size_t n, int act) {
+    PDL_ENTRY();
     for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x)
         din[i] = __fmul_rn(dout[i], act_grad_from_sign((int)((bits[i >> 5] >> (i & 31)) & 1u), act));
 }
@@ -1268,6 +1326,7 @@ static int full_size(const CudaCtx *c, const ConvPlan *p) {
 
 /* y (Cy, B) = sum over (cx, r) of w (Cy, Cx, R) * x (Cx, B, R); one block per (cy, b) */
 __global__ void k_full_narrow_fwd(float *y, const float *x, const float *w, int B, int Cx, int R) {
+    PDL_ENTRY();
     __shared__ float sh[32];
     const int b = blockIdx.x % B, o = blockIdx.x / B, Ni = Cx * R;
     const float *wr = w + (size_t)o * Ni;
@@ -1279,6 +1338,7 @@ __global__ void k_full_narrow_fwd(float *y, const float *x, const float *w, int 
 
 /* dx (Cx, B, R) = sum over cy of w (Cy, Cx, R) * dy (Cy, B) */
 __global__ void k_full_narrow_dx(float *dx, const float *dy, const float *w, int B, int Cx, int R, int Cy) {
+    PDL_ENTRY();
     const size_t n = (size_t)Cx * B * R;
     for (size_t j = blockIdx.x * (size_t)blockDim.x + threadIdx.x; j < n; j += (size_t)gridDim.x * blockDim.x) {
         const size_t r = j % R, t = j / R, b = t % B, cx = t / B;
@@ -1290,6 +1350,7 @@ __global__ void k_full_narrow_dx(float *dx, const float *dy, const float *w, int
 
 /* dw (Cy, Cx, R) += sum over b of dy (Cy, B) * x (Cx, B, R); one thread per weight, batch in order */
 __global__ void k_full_narrow_dw(float *dw, const float *x, const float *dy, int B, int Cx, int R, int Cy) {
+    PDL_ENTRY();
     const size_t n = (size_t)Cy * Cx * R;
     for (size_t j = blockIdx.x * (size_t)blockDim.x + threadIdx.x; j < n; j += (size_t)gridDim.x * blockDim.x) {
         const size_t r = j % R, t = j / R, cx = t % Cx, o = t / Cx;
@@ -1594,6 +1655,7 @@ static int bn_parts(int C, int N) {
 
 /* part[c][p] = (mean, M2) of chunk p of row c; grid (P, C) */
 __global__ void k_bn_part_stats(double *part, const float *x, int N, int P) {
+    PDL_ENTRY();
     __shared__ double sh[32];
     const int c = blockIdx.y, p = blockIdx.x;
     const int chunk = (N + P - 1) / P, lo = p * chunk, hi = min(N, lo + chunk);
@@ -1637,6 +1699,7 @@ __device__ __forceinline__ void split_d(double v, float *hi, float *lo) {
 
 /* this rank's statistics of each channel as hi/lo pairs (stats (4C)); one thread per channel */
 __global__ void k_bn_local_stats(const double *part, float *stats, int C, int N, int P) {
+    PDL_ENTRY();
     const int c = blockIdx.x * blockDim.x + threadIdx.x;
     if (c >= C) return;
     double mu, ss;
@@ -1648,6 +1711,7 @@ __global__ void k_bn_local_stats(const double *part, float *stats, int C, int N,
 /* out = act(x * scale + shift) per row r = c * G + g of N values; grid (., C * G) */
 __global__ void k_bn_apply(float *out, const float *in, const float *mean, const float *rstd, const float *gamma,
                            const float *beta, int G, int N, int act) {
+    PDL_ENTRY();
     const int r = blockIdx.y, c = r / G;
     const float scale = __fmul_rn(gamma[c], rstd[r]), shift = __fsub_rn(beta[c], __fmul_rn(mean[r], scale));
     const float *x = in + (size_t)r * N;
@@ -1659,6 +1723,7 @@ __global__ void k_bn_apply(float *out, const float *in, const float *mean, const
 /* part[row][p] = (sum dz, sum dz * xhat) over chunk p of row = c * G + g; grid (P, C * G) */
 __global__ void k_bn_part_grad(double *part, const float *x, const float *dy, const float *mean, const float *rstd,
                                const float *gamma, const float *beta, int G, int N, int P, int act) {
+    PDL_ENTRY();
     __shared__ double sh[32];
     const int row = blockIdx.y, c = row / G, p = blockIdx.x;
     const int chunk = (N + P - 1) / P, lo = p * chunk, hi = min(N, lo + chunk);
@@ -1683,6 +1748,7 @@ __global__ void k_bn_part_grad(double *part, const float *x, const float *dy, co
  * sums (4C); mode 2: dgamma/dbeta from local (4C), k (2C) the means from global (4C) / n_global */
 __global__ void k_bn_finish_grad(const double *part, float *dgamma, float *dbeta, float *k, float *sums,
                                  const float *local, const float *global, double n_global, int C, int P, int mode) {
+    PDL_ENTRY();
     const int c = blockIdx.x * blockDim.x + threadIdx.x;
     if (c >= C) return;
     if (mode == 2) {
@@ -1717,6 +1783,7 @@ __device__ void bn_dx_row(float *o, const float *xr, const float *dr, float m, f
 /* the synchronized form's dx per channel (k (2, C) the means); grid (., C); dx may alias dy */
 __global__ void k_bn_dx(float *dx, const float *x, const float *dy, const float *mean, const float *rstd,
                         const float *gamma, const float *beta, const float *k, int C, int N, int act) {
+    PDL_ENTRY();
     const int c = blockIdx.y;
     bn_dx_row(dx + (size_t)c * N, x + (size_t)c * N, dy + (size_t)c * N, mean[c], rstd[c], gamma[c], beta[c], k[c],
               k[C + c], N, act);
@@ -1730,6 +1797,7 @@ __global__ void k_bn_dx(float *dx, const float *x, const float *dy, const float 
 __global__ void k_bn_stats_apply(float *out, const float *in, const double *part, float *mean, float *rstd, float *rmean,
                                  float *rvar, const float *gamma, const float *beta, int G, int N, int P, float momentum,
                                  float eps, int batch_stats, int act) {
+    PDL_ENTRY();
     const int r = blockIdx.y, c = r / G;
     __shared__ float s_scale, s_shift;
     if (threadIdx.x == 0) {
@@ -1777,6 +1845,7 @@ __global__ void k_bn_stats_apply(float *out, const float *in, const double *part
 __global__ void k_bn_grad_dx(float *dx, const float *x, const float *dy, const double *part, const float *mean,
                              const float *rstd, const float *gamma, const float *beta, float *dgamma, float *dbeta, int G,
                              int N, int P, int act) {
+    PDL_ENTRY();
     const int row = blockIdx.y, c = row / G;
     __shared__ float s_k1, s_k2;
     if (threadIdx.x == 0) {
@@ -1895,6 +1964,7 @@ static void cu_batchnorm_backward_reduced(Backend *be, float *din, float *dgamma
 
 /* one block: loss = scale * mean BCE, mean sigmoid, dlogits */
 __global__ void k_bce(float *loss, float *mean_prob, float *dlogits, const float *logits, int B, float target, float scale) {
+    PDL_ENTRY();
     __shared__ double sh[32];
     double l = 0.0, p = 0.0;
     for (int b = threadIdx.x; b < B; b += blockDim.x) {
@@ -1922,6 +1992,7 @@ static void cu_bce_logits(Backend *be, float *loss, float *mean_prob, float *dlo
 
 __global__ void k_softmax_xent(float *loss, float *probs, float *dlogits, const float *logits, const float *labels, int B,
                                int K, float scale) {
+    PDL_ENTRY();
     __shared__ double sh[32];
     double l = 0.0;
     for (int b = threadIdx.x; b < B; b += blockDim.x)
@@ -1943,6 +2014,7 @@ static void cu_softmax_xent(Backend *be, float *loss, float *probs, float *dlogi
 
 __global__ void k_adam(float *param, const float *grad, float *m, float *v, size_t n, double lr, double beta1,
                        double beta2, double eps_d, const int64_t *step_ctr) {
+    PDL_ENTRY();
     const double step = (double)*step_ctr;
     const double bc1 = 1.0 - pow(beta1, step), bc2 = 1.0 - pow(beta2, step);
     const float step_size = (float)(lr / bc1), bc2_sqrt = (float)sqrt(bc2);
@@ -1960,6 +2032,7 @@ __global__ void k_adam(float *param, const float *grad, float *m, float *v, size
 }
 
 __global__ void k_ema(float *avg, const float *x, size_t n, double decay, const int64_t *step) {
+    PDL_ENTRY();
     const double dd = ema_decay_at(decay, (long long)*step);
     const float d = (float)dd, omd = (float)(1.0 - dd);
     for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x)
@@ -1992,6 +2065,7 @@ static void cu_adam(Backend *be, float *param, const float *grad, float *m, floa
  * counters and random numbers */
 
 __global__ void k_label_planes(float *out, const float *labels, int K, int B, int HW) {
+    PDL_ENTRY();
     const size_t n = (size_t)K * B * HW;
     for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) {
         const size_t kb = i / HW;
@@ -1999,6 +2073,7 @@ __global__ void k_label_planes(float *out, const float *labels, int K, int B, in
     }
 }
 __global__ void k_label_pick(float *y, const float *x, const float *t, const float *labels, int B) {
+    PDL_ENTRY();
     for (int b = blockIdx.x * blockDim.x + threadIdx.x; b < B; b += gridDim.x * blockDim.x)
         y[b] = x[b] + t[(size_t)(int)labels[b] * B + b];
 }
@@ -2009,6 +2084,7 @@ static void cu_label_pick(Backend *be, float *y, const float *x, const float *t,
     KCHECK();
 }
 __global__ void k_label_scatter(float *dt, const float *dy, const float *labels, int K, int B) {
+    PDL_ENTRY();
     const size_t n = (size_t)K * B;
     for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) {
         const int b = (int)(i % B), k = (int)(i / B);
@@ -2040,22 +2116,26 @@ static void cu_counters_free(Backend *be, int64_t *p) { if (p) CU(cudaFree(p)); 
 static void cu_counters_set(Backend *be, int64_t *p, const int64_t *host, int n) {
     CU(cudaMemcpyAsync(p, host, (size_t)n * sizeof(int64_t), cudaMemcpyHostToDevice, ctx_of(be)->stream));
 }
-__global__ void k_counter_add(int64_t *p, int64_t k) { p[0] += k; }
+__global__ void k_counter_add(int64_t *p, int64_t k) { PDL_ENTRY(); p[0] += k; }
 __global__ void k_stash(float *ring, const float *src, int n, const int64_t *counter, int slots) {
+    PDL_ENTRY();
     const int64_t row = *counter % slots;
     for (int i = threadIdx.x; i < n; i += blockDim.x) ring[row * n + i] = src[i];
 }
 static void cu_stash(Backend *be, float *ring, const float *src, size_t n, const int64_t *counter, int slots) {
-    LAUNCH(k_stash, 1, 64, 0, ctx_of(be)->stream)(ring, src, (int)n, counter, slots);
+    CudaCtx *c = ctx_of(be);
+    LAUNCH(k_stash, 1, 64, 0, c->stream)(ring, src, (int)n, counter, slots);
     KCHECK();
 }
 static void cu_counter_add(Backend *be, int64_t *p, int64_t k) {
-    LAUNCH(k_counter_add, 1, 1, 0, ctx_of(be)->stream)(p, k);
+    CudaCtx *c = ctx_of(be);
+    LAUNCH(k_counter_add, 1, 1, 0, c->stream)(p, k);
     KCHECK();
 }
 
 __global__ void k_random(float *out, size_t n, uint64_t seed, uint64_t base, const int64_t *stream, uint64_t first,
                          int uniform) {
+    PDL_ENTRY();
     const uint64_t key = ctr_rng_key(seed, base + (uint64_t)*stream);
     for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x)
         out[i] = uniform ? ctr_rng_uniform_pm1(key, first + i) : ctr_rng_normal(key, first + i);
@@ -2275,6 +2355,7 @@ extern "C" __attribute__((visibility("default"))) Backend *backend_cuda_create(c
     cudaDeviceProp prop;
     CU(cudaGetDeviceProperties(&prop, c->device));
     c->nsm = prop.multiProcessorCount;
+    c->pdl = env_on("DCGAN_CUDA_PDL") && prop.major >= 9;
     /* the main stream first: the side stream's weight gradients are off the critical path */
     int least = 0, greatest = 0;
     CU(cudaDeviceGetStreamPriorityRange(&least, &greatest));
