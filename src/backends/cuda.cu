@@ -1239,10 +1239,11 @@ static APack *apack_find(CudaCtx *c, const float *x, Layout lay, int C, int B, i
     return NULL;
 }
 
-/* A forward's input activation x in layout lay: packed into its kept copy (see APack; made outside
- * recordings while there is room), else into the role's slot like any operand */
-static const void *prep_act_keep(CudaCtx *c, int role, const float *x, Layout lay, int C, int B, int R) {
-    if (lay == LAY_CNHW && c->prec != PREC_BF16) return x;
+/* The kept copy for activation x in layout lay, made (not yet valid) outside recordings while there
+ * is room; NULL if none. A backward-filter that finds none asks for one, so that copies are kept
+ * only of the inputs a backward reads again (not of an inference pass's, say), from the next
+ * forward on. */
+static APack *apack_make(CudaCtx *c, const float *x, Layout lay, int C, int B, int R) {
     APack *e = apack_find(c, x, lay, C, B, R);
     const size_t bytes = (size_t)lay_channels(lay, C) * B * R * elem_bytes(c);
     if (!e && !c->no_keep && !c->capturing && c->napack < MAX_APACKS && c->apack_bytes + bytes <= APACK_BYTES) {
@@ -1252,6 +1253,14 @@ static const void *prep_act_keep(CudaCtx *c, int role, const float *x, Layout la
         e->bytes = bytes;
         c->apack_bytes += bytes;
     }
+    return e;
+}
+
+/* A forward's input activation x in layout lay: packed into its kept copy where a backward-filter
+ * asked for one (see APack), else into the role's slot like any operand */
+static const void *prep_act_keep(CudaCtx *c, int role, const float *x, Layout lay, int C, int B, int R) {
+    if (lay == LAY_CNHW && c->prec != PREC_BF16) return x;
+    APack *e = apack_find(c, x, lay, C, B, R);
     if (!e) return prep_act(c, role, x, lay, C, B, R);
     if (e->side_epoch == c->join_epoch && c->side_pending) side_join(c); /* the side may still read it */
     const void *xs = prep_act_in(c, &e->buf, &e->bytes, x, lay, C, B, R);
@@ -1505,8 +1514,8 @@ static void conv_bwd_filter(CudaCtx *c, ConvPlan *p, float *dw, const float *x, 
     }
     /* the layer's input activation (x, or for a transposed convolution dy): its forward's copy */
     APack *kept = NULL;
-    if (act_role == ROLE_X) kept = apack_find(c, x, l, p->Cx, p->B, p->Hx * p->Wx);
-    if (act_role == ROLE_Y) kept = apack_find(c, dy, l, p->Cy, p->B, p->Hy * p->Wy);
+    if (act_role == ROLE_X) kept = apack_make(c, x, l, p->Cx, p->B, p->Hx * p->Wx);
+    if (act_role == ROLE_Y) kept = apack_make(c, dy, l, p->Cy, p->B, p->Hy * p->Wy);
     if (kept && !kept->valid) kept = NULL;
     if (kept && side) kept->side_epoch = c->join_epoch; /* not packed over until the side is done */
     const void *xs = kept && act_role == ROLE_X ? kept->buf : prep_act_in(c, &sl[ROLE_X], &sb[ROLE_X], x, l, p->Cx, p->B, p->Hx * p->Wx);
