@@ -79,6 +79,15 @@ check cli_side_stream_same bash -c "DCGAN_CUDA_NO_SIDE=1 DCGAN_CUDA_NO_KEEP=1 DC
     --data '$work/blobs-idx3-ubyte' --out '$work/one_stream' --steps 80 --gf 16 --df 16 --batch 32 --sample-every 30 \
     --checkpoint-every 30 --quiet && cmp <(cut -d, -f1-8 '$work/one_stream/losses.csv') <(cut -d, -f1-8 '$work/whole/losses.csv') \
     && echo '80 steps with the weight gradients on a side stream and weight copies kept: the same bits as with neither'"
+# an experiment, off by default (DCGAN_CUDA_PDL=1, programmatic dependent launch, bench/gpu/NOTES.md
+# version 12): the same 80 steps with it; printed, not one of the checks
+if DCGAN_CUDA_PDL=1 DCGAN_CUDA_ALGOS="$work/run/cuda_algos.txt" "$DCGAN" train --device cuda --data "$work/blobs-idx3-ubyte" \
+    --out "$work/pdl" --steps 80 --gf 16 --df 16 --batch 32 --sample-every 30 --checkpoint-every 30 --quiet \
+    >"$OUT/experiment_pdl.log" 2>&1 && cmp <(cut -d, -f1-8 "$work/pdl/losses.csv") <(cut -d, -f1-8 "$work/whole/losses.csv") >/dev/null; then
+    echo "EXPERIMENT pdl: 80 steps with programmatic dependent launch, the same bits as without"
+else
+    echo "EXPERIMENT pdl: failed or differs (not counted):"; tail -n 5 "$OUT/experiment_pdl.log"
+fi
 check cli_sample_gpu "$DCGAN" sample --device cuda --precision fp32 --checkpoint "$work/run" -n 64 --raw "$work/gpu.npy" --grid "$work/gpu.png"
 check cli_sample_cpu "$DCGAN" sample --device cpu --checkpoint "$work/run" -n 64 --raw "$work/cpu.npy" --grid "$work/cpu.png"
 check cli_sample_same python3 - "$work" <<'EOF'
