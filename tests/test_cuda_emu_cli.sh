@@ -4,7 +4,8 @@
 # makes on a GPU: a resumed run takes the convolution choices its first part kept in the run folder
 # (cuda_algos.txt) and gives the same bits as one run with those choices; images sampled from one
 # checkpoint on the (emulated) GPU and on the CPU agree within 1/255; the weight gradients on the side
-# stream and the kept weight copies give the same bits as neither; a bad choices file ends in one line. Small model (widths 8, batch 16), so that the emulation takes seconds.
+# stream and the kept copies give the same bits as neither, on one rank and on two with --sync-bn; a
+# bad choices file ends in one line. Small model (widths 8, batch 16), so that the emulation takes seconds.
 set -u
 bin=$(realpath "${1:-./dcgan}")
 export DCGAN_CUDA_BACKEND=$(realpath "$2")
@@ -33,6 +34,22 @@ if [ "$(wc -l <"$work/side/losses.csv")" -eq 9 ] &&
     diff -q <(cut -d, -f1-8 "$work/side/losses.csv") <(cut -d, -f1-8 "$work/one_stream/losses.csv") >/dev/null; then
     ok "8 steps with the weight gradients on a side stream (its work as late as the waits allow) and weight copies kept: the same bits as with neither"
 else bad "the run with a side stream and kept weight copies differs from the run with neither"; fi
+
+# ---- the same with 2 ranks and batch norm over both (mpirun: the gradients and the statistics go
+# through MPI on the host, between downloads and uploads that wait for the side stream) ----
+if command -v mpirun >/dev/null && nm "$bin" 2>/dev/null | grep -q 'MPI_Init'; then
+    export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
+    mpi="mpirun -np 2 --bind-to none -x DCGAN_CUDA_BACKEND -x DCGAN_CUDA_LAYOUT=2"
+    $mpi "$bin" train $T --sync-bn --batch 8 --out "$work/mpi_side" --steps 4 >/dev/null 2>&1 &&
+    $mpi -x DCGAN_CUDA_NO_SIDE=1 -x DCGAN_CUDA_NO_KEEP=1 "$bin" train $T --sync-bn --batch 8 --out "$work/mpi_one" \
+        --steps 4 >/dev/null 2>&1
+    if [ "$(wc -l <"$work/mpi_side/losses.csv" 2>/dev/null)" = 5 ] &&
+        diff -q <(cut -d, -f1-8 "$work/mpi_side/losses.csv") <(cut -d, -f1-8 "$work/mpi_one/losses.csv") >/dev/null; then
+        ok "2 ranks with --sync-bn, 4 steps: the side stream and kept copies give the same bits as neither"
+    else bad "2 ranks with --sync-bn: the side stream's run differs from the run without it"; fi
+else
+    echo "SKIP 2 ranks on the emulated GPU: no mpirun or no MPI in $bin"
+fi
 
 # ---- sampling one checkpoint on both devices ----
 "$bin" sample --device cuda --precision fp32 --checkpoint "$work/split" -n 16 --raw "$work/gpu.npy" >/dev/null &&
