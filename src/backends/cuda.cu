@@ -210,14 +210,15 @@ typedef struct {
     int side_next;         /* the set the next weight gradient takes */
     int side_busy[2];      /* set s is in use by side work the main stream has not waited for */
     int side_pending;      /* the side has work the main stream has not waited for */
-    WPack wpack[MAX_WPACKS]; /* see WPack and APack; DCGAN_CUDA_NO_KEEP=1: none kept, every use copies */
+    long join_epoch;       /* side_join's count */
+    /* kept copies of weights and layer inputs (WPack, APack); DCGAN_CUDA_NO_KEEP=1: none, every use copies */
+    WPack wpack[MAX_WPACKS];
     int nwpack, no_keep;
-    int pdl; /* DCGAN_CUDA_PDL=1 (experiment): our kernels with programmatic dependent launch, see LAUNCH */
     size_t wpack_bytes;
     APack apack[MAX_APACKS];
     int napack;
     size_t apack_bytes;
-    long join_epoch;
+    int pdl; /* DCGAN_CUDA_PDL=1 (experiment): our kernels with programmatic dependent launch, see LAUNCH */
     double *bn_part;   /* (BN_MAX_C, BN_MAX_PARTS, 2) partial sums of batch norm */
     float *bn_k;       /* (2 * BN_MAX_C) per-channel constants of batch-norm backward */
     ConvPlan plans[MAX_PLANS];
@@ -292,11 +293,11 @@ static void side_join(CudaCtx *c) {
     c->join_epoch++;
 }
 
-/* Forgets the weight copies that bytes at p (all of them: p NULL) may have changed. Every op that
- * can write a parameter calls this (the generic writes, Adam, the moving average, the all-reduce,
- * random fills); the model's other ops never write one. A recording starts and ends with none
- * valid, so that a replay copies what it reads. */
-static void wpack_written(CudaCtx *c, const void *p, size_t bytes) {
+/* Forgets the kept weight copies that bytes at p may have changed (p NULL: every kept copy, the
+ * layer inputs' too). Every op that can write a parameter calls this (the generic writes, Adam, the
+ * moving average, the all-reduce, random fills); the model's other ops never write one. A
+ * recording starts and ends with none valid, so that a replay copies what it reads. */
+static void kept_written(CudaCtx *c, const void *p, size_t bytes) {
     if (!p) /* (recording boundaries, alloc, free: the kept activations go too) */
         for (int i = 0; i < c->napack; i++) c->apack[i].valid = 0;
     const char *lo = (const char *)p, *hi = lo + bytes;
@@ -332,7 +333,7 @@ static float *cu_alloc(Backend *be, size_t n) {
             (double)n * 4 / 1e6, fr / 1e9, tot / 1e9);
     }
     CU(e);
-    wpack_written(c, NULL, 0); /* memory freed before may be this */
+    kept_written(c, NULL, 0); /* memory freed before may be this */
     CU(cudaMemsetAsync(p, 0, (n ? n : 1) * sizeof(float), c->stream));
     return p;
 }
@@ -340,14 +341,14 @@ static float *cu_alloc(Backend *be, size_t n) {
 static void cu_free(Backend *be, float *p) {
     DCGAN_CHECK(!ctx_of(be)->capturing, "cuda: free while recording a graph");
     side_join(ctx_of(be));
-    wpack_written(ctx_of(be), NULL, 0);
+    kept_written(ctx_of(be), NULL, 0);
     if (p) CU(cudaFree(p));
 }
 
 static void cu_upload(Backend *be, float *dst, const float *src, size_t n) {
     /* from pageable memory the copy is staged before the call returns, so src may be reused */
     side_join(ctx_of(be));
-    wpack_written(ctx_of(be), dst, n * sizeof(float));
+    kept_written(ctx_of(be), dst, n * sizeof(float));
     CU(cudaMemcpyAsync(dst, src, n * sizeof(float), cudaMemcpyHostToDevice, ctx_of(be)->stream));
 }
 
@@ -361,13 +362,13 @@ static void cu_download(Backend *be, float *dst, const float *src, size_t n) {
 
 static void cu_zero(Backend *be, float *x, size_t n) {
     side_join(ctx_of(be));
-    wpack_written(ctx_of(be), x, n * sizeof(float));
+    kept_written(ctx_of(be), x, n * sizeof(float));
     CU(cudaMemsetAsync(x, 0, n * sizeof(float), ctx_of(be)->stream));
 }
 
 static void cu_copy(Backend *be, float *dst, const float *src, size_t n) {
     side_join(ctx_of(be));
-    wpack_written(ctx_of(be), dst, n * sizeof(float));
+    kept_written(ctx_of(be), dst, n * sizeof(float));
     if (dst != src) CU(cudaMemcpyAsync(dst, src, n * sizeof(float), cudaMemcpyDeviceToDevice, ctx_of(be)->stream));
 }
 
@@ -585,7 +586,7 @@ static void cu_transpose01(Backend *be, float *out, const float *in, int A, int 
     side_join(c);
     PROF_BEGIN(c);
     const size_t n = (size_t)A * Bn * R;
-    wpack_written(c, out, n * sizeof(float));
+    kept_written(c, out, n * sizeof(float));
     LAUNCH(k_transpose01, grid_for(n, 256, c->nsm), 256, 0, c->stream)(out, in, A, Bn, R);
     KCHECK();
     PROF_END(c, "transpose");
@@ -2051,7 +2052,7 @@ __global__ void k_ema(float *avg, const float *x, size_t n, double decay, const 
 static void cu_ema(Backend *be, float *avg, const float *x, size_t n, double decay, const int64_t *step) {
     CudaCtx *c = ctx_of(be);
     side_join(c);
-    wpack_written(c, avg, n * sizeof(float));
+    kept_written(c, avg, n * sizeof(float));
     PROF_BEGIN(c);
     LAUNCH(k_ema, grid_for(n, 256, c->nsm), 256, 0, c->stream)(avg, x, n, decay, step);
     KCHECK();
@@ -2062,7 +2063,7 @@ static void cu_adam(Backend *be, float *param, const float *grad, float *m, floa
                     double beta2, double eps, const int64_t *step) {
     CudaCtx *c = ctx_of(be);
     side_join(c);
-    wpack_written(c, param, n * sizeof(float));
+    kept_written(c, param, n * sizeof(float));
     PROF_BEGIN(c);
     LAUNCH(k_adam, grid_for(n, 256, c->nsm), 256, 0, c->stream)(param, grad, m, v, n, lr, beta1, beta2, eps, step);
     KCHECK();
@@ -2153,7 +2154,7 @@ static void cu_random_fill(Backend *be, float *out, size_t n, uint64_t seed, uin
                            uint64_t first, int uniform) {
     CudaCtx *c = ctx_of(be);
     side_join(c);
-    wpack_written(c, out, n * sizeof(float));
+    kept_written(c, out, n * sizeof(float));
     PROF_BEGIN(c);
     LAUNCH(k_random, grid_for(n, 256, c->nsm), 256, 0, c->stream)(out, n, seed, base, stream, first, uniform);
     KCHECK();
@@ -2167,7 +2168,7 @@ static void cu_graph_begin(Backend *be) {
     CudaCtx *c = ctx_of(be);
     DCGAN_CHECK(!c->capturing, "cuda: nested graph recording");
     side_join(c); /* a recording may not wait for work from before it */
-    wpack_written(c, NULL, 0);
+    kept_written(c, NULL, 0);
     CU(cudaStreamBeginCapture(c->stream, cudaStreamCaptureModeThreadLocal));
     c->capturing = 1;
 }
@@ -2176,7 +2177,7 @@ static void *cu_graph_end(Backend *be) {
     CudaCtx *c = ctx_of(be);
     cudaGraph_t g;
     side_join(c); /* the side's recorded work joins the main stream's */
-    wpack_written(c, NULL, 0);
+    kept_written(c, NULL, 0);
     CU(cudaStreamEndCapture(c->stream, &g));
     c->capturing = 0;
     cudaGraphExec_t exec;
@@ -2187,7 +2188,7 @@ static void *cu_graph_end(Backend *be) {
 
 static void cu_graph_launch(Backend *be, void *g) {
     side_join(ctx_of(be));
-    wpack_written(ctx_of(be), NULL, 0);
+    kept_written(ctx_of(be), NULL, 0);
     CU(cudaGraphLaunch((cudaGraphExec_t)g, ctx_of(be)->stream));
 }
 static void cu_graph_free(Backend *be, void *g) { if (g) CU(cudaGraphExecDestroy((cudaGraphExec_t)g)); }
@@ -2263,7 +2264,7 @@ static int cu_collective_init(Backend *be, const void *id, size_t len, int rank,
 static void cu_allreduce_mean(Backend *be, float *x, size_t n) {
     CudaCtx *c = ctx_of(be);
     side_join(c);
-    wpack_written(c, x, n * sizeof(float));
+    kept_written(c, x, n * sizeof(float));
     DCGAN_CHECK(c->nccl, "allreduce_mean before collective_init");
     PROF_BEGIN(c);
     const ncclResult_t r = c->nc->all_reduce(x, x, n, ncclFloat32, ncclAvg, c->nccl, c->stream);
