@@ -346,10 +346,11 @@ static void cu_free(Backend *be, float *p) {
 }
 
 static void cu_upload(Backend *be, float *dst, const float *src, size_t n) {
+    CudaCtx *c = ctx_of(be);
+    side_join(c);
+    kept_written(c, dst, n * sizeof(float));
     /* from pageable memory the copy is staged before the call returns, so src may be reused */
-    side_join(ctx_of(be));
-    kept_written(ctx_of(be), dst, n * sizeof(float));
-    CU(cudaMemcpyAsync(dst, src, n * sizeof(float), cudaMemcpyHostToDevice, ctx_of(be)->stream));
+    CU(cudaMemcpyAsync(dst, src, n * sizeof(float), cudaMemcpyHostToDevice, c->stream));
 }
 
 static void cu_download(Backend *be, float *dst, const float *src, size_t n) {
@@ -361,20 +362,24 @@ static void cu_download(Backend *be, float *dst, const float *src, size_t n) {
 }
 
 static void cu_zero(Backend *be, float *x, size_t n) {
-    side_join(ctx_of(be));
-    kept_written(ctx_of(be), x, n * sizeof(float));
-    CU(cudaMemsetAsync(x, 0, n * sizeof(float), ctx_of(be)->stream));
+    CudaCtx *c = ctx_of(be);
+    side_join(c);
+    kept_written(c, x, n * sizeof(float));
+    CU(cudaMemsetAsync(x, 0, n * sizeof(float), c->stream));
 }
 
 static void cu_copy(Backend *be, float *dst, const float *src, size_t n) {
-    side_join(ctx_of(be));
-    kept_written(ctx_of(be), dst, n * sizeof(float));
-    if (dst != src) CU(cudaMemcpyAsync(dst, src, n * sizeof(float), cudaMemcpyDeviceToDevice, ctx_of(be)->stream));
+    if (dst == src) return;
+    CudaCtx *c = ctx_of(be);
+    side_join(c);
+    kept_written(c, dst, n * sizeof(float));
+    CU(cudaMemcpyAsync(dst, src, n * sizeof(float), cudaMemcpyDeviceToDevice, c->stream));
 }
 
 static void cu_sync(Backend *be) {
-    side_join(ctx_of(be));
-    CU(cudaStreamSynchronize(ctx_of(be)->stream));
+    CudaCtx *c = ctx_of(be);
+    side_join(c);
+    CU(cudaStreamSynchronize(c->stream));
 }
 
 /* From now on the convolution choices are read from / added to the file at path (see pinned) */
