@@ -1237,6 +1237,17 @@ static const void *prep_act(CudaCtx *c, int role, const float *src, Layout lay, 
     return prep_act_in(c, &c->slot[role], &c->slot_bytes[role], src, lay, C, B, R);
 }
 
+/* The buffer of a new kept copy (WPack, APack) of `bytes`: made outside recordings while the copies
+ * of its kind (*total bytes so far) stay within cap; NULL where none may be made, and the operand
+ * goes to a scratch slot as before */
+static void *kept_alloc(CudaCtx *c, size_t *total, size_t cap, size_t bytes) {
+    if (c->no_keep || c->capturing || *total + bytes > cap) return NULL;
+    void *p = NULL;
+    CU(cudaMalloc(&p, bytes));
+    *total += bytes;
+    return p;
+}
+
 static APack *apack_find(CudaCtx *c, const float *x, Layout lay, int C, int B, int R) {
     for (int i = 0; i < c->napack; i++) {
         APack *e = &c->apack[i];
@@ -1251,14 +1262,12 @@ static APack *apack_find(CudaCtx *c, const float *x, Layout lay, int C, int B, i
  * forward on. */
 static APack *apack_make(CudaCtx *c, const float *x, Layout lay, int C, int B, int R) {
     APack *e = apack_find(c, x, lay, C, B, R);
+    if (e || c->napack == MAX_APACKS) return e;
     const size_t bytes = (size_t)lay_channels(lay, C) * B * R * elem_bytes(c);
-    if (!e && !c->no_keep && !c->capturing && c->napack < MAX_APACKS && c->apack_bytes + bytes <= APACK_BYTES) {
-        e = &c->apack[c->napack++];
-        *e = (APack){x, (int)lay, C, B, R, NULL, 0, 0, -1};
-        CU(cudaMalloc(&e->buf, bytes));
-        e->bytes = bytes;
-        c->apack_bytes += bytes;
-    }
+    void *buf = kept_alloc(c, &c->apack_bytes, APACK_BYTES, bytes);
+    if (!buf) return NULL;
+    e = &c->apack[c->napack++];
+    *e = (APack){x, (int)lay, C, B, R, buf, bytes, 0, -1};
     return e;
 }
 
@@ -1301,18 +1310,17 @@ static const void *prep_w(CudaCtx *c, const ConvPlan *p, const float *w, Layout 
     if (!nhwc && c->prec != PREC_BF16 && !copy) return w;
     const int KK = p->K * p->K, Cys = lay_channels(lay, p->Cy), Cxs = lay_channels(lay, p->Cx);
     const size_t n = (size_t)Cys * Cxs * KK;
-    /* the kept copy (a new one outside recordings, while there is room), else the role's slot */
+    /* the kept copy (a new one where kept_alloc allows), else the role's slot */
     WPack *e = NULL;
     for (int i = 0; i < c->nwpack && !e; i++) {
         WPack *q = &c->wpack[i];
         if (q->w == w && q->Cy == p->Cy && q->Cx == p->Cx && q->KK == KK && q->nhwc == nhwc && q->Cys == Cys && q->Cxs == Cxs)
             e = q;
     }
-    if (!e && !c->no_keep && !c->capturing && c->nwpack < MAX_WPACKS && c->wpack_bytes + n * elem_bytes(c) <= WPACK_BYTES) {
+    void *buf = !e && c->nwpack < MAX_WPACKS ? kept_alloc(c, &c->wpack_bytes, WPACK_BYTES, n * elem_bytes(c)) : NULL;
+    if (buf) {
         e = &c->wpack[c->nwpack++];
-        *e = (WPack){w, p->Cy, p->Cx, KK, nhwc, Cys, Cxs, NULL, 0};
-        CU(cudaMalloc(&e->buf, n * elem_bytes(c)));
-        c->wpack_bytes += n * elem_bytes(c);
+        *e = (WPack){w, p->Cy, p->Cx, KK, nhwc, Cys, Cxs, buf, 0};
     }
     if (e && e->valid) return e->buf;
     void *dst = e ? e->buf : grow(c, &c->slot[ROLE_W], &c->slot_bytes[ROLE_W], n * elem_bytes(c));
@@ -1439,8 +1447,8 @@ static void full_bwd_filter(CudaCtx *c, const ConvPlan *p, float *dw, const floa
     prof_add(c, 2, "cublas full-size conv bwd-filter");
 }
 
-/* y = conv(x, w). x_packed: x already in the chosen layout in ROLE_X's slot (NULL: pack it here;
- * keep: x is a layer's input activation, whose copy its backward-filter takes, see APack) */
+/* y = conv(x, w). x_packed: x already in the chosen layout (conv_bwd_filter's copy; NULL: pack it
+ * here; keep: x is a layer's input activation, whose copy its backward-filter takes, see APack) */
 static void conv_fwd(CudaCtx *c, ConvPlan *p, float *y, const float *x, const float *w, const void *x_packed, int keep) {
     if (full_size(c, p)) { full_fwd(c, p, y, x, w); return; }
     if (!p->op[OP_FWD].chosen) choose(c, p, OP_FWD);
@@ -1459,8 +1467,8 @@ static void conv_fwd(CudaCtx *c, ConvPlan *p, float *y, const float *x, const fl
 }
 
 /* x = conv^T(y, w) (the gradient of conv with respect to its input). y_packed: y already in the
- * chosen layout in ROLE_Y's slot (NULL: pack it here; keep: y is a transposed convolution's input
- * activation, see APack) */
+ * chosen layout (conv_bwd_filter's copy; NULL: pack it here; keep: y is a transposed convolution's
+ * input activation, see APack) */
 static void conv_bwd_data(CudaCtx *c, ConvPlan *p, float *x, const float *y, const float *w, const void *y_packed,
                           int keep) {
     if (full_size(c, p)) { full_bwd_data(c, p, x, y, w); return; }
@@ -1601,7 +1609,7 @@ static void cu_conv2d_backward(Backend *be, float *din, float *dw, float *dbias,
     PROF_BEGIN(c);
     ConvPlan *p = plan_get(c, s->B, s->Ci, s->Hi, s->Wi, s->Co, s->Ho, s->Wo, s->K, s->S, s->P);
     if (dbias) sum_channels(c, dbias, dout, s->Co, (size_t)s->B * s->Ho * s->Wo);
-    const void *dout_packed = NULL; /* dout as bwd-filter left it in ROLE_Y's slot, when bwd-data wants it so */
+    const void *dout_packed = NULL; /* dout as bwd-filter copied it, when bwd-data wants it so */
     if (dw) conv_bwd_filter(c, p, dw, in, dout, ROLE_X, NULL, din && same_layout(c, p, OP_BWD_FILTER, OP_BWD_DATA) ? &dout_packed : NULL);
     if (din) conv_bwd_data(c, p, din, dout, w, dout_packed, 0);
     PROF_END(c, "conv backward (all)");
@@ -1625,7 +1633,7 @@ static void cu_convt_backward(Backend *be, float *din, float *dw, float *dbias, 
     PROF_BEGIN(c);
     ConvPlan *p = plan_get(c, s->B, s->Co, s->Ho, s->Wo, s->Ci, s->Hi, s->Wi, s->K, s->S, s->P);
     if (dbias) sum_channels(c, dbias, dout, s->Co, (size_t)s->B * s->Ho * s->Wo);
-    const void *dout_packed = NULL; /* dout (the plan's x) as bwd-filter left it in ROLE_X's slot */
+    const void *dout_packed = NULL; /* dout (the plan's x) as bwd-filter copied it */
     if (dw) conv_bwd_filter(c, p, dw, dout, in, ROLE_Y, din && same_layout(c, p, OP_BWD_FILTER, OP_FWD) ? &dout_packed : NULL, NULL);
     if (din) conv_fwd(c, p, din, dout, w, dout_packed, 0);
     PROF_END(c, "convT backward (all)");
