@@ -51,7 +51,9 @@ check test_gradcheck_cuda_fp32 "$bin/test_gradcheck" cuda:fp32
 grep -E "^FAIL" "$OUT"/test_*.log | head -40
 
 step "command line on the GPU"
-work=$(mktemp -d)
+# DCGAN_GPU_WORK=DIR (bench/gpu/session.sh): the command-line runs' folder, kept afterwards
+work=${DCGAN_GPU_WORK:-$(mktemp -d)}
+mkdir -p "$work"
 python3 - "$work" <<'EOF'
 import struct, sys, numpy as np
 rng = np.random.default_rng(0)
@@ -147,7 +149,7 @@ else
     python3 bench/gpu/compare_gpu.py --dcgan "$DCGAN" --rounds 2 --variants tf32,bf16 --algos "$algos" --out "$OUT/gpu_table.md" 2>&1 | tee "$OUT/bench.txt"
 fi
 rm -rf "$algos"
-rm -rf "$work"
+[ -n "${DCGAN_GPU_WORK:-}" ] || rm -rf "$work"
 (cd "$OUT" && tar czf logs.tar.gz ./*.log && rm -f ./*.log) # few files come back from the device
 step "done: $([ $fail = 0 ] && echo all checks passed || echo SOME CHECKS FAILED)"
 exit $fail
