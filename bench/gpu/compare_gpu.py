@@ -84,13 +84,29 @@ def main():
     ap.add_argument("--out", default="")
     ap.add_argument("--algos", default="", help="folder where each configuration keeps the algorithms its first "
                     "run chose (DCGAN_CUDA_ALGOS), so that later rounds skip the search")
+    ap.add_argument("--budget", type=float, default=0, help="seconds this run may take (0: no limit): a round "
+                    "after the first starts only if one more round as long as the slowest so far still fits")
     a = ap.parse_args()
     gpu = torch.cuda.get_device_name(0)
     configs = a.configs.split(",")
     variants = a.variants.split(",")
     res = {c: {v: [] for v in variants + ["eager", "compile"]} for c in configs}
     t0 = time.time()
+    rounds_run, slowest = 0, 0.0
+
+    def compile_runs():
+        for c in a.compile.split(","):
+            if c and c in res:
+                res[c]["compile"].append(theirs(c, "reduce-overhead"))
+                print("%s torch.compile reduce-overhead: %s  (%.0f s)" % (c, res[c]["compile"][-1], time.time() - t0),
+                      flush=True)
+
     for r in range(a.rounds):
+        if r > 0 and a.budget > 0 and time.time() - t0 + slowest > a.budget:
+            print("round %d left out: %.0f s of the %.0f s budget used, a round takes up to %.0f s" % (
+                r + 1, time.time() - t0, a.budget, slowest), flush=True)
+            break
+        tr = time.time()
         for c in configs:
             for v in variants:
                 res[c][v].append(ours(a.dcgan, c, v, a.algos))
@@ -98,13 +114,13 @@ def main():
             print("round %d %s: %s, torch eager %s  (%.0f s)" % (
                 r + 1, c, ", ".join("%s %s" % (v, res[c][v][-1]) for v in variants), res[c]["eager"][-1],
                 time.time() - t0), flush=True)
-    for c in a.compile.split(","):
-        if c and c in res:
-            res[c]["compile"].append(theirs(c, "reduce-overhead"))
-            print("%s torch.compile reduce-overhead: %s  (%.0f s)" % (c, res[c]["compile"][-1], time.time() - t0),
-                  flush=True)
-    lines = ["GPU: %s; PyTorch %s (cuDNN %s), cudnn.benchmark on, TF32 on; images/s (ms per iteration), median of %d rounds"
-             % (gpu, torch.__version__, torch.backends.cudnn.version(), a.rounds), "",
+        rounds_run += 1
+        slowest = max(slowest, time.time() - tr)
+        if r == 0:  # torch.compile once, after the first round: the later rounds are what the budget cuts
+            compile_runs()
+    lines = ["GPU: %s; PyTorch %s (cuDNN %s), cudnn.benchmark on, TF32 on; images/s (ms per iteration), %s"
+             % (gpu, torch.__version__, torch.backends.cudnn.version(),
+                "one round" if rounds_run == 1 else "median of %d rounds" % rounds_run), "",
              "| config | batch | " + " | ".join("dcgan %s" % v for v in variants) +
              " | PyTorch eager | torch.compile reduce-overhead | dcgan %s / eager | dcgan %s / compile | target |" % (variants[0], variants[0]),
              "|---|---|" + "---|" * (len(variants) + 5)]
