@@ -25,8 +25,8 @@
  *    conv_bwd_filter) while the main one goes on with the input gradients, and ops that could
  *    touch what it reads or writes wait for it first (side_join). The order of each stream's work,
  *    so the result, does not change; DCGAN_CUDA_NO_SIDE=1 runs it all on the main stream.
- *  - Precision: "tf32" (fp32 storage, TF32 tensor cores in cuDNN and cuBLAS, PyTorch's default for
- *    convolutions), "fp32" (no tensor cores), "bf16" (convolution and matrix-product operands
+ *  - Precision: "tf32" (fp32 storage, TF32 tensor cores in cuDNN's convolutions, fp32 in cuBLAS's
+ *    products: PyTorch's defaults), "fp32" (no tensor cores), "bf16" (convolution and matrix-product operands
  *    converted to bf16, fp32 accumulation, results and everything else fp32).
  *
  * No fast-math: the file is compiled with --fmad=false, like the CPU code's -ffp-contract=off, so
@@ -2395,7 +2395,11 @@ extern "C" __attribute__((visibility("default"))) Backend *backend_cuda_create(c
     const size_t blas_ws = (size_t)32 << 20; /* a fixed workspace, so that cuBLAS never allocates while recording */
     CU(cudaMalloc(&c->blas_ws, blas_ws));
     CUBLAS(cublasSetWorkspace(c->blas, c->blas_ws, blas_ws));
-    CUBLAS(cublasSetMathMode(c->blas, c->prec == PREC_TF32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH));
+    /* fp32 products in every precision but bf16's (tf32 too: PyTorch's defaults are TF32 for
+     * convolutions, fp32 for matrix products). The products here are the linear layers and the
+     * full-size convolutions: a few MFLOP each, launch-bound either way, and TF32's operand
+     * rounding of G's first layer would reach every layer after it. */
+    CUBLAS(cublasSetMathMode(c->blas, CUBLAS_DEFAULT_MATH));
     CUDNN(cudnnCreate(&c->dnn));
     CUDNN(cudnnSetStream(c->dnn, c->stream));
     for (int i = 0; i < 4; i++) CU(cudaEventCreate(&c->ev[i]));
