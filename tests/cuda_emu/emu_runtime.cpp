@@ -324,15 +324,26 @@ template <typename T> static float as_float(const T *p, size_t i);
 template <> float as_float<float>(const float *p, size_t i) { return p[i]; }
 template <> float as_float<__nv_bfloat16>(const __nv_bfloat16 *p, size_t i) { return __bfloat162float(p[i]); }
 
+/* a float rounded to TF32 (10 mantissa bits, to nearest, ties away from zero), as the tensor cores
+ * read an fp32 operand under tensor-op math (cuDNN's, and cuBLAS's in CUBLAS_TF32_TENSOR_OP_MATH) */
+static float tf32(float v) {
+    uint32_t b;
+    memcpy(&b, &v, 4);
+    if ((b & 0x7f800000u) != 0x7f800000u) b = (b + 0x1000u) & 0xffffe000u;
+    memcpy(&v, &b, 4);
+    return v;
+}
+
 template <typename T>
 static void gemm(cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k, float alpha, const T *A, int lda,
-                 const T *B, int ldb, float beta, float *C, int ldc) {
+                 const T *B, int ldb, float beta, float *C, int ldc, bool round_tf32 = false) {
     for (int j = 0; j < n; j++)
         for (int i = 0; i < m; i++) {
             float s = 0.0f;
             for (int l = 0; l < k; l++) {
-                const float a = ta == CUBLAS_OP_N ? as_float(A, (size_t)l * lda + i) : as_float(A, (size_t)i * lda + l);
-                const float b = tb == CUBLAS_OP_N ? as_float(B, (size_t)j * ldb + l) : as_float(B, (size_t)l * ldb + j);
+                float a = ta == CUBLAS_OP_N ? as_float(A, (size_t)l * lda + i) : as_float(A, (size_t)i * lda + l);
+                float b = tb == CUBLAS_OP_N ? as_float(B, (size_t)j * ldb + l) : as_float(B, (size_t)l * ldb + j);
+                if (round_tf32) a = tf32(a), b = tf32(b);
                 s += a * b;
             }
             float *c = &C[(size_t)j * ldc + i];
@@ -347,13 +358,6 @@ static void gemm(cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k
  * math on float data each operand is rounded to TF32 (10 mantissa bits, to nearest, ties away from
  * zero) as the tensor cores read it. */
 
-static float tf32(float v) {
-    uint32_t b;
-    memcpy(&b, &v, 4);
-    if ((b & 0x7f800000u) != 0x7f800000u) b = (b + 0x1000u) & 0xffffe000u;
-    memcpy(&v, &b, 4);
-    return v;
-}
 static float emu_load(cudnnDataType_t t, const void *p, size_t i) {
     return t == CUDNN_DATA_FLOAT ? static_cast<const float *>(p)[i] : __bfloat162float(static_cast<const __nv_bfloat16 *>(p)[i]);
 }
@@ -547,9 +551,10 @@ cudaError_t cudaGraphLaunch(cudaGraphExec_t e, cudaStream_t s) {
 #define EMU_HANDLE(Ctx, Status, ok, create, destroy, set_stream)                 \
     struct Ctx {                                                                 \
         cudaStream_t stream;                                                     \
+        bool tf32; /* cuBLAS: CUBLAS_TF32_TENSOR_OP_MATH set */                  \
     };                                                                           \
     Status create(Ctx **h) {                                                     \
-        *h = new Ctx{nullptr};                                                   \
+        *h = new Ctx{nullptr, false};                                            \
         return ok;                                                               \
     }                                                                            \
     Status destroy(Ctx *h) {                                                     \
@@ -565,13 +570,17 @@ cublasStatus_t cublasSetWorkspace_v2(cublasHandle_t h, void *ws, size_t bytes) {
     (void)h; (void)ws; (void)bytes;
     return CUBLAS_STATUS_SUCCESS;
 }
-cublasStatus_t cublasSetMathMode(cublasHandle_t h, cublasMath_t m) { (void)h; (void)m; return CUBLAS_STATUS_SUCCESS; }
+cublasStatus_t cublasSetMathMode(cublasHandle_t h, cublasMath_t m) {
+    h->tf32 = (m & CUBLAS_TF32_TENSOR_OP_MATH) != 0;
+    return CUBLAS_STATUS_SUCCESS;
+}
 
 cublasStatus_t cublasSgemm_v2(cublasHandle_t h, cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k,
                               const float *alpha, const float *A, int lda, const float *B, int ldb, const float *beta,
                               float *C, int ldc) {
     const float al = *alpha, be = *beta;
-    issue(h->stream, "cublas gemm", [=]() { gemm<float>(ta, tb, m, n, k, al, A, lda, B, ldb, be, C, ldc); });
+    const bool t = h->tf32;
+    issue(h->stream, "cublas gemm", [=]() { gemm<float>(ta, tb, m, n, k, al, A, lda, B, ldb, be, C, ldc, t); });
     return CUBLAS_STATUS_SUCCESS;
 }
 
@@ -579,12 +588,13 @@ cublasStatus_t cublasGemmEx(cublasHandle_t h, cublasOperation_t ta, cublasOperat
                             const void *alpha, const void *A, cudaDataType at, int lda, const void *B, cudaDataType bt,
                             int ldb, const void *beta, void *C, cudaDataType ct, int ldc, cublasComputeType_t comp,
                             cublasGemmAlgo_t algo) {
-    (void)comp; (void)algo;
+    (void)algo;
     if (ct != CUDA_R_32F || at != bt || (at != CUDA_R_32F && at != CUDA_R_16BF)) return CUBLAS_STATUS_NOT_SUPPORTED;
     const float al = *static_cast<const float *>(alpha), be = *static_cast<const float *>(beta);
     float *c = static_cast<float *>(C);
+    const bool t = h->tf32 && at == CUDA_R_32F && comp != CUBLAS_COMPUTE_32F_PEDANTIC;
     if (at == CUDA_R_32F)
-        issue(h->stream, "cublas gemm", [=]() { gemm<float>(ta, tb, m, n, k, al, (const float *)A, lda, (const float *)B, ldb, be, c, ldc); });
+        issue(h->stream, "cublas gemm", [=]() { gemm<float>(ta, tb, m, n, k, al, (const float *)A, lda, (const float *)B, ldb, be, c, ldc, t); });
     else
         issue(h->stream, "cublas gemm", [=]() {
             gemm<__nv_bfloat16>(ta, tb, m, n, k, al, (const __nv_bfloat16 *)A, lda, (const __nv_bfloat16 *)B, ldb, be,
