@@ -70,6 +70,8 @@ if [ -f "$emu" ]; then
         done
     done
     DCGAN_CUDA_BACKEND="$emu" run_prog test_ops_cuda_emu "$build/tests/test_ops" cuda:fp32
+    # in NHWC, where the activations stay in the backend's views between ops (its chain of views)
+    DCGAN_CUDA_BACKEND="$emu" DCGAN_CUDA_LAYOUT=2 run_prog test_ops_cuda_emu_nhwc "$build/tests/test_ops" cuda:fp32
     DCGAN_CUDA_BACKEND="$emu" run_prog test_gradcheck_cuda_emu "$build/tests/test_gradcheck" cuda:fp32
     if [ -z "${DCGAN_TEST_SANITIZED:-}" ]; then
         # in NHWC, the layout a GPU mostly takes: copies, so the weight gradients run on the side

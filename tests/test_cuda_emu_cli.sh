@@ -3,9 +3,10 @@
 # the CUDA backend emulated on the CPU (tests/cuda_emu), the command-line checks bench/gpu/run.sh
 # makes on a GPU: a resumed run takes the convolution choices its first part kept in the run folder
 # (cuda_algos.txt) and gives the same bits as one run with those choices; images sampled from one
-# checkpoint on the (emulated) GPU and on the CPU agree within 1/255; the weight gradients on the side
-# stream and the kept copies give the same bits as neither, on one rank and on two with --sync-bn; a
-# bad choices file ends in one line. Small model (widths 8, batch 16), so that the emulation takes seconds.
+# checkpoint on the (emulated) GPU and on the CPU agree within 1/255 (also in NHWC, where the
+# activations sit in views between ops); the weight gradients on the side stream, the kept copies and
+# the lazy layout give the same bits as none of them, on one rank and on two with --sync-bn; a bad
+# choices file ends in one line. Small model (widths 8, batch 16), so that the emulation takes seconds.
 set -u
 bin=$(realpath "${1:-./dcgan}")
 export DCGAN_CUDA_BACKEND=$(realpath "$2")
@@ -26,14 +27,15 @@ if [ -s "$work/split/cuda_algos.txt" ] && [ "$(wc -l <"$work/split/losses.csv")"
     ok "train 10 + resume to 16 on the GPU: the same bits as 16 in one run ($(wc -l <"$work/split/cuda_algos.txt") choices kept)"
 else bad "the resumed GPU run differs from the run in one piece"; fi
 
-# ---- the weight gradients on the side stream and the kept weight copies against neither, in NHWC
-# (a copied layout: both are used) ----
+# ---- the weight gradients on the side stream, the kept weight copies and the lazy layout (views)
+# against none of them, in NHWC (a copied layout: all three are used) ----
+NONE="DCGAN_CUDA_NO_SIDE=1 DCGAN_CUDA_NO_KEEP=1 DCGAN_CUDA_NO_LAZY=1"
 DCGAN_CUDA_LAYOUT=2 "$bin" train $T --out "$work/side" --steps 8 &&
-DCGAN_CUDA_LAYOUT=2 DCGAN_CUDA_NO_SIDE=1 DCGAN_CUDA_NO_KEEP=1 "$bin" train $T --out "$work/one_stream" --steps 8
+env DCGAN_CUDA_LAYOUT=2 $NONE "$bin" train $T --out "$work/one_stream" --steps 8
 if [ "$(wc -l <"$work/side/losses.csv")" -eq 9 ] &&
     diff -q <(cut -d, -f1-8 "$work/side/losses.csv") <(cut -d, -f1-8 "$work/one_stream/losses.csv") >/dev/null; then
-    ok "8 steps with the weight gradients on a side stream (its work as late as the waits allow) and weight copies kept: the same bits as with neither"
-else bad "the run with a side stream and kept weight copies differs from the run with neither"; fi
+    ok "8 steps with the weight gradients on a side stream (its work as late as the waits allow), weight copies kept and activations in views: the same bits as with none"
+else bad "the run with a side stream, kept weight copies and views differs from the run with none of them"; fi
 
 # ---- the same with 2 ranks and batch norm over both (mpirun: the gradients and the statistics go
 # through MPI on the host, between downloads and uploads that wait for the side stream) ----
@@ -41,20 +43,23 @@ if command -v mpirun >/dev/null && nm "$bin" 2>/dev/null | grep -q 'MPI_Init'; t
     export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
     mpi="mpirun -np 2 --bind-to none -x DCGAN_CUDA_BACKEND -x DCGAN_CUDA_LAYOUT=2"
     $mpi "$bin" train $T --sync-bn --batch 8 --out "$work/mpi_side" --steps 4 >/dev/null 2>&1 &&
-    $mpi -x DCGAN_CUDA_NO_SIDE=1 -x DCGAN_CUDA_NO_KEEP=1 "$bin" train $T --sync-bn --batch 8 --out "$work/mpi_one" \
+    $mpi -x DCGAN_CUDA_NO_SIDE=1 -x DCGAN_CUDA_NO_KEEP=1 -x DCGAN_CUDA_NO_LAZY=1 "$bin" train $T --sync-bn --batch 8 --out "$work/mpi_one" \
         --steps 4 >/dev/null 2>&1
     if [ "$(wc -l <"$work/mpi_side/losses.csv" 2>/dev/null)" = 5 ] &&
         diff -q <(cut -d, -f1-8 "$work/mpi_side/losses.csv") <(cut -d, -f1-8 "$work/mpi_one/losses.csv") >/dev/null; then
-        ok "2 ranks with --sync-bn, 4 steps: the side stream and kept copies give the same bits as neither"
+        ok "2 ranks with --sync-bn, 4 steps: the side stream, kept copies and views give the same bits as none of them"
     else bad "2 ranks with --sync-bn: the side stream's run differs from the run without it"; fi
 else
     echo "SKIP 2 ranks on the emulated GPU: no mpirun or no MPI in $bin"
 fi
 
-# ---- sampling one checkpoint on both devices ----
+# ---- sampling one checkpoint on both devices (on the GPU also in NHWC: inference batch norm reads
+# the convolutions' views) ----
 "$bin" sample --device cuda --precision fp32 --checkpoint "$work/split" -n 16 --raw "$work/gpu.npy" >/dev/null &&
+DCGAN_CUDA_LAYOUT=2 "$bin" sample --device cuda --precision fp32 --checkpoint "$work/split" -n 16 --raw "$work/gpu2.npy" >/dev/null &&
 "$bin" sample --device cpu --checkpoint "$work/split" -n 16 --raw "$work/cpu.npy" >/dev/null
-out=$(python3 - "$work/gpu.npy" "$work/cpu.npy" <<'PY'
+for g in gpu gpu2; do
+out=$(python3 - "$work/$g.npy" "$work/cpu.npy" <<'PY'
 import ast, struct, sys
 def load(path):  # a float32 .npy file, without numpy
     raw = open(path, "rb").read()
@@ -68,8 +73,9 @@ d = max(abs(x - y) for x, y in zip(a, b)) / 2 if len(a) == len(b) and a else 1.0
 print("%d values, max difference %.3g" % (len(a), d))
 sys.exit(0 if d <= 1 / 255 else 1)
 PY
-) && ok "samples of one checkpoint, GPU fp32 against the CPU, within 1/255: $out" ||
-    bad "samples of one checkpoint differ between the GPU and the CPU: $out"
+) && ok "samples of one checkpoint, GPU fp32 ($g) against the CPU, within 1/255: $out" ||
+    bad "samples of one checkpoint differ between the GPU ($g) and the CPU: $out"
+done
 
 # ---- a choices file edited into something else ----
 printf 'not a line of choices\n' >"$work/bad_algos.txt"

@@ -3,7 +3,10 @@
  * backward, batch norm (1 and 2 groups, training and inference, the synchronized form's three
  * parts), the two losses, the label ops, linear layers (wide, and one output), the counters and
  * the ring of recent losses, Adam and the moving average, the random draws, and (where the device
- * records graphs) a recorded sequence replayed twice against the same ops run twice.
+ * records graphs) a recorded sequence replayed twice against the same ops run twice; and a chain of
+ * two convolutions with batch norm and activations between, forward and backward, op by op and
+ * replayed (on the CUDA backend in NHWC, DCGAN_CUDA_LAYOUT=2, the activations stay in its views
+ * between ops: the values read back, also after a replay, must be the current ones).
  * Tolerance per tensor: ||device - cpu|| / ||cpu|| <= 1e-6 where the two sum in other orders or
  * use other math libraries; the same bits where the op is a copy or promises them (random draws).
  * usage: test_ops DEVICE   (cuda:fp32 on a GPU; with DCGAN_CUDA_BACKEND pointing at the plugin of
@@ -250,6 +253,73 @@ static void iter_ops(Backend *be, int on_dev, Iter *it) {
 #undef T
 }
 
+/* The chain of views: x -> conv 8->75 -> batch norm + lrelu -> tanh -> conv 75->32 -> u, and back
+ * from a gradient of u (75 channels: batch norm's channel tiles on views, 8 and 64, end part-full).
+ * With graphs, the device records the chain once and replays it for each of
+ * two inputs; every tensor is read back after the second. */
+typedef struct {
+    Pair x, w1, y, z, t, w2, u, gu, gamma, beta, rm, rv, mean, rstd, dt, dtt, dy, dx, dw1, dw2, dgam, dbet;
+} Chain;
+static void chain_ops(Backend *be, int on_dev, Chain *k) {
+#define T(pair) (on_dev ? (pair).d : (pair).c)
+    const ConvShape s1 = {4, 8, 16, 16, 75, 8, 8, 4, 2, 1}, s2 = {4, 75, 8, 8, 32, 4, 4, 4, 2, 1};
+    const int N = 4 * 8 * 8;
+    be->zero(be, T(k->dw1), k->dw1.n);
+    be->zero(be, T(k->dw2), k->dw2.n);
+    be->conv2d_forward(be, T(k->y), T(k->x), T(k->w1), NULL, &s1);
+    be->batchnorm_forward(be, T(k->z), T(k->mean), T(k->rstd), T(k->rm), T(k->rv), T(k->y), T(k->gamma), T(k->beta), 75, N,
+                          1, 1, 0.1f, 1e-5f, ACT_LRELU);
+    be->act_forward(be, T(k->t), T(k->z), k->t.n, ACT_TANH);
+    be->conv2d_forward(be, T(k->u), T(k->t), T(k->w2), NULL, &s2);
+    be->conv2d_backward(be, T(k->dtt), T(k->dw2), NULL, T(k->gu), T(k->t), T(k->w2), &s2);
+    be->act_backward(be, T(k->dt), T(k->dtt), T(k->t), k->t.n, ACT_TANH);
+    be->batchnorm_backward(be, T(k->dy), T(k->dgam), T(k->dbet), T(k->dt), T(k->y), T(k->mean), T(k->rstd), T(k->gamma),
+                           T(k->beta), 75, N, 1, ACT_LRELU);
+    be->conv2d_backward(be, T(k->dx), T(k->dw1), NULL, T(k->dy), T(k->x), T(k->w1), &s1);
+#undef T
+}
+static void views(int graphs) {
+    const size_t nx = 8 * 4 * 256, ny = 75 * 4 * 64, nu = 32 * 4 * 16, n1 = 75 * 8 * 16, n2 = 32 * 75 * 16;
+    Chain k = {pair_rand(nx, -1, 1), pair_rand(n1, -0.2f, 0.2f), pair_zero(ny), pair_zero(ny), pair_zero(ny),
+               pair_rand(n2, -0.1f, 0.1f), pair_zero(nu), pair_rand(nu, -1, 1), pair_rand(75, 0.5f, 1.5f),
+               pair_rand(75, -0.5f, 0.5f), pair_zero(75), pair_rand(75, 0.5f, 1.5f), pair_zero(75), pair_zero(75),
+               pair_zero(ny), pair_zero(ny), pair_zero(ny), pair_zero(nx), pair_zero(n1), pair_zero(n2),
+               pair_zero(75), pair_zero(75)};
+    void *g = NULL;
+    if (graphs) { /* an iteration op by op first (a device makes its views there), then the recording */
+        chain_ops(cpu, 0, &k);
+        chain_ops(dev, 1, &k);
+        dev->graph_begin(dev);
+        chain_ops(dev, 1, &k);
+        g = dev->graph_end(dev);
+    }
+    for (int round = 0; round < 2; round++) {
+        if (round) { /* a new input, and a read of the first round's output in between */
+            float *h = malloc(nx * sizeof(float)), first;
+            for (size_t i = 0; i < nx; i++) h[i] = 2.0f * rng_uniform(&rng) - 1.0f;
+            dev->download(dev, &first, k.u.d, 1);
+            cpu->upload(cpu, k.x.c, h, nx);
+            dev->upload(dev, k.x.d, h, nx);
+            free(h);
+        }
+        chain_ops(cpu, 0, &k);
+        if (graphs) dev->graph_launch(dev, g);
+        else chain_ops(dev, 1, &k);
+    }
+    if (g) dev->graph_free(dev, g);
+    const char *how = graphs ? " (graph replayed)" : "";
+    const struct { const char *name; Pair p; } out[] = {
+        {"conv output", k.y}, {"batch norm + lrelu", k.z}, {"tanh", k.t}, {"second conv output", k.u},
+        {"second conv input gradient", k.dtt}, {"tanh backward", k.dt}, {"batch norm backward", k.dy},
+        {"first conv input gradient", k.dx}, {"first conv weight gradient", k.dw1}, {"second conv weight gradient", k.dw2},
+        {"batch norm running mean", k.rm}, {"dgamma", k.dgam}};
+    char what[128];
+    for (size_t i = 0; i < sizeof out / sizeof out[0]; i++) {
+        snprintf(what, sizeof what, "views chain: %s%s", out[i].name, how);
+        check(what, out[i].p, 1e-5);
+    }
+}
+
 static void counters_and_updates(int graphs) {
     const size_t n = 1000;
     const int64_t start[2] = {0, 3};
@@ -305,8 +375,11 @@ int main(int argc, char **argv) {
     labels();
     linear();
     counters_and_updates(0);
-    if (dev->graph_begin) counters_and_updates(1);
-    else printf("SKIP graphs: %s records none\n", dev->name);
+    views(0);
+    if (dev->graph_begin) {
+        counters_and_updates(1);
+        views(1);
+    } else printf("SKIP graphs: %s records none\n", dev->name);
     for (int i = 0; i < npairs; i++) {
         cpu->free(cpu, pairs[i].c);
         dev->free(dev, pairs[i].d);

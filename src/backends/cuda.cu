@@ -185,6 +185,25 @@ typedef struct {
     int valid;        /* packed by a forward since the last recording boundary, alloc or free */
     long side_epoch;  /* the side stream read buf in this join epoch (side_join counts them) */
 } APack;
+/* An activation laid out lazily (see "lazy layout" below): a convolution, batch norm or activation
+ * wrote it straight into NHWC (buf) for the next such op to read as it is; the CNHW tensor at x is
+ * brought up to date (unpacked) only when another op reads or writes that memory. */
+#define MAX_VIEWS 128
+#define VIEW_BYTES ((size_t)4 << 30)
+typedef struct {
+    float *x;        /* the tensor as the model holds it, (C, B, R) */
+    int C, B, R;
+    float *buf;      /* (B, R, C) fp32, its own allocation (recorded graphs may read it) */
+    int nhwc;        /* buf holds the tensor's current values */
+    int stale;       /* x's memory does not (only buf does) */
+    long side_epoch; /* the side stream read buf in this join epoch */
+} View;
+/* the views' flags where a recording ended, which every replay of it leaves again */
+typedef struct {
+    cudaGraphExec_t exec;
+    int nviews;
+    unsigned char *flags; /* nhwc | stale << 1, per view */
+} Graph;
 #define BN_MAX_PARTS 128
 #define BN_MAX_C 8192
 
@@ -218,6 +237,10 @@ typedef struct {
     APack apack[MAX_APACKS];
     int napack;
     size_t apack_bytes;
+    /* lazily laid-out activations (View); DCGAN_CUDA_NO_LAZY=1: none, every NHWC output is unpacked */
+    View view[MAX_VIEWS];
+    int nview, no_lazy, poison;
+    size_t view_bytes;
     int pdl; /* DCGAN_CUDA_PDL=1 (experiment): our kernels with programmatic dependent launch, see LAUNCH */
     double *bn_part;   /* (BN_MAX_C, BN_MAX_PARTS, 2) partial sums of batch norm */
     float *bn_k;       /* (2 * BN_MAX_C) per-channel constants of batch-norm backward */
@@ -308,6 +331,12 @@ static void kept_written(CudaCtx *c, const void *p, size_t bytes) {
     }
 }
 
+/* the lazy layout's hooks (defined with the layout copies below): every op calls lz_read on the
+ * memory it reads and lz_write on the memory it writes, unless it handles views itself */
+static void lz_read(CudaCtx *c, const void *p, size_t bytes);
+static void lz_write(CudaCtx *c, const void *p, size_t bytes);
+static void lz_flush(CudaCtx *c);
+
 /* an environment switch: set to a positive number */
 static int env_on(const char *name) { const char *v = getenv(name); return v && atoi(v) > 0; }
 
@@ -342,6 +371,7 @@ static void cu_free(Backend *be, float *p) {
     DCGAN_CHECK(!ctx_of(be)->capturing, "cuda: free while recording a graph");
     side_join(ctx_of(be));
     kept_written(ctx_of(be), NULL, 0);
+    lz_flush(ctx_of(be)); /* the views in p's memory go, and with them (sizes unknown here) all */
     if (p) CU(cudaFree(p));
 }
 
@@ -349,6 +379,7 @@ static void cu_upload(Backend *be, float *dst, const float *src, size_t n) {
     CudaCtx *c = ctx_of(be);
     side_join(c);
     kept_written(c, dst, n * sizeof(float));
+    lz_write(c, dst, n * sizeof(float));
     /* from pageable memory the copy is staged before the call returns, so src may be reused */
     CU(cudaMemcpyAsync(dst, src, n * sizeof(float), cudaMemcpyHostToDevice, c->stream));
 }
@@ -357,6 +388,7 @@ static void cu_download(Backend *be, float *dst, const float *src, size_t n) {
     CudaCtx *c = ctx_of(be);
     DCGAN_CHECK(!c->capturing, "cuda: download while recording a graph");
     side_join(c);
+    lz_read(c, src, n * sizeof(float));
     CU(cudaMemcpyAsync(dst, src, n * sizeof(float), cudaMemcpyDeviceToHost, c->stream));
     CU(cudaStreamSynchronize(c->stream));
 }
@@ -365,6 +397,7 @@ static void cu_zero(Backend *be, float *x, size_t n) {
     CudaCtx *c = ctx_of(be);
     side_join(c);
     kept_written(c, x, n * sizeof(float));
+    lz_write(c, x, n * sizeof(float));
     CU(cudaMemsetAsync(x, 0, n * sizeof(float), c->stream));
 }
 
@@ -373,6 +406,8 @@ static void cu_copy(Backend *be, float *dst, const float *src, size_t n) {
     CudaCtx *c = ctx_of(be);
     side_join(c);
     kept_written(c, dst, n * sizeof(float));
+    lz_read(c, src, n * sizeof(float));
+    lz_write(c, dst, n * sizeof(float));
     CU(cudaMemcpyAsync(dst, src, n * sizeof(float), cudaMemcpyDeviceToDevice, c->stream));
 }
 
@@ -584,6 +619,110 @@ __global__ void k_to_bf16(__nv_bfloat16 *dst, const float *src, size_t n) {
 
 
 /* ------------------------------------------------------------------------------------------------
+ * lazy layout (View): where a convolution runs in NHWC (fp32), its output goes straight into the
+ * output's view and stays there: batch norm and the activations read and write views in NHWC as
+ * they are, and the next convolution reads its input from one, so that a chain conv -> batch norm
+ * -> conv makes no layout copies. Any other op reads or writes the model's CNHW tensors, and first
+ * calls lz_read / lz_write on that memory: a read unpacks a view whose CNHW memory is stale there
+ * first, and a write drops the views it touches (view_drop). At most one of the views that share
+ * memory is stale, and only a view whose buf is valid can be.
+ * Views are made outside recordings (a recording that meets a tensor without one unpacks as before).
+ * A recording keeps its views' flags at its end (Graph), and every replay sets them again, since it
+ * leaves the memory as the recorded iteration did. alloc and free unpack every stale view first. */
+
+static size_t view_floats(const View *v) { return (size_t)v->C * v->B * v->R; }
+static int view_overlaps(const View *v, const void *p, size_t bytes) {
+    const char *lo = (const char *)v->x, *hi = lo + view_floats(v) * sizeof(float);
+    return lo < (const char *)p + bytes && (const char *)p < hi;
+}
+
+static void view_unpack(CudaCtx *c, View *v) {
+    const dim3 g((v->R + 31) / 32, (v->C + 31) / 32, v->B), t(32, 8);
+    LAUNCH(k_unpack_nhwc<float>, g, t, 0, c->stream)(v->x, v->buf, v->C, v->C, v->B, v->R);
+    KCHECK();
+    v->stale = 0;
+}
+
+static void lz_read(CudaCtx *c, const void *p, size_t bytes) {
+    for (int i = 0; i < c->nview; i++)
+        if (c->view[i].stale && view_overlaps(&c->view[i], p, bytes)) view_unpack(c, &c->view[i]);
+}
+
+/* A view whose memory is written (through another tensor, or a view of another shape) is dropped
+ * without unpacking: by ops.h's rule no op reads a tensor again once a tensor sharing its memory was
+ * written. With DCGAN_CUDA_POISON=1 (on the emulation, always) its memory is filled with NaN, so
+ * that a read breaking the rule shows in the results. */
+static void view_drop(CudaCtx *c, View *v) {
+    if (v->stale && c->poison) CU(cudaMemsetAsync(v->x, 0xff, view_floats(v) * sizeof(float), c->stream));
+    v->stale = 0;
+    v->nhwc = 0;
+}
+
+static void lz_write(CudaCtx *c, const void *p, size_t bytes) {
+    for (int i = 0; i < c->nview; i++)
+        if (c->view[i].nhwc && view_overlaps(&c->view[i], p, bytes)) view_drop(c, &c->view[i]);
+}
+
+/* every view's CNHW memory up to date, and no view valid (alloc, free) */
+static void lz_flush(CudaCtx *c) {
+    for (int i = 0; i < c->nview; i++) {
+        if (c->view[i].stale) view_unpack(c, &c->view[i]);
+        c->view[i].nhwc = 0;
+    }
+}
+
+/* whether an operand of C channels over B images in layout l may live in a view */
+static int view_layout(const CudaCtx *c, Layout l, int B) {
+    return !c->no_lazy && l == LAY_NHWC && c->prec != PREC_BF16 && B <= 65535;
+}
+
+/* x's view with valid NHWC contents, or NULL */
+static View *view_valid(CudaCtx *c, const float *x, int C, int B, int R) {
+    for (int i = 0; i < c->nview; i++) {
+        View *v = &c->view[i];
+        if (v->x == x && v->C == C && v->B == B && v->R == R) return v->nhwc ? v : NULL;
+    }
+    return NULL;
+}
+/* the same, found by the tensor's size alone (batch norm and the activations know C and B*R, or n) */
+static View *view_valid_n(CudaCtx *c, const float *x, int C, size_t n) {
+    for (int i = 0; i < c->nview; i++) {
+        View *v = &c->view[i];
+        if (v->x == x && v->nhwc && (C <= 0 || v->C == C) && view_floats(v) == n) return v;
+    }
+    return NULL;
+}
+
+/* The view an op is about to write x (C, B, R) into, in place of x (made if there is none, outside
+ * recordings, while the views stay within VIEW_BYTES); NULL: none, and nothing done (the op then
+ * calls lz_read on its inputs and lz_write on x, in that order, and writes x). Views sharing x's
+ * memory are dropped, and the op's write waits for side work that may still read the buffer. The
+ * op calls view_wrote after its kernel. */
+static View *view_for_write(CudaCtx *c, float *x, int C, int B, int R) {
+    View *v = NULL;
+    for (int i = 0; i < c->nview && !v; i++)
+        if (c->view[i].x == x && c->view[i].C == C && c->view[i].B == B && c->view[i].R == R) v = &c->view[i];
+    const size_t bytes = (size_t)C * B * R * sizeof(float);
+    if (!v && !c->capturing && c->nview < MAX_VIEWS && c->view_bytes + bytes <= VIEW_BYTES) {
+        v = &c->view[c->nview++];
+        *v = (View){x, C, B, R, NULL, 0, 0, -1};
+        CU(cudaMalloc((void **)&v->buf, bytes));
+        c->view_bytes += bytes;
+    }
+    if (!v) return NULL;
+    for (int i = 0; i < c->nview; i++) {
+        View *w = &c->view[i];
+        if (w != v && w->nhwc && view_overlaps(w, x, bytes)) view_drop(c, w);
+    }
+    if (v->side_epoch == c->join_epoch && c->side_pending) side_join(c);
+    return v;
+}
+static void view_wrote(View *v) {
+    v->nhwc = 1;
+    v->stale = 1;
+}
+
+/* ------------------------------------------------------------------------------------------------
  * layout and transposes */
 
 static void cu_transpose01(Backend *be, float *out, const float *in, int A, int Bn, int R) {
@@ -592,6 +731,8 @@ static void cu_transpose01(Backend *be, float *out, const float *in, int A, int 
     PROF_BEGIN(c);
     const size_t n = (size_t)A * Bn * R;
     kept_written(c, out, n * sizeof(float));
+    lz_read(c, in, n * sizeof(float));
+    lz_write(c, out, n * sizeof(float));
     LAUNCH(k_transpose01, grid_for(n, 256, c->nsm), 256, 0, c->stream)(out, in, A, Bn, R);
     KCHECK();
     PROF_END(c, "transpose");
@@ -665,6 +806,8 @@ static void cu_linear_forward(Backend *be, float *out, const float *in, const fl
                               int Ni, int No) {
     CudaCtx *c = ctx_of(be);
     PROF_BEGIN(c);
+    lz_read(c, in, (size_t)B * Ni * sizeof(float));
+    lz_write(c, out, (size_t)B * No * sizeof(float));
     if (No <= LINEAR_NARROW) {
         LAUNCH(k_linear_narrow_fwd, (unsigned)((size_t)B * No), 256, 0, c->stream)(out, in, w, bias, Ni, No);
         KCHECK();
@@ -684,6 +827,9 @@ static void cu_linear_backward(Backend *be, float *din, float *dw, float *dbias,
                                const float *w, int B, int Ni, int No) {
     CudaCtx *c = ctx_of(be);
     PROF_BEGIN(c);
+    lz_read(c, dout, (size_t)B * No * sizeof(float));
+    lz_read(c, in, (size_t)B * Ni * sizeof(float));
+    if (din) lz_write(c, din, (size_t)B * Ni * sizeof(float));
     if (No <= LINEAR_NARROW) {
         if (din) LAUNCH(k_linear_narrow_din, grid_for((size_t)B * Ni, 256, c->nsm), 256, 0, c->stream)(din, dout, w, B, Ni, No);
         if (dw) LAUNCH(k_linear_narrow_dw, grid_for((size_t)No * Ni, 256, c->nsm), 256, 0, c->stream)(dw, dout, in, B, Ni, No);
@@ -721,6 +867,8 @@ __global__ void k_act_bwd_bits(float *din, const float *dout, const uint32_t *bi
 static void cu_sign_bits(Backend *be, uint32_t *bits, const float *out, size_t n) {
     CudaCtx *c = ctx_of(be);
     PROF_BEGIN(c);
+    lz_read(c, out, n * sizeof(float));
+    lz_write(c, bits, (n + 31) / 32 * sizeof(uint32_t));
     LAUNCH(k_sign_bits, grid_for((n + 31) & ~(size_t)31, 256, c->nsm), 256, 0, c->stream)(bits, out, n);
     KCHECK();
     PROF_END(c, "sign bits");
@@ -729,6 +877,9 @@ static void cu_sign_bits(Backend *be, uint32_t *bits, const float *out, size_t n
 static void cu_act_backward_bits(Backend *be, float *din, const float *dout, const uint32_t *bits, size_t n, Act act) {
     CudaCtx *c = ctx_of(be);
     PROF_BEGIN(c);
+    lz_read(c, dout, n * sizeof(float));
+    lz_read(c, bits, (n + 31) / 32 * sizeof(uint32_t));
+    lz_write(c, din, n * sizeof(float));
     LAUNCH(k_act_bwd_bits, grid_for(n, 256, c->nsm), 256, 0, c->stream)(din, dout, bits, n, act);
     KCHECK();
     PROF_END(c, "activation backward");
@@ -1447,44 +1598,59 @@ static void full_bwd_filter(CudaCtx *c, const ConvPlan *p, float *dw, const floa
     prof_add(c, 2, "cublas full-size conv bwd-filter");
 }
 
-/* y = conv(x, w). x_packed: x already in the chosen layout (conv_bwd_filter's copy; NULL: pack it
- * here; keep: x is a layer's input activation, whose copy its backward-filter takes, see APack) */
-static void conv_fwd(CudaCtx *c, ConvPlan *p, float *y, const float *x, const float *w, const void *x_packed, int keep) {
-    if (full_size(c, p)) { full_fwd(c, p, y, x, w); return; }
-    if (!p->op[OP_FWD].chosen) choose(c, p, OP_FWD);
-    const OpChoice *ch = &p->op[OP_FWD];
-    const Layout l = ch->layout;
-    const void *xs = x_packed ? x_packed
-                     : keep   ? prep_act_keep(c, ROLE_X, x, l, p->Cx, p->B, p->Hx * p->Wx)
-                              : prep_act(c, ROLE_X, x, l, p->Cx, p->B, p->Hx * p->Wx);
-    const void *ws = prep_w(c, p, w, l, ch->plan != NULL);
-    void *ys = out_act(c, ROLE_Y, y, l, p->Cy, p->B, p->Hy * p->Wy);
-    prof_mark(c, 2);
-    if (ch->plan) CUDNN(graph_run(c, ch->plan, xs, ws, ys));
-    else CUDNN(legacy_run(c, p, OP_FWD, l, ch->algo, ch->ws, xs, ws, ys, 0.0f));
-    prof_add(c, 2, p->label[OP_FWD]);
-    finish_act(c, ROLE_Y, y, l, p->Cy, p->B, p->Hy * p->Wy);
+/* A convolution's activation operand t (C, B, R) in layout l: packed (already in l: the
+ * backward-filter's copy), its view, its kept copy (keep, see APack), or a copy in the role's slot */
+static const void *act_operand(CudaCtx *c, int role, const float *t, Layout l, int C, int B, int R, const void *packed,
+                               int keep) {
+    if (packed) return packed;
+    View *v = view_layout(c, l, B) ? view_valid(c, t, C, B, R) : NULL;
+    if (v) return v->buf;
+    lz_read(c, t, (size_t)C * B * R * sizeof(float));
+    return keep ? prep_act_keep(c, role, t, l, C, B, R) : prep_act(c, role, t, l, C, B, R);
+}
+/* Where a convolution writes its activation result t (C, B, R) in layout l: t's view (*v), or
+ * out_act's place (*v NULL); act_result_done after cuDNN's call marks the view or copies back */
+static void *act_result(CudaCtx *c, int role, float *t, Layout l, int C, int B, int R, View **v) {
+    *v = view_layout(c, l, B) ? view_for_write(c, t, C, B, R) : NULL;
+    if (*v) return (*v)->buf;
+    lz_write(c, t, (size_t)C * B * R * sizeof(float));
+    return out_act(c, role, t, l, C, B, R);
+}
+static void act_result_done(CudaCtx *c, int role, float *t, Layout l, int C, int B, int R, View *v) {
+    if (v) view_wrote(v);
+    else finish_act(c, role, t, l, C, B, R);
 }
 
-/* x = conv^T(y, w) (the gradient of conv with respect to its input). y_packed: y already in the
- * chosen layout (conv_bwd_filter's copy; NULL: pack it here; keep: y is a transposed convolution's
- * input activation, see APack) */
-static void conv_bwd_data(CudaCtx *c, ConvPlan *p, float *x, const float *y, const float *w, const void *y_packed,
-                          int keep) {
-    if (full_size(c, p)) { full_bwd_data(c, p, x, y, w); return; }
-    if (!p->op[OP_BWD_DATA].chosen) choose(c, p, OP_BWD_DATA);
-    const OpChoice *ch = &p->op[OP_BWD_DATA];
+/* The two data directions of plan p: OP_FWD y = conv(x, w), OP_BWD_DATA x = conv^T(y, w) (the
+ * gradient of conv with respect to its input). in: the operand read (x, or y), out: the one
+ * written. in_packed: in already in the chosen layout (conv_bwd_filter's copy; NULL: pack it here);
+ * keep: in is a layer's input activation (a transposed convolution's is its y), whose copy its
+ * backward-filter takes, see APack. */
+static void conv_data(CudaCtx *c, ConvPlan *p, ConvOp o, float *out, const float *in, const float *w,
+                      const void *in_packed, int keep) {
+    const int fwd = o == OP_FWD, B = p->B;
+    const int Ci = fwd ? p->Cx : p->Cy, Ri = fwd ? p->Hx * p->Wx : p->Hy * p->Wy, ri = fwd ? ROLE_X : ROLE_Y;
+    const int Co = fwd ? p->Cy : p->Cx, Ro = fwd ? p->Hy * p->Wy : p->Hx * p->Wx, ro = fwd ? ROLE_Y : ROLE_X;
+    if (full_size(c, p)) {
+        lz_read(c, in, (size_t)Ci * B * Ri * sizeof(float));
+        lz_write(c, out, (size_t)Co * B * Ro * sizeof(float));
+        if (fwd) full_fwd(c, p, out, in, w);
+        else full_bwd_data(c, p, out, in, w);
+        return;
+    }
+    if (!p->op[o].chosen) choose(c, p, o);
+    const OpChoice *ch = &p->op[o];
     const Layout l = ch->layout;
-    const void *ys = y_packed ? y_packed
-                     : keep   ? prep_act_keep(c, ROLE_Y, y, l, p->Cy, p->B, p->Hy * p->Wy)
-                              : prep_act(c, ROLE_Y, y, l, p->Cy, p->B, p->Hy * p->Wy);
+    const void *is = act_operand(c, ri, in, l, Ci, B, Ri, in_packed, keep);
     const void *ws = prep_w(c, p, w, l, ch->plan != NULL);
-    void *xs = out_act(c, ROLE_X, x, l, p->Cx, p->B, p->Hx * p->Wx);
+    View *v;
+    const void *os = act_result(c, ro, out, l, Co, B, Ro, &v);
+    const void *xs = fwd ? is : os, *ys = fwd ? os : is;
     prof_mark(c, 2);
     if (ch->plan) CUDNN(graph_run(c, ch->plan, xs, ws, ys));
-    else CUDNN(legacy_run(c, p, OP_BWD_DATA, l, ch->algo, ch->ws, xs, ws, ys, 0.0f));
-    prof_add(c, 2, p->label[OP_BWD_DATA]);
-    finish_act(c, ROLE_X, x, l, p->Cx, p->B, p->Hx * p->Wx);
+    else CUDNN(legacy_run(c, p, o, l, ch->algo, ch->ws, xs, ws, ys, 0.0f));
+    prof_add(c, 2, p->label[o]);
+    act_result_done(c, ro, out, l, Co, B, Ro, v);
 }
 
 /* dw += correlation of x with dy. Returns in *xs_out / *ys_out x and dy as cuDNN read them (in
@@ -1501,10 +1667,21 @@ static void conv_bwd_filter(CudaCtx *c, ConvPlan *p, float *dw, const float *x, 
                             const void **xs_out, const void **ys_out) {
     if (xs_out) *xs_out = NULL;
     if (ys_out) *ys_out = NULL;
-    if (full_size(c, p)) { full_bwd_filter(c, p, dw, x, dy); return; }
+    const size_t xb = (size_t)p->Cx * p->B * p->Hx * p->Wx * sizeof(float), yb = (size_t)p->Cy * p->B * p->Hy * p->Wy * sizeof(float);
+    if (full_size(c, p)) {
+        lz_read(c, x, xb);
+        lz_read(c, dy, yb);
+        full_bwd_filter(c, p, dw, x, dy);
+        return;
+    }
     if (!p->op[OP_BWD_FILTER].chosen) choose(c, p, OP_BWD_FILTER);
     const OpChoice *ch = &p->op[OP_BWD_FILTER];
     const Layout l = ch->layout;
+    const int lazy = view_layout(c, l, p->B);
+    View *vx = lazy ? view_valid(c, x, p->Cx, p->B, p->Hx * p->Wx) : NULL;
+    View *vd = lazy ? view_valid(c, dy, p->Cy, p->B, p->Hy * p->Wy) : NULL;
+    if (!vx) lz_read(c, x, xb);
+    if (!vd) lz_read(c, dy, yb);
     const int side = c->side && (l != LAY_CNHW || c->prec == PREC_BF16);
     void **sl = c->slot, **tmp_slot = &c->slot[ROLE_W];
     size_t *sb = c->slot_bytes, *tmp_bytes = &c->slot_bytes[ROLE_W];
@@ -1528,12 +1705,14 @@ static void conv_bwd_filter(CudaCtx *c, ConvPlan *p, float *dw, const float *x, 
     }
     /* the layer's input activation (x, or for a transposed convolution dy): its forward's copy */
     APack *kept = NULL;
-    if (act_role == ROLE_X) kept = apack_make(c, x, l, p->Cx, p->B, p->Hx * p->Wx);
-    if (act_role == ROLE_Y) kept = apack_make(c, dy, l, p->Cy, p->B, p->Hy * p->Wy);
+    if (act_role == ROLE_X && !vx) kept = apack_make(c, x, l, p->Cx, p->B, p->Hx * p->Wx);
+    if (act_role == ROLE_Y && !vd) kept = apack_make(c, dy, l, p->Cy, p->B, p->Hy * p->Wy);
     if (kept && !kept->valid) kept = NULL;
     if (kept && side) kept->side_epoch = c->join_epoch; /* not packed over until the side is done */
-    const void *xs = kept && act_role == ROLE_X ? kept->buf : prep_act_in(c, &sl[ROLE_X], &sb[ROLE_X], x, l, p->Cx, p->B, p->Hx * p->Wx);
-    const void *ys = kept && act_role == ROLE_Y ? kept->buf : prep_act_in(c, &sl[ROLE_Y], &sb[ROLE_Y], dy, l, p->Cy, p->B, p->Hy * p->Wy);
+    if (vx && side) vx->side_epoch = c->join_epoch;     /* nor a view written over */
+    if (vd && side) vd->side_epoch = c->join_epoch;
+    const void *xs = vx ? vx->buf : kept && act_role == ROLE_X ? kept->buf : prep_act_in(c, &sl[ROLE_X], &sb[ROLE_X], x, l, p->Cx, p->B, p->Hx * p->Wx);
+    const void *ys = vd ? vd->buf : kept && act_role == ROLE_Y ? kept->buf : prep_act_in(c, &sl[ROLE_Y], &sb[ROLE_Y], dy, l, p->Cy, p->B, p->Hy * p->Wy);
     if (xs_out) *xs_out = xs;
     if (ys_out) *ys_out = ys;
     const int KK = p->K * p->K, nhwc = lay_nhwc(l);
@@ -1573,11 +1752,14 @@ static void conv_bwd_filter(CudaCtx *c, ConvPlan *p, float *dw, const float *x, 
 }
 
 static void add_bias_channels(CudaCtx *c, float *out, const float *bias, int C, size_t N) {
+    lz_read(c, out, (size_t)C * N * sizeof(float)); /* out may sit in a view: the sum goes to CNHW */
+    lz_write(c, out, (size_t)C * N * sizeof(float));
     dim3 g(grid_for(N, 256, c->nsm) / 4 + 1, C);
     LAUNCH(k_bias_channels, g, 256, 0, c->stream)(out, bias, N);
     KCHECK();
 }
 static void sum_channels(CudaCtx *c, float *dbias, const float *x, int C, size_t N) {
+    lz_read(c, x, (size_t)C * N * sizeof(float));
     LAUNCH(k_rowsum_acc, C, 256, 0, c->stream)(dbias, x, N);
     KCHECK();
 }
@@ -1598,7 +1780,7 @@ static void cu_conv2d_forward(Backend *be, float *out, const float *in, const fl
     CudaCtx *c = ctx_of(be);
     PROF_BEGIN(c);
     ConvPlan *p = plan_get(c, s->B, s->Ci, s->Hi, s->Wi, s->Co, s->Ho, s->Wo, s->K, s->S, s->P);
-    conv_fwd(c, p, out, in, w, NULL, 1);
+    conv_data(c, p, OP_FWD, out, in, w, NULL, 1);
     if (bias) add_bias_channels(c, out, bias, s->Co, (size_t)s->B * s->Ho * s->Wo);
     PROF_END(c, "conv forward (all)");
 }
@@ -1611,7 +1793,7 @@ static void cu_conv2d_backward(Backend *be, float *din, float *dw, float *dbias,
     if (dbias) sum_channels(c, dbias, dout, s->Co, (size_t)s->B * s->Ho * s->Wo);
     const void *dout_packed = NULL; /* dout as bwd-filter copied it, when bwd-data wants it so */
     if (dw) conv_bwd_filter(c, p, dw, in, dout, ROLE_X, NULL, din && same_layout(c, p, OP_BWD_FILTER, OP_BWD_DATA) ? &dout_packed : NULL);
-    if (din) conv_bwd_data(c, p, din, dout, w, dout_packed, 0);
+    if (din) conv_data(c, p, OP_BWD_DATA, din, dout, w, dout_packed, 0);
     PROF_END(c, "conv backward (all)");
 }
 
@@ -1622,7 +1804,7 @@ static void cu_convt_forward(Backend *be, float *out, const float *in, const flo
     CudaCtx *c = ctx_of(be);
     PROF_BEGIN(c);
     ConvPlan *p = plan_get(c, s->B, s->Co, s->Ho, s->Wo, s->Ci, s->Hi, s->Wi, s->K, s->S, s->P);
-    conv_bwd_data(c, p, out, in, w, NULL, 1);
+    conv_data(c, p, OP_BWD_DATA, out, in, w, NULL, 1);
     if (bias) add_bias_channels(c, out, bias, s->Co, (size_t)s->B * s->Ho * s->Wo);
     PROF_END(c, "convT forward (all)");
 }
@@ -1635,27 +1817,51 @@ static void cu_convt_backward(Backend *be, float *din, float *dw, float *dbias, 
     if (dbias) sum_channels(c, dbias, dout, s->Co, (size_t)s->B * s->Ho * s->Wo);
     const void *dout_packed = NULL; /* dout (the plan's x) as bwd-filter copied it */
     if (dw) conv_bwd_filter(c, p, dw, dout, in, ROLE_Y, din && same_layout(c, p, OP_BWD_FILTER, OP_FWD) ? &dout_packed : NULL, NULL);
-    if (din) conv_fwd(c, p, din, dout, w, dout_packed, 0);
+    if (din) conv_data(c, p, OP_FWD, din, dout, w, dout_packed, 0);
     PROF_END(c, "convT backward (all)");
 }
 
 /* ------------------------------------------------------------------------------------------------
  * activations */
 
+/* elementwise, so on a view's NHWC values as well as on CNHW ones (all operands the same way) */
 static void cu_act_forward(Backend *be, float *out, const float *in, size_t n, Act act) {
     CudaCtx *c = ctx_of(be);
     PROF_BEGIN(c);
-    if (act == ACT_NONE) { cu_copy(be, out, in, n); PROF_END(c, "activation forward"); return; }
-    LAUNCH(k_act_fwd, grid_for(n, 256, c->nsm), 256, 0, c->stream)(out, in, n, act);
-    KCHECK();
+    View *vi = view_valid_n(c, in, 0, n);
+    View *vo = vi ? view_for_write(c, out, vi->C, vi->B, vi->R) : NULL;
+    if (vo) {
+        if (act != ACT_NONE) LAUNCH(k_act_fwd, grid_for(n, 256, c->nsm), 256, 0, c->stream)(vo->buf, vi->buf, n, act);
+        else if (vo != vi) CU(cudaMemcpyAsync(vo->buf, vi->buf, n * sizeof(float), cudaMemcpyDeviceToDevice, c->stream));
+        KCHECK();
+        view_wrote(vo);
+    } else if (act == ACT_NONE) {
+        cu_copy(be, out, in, n);
+    } else {
+        lz_read(c, in, n * sizeof(float));
+        lz_write(c, out, n * sizeof(float));
+        LAUNCH(k_act_fwd, grid_for(n, 256, c->nsm), 256, 0, c->stream)(out, in, n, act);
+        KCHECK();
+    }
     PROF_END(c, "activation forward");
 }
 
 static void cu_act_backward(Backend *be, float *din, const float *dout, const float *out, size_t n, Act act) {
     CudaCtx *c = ctx_of(be);
     PROF_BEGIN(c);
-    LAUNCH(k_act_bwd, grid_for(n, 256, c->nsm), 256, 0, c->stream)(din, dout, out, n, act);
-    KCHECK();
+    View *vd = view_valid_n(c, dout, 0, n), *vo = vd ? view_valid_n(c, out, vd->C, n) : NULL;
+    View *vr = vo && vo->B == vd->B ? view_for_write(c, din, vd->C, vd->B, vd->R) : NULL;
+    if (vr) {
+        LAUNCH(k_act_bwd, grid_for(n, 256, c->nsm), 256, 0, c->stream)(vr->buf, vd->buf, vo->buf, n, act);
+        KCHECK();
+        view_wrote(vr);
+    } else {
+        lz_read(c, dout, n * sizeof(float));
+        lz_read(c, out, n * sizeof(float));
+        lz_write(c, din, n * sizeof(float));
+        LAUNCH(k_act_bwd, grid_for(n, 256, c->nsm), 256, 0, c->stream)(din, dout, out, n, act);
+        KCHECK();
+    }
     PROF_END(c, "activation backward");
 }
 
@@ -1792,15 +1998,17 @@ __global__ void k_bn_finish_grad(const double *part, float *dgamma, float *dbeta
 
 /* dx = scale * (dz - k1 - xhat * k2) over one row of N values, this block's share (grid-stride); o
  * may alias dr */
+__device__ __forceinline__ float bn_dx_one(float xv, float dyv, float m, float r, float scale, float shift, float k1,
+                                           float k2, int act) {
+    const float dz = __fmul_rn(dyv, act_grad_from_input(bn_preact(xv, scale, shift), act));
+    const float xhat = __fmul_rn(__fsub_rn(xv, m), r);
+    return __fmul_rn(scale, __fsub_rn(__fsub_rn(dz, k1), __fmul_rn(xhat, k2)));
+}
 __device__ void bn_dx_row(float *o, const float *xr, const float *dr, float m, float r, float gamma, float beta,
                           float k1, float k2, int N, int act) {
     const float scale = __fmul_rn(gamma, r), shift = __fsub_rn(beta, __fmul_rn(m, scale));
-    for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < N; i += gridDim.x * blockDim.x) {
-        const float xv = xr[i];
-        const float dz = __fmul_rn(dr[i], act_grad_from_input(bn_preact(xv, scale, shift), act));
-        const float xhat = __fmul_rn(__fsub_rn(xv, m), r);
-        o[i] = __fmul_rn(scale, __fsub_rn(__fsub_rn(dz, k1), __fmul_rn(xhat, k2)));
-    }
+    for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < N; i += gridDim.x * blockDim.x)
+        o[i] = bn_dx_one(xr[i], dr[i], m, r, scale, shift, k1, k2, act);
 }
 
 /* the synchronized form's dx per channel (k (2, C) the means); grid (., C); dx may alias dy */
@@ -1817,48 +2025,76 @@ __global__ void k_bn_dx(float *dx, const float *x, const float *dy, const float 
  * applies the row's scale and shift; the first block of a channel's first row also writes the
  * channel's mean and rstd (C, G) and moves its running statistics, group by group in order.
  * batch_stats 0: the running statistics instead of the partials. grid (., C * G) */
+/* The scale and shift of row (c, g) from the partials (batch_stats 1) or the running statistics;
+ * book: the caller also keeps channel c's books (mean and rstd (C, G), the running statistics),
+ * group by group in order. One thread. */
+__device__ void bn_row_scale(int c, int g, int G, int book, const double *part, float *mean, float *rstd, float *rmean,
+                             float *rvar, const float *gamma, const float *beta, int N, int P, float momentum, float eps,
+                             int batch_stats, float *scale, float *shift) {
+    float m = 0.0f, rs = 0.0f;
+    for (int gg = book ? 0 : g; gg < (book ? G : g + 1); gg++) {
+        const int row = c * G + gg;
+        float mg, rg;
+        if (batch_stats) {
+            double mu, ss;
+            bn_combine(part, row, N, P, &mu, &ss);
+            const double var = ss / N;
+            mg = (float)mu;
+            rg = (float)(1.0 / sqrt(var + (double)eps));
+            if (book && rmean && rvar) {
+                const double unbiased = N > 1 ? ss / (N - 1) : var;
+                rmean[c] = (float)((1.0 - (double)momentum) * rmean[c] + (double)momentum * mu);
+                rvar[c] = (float)((1.0 - (double)momentum) * rvar[c] + (double)momentum * unbiased);
+            }
+        } else {
+            mg = rmean[c];
+            rg = (float)(1.0 / sqrt((double)rvar[c] + (double)eps));
+        }
+        if (book) {
+            mean[row] = mg;
+            rstd[row] = rg;
+        }
+        if (gg == g) { m = mg; rs = rg; }
+    }
+    *scale = __fmul_rn(gamma[c], rs);
+    *shift = __fsub_rn(beta[c], __fmul_rn(m, *scale));
+}
+
 __global__ void k_bn_stats_apply(float *out, const float *in, const double *part, float *mean, float *rstd, float *rmean,
                                  float *rvar, const float *gamma, const float *beta, int G, int N, int P, float momentum,
                                  float eps, int batch_stats, int act) {
     PDL_ENTRY();
     const int r = blockIdx.y, c = r / G;
     __shared__ float s_scale, s_shift;
-    if (threadIdx.x == 0) {
-        float m = 0.0f, rs = 0.0f;
-        const int book = blockIdx.x == 0 && r % G == 0; /* this block keeps the channel's books */
-        for (int g = book ? 0 : r % G; g < (book ? G : r % G + 1); g++) {
-            const int row = c * G + g;
-            float mg, rg;
-            if (batch_stats) {
-                double mu, ss;
-                bn_combine(part, row, N, P, &mu, &ss);
-                const double var = ss / N;
-                mg = (float)mu;
-                rg = (float)(1.0 / sqrt(var + (double)eps));
-                if (book && rmean && rvar) {
-                    const double unbiased = N > 1 ? ss / (N - 1) : var;
-                    rmean[c] = (float)((1.0 - (double)momentum) * rmean[c] + (double)momentum * mu);
-                    rvar[c] = (float)((1.0 - (double)momentum) * rvar[c] + (double)momentum * unbiased);
-                }
-            } else {
-                mg = rmean[c];
-                rg = (float)(1.0 / sqrt((double)rvar[c] + (double)eps));
-            }
-            if (book) {
-                mean[row] = mg;
-                rstd[row] = rg;
-            }
-            if (row == r) { m = mg; rs = rg; }
-        }
-        s_scale = __fmul_rn(gamma[c], rs);
-        s_shift = __fsub_rn(beta[c], __fmul_rn(m, s_scale));
-    }
+    if (threadIdx.x == 0) /* the first block of a channel's first row keeps the channel's books */
+        bn_row_scale(c, r % G, G, blockIdx.x == 0 && r % G == 0, part, mean, rstd, rmean, rvar, gamma, beta, N, P,
+                     momentum, eps, batch_stats, &s_scale, &s_shift);
     __syncthreads();
     const float scale = s_scale, shift = s_shift;
     const float *x = in + (size_t)r * N;
     float *y = out + (size_t)r * N;
     for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < N; i += gridDim.x * blockDim.x)
         y[i] = act_apply(bn_preact(x[i], scale, shift), act);
+}
+
+/* The means k1, k2 of row (c, g)'s backward sums from the partials; book: the caller also adds
+ * channel c's dgamma and dbeta, group by group in order. One thread. */
+__device__ void bn_row_grad(int c, int g, int G, int book, const double *part, float *dgamma, float *dbeta, int N, int P,
+                            float *k1, float *k2) {
+    for (int gg = book ? 0 : g; gg < (book ? G : g + 1); gg++) {
+        const int rr = c * G + gg;
+        double s1 = 0.0, s2 = 0.0;
+        for (int p = 0; p < P; p++) {
+            s1 += part[((size_t)rr * P + p) * 2];
+            s2 += part[((size_t)rr * P + p) * 2 + 1];
+        }
+        if (book && dgamma) dgamma[c] += (float)s2;
+        if (book && dbeta) dbeta[c] += (float)s1;
+        if (gg == g) {
+            *k1 = (float)(s1 / N);
+            *k2 = (float)(s2 / N);
+        }
+    }
 }
 
 /* The backward of a batch-norm op in one kernel after the partials: each block of row r = c * G + g
@@ -1871,26 +2107,156 @@ __global__ void k_bn_grad_dx(float *dx, const float *x, const float *dy, const d
     PDL_ENTRY();
     const int row = blockIdx.y, c = row / G;
     __shared__ float s_k1, s_k2;
-    if (threadIdx.x == 0) {
-        const int book = blockIdx.x == 0 && row % G == 0;
-        for (int g = book ? 0 : row % G; g < (book ? G : row % G + 1); g++) {
-            const int rr = c * G + g;
-            double s1 = 0.0, s2 = 0.0;
-            for (int p = 0; p < P; p++) {
-                s1 += part[((size_t)rr * P + p) * 2];
-                s2 += part[((size_t)rr * P + p) * 2 + 1];
-            }
-            if (book && dgamma) dgamma[c] += (float)s2;
-            if (book && dbeta) dbeta[c] += (float)s1;
-            if (rr == row) {
-                s_k1 = (float)(s1 / N);
-                s_k2 = (float)(s2 / N);
-            }
-        }
-    }
+    if (threadIdx.x == 0)
+        bn_row_grad(c, row % G, G, blockIdx.x == 0 && row % G == 0, part, dgamma, dbeta, N, P, &s_k1, &s_k2);
     __syncthreads();
     bn_dx_row(dx + (size_t)row * N, x + (size_t)row * N, dy + (size_t)row * N, mean[row], rstd[row], gamma[c], beta[c],
               s_k1, s_k2, N, act);
+}
+
+/* ---- the same four kernels on a view (NHWC: element (c, pixel i of group g) at ((g n + i) C + c)).
+ * The partial kernels give each thread of a 256-thread block the pixels lo + t, lo + t + 256, ...
+ * of the chunk, in that order, and combine the threads with the same block_sum, for BN_CT channels
+ * at once: the same sums as the CNHW kernels', to the bit, from whole 32-byte reads. The apply and
+ * dx kernels take a tile of BN_AT channels, whose scale and shift (or k1, k2) the first BN_AT
+ * threads work out as the CNHW kernels' first thread does. */
+#define BN_CT 8
+#define BN_AT 64
+#ifdef DCGAN_CUDA_EMU
+#define UNROLL
+#else
+#define UNROLL _Pragma("unroll") /* the BN_CT sums stay in registers */
+#endif
+
+/* grid (P, ceil(C / BN_CT), G) */
+__global__ void k_bn_part_stats_nhwc(double *part, const float *x, int C, int G, int n, int P) {
+    PDL_ENTRY();
+    __shared__ double sh[32], mean_sh[BN_CT];
+    const int p = blockIdx.x, c0 = blockIdx.y * BN_CT, g = blockIdx.z, nc = min(BN_CT, C - c0);
+    const int chunk = (n + P - 1) / P, lo = p * chunk, hi = min(n, lo + chunk);
+    const float *base = x + (size_t)g * n * C + c0;
+    double s[BN_CT];
+    for (int pass = 0; pass < 2; pass++) { /* the chunk's sums, then its squares about the mean */
+UNROLL
+        for (int k = 0; k < BN_CT; k++) s[k] = 0.0;
+        for (int i = lo + threadIdx.x; i < hi; i += blockDim.x) {
+            const float *px = base + (size_t)i * C;
+UNROLL
+            for (int k = 0; k < BN_CT; k++)
+                if (k < nc) {
+                    const double d = pass ? px[k] - mean_sh[k] : (double)px[k];
+                    s[k] += pass ? d * d : d;
+                }
+        }
+UNROLL
+        for (int k = 0; k < BN_CT; k++) {
+            const double t = block_sum(s[k], sh);
+            if (threadIdx.x == 0 && !pass) mean_sh[k] = hi > lo ? t / (hi - lo) : 0.0;
+            if (threadIdx.x == 0 && pass && k < nc) {
+                const size_t row = (size_t)(c0 + k) * G + g;
+                part[(row * P + p) * 2] = mean_sh[k];
+                part[(row * P + p) * 2 + 1] = t;
+            }
+        }
+        __syncthreads(); /* mean_sh, for the second pass */
+    }
+}
+
+/* grid (P, ceil(C / BN_CT), G) */
+__global__ void k_bn_part_grad_nhwc(double *part, const float *x, const float *dy, const float *mean, const float *rstd,
+                                    const float *gamma, const float *beta, int C, int G, int n, int P, int act) {
+    PDL_ENTRY();
+    __shared__ double sh[32];
+    const int p = blockIdx.x, c0 = blockIdx.y * BN_CT, g = blockIdx.z, nc = min(BN_CT, C - c0);
+    const int chunk = (n + P - 1) / P, lo = p * chunk, hi = min(n, lo + chunk);
+    float m[BN_CT], r[BN_CT], scale[BN_CT], shift[BN_CT];
+    double s1[BN_CT], s2[BN_CT];
+UNROLL
+    for (int k = 0; k < BN_CT; k++) {
+        const int c = c0 + (k < nc ? k : 0), row = c * G + g;
+        m[k] = mean[row];
+        r[k] = rstd[row];
+        scale[k] = __fmul_rn(gamma[c], r[k]);
+        shift[k] = __fsub_rn(beta[c], __fmul_rn(m[k], scale[k]));
+        s1[k] = s2[k] = 0.0;
+    }
+    const size_t off = (size_t)g * n * C + c0;
+    for (int i = lo + threadIdx.x; i < hi; i += blockDim.x) {
+        const float *px = x + off + (size_t)i * C, *pd = dy + off + (size_t)i * C;
+UNROLL
+        for (int k = 0; k < BN_CT; k++)
+            if (k < nc) {
+                const float xv = px[k];
+                const float dz = __fmul_rn(pd[k], act_grad_from_input(bn_preact(xv, scale[k], shift[k]), act));
+                s1[k] += dz;
+                s2[k] += (double)__fmul_rn(dz, __fmul_rn(__fsub_rn(xv, m[k]), r[k]));
+            }
+    }
+UNROLL
+    for (int k = 0; k < BN_CT; k++) {
+        const double t1 = block_sum(s1[k], sh);
+        const double t2 = block_sum(s2[k], sh);
+        if (threadIdx.x == 0 && k < nc) {
+            const size_t row = (size_t)(c0 + k) * G + g;
+            part[(row * P + p) * 2] = t1;
+            part[(row * P + p) * 2 + 1] = t2;
+        }
+    }
+}
+
+/* k_bn_stats_apply on a view; grid (., ceil(C / BN_AT), G), the books kept by the blocks with
+ * blockIdx.x 0 of group 0 */
+__global__ void k_bn_stats_apply_nhwc(float *out, const float *in, const double *part, float *mean, float *rstd,
+                                      float *rmean, float *rvar, const float *gamma, const float *beta, int C, int G,
+                                      int n, int P, float momentum, float eps, int batch_stats, int act) {
+    PDL_ENTRY();
+    __shared__ float s_scale[BN_AT], s_shift[BN_AT];
+    const int c0 = blockIdx.y * BN_AT, g = blockIdx.z, nc = min(BN_AT, C - c0);
+    if (threadIdx.x < nc)
+        bn_row_scale(c0 + threadIdx.x, g, G, blockIdx.x == 0 && g == 0, part, mean, rstd, rmean, rvar, gamma, beta, n, P,
+                     momentum, eps, batch_stats, &s_scale[threadIdx.x], &s_shift[threadIdx.x]);
+    __syncthreads();
+    /* thread t: channel c0 + t % nc of pixels t / nc, + ppb, ...; the last 256 % nc threads idle */
+    const int k = threadIdx.x % nc, ppb = blockDim.x / nc;
+    if ((int)threadIdx.x >= ppb * nc) return;
+    const float sc = s_scale[k], sf = s_shift[k];
+    const float *xi = in + (size_t)g * n * C + c0 + k;
+    float *yo = out + (size_t)g * n * C + c0 + k;
+    for (int i = blockIdx.x * ppb + threadIdx.x / nc; i < n; i += gridDim.x * ppb)
+        yo[(size_t)i * C] = act_apply(bn_preact(xi[(size_t)i * C], sc, sf), act);
+}
+
+/* k_bn_grad_dx on views; grid (., ceil(C / BN_AT), G); dx may alias dy */
+__global__ void k_bn_grad_dx_nhwc(float *dx, const float *x, const float *dy, const double *part, const float *mean,
+                                  const float *rstd, const float *gamma, const float *beta, float *dgamma, float *dbeta,
+                                  int C, int G, int n, int P, int act) {
+    PDL_ENTRY();
+    __shared__ float s_k1[BN_AT], s_k2[BN_AT];
+    const int c0 = blockIdx.y * BN_AT, g = blockIdx.z, nc = min(BN_AT, C - c0);
+    if (threadIdx.x < nc)
+        bn_row_grad(c0 + threadIdx.x, g, G, blockIdx.x == 0 && g == 0, part, dgamma, dbeta, n, P, &s_k1[threadIdx.x],
+                    &s_k2[threadIdx.x]);
+    __syncthreads();
+    const int k = threadIdx.x % nc, ppb = blockDim.x / nc; /* as in k_bn_stats_apply_nhwc */
+    if ((int)threadIdx.x >= ppb * nc) return;
+    const int c = c0 + k, row = c * G + g;
+    const float m = mean[row], r = rstd[row], scale = __fmul_rn(gamma[c], r), shift = __fsub_rn(beta[c], __fmul_rn(m, scale));
+    const float k1 = s_k1[k], k2 = s_k2[k];
+    const size_t off = (size_t)g * n * C + c;
+    for (int i = blockIdx.x * ppb + threadIdx.x / nc; i < n; i += gridDim.x * ppb) {
+        const size_t at = off + (size_t)i * C;
+        dx[at] = bn_dx_one(x[at], dy[at], m, r, scale, shift, k1, k2, act);
+    }
+}
+
+/* the grid of the apply / dx kernels on a view: about 1024 values a block, at most ~8 blocks per SM */
+static dim3 view_grid(CudaCtx *c, int C, int G, int n) {
+    const int tiles = (C + BN_AT - 1) / BN_AT, nc = C < BN_AT ? C : BN_AT;
+    unsigned gx = (unsigned)(((size_t)n * nc + 1023) / 1024);
+    const unsigned cap = (unsigned)(c->nsm * 8 / (tiles * G) + 1);
+    if (gx > cap) gx = cap;
+    if (gx < 1) gx = 1;
+    return dim3(gx, tiles, G);
 }
 
 static dim3 row_grid(CudaCtx *c, int C, int N) {
@@ -1909,6 +2275,8 @@ static void cu_batchnorm_apply(Backend *be, float *out, const float *in, const f
     CudaCtx *c = ctx_of(be);
     PROF_BEGIN(c);
     const int n = N / groups;
+    lz_read(c, in, (size_t)C * N * sizeof(float));
+    lz_write(c, out, (size_t)C * N * sizeof(float));
     LAUNCH(k_bn_apply, row_grid(c, C * groups, n), 256, 0, c->stream)(out, in, mean, rstd, gamma, beta, groups, n, act);
     KCHECK();
     PROF_END(c, "batchnorm apply");
@@ -1921,14 +2289,30 @@ static void cu_batchnorm_forward(Backend *be, float *out, float *mean, float *rs
     PROF_BEGIN(c);
     bn_check(C * groups);
     const int n = N / groups, P = bn_parts(C * groups, n);
-    if (batch_stats) {
-        LAUNCH(k_bn_part_stats, dim3(P, C * groups), 256, 0, c->stream)(c->bn_part, in, n, P);
-        KCHECK();
+    /* on views in NHWC where the input is one (and the output can be), else on the CNHW tensors */
+    View *vi = view_valid_n(c, in, C, (size_t)C * N);
+    View *vo = vi && vi->B % groups == 0 ? view_for_write(c, out, C, vi->B, vi->R) : NULL;
+    if (!vo) {
+        lz_read(c, in, (size_t)C * N * sizeof(float));
+        lz_write(c, out, (size_t)C * N * sizeof(float));
     }
-    LAUNCH(k_bn_stats_apply, row_grid(c, C * groups, n), 256, 0, c->stream)(out, in, c->bn_part, mean, rstd, running_mean,
-                                                                          running_var, gamma, beta, groups, n, P,
-                                                                          momentum, eps, batch_stats, act);
+    if (batch_stats && vo)
+        LAUNCH(k_bn_part_stats_nhwc, dim3(P, (C + BN_CT - 1) / BN_CT, groups), 256, 0, c->stream)(c->bn_part, vi->buf, C,
+                                                                                             groups, n, P);
+    else if (batch_stats)
+        LAUNCH(k_bn_part_stats, dim3(P, C * groups), 256, 0, c->stream)(c->bn_part, in, n, P);
     KCHECK();
+    if (vo)
+        LAUNCH(k_bn_stats_apply_nhwc, view_grid(c, C, groups, n), 256, 0, c->stream)(vo->buf, vi->buf, c->bn_part, mean, rstd,
+                                                                                   running_mean, running_var, gamma, beta,
+                                                                                   C, groups, n, P, momentum, eps,
+                                                                                   batch_stats, act);
+    else
+        LAUNCH(k_bn_stats_apply, row_grid(c, C * groups, n), 256, 0, c->stream)(out, in, c->bn_part, mean, rstd, running_mean,
+                                                                              running_var, gamma, beta, groups, n, P,
+                                                                              momentum, eps, batch_stats, act);
+    KCHECK();
+    if (vo) view_wrote(vo);
     PROF_END(c, "batchnorm forward");
 }
 
@@ -1939,17 +2323,37 @@ static void cu_batchnorm_backward(Backend *be, float *din, float *dgamma, float 
     PROF_BEGIN(c);
     bn_check(C * groups);
     const int R = C * groups, n = N / groups, P = bn_parts(R, n);
-    LAUNCH(k_bn_part_grad, dim3(P, R), 256, 0, c->stream)(c->bn_part, in, dout, mean, rstd, gamma, beta, groups, n, P, act);
+    /* on views in NHWC where both inputs are (and the output can be one), else on the CNHW tensors */
+    View *vi = view_valid_n(c, in, C, (size_t)C * N), *vd = vi ? view_valid_n(c, dout, C, (size_t)C * N) : NULL;
+    View *vo = vd && vd->B == vi->B && vi->B % groups == 0 ? view_for_write(c, din, C, vi->B, vi->R) : NULL;
+    if (!vo) {
+        lz_read(c, in, (size_t)C * N * sizeof(float));
+        lz_read(c, dout, (size_t)C * N * sizeof(float));
+        lz_write(c, din, (size_t)C * N * sizeof(float));
+    }
+    if (vo)
+        LAUNCH(k_bn_part_grad_nhwc, dim3(P, (C + BN_CT - 1) / BN_CT, groups), 256, 0, c->stream)(c->bn_part, vi->buf, vd->buf,
+                                                                                            mean, rstd, gamma, beta, C,
+                                                                                            groups, n, P, act);
+    else
+        LAUNCH(k_bn_part_grad, dim3(P, R), 256, 0, c->stream)(c->bn_part, in, dout, mean, rstd, gamma, beta, groups, n, P, act);
     KCHECK();
-    LAUNCH(k_bn_grad_dx, row_grid(c, R, n), 256, 0, c->stream)(din, in, dout, c->bn_part, mean, rstd, gamma, beta, dgamma,
-                                                              dbeta, groups, n, P, act);
+    if (vo)
+        LAUNCH(k_bn_grad_dx_nhwc, view_grid(c, C, groups, n), 256, 0, c->stream)(vo->buf, vi->buf, vd->buf, c->bn_part, mean,
+                                                                               rstd, gamma, beta, dgamma, dbeta, C, groups,
+                                                                               n, P, act);
+    else
+        LAUNCH(k_bn_grad_dx, row_grid(c, R, n), 256, 0, c->stream)(din, in, dout, c->bn_part, mean, rstd, gamma, beta, dgamma,
+                                                                  dbeta, groups, n, P, act);
     KCHECK();
+    if (vo) view_wrote(vo);
     PROF_END(c, "batchnorm backward");
 }
 
 static void cu_batchnorm_local_stats(Backend *be, float *stats, const float *in, int C, int N) {
     CudaCtx *c = ctx_of(be);
     bn_check(C);
+    lz_read(c, in, (size_t)C * N * sizeof(float));
     const int P = bn_parts(C, N);
     LAUNCH(k_bn_part_stats, dim3(P, C), 256, 0, c->stream)(c->bn_part, in, N, P);
     KCHECK();
@@ -1962,6 +2366,8 @@ static void cu_batchnorm_backward_sums(Backend *be, float *sums, const float *do
     CudaCtx *c = ctx_of(be);
     bn_check(C);
     const int P = bn_parts(C, N);
+    lz_read(c, in, (size_t)C * N * sizeof(float));
+    lz_read(c, dout, (size_t)C * N * sizeof(float));
     LAUNCH(k_bn_part_grad, dim3(P, C), 256, 0, c->stream)(c->bn_part, in, dout, mean, rstd, gamma, beta, 1, N, P, act);
     KCHECK();
     LAUNCH(k_bn_finish_grad, (C + 127) / 128, 128, 0, c->stream)(c->bn_part, NULL, NULL, NULL, sums, NULL, NULL, 0.0, C, P,
@@ -1975,6 +2381,9 @@ static void cu_batchnorm_backward_reduced(Backend *be, float *din, float *dgamma
                                           int N, double n_global, Act act) {
     CudaCtx *c = ctx_of(be);
     bn_check(C);
+    lz_read(c, in, (size_t)C * N * sizeof(float));
+    lz_read(c, dout, (size_t)C * N * sizeof(float));
+    lz_write(c, din, (size_t)C * N * sizeof(float));
     LAUNCH(k_bn_finish_grad, (C + 127) / 128, 128, 0, c->stream)(NULL, dgamma, dbeta, c->bn_k, NULL, local_sums,
                                                               global_sums, n_global, C, 1, 2);
     KCHECK();
@@ -2008,6 +2417,10 @@ static void cu_bce_logits(Backend *be, float *loss, float *mean_prob, float *dlo
                           float target, float scale) {
     CudaCtx *c = ctx_of(be);
     PROF_BEGIN(c);
+    lz_read(c, logits, (size_t)B * sizeof(float));
+    lz_write(c, loss, sizeof(float));
+    if (mean_prob) lz_write(c, mean_prob, sizeof(float));
+    if (dlogits) lz_write(c, dlogits, (size_t)B * sizeof(float));
     LAUNCH(k_bce, 1, 256, 0, c->stream)(loss, mean_prob, dlogits, logits, B, target, scale);
     KCHECK();
     PROF_END(c, "bce loss");
@@ -2028,6 +2441,11 @@ __global__ void k_softmax_xent(float *loss, float *probs, float *dlogits, const 
 static void cu_softmax_xent(Backend *be, float *loss, float *probs, float *dlogits, const float *logits,
                             const float *labels, int B, int K, float scale) {
     CudaCtx *c = ctx_of(be);
+    lz_read(c, logits, (size_t)B * K * sizeof(float));
+    if (labels) lz_read(c, labels, (size_t)B * sizeof(float));
+    lz_write(c, loss, sizeof(float));
+    if (probs) lz_write(c, probs, (size_t)B * K * sizeof(float));
+    if (dlogits) lz_write(c, dlogits, (size_t)B * K * sizeof(float));
     LAUNCH(k_softmax_xent, 1, 256, 0, c->stream)(loss, probs, dlogits, logits, labels, B, K, scale);
     KCHECK();
 }
@@ -2066,6 +2484,8 @@ static void cu_ema(Backend *be, float *avg, const float *x, size_t n, double dec
     CudaCtx *c = ctx_of(be);
     side_join(c);
     kept_written(c, avg, n * sizeof(float));
+    lz_read(c, x, n * sizeof(float));
+    lz_write(c, avg, n * sizeof(float));
     PROF_BEGIN(c);
     LAUNCH(k_ema, grid_for(n, 256, c->nsm), 256, 0, c->stream)(avg, x, n, decay, step);
     KCHECK();
@@ -2077,6 +2497,8 @@ static void cu_adam(Backend *be, float *param, const float *grad, float *m, floa
     CudaCtx *c = ctx_of(be);
     side_join(c);
     kept_written(c, param, n * sizeof(float));
+    lz_read(c, grad, n * sizeof(float)); /* (parameters and gradients never sit in views: a check) */
+    lz_write(c, param, n * sizeof(float));
     PROF_BEGIN(c);
     LAUNCH(k_adam, grid_for(n, 256, c->nsm), 256, 0, c->stream)(param, grad, m, v, n, lr, beta1, beta2, eps, step);
     KCHECK();
@@ -2102,7 +2524,10 @@ __global__ void k_label_pick(float *y, const float *x, const float *t, const flo
 }
 static void cu_label_pick(Backend *be, float *y, const float *x, const float *t, const float *labels, int K, int B) {
     CudaCtx *c = ctx_of(be);
-    (void)K;
+    lz_read(c, x, (size_t)B * sizeof(float));
+    lz_read(c, t, (size_t)K * B * sizeof(float));
+    lz_read(c, labels, (size_t)B * sizeof(float));
+    lz_write(c, y, (size_t)B * sizeof(float));
     LAUNCH(k_label_pick, grid_for((size_t)B, 256, c->nsm), 256, 0, c->stream)(y, x, t, labels, B);
     KCHECK();
 }
@@ -2117,12 +2542,17 @@ __global__ void k_label_scatter(float *dt, const float *dy, const float *labels,
 static void cu_label_scatter(Backend *be, float *dt, const float *dy, const float *labels, int K, int B) {
     CudaCtx *c = ctx_of(be);
     const size_t n = (size_t)K * B;
+    lz_read(c, dy, (size_t)B * sizeof(float));
+    lz_read(c, labels, (size_t)B * sizeof(float));
+    lz_write(c, dt, n * sizeof(float));
     LAUNCH(k_label_scatter, grid_for(n, 256, c->nsm), 256, 0, c->stream)(dt, dy, labels, K, B);
     KCHECK();
 }
 static void cu_label_planes(Backend *be, float *out, const float *labels, int K, int B, int HW) {
     CudaCtx *c = ctx_of(be);
     const size_t n = (size_t)K * B * HW;
+    lz_read(c, labels, (size_t)B * sizeof(float));
+    lz_write(c, out, n * sizeof(float));
     LAUNCH(k_label_planes, grid_for(n, 256, c->nsm), 256, 0, c->stream)(out, labels, K, B, HW);
     KCHECK();
 }
@@ -2147,6 +2577,8 @@ __global__ void k_stash(float *ring, const float *src, int n, const int64_t *cou
 }
 static void cu_stash(Backend *be, float *ring, const float *src, size_t n, const int64_t *counter, int slots) {
     CudaCtx *c = ctx_of(be);
+    lz_read(c, src, n * sizeof(float));
+    lz_write(c, ring, n * (size_t)slots * sizeof(float));
     LAUNCH(k_stash, 1, 64, 0, c->stream)(ring, src, (int)n, counter, slots);
     KCHECK();
 }
@@ -2168,6 +2600,7 @@ static void cu_random_fill(Backend *be, float *out, size_t n, uint64_t seed, uin
     CudaCtx *c = ctx_of(be);
     side_join(c);
     kept_written(c, out, n * sizeof(float));
+    lz_write(c, out, n * sizeof(float));
     PROF_BEGIN(c);
     LAUNCH(k_random, grid_for(n, 256, c->nsm), 256, 0, c->stream)(out, n, seed, base, stream, first, uniform);
     KCHECK();
@@ -2193,18 +2626,41 @@ static void *cu_graph_end(Backend *be) {
     kept_written(c, NULL, 0);
     CU(cudaStreamEndCapture(c->stream, &g));
     c->capturing = 0;
-    cudaGraphExec_t exec;
-    CU(cudaGraphInstantiate(&exec, g, 0));
+    Graph *gr = (Graph *)xmalloc(sizeof *gr);
+    CU(cudaGraphInstantiate(&gr->exec, g, 0));
     CU(cudaGraphDestroy(g));
-    return (void *)exec;
+    gr->nviews = c->nview; /* the views' flags as the recording left them (see View) */
+    gr->flags = (unsigned char *)xmalloc((size_t)(c->nview > 0 ? c->nview : 1));
+    for (int i = 0; i < c->nview; i++) gr->flags[i] = (unsigned char)(c->view[i].nhwc | c->view[i].stale << 1);
+    return gr;
 }
 
 static void cu_graph_launch(Backend *be, void *g) {
-    side_join(ctx_of(be));
-    kept_written(ctx_of(be), NULL, 0);
-    CU(cudaGraphLaunch((cudaGraphExec_t)g, ctx_of(be)->stream));
+    CudaCtx *c = ctx_of(be);
+    const Graph *gr = (const Graph *)g;
+    side_join(c);
+    kept_written(c, NULL, 0);
+    /* the replay leaves the recorded views as the recording did; what the ops since (an inference
+     * pass, say) left stale is brought up to date first, except where the replay writes it again */
+    for (int i = 0; i < c->nview; i++) {
+        const int recorded_stale = i < gr->nviews && gr->flags[i] >> 1;
+        if (c->view[i].stale && !recorded_stale) view_unpack(c, &c->view[i]);
+        if (i >= gr->nviews) c->view[i].nhwc = 0;
+    }
+    CU(cudaGraphLaunch(gr->exec, c->stream));
+    for (int i = 0; i < gr->nviews; i++) {
+        c->view[i].nhwc = gr->flags[i] & 1;
+        c->view[i].stale = gr->flags[i] >> 1 & 1;
+    }
 }
-static void cu_graph_free(Backend *be, void *g) { if (g) CU(cudaGraphExecDestroy((cudaGraphExec_t)g)); }
+static void cu_graph_free(Backend *be, void *g) {
+    (void)be;
+    Graph *gr = (Graph *)g;
+    if (!gr) return;
+    CU(cudaGraphExecDestroy(gr->exec));
+    free(gr->flags);
+    free(gr);
+}
 
 /* ------------------------------------------------------------------------------------------------
  * collectives between GPUs (NCCL), bootstrapped by the launcher (see ops.h) */
@@ -2278,6 +2734,8 @@ static void cu_allreduce_mean(Backend *be, float *x, size_t n) {
     CudaCtx *c = ctx_of(be);
     side_join(c);
     kept_written(c, x, n * sizeof(float));
+    lz_read(c, x, n * sizeof(float));
+    lz_write(c, x, n * sizeof(float));
     DCGAN_CHECK(c->nccl, "allreduce_mean before collective_init");
     PROF_BEGIN(c);
     const ncclResult_t r = c->nc->all_reduce(x, x, n, ncclFloat32, ncclAvg, c->nccl, c->stream);
@@ -2324,6 +2782,7 @@ static void cu_destroy(Backend *be) {
     if (c->ws) cudaFree(c->ws);
     for (int i = 0; i < c->nwpack; i++) cudaFree(c->wpack[i].buf);
     for (int i = 0; i < c->napack; i++) cudaFree(c->apack[i].buf);
+    for (int i = 0; i < c->nview; i++) cudaFree(c->view[i].buf);
     if (c->side) {
         for (int k = 0; k < 2; k++)
             for (int r = 0; r < 3; r++) if (c->side_slot[k][r]) cudaFree(c->side_slot[k][r]);
@@ -2366,6 +2825,12 @@ extern "C" __attribute__((visibility("default"))) Backend *backend_cuda_create(c
     c->no_pad = env_on("DCGAN_CUDA_NO_PAD");
     c->no_reuse = env_on("DCGAN_CUDA_NO_REUSE");
     c->no_keep = env_on("DCGAN_CUDA_NO_KEEP");
+    c->no_lazy = env_on("DCGAN_CUDA_NO_LAZY") || c->profile; /* the op profile times each op's own copies */
+#ifdef DCGAN_CUDA_EMU
+    c->poison = 1; /* the tests check ops.h's rule on memory shared between tensors */
+#else
+    c->poison = env_on("DCGAN_CUDA_POISON");
+#endif
     c->force_layout = getenv("DCGAN_CUDA_LAYOUT") ? atoi(getenv("DCGAN_CUDA_LAYOUT")) : -1;
     const char *eng = getenv("DCGAN_CUDA_ENGINES");
     c->engines = !eng || !*eng || !strcmp(eng, "auto") ? ENGINES_AUTO : !strcmp(eng, "legacy") ? ENGINES_LEGACY

@@ -14,6 +14,11 @@
  *    A NULL gradient pointer means "not needed": the op skips that work.
  *  - Weights keep PyTorch's shapes: conv [Co][Ci][K][K], conv-transpose [Ci][Co][K][K], linear [O][I].
  *  - Ops are deterministic: the same inputs and thread count give the same bits.
+ *  - Memory shared between tensors (a scratch buffer reused layer after layer, a batch of B read
+ *    where one of 2B was written): once a tensor is written, no op reads another tensor sharing any
+ *    of its memory before that one is written again. (The CUDA backend may hold an activation in
+ *    another layout and leave its memory stale until it is read; a write through another tensor
+ *    then need not bring it up to date. Its emulation fills such memory with NaN to check this.)
  */
 #ifndef DCGAN_OPS_H
 #define DCGAN_OPS_H
