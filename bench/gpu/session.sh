@@ -24,8 +24,8 @@ rc=$?
 log "run.sh: exit $rc after $(($(date +%s) - t0)) s"
 
 # If a check failed, which of the changes not yet run on a GPU is to blame: the parity programs and
-# the command line's 80 steps again with each switched off (versions 10 and 11 alone, both, and
-# with version 8 too), so that one call says which to turn off; then the speed table with the first
+# the command line's 80 steps again with each switched off (versions 14, 10 and 11 alone, all three,
+# and with version 8 too), so that one call says which to turn off; then the speed table with the first
 # setting that passes everything, so that the call still measures the targets. test_cuda runs in
 # fp32 only here (1e-5): its tf32 and bf16 checks (1e-2) sit at the edge for a few of the seed
 # models' batch-norm tensors after 3 Adam steps whatever the code (bf16 1-3 of 318 over in every GPU
@@ -34,8 +34,8 @@ diag_ok() { # name, settings -> 0 if test_cuda (fp32), test_train and the 80 ste
     local name=$1 s=$2 ok=0
     env $s "$BIN/test_cuda" tests/fixtures fp32 >"$OUT/diag_${name}_test_cuda.txt" 2>&1 || ok=1
     env $s "$BIN/test_train" tests/fixtures cuda:fp32 >"$OUT/diag_${name}_test_train.txt" 2>&1 || ok=1
-    # against run.sh's 80 steps with the side stream and the kept copies both off (the D step in two
-    # passes rounds apart from that: there only that the run completes)
+    # against run.sh's 80 steps with the side stream, the kept copies and the views off (the D step in
+    # two passes rounds apart from that: there only that the run completes)
     { env $s DCGAN_CUDA_ALGOS="$work/run/cuda_algos.txt" "$DCGAN" train --device cuda --data "$work/blobs-idx3-ubyte" \
         --out "$work/diag_$name" --steps 80 --gf 16 --df 16 --batch 32 --sample-every 30 --checkpoint-every 30 --quiet &&
         if [[ "$s" == *STACK_D=0* ]]; then echo "completed (not compared)"
@@ -52,8 +52,9 @@ if [ $rc -ne 0 ] && source bench/gpu/env.sh; then
         log "only test_cuda failed, and not in fp32 (its tf32 or bf16 checks at 1e-2): no diagnosis"
     else
         passing="" n=0
-        for setting in "DCGAN_CUDA_NO_SIDE=1" "DCGAN_CUDA_NO_KEEP=1" "DCGAN_CUDA_NO_SIDE=1 DCGAN_CUDA_NO_KEEP=1" \
-            "DCGAN_STACK_D=0 DCGAN_CUDA_NO_SIDE=1 DCGAN_CUDA_NO_KEEP=1"; do
+        for setting in "DCGAN_CUDA_NO_LAZY=1" "DCGAN_CUDA_NO_SIDE=1" "DCGAN_CUDA_NO_KEEP=1" \
+            "DCGAN_CUDA_NO_LAZY=1 DCGAN_CUDA_NO_SIDE=1 DCGAN_CUDA_NO_KEEP=1" \
+            "DCGAN_STACK_D=0 DCGAN_CUDA_NO_LAZY=1 DCGAN_CUDA_NO_SIDE=1 DCGAN_CUDA_NO_KEEP=1"; do
             [ "$(left)" -lt 60 ] && { log "diagnosis stopped: $(left) s left"; break; }
             n=$((n + 1))
             if diag_ok "off$n" "$setting"; then
@@ -82,7 +83,8 @@ ab() { # name, settings A, settings B
     bash bench/gpu/ab.sh "$2" "$3" >"$OUT/ab_$1.txt" 2>&1
     log "ab $1 (${2:-the default} against ${3:-the default}): $(($(date +%s) - t)) s"
 }
-ab new "DCGAN_STACK_D=0 DCGAN_CUDA_NO_SIDE=1 DCGAN_CUDA_NO_KEEP=1" "" # versions 8, 10, 11 together
+ab new "DCGAN_STACK_D=0 DCGAN_CUDA_NO_SIDE=1 DCGAN_CUDA_NO_KEEP=1 DCGAN_CUDA_NO_LAZY=1" "" # versions 8, 10, 11, 14
+ab lazy "DCGAN_CUDA_NO_LAZY=1" ""                                      # version 14 alone
 ab pdl "" "DCGAN_CUDA_PDL=1"                                           # version 12, the experiment
 ab side "DCGAN_CUDA_NO_SIDE=1" ""
 ab keep "DCGAN_CUDA_NO_KEEP=1" ""
