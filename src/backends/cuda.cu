@@ -960,13 +960,17 @@ static void plan_destroy(ConvPlan *p) {
 }
 
 /* Seconds a call in this layout spends on copies besides cuDNN's own work (layout or precision
- * copies of the three operands): their bytes at 2 TB/s and 3 us per copy kernel. */
+ * copies of the three operands): their bytes at 2 TB/s and 3 us per copy kernel. Where the
+ * activations may stay in views (the lazy layout), a quarter of that: only where a neighbour of
+ * the layer runs in another layout are they copied (a dcgan64 iteration all in NHWC keeps 15 of
+ * its 79 activation copies). */
 static double copy_cost(const CudaCtx *c, const ConvPlan *p, Layout lay) {
     const double xs = (double)p->Cx * p->B * p->Hx * p->Wx, ys = (double)p->Cy * p->B * p->Hy * p->Wy;
     if (lay == LAY_CNHW && c->prec != PREC_BF16) return 0.0;
     const int kernels = (lay_nhwc(lay) || c->prec == PREC_BF16) ? 3 : 2;
     const double xp = (double)lay_channels(lay, p->Cx) / p->Cx, yp = (double)lay_channels(lay, p->Cy) / p->Cy;
-    return (xs * (4.0 + xp * elem_bytes(c)) + ys * (4.0 + yp * elem_bytes(c))) / 2e12 + kernels * 3e-6; /* read fp32 + write the copy */
+    const double t = (xs * (4.0 + xp * elem_bytes(c)) + ys * (4.0 + yp * elem_bytes(c))) / 2e12 + kernels * 3e-6; /* read fp32 + write the copy */
+    return view_layout(c, lay, p->B) ? t / 4 : t;
 }
 
 /* Whether choose() offers layout l for plan p: the padded layout only where it pads (and the
