@@ -253,25 +253,29 @@ static void iter_ops(Backend *be, int on_dev, Iter *it) {
 #undef T
 }
 
-/* The chain of views: x -> conv 8->75 -> batch norm + lrelu -> tanh -> conv 75->32 -> u, and back
- * from a gradient of u (75 channels: batch norm's channel tiles on views, 8 and 64, end part-full).
+/* The chain of views: x -> conv 8->75 -> batch norm + lrelu -> tanh -> conv 75->300 -> u (both
+ * convolutions with a bias), and back from the gradient tanh(u) (75 channels: batch norm's channel
+ * tiles on views, 8 and 64, end part-full; 300: more channels than a block has threads, for the
+ * bias; the second bias's gradient summed from a view, the first's is zero through batch norm).
  * With graphs, the device records the chain once and replays it for each of
  * two inputs; every tensor is read back after the second. */
 typedef struct {
-    Pair x, w1, y, z, t, w2, u, gu, gamma, beta, rm, rv, mean, rstd, dt, dtt, dy, dx, dw1, dw2, dgam, dbet;
+    Pair x, w1, y, z, t, w2, u, gu, gamma, beta, rm, rv, mean, rstd, dt, dtt, dy, dx, dw1, dw2, dgam, dbet, b2, db2, b1;
 } Chain;
 static void chain_ops(Backend *be, int on_dev, Chain *k) {
 #define T(pair) (on_dev ? (pair).d : (pair).c)
-    const ConvShape s1 = {4, 8, 16, 16, 75, 8, 8, 4, 2, 1}, s2 = {4, 75, 8, 8, 32, 4, 4, 4, 2, 1};
+    const ConvShape s1 = {4, 8, 16, 16, 75, 8, 8, 4, 2, 1}, s2 = {4, 75, 8, 8, 300, 4, 4, 4, 2, 1};
     const int N = 4 * 8 * 8;
     be->zero(be, T(k->dw1), k->dw1.n);
     be->zero(be, T(k->dw2), k->dw2.n);
-    be->conv2d_forward(be, T(k->y), T(k->x), T(k->w1), NULL, &s1);
+    be->zero(be, T(k->db2), k->db2.n);
+    be->conv2d_forward(be, T(k->y), T(k->x), T(k->w1), T(k->b1), &s1);
     be->batchnorm_forward(be, T(k->z), T(k->mean), T(k->rstd), T(k->rm), T(k->rv), T(k->y), T(k->gamma), T(k->beta), 75, N,
                           1, 1, 0.1f, 1e-5f, ACT_LRELU);
     be->act_forward(be, T(k->t), T(k->z), k->t.n, ACT_TANH);
-    be->conv2d_forward(be, T(k->u), T(k->t), T(k->w2), NULL, &s2);
-    be->conv2d_backward(be, T(k->dtt), T(k->dw2), NULL, T(k->gu), T(k->t), T(k->w2), &s2);
+    be->conv2d_forward(be, T(k->u), T(k->t), T(k->w2), T(k->b2), &s2);
+    be->act_forward(be, T(k->gu), T(k->u), k->u.n, ACT_TANH);
+    be->conv2d_backward(be, T(k->dtt), T(k->dw2), T(k->db2), T(k->gu), T(k->t), T(k->w2), &s2);
     be->act_backward(be, T(k->dt), T(k->dtt), T(k->t), k->t.n, ACT_TANH);
     be->batchnorm_backward(be, T(k->dy), T(k->dgam), T(k->dbet), T(k->dt), T(k->y), T(k->mean), T(k->rstd), T(k->gamma),
                            T(k->beta), 75, N, 1, ACT_LRELU);
@@ -279,12 +283,13 @@ static void chain_ops(Backend *be, int on_dev, Chain *k) {
 #undef T
 }
 static void views(int graphs) {
-    const size_t nx = 8 * 4 * 256, ny = 75 * 4 * 64, nu = 32 * 4 * 16, n1 = 75 * 8 * 16, n2 = 32 * 75 * 16;
+    const size_t nx = 8 * 4 * 256, ny = 75 * 4 * 64, nu = 300 * 4 * 16, n1 = 75 * 8 * 16, n2 = 300 * 75 * 16;
     Chain k = {pair_rand(nx, -1, 1), pair_rand(n1, -0.2f, 0.2f), pair_zero(ny), pair_zero(ny), pair_zero(ny),
-               pair_rand(n2, -0.1f, 0.1f), pair_zero(nu), pair_rand(nu, -1, 1), pair_rand(75, 0.5f, 1.5f),
+               pair_rand(n2, -0.1f, 0.1f), pair_zero(nu), pair_zero(nu), pair_rand(75, 0.5f, 1.5f),
                pair_rand(75, -0.5f, 0.5f), pair_zero(75), pair_rand(75, 0.5f, 1.5f), pair_zero(75), pair_zero(75),
                pair_zero(ny), pair_zero(ny), pair_zero(ny), pair_zero(nx), pair_zero(n1), pair_zero(n2),
-               pair_zero(75), pair_zero(75)};
+               pair_zero(75), pair_zero(75), pair_rand(300, -0.5f, 0.5f), pair_zero(300),
+               pair_rand(75, -0.5f, 0.5f)};
     void *g = NULL;
     if (graphs) { /* an iteration op by op first (a device makes its views there), then the recording */
         chain_ops(cpu, 0, &k);
@@ -312,7 +317,7 @@ static void views(int graphs) {
         {"conv output", k.y}, {"batch norm + lrelu", k.z}, {"tanh", k.t}, {"second conv output", k.u},
         {"second conv input gradient", k.dtt}, {"tanh backward", k.dt}, {"batch norm backward", k.dy},
         {"first conv input gradient", k.dx}, {"first conv weight gradient", k.dw1}, {"second conv weight gradient", k.dw2},
-        {"batch norm running mean", k.rm}, {"dgamma", k.dgam}};
+        {"batch norm running mean", k.rm}, {"dgamma", k.dgam}, {"second conv bias gradient", k.db2}};
     char what[128];
     for (size_t i = 0; i < sizeof out / sizeof out[0]; i++) {
         snprintf(what, sizeof what, "views chain: %s%s", out[i].name, how);

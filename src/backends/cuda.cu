@@ -515,6 +515,45 @@ __global__ void k_rowsum_acc(float *dbias, const float *x, size_t N) {
     if (threadIdx.x == 0) dbias[blockIdx.x] += (float)s;
 }
 
+/* The same two on a view (NHWC, (B*R, C)): k_bias_channels_nhwc adds bias[c] to every pixel's
+ * value c; k_rowsum_acc_nhwc sums BN_CT channels a block, each thread taking the pixels t, t + 256,
+ * ... in order and the threads combined by the same block_sum, so the same bits as k_rowsum_acc's.
+ * grid ceil(C / BN_CT), 256 threads. */
+#define BN_CT 8
+#ifdef DCGAN_CUDA_EMU
+#define UNROLL
+#else
+#define UNROLL _Pragma("unroll") /* the BN_CT sums stay in registers */
+#endif
+__global__ void k_bias_channels_nhwc(float *out, const float *bias, int C, size_t npix) {
+    PDL_ENTRY();
+    /* a block takes ppb pixels at a time, a thread one channel of one (or every blockDim-th channel) */
+    const int wide = C > (int)blockDim.x, ppb = wide ? 1 : blockDim.x / C, step = wide ? blockDim.x : C;
+    const int k0 = wide ? threadIdx.x : threadIdx.x % C, pl = wide ? 0 : threadIdx.x / C;
+    if (pl >= ppb) return;
+    for (size_t p = (size_t)blockIdx.x * ppb + pl; p < npix; p += (size_t)gridDim.x * ppb)
+        for (int k = k0; k < C; k += step) out[p * C + k] += bias[k];
+}
+__global__ void k_rowsum_acc_nhwc(float *dbias, const float *x, int C, size_t N) {
+    PDL_ENTRY();
+    __shared__ double sh[32];
+    const int c0 = blockIdx.x * BN_CT, nc = min(BN_CT, C - c0);
+    double s[BN_CT];
+UNROLL
+    for (int k = 0; k < BN_CT; k++) s[k] = 0.0;
+    for (size_t i = threadIdx.x; i < N; i += blockDim.x) {
+        const float *px = x + i * C + c0;
+UNROLL
+        for (int k = 0; k < BN_CT; k++)
+            if (k < nc) s[k] += px[k];
+    }
+UNROLL
+    for (int k = 0; k < BN_CT; k++) {
+        const double t = block_sum(s[k], sh);
+        if (threadIdx.x == 0 && k < nc) dbias[c0 + k] += (float)t;
+    }
+}
+
 /* ---- layout and precision copies of convolution / matrix operands ----
  * src is CNHW (C, B, R) fp32; dst is in `layout` (CNHW, NCHW or NHWC) as fp32 or bf16. */
 template <typename T> __device__ __forceinline__ T from_f(float v);
@@ -1756,13 +1795,26 @@ static void conv_bwd_filter(CudaCtx *c, ConvPlan *p, float *dw, const float *x, 
 }
 
 static void add_bias_channels(CudaCtx *c, float *out, const float *bias, int C, size_t N) {
-    lz_read(c, out, (size_t)C * N * sizeof(float)); /* out may sit in a view: the sum goes to CNHW */
+    View *v = view_valid_n(c, out, C, (size_t)C * N);
+    if (v && view_for_write(c, out, C, v->B, v->R) == v) { /* in its view, where it is */
+        LAUNCH(k_bias_channels_nhwc, grid_for((size_t)C * N, 256, c->nsm), 256, 0, c->stream)(v->buf, bias, C, N);
+        KCHECK();
+        view_wrote(v);
+        return;
+    }
+    lz_read(c, out, (size_t)C * N * sizeof(float));
     lz_write(c, out, (size_t)C * N * sizeof(float));
     dim3 g(grid_for(N, 256, c->nsm) / 4 + 1, C);
     LAUNCH(k_bias_channels, g, 256, 0, c->stream)(out, bias, N);
     KCHECK();
 }
 static void sum_channels(CudaCtx *c, float *dbias, const float *x, int C, size_t N) {
+    const View *v = view_valid_n(c, x, C, (size_t)C * N);
+    if (v) {
+        LAUNCH(k_rowsum_acc_nhwc, (C + BN_CT - 1) / BN_CT, 256, 0, c->stream)(dbias, v->buf, C, N);
+        KCHECK();
+        return;
+    }
     lz_read(c, x, (size_t)C * N * sizeof(float));
     LAUNCH(k_rowsum_acc, C, 256, 0, c->stream)(dbias, x, N);
     KCHECK();
@@ -2124,13 +2176,7 @@ __global__ void k_bn_grad_dx(float *dx, const float *x, const float *dy, const d
  * at once: the same sums as the CNHW kernels', to the bit, from whole 32-byte reads. The apply and
  * dx kernels take a tile of BN_AT channels, whose scale and shift (or k1, k2) the first BN_AT
  * threads work out as the CNHW kernels' first thread does. */
-#define BN_CT 8
 #define BN_AT 64
-#ifdef DCGAN_CUDA_EMU
-#define UNROLL
-#else
-#define UNROLL _Pragma("unroll") /* the BN_CT sums stay in registers */
-#endif
 
 /* grid (P, ceil(C / BN_CT), G) */
 __global__ void k_bn_part_stats_nhwc(double *part, const float *x, int C, int G, int n, int P) {
