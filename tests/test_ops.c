@@ -253,9 +253,9 @@ static void iter_ops(Backend *be, int on_dev, Iter *it) {
 #undef T
 }
 
-/* The chain of views: x -> conv 8->75 -> batch norm + lrelu -> tanh -> conv 75->300 -> u (both
+/* The chain of views: x -> conv 8->75 -> batch norm + lrelu -> tanh -> conv 75->260 -> u (both
  * convolutions with a bias), and back from the gradient tanh(u) (75 channels: batch norm's channel
- * tiles on views, 8 and 64, end part-full; 300: more channels than a block has threads, for the
+ * tiles on views, 8 and 64, end part-full; 260: more channels than a block has threads, for the
  * bias; the second bias's gradient summed from a view, the first's is zero through batch norm).
  * With graphs, the device records the chain once and replays it for each of
  * two inputs; every tensor is read back after the second. */
@@ -264,8 +264,8 @@ typedef struct {
 } Chain;
 static void chain_ops(Backend *be, int on_dev, Chain *k) {
 #define T(pair) (on_dev ? (pair).d : (pair).c)
-    const ConvShape s1 = {4, 8, 16, 16, 75, 8, 8, 4, 2, 1}, s2 = {4, 75, 8, 8, 300, 4, 4, 4, 2, 1};
-    const int N = 4 * 8 * 8;
+    const ConvShape s1 = {2, 8, 16, 16, 75, 8, 8, 4, 2, 1}, s2 = {2, 75, 8, 8, 260, 4, 4, 4, 2, 1};
+    const int N = 2 * 8 * 8;
     be->zero(be, T(k->dw1), k->dw1.n);
     be->zero(be, T(k->dw2), k->dw2.n);
     be->zero(be, T(k->db2), k->db2.n);
@@ -283,12 +283,12 @@ static void chain_ops(Backend *be, int on_dev, Chain *k) {
 #undef T
 }
 static void views(int graphs) {
-    const size_t nx = 8 * 4 * 256, ny = 75 * 4 * 64, nu = 300 * 4 * 16, n1 = 75 * 8 * 16, n2 = 300 * 75 * 16;
+    const size_t nx = 8 * 2 * 256, ny = 75 * 2 * 64, nu = 260 * 2 * 16, n1 = 75 * 8 * 16, n2 = 260 * 75 * 16;
     Chain k = {pair_rand(nx, -1, 1), pair_rand(n1, -0.2f, 0.2f), pair_zero(ny), pair_zero(ny), pair_zero(ny),
                pair_rand(n2, -0.1f, 0.1f), pair_zero(nu), pair_zero(nu), pair_rand(75, 0.5f, 1.5f),
                pair_rand(75, -0.5f, 0.5f), pair_zero(75), pair_rand(75, 0.5f, 1.5f), pair_zero(75), pair_zero(75),
                pair_zero(ny), pair_zero(ny), pair_zero(ny), pair_zero(nx), pair_zero(n1), pair_zero(n2),
-               pair_zero(75), pair_zero(75), pair_rand(300, -0.5f, 0.5f), pair_zero(300),
+               pair_zero(75), pair_zero(75), pair_rand(260, -0.5f, 0.5f), pair_zero(260),
                pair_rand(75, -0.5f, 0.5f)};
     void *g = NULL;
     if (graphs) { /* an iteration op by op first (a device makes its views there), then the recording */

@@ -667,7 +667,8 @@ __global__ void k_to_bf16(__nv_bfloat16 *dst, const float *src, size_t n) {
  * memory is stale, and only a view whose buf is valid can be.
  * Views are made outside recordings (a recording that meets a tensor without one unpacks as before).
  * A recording keeps its views' flags at its end (Graph), and every replay sets them again, since it
- * leaves the memory as the recorded iteration did. alloc and free unpack every stale view first. */
+ * leaves the memory as the recorded iteration did. free unpacks every stale view first and drops
+ * them all. */
 
 static size_t view_floats(const View *v) { return (size_t)v->C * v->B * v->R; }
 static int view_overlaps(const View *v, const void *p, size_t bytes) {
@@ -697,12 +698,15 @@ static void view_drop(CudaCtx *c, View *v) {
     v->nhwc = 0;
 }
 
+/* Even a write of a few values inside a view drops it: the model keeps small tensors in scratch
+ * that large activations used before (a dcgan64 iteration writes one value per image over the
+ * start of D's first activation, 134 MB at batch 256, which unpacking would copy in vain). */
 static void lz_write(CudaCtx *c, const void *p, size_t bytes) {
     for (int i = 0; i < c->nview; i++)
         if (c->view[i].nhwc && view_overlaps(&c->view[i], p, bytes)) view_drop(c, &c->view[i]);
 }
 
-/* every view's CNHW memory up to date, and no view valid (alloc, free) */
+/* every view's CNHW memory up to date, and no view valid (free) */
 static void lz_flush(CudaCtx *c) {
     for (int i = 0; i < c->nview; i++) {
         if (c->view[i].stale) view_unpack(c, &c->view[i]);
