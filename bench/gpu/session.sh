@@ -42,7 +42,7 @@ diag_ok() { # name, settings -> 0 if test_cuda (fp32), test_train and the 80 ste
         else cmp <(cut -d, -f1-8 "$work/diag_$name/losses.csv") <(cut -d, -f1-8 "$work/one_stream/losses.csv") &&
             echo "the same bits"; fi; } >"$OUT/diag_${name}_train.txt" 2>&1 || ok=1
     log "diagnosis ${s:-(the default)}: test_cuda: $(tail -n 1 "$OUT/diag_${name}_test_cuda.txt"); test_train:" \
-        "$(tail -n 1 "$OUT/diag_${name}_test_train.txt"); 80 steps against both off: $(tail -n 1 "$OUT/diag_${name}_train.txt")"
+        "$(tail -n 1 "$OUT/diag_${name}_test_train.txt"); 80 steps against all three off: $(tail -n 1 "$OUT/diag_${name}_train.txt")"
     return $ok
 }
 if [ $rc -ne 0 ] && source bench/gpu/env.sh; then
