@@ -2056,14 +2056,16 @@ __global__ void k_bn_finish_grad(const double *part, float *dgamma, float *dbeta
     split_d(s2, sums + 2 * C + c, sums + 3 * C + c);
 }
 
-/* dx = scale * (dz - k1 - xhat * k2) over one row of N values, this block's share (grid-stride); o
- * may alias dr */
+/* one value of dx = scale * (dz - k1 - xhat * k2) */
 __device__ __forceinline__ float bn_dx_one(float xv, float dyv, float m, float r, float scale, float shift, float k1,
                                            float k2, int act) {
     const float dz = __fmul_rn(dyv, act_grad_from_input(bn_preact(xv, scale, shift), act));
     const float xhat = __fmul_rn(__fsub_rn(xv, m), r);
     return __fmul_rn(scale, __fsub_rn(__fsub_rn(dz, k1), __fmul_rn(xhat, k2)));
 }
+
+/* dx = scale * (dz - k1 - xhat * k2) over one row of N values, this block's share (grid-stride); o
+ * may alias dr */
 __device__ void bn_dx_row(float *o, const float *xr, const float *dr, float m, float r, float gamma, float beta,
                           float k1, float k2, int N, int act) {
     const float scale = __fmul_rn(gamma, r), shift = __fsub_rn(beta, __fmul_rn(m, scale));
@@ -2080,11 +2082,6 @@ __global__ void k_bn_dx(float *dx, const float *x, const float *dy, const float 
               k[C + c], N, act);
 }
 
-/* The forward of a batch-norm op in one kernel after the partials: each block of row r = c * G + g
- * combines the row's chunk partials itself (bn_combine, as k_bn_local_stats does) and
- * applies the row's scale and shift; the first block of a channel's first row also writes the
- * channel's mean and rstd (C, G) and moves its running statistics, group by group in order.
- * batch_stats 0: the running statistics instead of the partials. grid (., C * G) */
 /* The scale and shift of row (c, g) from the partials (batch_stats 1) or the running statistics;
  * book: the caller also keeps channel c's books (mean and rstd (C, G), the running statistics),
  * group by group in order. One thread. */
@@ -2120,6 +2117,11 @@ __device__ void bn_row_scale(int c, int g, int G, int book, const double *part, 
     *shift = __fsub_rn(beta[c], __fmul_rn(m, *scale));
 }
 
+/* The forward of a batch-norm op in one kernel after the partials: each block of row r = c * G + g
+ * combines the row's chunk partials itself (bn_combine, as k_bn_local_stats does) and
+ * applies the row's scale and shift; the first block of a channel's first row also writes the
+ * channel's mean and rstd (C, G) and moves its running statistics, group by group in order.
+ * batch_stats 0: the running statistics instead of the partials. grid (., C * G) */
 __global__ void k_bn_stats_apply(float *out, const float *in, const double *part, float *mean, float *rstd, float *rmean,
                                  float *rvar, const float *gamma, const float *beta, int G, int N, int P, float momentum,
                                  float eps, int batch_stats, int act) {
