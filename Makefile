@@ -182,7 +182,13 @@ $(BUILD)/%.o: %.c $(wildcard src/*/*.h tests/*.h)
 $(BUILD)/tests/%: $(BUILD)/tests/%.o $(TEST_COMMON) $(LIB_OBJ)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
-test: all dcgan-nompi dcgan-nodnnl $(TEST_BIN) $(CUDA_EMU) fuzz
+# bench/gpu/kernel_trace.c's report, checked without a GPU or CUPTI (its self-test)
+KERNEL_TRACE_TEST := $(BUILD)/tests/kernel_trace_selftest
+$(KERNEL_TRACE_TEST): bench/gpu/kernel_trace.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -DKERNEL_TRACE_SELFTEST -o $@ $<
+
+test: all dcgan-nompi dcgan-nodnnl $(TEST_BIN) $(KERNEL_TRACE_TEST) $(CUDA_EMU) fuzz
 	@bash tests/run_tests.sh $(BUILD) ./dcgan $(FUZZ_BUILD)
 
 # The same tests with sanitizers, in their own build folder and binary.
@@ -193,7 +199,7 @@ test-asan:
 		bash tests/run_tests.sh build-asan ./dcgan-asan
 
 DCGAN_BIN ?= dcgan
-build-asan-all: $(TEST_BIN) $(CLI_OBJ) $(LIB_OBJ) $(CUDA_EMU)
+build-asan-all: $(TEST_BIN) $(KERNEL_TRACE_TEST) $(CLI_OBJ) $(LIB_OBJ) $(CUDA_EMU)
 	$(CC) $(CFLAGS) -o $(DCGAN_BIN) $(CLI_OBJ) $(LIB_OBJ) $(LDLIBS)
 
 clean:

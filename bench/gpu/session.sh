@@ -3,8 +3,9 @@
 # bench/gpu/run.sh, the whole check, then, while the call's time allows, the A/B timings
 # (bench/gpu/ab.sh) of the changes not yet timed on a GPU, most informative first; if run.sh failed,
 # first which of those changes is to blame (each switched off) and the speed table without it.
-# Everything goes to $OUT: run.txt, diag_*.txt, ab_NAME.txt, and session.txt (what ran, how long,
-# what was skipped, what the diagnosis found).
+# Then the kernel timeline of the speed table's configurations (bench/gpu/kernel_trace.c).
+# Everything goes to $OUT: run.txt, diag_*.txt, ab_NAME.txt, trace.txt, and session.txt (what ran,
+# how long, what was skipped, what the diagnosis found).
 #
 # usage: OUT=DIR bench/gpu/session.sh [seconds the call may take (default 580)]
 # Exits with run.sh's status.
@@ -83,8 +84,31 @@ ab() { # name, settings A, settings B
     bash bench/gpu/ab.sh "$2" "$3" >"$OUT/ab_$1.txt" 2>&1
     log "ab $1 (${2:-the default} against ${3:-the default}): $(($(date +%s) - t)) s"
 }
+# where the time of a graph-replayed iteration goes, kernel by kernel as the GPU ran them, and how much
+# of it the GPU sits idle between nodes (bench/gpu/kernel_trace.c, CUPTI; ~15 s a configuration)
+trace() {
+    if [ "$(left)" -lt 60 ]; then
+        log "skipped trace: $(left) s left"
+        return
+    fi
+    source bench/gpu/env.sh || { log "skipped trace: no binaries"; return; }
+    [ -f "$BIN/libkernel_trace.so" ] || { log "skipped trace: no libkernel_trace.so in the bundle"; return; }
+    local t=$(date +%s) cfg lim
+    for cfg in "dcgan 64 3 1 64" "dcgan 64 3 1 256" "seed 128 3 2 64"; do
+        set -- $cfg
+        [ "$(left)" -lt 25 ] && break
+        lim=$(($(left) - 10))
+        [ $lim -gt 60 ] && lim=60 # (a hang under the injection must not take the call's time)
+        echo "== $1 ${2}px batch $5, tf32, 30 graph-replayed iterations after 5" >>"$OUT/trace.txt"
+        CUDA_INJECTION64_PATH="$BIN/libkernel_trace.so" timeout $lim "$DCGAN" bench --device cuda --arch "$1" --size "$2" \
+            --channels "$3" --g-steps "$4" --batch "$5" --steps 30 --warmup 5 >>"$OUT/trace.txt" 2>&1 ||
+            echo "(exit $?)" >>"$OUT/trace.txt"
+    done
+    log "trace: $(($(date +%s) - t)) s, trace.txt"
+}
 ab new "DCGAN_STACK_D=0 DCGAN_CUDA_NO_SIDE=1 DCGAN_CUDA_NO_KEEP=1 DCGAN_CUDA_NO_LAZY=1" "" # versions 8, 10, 11, 14
 ab lazy "DCGAN_CUDA_NO_LAZY=1" ""                                      # version 14 alone
+trace
 ab pdl "" "DCGAN_CUDA_PDL=1"                                           # version 12, the experiment
 ab side "DCGAN_CUDA_NO_SIDE=1" ""
 ab keep "DCGAN_CUDA_NO_KEEP=1" ""
