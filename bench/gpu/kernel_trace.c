@@ -41,7 +41,8 @@ typedef struct {
     uint32_t *launches; /* correlation ids of cudaGraphLaunch calls, in order */
     size_t nlaunches, lcap;
     char **names;
-    int nnames, ncap;
+    int nnames;
+    size_t ncap;
 } Trace;
 
 static void *grow_array(void *p, size_t *cap, size_t need, size_t size) {
@@ -58,9 +59,7 @@ static int intern(Trace *t, const char *name) {
     if (!name) name = "(no name)";
     for (int i = t->nnames - 1; i >= 0; i--)
         if (!strcmp(t->names[i], name)) return i;
-    size_t cap = (size_t)t->ncap;
-    t->names = (char **)grow_array(t->names, &cap, (size_t)t->nnames + 1, sizeof(char *));
-    t->ncap = (int)cap;
+    t->names = (char **)grow_array(t->names, &t->ncap, (size_t)t->nnames + 1, sizeof(char *));
     t->names[t->nnames] = strdup(name);
     return t->nnames++;
 }
@@ -154,6 +153,13 @@ static void add_group(Summary *s, const Act *acts, size_t i, size_t j, char (*sh
     s->iters++;
 }
 
+/* the end of the group (one correlation id) that starts at acts[i]; acts sorted by_corr_start */
+static size_t group_end(const Trace *t, size_t i) {
+    size_t j = i;
+    while (j < t->nacts && t->acts[j].corr == t->acts[i].corr) j++;
+    return j;
+}
+
 static int is_launch(const Trace *t, uint32_t corr) {
     for (size_t k = 0; k < t->nlaunches; k++)
         if (t->launches[k] == corr) return 1;
@@ -174,8 +180,7 @@ static Summary report(Trace *t, FILE *f, long skip, int top) {
     for (int i = 0; i < nn; i++) short_name(shortn[i], sizeof shortn[i], t->names[i]);
     qsort(t->acts, t->nacts, sizeof(Act), by_corr_start);
     long groups = 0, matched = 0;
-    for (size_t i = 0, j; i < t->nacts; i = j) {
-        for (j = i; j < t->nacts && t->acts[j].corr == t->acts[i].corr;) j++;
+    for (size_t i = 0; i < t->nacts; i = group_end(t, i)) {
         groups++;
         matched += is_launch(t, t->acts[i].corr);
     }
@@ -191,7 +196,7 @@ static Summary report(Trace *t, FILE *f, long skip, int top) {
     } else {
         long seen = 0;
         for (size_t i = 0, j; i < t->nacts; i = j) {
-            for (j = i; j < t->nacts && t->acts[j].corr == t->acts[i].corr;) j++;
+            j = group_end(t, i);
             /* with launch records that match, only the groups of launches (not eager work) count */
             if (matched && !is_launch(t, t->acts[i].corr)) continue;
             if (seen++ >= skip) add_group(&s, t->acts, i, j, shortn, name_us, name_calls);
@@ -205,7 +210,6 @@ static Summary report(Trace *t, FILE *f, long skip, int top) {
         return s;
     }
     const double n = (double)s.iters;
-    if (window) s.iters = 1; /* (the sums below are per launch all the same) */
     s.span /= n, s.busy /= n, s.ours /= n, s.lib /= n, s.copies /= n, s.nodes /= n;
     s.idle = s.span - s.busy;
     fprintf(f, "per iteration: span %.1f us, busy %.1f us (%.1f%%), idle %.1f us (%.1f%%); %.0f nodes, %.2f us idle a node\n",
