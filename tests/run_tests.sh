@@ -10,26 +10,77 @@ source "$here/lib.sh" # cpu_bf16_usable
 passed=0
 failed=0
 
+# The checks run TEST_JOBS at a time (default: the number of CPUs), each into its own file; their
+# results are printed in the order below as each finishes, so the log reads the same whatever ran
+# beside what. TEST_JOBS=1 runs one after another. Environment set before a run_prog call (VAR=x
+# run_prog ...) reaches that check only.
+jobs_max=${TEST_JOBS:-$(nproc 2>/dev/null || echo 1)}
+case $jobs_max in ''|*[!0-9]*|0) echo "run_tests.sh: TEST_JOBS must be a positive number, not '$jobs_max'" >&2; exit 2;; esac
+results=$(mktemp -d /tmp/dcgan-test-results.XXXXXX)
+scratch=$(mktemp -d /tmp/dcgan-test-data.XXXXXX) # test_data's files
+trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$results" "$scratch"' EXIT
+# Idle OpenMP threads sleep instead of spinning when checks share the CPUs: a spinning thread takes
+# the core another check's thread is waiting for (measured: make test 5m42s with the default, 4m10s
+# passive; the values computed do not depend on it)
+[ "$jobs_max" -gt 1 ] && export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
+launched=0 # checks started
+reported=0 # checks whose results are printed
+names=()
+
 run_prog() { # name, command...
     local name=$1; shift
-    local out t0=$SECONDS
-    out=$("$@" 2>&1); local rc=$?
-    local took=$((SECONDS - t0))
-    printf '%s\n' "$out" | grep -E '^(FAIL|PASS)' | grep -E '^FAIL' || true
-    local line
-    line=$(printf '%s\n' "$out" | tail -n 1)
-    local p f
-    p=$(printf '%s' "$line" | sed -nE 's/.* ([0-9]+) passed, ([0-9]+) failed.*/\1/p')
-    f=$(printf '%s' "$line" | sed -nE 's/.* ([0-9]+) passed, ([0-9]+) failed.*/\2/p')
-    passed=$((passed + ${p:-0})); failed=$((failed + ${f:-0}))
-    if [ $rc -eq 0 ] && [ -n "$p" ]; then
-        echo "PASS $name ($line) ${took}s"
-    else
-        printf '%s\n' "$out" | tail -n 20
-        echo "FAIL $name (exit $rc) ${took}s"; failed=$((failed + 1))
-    fi
+    local i=$launched
+    names[$i]=$name; launched=$((launched + 1))
+    while [ "$(jobs -rp | wc -l)" -ge "$jobs_max" ]; do wait -n; report_finished; done
+    (
+        t0=$SECONDS
+        "$@" > "$results/$i.out" 2>&1 < /dev/null
+        echo "$? $((SECONDS - t0))" > "$results/$i.rc.tmp" && mv "$results/$i.rc.tmp" "$results/$i.rc"
+    ) &
+    report_finished
 }
 
+# skip MESSAGE: a "SKIP ..." line, printed in its place among the results
+skip() {
+    names[$launched]=skip
+    printf 'SKIP %s\n' "$1" > "$results/$launched.out"
+    echo "skip 0" > "$results/$launched.rc"
+    launched=$((launched + 1))
+    report_finished
+}
+
+# report_finished: prints the results of the checks that have finished, in order, up to the first
+# still running, and adds their counts
+report_finished() {
+    while [ $reported -lt $launched ] && [ -f "$results/$reported.rc" ]; do
+        local i=$reported name=${names[$reported]} rc took out line p f
+        read -r rc took < "$results/$i.rc"
+        out=$(cat "$results/$i.out")
+        if [ "$rc" = skip ]; then echo "$out"; reported=$((reported + 1)); continue; fi
+        printf '%s\n' "$out" | grep -E '^FAIL' || true
+        line=$(printf '%s\n' "$out" | tail -n 1)
+        p=$(printf '%s' "$line" | sed -nE 's/.* ([0-9]+) passed, ([0-9]+) failed.*/\1/p')
+        f=$(printf '%s' "$line" | sed -nE 's/.* ([0-9]+) passed, ([0-9]+) failed.*/\2/p')
+        passed=$((passed + ${p:-0})); failed=$((failed + ${f:-0}))
+        if [ "$rc" -eq 0 ] && [ -n "$p" ]; then
+            echo "PASS $name ($line) ${took}s"
+        else
+            printf '%s\n' "$out" | tail -n 20
+            echo "FAIL $name (exit $rc) ${took}s"; failed=$((failed + 1))
+        fi
+        reported=$((reported + 1))
+    done
+}
+
+# the CUDA backend built against tests/cuda_emu's emulation of the CUDA runtime, cuBLAS and cuDNN
+emu="$build/cuda-emu/libdcgan-cuda.so"
+# The two longest first, so that the rest fill the other CPUs beside them: class-conditional training
+# (2000 iterations on Fashion-MNIST, then its accuracy bar) and dcgan train / sample / bench --device
+# cuda on the emulated GPU (the command-line checks of bench/gpu/run.sh)
+run_prog test_conditional bash "$here/test_conditional.sh" "$bin"
+if [ -f "$emu" ] && [ -z "${DCGAN_TEST_SANITIZED:-}" ]; then
+    run_prog test_cuda_emu_cli bash "$here/test_cuda_emu_cli.sh" "$bin" "$emu"
+fi
 run_prog test_layers "$build/tests/test_layers" "$here/fixtures"
 # --precision bf16 on the CPU (oneDNN's convolutions in bf16), where the CPU has AVX512_BF16
 bf16=0
@@ -37,7 +88,7 @@ cpu_bf16_usable && bf16=1
 if [ $bf16 = 1 ]; then
     run_prog test_layers_cpu_bf16 "$build/tests/test_layers" "$here/fixtures" cpu:bf16
 else
-    echo "SKIP test_layers_cpu_bf16: no AVX512_BF16 on this CPU, or no oneDNN in this build"
+    skip "test_layers_cpu_bf16: no AVX512_BF16 on this CPU, or no oneDNN in this build"
 fi
 # the CUDA backend's bf16 arithmetic emulated on the CPU (test_cuda's reference for bf16 on a GPU)
 run_prog test_layers_cpu_blas_bf16 "$build/tests/test_layers" "$here/fixtures" cpu-blas:bf16
@@ -46,7 +97,7 @@ DCGAN_CPU_WINOGRAD=0 run_prog test_conv_paths_direct "$build/tests/test_conv_pat
 if [ $bf16 = 1 ]; then
     run_prog test_conv_paths_bf16 "$build/tests/test_conv_paths" bf16
 else
-    echo "SKIP test_conv_paths_bf16: no AVX512_BF16 on this CPU, or no oneDNN in this build"
+    skip "test_conv_paths_bf16: no AVX512_BF16 on this CPU, or no oneDNN in this build"
 fi
 # test_cuda's harness with the im2col backend in the GPU's place: whole training iterations of
 # "cpu" (oneDNN, Winograd) against "cpu-blas", at the fixtures' widths and at real widths
@@ -57,7 +108,6 @@ run_prog test_train "$build/tests/test_train" "$here/fixtures"
 # of the CUDA runtime, cuBLAS and cuDNN's legacy convolutions: every op against PyTorch's fixtures
 # and against the CPU backend, finite differences, and (not under the sanitizers, where they take
 # minutes) whole training iterations against PyTorch and against the CPU step, graph replay included
-emu="$build/cuda-emu/libdcgan-cuda.so"
 if [ -f "$emu" ]; then
     DCGAN_CUDA_BACKEND="$emu" run_prog test_layers_cuda_emu "$build/tests/test_layers" "$here/fixtures" cuda:fp32
     DCGAN_CUDA_BACKEND="$emu" run_prog test_layers_cuda_emu_bf16 "$build/tests/test_layers" "$here/fixtures" cuda:bf16
@@ -80,10 +130,10 @@ if [ -f "$emu" ]; then
         DCGAN_CUDA_BACKEND="$emu" DCGAN_CUDA_LAYOUT=2 TEST_CUDA_STAND_IN=cuda: TEST_CUDA_FIXTURES_ONLY=1 \
             run_prog test_cuda_emu "$build/tests/test_cuda" "$here/fixtures" fp32
     else
-        echo "SKIP test_train_cuda_emu, test_cuda_emu: minutes under the sanitizers (make test runs them)"
+        skip "test_train_cuda_emu, test_cuda_emu: minutes under the sanitizers (make test runs them)"
     fi
 else
-    echo "SKIP the CUDA emulation's tests: no CUDA toolkit headers (cudnn.h, cublas_v2.h) in this build"
+    skip "the CUDA emulation's tests: no CUDA toolkit headers (cudnn.h, cublas_v2.h) in this build"
 fi
 run_prog test_ops_cpu_blas "$build/tests/test_ops" cpu-blas
 # the report of bench/gpu/kernel_trace.c (the GPU's kernel timeline, bench/gpu/NOTES.md) on known intervals
@@ -91,8 +141,6 @@ run_prog kernel_trace_selftest "$build/tests/kernel_trace_selftest"
 # the test programs find the CUDA backend plugin of this build (see src/backends/registry.c)
 [ -f "$here/../libdcgan-cuda.so" ] && export DCGAN_CUDA_BACKEND=${DCGAN_CUDA_BACKEND:-$(cd "$here/.." && pwd)/libdcgan-cuda.so}
 run_prog test_cuda "$build/tests/test_cuda" "$here/fixtures"
-scratch=$(mktemp -d /tmp/dcgan-test-data.XXXXXX)
-trap 'rm -rf "$scratch"' EXIT
 run_prog test_data "$build/tests/test_data" "$scratch"
 run_prog test_eval "$build/tests/test_eval"
 nodnnl=""
@@ -103,12 +151,7 @@ run_prog test_faults bash "$here/test_faults.sh" "$bin"
 run_prog test_report bash "$here/test_report.sh" "$bin"
 run_prog test_interop bash "$here/test_interop.sh" "$bin"
 run_prog test_eval_cli bash "$here/test_eval.sh" "$bin"
-run_prog test_conditional bash "$here/test_conditional.sh" "$bin"
 run_prog test_invert bash "$here/test_invert.sh" "$bin"
-# dcgan train / sample / bench --device cuda on the emulated GPU: the command-line checks of run.sh
-if [ -f "$emu" ] && [ -z "${DCGAN_TEST_SANITIZED:-}" ]; then
-    run_prog test_cuda_emu_cli bash "$here/test_cuda_emu_cli.sh" "$bin" "$emu"
-fi
 nompi=""
 [ "$bin" = ./dcgan ] && [ -x ./dcgan-nompi ] && nompi=./dcgan-nompi
 run_prog test_mpi bash "$here/test_mpi.sh" "$bin" $nompi
@@ -116,5 +159,7 @@ if [ -n "${3:-}" ]; then # libFuzzer smoke runs of every parser, from the commit
     run_prog fuzz_smoke bash "$here/fuzz/run.sh" "$3" "${FUZZ_SECONDS:-5}" fuzz_idx fuzz_image fuzz_checkpoint fuzz_npy fuzz_cli fuzz_safetensors
 fi
 
+wait
+report_finished
 echo "checks: $passed passed, $failed failed"
 [ $failed -eq 0 ]
