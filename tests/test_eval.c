@@ -146,6 +146,12 @@ int main(void) {
     for (int i = 0; i < 1000 * DD; i++) big2[i] = big[i] + 100.0f;
     precision_recall(big, 1000, big2, 1000, DD, 5, &pr, &rc);
     check(pr == 0.0 && rc == 0.0, "precision and recall against a far-away set are 0");
+    precision_recall(big, 2, big2, 2, DD, 1, &pr, &rc); /* the smallest sets: each ball is the other row */
+    check(pr == 0.0 && rc == 0.0, "precision and recall of 2 rows against 2 far-away rows, k = 1, are 0");
+    precision_recall(big, 1, big2, 1000, DD, 5, &pr, &rc);
+    check(isnan(pr) && isnan(rc), "precision and recall of a single real row are NaN (no k-NN ball)");
+    precision_recall(big, 1000, big2, 1000, DD, 63, &pr, &rc);
+    check(isnan(pr) && isnan(rc), "precision and recall with k = 63 (over kth_row's 64 slots) are NaN");
     double closer;
     const double med = nearest_real(big, 1000, big, 1000, DD, &closer);
     check(med == 0.0 && closer == 1.0, "copies of real rows are flagged as memorized");

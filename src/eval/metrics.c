@@ -244,6 +244,10 @@ static double coverage(const float *p, int np, const float *q, int nq, int d, in
 
 void precision_recall(const float *real, int nr, const float *fake, int nf, int d, int k, double *precision,
                       double *recall) {
+    if (k < 1 || k >= 63 || nr < 2 || nf < 2) { /* kth_row's balls need k+1 <= 64 rows and one other row */
+        *precision = *recall = NAN;
+        return;
+    }
     *precision = coverage(real, nr, fake, nf, d, k);
     *recall = coverage(fake, nf, real, nr, d, k);
 }

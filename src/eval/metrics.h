@@ -30,8 +30,9 @@ double mmd2_unbiased(const float *x, int nx, const float *y, int ny, int d);
  * equal splits: mean and standard deviation. */
 void inception_score(const float *probs, int n, int k, int splits, double *mean, double *std);
 
-/* Improved precision and recall (Kynkaanniemi et al. 2019) with k-nearest-neighbour balls (k < 63): the share
- * of fake rows inside some real row's k-NN ball, and of real rows inside some fake row's ball. */
+/* Improved precision and recall (Kynkaanniemi et al. 2019) with k-nearest-neighbour balls (1 <= k < 63): the
+ * share of fake rows inside some real row's k-NN ball, and of real rows inside some fake row's ball; NaN
+ * for both outside those bounds or with fewer than 2 rows on either side. */
 void precision_recall(const float *real, int nr, const float *fake, int nf, int d, int k, double *precision,
                       double *recall);
 
