@@ -10,11 +10,13 @@ source "$here/lib.sh" # cpu_bf16_usable
 passed=0
 failed=0
 
-# The checks run TEST_JOBS at a time (default: the number of CPUs), each into its own file; their
+# The checks run TEST_JOBS at a time (default: the number of CPUs, at most 4: each check's own
+# threads use every CPU, and memory grows with each check beside), each into its own file; their
 # results are printed in the order below as each finishes, so the log reads the same whatever ran
 # beside what. TEST_JOBS=1 runs one after another. Environment set before a run_prog call (VAR=x
 # run_prog ...) reaches that check only.
-jobs_max=${TEST_JOBS:-$(nproc 2>/dev/null || echo 1)}
+cpus=$(nproc 2>/dev/null || echo 1)
+jobs_max=${TEST_JOBS:-$((cpus < 4 ? cpus : 4))}
 case $jobs_max in ''|*[!0-9]*|0) echo "run_tests.sh: TEST_JOBS must be a positive number, not '$jobs_max'" >&2; exit 2;; esac
 results=$(mktemp -d /tmp/dcgan-test-results.XXXXXX)
 scratch=$(mktemp -d /tmp/dcgan-test-data.XXXXXX) # test_data's files
