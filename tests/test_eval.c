@@ -1,10 +1,12 @@
 /* test_eval.c: the estimators behind dcgan eval against references: the matrix square root
  * (LAPACK) against a matrix with known square root, the Frechet distance against its closed form,
- * MMD^2 against its definition and KID's unbiasedness, IS and precision/recall on known cases. */
+ * MMD^2 against its definition and KID's unbiasedness, IS and precision/recall on known cases; the
+ * training-health rules (train/health.h) on made-up logs and grids. */
 #include "fixture.h"
 #include "../src/core/rng.h"
 #include "../src/core/util.h"
 #include "../src/eval/metrics.h"
+#include "../src/train/health.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -60,6 +62,74 @@ static double mmd2_definition(const float *x, int n, const float *y, int m, int 
     for (int i = 0; i < m; i++) for (int j = 0; j < m; j++) if (i != j) b += k3(y + i * d, y + j * d, d);
     for (int i = 0; i < n; i++) for (int j = 0; j < m; j++) c += k3(x + i * d, y + j * d, d);
     return a / ((double)n * (n - 1)) + b / ((double)m * (m - 1)) - 2 * c / ((double)n * m);
+}
+
+/* A grid as png_write_grid lays it out: n tiles of S x S x comp, ncols per row, 2-pixel gaps of 40;
+ * tile i's pixels from value(i, y, x, k). */
+static unsigned char *make_grid(int n, int S, int comp, int ncols, int (*value)(int, int, int, int), int *w, int *h) {
+    const int nrows = (n + ncols - 1) / ncols;
+    *w = ncols * (S + 2) + 2;
+    *h = nrows * (S + 2) + 2;
+    unsigned char *p = xmalloc((size_t)*w * *h * comp);
+    memset(p, 40, (size_t)*w * *h * comp);
+    for (int i = 0; i < n; i++)
+        for (int y = 0; y < S; y++)
+            for (int x = 0; x < S; x++)
+                for (int k = 0; k < comp; k++)
+                    p[((size_t)(2 + i / ncols * (S + 2) + y) * *w + 2 + i % ncols * (S + 2) + x) * comp + k] =
+                        (unsigned char)value(i, y, x, k);
+    return p;
+}
+static int same_tile(int i, int y, int x, int k) { (void)i; return (y * 7 + x * 3 + k) % 256; }
+static int two_levels(int i, int y, int x, int k) { (void)y; (void)x; (void)k; return i % 2 ? 255 : 0; }
+static int checker(int i, int y, int x, int k) { (void)k; return ((x / 2 + y / 2 + i) % 2) ? 255 : 0; }
+
+static void test_health(void) {
+    /* ---- rule 1 on made-up logs ---- */
+    Log log = {0};
+    for (long s = 1; s <= 450; s++) {
+        LogRow r = {s, 0, {0}};
+        const int won = s > 100 && s <= 350; /* D wins from step 101 to 350 */
+        r.v[LOG_D] = won ? 0.01 : 1.2;
+        r.v[LOG_DGZ] = won ? 0.005 : 0.4;
+        log_push(&log, &r);
+    }
+    double md = 0, mg = 0;
+    check(!health_d_wins_at(&log, HEALTH_WINDOW - 2, NULL, NULL), "rule 1 needs a whole window of rows");
+    check(health_d_wins_at(&log, 349, &md, &mg) && fabs(md - 0.01) < 1e-12 && fabs(mg - 0.005) < 1e-12,
+          "rule 1 holds for the window of steps 151-350, with the window's means");
+    /* a window holding k rows outside steps 101-350: mean d_loss (k * 1.2 + (200 - k) * 0.01) / 200 < 0.05
+     * for k <= 6, and D(G(z)) (k * 0.4 + (200 - k) * 0.005) / 200 < 0.03 for k <= 12; the window ending at
+     * step e has k = 300 - e before step 300 and k = e - 350 after step 350: rule 1 holds from 294 to 356 */
+    long first[4], last[4];
+    const int n = health_d_wins_spans(&log, first, last, 4);
+    printf("  rule 1 stretches: %d, first %ld-%ld\n", n, n ? first[0] : -1, n ? last[0] : -1);
+    check(n == 1 && first[0] == 294 && last[0] == 356, "rule 1 holds from step 294 to 356 exactly (d_loss's bound decides)");
+    check(!health_d_wins_at(&log, 449, NULL, NULL), "rule 1 does not hold at the end of the log");
+    log.r[449].v[LOG_D] = NAN;
+    check(!health_d_wins_at(&log, 449, NULL, NULL), "a NaN loss does not count as D winning");
+    log_free(&log);
+
+    /* ---- rule 2's spread on made-up grids ---- */
+    int w, h;
+    unsigned char *g = make_grid(64, 32, 3, 8, same_tile, &w, &h);
+    double s = health_grid_spread(g, w, h, 3, 8);
+    check(s == 0.0, "64 copies of one image have spread 0");
+    free(g);
+    g = make_grid(16, 12, 1, 8, two_levels, &w, &h); /* 8 black, 8 white: 64 of the 120 pairs differ by 1 */
+    s = health_grid_spread(g, w, h, 1, 8);
+    printf("  spread of 8 black and 8 white tiles: %.12f (want %.12f)\n", s, 64.0 / 120.0);
+    check(fabs(s - 64.0 / 120.0) < 1e-12, "the spread is the mean RMS difference over all pairs");
+    free(g);
+    g = make_grid(13, 12, 1, 8, two_levels, &w, &h); /* a part-filled last row: its 3 blank tiles are left out */
+    s = health_grid_spread(g, w, h, 1, 8);
+    check(fabs(s - 42.0 / 78.0) < 1e-12, "the unfilled tiles of a last row are left out (13 tiles: 42 of 78 pairs)");
+    free(g);
+    g = make_grid(8, 128, 1, 8, checker, &w, &h); /* 2x2 checks: averaged down 4x4 to 32 x 32, every block grey */
+    s = health_grid_spread(g, w, h, 1, 8);
+    check(fabs(s) < 1e-12, "tiles over 32 pixels are averaged down first (2x2 checks of opposite phase become equal)");
+    check(health_grid_spread(g, w - 1, h, 1, 8) == -1, "an image that is not a grid of 8 columns gives -1");
+    free(g);
 }
 
 int main(void) {
@@ -158,5 +228,6 @@ int main(void) {
 
     free(q); free(a); free(ref); free(got); free(w); free(sw); free(c1); free(c2); free(m1); free(m2); free(w2);
     free(xs); free(ys); free(big); free(big2); free(p);
+    test_health();
     return fx_summary("test_eval");
 }

@@ -26,7 +26,7 @@ else
     browse() { chromium --headless=new --no-sandbox --disable-gpu --hide-scrollbars --enable-logging=stderr --v=0 \
                    --user-data-dir="$work/chrome" --virtual-time-budget=5000 "$@" "file://$run/index.html"; }
     browse --dump-dom > "$work/dom.html" 2> "$work/chrome.log"
-    want=$((ngrids + 7 + 1)) # the grids, 7 plots, the real grid
+    want=$((ngrids + 8 + 1)) # the grids, 8 plots (the 7 of the log and the samples' spread), the real grid
     if grep -q "<p id=\"imgcheck\">all $want images loaded" "$work/dom.html"; then ok "Chromium loads all $want images and plots"
     else bad "images in Chromium: $(grep -o '<p id="imgcheck">[^<]*' "$work/dom.html") (want all $want)"; fi
     if grep -q 'CONSOLE' "$work/chrome.log"; then bad "console messages: $(grep CONSOLE "$work/chrome.log" | head -3)"
@@ -102,5 +102,63 @@ if "$bin" report --run "$run" >/dev/null && [ -s "$run/index.html" ] && [ -s "$r
     ok "dcgan report rebuilds index.html and training.gif"
 else bad "dcgan report"; fi
 expect_fail "report on a folder that is not a run" "no losses.csv" report --run "$work/idx"
+
+# ---- training health (src/train/health.h): a healthy short run, then the same folder made to fail ----
+if grep -q '<h2 id="health">Training health' "$run/index.html" && grep -q 'wins</b>.*not seen (the run is shorter than one window)' "$run/index.html" &&
+   ! grep -q 'class="warn"' "$run/index.html"; then
+    ok "the report's training health: D's win not seen in 24 iterations, no warning"
+else bad "training health of the short run: $(grep -A2 "<h2 id=\"health\">" "$run/index.html" | cut -c1-400)"; fi
+sick="$work/sick"
+cp -r "$run" "$sick"
+# 300 iterations whose last 250 have D sure of everything, and at step 300 a grid of 64 copies of
+# the first real image
+if $py - "$sick" <<'PY'
+import sys
+from PIL import Image
+d = sys.argv[1]
+with open(d + "/losses.csv") as f:
+    header = f.readline()
+with open(d + "/losses.csv", "w") as f:
+    f.write(header)
+    for s in range(1, 301):
+        dl, dgz = (0.004, 0.002) if s > 50 else (1.3, 0.45)
+        f.write(f"{s},0,{dl / 2},{dl / 2},{dl},7.5,0.998,{dgz},100.0,{s / 10}\n")
+real = Image.open(d + "/real_samples.png")
+tile = real.crop((2, 2, 34, 34))
+grid = Image.new(real.mode, real.size, 40 if real.mode == "L" else (40, 40, 40))
+for i in range(64):
+    grid.paste(tile, (2 + i % 8 * 34, 2 + i // 8 * 34))
+grid.save(d + "/samples_00000300.png")
+PY
+then
+    "$bin" report --run "$sick" >/dev/null
+    if grep -q 'class="warn"' "$sick/index.html" &&
+       grep -q 'wins</b>.*<b>yes</b>, at steps 243-300; at step 300 the last 200 iterations. mean d_loss is 0.0040 and D(G(z)) 0.0020' "$sick/index.html" &&
+       grep -q 'look alike</b>.*<b>yes</b>: at step 300 the samples. spread is 0.000 of the real images' "$sick/index.html"; then
+        ok "the report of a failed run warns at the top, and says D won from step 243 (the first window with 7 or fewer of the healthy rows) and the samples are alike"
+    else bad "training health of the failed run: $(grep -A2 "<h2 id=\"health\">" "$sick/index.html" | cut -c1-400)"; fi
+else bad "could not make the failed run's files"; fi
+# the trainer says so as it happens: 200 iterations, their losses made D's win, one more resumed
+"$bin" train --data "$work/idx" --gf 4 --df 4 --batch 16 --threads 2 --out "$work/long" --steps 200 --sample-every 0 \
+    --no-tensorboard > "$work/long.log" 2>&1 || bad "the 200-iteration run failed: $(tail -2 "$work/long.log")"
+grep -q "discriminator wins" "$work/long.log" && bad "a healthy run warned: $(grep wins "$work/long.log")" ||
+    ok "no warning in a healthy 200-iteration run"
+$py - "$work/long/losses.csv" <<'PY'
+import sys
+rows = open(sys.argv[1]).read().splitlines()
+out = [rows[0]]
+for r in rows[1:]:
+    f = r.split(",")
+    f[2], f[3], f[4], f[7] = "0.0005", "0.0005", "0.001", "0.001"
+    out.append(",".join(f))
+open(sys.argv[1], "w").write("\n".join(out) + "\n")
+PY
+"$bin" train --resume "$work/long" --steps 201 --threads 2 > "$work/resume.log" 2>&1
+line=$(grep "discriminator wins" "$work/resume.log")
+if [ $? -eq 0 ] && echo "$line" | grep -q "^dcgan: warning: at step 201 the discriminator wins (mean d_loss 0.0"; then
+    ok "the trainer warns once D has won for 200 iterations: $line"
+else bad "no warning from the resumed run: $(tail -3 "$work/resume.log")"; fi
+"$bin" train --resume "$work/long" --steps 202 --threads 2 --quiet > "$work/quiet.log" 2>&1
+[ -s "$work/quiet.log" ] && bad "--quiet printed: $(head -2 "$work/quiet.log")" || ok "--quiet keeps the warning to the report"
 
 summary test_report

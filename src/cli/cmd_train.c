@@ -15,6 +15,7 @@
 #include "../io/runlog.h"
 #include "../io/tensorboard.h"
 #include "../train/gan.h"
+#include "../train/health.h"
 #include "../train/sampler.h"
 
 #include <dirent.h>
@@ -540,6 +541,7 @@ int cmd_train(int argc, char **argv) {
     }
     ProgressGrid pgrid;
     progress_grid_init(&pgrid, &mc, tc.zdist, (uint64_t)seed);
+    double real_spread = -1; /* of real_samples.png (train/health.h) */
     Sampler smp;
     sampler_init(&smp, be, &mc, pgrid.n);
     if (root) {
@@ -550,8 +552,9 @@ int cmd_train(int argc, char **argv) {
         dataset_to_float(&ds, idx, n, real);
         char path[4300];
         snprintf(path, sizeof path, "%s/real_samples.png", out);
-        if (png_write_grid(path, real, n, mc.channels, mc.size, 8, err, sizeof err) != 0) die("%s", err);
+        if (png_write_grid(path, real, n, mc.channels, mc.size, SAMPLE_COLS, err, sizeof err) != 0) die("%s", err);
         free(real);
+        real_spread = health_grid_spread_file(path, SAMPLE_COLS);
     }
 
     Log log = {0};
@@ -629,6 +632,10 @@ int cmd_train(int argc, char **argv) {
     struct { long step, e, b; } pend[STATS_RING];
     int npend = 0;
     long diverged_step = 0;
+    /* the signs of a failed run (train/health.h), each told once until it has gone away: rule 1 for
+     * a whole window, rule 2 at a grid */
+    long d_wins_off = HEALTH_WINDOW;
+    int alike = 0;
     while (g.step < total && !diverged && !stop_reason) {
         {
             long e, b;
@@ -690,6 +697,18 @@ int cmd_train(int argc, char **argv) {
                 break;
             }
             log_push(&log, &row);
+            {
+                double md, mg;
+                if (!health_d_wins_at(&log, log.n - 1, &md, &mg)) d_wins_off++;
+                else {
+                    if (d_wins_off >= HEALTH_WINDOW && root && !quiet)
+                        fprintf(stderr, "%sdcgan: warning: at step %ld the discriminator wins (mean d_loss %.4f, D(G(z)) %.4f "
+                                        "over the last %d iterations), so G's gradient vanishes; try more --g-steps, a "
+                                        "narrower D (--df), a lower --lr or another --seed\n",
+                                tty ? "\n" : "", step, md, mg, HEALTH_WINDOW);
+                    d_wins_off = 0;
+                }
+            }
             char line[512];
             log_csv_line(line, sizeof line, &row);
             if (csvf && (fputs(line, csvf) == EOF || fflush(csvf) != 0)) die("train: cannot write %s: %s", csv, strerror(errno));
@@ -704,6 +723,16 @@ int cmd_train(int argc, char **argv) {
                 char name[64];
                 snprintf(name, sizeof name, "samples_%08ld.png", step);
                 write_samples(out, name, &smp, &g.G, &pgrid);
+                if (real_spread > 0 && step >= HEALTH_SPREAD_FROM) {
+                    char path[4300];
+                    snprintf(path, sizeof path, "%s/%s", out, name);
+                    const double ratio = health_grid_spread_file(path, SAMPLE_COLS) / real_spread;
+                    if (ratio >= 0 && ratio < HEALTH_SPREAD && !alike && !quiet)
+                        fprintf(stderr, "%sdcgan: warning: at step %ld the samples look alike (their spread is %.3f of the "
+                                        "real images'; mode collapse); try another --seed, a lower --lr or more data\n",
+                                tty ? "\n" : "", step, ratio);
+                    alike = ratio >= 0 && ratio < HEALTH_SPREAD;
+                }
                 if (tb.f) tb_add_grid(&tb, out, name, step, &mc, pgrid.n);
                 write_plots(out, &log);
                 write_report(out, &meta, be->name, nthreads, total, "training", &log, 0);

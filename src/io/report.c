@@ -4,6 +4,7 @@
 #include "gif_io.h"
 #include "image_io.h"
 #include "../core/util.h"
+#include "../train/health.h"
 
 #include <dirent.h>
 #include <math.h>
@@ -16,6 +17,7 @@
 
 #define MAX_FRAMES_HTML 60
 #define MAX_FRAMES_GIF 100
+#define GRID_COLS 8 /* the columns of the trainer's sample grids and real_samples.png */
 
 void report_add(ReportInfo *info, const char *key, const char *fmt, ...) {
     if (info->nkv >= REPORT_MAX_KV) return;
@@ -173,7 +175,7 @@ static const char *CSS =
     ".frame{image-rendering:pixelated;width:100%;max-width:560px}.status{color:#555}table{border-collapse:collapse}"
     "td{padding:3px 10px 3px 0;vertical-align:top;border-bottom:1px solid #eee;word-break:break-all}"
     "td:first-child{font-weight:600;white-space:nowrap;word-break:normal}input[type=range]{width:100%;max-width:560px}"
-    "footer{margin-top:2em;color:#777;font-size:.9em}";
+    "footer{margin-top:2em;color:#777;font-size:.9em}.warn{background:#fff3cd;border:1px solid #e0c36c;padding:6px 10px}.one{max-width:545px}";
 
 static const char *JS =
     "(function(){var f=document.querySelectorAll('#frames img'),s=document.getElementById('slider'),"
@@ -183,6 +185,74 @@ static const char *JS =
     "window.addEventListener('load',function(){var a=document.images,bad=0;for(var i=0;i<a.length;i++)"
     "if(!a[i].complete||!a[i].naturalWidth)bad++;document.getElementById('imgcheck').textContent=bad?"
     "bad+' of '+a.length+' images failed to load':'all '+a.length+' images loaded';});})();";
+
+/* The signs of a failed run (train/health.h): where D won, and the spread of the fixed-z grids
+ * (steps[pick[0..nf)]) against the real images'. *alarm is set when either shows at the run's end. */
+static void thealth(Text *t, const char *dir, const Log *log, const long *steps, const int *pick, int nf, int *alarm) {
+    Text body = {0};
+    long first[4], last[4];
+    const int nspans = health_d_wins_spans(log, first, last, 4);
+    const long end = log->n ? log->r[log->n - 1].step : 0;
+    double md = 0, mg = 0;
+    const int winning = log->n && health_d_wins_at(log, log->n - 1, &md, &mg);
+    tprintf(&body, "<p><b>The discriminator wins</b> (mean d_loss under %g and mean D(G(z)) under %g over %d "
+                   "iterations: G's gradient vanishes and the samples stop improving): ", HEALTH_D_LOSS, HEALTH_D_GZ,
+            HEALTH_WINDOW);
+    if (!nspans) {
+        tprintf(&body, "not seen%s.</p>\n", log->n < HEALTH_WINDOW ? " (the run is shorter than one window)" : "");
+    } else {
+        tprintf(&body, "%s at step%s", winning ? "<b>yes</b>," : "seen", nspans == 1 && first[0] == last[0] ? "" : "s");
+        for (int i = 0; i < nspans && i < 4; i++) {
+            tprintf(&body, "%s %ld", i == 0 ? "" : i + 1 == nspans ? " and" : ",", first[i]);
+            if (last[i] != first[i]) tprintf(&body, "-%ld", last[i]);
+        }
+        if (nspans > 4) tprintf(&body, " and %d more stretches", nspans - 4);
+        if (winning)
+            tprintf(&body, "; at step %ld the last %d iterations' mean d_loss is %.4f and D(G(z)) %.4f. Try more "
+                           "--g-steps, a narrower D (--df), a lower --lr or another --seed.", end, HEALTH_WINDOW, md, mg);
+        else
+            tprintf(&body, ", but not at the end of the log.");
+        tprintf(&body, "</p>\n");
+    }
+    char path[4300];
+    snprintf(path, sizeof path, "%s/real_samples.png", dir);
+    const double real = health_grid_spread_file(path, GRID_COLS);
+    double *x = xmalloc((size_t)(nf ? nf : 1) * sizeof(double)), *y = xmalloc((size_t)(nf ? nf : 1) * sizeof(double));
+    int m = 0;
+    for (int i = 0; i < nf && real > 0; i++) {
+        snprintf(path, sizeof path, "%s/samples_%08ld.png", dir, steps[pick[i]]);
+        const double s = health_grid_spread_file(path, GRID_COLS);
+        if (s < 0) continue;
+        x[m] = (double)steps[pick[i]];
+        y[m] = s / real;
+        m++;
+    }
+    const int alike = m && x[m - 1] >= HEALTH_SPREAD_FROM && y[m - 1] < HEALTH_SPREAD;
+    tprintf(&body, "<p><b>The samples look alike</b> (the spread of the fixed-z grid, its images' mean RMS "
+                   "difference, under %g of the real images' from step %d on): ", HEALTH_SPREAD, HEALTH_SPREAD_FROM);
+    if (!m) tprintf(&body, "no grid to measure yet.</p>\n");
+    else if (alike)
+        tprintf(&body, "<b>yes</b>: at step %ld the samples' spread is %.3f of the real images' (mode collapse). "
+                       "Try another --seed, a lower --lr or more data.</p>\n", (long)x[m - 1], y[m - 1]);
+    else
+        tprintf(&body, "no%s: at step %ld the samples' spread is %.2f of the real images'.</p>\n",
+                x[m - 1] < HEALTH_SPREAD_FROM ? " (not judged yet)" : "", (long)x[m - 1], y[m - 1]);
+    if (m >= 2) {
+        int len = 0;
+        unsigned char *png = png_plot("spread of the samples / spread of the real images", "step", x, y, m, &len);
+        if (png) {
+            tprintf(&body, "<div class=\"grid one\">");
+            timg(&body, png, (size_t)len, "sample spread over training", "class=plot");
+            tprintf(&body, "</div>\n");
+        }
+        free(png);
+    }
+    free(x);
+    free(y);
+    *alarm = winning || alike;
+    tprintf(t, "<h2 id=\"health\">Training health</h2>\n%s", body.p ? (char *)body.p : "");
+    bytebuf_free(&body);
+}
 
 int report_write(const char *dir, const ReportInfo *info, const Log *log, char *err, size_t errlen) {
     Text t = {0};
@@ -205,11 +275,18 @@ int report_write(const char *dir, const ReportInfo *info, const Log *log, char *
     }
     tprintf(&t, "</p>\n");
 
-    /* fixed-z grids over training, on a slider */
     int ns = 0;
     long *steps = list_samples(dir, &ns);
     int pick[MAX_FRAMES_HTML];
     const int nf = spread(ns, MAX_FRAMES_HTML, pick);
+    Text health = {0};
+    int alarm = 0;
+    thealth(&health, dir, log, steps, pick, nf, &alarm);
+    if (alarm)
+        tprintf(&t, "<p class=\"warn\">This run shows a sign of failure: see <a href=\"#health\">Training "
+                    "health</a>.</p>\n");
+
+    /* fixed-z grids over training, on a slider */
     tprintf(&t, "<h2>Samples from a fixed z over training</h2>\n");
     if (nf) {
         tprintf(&t, "<input type=\"range\" id=\"slider\" min=\"0\" max=\"%d\" value=\"%d\" aria-label=\"training step\"> "
@@ -240,6 +317,8 @@ int report_write(const char *dir, const ReportInfo *info, const Log *log, char *
         tplot(&t, log, LOG_IPS, "images/s");
         tprintf(&t, "</div>\n");
     }
+    tprintf(&t, "%s", (char *)health.p);
+    bytebuf_free(&health);
 
     char path[4300];
     /* metrics of dcgan train --eval-every: the FID-LeNet curve and the newest row of metrics.csv */

@@ -1,0 +1,93 @@
+/* health.c: signs that a run has failed, from its losses and sample grids (see health.h). */
+#include "health.h"
+#include "../core/util.h"
+
+#include <math.h>
+#include <stdlib.h>
+
+#include <stb_image.h>
+
+int health_d_wins_at(const Log *log, long i, double *mean_d, double *mean_dgz) {
+    if (i < HEALTH_WINDOW - 1 || i >= log->n) return 0;
+    double sd = 0, sg = 0;
+    for (long k = i - HEALTH_WINDOW + 1; k <= i; k++) {
+        sd += log->r[k].v[LOG_D];
+        sg += log->r[k].v[LOG_DGZ];
+    }
+    sd /= HEALTH_WINDOW;
+    sg /= HEALTH_WINDOW;
+    if (mean_d) *mean_d = sd;
+    if (mean_dgz) *mean_dgz = sg;
+    return sd < HEALTH_D_LOSS && sg < HEALTH_D_GZ; /* false for NaN */
+}
+
+int health_d_wins_spans(const Log *log, long *first, long *last, int max) {
+    int n = 0;
+    for (long i = HEALTH_WINDOW - 1; i < log->n; i++) {
+        if (!health_d_wins_at(log, i, NULL, NULL)) continue;
+        long j = i;
+        while (j + 1 < log->n && health_d_wins_at(log, j + 1, NULL, NULL)) j++;
+        if (n < max) { first[n] = log->r[i].step; last[n] = log->r[j].step; }
+        n++;
+        i = j;
+    }
+    return n;
+}
+
+double health_grid_spread(const unsigned char *pix, int w, int h, int comp, int ncols) {
+    const int pad = 2, gap = 40;
+    if (!pix || ncols < 1 || comp < 1 || (w - pad) % ncols) return -1;
+    const int S = (w - pad) / ncols - pad;
+    if (S < 1 || (h - pad) % (S + pad)) return -1;
+    const int nrows = (h - pad) / (S + pad);
+    /* each tile averaged down by f x f blocks to at most 32 x 32 (f the smallest factor that gets
+     * there; the few rows and columns past a whole block are left out) */
+    int f = 1;
+    while (S / f > 32) f++;
+    const int s = S / f, dim = s * s * comp;
+    double *t = xmalloc((size_t)nrows * ncols * dim * sizeof(double));
+    int n = 0;
+    for (int r = 0; r < nrows; r++)
+        for (int c = 0; c < ncols; c++) {
+            const int y0 = pad + r * (S + pad), x0 = pad + c * (S + pad);
+            int blank = 1;
+            for (int y = 0; y < S && blank; y++)
+                for (int x = 0; x < S * comp; x++)
+                    if (pix[(size_t)(y0 + y) * w * comp + (size_t)x0 * comp + x] != gap) { blank = 0; break; }
+            if (blank) continue;
+            double *o = t + (size_t)n * dim;
+            for (int by = 0; by < s; by++)
+                for (int bx = 0; bx < s; bx++)
+                    for (int k = 0; k < comp; k++) {
+                        double sum = 0;
+                        for (int y = 0; y < f; y++)
+                            for (int x = 0; x < f; x++)
+                                sum += pix[((size_t)(y0 + by * f + y) * w + x0 + bx * f + x) * comp + k];
+                        o[(by * s + bx) * comp + k] = sum / (255.0 * f * f);
+                    }
+            n++;
+        }
+    double spread = -1;
+    if (n >= 2) {
+        double total = 0;
+        for (int a = 0; a < n; a++)
+            for (int b = a + 1; b < n; b++) {
+                const double *p = t + (size_t)a * dim, *q = t + (size_t)b * dim;
+                double d = 0;
+                for (int k = 0; k < dim; k++) d += (p[k] - q[k]) * (p[k] - q[k]);
+                total += sqrt(d / dim);
+            }
+        spread = total / ((double)n * (n - 1) / 2);
+    }
+    free(t);
+    return spread;
+}
+
+double health_grid_spread_file(const char *path, int ncols) {
+    int w, h, comp;
+    unsigned char *pix = stbi_load(path, &w, &h, &comp, 0);
+    if (!pix) return -1;
+    const double s = health_grid_spread(pix, w, h, comp, ncols);
+    stbi_image_free(pix);
+    return s;
+}
