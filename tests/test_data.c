@@ -2,10 +2,13 @@
  * Valid: PNG (gray, RGB, RGBA, palette, 16-bit), JPEG, BMP, GIF, TGA, PGM/PPM, of mixed sizes and
  * nested folders. Bad: truncated, zero-byte, not an image, a huge declared size, an unsupported
  * BMP variant, a symlink loop and a folder loop. The bad ones must be skipped and reported; the
- * good ones decoded, converted and resized correctly.
+ * good ones decoded, converted and resized correctly. The batch loader's random mirroring: every
+ * image comes out whole, as itself or its mirror image as loader_mirrored says, the same at resume
+ * and for any rank count.
  * usage: test_data SCRATCH_DIR */
 #include "fixture.h"
 #include "../src/data/dataset.h"
+#include "../src/data/loader.h"
 #include "../src/io/fileio.h"
 
 #include <stdio.h>
@@ -57,6 +60,96 @@ static void png_raw(const char *path, int w, int h, int ctype, int depth, const 
     fclose(f);
     free(raw);
     free(z);
+}
+
+/* Which image of ds (NCHW uint8) out (C, S, S floats in [-1, 1]) is, and whether mirrored:
+ * returns the index, -1 when none; *mirrored 0 or 1. */
+static int identify(const Dataset *ds, const float *out, int *mirrored) {
+    const int C = ds->channels, S = ds->size;
+    for (int i = 0; i < ds->n; i++)
+        for (int m = 0; m < 2; m++) {
+            int same = 1;
+            for (int c = 0; c < C && same; c++)
+                for (int y = 0; y < S && same; y++)
+                    for (int x = 0; x < S; x++) {
+                        const int sx = m ? S - 1 - x : x;
+                        const float want = ds->pixels[(((size_t)i * C + c) * S + y) * S + sx] * (2.0f / 255.0f) - 1.0f;
+                        if (out[((size_t)c * S + y) * S + x] != want) { same = 0; break; }
+                    }
+            if (same) { *mirrored = m; return i; }
+        }
+    return -1;
+}
+
+static void test_loader_mirror(void) {
+    enum { N = 12, C = 2, S = 5, B = 4, EPOCHS = 3 }; /* 3 batches an epoch; an odd side keeps a middle column */
+    Dataset ds;
+    memset(&ds, 0, sizeof ds);
+    ds.n = N; ds.channels = C; ds.size = S;
+    ds.pixels = malloc((size_t)N * C * S * S);
+    for (size_t k = 0; k < (size_t)N * C * S * S; k++) ds.pixels[k] = (unsigned char)((k * 37 + k / 7) % 251); /* no image is symmetric */
+    char err[256];
+    const uint64_t seed = 9;
+    /* one rank, mirroring: the reference sequence */
+    float ref[EPOCHS * 3][B * C * S * S];
+    Loader l;
+    check(loader_start(&l, &ds, B, seed, 1, 0, 1, 0, 0, err, sizeof err) == 0, "the loader starts");
+    int whole = 1, as_said = 1, flips = 0, seen[N] = {0};
+    for (int k = 0; k < EPOCHS * 3; k++) {
+        long e, b;
+        const float *x = loader_next(&l, &e, &b, NULL);
+        memcpy(ref[k], x, sizeof ref[k]);
+        for (int i = 0; i < B; i++) {
+            int m = 0;
+            const int id = identify(&ds, x + (size_t)i * C * S * S, &m);
+            if (id < 0) { whole = 0; continue; }
+            if (e == 0) seen[id]++;
+            flips += m;
+            as_said &= m == loader_mirrored(seed, e, (size_t)b * B + i);
+        }
+    }
+    loader_stop(&l);
+    int once = 1;
+    for (int i = 0; i < N; i++) once &= seen[i] == 1;
+    printf("  mirroring: %d of %d images flipped over %d epochs\n", flips, EPOCHS * 3 * B, EPOCHS);
+    check(whole, "every loaded image is a data set image or its mirror image");
+    check(once, "an epoch holds every image once");
+    check(as_said, "an image is mirrored exactly when loader_mirrored says, by (seed, epoch, place)");
+    check(flips > 0 && flips < EPOCHS * 3 * B, "some images are mirrored and some are not");
+    /* resumed at epoch 1, batch 1: the same batches from there */
+    check(loader_start(&l, &ds, B, seed, 1, 0, 1, 1, 1, err, sizeof err) == 0, "the loader starts at epoch 1, batch 1");
+    int same = 1;
+    for (int k = 4; k < EPOCHS * 3; k++) same &= !memcmp(loader_next(&l, NULL, NULL, NULL), ref[k], sizeof ref[k]);
+    loader_stop(&l);
+    check(same, "resumed mid-run, the loader gives the same images, mirrored the same way");
+    /* two ranks of 2: rank r's half of global batch k is the one-rank batch's half r */
+    Loader r0, r1;
+    check(loader_start(&r0, &ds, B / 2, seed, 1, 0, 2, 0, 0, err, sizeof err) == 0 &&
+          loader_start(&r1, &ds, B / 2, seed, 1, 1, 2, 0, 0, err, sizeof err) == 0, "two ranks' loaders start");
+    const size_t half = (size_t)B / 2 * C * S * S;
+    same = 1;
+    for (int k = 0; k < EPOCHS * 3; k++) {
+        same &= !memcmp(loader_next(&r0, NULL, NULL, NULL), ref[k], half * sizeof(float));
+        same &= !memcmp(loader_next(&r1, NULL, NULL, NULL), ref[k] + half, half * sizeof(float));
+    }
+    loader_stop(&r0);
+    loader_stop(&r1);
+    check(same, "split over 2 ranks, the global batches are the same images, mirrored the same way");
+    /* mirroring off: the same order, no image flipped */
+    check(loader_start(&l, &ds, B, seed, 0, 0, 1, 0, 0, err, sizeof err) == 0, "the loader starts without mirroring");
+    int unflipped = 1, same_order = 1;
+    for (int k = 0; k < EPOCHS * 3; k++) {
+        const float *x = loader_next(&l, NULL, NULL, NULL);
+        for (int i = 0; i < B; i++) {
+            int m = 1, mr = 0;
+            const int id = identify(&ds, x + (size_t)i * C * S * S, &m);
+            unflipped &= id >= 0 && m == 0;
+            same_order &= id == identify(&ds, ref[k] + (size_t)i * C * S * S, &mr);
+        }
+    }
+    loader_stop(&l);
+    check(unflipped && same_order, "without mirroring the loader gives the same images in the same order, none flipped");
+    free(ds.pixels);
 }
 
 int main(int argc, char **argv) {
@@ -227,5 +320,6 @@ int main(int argc, char **argv) {
     snprintf(p, sizeof p, "%s/foreign-idx3-ubyte", root); put_bytes(p, "PK\3\4 a zip file", 16);
     check(idx_read(p, 3, dims, &data, err, sizeof err) != 0 && strstr(err, "magic"), "a foreign file is refused as IDX");
     printf("  message: %s\n", err);
+    test_loader_mirror();
     return fx_summary("test_data");
 }

@@ -32,6 +32,24 @@ if diff -q <(cut -d, -f1-8 "$work/straight1/losses.csv") <(cut -d, -f1-8 "$work/
     ok "resume is bit-exact with the D step as one pass (24 steps == 12 + resume + 12)"
 else bad "resume with the D step as one pass differs from the straight run"; fi
 
+# ---- --flip: resume is bit-exact across epochs (16 batches each), the checkpoint keeps the setting,
+# and the mirrored data trains another model ----
+"$bin" train $T --flip --out "$work/flip" --steps 40 --sample-every 0 --checkpoint-every 0 &&
+"$bin" train $T --flip --out "$work/flipsplit" --steps 20 --sample-every 0 --checkpoint-every 0 &&
+"$bin" train --resume "$work/flipsplit" --steps 40 --quiet --threads 2 &&
+"$bin" train $T --out "$work/noflip" --steps 40 --sample-every 0 --checkpoint-every 0
+a=$("$bin" info --checkpoint "$work/flip" | grep -o 'step=.*')
+b=$("$bin" info --checkpoint "$work/flipsplit" | grep -o 'step=.*')
+c=$("$bin" info --checkpoint "$work/noflip" | grep -o 'step=.*')
+if [ -n "$a" ] && [ "$a" = "$b" ] && "$bin" info --checkpoint "$work/flipsplit" | grep -q '^flip=1:'; then
+    ok "--flip: resume is bit-exact (40 steps == 20 + resume + 20, 2.5 epochs) and the checkpoint says flip=1"
+else bad "--flip resume differs or lost the setting: [$a] vs [$b]"; fi
+[ -n "$c" ] && [ "$a" != "$c" ] && ok "--flip trains another model than the same run without it" || bad "--flip changed nothing: [$c]"
+grep -q "mirrored at random" "$work/flip/index.html" && ok "the report's configuration says the data is mirrored" ||
+    bad "the report does not mention --flip"
+expect_fail "--flip on resuming a run made without it" "--flip is fixed by the run.*drop --flip" \
+    train --resume "$work/noflip" --flip --steps 50 --quiet
+
 # ---- --precision bf16 on the CPU (where the CPU has AVX512_BF16): deterministic, close to fp32 ----
 if cpu_bf16_usable; then
     "$bin" train $T --precision bf16 --out "$work/bf16a" --steps 24 --sample-every 0 --checkpoint-every 0 &&

@@ -196,6 +196,7 @@ int cmd_info(int argc, char **argv) {
         if (m.mc.aux && m.mc.d_labels)
             printf("d_labels=1: D sees the labels as well as classifying (written before checkpoint format 4)\n");
     }
+    if (m.flip) printf("flip=1: the training images are mirrored left-right at random (--flip)\n");
     if (m.tc.ema > 0) printf("ema=%g: sample, eval and export use the moving average of G (--weights live: G)\n", m.tc.ema);
     run_close(&run);
     return 0;

@@ -261,7 +261,7 @@ int cmd_train(int argc, char **argv) {
                *precision = NULL;
     int size = 0, channels = 0, nz = 0, gf = 0, df = 0, batch = 64, g_steps = 2, threads = 0, sample_every = 200,
         checkpoint_every = 500, keep = 3, no_crop = 0, quiet = 0, no_tensorboard = 0, sync_bn = 0, reshard = 0,
-        eval_every = 0, eval_n = 2000, conditional = 0;
+        eval_every = 0, eval_n = 2000, conditional = 0, flip = 0;
     const char *eval_reference = NULL;
     float dist_timeout = 600;
     long epochs = 0, steps = 0, seed = 1;
@@ -300,6 +300,8 @@ int cmd_train(int argc, char **argv) {
         {"resume", OPT_STR, &resume, "continue the run in this folder from its newest checkpoint", 0, -1},
         {"background", OPT_STR, &background, "colour under transparent pixels: white, black or #rrggbb", 0, -1},
         {"no-crop", OPT_FLAG, &no_crop, "squash images to a square instead of center-cropping", 0, -1},
+        {"flip", OPT_FLAG, &flip,
+         "mirror each training image left-right at random (a new draw every epoch); not for data whose sides differ, such as digits", 0, -1},
         {"no-tensorboard", OPT_FLAG, &no_tensorboard, "do not write TensorBoard event files into the run folder", 0, -1},
         {"eval-every", OPT_INT, &eval_every, "score the samples (dcgan eval) every N iterations into metrics.csv (0: never)", 0, 1 << 30},
         {"eval-n", OPT_INT, &eval_n, "images scored at each --eval-every", 2, 1000000},
@@ -381,6 +383,10 @@ int cmd_train(int argc, char **argv) {
                 die("train: --%s is fixed by the run in %s (a resumed run keeps its settings; dcgan info shows them); "
                     "drop --%s, or start a new run", fixed[i], resume, fixed[i]);
         no_crop = !meta.crop;
+        if (flip && !meta.flip && meta.data_path[0])
+            die("train: --flip is fixed by the run in %s, which trained without it (a resumed run keeps its "
+                "settings); drop --flip, or start a new run", resume);
+        if (meta.data_path[0]) flip = meta.flip; /* an imported run takes --flip with its first data */
         memcpy(bg, meta.background, 3);
         mc = meta.mc;
         tc = meta.tc;
@@ -417,8 +423,9 @@ int cmd_train(int argc, char **argv) {
             if (ds.skipped > DATASET_MAX_REPORT) printf("  ... and %d more\n", ds.skipped - DATASET_MAX_REPORT);
         }
     }
-    if (resume && !meta.data_path[0]) { /* an imported run takes this data from now on */
+    if (resume && !meta.data_path[0]) { /* an imported run takes this data (and --flip) from now on */
         meta.data_n = ds.n;
+        meta.flip = flip;
         if (!realpath(data, meta.data_path)) snprintf(meta.data_path, sizeof meta.data_path, "%s", data);
     }
     if (resume && meta.data_n != ds.n)
@@ -510,6 +517,7 @@ int cmd_train(int argc, char **argv) {
         meta.mc = mc; meta.tc = tc; meta.batch = batch; meta.seed = (uint64_t)seed; /* meta.classes: above */
         meta.nranks = nranks; meta.data_n = ds.n;
         meta.crop = !no_crop;
+        meta.flip = flip;
         memcpy(meta.background, bg, 3);
         if (!realpath(data, meta.data_path)) snprintf(meta.data_path, sizeof meta.data_path, "%s", data);
     }
@@ -520,7 +528,8 @@ int cmd_train(int argc, char **argv) {
         dist_broadcast(&dist, be, nets[k]->params, nets[k]->nparams);
         dist_broadcast(&dist, be, nets[k]->buffers, nets[k]->nbuf);
     }
-    if (loader_start(&loader, &ds, batch, (uint64_t)seed, dist.rank, nranks, meta.epoch, meta.batch_in_epoch, err, sizeof err) != 0)
+    if (loader_start(&loader, &ds, batch, (uint64_t)seed, meta.flip, dist.rank, nranks, meta.epoch, meta.batch_in_epoch,
+                     err, sizeof err) != 0)
         die("train: %s", err);
 
     /* fixed z for progress grids, and the real grid */

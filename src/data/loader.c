@@ -1,5 +1,6 @@
 /* loader.c: the prefetching batch loader (see loader.h). */
 #include "loader.h"
+#include "../core/ctr_rng.h"
 #include "../core/rng.h"
 #include "../core/util.h"
 
@@ -19,10 +20,29 @@ static void make_perm(Loader *l, long epoch) {
     l->perm_epoch = epoch;
 }
 
+int loader_mirrored(uint64_t seed, long epoch, size_t at) {
+    /* the counter-based generator's streams 2^33 + epoch (the latents use 2^32 + step and 3 * 2^32 + k) */
+    return (int)(ctr_rng_bits(ctr_rng_key(seed, (2ull << 32) + (uint64_t)epoch), at) >> 63);
+}
+
+/* Flips image (C, S, S) left-right in place. */
+static void mirror_image(float *img, int C, int S) {
+    for (int r = 0; r < C * S; r++) {
+        float *row = img + (size_t)r * S;
+        for (int x = 0; x < S / 2; x++) { const float t = row[x]; row[x] = row[S - 1 - x]; row[S - 1 - x] = t; }
+    }
+}
+
 static void produce(Loader *l, int slot) {
     if (l->perm_epoch != l->epoch) make_perm(l, l->epoch);
     const size_t first = ((size_t)l->batch * l->nranks + l->rank) * l->B;
     dataset_to_float(l->ds, l->perm + first, l->B, l->buf[slot]);
+    if (l->mirror) {
+        const int C = l->ds->channels, S = l->ds->size;
+        for (int i = 0; i < l->B; i++)
+            if (loader_mirrored(l->seed, l->epoch, first + (size_t)i))
+                mirror_image(l->buf[slot] + (size_t)i * C * S * S, C, S);
+    }
     if (l->lab[slot])
         for (int i = 0; i < l->B; i++) l->lab[slot][i] = l->ds->labels[l->perm[first + i]];
     l->slot_epoch[slot] = l->epoch;
@@ -48,10 +68,10 @@ static void *run(void *arg) {
     return NULL;
 }
 
-int loader_start(Loader *l, const Dataset *ds, int B, uint64_t seed, int rank, int nranks, long epoch, long batch,
-                 char *err, size_t errlen) {
+int loader_start(Loader *l, const Dataset *ds, int B, uint64_t seed, int mirror, int rank, int nranks, long epoch,
+                 long batch, char *err, size_t errlen) {
     memset(l, 0, sizeof *l);
-    l->ds = ds; l->B = B; l->seed = seed; l->rank = rank; l->nranks = nranks;
+    l->ds = ds; l->B = B; l->seed = seed; l->mirror = mirror; l->rank = rank; l->nranks = nranks;
     l->batches_per_epoch = ds->n / ((long)B * nranks);
     if (l->batches_per_epoch < 1) {
         snprintf(err, errlen, "the data has %d image%s, fewer than one batch of %d%s; use a smaller --batch", ds->n,

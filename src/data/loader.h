@@ -2,7 +2,9 @@
  *
  * Each epoch is a permutation of the data set drawn from (seed, epoch), so the order of any epoch
  * can be recomputed at resume from its number alone. The last incomplete batch of an epoch is
- * dropped. With several ranks, global batch k of an epoch is split rank by rank. */
+ * dropped. With several ranks, global batch k of an epoch is split rank by rank. With mirroring on,
+ * each image is flipped left-right or not by a draw keyed by (seed, epoch, place in the epoch), so
+ * it too is the same at resume and for any rank count. */
 #ifndef DCGAN_LOADER_H
 #define DCGAN_LOADER_H
 
@@ -15,6 +17,7 @@ typedef struct {
     const Dataset *ds;
     int B, rank, nranks;
     uint64_t seed;
+    int mirror;        /* flip images left-right at random (loader_mirrored) */
     long batches_per_epoch;
     /* producer position: the next batch to prepare */
     long epoch, batch;
@@ -34,9 +37,12 @@ typedef struct {
 } Loader;
 
 /* Starts the loader at (epoch, batch); returns -1 with a message when the data set holds fewer
- * images than one global batch. */
-int loader_start(Loader *l, const Dataset *ds, int B, uint64_t seed, int rank, int nranks, long epoch, long batch,
-                 char *err, size_t errlen);
+ * images than one global batch. mirror: flip images left-right at random. */
+int loader_start(Loader *l, const Dataset *ds, int B, uint64_t seed, int mirror, int rank, int nranks, long epoch,
+                 long batch, char *err, size_t errlen);
+/* Whether the image at place `at` of epoch `epoch`'s order (counted over the global batches) is
+ * mirrored when mirroring is on: a fair coin from (seed, epoch, at). */
+int loader_mirrored(uint64_t seed, long epoch, size_t at);
 /* The next batch, float NCHW (B, C, S, S) in [-1, 1], and its labels (B) in *labels (NULL when the
  * data set has none; labels may be NULL); valid until the next call. */
 const float *loader_next(Loader *l, long *epoch, long *batch, const int32_t **labels);

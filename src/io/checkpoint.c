@@ -63,6 +63,8 @@ static void write_header(Buf *b, const CheckpointMeta *m, const Gan *g) {
     put_i64(b, m->mc.d_labels);
     /* format 5 */
     put_i64(b, m->mc.proj);
+    /* format 6 */
+    put_i64(b, m->flip);
 }
 
 typedef struct { int64_t gp, gb, dp, db; } Counts;
@@ -105,6 +107,8 @@ static void read_header(Rd *r, CheckpointMeta *m, Counts *c, uint32_t version) {
     m->mc.d_labels = (int)get_i64(r);
     if (version < 5) return;
     m->mc.proj = (int)get_i64(r);
+    if (version < 6) return;
+    m->flip = (int)get_i64(r);
 }
 
 /* Appends a backend tensor; returns how many of its values are not finite. */

@@ -2,7 +2,8 @@
  *
  * Layout (little-endian): magic "DCGANCKP", u32 format version, u32 header length, the header
  * (configuration, counters, RNG state, tensor counts; from format 2 the class count and names;
- * from format 4 whether D takes the label planes, from format 5 whether it has the projection term),
+ * from format 4 whether D takes the label planes, from format 5 whether it has the projection term,
+ * from format 6 whether the data is mirrored),
  * then G's parameters, Adam m, Adam v and
  * batch-norm buffers, the same for D, from format 3 (with TrainConfig.ema) the averaged parameters
  * of G and their batch-norm buffers, and a CRC-32 of everything before it. Files are written
@@ -13,10 +14,11 @@
 #include "../data/classes.h"
 #include "../train/gan.h"
 
-#define CHECKPOINT_VERSION 5u /* 2: class-conditional models; 3: the moving average of G; 4: whether
+#define CHECKPOINT_VERSION 6u /* 2: class-conditional models; 3: the moving average of G; 4: whether
                                  D takes the label planes (ModelConfig.d_labels; before 4 a
                                  conditional D always did); 5: the projection term
-                                 (ModelConfig.proj). Formats 1 to 4 are still read. */
+                                 (ModelConfig.proj); 6: random mirroring of the data (--flip).
+                                 Formats 1 to 5 are still read. */
 
 typedef struct {
     ModelConfig mc;
@@ -32,6 +34,7 @@ typedef struct {
     double elapsed;       /* training seconds so far */
     char data_path[1024]; /* the training data, so that --resume needs no --data */
     int crop;             /* preprocessing of the data */
+    int flip;             /* the loader mirrors images at random (format 6; 0 before) */
     uint8_t background[3];
     char classes[CLASS_NAMES_MAX]; /* conditional models (mc.nclasses > 0): the class names, one per line */
 } CheckpointMeta;

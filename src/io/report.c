@@ -40,8 +40,8 @@ void report_info_from_meta(ReportInfo *info, const CheckpointMeta *m, const char
     report_add(info, "Adam", "lr %g, beta1 %g, beta2 %g", m->tc.lr, m->tc.beta1, m->tc.beta2);
     report_add(info, "seed", "%llu", (unsigned long long)m->seed);
     report_add(info, "data", "%s (%d images)", m->data_path, m->data_n);
-    report_add(info, "preprocessing", "%s, background #%02x%02x%02x", m->crop ? "center crop" : "squash",
-               m->background[0], m->background[1], m->background[2]);
+    report_add(info, "preprocessing", "%s, background #%02x%02x%02x%s", m->crop ? "center crop" : "squash",
+               m->background[0], m->background[1], m->background[2], m->flip ? ", mirrored at random (--flip)" : "");
     if (m->mc.nclasses) {
         char list[300];
         classes_list(m->classes, list, sizeof list);
