@@ -169,6 +169,8 @@ static void fx_train_config(const Fixture *fx, ModelConfig *mc, TrainConfig *tc,
     train_config_default(tc);
     tc->g_steps = (int)c[7];
     if (mc->aux) tc->class_weight = c[10];
+    for (int i = 0; i < fx->count; i++) /* a fixture with label smoothing says D's target on real images */
+        if (!strcmp(fx->t[i].name, "real_label")) tc->real_label = fx->t[i].data[0];
     *B = (int)c[6];
     *steps = (int)c[8];
 }

@@ -86,29 +86,42 @@ static int checker(int i, int y, int x, int k) { (void)k; return ((x / 2 + y / 2
 
 static void test_health(void) {
     /* ---- rule 1 on made-up logs ---- */
-    Log log = {0};
+    Log lg = {0};
     for (long s = 1; s <= 450; s++) {
         LogRow r = {s, 0, {0}};
         const int won = s > 100 && s <= 350; /* D wins from step 101 to 350 */
         r.v[LOG_D] = won ? 0.01 : 1.2;
         r.v[LOG_DGZ] = won ? 0.005 : 0.4;
-        log_push(&log, &r);
+        log_push(&lg, &r);
     }
     double md = 0, mg = 0;
-    check(!health_d_wins_at(&log, HEALTH_WINDOW - 2, NULL, NULL), "rule 1 needs a whole window of rows");
-    check(health_d_wins_at(&log, 349, &md, &mg) && fabs(md - 0.01) < 1e-12 && fabs(mg - 0.005) < 1e-12,
+    check(!health_d_wins_at(&lg, HEALTH_WINDOW - 2, 1.0, NULL, NULL), "rule 1 needs a whole window of rows");
+    check(health_d_wins_at(&lg, 349, 1.0, &md, &mg) && fabs(md - 0.01) < 1e-12 && fabs(mg - 0.005) < 1e-12,
           "rule 1 holds for the window of steps 151-350, with the window's means");
     /* a window holding k rows outside steps 101-350: mean d_loss (k * 1.2 + (200 - k) * 0.01) / 200 < 0.05
      * for k <= 6, and D(G(z)) (k * 0.4 + (200 - k) * 0.005) / 200 < 0.03 for k <= 12; the window ending at
      * step e has k = 300 - e before step 300 and k = e - 350 after step 350: rule 1 holds from 294 to 356 */
     long first[4], last[4];
-    const int n = health_d_wins_spans(&log, first, last, 4);
+    const int n = health_d_wins_spans(&lg, 1.0, first, last, 4);
     printf("  rule 1 stretches: %d, first %ld-%ld\n", n, n ? first[0] : -1, n ? last[0] : -1);
     check(n == 1 && first[0] == 294 && last[0] == 356, "rule 1 holds from step 294 to 356 exactly (d_loss's bound decides)");
-    check(!health_d_wins_at(&log, 449, NULL, NULL), "rule 1 does not hold at the end of the log");
-    log.r[449].v[LOG_D] = NAN;
-    check(!health_d_wins_at(&log, 449, NULL, NULL), "a NaN loss does not count as D winning");
-    log_free(&log);
+    check(!health_d_wins_at(&lg, 449, 1.0, NULL, NULL), "rule 1 does not hold at the end of the log");
+    lg.r[449].v[LOG_D] = NAN;
+    check(!health_d_wins_at(&lg, 449, 1.0, NULL, NULL), "a NaN loss does not count as D winning");
+    log_free(&lg);
+    /* with label smoothing D's loss cannot go under the binary entropy of its real target */
+    const double floor9 = health_d_loss_floor(0.9), want9 = -(0.9 * log(0.9) + 0.1 * log(0.1));
+    printf("  d_loss's floor at real label 0.9: %.12f (want %.12f)\n", floor9, want9);
+    check(fabs(floor9 - want9) < 1e-15 && health_d_loss_floor(1.0) == 0.0, "d_loss's floor is the real label's binary entropy");
+    for (long s = 1; s <= HEALTH_WINDOW; s++) {
+        LogRow r = {s, 0, {0}};
+        r.v[LOG_D] = floor9 + 0.04;
+        r.v[LOG_DGZ] = 0.01;
+        log_push(&lg, &r);
+    }
+    check(health_d_wins_at(&lg, HEALTH_WINDOW - 1, 0.9, NULL, NULL) && !health_d_wins_at(&lg, HEALTH_WINDOW - 1, 1.0, NULL, NULL),
+          "at real label 0.9 rule 1 counts d_loss above its floor (0.365 wins there, not at real label 1)");
+    log_free(&lg);
 
     /* ---- rule 2's spread on made-up grids ---- */
     int w, h;

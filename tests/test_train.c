@@ -1,6 +1,6 @@
 /* test_train.c: three whole training iterations of a small `dcgan` and a small `seed` model, and of
  * class-conditional ones (labels joined to every layer's input; with and without the auxiliary
- * classifier of AC-GAN), against PyTorch
+ * classifier of AC-GAN), and one with one-sided label smoothing (D's real target 0.9), against PyTorch
  * (tests/fixtures/train_*.bin), from the same initial weights, z, real batches and labels.
  * Tolerance: ||ours - torch|| / ||torch|| <= 1e-4 on each loss and on every parameter and
  * running-statistics tensor after the 3 iterations. Also the moving average of G (run_ema), and a
@@ -265,15 +265,16 @@ static void run_generator_eval(const Fixture *fx, const char *tag, const char *d
 
 int main(int argc, char **argv) {
     const char *dir = argc > 1 ? argv[1] : "tests/fixtures", *device = argc > 2 ? argv[2] : "cpu";
-    const char *names[6] = {"dcgan", "seed", "cdcgan", "cseed", "acdcgan", "acseed"};
-    for (int i = 0; i < 6; i++) run(dir, names[i], device, 0, -1);
+    enum { NF = 7 };
+    const char *names[NF] = {"dcgan", "seed", "cdcgan", "cseed", "acdcgan", "acseed", "smooth"};
+    for (int i = 0; i < NF; i++) run(dir, names[i], device, 0, -1);
     if (!strncmp(device, "cpu", 3)) {
-        for (int i = 0; i < 6; i++) run(dir, names[i], device, 1, 0);
+        for (int i = 0; i < NF; i++) run(dir, names[i], device, 1, 0);
         /* the D step as one pass (the GPU's default), on both memory plans */
-        for (int i = 0; i < 6; i++) run(dir, names[i], device, 1, -1);
-        for (int i = 0; i < 6; i++) run(dir, names[i], device, 0, 1);
+        for (int i = 0; i < NF; i++) run(dir, names[i], device, 1, -1);
+        for (int i = 0; i < NF; i++) run(dir, names[i], device, 0, 1);
     } else { /* the GPU runs the D step as one pass by default: the two passes too */
-        for (int i = 0; i < 6; i++) run(dir, names[i], device, 0, 0);
+        for (int i = 0; i < NF; i++) run(dir, names[i], device, 0, 0);
     }
     run_ema(dir, "dcgan", device);
     run_ema(dir, "cseed", device);

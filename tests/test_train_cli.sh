@@ -50,6 +50,19 @@ grep -q "mirrored at random" "$work/flip/index.html" && ok "the report's configu
 expect_fail "--flip on resuming a run made without it" "--flip is fixed by the run.*drop --flip" \
     train --resume "$work/noflip" --flip --steps 50 --quiet
 
+# ---- --real-label (one-sided label smoothing): kept by the checkpoint, fixed at resume, in range ----
+"$bin" train $T --real-label 0.9 --out "$work/smooth" --steps 12 --sample-every 0 --checkpoint-every 0
+if "$bin" info --checkpoint "$work/smooth" | grep -q "^real_label=0.9: " && grep -q "one-sided label smoothing" "$work/smooth/index.html"; then
+    ok "--real-label 0.9: info and the report say so"
+else bad "--real-label 0.9 is not in info or the report"; fi
+a=$("$bin" info --checkpoint "$work/smooth" | grep -o 'state_crc32=[0-9a-f]*')
+"$bin" train $T --out "$work/nosmooth" --steps 12 --sample-every 0 --checkpoint-every 0
+c=$("$bin" info --checkpoint "$work/nosmooth" | grep -o 'state_crc32=[0-9a-f]*')
+[ -n "$a" ] && [ "$a" != "$c" ] && ok "--real-label 0.9 trains another model than the default (1)" || bad "--real-label changed nothing: $a $c"
+expect_fail "--real-label on resume" "--real-label is fixed by the run" train --resume "$work/smooth" --real-label 0.8 --steps 20 --quiet
+expect_fail "--real-label 0.5 (no smoothing left: D's targets would meet)" "must be over 0.5" train $T --real-label 0.5 --out "$work/x" --steps 2
+expect_fail "--real-label 1.5" "out of range" train $T --real-label 1.5 --out "$work/x" --steps 2
+
 # ---- --precision bf16 on the CPU (where the CPU has AVX512_BF16): deterministic, close to fp32 ----
 if cpu_bf16_usable; then
     "$bin" train $T --precision bf16 --out "$work/bf16a" --steps 24 --sample-every 0 --checkpoint-every 0 &&
@@ -149,7 +162,9 @@ expect_fail "a foreign IDX file" "not an IDX" train --data "$work/zip-images-idx
 expect_fail "a checkpoint of another architecture" "arch" train --resume "$work/straight" --arch seed --quiet
 cp -r "$work/straight" "$work/corrupt"
 f=$(ls "$work/corrupt"/ckpt_*.dcgan | tail -1)
-printf '\377' | dd of="$f" bs=1 seek=5000 conv=notrunc 2>/dev/null
+# (the byte's complement: a fixed value could be the byte already there)
+b=$(od -An -tu1 -j5000 -N1 "$f" | tr -d ' ')
+printf "\\$(printf %03o $((255 - b)))" | dd of="$f" bs=1 seek=5000 conv=notrunc 2>/dev/null
 before=$(cat "$work/corrupt/losses.csv" | md5sum)
 expect_fail "a corrupted checkpoint (sample)" "corrupted" sample --checkpoint "$work/corrupt" --grid "$work/c.png"
 expect_fail "a corrupted checkpoint (resume)" "corrupted" train --resume "$work/corrupt" --steps 30 --quiet

@@ -196,6 +196,8 @@ int cmd_info(int argc, char **argv) {
         if (m.mc.aux && m.mc.d_labels)
             printf("d_labels=1: D sees the labels as well as classifying (written before checkpoint format 4)\n");
     }
+    if (m.tc.real_label < 1.0)
+        printf("real_label=%g: D's target on real images (one-sided label smoothing)\n", m.tc.real_label);
     if (m.flip) printf("flip=1: the training images are mirrored left-right at random (--flip)\n");
     if (m.tc.ema > 0) printf("ema=%g: sample, eval and export use the moving average of G (--weights live: G)\n", m.tc.ema);
     run_close(&run);

@@ -265,7 +265,7 @@ int cmd_train(int argc, char **argv) {
     const char *eval_reference = NULL;
     float dist_timeout = 600;
     long epochs = 0, steps = 0, seed = 1;
-    float lr = 2e-4f, beta1 = 0.5f, class_loss = 1.0f;
+    float lr = 2e-4f, beta1 = 0.5f, class_loss = 1.0f, real_label = 1.0f;
     const char *ema_s = NULL;
     const OptSpec spec[] = {
         {"data", OPT_STR, &data, "training images: a folder (searched recursively), an IDX file, or a folder of IDX files (default " DATASET_DEFAULT_PATH ")", 0, -1},
@@ -288,6 +288,8 @@ int cmd_train(int argc, char **argv) {
         {"ema", OPT_STR, &ema_s,
          "keep a moving average of G's weights with this decay (e.g. 0.999) for sample, eval and export (default 0: none)", 0, -1},
         {"g-steps", OPT_INT, &g_steps, "generator updates per discriminator update", 1, 100},
+        {"real-label", OPT_FLOAT, &real_label,
+         "D's target on real images; 0.9 is one-sided label smoothing (Salimans et al. 2016), against a D that wins", 0.5, 1},
         {"loss", OPT_STR, &loss, "generator loss: ns (non-saturating) or minimax", 0, -1},
         {"z-dist", OPT_STR, &zdist, "latent distribution: normal or uniform", 0, -1},
         {"seed", OPT_LONG, &seed, "random seed (weights, z, data order)", 0, 9.2e18},
@@ -320,6 +322,11 @@ int cmd_train(int argc, char **argv) {
     tc.lr = lr;
     tc.beta1 = beta1;
     tc.g_steps = g_steps;
+    tc.real_label = real_label;
+    {
+        char why[256];
+        if (train_config_check(&tc, why, sizeof why) != 0) die("train: %s", why);
+    }
     double ema = 0.0;
     if (ema_s) {
         char *end;
@@ -377,7 +384,8 @@ int cmd_train(int argc, char **argv) {
         if (conditional && !meta.mc.nclasses)
             die("train: the run in %s is not conditional; drop --conditional to resume it", resume);
         /* a resumed run keeps its training settings (that is what makes resume exact) */
-        static const char *const fixed[] = {"batch", "lr", "beta1", "g-steps", "loss", "z-dist", "seed", "class-loss"};
+        static const char *const fixed[] = {"batch", "lr", "beta1", "g-steps", "loss", "z-dist", "seed", "class-loss",
+                                            "real-label"};
         for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++)
             if (option_given(argc, argv, fixed[i]))
                 die("train: --%s is fixed by the run in %s (a resumed run keeps its settings; dcgan info shows them); "
@@ -708,13 +716,19 @@ int cmd_train(int argc, char **argv) {
             log_push(&log, &row);
             {
                 double md, mg;
-                if (!health_d_wins_at(&log, log.n - 1, &md, &mg)) d_wins_off++;
+                if (!health_d_wins_at(&log, log.n - 1, tc.real_label, &md, &mg)) d_wins_off++;
                 else {
-                    if (d_wins_off >= HEALTH_WINDOW && root && !quiet)
-                        fprintf(stderr, "%sdcgan: warning: at step %ld the discriminator wins (mean d_loss %.4f, D(G(z)) %.4f "
-                                        "over the last %d iterations), so G's gradient vanishes; try more --g-steps, a "
-                                        "narrower D (--df), a lower --lr or another --seed\n",
-                                tty ? "\n" : "", step, md, mg, HEALTH_WINDOW);
+                    if (d_wins_off >= HEALTH_WINDOW && root && !quiet) {
+                        char least[64] = "";
+                        if (tc.real_label < 1.0)
+                            snprintf(least, sizeof least, " (its least %.3f at --real-label %g)",
+                                     health_d_loss_floor(tc.real_label), tc.real_label);
+                        fprintf(stderr, "%sdcgan: warning: at step %ld the discriminator wins (mean d_loss %.4f%s, D(G(z)) "
+                                        "%.4f over the last %d iterations), so G's gradient vanishes; try more --g-steps, "
+                                        "%sa narrower D (--df), a lower --lr or another --seed\n",
+                                tty ? "\n" : "", step, md, least, mg, HEALTH_WINDOW,
+                                tc.real_label < 1.0 ? "" : "--real-label 0.9, ");
+                    }
                     d_wins_off = 0;
                 }
             }

@@ -65,6 +65,7 @@ static void write_header(Buf *b, const CheckpointMeta *m, const Gan *g) {
     put_i64(b, m->mc.proj);
     /* format 6 */
     put_i64(b, m->flip);
+    put_f64(b, m->tc.real_label);
 }
 
 typedef struct { int64_t gp, gb, dp, db; } Counts;
@@ -109,6 +110,7 @@ static void read_header(Rd *r, CheckpointMeta *m, Counts *c, uint32_t version) {
     m->mc.proj = (int)get_i64(r);
     if (version < 6) return;
     m->flip = (int)get_i64(r);
+    m->tc.real_label = get_f64(r);
 }
 
 /* Appends a backend tensor; returns how many of its values are not finite. */

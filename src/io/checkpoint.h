@@ -3,7 +3,7 @@
  * Layout (little-endian): magic "DCGANCKP", u32 format version, u32 header length, the header
  * (configuration, counters, RNG state, tensor counts; from format 2 the class count and names;
  * from format 4 whether D takes the label planes, from format 5 whether it has the projection term,
- * from format 6 whether the data is mirrored),
+ * from format 6 whether the data is mirrored and D's target on real images),
  * then G's parameters, Adam m, Adam v and
  * batch-norm buffers, the same for D, from format 3 (with TrainConfig.ema) the averaged parameters
  * of G and their batch-norm buffers, and a CRC-32 of everything before it. Files are written
@@ -17,7 +17,8 @@
 #define CHECKPOINT_VERSION 6u /* 2: class-conditional models; 3: the moving average of G; 4: whether
                                  D takes the label planes (ModelConfig.d_labels; before 4 a
                                  conditional D always did); 5: the projection term
-                                 (ModelConfig.proj); 6: random mirroring of the data (--flip).
+                                 (ModelConfig.proj); 6: random mirroring of the data (--flip)
+                                 and D's target on real images (TrainConfig.real_label).
                                  Formats 1 to 5 are still read. */
 
 typedef struct {

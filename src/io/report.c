@@ -36,6 +36,9 @@ void report_info_from_meta(ReportInfo *info, const CheckpointMeta *m, const char
     report_add(info, "batch", "%d", m->batch);
     report_add(info, "g-steps", "%d", m->tc.g_steps);
     report_add(info, "loss", "%s", m->tc.loss == LOSS_NS ? "non-saturating" : "minimax");
+    if (m->tc.real_label < 1.0)
+        report_add(info, "real label", "%g (one-sided label smoothing)", m->tc.real_label);
+    info->real_label = m->tc.real_label;
     report_add(info, "z", "%s", m->tc.zdist == Z_NORMAL ? "N(0, 1)" : "U(-1, 1)");
     report_add(info, "Adam", "lr %g, beta1 %g, beta2 %g", m->tc.lr, m->tc.beta1, m->tc.beta2);
     report_add(info, "seed", "%llu", (unsigned long long)m->seed);
@@ -188,16 +191,19 @@ static const char *JS =
 
 /* The signs of a failed run (train/health.h): where D won, and the spread of the fixed-z grids
  * (steps[pick[0..nf)]) against the real images'. *alarm is set when either shows at the run's end. */
-static void thealth(Text *t, const char *dir, const Log *log, const long *steps, const int *pick, int nf, int *alarm) {
+static void thealth(Text *t, const char *dir, const Log *log, double real_label, const long *steps, const int *pick,
+                    int nf, int *alarm) {
     Text body = {0};
     long first[4], last[4];
-    const int nspans = health_d_wins_spans(log, first, last, 4);
+    const int nspans = health_d_wins_spans(log, real_label, first, last, 4);
     const long end = log->n ? log->r[log->n - 1].step : 0;
     double md = 0, mg = 0;
-    const int winning = log->n && health_d_wins_at(log, log->n - 1, &md, &mg);
-    tprintf(&body, "<p><b>The discriminator wins</b> (mean d_loss under %g and mean D(G(z)) under %g over %d "
-                   "iterations: G's gradient vanishes and the samples stop improving): ", HEALTH_D_LOSS, HEALTH_D_GZ,
-            HEALTH_WINDOW);
+    const int winning = log->n && health_d_wins_at(log, log->n - 1, real_label, &md, &mg);
+    tprintf(&body, "<p><b>The discriminator wins</b> (mean d_loss under %g", HEALTH_D_LOSS);
+    if (real_label < 1.0)
+        tprintf(&body, " above its least, %.3f, with real label %g", health_d_loss_floor(real_label), real_label);
+    tprintf(&body, ", and mean D(G(z)) under %g, over %d iterations: G's gradient vanishes and the samples stop "
+                   "improving): ", HEALTH_D_GZ, HEALTH_WINDOW);
     if (!nspans) {
         tprintf(&body, "not seen%s.</p>\n", log->n < HEALTH_WINDOW ? " (the run is shorter than one window)" : "");
     } else {
@@ -209,7 +215,8 @@ static void thealth(Text *t, const char *dir, const Log *log, const long *steps,
         if (nspans > 4) tprintf(&body, " and %d more stretches", nspans - 4);
         if (winning)
             tprintf(&body, "; at step %ld the last %d iterations' mean d_loss is %.4f and D(G(z)) %.4f. Try more "
-                           "--g-steps, a narrower D (--df), a lower --lr or another --seed.", end, HEALTH_WINDOW, md, mg);
+                           "--g-steps, %sa narrower D (--df), a lower --lr or another --seed.", end,
+                    HEALTH_WINDOW, md, mg, real_label < 1.0 ? "" : "--real-label 0.9, ");
         else
             tprintf(&body, ", but not at the end of the log.");
         tprintf(&body, "</p>\n");
@@ -281,7 +288,7 @@ int report_write(const char *dir, const ReportInfo *info, const Log *log, char *
     const int nf = spread(ns, MAX_FRAMES_HTML, pick);
     Text health = {0};
     int alarm = 0;
-    thealth(&health, dir, log, steps, pick, nf, &alarm);
+    thealth(&health, dir, log, info->real_label > 0 ? info->real_label : 1.0, steps, pick, nf, &alarm);
     if (alarm)
         tprintf(&t, "<p class=\"warn\">This run shows a sign of failure: see <a href=\"#health\">Training "
                     "health</a>.</p>\n");

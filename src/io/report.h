@@ -16,6 +16,7 @@ typedef struct {
     char val[REPORT_MAX_KV][320];
     long total_steps; /* the run's planned length, 0 when unknown */
     const char *state; /* "training", "done", "interrupted", "diverged", ... */
+    double real_label; /* D's target on real images (TrainConfig.real_label; 0 is taken as 1) */
 } ReportInfo;
 
 /* Fills info's configuration table from a run's metadata. */

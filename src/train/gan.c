@@ -15,6 +15,7 @@ void train_config_default(TrainConfig *t) {
     t->loss = LOSS_NS;
     t->zdist = Z_NORMAL;
     t->class_weight = 1.0;
+    t->real_label = 1.0;
     t->ema = 0.0;
     t->stack_d = -1;
 }
@@ -30,6 +31,10 @@ int train_config_check(const TrainConfig *t, char *err, size_t errlen) {
     if (t->zdist != Z_NORMAL && t->zdist != Z_UNIFORM) { snprintf(err, errlen, "unknown z distribution"); return -1; }
     if (!(t->class_weight >= 0.0 && t->class_weight <= 100.0)) {
         snprintf(err, errlen, "--class-loss must be from 0 to 100");
+        return -1;
+    }
+    if (!(t->real_label > 0.5 && t->real_label <= 1.0)) {
+        snprintf(err, errlen, "--real-label must be over 0.5 and at most 1 (0.9 is one-sided label smoothing)");
         return -1;
     }
     if (t->stack_d < -1 || t->stack_d > 1) { snprintf(err, errlen, "stack_d must be -1, 0 or 1"); return -1; }
@@ -224,7 +229,7 @@ static void d_step_stacked(Gan *g, const float *fake /* (C, B, S, S) */) {
     be->copy(be, g->pair + n, fake, n);
     be->transpose01(be, g->d_in, g->pair, 2, C, B * S * S);
     if (g->labels) be->copy(be, g->labels + B, g->labels, (size_t)B); /* G's batch has the real batch's labels */
-    const float target[2] = {1.0f, 0.0f};
+    const float target[2] = {(float)g->tc.real_label, 0.0f};
     float *const loss[2] = {sc + SC_D_REAL, sc + SC_D_FAKE}, *const prob[2] = {sc + SC_DX, sc + SC_DGZ};
     /* D's classifier learns from real images only (see step_ops) */
     d_pass(g, g->d_in, 2, target, 1.0f, loss, prob, sc + SC_D_CLS_REAL, 1, 0);
@@ -238,13 +243,14 @@ static void step_ops(Gan *g) {
     float *sc = g->scalars;
     const float *fake = G->y[G->nlayers - 1];
 
-    /* ---- D step: maximize log D(x) + log(1 - D(G(z))) ---- */
+    /* ---- D step: maximize log D(x) + log(1 - D(G(z))) (with label smoothing, the cross-entropy
+     * against real_label on the real batch) ---- */
     net_forward(G, be, &g->ws, g->z, 1);
     be->zero(be, D->grads, D->nparams);
     if (g->stack_d && !D->sync) {
         d_step_stacked(g, fake);
     } else {
-        const float real_target = 1.0f, fake_target = 0.0f;
+        const float real_target = (float)tc->real_label, fake_target = 0.0f;
         float *const lr = sc + SC_D_REAL, *const pr = sc + SC_DX, *const lf = sc + SC_D_FAKE, *const pf = sc + SC_DGZ;
         d_pass(g, g->real, 1, &real_target, 1.0f, &lr, &pr, sc + SC_D_CLS_REAL, 1, 0);
         /* D's classifier learns from real images only: trained on G's images too, it learns to

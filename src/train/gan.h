@@ -20,6 +20,9 @@ typedef struct {
     double class_weight;         /* models with an auxiliary classifier (ModelConfig.aux): the weight of
                                     its cross-entropy, added to D's loss on the real and the fake
                                     batch and to G's loss (AC-GAN) */
+    double real_label;           /* D's target on real images: 1, or under 1 for one-sided label
+                                    smoothing (Salimans et al. 2016: 0.9); fakes stay at 0 and G's
+                                    target at 1 */
     double ema;                  /* decay of the exponential moving average of G's weights that
                                     sampling uses (Gan.ema_params); 0: none, sample the live G */
     int stack_d;                 /* the D step's two passes as one over a batch of 2B (batch norm

@@ -7,7 +7,11 @@
 
 #include <stb_image.h>
 
-int health_d_wins_at(const Log *log, long i, double *mean_d, double *mean_dgz) {
+double health_d_loss_floor(double t) {
+    return t >= 1.0 ? 0.0 : -(t * log(t) + (1.0 - t) * log(1.0 - t));
+}
+
+int health_d_wins_at(const Log *log, long i, double real_label, double *mean_d, double *mean_dgz) {
     if (i < HEALTH_WINDOW - 1 || i >= log->n) return 0;
     double sd = 0, sg = 0;
     for (long k = i - HEALTH_WINDOW + 1; k <= i; k++) {
@@ -18,15 +22,15 @@ int health_d_wins_at(const Log *log, long i, double *mean_d, double *mean_dgz) {
     sg /= HEALTH_WINDOW;
     if (mean_d) *mean_d = sd;
     if (mean_dgz) *mean_dgz = sg;
-    return sd < HEALTH_D_LOSS && sg < HEALTH_D_GZ; /* false for NaN */
+    return sd - health_d_loss_floor(real_label) < HEALTH_D_LOSS && sg < HEALTH_D_GZ; /* false for NaN */
 }
 
-int health_d_wins_spans(const Log *log, long *first, long *last, int max) {
+int health_d_wins_spans(const Log *log, double real_label, long *first, long *last, int max) {
     int n = 0;
     for (long i = HEALTH_WINDOW - 1; i < log->n; i++) {
-        if (!health_d_wins_at(log, i, NULL, NULL)) continue;
+        if (!health_d_wins_at(log, i, real_label, NULL, NULL)) continue;
         long j = i;
-        while (j + 1 < log->n && health_d_wins_at(log, j + 1, NULL, NULL)) j++;
+        while (j + 1 < log->n && health_d_wins_at(log, j + 1, real_label, NULL, NULL)) j++;
         if (n < max) { first[n] = log->r[i].step; last[n] = log->r[j].step; }
         n++;
         i = j;

@@ -13,8 +13,8 @@
 
 #include "../io/runlog.h"
 
-/* Rule 1: over the last HEALTH_WINDOW logged iterations, mean d_loss < HEALTH_D_LOSS and mean
- * D(G(z)) < HEALTH_D_GZ. Calibrated on Fashion-MNIST runs: healthy runs (4000 iterations at full
+/* Rule 1: over the last HEALTH_WINDOW logged iterations, mean d_loss < HEALTH_D_LOSS (above its
+ * floor, health_d_loss_floor, with label smoothing) and mean D(G(z)) < HEALTH_D_GZ. Calibrated on Fashion-MNIST runs: healthy runs (4000 iterations at full
  * width, and 800 at lr 2e-4..1e-2, either loss) never had a 100-iteration mean d_loss under 0.17;
  * runs whose D had won (df 64 against gf 4; beta1 0.95) sat at 0.005-0.03 for hundreds of
  * iterations. */
@@ -31,13 +31,18 @@
  * counts from this step on. */
 #define HEALTH_SPREAD_FROM 200
 
-/* 1 when rule 1 holds for the window of log ending at row i (i >= HEALTH_WINDOW - 1), with the
- * window's means in *mean_d and *mean_dgz (either may be NULL); else 0. */
-int health_d_wins_at(const Log *log, long i, double *mean_d, double *mean_dgz);
+/* The least d_loss can be when D's target on real images is real_label (TrainConfig.real_label):
+ * the binary entropy of real_label, 0 for 1 (0.325 for 0.9). */
+double health_d_loss_floor(double real_label);
+
+/* 1 when rule 1 holds for the window of log ending at row i (i >= HEALTH_WINDOW - 1) of a run
+ * trained with real_label, with the window's means in *mean_d and *mean_dgz (either may be NULL);
+ * else 0. */
+int health_d_wins_at(const Log *log, long i, double real_label, double *mean_d, double *mean_dgz);
 
 /* The stretches of log where rule 1 holds: up to max of them as (first step, last step) of the
  * windows' ends; returns how many there are in all. */
-int health_d_wins_spans(const Log *log, long *first, long *last, int max);
+int health_d_wins_spans(const Log *log, double real_label, long *first, long *last, int max);
 
 /* The spread of a grid image as png_write_grid lays it out (tiles of S x S with 2-pixel gaps of
  * value 40, ncols per row; S is found from the width): pixels (h, w, comp) 8-bit, interleaved.
