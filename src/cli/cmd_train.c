@@ -183,12 +183,13 @@ static void evaluate_during_training(Evaluator *ev, const char *out, Gan *g, uin
 
 /* Rewrites the run's index.html; with final set, also its training.gif. */
 static void write_report(const char *out, const CheckpointMeta *meta, const char *backend, int threads, long total,
-                         const char *state, const Log *log, int final) {
+                         const char *state, const Log *log, SpreadCache *spreads, int final) {
     ReportInfo info;
     memset(&info, 0, sizeof info);
     report_info_from_meta(&info, meta, backend, threads);
     info.total_steps = total;
     info.state = state;
+    info.spreads = spreads;
     char err[1024];
     if (report_write(out, &info, log, err, sizeof err) != 0) die("%s", err);
     if (final && report_write_gif(out, err, sizeof err) < 0) die("%s", err);
@@ -558,7 +559,7 @@ int cmd_train(int argc, char **argv) {
     }
     ProgressGrid pgrid;
     progress_grid_init(&pgrid, &mc, tc.zdist, (uint64_t)seed);
-    double real_spread = -1; /* of real_samples.png (train/health.h) */
+    SpreadCache spreads = {0}; /* of the grids (train/health.h): each measured once */
     Sampler smp;
     sampler_init(&smp, be, &mc, pgrid.n);
     if (root) {
@@ -571,7 +572,7 @@ int cmd_train(int argc, char **argv) {
         snprintf(path, sizeof path, "%s/real_samples.png", out);
         if (png_write_grid(path, real, n, mc.channels, mc.size, SAMPLE_COLS, err, sizeof err) != 0) die("%s", err);
         free(real);
-        real_spread = health_grid_spread_file(path, SAMPLE_COLS);
+        spreads.real = health_grid_spread_file(path, SAMPLE_COLS);
     }
 
     Log log = {0};
@@ -746,10 +747,12 @@ int cmd_train(int argc, char **argv) {
                 char name[64];
                 snprintf(name, sizeof name, "samples_%08ld.png", step);
                 write_samples(out, name, &smp, &g.G, &pgrid);
-                if (real_spread > 0 && step >= HEALTH_SPREAD_FROM) {
+                {
                     char path[4300];
                     snprintf(path, sizeof path, "%s/%s", out, name);
-                    const double ratio = health_grid_spread_file(path, SAMPLE_COLS) / real_spread;
+                    const double spread = health_grid_spread_file(path, SAMPLE_COLS);
+                    spread_cache_add(&spreads, step, spread);
+                    const double ratio = spreads.real > 0 && spread >= 0 && step >= HEALTH_SPREAD_FROM ? spread / spreads.real : -1;
                     if (ratio >= 0 && ratio < HEALTH_SPREAD && !alike && !quiet)
                         fprintf(stderr, "%sdcgan: warning: at step %ld the samples look alike (their spread is %.3f of the "
                                         "real images'; mode collapse); try another --seed, a lower --lr or more data\n",
@@ -758,11 +761,11 @@ int cmd_train(int argc, char **argv) {
                 }
                 if (tb.f) tb_add_grid(&tb, out, name, step, &mc, pgrid.n);
                 write_plots(out, &log);
-                write_report(out, &meta, be->name, nthreads, total, "training", &log, 0);
+                write_report(out, &meta, be->name, nthreads, total, "training", &log, &spreads, 0);
             }
             if (evaluating && (step % eval_every == 0 || last)) {
                 evaluate_during_training(&ev, out, &g, (uint64_t)seed, eval_n);
-                write_report(out, &meta, be->name, nthreads, total, "training", &log, 0);
+                write_report(out, &meta, be->name, nthreads, total, "training", &log, &spreads, 0);
             }
             if (tb.f && tb_flush(&tb, err, sizeof err) != 0) die("train: %s", err);
             if (root && ((checkpoint_every && step % checkpoint_every == 0) || last || stop_now)) {
@@ -813,7 +816,7 @@ int cmd_train(int argc, char **argv) {
         char state[64];
         if (diverged) snprintf(state, sizeof state, "diverged at step %ld", diverged_step);
         else snprintf(state, sizeof state, "%s", stop_reason ? "interrupted" : "done");
-        write_report(out, &meta, be->name, nthreads, total, state, &log, 1);
+        write_report(out, &meta, be->name, nthreads, total, state, &log, &spreads, 1);
     }
     if (csvf) fclose(csvf);
     tb_close(&tb);
@@ -833,6 +836,7 @@ int cmd_train(int argc, char **argv) {
         }
     }
     progress_grid_free(&pgrid);
+    spread_cache_free(&spreads);
     log_free(&log);
     sampler_free(&smp);
     if (evaluating) evaluator_free(&ev);

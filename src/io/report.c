@@ -191,8 +191,8 @@ static const char *JS =
 
 /* The signs of a failed run (train/health.h): where D won, and the spread of the fixed-z grids
  * (steps[pick[0..nf)]) against the real images'. *alarm is set when either shows at the run's end. */
-static void thealth(Text *t, const char *dir, const Log *log, double real_label, const long *steps, const int *pick,
-                    int nf, int *alarm) {
+static void thealth(Text *t, const char *dir, const Log *log, double real_label, SpreadCache *cache, const long *steps,
+                    const int *pick, int nf, int *alarm) {
     Text body = {0};
     long first[4], last[4];
     const int nspans = health_d_wins_spans(log, real_label, first, last, 4);
@@ -222,13 +222,21 @@ static void thealth(Text *t, const char *dir, const Log *log, double real_label,
         tprintf(&body, "</p>\n");
     }
     char path[4300];
-    snprintf(path, sizeof path, "%s/real_samples.png", dir);
-    const double real = health_grid_spread_file(path, GRID_COLS);
+    double real = cache ? cache->real : 0;
+    if (!(real > 0)) {
+        snprintf(path, sizeof path, "%s/real_samples.png", dir);
+        real = health_grid_spread_file(path, GRID_COLS);
+        if (cache && real > 0) cache->real = real;
+    }
     double *x = xmalloc((size_t)(nf ? nf : 1) * sizeof(double)), *y = xmalloc((size_t)(nf ? nf : 1) * sizeof(double));
     int m = 0;
     for (int i = 0; i < nf && real > 0; i++) {
-        snprintf(path, sizeof path, "%s/samples_%08ld.png", dir, steps[pick[i]]);
-        const double s = health_grid_spread_file(path, GRID_COLS);
+        double s;
+        if (!cache || !spread_cache_find(cache, steps[pick[i]], &s)) {
+            snprintf(path, sizeof path, "%s/samples_%08ld.png", dir, steps[pick[i]]);
+            s = health_grid_spread_file(path, GRID_COLS);
+            if (cache) spread_cache_add(cache, steps[pick[i]], s);
+        }
         if (s < 0) continue;
         x[m] = (double)steps[pick[i]];
         y[m] = s / real;
@@ -288,7 +296,7 @@ int report_write(const char *dir, const ReportInfo *info, const Log *log, char *
     const int nf = spread(ns, MAX_FRAMES_HTML, pick);
     Text health = {0};
     int alarm = 0;
-    thealth(&health, dir, log, info->real_label > 0 ? info->real_label : 1.0, steps, pick, nf, &alarm);
+    thealth(&health, dir, log, info->real_label > 0 ? info->real_label : 1.0, info->spreads, steps, pick, nf, &alarm);
     if (alarm)
         tprintf(&t, "<p class=\"warn\">This run shows a sign of failure: see <a href=\"#health\">Training "
                     "health</a>.</p>\n");

@@ -7,6 +7,7 @@
 
 #include "checkpoint.h"
 #include "runlog.h"
+#include "../train/health.h"
 
 #define REPORT_MAX_KV 40
 
@@ -17,6 +18,8 @@ typedef struct {
     long total_steps; /* the run's planned length, 0 when unknown */
     const char *state; /* "training", "done", "interrupted", "diverged", ... */
     double real_label; /* D's target on real images (TrainConfig.real_label; 0 is taken as 1) */
+    SpreadCache *spreads; /* the grids' spreads measured so far (train/health.h), which the report
+                             uses and adds to; NULL: measure every grid */
 } ReportInfo;
 
 /* Fills info's configuration table from a run's metadata. */

@@ -4,6 +4,7 @@
 
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <stb_image.h>
 
@@ -85,6 +86,29 @@ double health_grid_spread(const unsigned char *pix, int w, int h, int comp, int 
     }
     free(t);
     return spread;
+}
+
+void spread_cache_add(SpreadCache *c, long step, double spread) {
+    if (c->n == c->cap) {
+        c->cap = c->cap ? 2 * c->cap : 64;
+        c->step = xrealloc(c->step, (size_t)c->cap * sizeof *c->step);
+        c->spread = xrealloc(c->spread, (size_t)c->cap * sizeof *c->spread);
+    }
+    c->step[c->n] = step;
+    c->spread[c->n] = spread;
+    c->n++;
+}
+
+int spread_cache_find(const SpreadCache *c, long step, double *spread) {
+    for (int i = c->n - 1; i >= 0; i--) /* the newest first: a step measured again counts as it is now */
+        if (c->step[i] == step) { *spread = c->spread[i]; return 1; }
+    return 0;
+}
+
+void spread_cache_free(SpreadCache *c) {
+    free(c->step);
+    free(c->spread);
+    memset(c, 0, sizeof *c);
 }
 
 double health_grid_spread_file(const char *path, int ncols) {

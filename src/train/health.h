@@ -53,4 +53,18 @@ double health_grid_spread(const unsigned char *pix, int w, int h, int comp, int 
 /* The same for a PNG file (-1 when it cannot be read or is not a grid). */
 double health_grid_spread_file(const char *path, int ncols);
 
+/* Spreads already measured, by the step of their grid, and the real grid's (0: not yet): the
+ * trainer keeps one for its run, so that the report, rewritten with every grid, decodes each grid
+ * once. Zero-initialized is empty. */
+typedef struct {
+    long *step;
+    double *spread;
+    int n, cap;
+    double real;
+} SpreadCache;
+void spread_cache_add(SpreadCache *c, long step, double spread);
+/* 1 with *spread set when the step's grid was measured, else 0. */
+int spread_cache_find(const SpreadCache *c, long step, double *spread);
+void spread_cache_free(SpreadCache *c);
+
 #endif
