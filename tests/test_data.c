@@ -4,11 +4,14 @@
  * BMP variant, a symlink loop and a folder loop. The bad ones must be skipped and reported; the
  * good ones decoded, converted and resized correctly. The batch loader's random mirroring: every
  * image comes out whole, as itself or its mirror image as loader_mirrored says, the same at resume
- * and for any rank count.
+ * and for any rank count. The PNG encoder: every shape and colour mode decodes (by stb_image) to the
+ * same pixels.
  * usage: test_data SCRATCH_DIR */
 #include "fixture.h"
 #include "../src/data/dataset.h"
 #include "../src/data/loader.h"
+#include "../src/core/rng.h"
+#include "../src/io/image_io.h"
 #include "../src/io/fileio.h"
 
 #include <stdio.h>
@@ -17,6 +20,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
+
+#include <stb_image.h>
 
 int stbi_write_png(char const *filename, int w, int h, int comp, const void *data, int stride_in_bytes);
 int stbi_write_bmp(char const *filename, int w, int h, int comp, const void *data);
@@ -79,6 +84,53 @@ static int identify(const Dataset *ds, const float *out, int *mirrored) {
             if (same) { *mirrored = m; return i; }
         }
     return -1;
+}
+
+/* PNG round trips: random pixels (no filter helps), smooth ramps with flat runs (every filter has
+ * rows to win) and one-pixel images, in gray, gray + alpha, RGB and RGBA. */
+static void test_png_encode(void) {
+    Rng r;
+    rng_seed(&r, 3, 0);
+    const int sizes[4][2] = {{1, 1}, {7, 3}, {64, 33}, {530, 21}};
+    int all = 1, cases = 0;
+    size_t random_bytes = 0, smooth_bytes = 0, random_raw = 0, smooth_raw = 0;
+    for (int comp = 1; comp <= 4; comp++)
+        for (int s = 0; s < 4; s++)
+            for (int kind = 0; kind < 2; kind++) {
+                const int w = sizes[s][0], h = sizes[s][1];
+                const size_t n = (size_t)w * h * comp;
+                unsigned char *pix = malloc(n);
+                for (size_t i = 0; i < n; i++) {
+                    const size_t x = i / comp % w, y = i / comp / w, k = i % comp;
+                    pix[i] = kind ? (unsigned char)(x < (size_t)w / 3 ? 40 : (x * 3 + y * 5 + k * 60) % 256)
+                                  : (unsigned char)(rng_u64(&r) >> 56);
+                }
+                int len = 0;
+                unsigned char *png = png_encode(pix, w, h, comp, &len);
+                int dw = 0, dh = 0, dc = 0;
+                unsigned char *back = png ? stbi_load_from_memory(png, len, &dw, &dh, &dc, comp) : NULL;
+                const int same = back && dw == w && dh == h && dc == comp && !memcmp(back, pix, n);
+                if (!same) printf("  PNG %dx%d comp %d (%s) does not come back: decoded %dx%d comp %d\n", w, h, comp,
+                                  kind ? "smooth" : "random", dw, dh, dc);
+                all &= same;
+                cases++;
+                if (s == 2) {
+                    if (kind) { smooth_bytes += (size_t)len; smooth_raw += n; }
+                    else { random_bytes += (size_t)len; random_raw += n; }
+                }
+                stbi_image_free(back);
+                free(png);
+                free(pix);
+            }
+    printf("  PNG at 64x33: random pixels %zu bytes of %zu raw, smooth %zu of %zu\n", random_bytes, random_raw, smooth_bytes,
+           smooth_raw);
+    char what[96];
+    snprintf(what, sizeof what, "the PNG encoder's %d images decode to the same pixels (stb_image)", cases);
+    check(all, what);
+    check(smooth_bytes * 10 < smooth_raw, "smooth images compress over 10x (the filters and deflate work)");
+    int len = 0;
+    unsigned char one = 0;
+    check(!png_encode(&one, 0, 1, 1, &len) && !png_encode(&one, 1, 1, 5, &len), "png_encode refuses no pixels and 5 channels");
 }
 
 static void test_loader_mirror(void) {
@@ -321,5 +373,6 @@ int main(int argc, char **argv) {
     check(idx_read(p, 3, dims, &data, err, sizeof err) != 0 && strstr(err, "magic"), "a foreign file is refused as IDX");
     printf("  message: %s\n", err);
     test_loader_mirror();
+    test_png_encode();
     return fx_summary("test_data");
 }

@@ -1,4 +1,4 @@
-/* image_io.c: PNG grids and plots through stb_image_write (Debian's libstb), see image_io.h. */
+/* image_io.c: PNG grids and plots (our encoder over zlib; text by stb_easy_font), see image_io.h. */
 #include "image_io.h"
 #include "fileio.h"
 #include "../core/util.h"
@@ -9,12 +9,70 @@
 #include <string.h>
 
 #include <stb_easy_font.h>
+#include <zlib.h>
 
-unsigned char *stbi_write_png_to_mem(const unsigned char *pixels, int stride_bytes, int x, int y, int n, int *out_len);
+/* ---- PNG encoding (the PNG specification, 2nd edition: one IDAT of deflated, filtered rows) ---- */
+static void put_be32(unsigned char *p, uint32_t v) {
+    p[0] = (unsigned char)(v >> 24); p[1] = (unsigned char)(v >> 16); p[2] = (unsigned char)(v >> 8); p[3] = (unsigned char)v;
+}
+/* Writes chunk `type` with n bytes of data (already at at + 8) around them: length, type, CRC. */
+static size_t png_chunk(unsigned char *at, const char *type, size_t n) {
+    put_be32(at, (uint32_t)n);
+    memcpy(at + 4, type, 4);
+    put_be32(at + 8 + n, (uint32_t)crc32(crc32(0L, Z_NULL, 0), at + 4, (uInt)(n + 4)));
+    return n + 12;
+}
+static int paeth(int a, int b, int c) {
+    const int p = a + b - c, pa = abs(p - a), pb = abs(p - b), pc = abs(p - c);
+    return pa <= pb && pa <= pc ? a : pb <= pc ? b : c;
+}
+
+unsigned char *png_encode(const unsigned char *pix, int w, int h, int comp, int *len) {
+    static const unsigned char color_type[5] = {0, 0, 4, 2, 6};
+    if (w < 1 || h < 1 || comp < 1 || comp > 4 || (size_t)w * comp > (1u << 30) / (size_t)h) return NULL;
+    const size_t stride = (size_t)w * comp, raw_n = (stride + 1) * h;
+    /* each row: the filter byte, then the row filtered by the candidate with the least sum of |byte| */
+    unsigned char *raw = xmalloc(raw_n), *cand = xmalloc(5 * stride);
+    for (int y = 0; y < h; y++) {
+        const unsigned char *row = pix + (size_t)y * stride, *up = y ? row - stride : NULL;
+        int best = 0;
+        unsigned long best_sum = ~0ul;
+        for (int f = 0; f < 5; f++) {
+            unsigned char *o = cand + (size_t)f * stride;
+            unsigned long sum = 0;
+            for (size_t i = 0; i < stride; i++) {
+                const int a = i >= (size_t)comp ? row[i - comp] : 0, b = up ? up[i] : 0,
+                          c = up && i >= (size_t)comp ? up[i - comp] : 0;
+                const int pred = f == 0 ? 0 : f == 1 ? a : f == 2 ? b : f == 3 ? (a + b) / 2 : paeth(a, b, c);
+                o[i] = (unsigned char)(row[i] - pred);
+                sum += (unsigned long)abs((signed char)o[i]);
+            }
+            if (sum < best_sum) { best_sum = sum; best = f; }
+        }
+        raw[(size_t)y * (stride + 1)] = (unsigned char)best;
+        memcpy(raw + (size_t)y * (stride + 1) + 1, cand + (size_t)best * stride, stride);
+    }
+    free(cand);
+    const uLong bound = compressBound((uLong)raw_n);
+    unsigned char *png = xmalloc(8 + 25 + 12 + bound + 12), *at = png;
+    memcpy(at, "\x89PNG\r\n\x1a\n", 8);
+    at += 8;
+    put_be32(at + 8, (uint32_t)w);
+    put_be32(at + 12, (uint32_t)h);
+    at[16] = 8; at[17] = color_type[comp]; at[18] = 0; at[19] = 0; at[20] = 0;
+    at += png_chunk(at, "IHDR", 13);
+    uLongf zn = bound;
+    if (compress2(at + 8, &zn, raw, (uLong)raw_n, 6) != Z_OK) { free(raw); free(png); return NULL; }
+    free(raw);
+    at += png_chunk(at, "IDAT", zn);
+    at += png_chunk(at, "IEND", 0);
+    *len = (int)(at - png);
+    return png;
+}
 
 static int write_png(const char *path, const unsigned char *pix, int w, int h, int comp, char *err, size_t errlen) {
     int len = 0;
-    unsigned char *png = stbi_write_png_to_mem(pix, w * comp, w, h, comp, &len);
+    unsigned char *png = png_encode(pix, w, h, comp, &len);
     if (!png) { snprintf(err, errlen, "cannot encode %s (out of memory?)", path); return -1; }
     int rc = write_file_atomic(path, png, (size_t)len, err, errlen);
     free(png);
@@ -166,7 +224,7 @@ unsigned char *png_plot(const char *title, const char *xlabel, const double *x, 
     }
     free(sum);
     free(cnt);
-    unsigned char *png = stbi_write_png_to_mem(c.p, c.w * 3, c.w, c.h, 3, len);
+    unsigned char *png = png_encode(c.p, c.w, c.h, 3, len);
     free(c.p);
     return png;
 }

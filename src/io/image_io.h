@@ -12,6 +12,11 @@ int png_write_grid(const char *path, const float *images, int n, int C, int S, i
 /* The grid of png_write_grid as 8-bit pixels (gray, or RGB when C is 3), W x H; the caller frees it. */
 unsigned char *grid_to_u8(const float *images, int n, int C, int S, int ncols, int *w, int *h, int *comp);
 
+/* 8-bit pixels (h rows of w * comp bytes; comp 1 gray, 2 gray + alpha, 3 RGB, 4 RGBA) as the bytes
+ * of a PNG file (*len of them; the caller frees; NULL for a bad shape). Each row takes the PNG filter
+ * whose output has the least sum of magnitudes, the rows are deflated by zlib at level 6. */
+unsigned char *png_encode(const unsigned char *pix, int w, int h, int comp, int *len);
+
 /* Writes 8-bit pixels (comp 1 gray, 3 RGB, 4 RGBA) as a PNG. */
 int png_write_u8(const char *path, const unsigned char *pix, int w, int h, int comp, char *err, size_t errlen);
 
