@@ -6,18 +6,19 @@
  * 2. The samples look alike (mode collapse): the images of the fixed-z grid are far closer to each
  *    other than real images are.
  *
- * Both are pure functions of what a run folder holds (losses.csv, samples_*.png and
- * real_samples.png), so the trainer's warnings and `dcgan report`'s page say the same thing. */
+ * Both are pure functions of what a run folder holds (losses.csv, samples_*.png, real_samples.png
+ * and the checkpoint's real label), so the trainer's warnings and `dcgan report`'s page say the
+ * same thing. */
 #ifndef DCGAN_HEALTH_H
 #define DCGAN_HEALTH_H
 
 #include "../io/runlog.h"
 
 /* Rule 1: over the last HEALTH_WINDOW logged iterations, mean d_loss < HEALTH_D_LOSS (above its
- * floor, health_d_loss_floor, with label smoothing) and mean D(G(z)) < HEALTH_D_GZ. Calibrated on Fashion-MNIST runs: healthy runs (4000 iterations at full
- * width, and 800 at lr 2e-4..1e-2, either loss) never had a 100-iteration mean d_loss under 0.17;
- * runs whose D had won (df 64 against gf 4; beta1 0.95) sat at 0.005-0.03 for hundreds of
- * iterations. */
+ * floor, health_d_loss_floor, with label smoothing) and mean D(G(z)) < HEALTH_D_GZ. Calibrated on
+ * Fashion-MNIST runs: healthy runs (4000 iterations at full width, and 800 at lr 2e-4..1e-2, either
+ * loss) never had a 100-iteration mean d_loss under 0.17; runs whose D had won (df 64 against gf 4;
+ * beta1 0.95) sat at 0.005-0.03 for hundreds of iterations. */
 #define HEALTH_WINDOW 200
 #define HEALTH_D_LOSS 0.05
 #define HEALTH_D_GZ 0.03
