@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # test_mpi.sh DCGAN_BIN [DCGAN_NOMPI_BIN]: data-parallel training with `mpirun -np 2` on the CPU.
 # The ranks hold bit-identical weights; with --sync-bn 2 ranks x batch 32 equal 1 rank x batch 64
-# within 1e-5 (same data, same z); a 2-rank run resumes bit-exactly and refuses another rank count;
+# within 1e-5 (same data, same z; also mirrored by --flip); a 2-rank run resumes bit-exactly and refuses another rank count;
 # a rank that dies or hangs ends the job within a bounded time and the last checkpoint loads; Ctrl-C
 # that reaches one rank stops both at the same step; a build without MPI refuses a distributed
 # launch with one line.
@@ -52,7 +52,7 @@ else bad "conditional on 2 ranks: [$out]"; fi
 # steps of G and D, every batch-norm running statistic, and the weights; (2) at the default
 # learning rate, D's weights and every running statistic after 3 steps.
 ckpt() { ls "$1"/ckpt_*.dcgan | tail -1; }
-sizes() { "$bin" info --checkpoint "$1" | sed -E 's/.* g_params=([0-9]+) d_params=([0-9]+) g_buffers=([0-9]+) d_buffers=([0-9]+) .*/\1 \2 \3 \4/'; }
+sizes() { "$bin" info --checkpoint "$1" | head -1 | sed -E 's/.* g_params=([0-9]+) d_params=([0-9]+) g_buffers=([0-9]+) d_buffers=([0-9]+) .*/\1 \2 \3 \4/'; }
 for lr in 1e-9 2e-4; do
     $mpi "$bin" train $T --batch 32 --steps 3 --sync-bn --lr $lr --out "$work/sync2-$lr" &&
     "$bin" train $T --batch 64 --steps 3 --lr $lr --out "$work/sync1-$lr" || bad "sync-bn runs"
@@ -65,6 +65,14 @@ $mpi "$bin" train $T --batch 32 --steps 3 --lr 1e-9 --out "$work/nosync2" &&
 if ! $check ckpt-close "$(ckpt "$work/nosync2")" "$(ckpt "$work/sync1-1e-9")" 1e-5 $(sizes "$work/sync1-1e-9") Gm,Gbuf,Dm,Dbuf >/dev/null; then
     ok "without --sync-bn (per-rank statistics) the same comparison fails, as it should"
 else bad "per-rank batch norm matched the global batch: the test cannot tell them apart"; fi
+
+# ---- --flip mirrors the same images whatever the rank count: the comparison above, mirrored ----
+$mpi "$bin" train $T --batch 32 --steps 3 --sync-bn --lr 1e-9 --flip --out "$work/flip2" &&
+"$bin" train $T --batch 64 --steps 3 --lr 1e-9 --flip --out "$work/flip1" || bad "--flip runs"
+if $check ckpt-close "$(ckpt "$work/flip2")" "$(ckpt "$work/flip1")" 1e-5 $(sizes "$work/flip1") Gp,Gm,Gbuf,Dp,Dm,Dbuf &&
+   ! $check ckpt-close "$(ckpt "$work/flip1")" "$(ckpt "$work/sync1-1e-9")" 1e-5 $(sizes "$work/flip1") Dm >/dev/null; then
+    ok "--flip: 2 ranks x batch 32 equal 1 rank x batch 64 within 1e-5 (the same images mirrored), and differ from no mirroring"
+else bad "--flip on 2 ranks differs from 1 rank, or from no mirroring not at all"; fi
 
 # ---- resume of a 2-rank run ----
 $mpi "$bin" train $T --batch 16 --steps 12 --out "$work/straight" >/dev/null 2>&1
