@@ -109,6 +109,35 @@ static void test_health(void) {
     lg.r[449].v[LOG_D] = NAN;
     check(!health_d_wins_at(&lg, 449, 1.0, NULL, NULL), "a NaN loss does not count as D winning");
     log_free(&lg);
+    /* the spans (a rolling sum over the log) against health_d_wins_at window by window, on a log
+     * that wanders across both bounds and holds a NaN */
+    {
+        Log rl = {0};
+        Rng wr;
+        rng_seed(&wr, 5, 1);
+        for (long s = 1; s <= 3000; s++) {
+            LogRow r = {s, 0, {0}};
+            const double phase = 0.5 + 0.5 * sin((double)s / 150.0);
+            r.v[LOG_D] = 0.08 * phase + 0.02 * rng_uniform(&wr);
+            r.v[LOG_DGZ] = 0.05 * phase + 0.01 * rng_uniform(&wr);
+            if (s == 1700) r.v[LOG_D] = NAN;
+            log_push(&rl, &r);
+        }
+        long f[64], l[64], bf[64], bl[64];
+        const int n = health_d_wins_spans(&rl, 1.0, f, l, 64);
+        int bn = 0, on = 0;
+        for (long i = 0; i < rl.n; i++) {
+            const int w = health_d_wins_at(&rl, i, 1.0, NULL, NULL);
+            if (w && !on && bn < 64) bf[bn++] = rl.r[i].step;
+            if (w && bn) bl[bn - 1] = rl.r[i].step;
+            on = w;
+        }
+        int same = n == bn && n > 1;
+        for (int i = 0; i < n && same; i++) same = f[i] == bf[i] && l[i] == bl[i];
+        printf("  rule 1 on a wandering log: %d stretches rolled, %d window by window\n", n, bn);
+        check(same, "the stretches of rule 1 (rolled along the log) are those of health_d_wins_at, NaN window included");
+        log_free(&rl);
+    }
     /* with label smoothing D's loss cannot go under the binary entropy of its real target */
     const double floor9 = health_d_loss_floor(0.9), want9 = -(0.9 * log(0.9) + 0.1 * log(0.1));
     printf("  d_loss's floor at real label 0.9: %.12f (want %.12f)\n", floor9, want9);

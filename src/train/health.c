@@ -27,14 +27,26 @@ int health_d_wins_at(const Log *log, long i, double real_label, double *mean_d, 
 }
 
 int health_d_wins_spans(const Log *log, double real_label, long *first, long *last, int max) {
-    int n = 0;
-    for (long i = HEALTH_WINDOW - 1; i < log->n; i++) {
-        if (!health_d_wins_at(log, i, real_label, NULL, NULL)) continue;
-        long j = i;
-        while (j + 1 < log->n && health_d_wins_at(log, j + 1, real_label, NULL, NULL)) j++;
-        if (n < max) { first[n] = log->r[i].step; last[n] = log->r[j].step; }
-        n++;
-        i = j;
+    /* the windows' sums rolled along the log (one pass, however long the run), the rows that are
+     * not finite counted apart: a window holding one is not a win, as in health_d_wins_at */
+    const double floor = health_d_loss_floor(real_label);
+    double sd = 0, sg = 0;
+    int bad = 0, n = 0, in_span = 0;
+    for (long i = 0; i < log->n; i++) {
+        const double d = log->r[i].v[LOG_D], g = log->r[i].v[LOG_DGZ];
+        if (isfinite(d) && isfinite(g)) { sd += d; sg += g; } else bad++;
+        if (i >= HEALTH_WINDOW) {
+            const double od = log->r[i - HEALTH_WINDOW].v[LOG_D], og = log->r[i - HEALTH_WINDOW].v[LOG_DGZ];
+            if (isfinite(od) && isfinite(og)) { sd -= od; sg -= og; } else bad--;
+        }
+        const int wins = i >= HEALTH_WINDOW - 1 && !bad && sd / HEALTH_WINDOW - floor < HEALTH_D_LOSS &&
+                         sg / HEALTH_WINDOW < HEALTH_D_GZ;
+        if (wins && !in_span) {
+            if (n < max) first[n] = log->r[i].step;
+            n++;
+        }
+        if (wins && n <= max) last[n - 1] = log->r[i].step;
+        in_span = wins;
     }
     return n;
 }
