@@ -83,15 +83,28 @@ static void write_plots(const char *out, const Log *log) {
     free(y);
 }
 
-static void write_samples(const char *out, const char *name, Sampler *s, const Net *G, const ProgressGrid *pg) {
+/* Writes n images (n, C, S, S) as the grid DIR/name; returns the grid's spread (train/health.h), taken
+ * from the pixels written. */
+static double write_grid(const char *out, const char *name, const float *img, int n, const ModelConfig *mc) {
+    int w, h, comp;
+    unsigned char *pix = grid_to_u8(img, n, mc->channels, mc->size, SAMPLE_COLS, &w, &h, &comp);
+    char path[4200], err[512];
+    snprintf(path, sizeof path, "%s/%s", out, name);
+    if (png_write_u8(path, pix, w, h, comp, err, sizeof err) != 0) die("%s", err);
+    const double spread = health_grid_spread(pix, w, h, comp, SAMPLE_COLS);
+    free(pix);
+    return spread;
+}
+
+/* The fixed-z grid of G as DIR/name; returns its spread. */
+static double write_samples(const char *out, const char *name, Sampler *s, const Net *G, const ProgressGrid *pg) {
     const ModelConfig *mc = &s->mc;
     float *img = xmalloc((size_t)pg->n * mc->channels * mc->size * mc->size * sizeof(float));
     sampler_copy_from(s, G);
     sampler_run(s, pg->z, pg->labels, pg->n, 0, img);
-    char path[4200], err[512];
-    snprintf(path, sizeof path, "%s/%s", out, name);
-    if (png_write_grid(path, img, pg->n, mc->channels, mc->size, SAMPLE_COLS, err, sizeof err) != 0) die("%s", err);
+    const double spread = write_grid(out, name, img, pg->n, mc);
     free(img);
+    return spread;
 }
 
 /* Adds the sample grid just written (DIR/name) to the TensorBoard log as the image "samples". */
@@ -578,11 +591,8 @@ int cmd_train(int argc, char **argv) {
         for (int i = 0; i < n; i++) idx[i] = (uint32_t)((long)i * ds.n / n);
         float *real = xmalloc((size_t)n * mc.channels * mc.size * mc.size * sizeof(float));
         dataset_to_float(&ds, idx, n, real);
-        char path[4300];
-        snprintf(path, sizeof path, "%s/real_samples.png", out);
-        if (png_write_grid(path, real, n, mc.channels, mc.size, SAMPLE_COLS, err, sizeof err) != 0) die("%s", err);
+        spreads.real = write_grid(out, "real_samples.png", real, n, &mc);
         free(real);
-        spreads.real = health_grid_spread_file(path, SAMPLE_COLS);
     }
 
     Log log = {0};
@@ -736,10 +746,8 @@ int cmd_train(int argc, char **argv) {
                             snprintf(least, sizeof least, " (its least %.3f at --real-label %g)",
                                      health_d_loss_floor(tc.real_label), tc.real_label);
                         fprintf(stderr, "%sdcgan: warning: at step %ld the discriminator wins (mean d_loss %.4f%s, D(G(z)) "
-                                        "%.4f over the last %d iterations), so G's gradient vanishes; try more --g-steps, "
-                                        "%sa narrower D (--df), a lower --lr or another --seed\n",
-                                tty ? "\n" : "", step, md, least, mg, HEALTH_WINDOW,
-                                tc.real_label < 1.0 ? "" : "--real-label 0.9, ");
+                                        "%.4f over the last %d iterations), so G's gradient vanishes; try %s\n",
+                                tty ? "\n" : "", step, md, least, mg, HEALTH_WINDOW, health_d_wins_advice(tc.real_label));
                     }
                     d_wins_off = 0;
                 }
@@ -757,16 +765,13 @@ int cmd_train(int argc, char **argv) {
             if (root && ((sample_every && step % sample_every == 0) || epoch_end || last)) {
                 char name[64];
                 snprintf(name, sizeof name, "samples_%08ld.png", step);
-                write_samples(out, name, &smp, &g.G, &pgrid);
                 {
-                    char path[4300];
-                    snprintf(path, sizeof path, "%s/%s", out, name);
-                    const double spread = health_grid_spread_file(path, SAMPLE_COLS);
+                    const double spread = write_samples(out, name, &smp, &g.G, &pgrid);
                     spread_cache_add(&spreads, step, spread);
                     const double ratio = spreads.real > 0 && spread >= 0 && step >= HEALTH_SPREAD_FROM ? spread / spreads.real : -1;
                     if (ratio >= 0 && ratio < HEALTH_SPREAD && !alike && !quiet)
                         fprintf(stderr, "%sdcgan: warning: at step %ld the samples look alike (their spread is %.3f of the "
-                                        "real images'; mode collapse); try another --seed, a lower --lr or more data\n",
+                                        "real images'; mode collapse); try " HEALTH_ALIKE_ADVICE "\n",
                                 tty ? "\n" : "", step, ratio);
                     alike = ratio >= 0 && ratio < HEALTH_SPREAD;
                 }

@@ -214,9 +214,8 @@ static void thealth(Text *t, const char *dir, const Log *log, double real_label,
         }
         if (nspans > 4) tprintf(&body, " and %d more stretches", nspans - 4);
         if (winning)
-            tprintf(&body, "; at step %ld the last %d iterations' mean d_loss is %.4f and D(G(z)) %.4f. Try more "
-                           "--g-steps, %sa narrower D (--df), a lower --lr or another --seed.", end,
-                    HEALTH_WINDOW, md, mg, real_label < 1.0 ? "" : "--real-label 0.9, ");
+            tprintf(&body, "; at step %ld the last %d iterations' mean d_loss is %.4f and D(G(z)) %.4f. Try %s.", end,
+                    HEALTH_WINDOW, md, mg, health_d_wins_advice(real_label));
         else
             tprintf(&body, ", but not at the end of the log.");
         tprintf(&body, "</p>\n");
@@ -248,7 +247,7 @@ static void thealth(Text *t, const char *dir, const Log *log, double real_label,
     if (!m) tprintf(&body, "no grid to measure yet.</p>\n");
     else if (alike)
         tprintf(&body, "<b>yes</b>: at step %ld the samples' spread is %.3f of the real images' (mode collapse). "
-                       "Try another --seed, a lower --lr or more data.</p>\n", (long)x[m - 1], y[m - 1]);
+                       "Try " HEALTH_ALIKE_ADVICE ".</p>\n", (long)x[m - 1], y[m - 1]);
     else
         tprintf(&body, "no%s: at step %ld the samples' spread is %.2f of the real images'.</p>\n",
                 x[m - 1] < HEALTH_SPREAD_FROM ? " (not judged yet)" : "", (long)x[m - 1], y[m - 1]);

@@ -8,6 +8,11 @@
 
 #include <stb_image.h>
 
+const char *health_d_wins_advice(double real_label) {
+    return real_label < 1.0 ? "more --g-steps, a narrower D (--df), a lower --lr or another --seed"
+                            : "more --g-steps, --real-label 0.9, a narrower D (--df), a lower --lr or another --seed";
+}
+
 double health_d_loss_floor(double t) {
     return t >= 1.0 ? 0.0 : -(t * log(t) + (1.0 - t) * log(1.0 - t));
 }

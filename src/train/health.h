@@ -32,6 +32,11 @@
  * counts from this step on. */
 #define HEALTH_SPREAD_FROM 200
 
+/* What to try when rule 1 holds, as a list ("more --g-steps, ..."), for a run with real_label; and
+ * when rule 2 does. */
+const char *health_d_wins_advice(double real_label);
+#define HEALTH_ALIKE_ADVICE "another --seed, a lower --lr or more data"
+
 /* The least d_loss can be when D's target on real images is real_label (TrainConfig.real_label):
  * the binary entropy of real_label, 0 for 1 (0.325 for 0.9). */
 double health_d_loss_floor(double real_label);
