@@ -36,7 +36,7 @@ static volatile sig_atomic_t g_stop_signal = 0;
 static void on_signal(int sig) { g_stop_signal = sig; }
 
 #define SAMPLE_N 64   /* the real grid, and the progress grid of an unconditional model: 8 x 8 */
-#define SAMPLE_COLS 8
+#define SAMPLE_COLS RUN_GRID_COLS
 
 /* The fixed inputs of the progress grids: 8 x 8 z, or for a conditional model one row per class
  * (up to 16) with the same 8 z in every row, so that a column keeps its z and a row its class. */

@@ -17,7 +17,6 @@
 
 #define MAX_FRAMES_HTML 60
 #define MAX_FRAMES_GIF 100
-#define GRID_COLS 8 /* the columns of the trainer's sample grids and real_samples.png */
 
 void report_add(ReportInfo *info, const char *key, const char *fmt, ...) {
     if (info->nkv >= REPORT_MAX_KV) return;
@@ -224,7 +223,7 @@ static void thealth(Text *t, const char *dir, const Log *log, double real_label,
     double real = cache ? cache->real : 0;
     if (!(real > 0)) {
         snprintf(path, sizeof path, "%s/real_samples.png", dir);
-        real = health_grid_spread_file(path, GRID_COLS);
+        real = health_grid_spread_file(path, RUN_GRID_COLS);
         if (cache && real > 0) cache->real = real;
     }
     double *x = xmalloc((size_t)(nf ? nf : 1) * sizeof(double)), *y = xmalloc((size_t)(nf ? nf : 1) * sizeof(double));
@@ -233,7 +232,7 @@ static void thealth(Text *t, const char *dir, const Log *log, double real_label,
         double s;
         if (!cache || !spread_cache_find(cache, steps[pick[i]], &s)) {
             snprintf(path, sizeof path, "%s/samples_%08ld.png", dir, steps[pick[i]]);
-            s = health_grid_spread_file(path, GRID_COLS);
+            s = health_grid_spread_file(path, RUN_GRID_COLS);
             if (cache) spread_cache_add(cache, steps[pick[i]], s);
         }
         if (s < 0) continue;

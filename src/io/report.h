@@ -10,6 +10,8 @@
 #include "../train/health.h"
 
 #define REPORT_MAX_KV 40
+#define RUN_GRID_COLS 8 /* the columns of a run folder's samples_*.png and real_samples.png: train
+                           writes them so, the report measures their spread so */
 
 typedef struct {
     int nkv;
