@@ -5,7 +5,8 @@
  * good ones decoded, converted and resized correctly. The batch loader's random mirroring: every
  * image comes out whole, as itself or its mirror image as loader_mirrored says, the same at resume
  * and for any rank count. The PNG encoder: every shape and colour mode decodes (by stb_image) to the
- * same pixels.
+ * same pixels. The run folder's background writer (io/writer.h): jobs in order, the bound on what
+ * waits, a failed job's error and the jobs after it dropped, with and without its thread.
  * usage: test_data SCRATCH_DIR */
 #include "fixture.h"
 #include "../src/data/dataset.h"
@@ -13,6 +14,7 @@
 #include "../src/core/rng.h"
 #include "../src/io/image_io.h"
 #include "../src/io/fileio.h"
+#include "../src/io/writer.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -131,6 +133,85 @@ static void test_png_encode(void) {
     int len = 0;
     unsigned char one = 0;
     check(!png_encode(&one, 0, 1, 1, &len) && !png_encode(&one, 1, 1, 5, &len), "png_encode refuses no pixels and 5 channels");
+}
+
+/* The writer's jobs for test_writer: each appends its number to a log that only jobs touch. */
+typedef struct {
+    int ran[64], n;      /* the numbers of the jobs that ran, in the order they ran */
+    int freed;           /* arguments freed */
+    int fail_at;         /* the job that fails (-1: none) */
+    size_t max_queued;   /* the most bytes queued as a job ran */
+    Writer *w;
+} JobLog;
+typedef struct { JobLog *log; int i; } TestJob;
+static int test_job_run(void *p, char *err, size_t errlen) {
+    TestJob *j = p;
+    if (j->i % 7 == 0) usleep(2000); /* (some jobs slow, so that the queue fills) */
+    if (j->log->w->background) {
+        pthread_mutex_lock(&j->log->w->mu);
+        if (j->log->w->queued_bytes > j->log->max_queued) j->log->max_queued = j->log->w->queued_bytes;
+        pthread_mutex_unlock(&j->log->w->mu);
+    }
+    j->log->ran[j->log->n++] = j->i;
+    if (j->i == j->log->fail_at) { snprintf(err, errlen, "job %d: disk on fire", j->i); return -1; }
+    return 0;
+}
+static void test_job_free(void *p) {
+    TestJob *j = p;
+    /* (a refused job is freed by the submitting thread, perhaps while the writer frees one it dropped) */
+    __atomic_add_fetch(&j->log->freed, 1, __ATOMIC_SEQ_CST);
+    free(j);
+}
+
+static void test_writer(void) {
+    for (int background = 0; background <= 1; background++) {
+        const char *mode = background ? "on its thread" : "without a thread";
+        char what[160], err[256];
+        /* 40 jobs of 100 bytes with room for 250: all run, in order, never more than 250 queued */
+        Writer w;
+        JobLog log = {.fail_at = -1, .w = &w};
+        check(writer_open(&w, background, 250, err, sizeof err) == 0, "the writer starts");
+        int submitted = 0;
+        for (int i = 0; i < 40; i++) {
+            TestJob *j = malloc(sizeof *j);
+            j->log = &log;
+            j->i = i;
+            submitted += writer_submit(&w, test_job_run, j, test_job_free, 100, err, sizeof err) == 0;
+        }
+        const int drained = writer_drain(&w, err, sizeof err) == 0;
+        int in_order = log.n == 40;
+        for (int i = 0; i < log.n; i++) in_order &= log.ran[i] == i;
+        snprintf(what, sizeof what, "writer %s: 40 jobs run in the order given, each freed (%d ran, %d freed)", mode, log.n,
+                 log.freed);
+        check(submitted == 40 && drained && in_order && log.freed == 40 && writer_idle(&w), what);
+        if (background) {
+            snprintf(what, sizeof what, "writer on its thread: at most 250 bytes wait (the most seen: %zu)", log.max_queued);
+            check(log.max_queued <= 250 && log.max_queued >= 100, what);
+        }
+        writer_close(&w);
+
+        /* job 3 of 10 fails: its error comes back, the jobs after it do not run, all are freed */
+        JobLog flog = {.fail_at = 3, .w = &w};
+        writer_open(&w, background, 1 << 20, err, sizeof err);
+        int first_refused = -1;
+        char got[256] = "";
+        for (int i = 0; i < 10; i++) {
+            TestJob *j = malloc(sizeof *j);
+            j->log = &flog;
+            j->i = i;
+            if (writer_submit(&w, test_job_run, j, test_job_free, 100, got, sizeof got) != 0 && first_refused < 0)
+                first_refused = i;
+        }
+        char derr[256] = "";
+        const int drain_rc = writer_drain(&w, derr, sizeof derr);
+        writer_close(&w);
+        const int stopped = flog.n == 4 && flog.ran[3] == 3;
+        snprintf(what, sizeof what, "writer %s: a failed job's error comes back (\"%s\"), the jobs after it are dropped "
+                 "(%d ran) and freed (%d)", mode, derr, flog.n, flog.freed);
+        check(drain_rc == -1 && !strcmp(derr, "job 3: disk on fire") && stopped && flog.freed == 10, what);
+        if (!background) check(first_refused == 3 && !strcmp(got, "job 3: disk on fire"), "writer without a thread: the failing submit itself returns the error");
+        else check(first_refused == -1 || !strcmp(got, "job 3: disk on fire"), "writer on its thread: a later submit returns the same error");
+    }
 }
 
 static void test_loader_mirror(void) {
@@ -374,5 +455,6 @@ int main(int argc, char **argv) {
     printf("  message: %s\n", err);
     test_loader_mirror();
     test_png_encode();
+    test_writer();
     return fx_summary("test_data");
 }
