@@ -21,9 +21,12 @@ T="--data $work/idx --gf 8 --df 8 --batch 16 --threads 2 --quiet"
 # fresh RUN: a copy of the base run folder
 fresh() { rm -rf "$work/$1"; cp -r "$work/base" "$work/$1"; }
 # snapshot RUN: checksums of every file, to prove later that none was lost or changed (but the
-# report, index.html and training.gif, which a run rebuilds, and losses.csv, which grows)
+# report, index.html and training.gif, which a run rebuilds, losses.csv, which grows, and the loss
+# plots drawn from it at the run's end)
 snapshot() {
-    (cd "$work/$1" && for f in *; do case $f in losses.csv|index.html|training.gif) ;; *) md5sum "$f" ;; esac; done) > "$work/$1.md5"
+    (cd "$work/$1" && for f in *; do
+        case $f in losses.csv|index.html|training.gif|d_loss_real.png|d_loss_fake.png|d_loss.png|g_loss.png) ;;
+        *) md5sum "$f" ;; esac; done) > "$work/$1.md5"
     head -9 "$work/$1/losses.csv" > "$work/$1.csv"
 }
 # intact WHAT RUN STEP: every file from before is there unchanged, the first 8 CSV rows are kept,

@@ -14,6 +14,7 @@
 #include "../io/report.h"
 #include "../io/runlog.h"
 #include "../io/tensorboard.h"
+#include "../io/writer.h"
 #include "../train/gan.h"
 #include "../train/health.h"
 #include "../train/sampler.h"
@@ -69,55 +70,98 @@ static void progress_grid_free(ProgressGrid *pg) {
     free(pg->labels);
 }
 
-static void write_plots(const char *out, const Log *log) {
+/* What the writer's jobs (io/writer.h) share: only they touch it while the writer runs, and the
+ * trainer after writer_drain. */
+typedef struct {
+    const char *out;  /* the run folder */
+    int keep;         /* checkpoints to keep */
+    TbWriter *tb;     /* the TensorBoard log (its own lock), or one that is not open */
+    SpreadCache spreads; /* of the grids written (train/health.h), each measured once */
+    /* The loss plots and index.html are rewritten with the sample grids, but never so often that
+     * they take more than about a tenth of the run: after a rewrite that took t seconds the next
+     * waits 10 t (a GPU iteration takes milliseconds; a rewrite at 64x64 RGB about 0.2 s on 2
+     * cores). The run's last rewrite always happens. */
+    double report_at, report_cost;
+} RunFiles;
+
+/* The four loss curves as DIR/<name>.png. */
+static int write_plots(const char *out, const Log *log, char *err, size_t errlen) {
     static const char *names[4] = {"d_loss_real", "d_loss_fake", "d_loss", "g_loss"};
-    if (log->n < 2) return;
+    if (log->n < 2) return 0;
     double *x = xmalloc(log->n * sizeof(double)), *y = xmalloc(log->n * sizeof(double));
-    for (int k = 0; k < 4; k++) {
+    int rc = 0;
+    for (int k = 0; k < 4 && rc == 0; k++) {
         for (long i = 0; i < log->n; i++) { x[i] = (double)log->r[i].step; y[i] = log->r[i].v[k]; }
-        char path[4200], err[512];
+        char path[4200];
         snprintf(path, sizeof path, "%s/%s.png", out, names[k]);
-        if (png_write_plot(path, names[k], "step", x, y, (int)log->n, err, sizeof err) != 0) die("%s", err);
+        rc = png_write_plot(path, names[k], "step", x, y, (int)log->n, err, errlen);
     }
     free(x);
     free(y);
+    return rc;
 }
 
-/* Writes n images (n, C, S, S) as the grid DIR/name; returns the grid's spread (train/health.h), taken
- * from the pixels written. */
-static double write_grid(const char *out, const char *name, const float *img, int n, const ModelConfig *mc) {
+/* A grid of images, drawn and measured by the trainer, encoded and written by the writer. */
+typedef struct {
+    RunFiles *rf;
+    char name[64];
+    unsigned char *pix; /* (h, w, comp) */
     int w, h, comp;
-    unsigned char *pix = grid_to_u8(img, n, mc->channels, mc->size, SAMPLE_COLS, &w, &h, &comp);
-    char path[4200], err[512];
-    snprintf(path, sizeof path, "%s/%s", out, name);
-    if (png_write_u8(path, pix, w, h, comp, err, sizeof err) != 0) die("%s", err);
-    const double spread = health_grid_spread(pix, w, h, comp, SAMPLE_COLS);
-    free(pix);
+    long step;          /* the progress grid's step; -1 for the real images */
+    double spread;
+} GridJob;
+
+static void grid_job_free(void *p) {
+    GridJob *j = p;
+    free(j->pix);
+    free(j);
+}
+
+/* Writes DIR/name, adds its spread to the cache and a progress grid to the TensorBoard log. */
+static int grid_job_run(void *p, char *err, size_t errlen) {
+    GridJob *j = p;
+    char path[4200];
+    snprintf(path, sizeof path, "%s/%s", j->rf->out, j->name);
+    int len = 0;
+    unsigned char *png = png_encode(j->pix, j->w, j->h, j->comp, &len);
+    if (!png) { snprintf(err, errlen, "cannot encode %s (out of memory?)", path); return -1; }
+    const int rc = write_file_atomic(path, png, (size_t)len, err, errlen);
+    if (rc == 0 && j->step < 0) j->rf->spreads.real = j->spread;
+    if (rc == 0 && j->step >= 0) {
+        spread_cache_add(&j->rf->spreads, j->step, j->spread);
+        if (j->rf->tb->f) tb_image_png(j->rf->tb, "samples", j->step, wall_seconds(), png, (size_t)len, j->w, j->h, j->comp);
+    }
+    free(png);
+    return rc;
+}
+
+/* Queues n images (n, C, S, S) as the grid DIR/name (the progress grid of a step, or the real
+ * images with step -1); returns the grid's spread (train/health.h), taken from its pixels. */
+static double write_grid(Writer *wr, RunFiles *rf, const char *name, long step, const float *img, int n,
+                         const ModelConfig *mc) {
+    GridJob *j = xcalloc(1, sizeof *j);
+    j->rf = rf;
+    snprintf(j->name, sizeof j->name, "%s", name);
+    j->pix = grid_to_u8(img, n, mc->channels, mc->size, SAMPLE_COLS, &j->w, &j->h, &j->comp);
+    j->step = step;
+    j->spread = health_grid_spread(j->pix, j->w, j->h, j->comp, SAMPLE_COLS);
+    const double spread = j->spread;
+    char err[1024];
+    if (writer_submit(wr, grid_job_run, j, grid_job_free, (size_t)j->w * j->h * j->comp, err, sizeof err) != 0)
+        die("%s", err);
     return spread;
 }
 
-/* The fixed-z grid of G as DIR/name; returns its spread. */
-static double write_samples(const char *out, const char *name, Sampler *s, const Net *G, const ProgressGrid *pg) {
+/* The fixed-z grid of G at this step, queued as DIR/name; returns its spread. */
+static double write_samples(Writer *wr, RunFiles *rf, const char *name, long step, Sampler *s, const Net *G,
+                            const ProgressGrid *pg) {
     const ModelConfig *mc = &s->mc;
     float *img = xmalloc((size_t)pg->n * mc->channels * mc->size * mc->size * sizeof(float));
     sampler_copy_from(s, G);
     sampler_run(s, pg->z, pg->labels, pg->n, 0, img);
-    const double spread = write_grid(out, name, img, pg->n, mc);
+    const double spread = write_grid(wr, rf, name, step, img, pg->n, mc);
     free(img);
     return spread;
-}
-
-/* Adds the sample grid just written (DIR/name) to the TensorBoard log as the image "samples". */
-static void tb_add_grid(TbWriter *tb, const char *out, const char *name, long step, const ModelConfig *mc, int n) {
-    char path[4300];
-    snprintf(path, sizeof path, "%s/%s", out, name);
-    size_t len;
-    uint8_t *png = read_file(path, &len, 1u << 30);
-    if (!png) die("train: cannot read back %s: %s", path, strerror(errno));
-    /* png_write_grid's layout: SAMPLE_COLS columns */
-    const int w = SAMPLE_COLS * (mc->size + 2) + 2, h = (n + SAMPLE_COLS - 1) / SAMPLE_COLS * (mc->size + 2) + 2;
-    tb_image_png(tb, "samples", step, wall_seconds(), png, len, w, h, mc->channels == 1 ? 1 : 3);
-    free(png);
 }
 
 /* CRC-32 of both networks' parameters and Adam moments (what the ranks must agree on bit for bit). */
@@ -194,29 +238,58 @@ static void evaluate_during_training(Evaluator *ev, const char *out, Gan *g, uin
         die("%s", err);
 }
 
-/* Rewrites the run's index.html; with final set, also its training.gif. */
-static void write_report(const char *out, const CheckpointMeta *meta, const char *backend, int threads, long total,
-                         const char *state, const Log *log, SpreadCache *spreads, int final) {
+/* A rewrite of the run's loss plots and index.html from a copy of the log. */
+typedef enum { REPORT_PACED, REPORT_NOW } ReportWhen;
+typedef struct {
+    RunFiles *rf;
     ReportInfo info;
-    memset(&info, 0, sizeof info);
-    report_info_from_meta(&info, meta, backend, threads);
-    info.total_steps = total;
-    info.state = state;
-    info.spreads = spreads;
-    char err[1024];
-    if (report_write(out, &info, log, err, sizeof err) != 0) die("%s", err);
-    if (final && report_write_gif(out, err, sizeof err) < 0) die("%s", err);
+    char state[64];
+    Log log;        /* a copy */
+    int plots;      /* also the loss plots */
+    int gif;        /* also training.gif */
+    ReportWhen when;
+} ReportJob;
+
+static void report_job_free(void *p) {
+    ReportJob *j = p;
+    log_free(&j->log);
+    free(j);
 }
 
-/* The loss plots and index.html are rewritten with the sample grids, but never so often that they
- * take more than about a tenth of the run: after a rewrite that took t seconds the next waits 10 t
- * (a GPU iteration takes milliseconds; a rewrite at 64x64 RGB about 0.2 s on 2 cores). The run's
- * last rewrite always happens. */
-typedef struct {
-    double at, cost;
-    int behind; /* a grid's rewrite was left out: the loss plots are older than the log */
-} ReportPace;
-static int report_due(const ReportPace *p) { return now_seconds() - p->at >= 10.0 * p->cost; }
+static int report_job_run(void *p, char *err, size_t errlen) {
+    ReportJob *j = p;
+    RunFiles *rf = j->rf;
+    const double t0 = now_seconds();
+    if (j->when == REPORT_PACED && t0 - rf->report_at < 10.0 * rf->report_cost) return 0;
+    j->info.state = j->state;
+    j->info.spreads = &rf->spreads;
+    if (j->plots && write_plots(rf->out, &j->log, err, errlen) != 0) return -1;
+    if (report_write(rf->out, &j->info, &j->log, err, errlen) != 0) return -1;
+    if (j->gif && report_write_gif(rf->out, err, errlen) < 0) return -1;
+    rf->report_at = now_seconds();
+    rf->report_cost = rf->report_at - t0;
+    return 0;
+}
+
+/* Queues a rewrite of index.html as of log: with plots, also of the loss plots, with gif of
+ * training.gif; REPORT_PACED is left out when the last rewrite was too recent (RunFiles). */
+static void write_report(Writer *wr, RunFiles *rf, const CheckpointMeta *meta, const char *backend, int threads,
+                         long total, const char *state, const Log *log, int plots, int gif, ReportWhen when) {
+    ReportJob *j = xcalloc(1, sizeof *j);
+    j->rf = rf;
+    report_info_from_meta(&j->info, meta, backend, threads);
+    j->info.total_steps = total;
+    snprintf(j->state, sizeof j->state, "%s", state);
+    j->log.n = j->log.cap = log->n;
+    j->log.r = xmalloc((log->n ? log->n : 1) * sizeof(LogRow));
+    if (log->n) memcpy(j->log.r, log->r, log->n * sizeof(LogRow));
+    j->plots = plots;
+    j->gif = gif;
+    j->when = when;
+    char err[1024];
+    if (writer_submit(wr, report_job_run, j, report_job_free, sizeof *j + log->n * sizeof(LogRow), err, sizeof err) != 0)
+        die("%s", err);
+}
 
 /* Deletes all but the newest `keep` ckpt_*.dcgan files in dir. */
 static void prune_checkpoints(const char *dir, int keep) {
@@ -242,14 +315,43 @@ static void prune_checkpoints(const char *dir, int keep) {
     }
 }
 
-static void save_checkpoint(const char *out, Gan *g, CheckpointMeta *m, int keep) {
-    char path[4200], err[512];
-    snprintf(path, sizeof path, "%s/ckpt_%08ld.dcgan", out, g->step);
+/* A checkpoint's bytes, taken by the trainer, checksummed and written by the writer. */
+typedef struct {
+    RunFiles *rf;
+    char path[4200];
+    uint8_t *data;
+    size_t len;
+} CheckpointJob;
+
+static void checkpoint_job_free(void *p) {
+    CheckpointJob *j = p;
+    free(j->data);
+    free(j);
+}
+
+static int checkpoint_job_run(void *p, char *err, size_t errlen) {
+    CheckpointJob *j = p;
+    char e[1024];
+    if (checkpoint_write(j->path, j->data, j->len, e, sizeof e) != 0) {
+        snprintf(err, errlen, "%s (the previous checkpoint is intact)", e);
+        return -1;
+    }
+    prune_checkpoints(j->rf->out, j->rf->keep);
+    return 0;
+}
+
+/* Takes the training state now and queues it as DIR/ckpt_<step>.dcgan. */
+static void save_checkpoint(Writer *wr, RunFiles *rf, Gan *g, CheckpointMeta *m) {
+    CheckpointJob *j = xcalloc(1, sizeof *j);
+    j->rf = rf;
+    snprintf(j->path, sizeof j->path, "%s/ckpt_%08ld.dcgan", rf->out, g->step);
     m->step = g->step;
     m->adam_t_d = g->adam_t_d;
     m->adam_t_g = g->adam_t_g;
-    if (checkpoint_save(path, g, m, err, sizeof err) != 0) die("%s (the previous checkpoint is intact)", err);
-    prune_checkpoints(out, keep);
+    char err[1024];
+    if (checkpoint_encode(g, m, &j->data, &j->len, err, sizeof err) != 0)
+        die("not writing %s: %s (the previous checkpoint is intact)", j->path, err);
+    if (writer_submit(wr, checkpoint_job_run, j, checkpoint_job_free, j->len, err, sizeof err) != 0) die("%s", err);
 }
 
 static void fmt_time(char *buf, size_t n, double s) {
@@ -582,7 +684,21 @@ int cmd_train(int argc, char **argv) {
     }
     ProgressGrid pgrid;
     progress_grid_init(&pgrid, &mc, tc.zdist, (uint64_t)seed);
-    SpreadCache spreads = {0}; /* of the grids (train/health.h): each measured once */
+    /* The run folder's files are written on a thread of their own (io/writer.h) at most two
+     * checkpoints behind; DCGAN_SYNC_WRITES=1 writes them in the loop instead. */
+    TbWriter tb;
+    memset(&tb, 0, sizeof tb);
+    RunFiles rf = {.out = out, .keep = keep, .tb = &tb};
+    Writer wr;
+    {
+        const char *sync_writes = getenv("DCGAN_SYNC_WRITES");
+        size_t ckpt_bytes = (3 * (g.G.nparams + g.D.nparams) + g.G.nbuf + g.D.nbuf) * sizeof(float);
+        if (g.ema_params) ckpt_bytes += (g.G.nparams + g.G.nbuf) * sizeof(float);
+        if (writer_open(&wr, root && !(sync_writes && !strcmp(sync_writes, "1")), 2 * ckpt_bytes + (64u << 20), err,
+                        sizeof err) != 0)
+            die("train: %s", err);
+    }
+    double real_spread = 0; /* the real images' grid's (train/health.h) */
     Sampler smp;
     sampler_init(&smp, be, &mc, pgrid.n);
     if (root) {
@@ -591,7 +707,7 @@ int cmd_train(int argc, char **argv) {
         for (int i = 0; i < n; i++) idx[i] = (uint32_t)((long)i * ds.n / n);
         float *real = xmalloc((size_t)n * mc.channels * mc.size * mc.size * sizeof(float));
         dataset_to_float(&ds, idx, n, real);
-        spreads.real = write_grid(out, "real_samples.png", real, n, &mc);
+        real_spread = write_grid(&wr, &rf, "real_samples.png", -1, real, n, &mc);
         free(real);
     }
 
@@ -599,8 +715,6 @@ int cmd_train(int argc, char **argv) {
     char csv[4300];
     snprintf(csv, sizeof csv, "%s/losses.csv", out);
     FILE *csvf = NULL;
-    TbWriter tb;
-    memset(&tb, 0, sizeof tb);
     if (root) {
         if (resume) log_read_csv(&log, csv, meta.step);
         if (log_write_csv(&log, csv, err, sizeof err) != 0) die("%s", err);
@@ -674,7 +788,6 @@ int cmd_train(int argc, char **argv) {
      * a whole window, rule 2 at a grid */
     long d_wins_off = HEALTH_WINDOW;
     int alike = 0;
-    ReportPace pace = {0, 0, 0};
     while (g.step < total && !diverged && !stop_reason) {
         {
             long e, b;
@@ -766,32 +879,24 @@ int cmd_train(int argc, char **argv) {
                 char name[64];
                 snprintf(name, sizeof name, "samples_%08ld.png", step);
                 {
-                    const double spread = write_samples(out, name, &smp, &g.G, &pgrid);
-                    spread_cache_add(&spreads, step, spread);
-                    const double ratio = spreads.real > 0 && spread >= 0 && step >= HEALTH_SPREAD_FROM ? spread / spreads.real : -1;
+                    const double spread = write_samples(&wr, &rf, name, step, &smp, &g.G, &pgrid);
+                    const double ratio = real_spread > 0 && spread >= 0 && step >= HEALTH_SPREAD_FROM ? spread / real_spread : -1;
                     if (ratio >= 0 && ratio < HEALTH_SPREAD && !alike && !quiet)
                         fprintf(stderr, "%sdcgan: warning: at step %ld the samples look alike (their spread is %.3f of the "
                                         "real images'; mode collapse); try " HEALTH_ALIKE_ADVICE "\n",
                                 tty ? "\n" : "", step, ratio);
                     alike = ratio >= 0 && ratio < HEALTH_SPREAD;
                 }
-                if (tb.f) tb_add_grid(&tb, out, name, step, &mc, pgrid.n);
-                pace.behind = !(last || report_due(&pace));
-                if (!pace.behind) {
-                    const double t_report = now_seconds();
-                    write_plots(out, &log);
-                    write_report(out, &meta, be->name, nthreads, total, "training", &log, &spreads, 0);
-                    pace.at = now_seconds();
-                    pace.cost = pace.at - t_report;
-                }
+                /* (the run's last rewrite follows the loop) */
+                if (!last) write_report(&wr, &rf, &meta, be->name, nthreads, total, "training", &log, 1, 0, REPORT_PACED);
             }
             if (evaluating && (step % eval_every == 0 || last)) {
                 evaluate_during_training(&ev, out, &g, (uint64_t)seed, eval_n);
-                write_report(out, &meta, be->name, nthreads, total, "training", &log, &spreads, 0);
+                write_report(&wr, &rf, &meta, be->name, nthreads, total, "training", &log, 0, 0, REPORT_NOW);
             }
             if (tb.f && tb_flush(&tb, err, sizeof err) != 0) die("train: %s", err);
             if (root && ((checkpoint_every && step % checkpoint_every == 0) || last || stop_now)) {
-                save_checkpoint(out, &g, &meta, keep);
+                save_checkpoint(&wr, &rf, &g, &meta);
                 last_saved = step;
             }
             if (!quiet && (tty || now - last_print >= 5.0 || last)) {
@@ -838,9 +943,10 @@ int cmd_train(int argc, char **argv) {
         char state[64];
         if (diverged) snprintf(state, sizeof state, "diverged at step %ld", diverged_step);
         else snprintf(state, sizeof state, "%s", stop_reason ? "interrupted" : "done");
-        if (pace.behind) write_plots(out, &log);
-        write_report(out, &meta, be->name, nthreads, total, state, &log, &spreads, 1);
+        write_report(&wr, &rf, &meta, be->name, nthreads, total, state, &log, 1, 1, REPORT_NOW);
     }
+    if (writer_drain(&wr, err, sizeof err) != 0) die("%s", err);
+    writer_close(&wr);
     if (csvf) fclose(csvf);
     tb_close(&tb);
     loader_stop(&loader);
@@ -859,7 +965,7 @@ int cmd_train(int argc, char **argv) {
         }
     }
     progress_grid_free(&pgrid);
-    spread_cache_free(&spreads);
+    spread_cache_free(&rf.spreads);
     log_free(&log);
     sampler_free(&smp);
     if (evaluating) evaluator_free(&ev);

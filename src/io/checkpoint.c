@@ -113,18 +113,22 @@ static void read_header(Rd *r, CheckpointMeta *m, Counts *c, uint32_t version) {
     m->tc.real_label = get_f64(r);
 }
 
-/* Appends a backend tensor; returns how many of its values are not finite. */
+/* Appends a backend tensor, downloaded straight into b (the room must be reserved); returns how many
+ * of its values are not finite. */
 static size_t put_block(Buf *b, Backend *be, const float *dev, size_t n) {
-    float *h = xmalloc((n ? n : 1) * sizeof(float));
-    be->download(be, h, dev, n);
-    size_t bad = 0;
-    for (size_t i = 0; i < n; i++) bad += !isfinite(h[i]);
-    put(b, h, n * sizeof(float));
-    free(h);
+    uint8_t *dst = bytebuf_reserve(b, n * sizeof(float));
+    if (n) be->download(be, (float *)dst, dev, n); /* (float offsets in the file need not be aligned: */
+    size_t bad = 0;                                 /*  the values are read back as bytes) */
+    for (size_t i = 0; i < n; i++) {
+        uint32_t bits;
+        memcpy(&bits, dst + i * sizeof(float), sizeof bits);
+        bad += (bits & 0x7f800000u) == 0x7f800000u;
+    }
+    b->n += n * sizeof(float);
     return bad;
 }
 
-int checkpoint_save(const char *path, Gan *g, const CheckpointMeta *meta, char *err, size_t errlen) {
+int checkpoint_encode(Gan *g, const CheckpointMeta *meta, uint8_t **data, size_t *len, char *err, size_t errlen) {
     Buf b = {0};
     put(&b, MAGIC, 8);
     uint32_t version = CHECKPOINT_VERSION, hlen = 0;
@@ -136,6 +140,10 @@ int checkpoint_save(const char *path, Gan *g, const CheckpointMeta *meta, char *
     hlen = (uint32_t)(b.n - h0);
     memcpy(b.p + hlen_at, &hlen, 4);
     Net *nets[2] = {&g->G, &g->D};
+    size_t values = 0;
+    for (int k = 0; k < 2; k++) values += 3 * nets[k]->nparams + nets[k]->nbuf;
+    if (g->ema_params) values += g->G.nparams + g->G.nbuf;
+    bytebuf_reserve(&b, values * sizeof(float) + 4); /* (one allocation: the tensors and the CRC) */
     size_t bad = 0;
     for (int k = 0; k < 2; k++) {
         bad += put_block(&b, g->be, nets[k]->params, nets[k]->nparams);
@@ -150,13 +158,32 @@ int checkpoint_save(const char *path, Gan *g, const CheckpointMeta *meta, char *
     }
     if (bad) { /* a diverged state must never replace a good checkpoint */
         bytebuf_free(&b);
-        snprintf(err, errlen, "not writing %s: %zu weights or optimizer values are NaN or infinite (training diverged)", path, bad);
+        snprintf(err, errlen, "%zu weights or optimizer values are NaN or infinite (training diverged)", bad);
         return -1;
     }
-    uint32_t crc = (uint32_t)crc32(crc32(0L, Z_NULL, 0), b.p, (uInt)b.n);
+    const uint32_t crc = 0; /* checkpoint_write fills it in */
     put(&b, &crc, 4);
-    int rc = write_file_atomic(path, b.p, b.n, err, errlen);
-    bytebuf_free(&b);
+    *data = b.p;
+    *len = b.n;
+    return 0;
+}
+
+int checkpoint_write(const char *path, uint8_t *data, size_t len, char *err, size_t errlen) {
+    const uint32_t crc = (uint32_t)crc32_z(crc32(0L, Z_NULL, 0), data, len - 4);
+    memcpy(data + len - 4, &crc, 4);
+    return write_file_atomic(path, data, len, err, errlen);
+}
+
+int checkpoint_save(const char *path, Gan *g, const CheckpointMeta *meta, char *err, size_t errlen) {
+    uint8_t *data;
+    size_t len;
+    char e[512];
+    if (checkpoint_encode(g, meta, &data, &len, e, sizeof e) != 0) {
+        snprintf(err, errlen, "not writing %s: %s", path, e);
+        return -1;
+    }
+    const int rc = checkpoint_write(path, data, len, err, errlen);
+    free(data);
     return rc;
 }
 
@@ -176,7 +203,7 @@ static int open_checked(const char *path, uint8_t **buf, Rd *r, CheckpointMeta *
         goto fail;
     }
     memcpy(&crc, p + len - 4, 4);
-    if ((uint32_t)crc32(crc32(0L, Z_NULL, 0), p, (uInt)(len - 4)) != crc) {
+    if ((uint32_t)crc32_z(crc32(0L, Z_NULL, 0), p, len - 4) != crc) {
         snprintf(err, errlen, "%s is corrupted (checksum mismatch); use an earlier checkpoint", path);
         goto fail;
     }

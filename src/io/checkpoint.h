@@ -43,6 +43,12 @@ typedef struct {
 /* Writes the state of g (and meta) to path atomically, after gan_ema_refresh. 0, or -1 with one
  * line in err. The decay written is g's (meta->tc.ema is not used). */
 int checkpoint_save(const char *path, Gan *g, const CheckpointMeta *meta, char *err, size_t errlen);
+/* checkpoint_save in two halves, so that the second can run on another thread (io/writer.h) while
+ * training goes on: checkpoint_encode downloads the state into *data (the whole file but its CRC;
+ * *len bytes, the caller frees; -1 with one line in err when a value is not finite), and
+ * checkpoint_write puts the CRC in and writes it to path atomically. */
+int checkpoint_encode(Gan *g, const CheckpointMeta *meta, uint8_t **data, size_t *len, char *err, size_t errlen);
+int checkpoint_write(const char *path, uint8_t *data, size_t len, char *err, size_t errlen);
 
 /* Reads only the metadata (validating the whole file). */
 int checkpoint_read_meta(const char *path, CheckpointMeta *meta, char *err, size_t errlen);

@@ -23,12 +23,14 @@ uint32_t crc32c(const uint8_t *p, size_t n) {
 static uint32_t masked(uint32_t crc) { return ((crc >> 15) | (crc << 17)) + 0xA282EAD8u; }
 
 static void record(TbWriter *w, Pb *event) {
-    if (!w->f || w->failed) { pb_free(event); return; }
+    if (!w->f) { pb_free(event); return; }
     const uint64_t len = event->n;
     const uint32_t lc = masked(crc32c((const uint8_t *)&len, 8)), dc = masked(crc32c(event->p, event->n));
-    if (fwrite(&len, 8, 1, w->f) != 1 || fwrite(&lc, 4, 1, w->f) != 1 || fwrite(event->p, 1, event->n, w->f) != event->n ||
-        fwrite(&dc, 4, 1, w->f) != 1)
+    pthread_mutex_lock(&w->mu);
+    if (!w->failed && (fwrite(&len, 8, 1, w->f) != 1 || fwrite(&lc, 4, 1, w->f) != 1 || fwrite(event->p, 1, event->n, w->f) != event->n ||
+        fwrite(&dc, 4, 1, w->f) != 1))
         w->failed = errno ? errno : EIO;
+    pthread_mutex_unlock(&w->mu);
     pb_free(event);
 }
 
@@ -53,6 +55,13 @@ int tb_open(TbWriter *w, const char *dir, char *err, size_t errlen) {
     snprintf(w->path, sizeof w->path, "%s/events.out.tfevents.%ld.%s.%ld", dir, (long)now, host, (long)getpid());
     w->f = fopen(w->path, "ab");
     if (!w->f) { snprintf(err, errlen, "cannot write %s: %s", w->path, strerror(errno)); return -1; }
+    const int rc = pthread_mutex_init(&w->mu, NULL);
+    if (rc != 0) {
+        fclose(w->f);
+        w->f = NULL;
+        snprintf(err, errlen, "cannot write %s: %s", w->path, strerror(rc));
+        return -1;
+    }
     Pb ev = {0};
     pb_double(&ev, 1, now);
     pb_bytes(&ev, 3, "brain.Event:2", 13);
@@ -81,12 +90,17 @@ void tb_image_png(TbWriter *w, const char *tag, long step, double wall_time, con
 
 int tb_flush(TbWriter *w, char *err, size_t errlen) {
     if (!w->f) return 0;
+    pthread_mutex_lock(&w->mu);
     if (!w->failed && fflush(w->f) != 0) w->failed = errno ? errno : EIO;
-    if (w->failed) { snprintf(err, errlen, "cannot write %s: %s", w->path, strerror(w->failed)); return -1; }
+    const int failed = w->failed;
+    pthread_mutex_unlock(&w->mu);
+    if (failed) { snprintf(err, errlen, "cannot write %s: %s", w->path, strerror(failed)); return -1; }
     return 0;
 }
 
 void tb_close(TbWriter *w) {
-    if (w->f) fclose(w->f);
+    if (!w->f) return;
+    fclose(w->f);
+    pthread_mutex_destroy(&w->mu);
     w->f = NULL;
 }

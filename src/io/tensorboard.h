@@ -4,6 +4,7 @@
 #ifndef DCGAN_TENSORBOARD_H
 #define DCGAN_TENSORBOARD_H
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -11,7 +12,8 @@
 typedef struct {
     FILE *f;
     char path[4300];
-    int failed; /* errno of the first write error */
+    int failed;         /* errno of the first write error */
+    pthread_mutex_t mu; /* records may come from two threads (the trainer's and its writer's, io/writer.h) */
 } TbWriter;
 
 /* Creates DIR/events.out.tfevents.<time>.<host> and writes its file_version record. */
