@@ -4,7 +4,8 @@
 # (bench/gpu/ab.sh) of the changes not yet timed on a GPU, most informative first; if run.sh failed,
 # first which of those changes is to blame (each switched off) and the speed table without it.
 # Then the kernel timeline of the speed table's configurations (bench/gpu/kernel_trace.c).
-# Everything goes to $OUT: run.txt, diag_*.txt, ab_NAME.txt, trace.txt, and session.txt (what ran,
+# Then a training run's wall time against bench's (realrun: the host's writing of the run folder).
+# Everything goes to $OUT: run.txt, diag_*.txt, ab_NAME.txt, trace.txt, realrun.txt, and session.txt (what ran,
 # how long, what was skipped, what the diagnosis found).
 #
 # usage: OUT=DIR bench/gpu/session.sh [seconds the call may take (default 580)]
@@ -106,9 +107,47 @@ trace() {
     done
     log "trace: $(($(date +%s) - t)) s, trace.txt"
 }
+# A training run's time against bench's for the same model (dcgan64 at batch 64, tf32), with the run
+# folder's files (grids every 200 iterations and at epoch ends, checkpoints every 500, the report,
+# TensorBoard) written on the writer's thread (the default) and in the loop (DCGAN_SYNC_WRITES=1):
+# how much of a real run the host's writing takes (~35 s)
+realrun() {
+    if [ "$(left)" -lt 100 ]; then
+        log "skipped realrun: $(left) s left"
+        return
+    fi
+    source bench/gpu/env.sh || { log "skipped realrun: no binaries"; return; }
+    local t=$(date +%s) m a b
+    python3 - "$work" <<'EOF2'
+import struct, sys, numpy as np
+rng = np.random.default_rng(1)
+n = 20000  # blobs, as run.sh's, enough for 312 batches of 64 an epoch
+yy, xx = np.mgrid[:28, :28]
+c = rng.integers(8, 20, (n, 2))
+r = rng.integers(3, 8, n)
+x = (255 * (((yy - c[:, 0, None, None]) ** 2 + (xx - c[:, 1, None, None]) ** 2) < (r * r)[:, None, None])).astype(np.uint8)
+with open(sys.argv[1] + "/blobs20k-idx3-ubyte", "wb") as f:
+    f.write(struct.pack(">IIII", 0x803, n, 28, 28) + x.tobytes())
+EOF2
+    {
+        echo "== bench: dcgan64 batch 64 tf32 (g-steps 1, as the speed table), 300 iterations after 20"
+        timeout 60 "$DCGAN" bench --device cuda --size 64 --channels 3 --batch 64 --steps 300 --warmup 20
+        for m in 0 1; do
+            echo "== train, DCGAN_SYNC_WRITES=$m: 1500 iterations, the default schedule of grids and checkpoints"
+            rm -rf "$work/realrun$m"
+            a=$(date +%s.%N)
+            DCGAN_SYNC_WRITES=$m timeout 90 "$DCGAN" train --device cuda --data "$work/blobs20k-idx3-ubyte" --size 64 \
+                --channels 3 --g-steps 1 --out "$work/realrun$m" --steps 1500 | tail -n 3
+            b=$(date +%s.%N)
+            echo "wall $(python3 -c "print(round($b - $a, 2))") s (with start-up), $(ls "$work/realrun$m"/samples_*.png | wc -l) grids"
+        done
+    } >"$OUT/realrun.txt" 2>&1
+    log "realrun: $(($(date +%s) - t)) s, realrun.txt: $(grep -E '^(train: done|wall)' "$OUT/realrun.txt" | tr '\n' ' ')"
+}
 ab new "DCGAN_STACK_D=0 DCGAN_CUDA_NO_SIDE=1 DCGAN_CUDA_NO_KEEP=1 DCGAN_CUDA_NO_LAZY=1" "" # versions 8, 10, 11, 14
 ab lazy "DCGAN_CUDA_NO_LAZY=1" ""                                      # version 14 alone
 trace
+realrun
 ab pdl "" "DCGAN_CUDA_PDL=1"                                           # version 12, the experiment
 ab side "DCGAN_CUDA_NO_SIDE=1" ""
 ab keep "DCGAN_CUDA_NO_KEEP=1" ""
