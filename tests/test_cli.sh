@@ -6,6 +6,8 @@ set -u
 bin=${1:-./dcgan}
 nodnnl=${2:-}
 source "$(dirname "$0")/lib.sh"
+work=$(mktemp -d /tmp/dcgan-cli-test.XXXXXX)
+trap 'rm -rf "$work"' EXIT
 
 B="bench --steps 1 --warmup 0 --threads 1"
 expect_fail "dcgan at size 48" "size 48" $B --arch dcgan --size 48
@@ -23,6 +25,8 @@ expect_fail "g-steps 0" "g-steps" $B --g-steps 0
 expect_fail "unknown device" "device" $B --device tpu
 expect_fail "unknown command" "unknown command" frobnicate
 DCGAN_STACK_D=2 expect_fail "an unknown DCGAN_STACK_D" "DCGAN_STACK_D=2 is unknown" $B
+DCGAN_SYNC_WRITES=yes expect_fail "an unknown DCGAN_SYNC_WRITES" "DCGAN_SYNC_WRITES=yes is unknown" train --out "$work/syncw" --steps 1
+[ ! -e "$work/syncw" ] && ok "an unknown DCGAN_SYNC_WRITES writes nothing" || bad "an unknown DCGAN_SYNC_WRITES made the run folder"
 expect_ok "bench --help" bench --help
 # every command's help: each option's default said once (an option that names its own default
 # in its text, such as "--size ... (default 32 for IDX data, 64 for folders)", gets no second

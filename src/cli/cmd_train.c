@@ -442,6 +442,13 @@ int cmd_train(int argc, char **argv) {
     };
     opts_parse("train", "Trains a DCGAN on a folder of images or MNIST-style IDX files (default: Fashion-MNIST).", spec,
                (int)(sizeof spec / sizeof spec[0]), argc, argv, 2);
+    /* the run folder's files are written on a thread of their own (io/writer.h), or with
+     * DCGAN_SYNC_WRITES=1 in the training loop */
+    const char *sync_env = getenv("DCGAN_SYNC_WRITES");
+    if (sync_env && strcmp(sync_env, "0") && strcmp(sync_env, "1"))
+        die("DCGAN_SYNC_WRITES=%s is unknown; use 1 (the run folder's files written in the training loop), 0 (on a "
+            "thread of their own) or leave it unset", sync_env);
+    const int sync_writes = sync_env && !strcmp(sync_env, "1");
 
     TrainConfig tc;
     train_config_default(&tc);
@@ -685,17 +692,15 @@ int cmd_train(int argc, char **argv) {
     ProgressGrid pgrid;
     progress_grid_init(&pgrid, &mc, tc.zdist, (uint64_t)seed);
     /* The run folder's files are written on a thread of their own (io/writer.h) at most two
-     * checkpoints behind; DCGAN_SYNC_WRITES=1 writes them in the loop instead. */
+     * checkpoints behind, or with DCGAN_SYNC_WRITES=1 in the loop. */
     TbWriter tb;
     memset(&tb, 0, sizeof tb);
     RunFiles rf = {.out = out, .keep = keep, .tb = &tb};
     Writer wr;
     {
-        const char *sync_writes = getenv("DCGAN_SYNC_WRITES");
         size_t ckpt_bytes = (3 * (g.G.nparams + g.D.nparams) + g.G.nbuf + g.D.nbuf) * sizeof(float);
         if (g.ema_params) ckpt_bytes += (g.G.nparams + g.G.nbuf) * sizeof(float);
-        if (writer_open(&wr, root && !(sync_writes && !strcmp(sync_writes, "1")), 2 * ckpt_bytes + (64u << 20), err,
-                        sizeof err) != 0)
+        if (writer_open(&wr, root && !sync_writes, 2 * ckpt_bytes + (64u << 20), err, sizeof err) != 0)
             die("train: %s", err);
     }
     double real_spread = 0; /* the real images' grid's (train/health.h) */
