@@ -27,14 +27,15 @@ if [ -s "$work/split/cuda_algos.txt" ] && [ "$(wc -l <"$work/split/losses.csv")"
     ok "train 10 + resume to 16 on the GPU: the same bits as 16 in one run ($(wc -l <"$work/split/cuda_algos.txt") choices kept)"
 else bad "the resumed GPU run differs from the run in one piece"; fi
 
-# ---- the weight gradients on the side stream, the kept weight copies and the lazy layout (views)
-# against none of them, in NHWC (a copied layout: all three are used) ----
-NONE="DCGAN_CUDA_NO_SIDE=1 DCGAN_CUDA_NO_KEEP=1 DCGAN_CUDA_NO_LAZY=1"
+# ---- the weight gradients on the side stream, the kept weight copies, the lazy layout (views) and
+# the uploads through page-locked buffers against none of them, in NHWC (a copied layout: all are
+# used) ----
+NONE="DCGAN_CUDA_NO_SIDE=1 DCGAN_CUDA_NO_KEEP=1 DCGAN_CUDA_NO_LAZY=1 DCGAN_CUDA_NO_PINNED=1"
 DCGAN_CUDA_LAYOUT=2 "$bin" train $T --out "$work/side" --steps 8 &&
 env DCGAN_CUDA_LAYOUT=2 $NONE "$bin" train $T --out "$work/one_stream" --steps 8
 if [ "$(wc -l <"$work/side/losses.csv")" -eq 9 ] &&
     diff -q <(cut -d, -f1-8 "$work/side/losses.csv") <(cut -d, -f1-8 "$work/one_stream/losses.csv") >/dev/null; then
-    ok "8 steps with the weight gradients on a side stream (its work as late as the waits allow), weight copies kept and activations in views: the same bits as with none"
+    ok "8 steps with the weight gradients on a side stream (its work as late as the waits allow), weight copies kept, activations in views and uploads staged: the same bits as with none"
 else bad "the run with a side stream, kept weight copies and views differs from the run with none of them"; fi
 
 # ---- the same with 2 ranks and batch norm over both (mpirun: the gradients and the statistics go
@@ -45,7 +46,7 @@ if command -v mpirun >/dev/null && nm "$bin" 2>/dev/null | grep -q 'MPI_Init'; t
     # leak checking is off for the ranks (only); memory errors still stop them
     mpi="env ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0 mpirun -np 2 --bind-to none -x DCGAN_CUDA_BACKEND -x DCGAN_CUDA_LAYOUT=2"
     $mpi "$bin" train $T --sync-bn --batch 8 --out "$work/mpi_side" --steps 4 >/dev/null 2>&1 &&
-    $mpi -x DCGAN_CUDA_NO_SIDE=1 -x DCGAN_CUDA_NO_KEEP=1 -x DCGAN_CUDA_NO_LAZY=1 "$bin" train $T --sync-bn --batch 8 --out "$work/mpi_one" \
+    $mpi -x DCGAN_CUDA_NO_SIDE=1 -x DCGAN_CUDA_NO_KEEP=1 -x DCGAN_CUDA_NO_LAZY=1 -x DCGAN_CUDA_NO_PINNED=1 "$bin" train $T --sync-bn --batch 8 --out "$work/mpi_one" \
         --steps 4 >/dev/null 2>&1
     if [ "$(wc -l <"$work/mpi_side/losses.csv" 2>/dev/null)" = 5 ] &&
         diff -q <(cut -d, -f1-8 "$work/mpi_side/losses.csv") <(cut -d, -f1-8 "$work/mpi_one/losses.csv") >/dev/null; then

@@ -207,6 +207,8 @@ typedef struct {
 #define BN_MAX_PARTS 128
 #define BN_MAX_C 8192
 
+#define UP_SLOTS 4
+#define UP_MAX_BYTES ((size_t)32 << 20) /* larger uploads (a checkpoint's weights, once) go straight */
 typedef struct {
     int device;
     Prec prec;
@@ -242,6 +244,14 @@ typedef struct {
     int nview, no_lazy, poison;
     size_t view_bytes;
     int pdl; /* DCGAN_CUDA_PDL=1 (experiment): our kernels with programmatic dependent launch, see LAUNCH */
+    /* uploads (each training batch) staged through page-locked host memory, UP_SLOTS buffers in
+     * turn, each reused once the copy that last read it has run: a copy from pageable memory may
+     * wait for everything queued before it (the last iteration's graph) and then hold the host,
+     * one from page-locked memory does neither. DCGAN_CUDA_NO_PINNED=1: straight from the caller. */
+    void *up_pin[UP_SLOTS];
+    size_t up_bytes[UP_SLOTS];
+    cudaEvent_t up_done[UP_SLOTS];
+    int up_next, no_pinned;
     double *bn_part;   /* (BN_MAX_C, BN_MAX_PARTS, 2) partial sums of batch norm */
     float *bn_k;       /* (2 * BN_MAX_C) per-channel constants of batch-norm backward */
     ConvPlan plans[MAX_PLANS];
@@ -375,13 +385,45 @@ static void cu_free(Backend *be, float *p) {
     if (p) CU(cudaFree(p));
 }
 
+/* The next staging buffer of cu_upload for `bytes`, its last copy done; NULL: none (too large,
+ * while recording, off, or no page-locked memory to be had). */
+static void *upload_slot(CudaCtx *c, size_t bytes, int *slot) {
+    if (c->no_pinned || c->capturing || bytes == 0 || bytes > UP_MAX_BYTES) return NULL;
+    const int k = c->up_next;
+    CU(cudaEventSynchronize(c->up_done[k])); /* (returns at once for an event never recorded) */
+    if (c->up_bytes[k] < bytes) {
+        if (c->up_pin[k]) CU(cudaFreeHost(c->up_pin[k]));
+        c->up_pin[k] = NULL;
+        c->up_bytes[k] = 0;
+        if (cudaHostAlloc(&c->up_pin[k], bytes, cudaHostAllocDefault) != cudaSuccess) {
+            (void)cudaGetLastError(); /* no page-locked memory: go on from pageable memory */
+            c->up_pin[k] = NULL;
+            c->no_pinned = 1;
+            return NULL;
+        }
+        c->up_bytes[k] = bytes;
+    }
+    c->up_next = (k + 1) % UP_SLOTS;
+    *slot = k;
+    return c->up_pin[k];
+}
+
 static void cu_upload(Backend *be, float *dst, const float *src, size_t n) {
     CudaCtx *c = ctx_of(be);
     side_join(c);
-    kept_written(c, dst, n * sizeof(float));
-    lz_write(c, dst, n * sizeof(float));
+    const size_t bytes = n * sizeof(float);
+    kept_written(c, dst, bytes);
+    lz_write(c, dst, bytes);
+    int k;
+    void *pin = upload_slot(c, bytes, &k);
+    if (pin) {
+        memcpy(pin, src, bytes);
+        CU(cudaMemcpyAsync(dst, pin, bytes, cudaMemcpyHostToDevice, c->stream));
+        CU(cudaEventRecord(c->up_done[k], c->stream));
+        return;
+    }
     /* from pageable memory the copy is staged before the call returns, so src may be reused */
-    CU(cudaMemcpyAsync(dst, src, n * sizeof(float), cudaMemcpyHostToDevice, c->stream));
+    CU(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, c->stream));
 }
 
 static void cu_download(Backend *be, float *dst, const float *src, size_t n) {
@@ -2833,6 +2875,10 @@ static void cu_destroy(Backend *be) {
     if (c->nc) { dlclose(c->nc->lib); free(c->nc); }
 #endif
     for (int i = 0; i < 4; i++) cudaEventDestroy(c->ev[i]);
+    for (int k = 0; k < UP_SLOTS; k++) {
+        cudaEventDestroy(c->up_done[k]);
+        if (c->up_pin[k]) cudaFreeHost(c->up_pin[k]);
+    }
     for (int i = 0; i < c->nplans; i++) plan_destroy(&c->plans[i]);
     for (int r = 0; r < ROLE_COUNT; r++) if (c->slot[r]) cudaFree(c->slot[r]);
     if (c->ws) cudaFree(c->ws);
@@ -2882,6 +2928,7 @@ extern "C" __attribute__((visibility("default"))) Backend *backend_cuda_create(c
     c->no_reuse = env_on("DCGAN_CUDA_NO_REUSE");
     c->no_keep = env_on("DCGAN_CUDA_NO_KEEP");
     c->no_lazy = env_on("DCGAN_CUDA_NO_LAZY") || c->profile; /* the op profile times each op's own copies */
+    c->no_pinned = env_on("DCGAN_CUDA_NO_PINNED");
 #ifdef DCGAN_CUDA_EMU
     c->poison = 1; /* the tests check ops.h's rule on memory shared between tensors */
 #else
@@ -2904,6 +2951,7 @@ extern "C" __attribute__((visibility("default"))) Backend *backend_cuda_create(c
     int least = 0, greatest = 0;
     CU(cudaDeviceGetStreamPriorityRange(&least, &greatest));
     CU(cudaStreamCreateWithPriority(&c->stream, cudaStreamNonBlocking, greatest));
+    for (int k = 0; k < UP_SLOTS; k++) CU(cudaEventCreateWithFlags(&c->up_done[k], cudaEventDisableTiming));
     if (!env_on("DCGAN_CUDA_NO_SIDE") && !c->profile) { /* the profile times op by op on one stream */
         CU(cudaStreamCreateWithPriority(&c->side, cudaStreamNonBlocking, least));
         CU(cudaEventCreateWithFlags(&c->side_fork, cudaEventDisableTiming));

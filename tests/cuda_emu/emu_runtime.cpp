@@ -386,6 +386,16 @@ cudaError_t cudaFree(void *p) {
     free(p);
     return cudaSuccess;
 }
+/* page-locked host memory is ordinary memory here */
+cudaError_t cudaHostAlloc(void **p, size_t bytes, unsigned int flags) {
+    (void)flags;
+    *p = malloc(bytes ? bytes : 1);
+    return *p ? cudaSuccess : cudaErrorMemoryAllocation;
+}
+cudaError_t cudaFreeHost(void *p) {
+    free(p);
+    return cudaSuccess;
+}
 cudaError_t cudaMemcpyAsync(void *dst, const void *src, size_t bytes, cudaMemcpyKind kind, cudaStream_t s) {
     (void)kind;
     issue(s, "memcpy", [=]() { memmove(dst, src, bytes); });
