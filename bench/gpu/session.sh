@@ -55,8 +55,8 @@ if [ $rc -ne 0 ] && source bench/gpu/env.sh; then
     else
         passing="" n=0
         for setting in "DCGAN_CUDA_NO_LAZY=1" "DCGAN_CUDA_NO_SIDE=1" "DCGAN_CUDA_NO_KEEP=1" \
-            "DCGAN_CUDA_NO_LAZY=1 DCGAN_CUDA_NO_SIDE=1 DCGAN_CUDA_NO_KEEP=1" \
-            "DCGAN_STACK_D=0 DCGAN_CUDA_NO_LAZY=1 DCGAN_CUDA_NO_SIDE=1 DCGAN_CUDA_NO_KEEP=1"; do
+            "DCGAN_CUDA_NO_LAZY=1 DCGAN_CUDA_NO_SIDE=1 DCGAN_CUDA_NO_KEEP=1 DCGAN_CUDA_NO_PINNED=1" \
+            "DCGAN_STACK_D=0 DCGAN_CUDA_NO_LAZY=1 DCGAN_CUDA_NO_SIDE=1 DCGAN_CUDA_NO_KEEP=1 DCGAN_CUDA_NO_PINNED=1"; do
             [ "$(left)" -lt 60 ] && { log "diagnosis stopped: $(left) s left"; break; }
             n=$((n + 1))
             if diag_ok "off$n" "$setting"; then
@@ -107,10 +107,11 @@ trace() {
     done
     log "trace: $(($(date +%s) - t)) s, trace.txt"
 }
-# A training run's time against bench's for the same model (dcgan64 at batch 64, tf32), with the run
-# folder's files (grids every 200 iterations and at epoch ends, checkpoints every 500, the report,
-# TensorBoard) written on the writer's thread (the default) and in the loop (DCGAN_SYNC_WRITES=1):
-# how much of a real run the host's writing takes (~35 s)
+# A training run's time against bench's for the same model (dcgan64 at batch 64, tf32): the default
+# (the run folder's files -- grids every 200 iterations and at epoch ends, checkpoints every 500, the
+# report, TensorBoard -- written on the writer's thread, each batch uploaded through page-locked
+# memory), the batches uploaded from pageable memory (DCGAN_CUDA_NO_PINNED=1), and that with the
+# files written in the loop too (DCGAN_SYNC_WRITES=1: both as before 2026-11-28) (~50 s)
 realrun() {
     if [ "$(left)" -lt 100 ]; then
         log "skipped realrun: $(left) s left"
@@ -132,11 +133,12 @@ EOF2
     {
         echo "== bench: dcgan64 batch 64 tf32 (g-steps 1, as the speed table), 300 iterations after 20"
         timeout 60 "$DCGAN" bench --device cuda --size 64 --channels 3 --batch 64 --steps 300 --warmup 20
-        for m in 0 1; do
-            echo "== train, DCGAN_SYNC_WRITES=$m: 1500 iterations, the default schedule of grids and checkpoints"
+        for m in 0 1 2; do
+            local set=("" "DCGAN_CUDA_NO_PINNED=1" "DCGAN_CUDA_NO_PINNED=1 DCGAN_SYNC_WRITES=1")
+            echo "== train ${set[$m]:-(the default)}: 1500 iterations, the default schedule of grids and checkpoints"
             rm -rf "$work/realrun$m"
             a=$(date +%s.%N)
-            DCGAN_SYNC_WRITES=$m timeout 90 "$DCGAN" train --device cuda --data "$work/blobs20k-idx3-ubyte" --size 64 \
+            env ${set[$m]} timeout 90 "$DCGAN" train --device cuda --data "$work/blobs20k-idx3-ubyte" --size 64 \
                 --channels 3 --g-steps 1 --out "$work/realrun$m" --steps 1500 | tail -n 3
             b=$(date +%s.%N)
             echo "wall $(python3 -c "print(round($b - $a, 2))") s (with start-up), $(ls "$work/realrun$m"/samples_*.png | wc -l) grids"
