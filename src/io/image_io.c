@@ -239,6 +239,3 @@ int png_write_plot(const char *path, const char *title, const char *xlabel, cons
     return rc;
 }
 
-int png_write_u8(const char *path, const unsigned char *pix, int w, int h, int comp, char *err, size_t errlen) {
-    return write_png(path, pix, w, h, comp, err, errlen);
-}

@@ -17,9 +17,6 @@ unsigned char *grid_to_u8(const float *images, int n, int C, int S, int ncols, i
  * whose output has the least sum of magnitudes, the rows are deflated by zlib at level 6. */
 unsigned char *png_encode(const unsigned char *pix, int w, int h, int comp, int *len);
 
-/* Writes 8-bit pixels (comp 1 gray, 3 RGB, 4 RGBA) as a PNG. */
-int png_write_u8(const char *path, const unsigned char *pix, int w, int h, int comp, char *err, size_t errlen);
-
 /* Writes one image (C, S, S) in [-1, 1]. */
 int png_write_image(const char *path, const float *image, int C, int S, char *err, size_t errlen);
 
