@@ -171,6 +171,11 @@ static void fx_train_config(const Fixture *fx, ModelConfig *mc, TrainConfig *tc,
     if (mc->aux) tc->class_weight = c[10];
     for (int i = 0; i < fx->count; i++) /* a fixture with label smoothing says D's target on real images */
         if (!strcmp(fx->t[i].name, "real_label")) tc->real_label = fx->t[i].data[0];
+    for (int i = 0; i < fx->count; i++) /* and one with the learning rate's decay, where it falls */
+        if (!strcmp(fx->t[i].name, "lr_decay")) {
+            tc->lr_decay_from = (long)fx->t[i].data[0];
+            tc->lr_decay_to = (long)fx->t[i].data[1];
+        }
     *B = (int)c[6];
     *steps = (int)c[8];
 }

@@ -40,7 +40,8 @@ int fx_same_bits(const char *what, const void *ours, const void *ref, size_t n);
 void fx_load_net(Backend *be, Net *n, const Fixture *fx, const char *prefix);
 /* Loads DIR/train_NAME.bin and reads its model, schedule, batch and step count (its "config": arch,
  * size, channels, nz, gf, df, batch, g_steps, steps, then for conditional models the classes and the
- * class-loss weight; and "real_label", D's target on real images, where it is not 1). */
+ * class-loss weight; "real_label", D's target on real images, where it is not 1; and "lr_decay",
+ * FROM and TO of the learning rate's linear decay, where it falls). */
 void fx_load_train(Fixture *fx, const char *dir, const char *name, ModelConfig *mc, TrainConfig *tc, int *B, int *steps);
 /* Uploads a conditional training fixture's labels of step s into g (nothing for other models). */
 void fx_set_labels(Gan *g, const Fixture *fx, int s);

@@ -458,8 +458,8 @@ int main(int argc, char **argv) {
         /* a stand-in ending in ':' takes the precision (cuda: on the emulation of tests/cuda_emu) */
         const int add_prec = !stand_in || (*stand_in && stand_in[strlen(stand_in) - 1] == ':');
         snprintf(name, sizeof name, "%s%s", stand_in ? stand_in : "cuda:", add_prec ? precs[i] : "");
-        const char *fixtures[7] = {"dcgan", "seed", "cdcgan", "cseed", "acdcgan", "acseed", "smooth"};
-        for (int f = 0; f < 7; f++) run(dir, fixtures[f], precs[i], name);
+        const char *fixtures[8] = {"dcgan", "seed", "cdcgan", "cseed", "acdcgan", "acseed", "smooth", "decay"};
+        for (int f = 0; f < 8; f++) run(dir, fixtures[f], precs[i], name);
         /* TEST_CUDA_FIXTURES_ONLY=1 leaves out the real widths (the emulation of tests/cuda_emu
          * convolves in plain loops: minutes at those sizes) */
         if (getenv("TEST_CUDA_FIXTURES_ONLY")) continue;

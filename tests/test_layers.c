@@ -292,7 +292,7 @@ static void adam_case(const Fixture *fx) {
     for (int s = 0; s < 3; s++) {
         be->upload(be, g, fx_get(fx, "adam.g%d", s)->data, n);
         be->counter_add(be, step, 1);
-        be->adam(be, p, g, m, v, n, 2e-4, 0.5, 0.999, 1e-8, step);
+        be->adam(be, p, g, m, v, n, 2e-4, 0.5, 0.999, 1e-8, step, (LrDecay){0, 0, NULL});
         snprintf(buf, sizeof buf, "adam step %d param", s + 1); check_flat(buf, p, fx_get(fx, "adam.p%d", s + 1));
         snprintf(buf, sizeof buf, "adam step %d exp_avg", s + 1); check_flat(buf, m, fx_get(fx, "adam.m%d", s + 1));
         snprintf(buf, sizeof buf, "adam step %d exp_avg_sq", s + 1); check_flat(buf, v, fx_get(fx, "adam.v%d", s + 1));

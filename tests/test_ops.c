@@ -244,7 +244,7 @@ static void iter_ops(Backend *be, int on_dev, Iter *it) {
 #define T(pair) (on_dev ? (pair).d : (pair).c)
     int64_t *ctr = on_dev ? it->ctr.d : it->ctr.c;
     be->counter_add(be, ctr, 1);
-    be->adam(be, T(it->p), T(it->gr), T(it->m), T(it->v), it->p.n, 2e-4, 0.5, 0.999, 1e-8, ctr);
+    be->adam(be, T(it->p), T(it->gr), T(it->m), T(it->v), it->p.n, 2e-4, 0.5, 0.999, 1e-8, ctr, (LrDecay){0, 0, NULL});
     be->ema(be, T(it->avg), T(it->p), it->p.n, 0.999, ctr + 1);
     be->random_fill(be, T(it->z), it->z.n, 42, 1ull << 32, ctr + 1, 5, 0);
     be->copy(be, T(it->sc), T(it->z), it->sc.n);

@@ -1,6 +1,7 @@
 /* test_train.c: three whole training iterations of a small `dcgan` and a small `seed` model, and of
  * class-conditional ones (labels joined to every layer's input; with and without the auxiliary
- * classifier of AC-GAN), and one with one-sided label smoothing (D's real target 0.9), against PyTorch
+ * classifier of AC-GAN), one with one-sided label smoothing (D's real target 0.9), and four iterations
+ * with the learning rate's linear decay (LambdaLR: lr, lr, 2/3 lr, 1/3 lr), against PyTorch
  * (tests/fixtures/train_*.bin), from the same initial weights, z, real batches and labels.
  * Tolerance: ||ours - torch|| / ||torch|| <= 1e-4 on each loss and on every parameter and
  * running-statistics tensor after the 3 iterations. Also the moving average of G (run_ema), and a
@@ -265,8 +266,8 @@ static void run_generator_eval(const Fixture *fx, const char *tag, const char *d
 
 int main(int argc, char **argv) {
     const char *dir = argc > 1 ? argv[1] : "tests/fixtures", *device = argc > 2 ? argv[2] : "cpu";
-    enum { NF = 7 };
-    const char *names[NF] = {"dcgan", "seed", "cdcgan", "cseed", "acdcgan", "acseed", "smooth"};
+    enum { NF = 8 };
+    const char *names[NF] = {"dcgan", "seed", "cdcgan", "cseed", "acdcgan", "acseed", "smooth", "decay"};
     for (int i = 0; i < NF; i++) run(dir, names[i], device, 0, -1);
     if (!strncmp(device, "cpu", 3)) {
         for (int i = 0; i < NF; i++) run(dir, names[i], device, 1, 0);

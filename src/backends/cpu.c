@@ -956,10 +956,11 @@ static void cpu_softmax_xent(Backend *be, float *loss, float *probs, float *dlog
     if (loss && labels) loss[0] = (float)(scale * l / B);
 }
 
-static void cpu_adam(Backend *be, float *param, const float *grad, float *m, float *v, size_t n, double lr,
-                     double beta1, double beta2, double eps_d, const int64_t *step_ctr) {
+static void cpu_adam(Backend *be, float *param, const float *grad, float *m, float *v, size_t n, double lr0,
+                     double beta1, double beta2, double eps_d, const int64_t *step_ctr, LrDecay decay) {
     (void)be;
     const int64_t step = *step_ctr;
+    const double lr = lr_at(lr0, decay.from, decay.to, decay.to > 0 ? *decay.iter : 0);
     /* torch.optim.Adam (single-tensor path): bias corrections in double, applied as float scalars */
     const double bc1 = 1.0 - pow(beta1, (double)step), bc2 = 1.0 - pow(beta2, (double)step);
     const float step_size = (float)(lr / bc1), bc2_sqrt = (float)sqrt(bc2);

@@ -2551,10 +2551,11 @@ static void cu_softmax_xent(Backend *be, float *loss, float *probs, float *dlogi
 /* ------------------------------------------------------------------------------------------------
  * Adam (torch.optim.Adam's single-tensor update, float arithmetic rounded as on the CPU) */
 
-__global__ void k_adam(float *param, const float *grad, float *m, float *v, size_t n, double lr, double beta1,
-                       double beta2, double eps_d, const int64_t *step_ctr) {
+__global__ void k_adam(float *param, const float *grad, float *m, float *v, size_t n, double lr0, double beta1,
+                       double beta2, double eps_d, const int64_t *step_ctr, LrDecay decay) {
     PDL_ENTRY();
     const double step = (double)*step_ctr;
+    const double lr = lr_at(lr0, decay.from, decay.to, decay.to > 0 ? *decay.iter : 0);
     const double bc1 = 1.0 - pow(beta1, step), bc2 = 1.0 - pow(beta2, step);
     const float step_size = (float)(lr / bc1), bc2_sqrt = (float)sqrt(bc2);
     const float b1 = (float)beta1, b2 = (float)beta2, omb1 = (float)(1.0 - beta1), omb2 = (float)(1.0 - beta2);
@@ -2591,14 +2592,14 @@ static void cu_ema(Backend *be, float *avg, const float *x, size_t n, double dec
 }
 
 static void cu_adam(Backend *be, float *param, const float *grad, float *m, float *v, size_t n, double lr, double beta1,
-                    double beta2, double eps, const int64_t *step) {
+                    double beta2, double eps, const int64_t *step, LrDecay decay) {
     CudaCtx *c = ctx_of(be);
     side_join(c);
     kept_written(c, param, n * sizeof(float));
     lz_read(c, grad, n * sizeof(float)); /* (parameters and gradients never sit in views: a check) */
     lz_write(c, param, n * sizeof(float));
     PROF_BEGIN(c);
-    LAUNCH(k_adam, grid_for(n, 256, c->nsm), 256, 0, c->stream)(param, grad, m, v, n, lr, beta1, beta2, eps, step);
+    LAUNCH(k_adam, grid_for(n, 256, c->nsm), 256, 0, c->stream)(param, grad, m, v, n, lr, beta1, beta2, eps, step, decay);
     KCHECK();
     PROF_END(c, "adam");
     if (c->profile && ++c->adam_calls == c->prof_warm_adam) c->nprof = 0;

@@ -162,7 +162,8 @@ float lenet_train_step(Lenet *l, const float *images, const int32_t *labels, dou
     be->zero(be, net->grads, net->nparams);
     net_backward(net, be, &l->ws, l->x, l->ws.act, 1, 0);
     be->counter_add(be, l->adam_ctr, 1);
-    be->adam(be, net->params, net->grads, net->adam_m, net->adam_v, net->nparams, lr, 0.9, 0.999, 1e-8, l->adam_ctr);
+    be->adam(be, net->params, net->grads, net->adam_m, net->adam_v, net->nparams, lr, 0.9, 0.999, 1e-8, l->adam_ctr,
+             (LrDecay){0, 0, NULL});
     float loss;
     be->download(be, &loss, l->loss, 1);
     return loss;

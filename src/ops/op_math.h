@@ -74,6 +74,13 @@ OP_FN double softmax_xent_row(float *probs, float *dlogits, const float *x, int 
     return y >= 0 && y < K ? mx + log(sum) - x[y] : 0.0;
 }
 
+/* Adam's learning rate after k completed iterations under a linear decay (LrDecay). */
+OP_FN double lr_at(double lr, long long from, long long to, long long k) {
+    if (to <= 0 || k < from) return lr;
+    const double left = (double)(to - k) / (double)(to - from);
+    return lr * (left > 0.0 ? left : 0.0);
+}
+
 /* The moving average's decay at iteration t = step + 1 (Backend.ema): min(decay, (1 + t) / (10 + t)). */
 OP_FN double ema_decay_at(double decay, long long step) {
     const double t = (double)step + 1.0, warm = (1.0 + t) / (10.0 + t);

@@ -42,6 +42,15 @@ typedef struct {
 static inline int conv_out_size(int in, int k, int s, int p) { return (in + 2 * p - k) / s + 1; }
 static inline int convt_out_size(int in, int k, int s, int p, int op) { return (in - 1) * s - 2 * p + k + op; }
 
+/* A linear decay of Adam's learning rate to 0 (train --lr-decay-from): after k completed iterations,
+ * read at run time from the counter iter, the rate is lr while k < from, then lr * ((to - k) /
+ * (to - from)), 0 from k = to on; formed in double, as PyTorch's LambdaLR does (lr_at in
+ * op_math.h). to = 0: no decay (iter is not read). */
+typedef struct {
+    int64_t from, to;
+    const int64_t *iter; /* counter */
+} LrDecay;
+
 typedef struct Backend Backend;
 struct Backend {
     const char *name;
@@ -243,9 +252,11 @@ struct Backend {
 
     /* ---- Adam with PyTorch's update and bias correction, over one flat block ----
      * Hyperparameters are doubles, as PyTorch's Python scalars: 1 - beta2 must be formed in double.
-     * The 1-based step count is read at run time from a counter (see below). */
+     * The 1-based step count is read at run time from a counter (see below), and so is the
+     * iteration count of the learning rate's decay (LrDecay). */
     void (*adam)(Backend *be, float *param, const float *grad, float *m, float *v, size_t n,
-                 double lr, double beta1, double beta2, double eps, const int64_t *step /* counter */);
+                 double lr, double beta1, double beta2, double eps, const int64_t *step /* counter */,
+                 LrDecay decay);
 
     /* ---- exponential moving average over one flat block: avg = d * avg + (1 - d) * x in float
      * arithmetic, d = min(decay, (1 + t) / (10 + t)) formed in double and rounded to float (with

@@ -16,6 +16,7 @@ void train_config_default(TrainConfig *t) {
     t->zdist = Z_NORMAL;
     t->class_weight = 1.0;
     t->real_label = 1.0;
+    t->lr_decay_from = t->lr_decay_to = 0;
     t->ema = 0.0;
     t->stack_d = -1;
 }
@@ -35,6 +36,11 @@ int train_config_check(const TrainConfig *t, char *err, size_t errlen) {
     }
     if (!(t->real_label > 0.5 && t->real_label <= 1.0)) {
         snprintf(err, errlen, "--real-label must be over 0.5 and at most 1 (0.9 is one-sided label smoothing)");
+        return -1;
+    }
+    if (t->lr_decay_to != 0 && !(t->lr_decay_from >= 0 && t->lr_decay_from < t->lr_decay_to)) {
+        snprintf(err, errlen, "--lr-decay-from %ld must be from 0 to under the run's last step, %ld", t->lr_decay_from,
+                 t->lr_decay_to);
         return -1;
     }
     if (t->stack_d < -1 || t->stack_d > 1) { snprintf(err, errlen, "stack_d must be -1, 0 or 1"); return -1; }
@@ -262,8 +268,9 @@ static void step_ops(Gan *g) {
     if (g->grad_average) g->grad_average(g->grad_ctx, be, D->grads, D->nparams);
     be->counter_add(be, g->counters + CTR_ADAM_D, 1);
     g->adam_t_d++;
+    const LrDecay decay = {tc->lr_decay_from, tc->lr_decay_to, g->counters + CTR_ITER};
     be->adam(be, D->params, D->grads, D->adam_m, D->adam_v, D->nparams, tc->lr, tc->beta1, tc->beta2, tc->eps,
-             g->counters + CTR_ADAM_D);
+             g->counters + CTR_ADAM_D, decay);
 
     /* ---- G steps; the first reuses the D step's fake batch (same G weights, same z) ---- */
     for (int k = 0; k < tc->g_steps; k++) {
@@ -278,7 +285,7 @@ static void step_ops(Gan *g) {
         be->counter_add(be, g->counters + CTR_ADAM_G, 1);
         g->adam_t_g++;
         be->adam(be, G->params, G->grads, G->adam_m, G->adam_v, G->nparams, tc->lr, tc->beta1, tc->beta2, tc->eps,
-                 g->counters + CTR_ADAM_G);
+                 g->counters + CTR_ADAM_G, decay);
     }
     if (g->ema_params) be->ema(be, g->ema_params, G->params, G->nparams, tc->ema, g->counters + CTR_ITER);
     be->stash(be, g->ring, g->scalars, SC_COUNT, g->counters + CTR_ITER, STATS_RING);

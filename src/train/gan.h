@@ -23,6 +23,9 @@ typedef struct {
     double real_label;           /* D's target on real images: 1, or under 1 for one-sided label
                                     smoothing (Salimans et al. 2016: 0.9); fakes stay at 0 and G's
                                     target at 1 */
+    long lr_decay_from, lr_decay_to; /* the learning rate falls linearly from lr after iteration
+                                    lr_decay_from to 0 after iteration lr_decay_to (LrDecay; Radford
+                                    et al.'s code: niter_decay); 0, 0: constant */
     double ema;                  /* decay of the exponential moving average of G's weights that
                                     sampling uses (Gan.ema_params); 0: none, sample the live G */
     int stack_d;                 /* the D step's two passes as one over a batch of 2B (batch norm
