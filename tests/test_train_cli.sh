@@ -57,6 +57,46 @@ grep -q 'samples at step 12' "$work/writer0/index.html" || why="$why the report 
 [ -z "$why" ] && ok "the writer's thread writes the same $n images and checkpoints ($ckpts) as writing in the loop" ||
     bad "the writer's thread and the loop wrote different files:$why"
 
+# ---- --lr-decay-from: the learning rate falls linearly to 0 at the run's last step; resume in the
+# middle of the decay is bit-exact (from the run's own step-12 checkpoint), the checkpoint keeps the
+# schedule, and a resumed run may neither change it nor train past its end ----
+"$bin" train $T --out "$work/decay" --steps 24 --lr-decay-from 8 --sample-every 0 --checkpoint-every 12 --keep 5 &&
+cp -r "$work/decay" "$work/decaysplit" && rm "$work/decaysplit/ckpt_00000024.dcgan" &&
+"$bin" train --resume "$work/decaysplit" --steps 24 --quiet --threads 2
+a=$("$bin" info --checkpoint "$work/decay" | grep -o 'step=.*')
+b=$("$bin" info --checkpoint "$work/decaysplit" | grep -o 'step=.*')
+c=$("$bin" info --checkpoint "$work/straight" | grep -o 'step=.*')
+if [ -n "$a" ] && [ "$a" = "$b" ] && "$bin" info --checkpoint "$work/decaysplit" | grep -q '^lr_decay=8-24:' &&
+    diff -q <(cut -d, -f1-8 "$work/decay/losses.csv") <(cut -d, -f1-8 "$work/decaysplit/losses.csv") >/dev/null; then
+    ok "--lr-decay-from 8: resume at step 12 is bit-exact (24 steps == 12 + resume + 12) and the checkpoint says lr_decay=8-24"
+else bad "--lr-decay-from: resume differs or lost the schedule: [$a] vs [$b]"; fi
+[ -n "$c" ] && [ "$a" != "$c" ] && ok "--lr-decay-from trains another model than the same run without it" ||
+    bad "--lr-decay-from changed nothing: [$c]"
+grep -q "linear to 0 from step 8 to step 24" "$work/decay/index.html" && ok "the report's configuration shows the decay" ||
+    bad "the report does not mention --lr-decay-from"
+expect_fail "--lr-decay-from at the run's last step" "--lr-decay-from 24 is not before the run's last step, 24" \
+    train $T --out "$work/decaybad" --steps 24 --lr-decay-from 24
+expect_fail "--lr-decay-from on resume" "--lr-decay-from is fixed by the run" \
+    train --resume "$work/decaysplit" --lr-decay-from 4 --steps 24 --quiet
+expect_fail "resuming past the decay's end" "falls to 0 at step 24.*--steps 24 at most" \
+    train --resume "$work/decaysplit" --steps 30 --quiet
+
+# A checkpoint of format 6 (dcgan 886fec1, before the decay's fields) still loads, with no decay, and
+# samples the images it sampled: tests/fixtures/ckpt_v6_flip_smooth.dcgan is that version's `train
+# --data IDX --size 32 --nz 4 --gf 1 --df 1 --batch 4 --steps 3 --flip --real-label 0.9 --threads 1`
+# and ..._sample.npy its `sample -n 2 --raw --threads 1`.
+fx=$(dirname "$0")/fixtures
+mkdir -p "$work/v6" && cp "$fx/ckpt_v6_flip_smooth.dcgan" "$work/v6/ckpt_00000003.dcgan"
+info=$("$bin" info --checkpoint "$work/v6" 2>&1)
+if printf '%s' "$info" | grep -q 'state_crc32=27d713b2 params_adam_crc32=03e97de4$' &&
+    printf '%s' "$info" | grep -q '^real_label=0.9:' && printf '%s' "$info" | grep -q '^flip=1:' &&
+    ! printf '%s' "$info" | grep -q '^lr_decay'; then
+    ok "a format-6 checkpoint loads as it was (the same state, --real-label 0.9, --flip, no decay)"
+else bad "format-6 checkpoint: $info"; fi
+"$bin" sample --checkpoint "$work/v6" -n 2 --raw "$work/v6.npy" --threads 1 --out "$work/v6img" >/dev/null 2>&1 &&
+    cmp -s "$work/v6.npy" "$fx/ckpt_v6_flip_smooth_sample.npy" && ok "it samples the images that the format-6 dcgan sampled, bit for bit" ||
+    bad "the format-6 checkpoint samples other images"
+
 # ---- --flip: resume is bit-exact across epochs (16 batches each), the checkpoint keeps the setting,
 # and the mirrored data trains another model ----
 "$bin" train $T --flip --out "$work/flip" --steps 40 --sample-every 0 --checkpoint-every 0 &&

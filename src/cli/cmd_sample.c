@@ -199,6 +199,9 @@ int cmd_info(int argc, char **argv) {
     if (m.tc.real_label < 1.0)
         printf("real_label=%g: D's target on real images (one-sided label smoothing)\n", m.tc.real_label);
     if (m.flip) printf("flip=1: the training images are mirrored left-right at random (--flip)\n");
+    if (m.tc.lr_decay_to)
+        printf("lr_decay=%ld-%ld: the learning rate falls linearly to 0 from step %ld to step %ld (--lr-decay-from)\n",
+               m.tc.lr_decay_from, m.tc.lr_decay_to, m.tc.lr_decay_from, m.tc.lr_decay_to);
     if (m.tc.ema > 0) printf("ema=%g: sample, eval and export use the moving average of G (--weights live: G)\n", m.tc.ema);
     run_close(&run);
     return 0;

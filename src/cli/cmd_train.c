@@ -390,7 +390,7 @@ int cmd_train(int argc, char **argv) {
         eval_every = 0, eval_n = 2000, conditional = 0, flip = 0;
     const char *eval_reference = NULL;
     float dist_timeout = 600;
-    long epochs = 0, steps = 0, seed = 1;
+    long epochs = 0, steps = 0, seed = 1, lr_decay_from = -1;
     float lr = 2e-4f, beta1 = 0.5f, class_loss = 1.0f, real_label = 1.0f;
     const char *ema_s = NULL;
     const OptSpec spec[] = {
@@ -407,6 +407,9 @@ int cmd_train(int argc, char **argv) {
         {"steps", OPT_LONG, &steps, "length of the run in iterations, counted from the start (also when resuming) (default: set by --epochs)", 0, 1e12},
         {"lr", OPT_FLOAT, &lr, "Adam learning rate", 1e-9, 1},
         {"beta1", OPT_FLOAT, &beta1, "Adam beta1", 0, 0.9999},
+        {"lr-decay-from", OPT_LONG, &lr_decay_from,
+         "after this many iterations the learning rate falls linearly to 0 at the run's last step (Radford et al.'s "
+         "niter_decay) (default: no decay)", 0, 1e12},
         {"conditional", OPT_FLAG, &conditional,
          "class-conditional on the one-hot class label (IDX labels, or one subfolder per class)", 0, -1},
         {"class-loss", OPT_FLOAT, &class_loss,
@@ -518,7 +521,7 @@ int cmd_train(int argc, char **argv) {
             die("train: the run in %s is not conditional; drop --conditional to resume it", resume);
         /* a resumed run keeps its training settings (that is what makes resume exact) */
         static const char *const fixed[] = {"batch", "lr", "beta1", "g-steps", "loss", "z-dist", "seed", "class-loss",
-                                            "real-label"};
+                                            "real-label", "lr-decay-from"};
         for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++)
             if (option_given(argc, argv, fixed[i]))
                 die("train: --%s is fixed by the run in %s (a resumed run keeps its settings; dcgan info shows them); "
@@ -654,7 +657,18 @@ int cmd_train(int argc, char **argv) {
         }
         if (!steps && !epochs) total = meta.step + (5 * bpe - meta.step % (5 * bpe));
         if (total <= meta.step) die("train: the run in %s is already at step %ld; ask for more with --steps N (N > %ld)", resume, meta.step, meta.step);
+        if (meta.tc.lr_decay_to && total > meta.tc.lr_decay_to)
+            die("train: the learning rate of the run in %s falls to 0 at step %ld (--lr-decay-from %ld), so steps after "
+                "it would not train; resume with --steps %ld at most", resume, meta.tc.lr_decay_to, meta.tc.lr_decay_from,
+                meta.tc.lr_decay_to);
     } else {
+        if (lr_decay_from >= 0) { /* the decay ends at the run's last step */
+            if (lr_decay_from >= total)
+                die("train: --lr-decay-from %ld is not before the run's last step, %ld; use a smaller value or more --steps",
+                    lr_decay_from, total);
+            tc.lr_decay_from = g.tc.lr_decay_from = lr_decay_from;
+            tc.lr_decay_to = g.tc.lr_decay_to = total;
+        }
         meta.mc = mc; meta.tc = tc; meta.batch = batch; meta.seed = (uint64_t)seed; /* meta.classes: above */
         meta.nranks = nranks; meta.data_n = ds.n;
         meta.crop = !no_crop;

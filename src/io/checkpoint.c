@@ -66,6 +66,8 @@ static void write_header(Buf *b, const CheckpointMeta *m, const Gan *g) {
     /* format 6 */
     put_i64(b, m->flip);
     put_f64(b, m->tc.real_label);
+    put_i64(b, m->tc.lr_decay_from);
+    put_i64(b, m->tc.lr_decay_to);
 }
 
 typedef struct { int64_t gp, gb, dp, db; } Counts;
@@ -111,6 +113,10 @@ static void read_header(Rd *r, CheckpointMeta *m, Counts *c, uint32_t version) {
     if (version < 6) return;
     m->flip = (int)get_i64(r);
     m->tc.real_label = get_f64(r);
+    if (version < 7) return;
+    m->tc.lr_decay_from = get_i64(r);
+    m->tc.lr_decay_to = get_i64(r);
+    if (m->tc.lr_decay_to != 0 && !(m->tc.lr_decay_from >= 0 && m->tc.lr_decay_from < m->tc.lr_decay_to)) r->bad = 1;
 }
 
 /* Appends a backend tensor, downloaded straight into b (the room must be reserved); returns how many

@@ -3,7 +3,8 @@
  * Layout (little-endian): magic "DCGANCKP", u32 format version, u32 header length, the header
  * (configuration, counters, RNG state, tensor counts; from format 2 the class count and names;
  * from format 4 whether D takes the label planes, from format 5 whether it has the projection term,
- * from format 6 whether the data is mirrored and D's target on real images),
+ * from format 6 whether the data is mirrored and D's target on real images, from format 7 the
+ * learning rate's decay),
  * then G's parameters, Adam m, Adam v and
  * batch-norm buffers, the same for D, from format 3 (with TrainConfig.ema) the averaged parameters
  * of G and their batch-norm buffers, and a CRC-32 of everything before it. Files are written
@@ -14,12 +15,13 @@
 #include "../data/classes.h"
 #include "../train/gan.h"
 
-#define CHECKPOINT_VERSION 6u /* 2: class-conditional models; 3: the moving average of G; 4: whether
+#define CHECKPOINT_VERSION 7u /* 2: class-conditional models; 3: the moving average of G; 4: whether
                                  D takes the label planes (ModelConfig.d_labels; before 4 a
                                  conditional D always did); 5: the projection term
                                  (ModelConfig.proj); 6: random mirroring of the data (--flip)
-                                 and D's target on real images (TrainConfig.real_label).
-                                 Formats 1 to 5 are still read. */
+                                 and D's target on real images (TrainConfig.real_label); 7:
+                                 the learning rate's decay (TrainConfig.lr_decay_from, _to).
+                                 Formats 1 to 6 are still read. */
 
 typedef struct {
     ModelConfig mc;

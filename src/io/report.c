@@ -40,6 +40,8 @@ void report_info_from_meta(ReportInfo *info, const CheckpointMeta *m, const char
     info->real_label = m->tc.real_label;
     report_add(info, "z", "%s", m->tc.zdist == Z_NORMAL ? "N(0, 1)" : "U(-1, 1)");
     report_add(info, "Adam", "lr %g, beta1 %g, beta2 %g", m->tc.lr, m->tc.beta1, m->tc.beta2);
+    if (m->tc.lr_decay_to)
+        report_add(info, "lr decay", "linear to 0 from step %ld to step %ld", m->tc.lr_decay_from, m->tc.lr_decay_to);
     report_add(info, "seed", "%llu", (unsigned long long)m->seed);
     report_add(info, "data", "%s (%d images)", m->data_path, m->data_n);
     report_add(info, "preprocessing", "%s, background #%02x%02x%02x%s", m->crop ? "center crop" : "squash",
