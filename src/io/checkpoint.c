@@ -66,6 +66,7 @@ static void write_header(Buf *b, const CheckpointMeta *m, const Gan *g) {
     /* format 6 */
     put_i64(b, m->flip);
     put_f64(b, m->tc.real_label);
+    /* format 7 */
     put_i64(b, m->tc.lr_decay_from);
     put_i64(b, m->tc.lr_decay_to);
 }
