@@ -238,16 +238,16 @@ static void evaluate_during_training(Evaluator *ev, const char *out, Gan *g, uin
         die("%s", err);
 }
 
-/* A rewrite of the run's loss plots and index.html from a copy of the log. */
-typedef enum { REPORT_PACED, REPORT_NOW } ReportWhen;
+/* A rewrite of the run's report from a copy of the log: with a grid, the loss plots and index.html,
+ * left out when the last rewrite was too recent (RunFiles); after a score, index.html; at the end
+ * of the run, all of them and training.gif. */
+typedef enum { REPORT_AT_GRID, REPORT_AT_SCORE, REPORT_FINAL } ReportKind;
 typedef struct {
     RunFiles *rf;
     ReportInfo info;
     char state[64];
     Log log;        /* a copy */
-    int plots;      /* also the loss plots */
-    int gif;        /* also training.gif */
-    ReportWhen when;
+    ReportKind kind;
 } ReportJob;
 
 static void report_job_free(void *p) {
@@ -260,21 +260,20 @@ static int report_job_run(void *p, char *err, size_t errlen) {
     ReportJob *j = p;
     RunFiles *rf = j->rf;
     const double t0 = now_seconds();
-    if (j->when == REPORT_PACED && t0 - rf->report_at < 10.0 * rf->report_cost) return 0;
+    if (j->kind == REPORT_AT_GRID && t0 - rf->report_at < 10.0 * rf->report_cost) return 0;
     j->info.state = j->state;
     j->info.spreads = &rf->spreads;
-    if (j->plots && write_plots(rf->out, &j->log, err, errlen) != 0) return -1;
+    if (j->kind != REPORT_AT_SCORE && write_plots(rf->out, &j->log, err, errlen) != 0) return -1;
     if (report_write(rf->out, &j->info, &j->log, err, errlen) != 0) return -1;
-    if (j->gif && report_write_gif(rf->out, err, errlen) < 0) return -1;
+    if (j->kind == REPORT_FINAL && report_write_gif(rf->out, err, errlen) < 0) return -1;
     rf->report_at = now_seconds();
     rf->report_cost = rf->report_at - t0;
     return 0;
 }
 
-/* Queues a rewrite of index.html as of log: with plots, also of the loss plots, with gif of
- * training.gif; REPORT_PACED is left out when the last rewrite was too recent (RunFiles). */
+/* Queues a rewrite of the report (ReportKind) as of log. */
 static void write_report(Writer *wr, RunFiles *rf, const CheckpointMeta *meta, const char *backend, int threads,
-                         long total, const char *state, const Log *log, int plots, int gif, ReportWhen when) {
+                         long total, const char *state, const Log *log, ReportKind kind) {
     ReportJob *j = xcalloc(1, sizeof *j);
     j->rf = rf;
     report_info_from_meta(&j->info, meta, backend, threads);
@@ -283,9 +282,7 @@ static void write_report(Writer *wr, RunFiles *rf, const CheckpointMeta *meta, c
     j->log.n = j->log.cap = log->n;
     j->log.r = xmalloc((log->n ? log->n : 1) * sizeof(LogRow));
     if (log->n) memcpy(j->log.r, log->r, log->n * sizeof(LogRow));
-    j->plots = plots;
-    j->gif = gif;
-    j->when = when;
+    j->kind = kind;
     char err[1024];
     if (writer_submit(wr, report_job_run, j, report_job_free, sizeof *j + log->n * sizeof(LogRow), err, sizeof err) != 0)
         die("%s", err);
@@ -907,11 +904,11 @@ int cmd_train(int argc, char **argv) {
                     alike = ratio >= 0 && ratio < HEALTH_SPREAD;
                 }
                 /* (the run's last rewrite follows the loop) */
-                if (!last) write_report(&wr, &rf, &meta, be->name, nthreads, total, "training", &log, 1, 0, REPORT_PACED);
+                if (!last) write_report(&wr, &rf, &meta, be->name, nthreads, total, "training", &log, REPORT_AT_GRID);
             }
             if (evaluating && (step % eval_every == 0 || last)) {
                 evaluate_during_training(&ev, out, &g, (uint64_t)seed, eval_n);
-                write_report(&wr, &rf, &meta, be->name, nthreads, total, "training", &log, 0, 0, REPORT_NOW);
+                write_report(&wr, &rf, &meta, be->name, nthreads, total, "training", &log, REPORT_AT_SCORE);
             }
             if (tb.f && tb_flush(&tb, err, sizeof err) != 0) die("train: %s", err);
             if (root && ((checkpoint_every && step % checkpoint_every == 0) || last || stop_now)) {
@@ -962,7 +959,7 @@ int cmd_train(int argc, char **argv) {
         char state[64];
         if (diverged) snprintf(state, sizeof state, "diverged at step %ld", diverged_step);
         else snprintf(state, sizeof state, "%s", stop_reason ? "interrupted" : "done");
-        write_report(&wr, &rf, &meta, be->name, nthreads, total, state, &log, 1, 1, REPORT_NOW);
+        write_report(&wr, &rf, &meta, be->name, nthreads, total, state, &log, REPORT_FINAL);
     }
     if (writer_drain(&wr, err, sizeof err) != 0) die("%s", err);
     writer_close(&wr);

@@ -113,14 +113,6 @@ int writer_submit(Writer *w, WriterFn fn, void *arg, void (*free_arg)(void *), s
     return 0;
 }
 
-int writer_idle(Writer *w) {
-    if (!w->background) return 1;
-    pthread_mutex_lock(&w->mu);
-    const int idle = !w->head && !w->busy;
-    pthread_mutex_unlock(&w->mu);
-    return idle;
-}
-
 int writer_drain(Writer *w, char *err, size_t errlen) {
     if (w->background) {
         pthread_mutex_lock(&w->mu);

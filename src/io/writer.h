@@ -44,9 +44,8 @@ int writer_open(Writer *w, int background, size_t max_bytes, char *err, size_t e
 /* Queues fn(arg) (or runs it, without a thread); free_arg(arg) is called after it, also when the job
  * is dropped. 0, or -1 with the error of this or an earlier job. */
 int writer_submit(Writer *w, WriterFn fn, void *arg, void (*free_arg)(void *), size_t bytes, char *err, size_t errlen);
-/* 1 when no job is queued or running; what the jobs wrote in memory is then visible to the caller. */
-int writer_idle(Writer *w);
-/* Waits until every job has run. 0, or -1 with the first failed job's error. */
+/* Waits until every job has run (what the jobs wrote in memory is then visible to the caller). 0,
+ * or -1 with the first failed job's error. */
 int writer_drain(Writer *w, char *err, size_t errlen);
 /* Drains (an error is dropped: call writer_drain first to see it) and stops the thread. */
 void writer_close(Writer *w);
