@@ -74,6 +74,12 @@ else bad "--lr-decay-from: resume differs or lost the schedule: [$a] vs [$b]"; f
     bad "--lr-decay-from changed nothing: [$c]"
 grep -q "linear to 0 from step 8 to step 24" "$work/decay/index.html" && ok "the report's configuration shows the decay" ||
     bad "the report does not mention --lr-decay-from"
+"$bin" train $T --out "$work/decayhalf" --steps 24 --lr-decay-from 50% --sample-every 0 --checkpoint-every 0 &&
+    "$bin" info --checkpoint "$work/decayhalf" | grep -q '^lr_decay=12-24:' &&
+    ok "--lr-decay-from 50% of a 24-step run decays from step 12" || bad "--lr-decay-from 50% is not step 12 of 24"
+expect_fail "--lr-decay-from abc" "--lr-decay-from 'abc' is neither a number of iterations nor a share of the run" \
+    train $T --out "$work/decayabc" --steps 24 --lr-decay-from abc
+[ ! -e "$work/decayabc" ] && ok "a malformed --lr-decay-from writes nothing" || bad "a malformed --lr-decay-from made the run folder"
 expect_fail "--lr-decay-from at the run's last step" "--lr-decay-from 24 is not before the run's last step, 24" \
     train $T --out "$work/decaybad" --steps 24 --lr-decay-from 24
 expect_fail "--lr-decay-from on resume" "--lr-decay-from is fixed by the run" \

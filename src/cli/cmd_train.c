@@ -387,8 +387,9 @@ int cmd_train(int argc, char **argv) {
         eval_every = 0, eval_n = 2000, conditional = 0, flip = 0;
     const char *eval_reference = NULL;
     float dist_timeout = 600;
-    long epochs = 0, steps = 0, seed = 1, lr_decay_from = -1;
+    long epochs = 0, steps = 0, seed = 1;
     float lr = 2e-4f, beta1 = 0.5f, class_loss = 1.0f, real_label = 1.0f;
+    const char *lr_decay_s = NULL;
     const char *ema_s = NULL;
     const OptSpec spec[] = {
         {"data", OPT_STR, &data, "training images: a folder (searched recursively), an IDX file, or a folder of IDX files (default " DATASET_DEFAULT_PATH ")", 0, -1},
@@ -404,9 +405,9 @@ int cmd_train(int argc, char **argv) {
         {"steps", OPT_LONG, &steps, "length of the run in iterations, counted from the start (also when resuming) (default: set by --epochs)", 0, 1e12},
         {"lr", OPT_FLOAT, &lr, "Adam learning rate", 1e-9, 1},
         {"beta1", OPT_FLOAT, &beta1, "Adam beta1", 0, 0.9999},
-        {"lr-decay-from", OPT_LONG, &lr_decay_from,
-         "after this many iterations the learning rate falls linearly to 0 at the run's last step (Radford et al.'s "
-         "niter_decay) (default: no decay)", 0, 1e12},
+        {"lr-decay-from", OPT_STR, &lr_decay_s,
+         "after this many iterations, or this share of the run (50%), the learning rate falls linearly to 0 at the "
+         "run's last step (Radford et al.'s niter_decay) (default: no decay)", 0, -1},
         {"conditional", OPT_FLAG, &conditional,
          "class-conditional on the one-hot class label (IDX labels, or one subfolder per class)", 0, -1},
         {"class-loss", OPT_FLOAT, &class_loss,
@@ -449,6 +450,19 @@ int cmd_train(int argc, char **argv) {
         die("DCGAN_SYNC_WRITES=%s is unknown; use 1 (the run folder's files written in the training loop), 0 (on a "
             "thread of their own) or leave it unset", sync_env);
     const int sync_writes = sync_env && !strcmp(sync_env, "1");
+    /* --lr-decay-from: iterations, or a share of the run ("50%") resolved once its length is known */
+    double lr_decay_v = 0;
+    int lr_decay_pct = 0;
+    if (lr_decay_s) {
+        char *end = NULL;
+        lr_decay_v = strtod(lr_decay_s, &end);
+        lr_decay_pct = end != lr_decay_s && !strcmp(end, "%");
+        const int ok = end != lr_decay_s && lr_decay_v >= 0 &&
+                       (lr_decay_pct ? lr_decay_v < 100 : !*end && lr_decay_v == floor(lr_decay_v) && lr_decay_v < 1e15);
+        if (!ok)
+            die("train: --lr-decay-from '%s' is neither a number of iterations nor a share of the run under 100%% "
+                "(such as 50%%)", lr_decay_s);
+    }
 
     TrainConfig tc;
     train_config_default(&tc);
@@ -659,7 +673,8 @@ int cmd_train(int argc, char **argv) {
                 "it would not train; resume with --steps %ld at most", resume, meta.tc.lr_decay_to, meta.tc.lr_decay_from,
                 meta.tc.lr_decay_to);
     } else {
-        if (lr_decay_from >= 0) { /* the decay ends at the run's last step */
+        if (lr_decay_s) { /* the decay ends at the run's last step */
+            const long lr_decay_from = lr_decay_pct ? (long)(total * lr_decay_v / 100.0) : (long)lr_decay_v;
             if (lr_decay_from >= total)
                 die("train: --lr-decay-from %ld is not before the run's last step, %ld; use a smaller value or more --steps",
                     lr_decay_from, total);
