@@ -87,6 +87,20 @@ expect_fail "--lr-decay-from on resume" "--lr-decay-from is fixed by the run" \
 expect_fail "resuming past the decay's end" "falls to 0 at step 24.*--steps 24 at most" \
     train --resume "$work/decaysplit" --steps 30 --quiet
 
+# a checkpoint whose decay cannot be (from step 30 of a schedule that ends at 24; its CRC made right,
+# so that the header's check is what refuses it): one line
+python3 - "$work/decay/ckpt_00000024.dcgan" "$work/baddecay.dcgan" <<'PY'
+import struct, sys, zlib
+b = bytearray(open(sys.argv[1], "rb").read())
+end = 16 + struct.unpack_from("<I", b, 12)[0]  # format 7's last header fields: the decay's from and to
+assert struct.unpack_from("<qq", b, end - 16) == (8, 24)
+struct.pack_into("<q", b, end - 16, 30)
+struct.pack_into("<I", b, len(b) - 4, zlib.crc32(bytes(b[:-4])) & 0xFFFFFFFF)
+open(sys.argv[2], "wb").write(b)
+PY
+expect_fail "a checkpoint with an impossible decay" "holds an impossible schedule (--lr-decay-from 30" \
+    info --checkpoint "$work/baddecay.dcgan"
+
 # A checkpoint of format 6 (dcgan 886fec1, before the decay's fields) still loads, with no decay, and
 # samples the images it sampled: tests/fixtures/ckpt_v6_flip_smooth.dcgan is that version's `train
 # --data IDX --size 32 --nz 4 --gf 1 --df 1 --batch 4 --steps 3 --flip --real-label 0.9 --threads 1`

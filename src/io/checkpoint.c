@@ -116,8 +116,7 @@ static void read_header(Rd *r, CheckpointMeta *m, Counts *c, uint32_t version) {
     m->tc.real_label = get_f64(r);
     if (version < 7) return;
     m->tc.lr_decay_from = get_i64(r);
-    m->tc.lr_decay_to = get_i64(r);
-    if (m->tc.lr_decay_to != 0 && !(m->tc.lr_decay_from >= 0 && m->tc.lr_decay_from < m->tc.lr_decay_to)) r->bad = 1;
+    m->tc.lr_decay_to = get_i64(r); /* (checked with the rest of the schedule by train_config_check) */
 }
 
 /* Appends a backend tensor, downloaded straight into b (the room must be reserved); returns how many
