@@ -70,13 +70,15 @@ static void progress_grid_free(ProgressGrid *pg) {
     free(pg->labels);
 }
 
-/* What the writer's jobs (io/writer.h) share: only they touch it while the writer runs, and the
- * trainer after writer_drain. */
+/* What the writer's jobs (io/writer.h) share: only they touch it while the writer runs (but for
+ * log_sent, the trainer's), and the trainer after writer_drain. */
 typedef struct {
     const char *out;  /* the run folder */
     int keep;         /* checkpoints to keep */
     TbWriter *tb;     /* the TensorBoard log (its own lock), or one that is not open */
     SpreadCache spreads; /* of the grids written (train/health.h), each measured once */
+    Log log;          /* the writer's copy of the training log, extended by each report job */
+    long log_sent;    /* (the trainer's) rows of its log already handed to a report job */
     /* The loss plots and index.html are rewritten with the sample grids, but never so often that
      * they take more than about a tenth of the run: after a rewrite that took t seconds the next
      * waits 10 t (a GPU iteration takes milliseconds; a rewrite at 64x64 RGB about 0.2 s on 2
@@ -122,17 +124,16 @@ static int grid_job_run(void *p, char *err, size_t errlen) {
     GridJob *j = p;
     char path[4200];
     snprintf(path, sizeof path, "%s/%s", j->rf->out, j->name);
+    unsigned char *png = NULL;
     int len = 0;
-    unsigned char *png = png_encode(j->pix, j->w, j->h, j->comp, &len);
-    if (!png) { snprintf(err, errlen, "cannot encode %s (out of memory?)", path); return -1; }
-    const int rc = write_file_atomic(path, png, (size_t)len, err, errlen);
-    if (rc == 0 && j->step < 0) j->rf->spreads.real = j->spread;
-    if (rc == 0 && j->step >= 0) {
+    if (png_write_u8(path, j->pix, j->w, j->h, j->comp, &png, &len, err, errlen) != 0) return -1;
+    if (j->step < 0) j->rf->spreads.real = j->spread;
+    else {
         spread_cache_add(&j->rf->spreads, j->step, j->spread);
         if (j->rf->tb->f) tb_image_png(j->rf->tb, "samples", j->step, wall_seconds(), png, (size_t)len, j->w, j->h, j->comp);
     }
     free(png);
-    return rc;
+    return 0;
 }
 
 /* Queues n images (n, C, S, S) as the grid DIR/name (the progress grid of a step, or the real
@@ -238,7 +239,7 @@ static void evaluate_during_training(Evaluator *ev, const char *out, Gan *g, uin
         die("%s", err);
 }
 
-/* A rewrite of the run's report from a copy of the log: with a grid, the loss plots and index.html,
+/* A rewrite of the run's report as of the log: with a grid, the loss plots and index.html,
  * left out when the last rewrite was too recent (RunFiles); after a score, index.html; at the end
  * of the run, all of them and training.gif. */
 typedef enum { REPORT_AT_GRID, REPORT_AT_SCORE, REPORT_FINAL } ReportKind;
@@ -246,32 +247,35 @@ typedef struct {
     RunFiles *rf;
     ReportInfo info;
     char state[64];
-    Log log;        /* a copy */
+    LogRow *rows;   /* the log's rows since the last report job: a copy */
+    long nrows;
     ReportKind kind;
 } ReportJob;
 
 static void report_job_free(void *p) {
     ReportJob *j = p;
-    log_free(&j->log);
+    free(j->rows);
     free(j);
 }
 
 static int report_job_run(void *p, char *err, size_t errlen) {
     ReportJob *j = p;
     RunFiles *rf = j->rf;
+    for (long i = 0; i < j->nrows; i++) log_push(&rf->log, &j->rows[i]);
     const double t0 = now_seconds();
     if (j->kind == REPORT_AT_GRID && t0 - rf->report_at < 10.0 * rf->report_cost) return 0;
     j->info.state = j->state;
     j->info.spreads = &rf->spreads;
-    if (j->kind != REPORT_AT_SCORE && write_plots(rf->out, &j->log, err, errlen) != 0) return -1;
-    if (report_write(rf->out, &j->info, &j->log, err, errlen) != 0) return -1;
+    if (j->kind != REPORT_AT_SCORE && write_plots(rf->out, &rf->log, err, errlen) != 0) return -1;
+    if (report_write(rf->out, &j->info, &rf->log, err, errlen) != 0) return -1;
     if (j->kind == REPORT_FINAL && report_write_gif(rf->out, err, errlen) < 0) return -1;
     rf->report_at = now_seconds();
     rf->report_cost = rf->report_at - t0;
     return 0;
 }
 
-/* Queues a rewrite of the report (ReportKind) as of log. */
+/* Queues a rewrite of the report (ReportKind) as of log, handing over the rows the writer has not
+ * seen (so each row is copied once, not at every grid). */
 static void write_report(Writer *wr, RunFiles *rf, const CheckpointMeta *meta, const char *backend, int threads,
                          long total, const char *state, const Log *log, ReportKind kind) {
     ReportJob *j = xcalloc(1, sizeof *j);
@@ -279,12 +283,13 @@ static void write_report(Writer *wr, RunFiles *rf, const CheckpointMeta *meta, c
     report_info_from_meta(&j->info, meta, backend, threads);
     j->info.total_steps = total;
     snprintf(j->state, sizeof j->state, "%s", state);
-    j->log.n = j->log.cap = log->n;
-    j->log.r = xmalloc((log->n ? log->n : 1) * sizeof(LogRow));
-    if (log->n) memcpy(j->log.r, log->r, log->n * sizeof(LogRow));
+    j->nrows = log->n - rf->log_sent;
+    j->rows = xmalloc((j->nrows ? j->nrows : 1) * sizeof(LogRow));
+    if (j->nrows) memcpy(j->rows, log->r + rf->log_sent, j->nrows * sizeof(LogRow));
+    rf->log_sent = log->n;
     j->kind = kind;
     char err[1024];
-    if (writer_submit(wr, report_job_run, j, report_job_free, sizeof *j + log->n * sizeof(LogRow), err, sizeof err) != 0)
+    if (writer_submit(wr, report_job_run, j, report_job_free, sizeof *j + j->nrows * sizeof(LogRow), err, sizeof err) != 0)
         die("%s", err);
 }
 
@@ -724,9 +729,7 @@ int cmd_train(int argc, char **argv) {
     RunFiles rf = {.out = out, .keep = keep, .tb = &tb};
     Writer wr;
     {
-        size_t ckpt_bytes = (3 * (g.G.nparams + g.D.nparams) + g.G.nbuf + g.D.nbuf) * sizeof(float);
-        if (g.ema_params) ckpt_bytes += (g.G.nparams + g.G.nbuf) * sizeof(float);
-        if (writer_open(&wr, root && !sync_writes, 2 * ckpt_bytes + (64u << 20), err, sizeof err) != 0)
+        if (writer_open(&wr, root && !sync_writes, 2 * checkpoint_tensor_bytes(&g) + (64u << 20), err, sizeof err) != 0)
             die("train: %s", err);
     }
     double real_spread = 0; /* the real images' grid's (train/health.h) */
@@ -997,6 +1000,7 @@ int cmd_train(int argc, char **argv) {
     }
     progress_grid_free(&pgrid);
     spread_cache_free(&rf.spreads);
+    log_free(&rf.log);
     log_free(&log);
     sampler_free(&smp);
     if (evaluating) evaluator_free(&ev);

@@ -134,6 +134,12 @@ static size_t put_block(Buf *b, Backend *be, const float *dev, size_t n) {
     return bad;
 }
 
+size_t checkpoint_tensor_bytes(const Gan *g) {
+    size_t values = 3 * (g->G.nparams + g->D.nparams) + g->G.nbuf + g->D.nbuf;
+    if (g->ema_params) values += g->G.nparams + g->G.nbuf;
+    return values * sizeof(float);
+}
+
 int checkpoint_encode(Gan *g, const CheckpointMeta *meta, uint8_t **data, size_t *len, char *err, size_t errlen) {
     Buf b = {0};
     put(&b, MAGIC, 8);
@@ -146,10 +152,7 @@ int checkpoint_encode(Gan *g, const CheckpointMeta *meta, uint8_t **data, size_t
     hlen = (uint32_t)(b.n - h0);
     memcpy(b.p + hlen_at, &hlen, 4);
     Net *nets[2] = {&g->G, &g->D};
-    size_t values = 0;
-    for (int k = 0; k < 2; k++) values += 3 * nets[k]->nparams + nets[k]->nbuf;
-    if (g->ema_params) values += g->G.nparams + g->G.nbuf;
-    bytebuf_reserve(&b, values * sizeof(float) + 4); /* (one allocation: the tensors and the CRC) */
+    bytebuf_reserve(&b, checkpoint_tensor_bytes(g) + 4); /* (one allocation: the tensors and the CRC) */
     size_t bad = 0;
     for (int k = 0; k < 2; k++) {
         bad += put_block(&b, g->be, nets[k]->params, nets[k]->nparams);

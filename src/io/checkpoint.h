@@ -50,6 +50,8 @@ int checkpoint_save(const char *path, Gan *g, const CheckpointMeta *meta, char *
  * *len bytes, the caller frees; -1 with one line in err when a value is not finite), and
  * checkpoint_write puts the CRC in and writes it to path atomically. */
 int checkpoint_encode(Gan *g, const CheckpointMeta *meta, uint8_t **data, size_t *len, char *err, size_t errlen);
+/* The bytes of g's tensors in a checkpoint (all of the file but its header and CRC). */
+size_t checkpoint_tensor_bytes(const Gan *g);
 int checkpoint_write(const char *path, uint8_t *data, size_t len, char *err, size_t errlen);
 
 /* Reads only the metadata (validating the whole file). */

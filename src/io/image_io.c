@@ -70,12 +70,16 @@ unsigned char *png_encode(const unsigned char *pix, int w, int h, int comp, int 
     return png;
 }
 
-static int write_png(const char *path, const unsigned char *pix, int w, int h, int comp, char *err, size_t errlen) {
+int png_write_u8(const char *path, const unsigned char *pix, int w, int h, int comp, unsigned char **png_out,
+                 int *len_out, char *err, size_t errlen) {
     int len = 0;
     unsigned char *png = png_encode(pix, w, h, comp, &len);
     if (!png) { snprintf(err, errlen, "cannot encode %s (out of memory?)", path); return -1; }
     int rc = write_file_atomic(path, png, (size_t)len, err, errlen);
-    free(png);
+    if (rc == 0 && png_out) {
+        *png_out = png;
+        *len_out = len;
+    } else free(png);
     return rc;
 }
 
@@ -107,7 +111,7 @@ unsigned char *grid_to_u8(const float *images, int n, int C, int S, int ncols, i
 int png_write_grid(const char *path, const float *images, int n, int C, int S, int ncols, char *err, size_t errlen) {
     int W, H, comp;
     unsigned char *pix = grid_to_u8(images, n, C, S, ncols, &W, &H, &comp);
-    int rc = write_png(path, pix, W, H, comp, err, errlen);
+    int rc = png_write_u8(path, pix, W, H, comp, NULL, NULL, err, errlen);
     free(pix);
     return rc;
 }
@@ -118,7 +122,7 @@ int png_write_image(const char *path, const float *image, int C, int S, char *er
     for (int y = 0; y < S; y++)
         for (int x = 0; x < S; x++)
             for (int k = 0; k < comp; k++) pix[((size_t)y * S + x) * comp + k] = to_u8(image[((size_t)k * S + y) * S + x]);
-    int rc = write_png(path, pix, S, S, comp, err, errlen);
+    int rc = png_write_u8(path, pix, S, S, comp, NULL, NULL, err, errlen);
     free(pix);
     return rc;
 }

@@ -17,6 +17,11 @@ unsigned char *grid_to_u8(const float *images, int n, int C, int S, int ncols, i
  * whose output has the least sum of magnitudes, the rows are deflated by zlib at level 6. */
 unsigned char *png_encode(const unsigned char *pix, int w, int h, int comp, int *len);
 
+/* Writes 8-bit pixels as a PNG file (png_encode, then atomically). With png_out, also hands back
+ * the file's bytes (*len_out of them; the caller frees) when it was written. 0, or -1 with err. */
+int png_write_u8(const char *path, const unsigned char *pix, int w, int h, int comp, unsigned char **png_out,
+                 int *len_out, char *err, size_t errlen);
+
 /* Writes one image (C, S, S) in [-1, 1]. */
 int png_write_image(const char *path, const float *image, int C, int S, char *err, size_t errlen);
 
