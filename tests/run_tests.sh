@@ -123,13 +123,15 @@ if [ -f "$emu" ]; then
         done
     done
     DCGAN_CUDA_BACKEND="$emu" run_prog test_ops_cuda_emu "$build/tests/test_ops" cuda:fp32
-    # in NHWC, where the activations stay in the backend's views between ops (its chain of views)
-    DCGAN_CUDA_BACKEND="$emu" DCGAN_CUDA_LAYOUT=2 run_prog test_ops_cuda_emu_nhwc "$build/tests/test_ops" cuda:fp32
+    # in NHWC, where (DCGAN_CUDA_LAZY=1) the activations stay in the backend's views between ops
+    # (its chain of views)
+    DCGAN_CUDA_BACKEND="$emu" DCGAN_CUDA_LAYOUT=2 DCGAN_CUDA_LAZY=1 run_prog test_ops_cuda_emu_nhwc "$build/tests/test_ops" cuda:fp32
     DCGAN_CUDA_BACKEND="$emu" run_prog test_gradcheck_cuda_emu "$build/tests/test_gradcheck" cuda:fp32
     if [ -z "${DCGAN_TEST_SANITIZED:-}" ]; then
         # in NHWC, the layout a GPU mostly takes: copies, so the weight gradients run on the side
-        # stream (which the emulation runs as late as the waits allow: a missing wait fails these)
-        DCGAN_CUDA_BACKEND="$emu" DCGAN_CUDA_LAYOUT=2 run_prog test_train_cuda_emu "$build/tests/test_train" "$here/fixtures" cuda:fp32
+        # stream (which the emulation runs as late as the waits allow: a missing wait fails these);
+        # test_train with the activations in views too (DCGAN_CUDA_LAZY=1), test_cuda without
+        DCGAN_CUDA_BACKEND="$emu" DCGAN_CUDA_LAYOUT=2 DCGAN_CUDA_LAZY=1 run_prog test_train_cuda_emu "$build/tests/test_train" "$here/fixtures" cuda:fp32
         DCGAN_CUDA_BACKEND="$emu" DCGAN_CUDA_LAYOUT=2 TEST_CUDA_STAND_IN=cuda: TEST_CUDA_FIXTURES_ONLY=1 \
             run_prog test_cuda_emu "$build/tests/test_cuda" "$here/fixtures" fp32
     else

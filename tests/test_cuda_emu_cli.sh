@@ -29,9 +29,9 @@ else bad "the resumed GPU run differs from the run in one piece"; fi
 
 # ---- the weight gradients on the side stream, the kept weight copies, the lazy layout (views) and
 # the uploads through page-locked buffers against none of them, in NHWC (a copied layout: all are
-# used) ----
-NONE="DCGAN_CUDA_NO_SIDE=1 DCGAN_CUDA_NO_KEEP=1 DCGAN_CUDA_NO_LAZY=1 DCGAN_CUDA_NO_PINNED=1"
-DCGAN_CUDA_LAYOUT=2 "$bin" train $T --out "$work/side" --steps 8 &&
+# used; the lazy layout only where asked for, DCGAN_CUDA_LAZY=1) ----
+NONE="DCGAN_CUDA_NO_SIDE=1 DCGAN_CUDA_NO_KEEP=1 DCGAN_CUDA_NO_PINNED=1"
+DCGAN_CUDA_LAYOUT=2 DCGAN_CUDA_LAZY=1 "$bin" train $T --out "$work/side" --steps 8 &&
 env DCGAN_CUDA_LAYOUT=2 $NONE "$bin" train $T --out "$work/one_stream" --steps 8
 if [ "$(wc -l <"$work/side/losses.csv")" -eq 9 ] &&
     diff -q <(cut -d, -f1-8 "$work/side/losses.csv") <(cut -d, -f1-8 "$work/one_stream/losses.csv") >/dev/null; then
@@ -45,8 +45,8 @@ if command -v mpirun >/dev/null && nm "$bin" 2>/dev/null | grep -q 'MPI_Init'; t
     # under the sanitizers: Open MPI's own allocations read as leaks at exit (see test_mpi.sh), so
     # leak checking is off for the ranks (only); memory errors still stop them
     mpi="env ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0 mpirun -np 2 --bind-to none -x DCGAN_CUDA_BACKEND -x DCGAN_CUDA_LAYOUT=2"
-    $mpi "$bin" train $T --sync-bn --batch 8 --out "$work/mpi_side" --steps 4 >/dev/null 2>&1 &&
-    $mpi -x DCGAN_CUDA_NO_SIDE=1 -x DCGAN_CUDA_NO_KEEP=1 -x DCGAN_CUDA_NO_LAZY=1 -x DCGAN_CUDA_NO_PINNED=1 "$bin" train $T --sync-bn --batch 8 --out "$work/mpi_one" \
+    $mpi -x DCGAN_CUDA_LAZY=1 "$bin" train $T --sync-bn --batch 8 --out "$work/mpi_side" --steps 4 >/dev/null 2>&1 &&
+    $mpi -x DCGAN_CUDA_NO_SIDE=1 -x DCGAN_CUDA_NO_KEEP=1 -x DCGAN_CUDA_NO_PINNED=1 "$bin" train $T --sync-bn --batch 8 --out "$work/mpi_one" \
         --steps 4 >/dev/null 2>&1
     if [ "$(wc -l <"$work/mpi_side/losses.csv" 2>/dev/null)" = 5 ] &&
         diff -q <(cut -d, -f1-8 "$work/mpi_side/losses.csv") <(cut -d, -f1-8 "$work/mpi_one/losses.csv") >/dev/null; then
@@ -59,7 +59,7 @@ fi
 # ---- sampling one checkpoint on both devices (on the GPU also in NHWC: inference batch norm reads
 # the convolutions' views) ----
 "$bin" sample --device cuda --precision fp32 --checkpoint "$work/split" -n 16 --raw "$work/gpu.npy" >/dev/null &&
-DCGAN_CUDA_LAYOUT=2 "$bin" sample --device cuda --precision fp32 --checkpoint "$work/split" -n 16 --raw "$work/gpu2.npy" >/dev/null &&
+DCGAN_CUDA_LAYOUT=2 DCGAN_CUDA_LAZY=1 "$bin" sample --device cuda --precision fp32 --checkpoint "$work/split" -n 16 --raw "$work/gpu2.npy" >/dev/null &&
 "$bin" sample --device cpu --checkpoint "$work/split" -n 16 --raw "$work/cpu.npy" >/dev/null
 for g in gpu gpu2; do
 out=$(python3 - "$work/$g.npy" "$work/cpu.npy" <<'PY'

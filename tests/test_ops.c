@@ -6,7 +6,8 @@
  * records graphs) a recorded sequence replayed twice against the same ops run twice; and a chain of
  * two convolutions with batch norm and activations between, forward and backward, op by op and
  * replayed (on the CUDA backend in NHWC, DCGAN_CUDA_LAYOUT=2, the activations stay in its views
- * between ops: the values read back, also after a replay, must be the current ones).
+ * between ops with DCGAN_CUDA_LAZY=1: the values read back, also after a replay, must be the current
+ * ones); and a bias gradient of 3 channels over thousands of values, from a view and not.
  * Tolerance per tensor: ||device - cpu|| / ||cpu|| <= 1e-6 where the two sum in other orders or
  * use other math libraries; the same bits where the op is a copy or promises them (random draws).
  * usage: test_ops DEVICE   (cuda:fp32 on a GPU; with DCGAN_CUDA_BACKEND pointing at the plugin of
@@ -325,6 +326,29 @@ static void views(int graphs) {
     }
 }
 
+/* A bias gradient of few channels over many values (an output layer's: 3 channels of B*H*W),
+ * which the CUDA backend sums in chunks (here 2 of 4805 values, the second one short) and then adds
+ * the chunks up: x -> conv 4->3 (3x3, same size, with a bias) -> tanh, and back from tanh's output
+ * as the gradient (on the CUDA backend with DCGAN_CUDA_LAYOUT=2 DCGAN_CUDA_LAZY=1 the sum reads
+ * tanh's view in NHWC; else its CNHW tensor). The bias gradient accumulates: a second backward
+ * adds the same sum again. */
+static void bias_sums(void) {
+    const ConvShape s = {5, 4, 31, 31, 3, 31, 31, 3, 1, 1};
+    const size_t nx = 4 * 5 * 961, nu = 3 * 5 * 961, nw = 3 * 4 * 9;
+    Pair x = pair_rand(nx, -1, 1), w = pair_rand(nw, -0.3f, 0.3f), b = pair_rand(3, -0.5f, 0.5f);
+    Pair u = pair_zero(nu), gu = pair_zero(nu), dx = pair_zero(nx), dw = pair_zero(nw), db = pair_rand(3, -1, 1);
+    for (int on_dev = 0; on_dev < 2; on_dev++) {
+        Backend *be = on_dev ? dev : cpu;
+#define T(pair) (on_dev ? (pair).d : (pair).c)
+        be->conv2d_forward(be, T(u), T(x), T(w), T(b), &s);
+        be->act_forward(be, T(gu), T(u), nu, ACT_TANH);
+        for (int k = 0; k < 2; k++) be->conv2d_backward(be, T(dx), T(dw), T(db), T(gu), T(x), T(w), &s);
+#undef T
+    }
+    check("bias gradient of 3 channels over 4805 values, accumulated twice onto a start", db, TOL);
+    check("its conv's weight gradient", dw, 1e-5);
+}
+
 static void counters_and_updates(int graphs) {
     const size_t n = 1000;
     const int64_t start[2] = {0, 3};
@@ -381,6 +405,7 @@ int main(int argc, char **argv) {
     linear();
     counters_and_updates(0);
     views(0);
+    bias_sums();
     if (dev->graph_begin) {
         counters_and_updates(1);
         views(1);

@@ -239,7 +239,8 @@ typedef struct {
     APack apack[MAX_APACKS];
     int napack;
     size_t apack_bytes;
-    /* lazily laid-out activations (View); DCGAN_CUDA_NO_LAZY=1: none, every NHWC output is unpacked */
+    /* lazily laid-out activations (View), only with DCGAN_CUDA_LAZY=1: by default none, every NHWC
+     * output is unpacked (on an H200 the views made every configuration slower, bench/gpu/NOTES.md) */
     View view[MAX_VIEWS];
     int nview, no_lazy, poison;
     size_t view_bytes;
@@ -546,21 +547,38 @@ template <typename T> __device__ T block_sum(T v, T *sh) {
     return v; /* valid in thread 0 */
 }
 
-/* dbias[c] += sum of row c of (C, N); one block per channel */
-__global__ void k_rowsum_acc(float *dbias, const float *x, size_t N) {
+/* Channel sums of (C, N) in two kernels, so that a few channels of many values (the output layer's
+ * bias, 3 channels of B*H*W) still spread over the whole GPU: each row is cut into P chunks (as
+ * batch norm's, rowsum_parts), a block sums a chunk in double (thread t the values lo + t, lo + t +
+ * 256, ... in order, the threads combined by block_sum) into part[c][p], then one thread per channel
+ * adds the chunks in order: dbias[c] += sum. On a view, k_rowsum_part_nhwc gives the same bits. */
+/* part[c][p], grid (P, C) */
+__global__ void k_rowsum_part(double *part, const float *x, size_t N, int P) {
     PDL_ENTRY();
     __shared__ double sh[32];
-    const float *row = x + (size_t)blockIdx.x * N;
+    const int c = blockIdx.y, p = blockIdx.x;
+    const size_t chunk = (N + P - 1) / P, lo = (size_t)p * chunk, hi = lo + chunk < N ? lo + chunk : N;
+    const float *row = x + (size_t)c * N;
     double s = 0.0;
-    for (size_t i = threadIdx.x; i < N; i += blockDim.x) s += row[i];
+    for (size_t i = lo + threadIdx.x; i < hi; i += blockDim.x) s += row[i];
     s = block_sum(s, sh);
-    if (threadIdx.x == 0) dbias[blockIdx.x] += (float)s;
+    if (threadIdx.x == 0) part[(size_t)c * P + p] = s;
+}
+
+/* dbias[c] += sum_p part[c][p], in order; one thread per channel */
+__global__ void k_rowsum_combine(float *dbias, const double *part, int C, int P) {
+    PDL_ENTRY();
+    const int c = blockIdx.x * blockDim.x + threadIdx.x;
+    if (c >= C) return;
+    double s = 0.0;
+    for (int p = 0; p < P; p++) s += part[(size_t)c * P + p];
+    dbias[c] += (float)s;
 }
 
 /* The same two on a view (NHWC, (B*R, C)): k_bias_channels_nhwc adds bias[c] to every pixel's
- * value c; k_rowsum_acc_nhwc sums BN_CT channels a block, each thread taking the pixels t, t + 256,
- * ... in order and the threads combined by the same block_sum, so the same bits as k_rowsum_acc's.
- * grid ceil(C / BN_CT), 256 threads. */
+ * value c; k_rowsum_part_nhwc sums BN_CT channels of a chunk a block, each thread taking the
+ * chunk's pixels lo + t, lo + t + 256, ... in order and the threads combined by the same block_sum,
+ * so the same bits as k_rowsum_part's. grid (P, ceil(C / BN_CT)), 256 threads. */
 #define BN_CT 8
 #ifdef DCGAN_CUDA_EMU
 #define UNROLL
@@ -576,14 +594,15 @@ __global__ void k_bias_channels_nhwc(float *out, const float *bias, int C, size_
     for (size_t p = (size_t)blockIdx.x * ppb + pl; p < npix; p += (size_t)gridDim.x * ppb)
         for (int k = k0; k < C; k += step) out[p * C + k] += bias[k];
 }
-__global__ void k_rowsum_acc_nhwc(float *dbias, const float *x, int C, size_t N) {
+__global__ void k_rowsum_part_nhwc(double *part, const float *x, int C, size_t N, int P) {
     PDL_ENTRY();
     __shared__ double sh[32];
-    const int c0 = blockIdx.x * BN_CT, nc = min(BN_CT, C - c0);
+    const int p = blockIdx.x, c0 = blockIdx.y * BN_CT, nc = min(BN_CT, C - c0);
+    const size_t chunk = (N + P - 1) / P, lo = (size_t)p * chunk, hi = lo + chunk < N ? lo + chunk : N;
     double s[BN_CT];
 UNROLL
     for (int k = 0; k < BN_CT; k++) s[k] = 0.0;
-    for (size_t i = threadIdx.x; i < N; i += blockDim.x) {
+    for (size_t i = lo + threadIdx.x; i < hi; i += blockDim.x) {
         const float *px = x + i * C + c0;
 UNROLL
         for (int k = 0; k < BN_CT; k++)
@@ -592,7 +611,7 @@ UNROLL
 UNROLL
     for (int k = 0; k < BN_CT; k++) {
         const double t = block_sum(s[k], sh);
-        if (threadIdx.x == 0 && k < nc) dbias[c0 + k] += (float)t;
+        if (threadIdx.x == 0 && k < nc) part[(size_t)(c0 + k) * P + p] = t;
     }
 }
 
@@ -1854,15 +1873,26 @@ static void add_bias_channels(CudaCtx *c, float *out, const float *bias, int C, 
     LAUNCH(k_bias_channels, g, 256, 0, c->stream)(out, bias, N);
     KCHECK();
 }
+/* the chunks of a channel sum over N values: about 4096 values each, at most BN_MAX_PARTS, and
+ * C * P partial sums within batch norm's scratch (bn_part, which the sum borrows) */
+static int rowsum_parts(int C, size_t N) {
+    size_t p = (N + 4095) / 4096, room = (size_t)BN_MAX_C * BN_MAX_PARTS * 2 / (size_t)C;
+    if (p > BN_MAX_PARTS) p = BN_MAX_PARTS;
+    if (p > room) p = room;
+    return p < 1 ? 1 : (int)p;
+}
 static void sum_channels(CudaCtx *c, float *dbias, const float *x, int C, size_t N) {
+    DCGAN_CHECK(C <= BN_MAX_C * BN_MAX_PARTS * 2, "cuda: a bias of %d channels (at most %d)", C, BN_MAX_C * BN_MAX_PARTS * 2);
+    const int P = rowsum_parts(C, N);
     const View *v = view_valid_n(c, x, C, (size_t)C * N);
     if (v) {
-        LAUNCH(k_rowsum_acc_nhwc, (C + BN_CT - 1) / BN_CT, 256, 0, c->stream)(dbias, v->buf, C, N);
-        KCHECK();
-        return;
+        LAUNCH(k_rowsum_part_nhwc, dim3(P, (C + BN_CT - 1) / BN_CT), 256, 0, c->stream)(c->bn_part, v->buf, C, N, P);
+    } else {
+        lz_read(c, x, (size_t)C * N * sizeof(float));
+        LAUNCH(k_rowsum_part, dim3(P, C), 256, 0, c->stream)(c->bn_part, x, N, P);
     }
-    lz_read(c, x, (size_t)C * N * sizeof(float));
-    LAUNCH(k_rowsum_acc, C, 256, 0, c->stream)(dbias, x, N);
+    KCHECK();
+    LAUNCH(k_rowsum_combine, (C + 127) / 128, 128, 0, c->stream)(dbias, c->bn_part, C, P);
     KCHECK();
 }
 
@@ -2928,7 +2958,7 @@ extern "C" __attribute__((visibility("default"))) Backend *backend_cuda_create(c
     c->no_pad = env_on("DCGAN_CUDA_NO_PAD");
     c->no_reuse = env_on("DCGAN_CUDA_NO_REUSE");
     c->no_keep = env_on("DCGAN_CUDA_NO_KEEP");
-    c->no_lazy = env_on("DCGAN_CUDA_NO_LAZY") || c->profile; /* the op profile times each op's own copies */
+    c->no_lazy = !env_on("DCGAN_CUDA_LAZY") || c->profile; /* the op profile times each op's own copies */
     c->no_pinned = env_on("DCGAN_CUDA_NO_PINNED");
 #ifdef DCGAN_CUDA_EMU
     c->poison = 1; /* the tests check ops.h's rule on memory shared between tensors */
