@@ -62,7 +62,11 @@ grep -q 'samples at step 12' "$work/writer0/index.html" || why="$why the report 
 # schedule, and a resumed run may neither change it nor train past its end ----
 "$bin" train $T --out "$work/decay" --steps 24 --lr-decay-from 8 --sample-every 0 --checkpoint-every 12 --keep 5 &&
 cp -r "$work/decay" "$work/decaysplit" && rm "$work/decaysplit/ckpt_00000024.dcgan" &&
-"$bin" train --resume "$work/decaysplit" --steps 24 --quiet --threads 2
+"$bin" train --resume "$work/decaysplit" --steps 24 --threads 2 >"$work/decaysplit.out"
+# the progress line shows the rate the last step used: 2e-4 * (24 - 23) / (24 - 8)
+grep -q 'step 24/24 .* lr 1.25e-05 images/s' "$work/decaysplit.out" &&
+    ok "the progress line under a decay shows the last step's learning rate (lr 1.25e-05 at step 24 of 8-24)" ||
+    bad "the progress line does not show the decayed learning rate: $(tail -n 2 "$work/decaysplit.out")"
 a=$("$bin" info --checkpoint "$work/decay" | grep -o 'step=.*')
 b=$("$bin" info --checkpoint "$work/decaysplit" | grep -o 'step=.*')
 c=$("$bin" info --checkpoint "$work/straight" | grep -o 'step=.*')

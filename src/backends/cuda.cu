@@ -1874,7 +1874,8 @@ static void add_bias_channels(CudaCtx *c, float *out, const float *bias, int C, 
     KCHECK();
 }
 /* the chunks of a channel sum over N values: about 4096 values each, at most BN_MAX_PARTS, and
- * C * P partial sums within batch norm's scratch (bn_part, which the sum borrows) */
+ * C * P partial sums within batch norm's scratch (bn_part, which the sum borrows: at least 32
+ * chunks a channel for C <= 65535) */
 static int rowsum_parts(int C, size_t N) {
     size_t p = (N + 4095) / 4096, room = (size_t)BN_MAX_C * BN_MAX_PARTS * 2 / (size_t)C;
     if (p > BN_MAX_PARTS) p = BN_MAX_PARTS;
@@ -1882,7 +1883,7 @@ static int rowsum_parts(int C, size_t N) {
     return p < 1 ? 1 : (int)p;
 }
 static void sum_channels(CudaCtx *c, float *dbias, const float *x, int C, size_t N) {
-    DCGAN_CHECK(C <= BN_MAX_C * BN_MAX_PARTS * 2, "cuda: a bias of %d channels (at most %d)", C, BN_MAX_C * BN_MAX_PARTS * 2);
+    DCGAN_CHECK(C <= 65535, "cuda: a convolution bias of %d channels (at most 65535)", C); /* grid.y */
     const int P = rowsum_parts(C, N);
     const View *v = view_valid_n(c, x, C, (size_t)C * N);
     if (v) {

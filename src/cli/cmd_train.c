@@ -15,6 +15,7 @@
 #include "../io/runlog.h"
 #include "../io/tensorboard.h"
 #include "../io/writer.h"
+#include "../ops/op_math.h"
 #include "../train/gan.h"
 #include "../train/health.h"
 #include "../train/sampler.h"
@@ -941,15 +942,18 @@ int cmd_train(int argc, char **argv) {
                 char bar[32];
                 for (int i = 0; i < width; i++) bar[i] = i < fill ? '#' : '.';
                 bar[width] = 0;
+                char lr[32] = ""; /* under a decay, the learning rate the last step used */
+                if (g.tc.lr_decay_to > 0)
+                    snprintf(lr, sizeof lr, " lr %.3g", lr_at(g.tc.lr, g.tc.lr_decay_from, g.tc.lr_decay_to, step - 1));
                 if (tty)
-                    printf("\r[%s] epoch %ld step %ld/%ld d %.3f (real %.3f fake %.3f) g %.3f D(x) %.2f D(G(z)) %.2f %.0f img/s %s ETA %s ",
-                           bar, e + 1, step, total, st.d_loss, st.d_loss_real, st.d_loss_fake, st.g_loss, st.d_x, st.d_gz, ips, el, eta);
+                    printf("\r[%s] epoch %ld step %ld/%ld d %.3f (real %.3f fake %.3f) g %.3f D(x) %.2f D(G(z)) %.2f%s %.0f img/s %s ETA %s ",
+                           bar, e + 1, step, total, st.d_loss, st.d_loss_real, st.d_loss_fake, st.g_loss, st.d_x, st.d_gz, lr, ips, el, eta);
                 else if (mc.aux)
-                    printf("epoch %ld step %ld/%ld d_loss %.4f d_loss_real %.4f d_loss_fake %.4f g_loss %.4f D(x) %.3f D(G(z)) %.3f class loss D %.4f G %.4f images/s %.1f elapsed %s ETA %s\n",
-                           e + 1, step, total, st.d_loss, st.d_loss_real, st.d_loss_fake, st.g_loss, st.d_x, st.d_gz, st.d_cls, st.g_cls, ips, el, eta);
+                    printf("epoch %ld step %ld/%ld d_loss %.4f d_loss_real %.4f d_loss_fake %.4f g_loss %.4f D(x) %.3f D(G(z)) %.3f class loss D %.4f G %.4f%s images/s %.1f elapsed %s ETA %s\n",
+                           e + 1, step, total, st.d_loss, st.d_loss_real, st.d_loss_fake, st.g_loss, st.d_x, st.d_gz, st.d_cls, st.g_cls, lr, ips, el, eta);
                 else
-                    printf("epoch %ld step %ld/%ld d_loss %.4f d_loss_real %.4f d_loss_fake %.4f g_loss %.4f D(x) %.3f D(G(z)) %.3f images/s %.1f elapsed %s ETA %s\n",
-                           e + 1, step, total, st.d_loss, st.d_loss_real, st.d_loss_fake, st.g_loss, st.d_x, st.d_gz, ips, el, eta);
+                    printf("epoch %ld step %ld/%ld d_loss %.4f d_loss_real %.4f d_loss_fake %.4f g_loss %.4f D(x) %.3f D(G(z)) %.3f%s images/s %.1f elapsed %s ETA %s\n",
+                           e + 1, step, total, st.d_loss, st.d_loss_real, st.d_loss_fake, st.g_loss, st.d_x, st.d_gz, lr, ips, el, eta);
                 fflush(stdout);
                 last_print = now;
             }
