@@ -80,6 +80,41 @@ PY
     bad "samples of one checkpoint differ between the GPU ($g) and the CPU: $out"
 done
 
+# ---- the cache of convolution choices (the cache folder's cuda-choices-*.txt): the first run on a
+# "GPU" times them and fills it, a second run with the same settings takes every choice from it
+# (no timing) and gives the same bits; a damaged cache is started again with one warning;
+# DCGAN_CUDA_CACHE=0 leaves it alone ----
+C="--device cuda --size 32 --channels 1 --gf 4 --df 4 --batch 2 --steps 2 --warmup 0"
+cdir="$work/choices"
+DCGAN_CACHE_DIR=$cdir "$bin" bench $C >"$work/cache1.out" 2>&1
+cfile=$(ls "$cdir"/cuda-choices-*.txt 2>/dev/null | head -n 1)
+DCGAN_CACHE_DIR=$cdir DCGAN_CUDA_VERBOSE=1 "$bin" bench $C >"$work/cache2.out" 2>&1
+n=$(grep -c . "$cfile" 2>/dev/null); from=$(grep -c "(from $cfile)" "$work/cache2.out"); timed=$(grep -c "others:" "$work/cache2.out")
+if [ -n "$cfile" ] && [ "$n" -ge 10 ] && [ "$from" -eq "$n" ] && [ "$timed" -eq 0 ] &&
+    [ "$(grep -o 'd_loss=.*' "$work/cache1.out")" = "$(grep -o 'd_loss=.*' "$work/cache2.out")" ]; then
+    ok "the first run fills the cache of choices ($n), the second takes all $from from it, times none, and gives the same losses"
+else bad "the cache of choices: file '$cfile', $n lines, $from taken from it, $timed timed: $(tail -n 2 "$work/cache2.out")"; fi
+# a training run takes them too (its batch-2 steps; its final samples, 64 at once, are shapes of
+# their own, timed and added), and keeps what it used in its run folder for a resume
+DCGAN_CACHE_DIR=$cdir DCGAN_CUDA_VERBOSE=1 "$bin" train --device cuda --data "$work/idx" --gf 4 --df 4 --batch 2 \
+    --steps 2 --sample-every 0 --checkpoint-every 0 --no-tensorboard --quiet --out "$work/cached_run" >"$work/cache3.out" 2>&1
+[ "$(grep -c "(from $cfile)" "$work/cache3.out")" -eq "$n" ] && [ "$(grep -c " b[24]: .*others:" "$work/cache3.out")" -eq 0 ] &&
+    [ "$(grep -c . "$cfile")" -gt "$n" ] && cmp -s <(sort "$work/cached_run/cuda_algos.txt") <(sort "$cfile") &&
+    ok "train takes the $n cached choices of its steps, adds its sampling's, and keeps them all in its run folder (cuda_algos.txt)" ||
+    bad "train and the cache: $(grep -c "(from $cfile)" "$work/cache3.out") taken, $(grep -c " b[24]: .*others:" "$work/cache3.out") timed at batch 2"
+printf 'not a line of choices\n' | cat - "$cfile" >"$work/damaged" && cp "$work/damaged" "$cfile"
+err=$(DCGAN_CACHE_DIR=$cdir "$bin" bench $C 2>&1 >/dev/null); rc=$?
+[ $rc -eq 0 ] && [ "$(printf '%s\n' "$err" | grep -c .)" -eq 1 ] && printf '%s' "$err" | grep -q "damaged line (1); it is started again" &&
+    ! grep -q "not a line" "$cfile" && [ "$(grep -c . "$cfile")" -ge "$n" ] &&
+    ok "a damaged cache of choices: one warning, the run goes on, the cache is filled again ($err)" ||
+    bad "a damaged cache of choices: exit $rc: $err"
+rm -rf "$work/choices0"
+DCGAN_CACHE_DIR=$work/choices0 DCGAN_CUDA_CACHE=0 "$bin" bench $C >/dev/null 2>&1 &&
+    [ -z "$(ls "$work/choices0"/cuda-choices-* 2>/dev/null)" ] && ok "DCGAN_CUDA_CACHE=0: no cache of choices written" ||
+    bad "DCGAN_CUDA_CACHE=0 still wrote a cache of choices"
+err=$(DCGAN_CUDA_CACHE=yes "$bin" bench $C 2>&1 >/dev/null)
+one_line_error "refuses DCGAN_CUDA_CACHE=yes" "DCGAN_CUDA_CACHE=yes is unknown; use 0" $? "$err"
+
 # ---- a choices file edited into something else ----
 printf 'not a line of choices\n' >"$work/bad_algos.txt"
 err=$(DCGAN_CUDA_ALGOS="$work/bad_algos.txt" "$bin" bench --device cuda --size 32 --channels 1 --gf 4 --df 4 --batch 2 \

@@ -267,6 +267,8 @@ typedef struct {
     int force_layout; /* DCGAN_CUDA_LAYOUT=L (tests): layout L (0-3) wherever cuDNN supports it, else -1 */
     int engines;      /* DCGAN_CUDA_ENGINES: ENGINES_AUTO, ENGINES_LEGACY or ENGINES_GRAPH (see choose) */
     char *algos_path; /* DCGAN_CUDA_ALGOS=FILE or keep_choices: the choices are read from / added to it */
+    char *cache_path; /* cache_choices: this GPU's and settings' file of choices in the cache folder, or NULL */
+    const char *pin_src; /* the file the choice being settled was read from (for DCGAN_CUDA_VERBOSE) */
     void **retired; /* outgrown scratch, freed at the end (graphs may hold it) */
     int nretired;
     /* DCGAN_CUDA_PROFILE=1: GPU time of every op outside graphs, by op (events around each op and a
@@ -465,6 +467,50 @@ static void cu_keep_choices(Backend *be, const char *path) {
     CudaCtx *c = ctx_of(be);
     free(c->algos_path);
     c->algos_path = path && *path ? xstrdup(path) : NULL;
+}
+
+/* From now on the convolution choices are also looked up in, and added to, a file in the folder dir
+ * named for what the choices depend on: the GPU (name, compute capability, SM count), the driver,
+ * the CUDA runtime and cuDNN versions, and the settings that change what choose() may take or how
+ * it charges copies. So every run on one machine takes the choices of the first (same seed, same
+ * bits from run to run; no timing at start), and another GPU, driver, library or setting times
+ * again, into a file of its own. The file at algos_path, where there is one, comes first. */
+static void cu_cache_choices(Backend *be, const char *dir) {
+    CudaCtx *c = ctx_of(be);
+    free(c->cache_path);
+    c->cache_path = NULL;
+    if (!dir || !*dir) return;
+    cudaDeviceProp prop;
+    int driver = 0, runtime = 0;
+    CU(cudaGetDeviceProperties(&prop, c->device));
+    CU(cudaDriverGetVersion(&driver));
+    CU(cudaRuntimeGetVersion(&runtime));
+    char id[512];
+    snprintf(id, sizeof id, "%s|sm%d%d|%d SMs|driver %d|runtime %d|cudnn %zu|layout %d engines %d nondet %d lazy %d pad %d "
+             "reuse %d|choices 1", prop.name, prop.major, prop.minor, prop.multiProcessorCount, driver, runtime,
+             (size_t)cudnnGetVersion(), c->force_layout, c->engines, c->nondet, !c->no_lazy, !c->no_pad, !c->no_reuse);
+    uint64_t h = 1469598103934665603ull; /* FNV-1a */
+    for (const char *q = id; *q; q++) h = (h ^ (unsigned char)*q) * 1099511628211ull;
+    char path[4096];
+    if (snprintf(path, sizeof path, "%s/cuda-choices-%016llx.txt", dir, (unsigned long long)h) < (int)sizeof path)
+        c->cache_path = xstrdup(path);
+}
+
+/* A cache file that cannot be used is not worth ending a run for, with one line saying why: one
+ * that cannot be read as choices this cuDNN can build is deleted and started again (this run's
+ * timings fill it); one that cannot be written is left alone and not used again in this process. */
+static void cache_reset(CudaCtx *c, const char *why) {
+    fprintf(stderr, "dcgan: warning: the cache of convolution choices %s %s; it is started again\n", c->cache_path, why);
+    if (unlink(c->cache_path) != 0 && errno != ENOENT) {
+        fprintf(stderr, "dcgan: warning: cannot delete %s (%s); the cache is not used\n", c->cache_path, strerror(errno));
+        free(c->cache_path);
+        c->cache_path = NULL;
+    }
+}
+static void cache_off(CudaCtx *c, const char *why) {
+    fprintf(stderr, "dcgan: warning: the cache of convolution choices %s %s; it is not used\n", c->cache_path, why);
+    free(c->cache_path);
+    c->cache_path = NULL;
 }
 
 /* Grows a scratch buffer; only outside a recording, where the first (eager) iteration sizes them.
@@ -1269,7 +1315,7 @@ static void settle(CudaCtx *c, ConvPlan *p, ConvOp o, const OpChoice *best, doub
     else
         fprintf(stderr, "cuda: %s %d->%d ch %dx%d->%dx%d k%d s%d p%d b%d: %s %s ws %zu (from %s)\n", OP_NAMES[o], p->Cx,
                 p->Cy, p->Hx, p->Wx, p->Hy, p->Wy, p->K, p->S, p->P, p->B, LAY_NAMES[best->layout], how, best->ws,
-                c->algos_path);
+                c->pin_src ? c->pin_src : "a file");
 }
 
 /* DCGAN_CUDA_ALGOS=FILE (src/backends/algo_pins.h): per (shape, precision, op) the choice; one
@@ -1281,44 +1327,88 @@ static void pin_key(const CudaCtx *c, const ConvPlan *p, ConvOp o, long key[PIN_
     memcpy(key, k, sizeof k);
 }
 
-static int pinned(CudaCtx *c, ConvPlan *p, ConvOp o) {
-    if (!c->algos_path) return 0;
+/* The choice for op o of plan p from the file at path, taken (settled): 1; none there: 0. A file
+ * that is not dcgan's, or names what this cuDNN cannot build, ends the run with one line where the
+ * user gave it (DCGAN_CUDA_ALGOS, or the run folder's) and turns the cache off where it is the cache. */
+static int pinned_from(CudaCtx *c, ConvPlan *p, ConvOp o, const char *path, int is_cache) {
     long key[PIN_KEYS], v[PIN_VALUES];
     int bad_line = 0;
+    char why[96];
     pin_key(c, p, o, key);
-    const int r = pins_find(c->algos_path, key, v, &bad_line);
-    if (r < 0)
-        die("DCGAN_CUDA_ALGOS: %s line %d is not a line of dcgan's convolution choices; delete the file to choose again",
-            c->algos_path, bad_line);
+    const int r = pins_find(path, key, v, &bad_line);
+    if (r < 0) {
+        if (!is_cache)
+            die("DCGAN_CUDA_ALGOS: %s line %d is not a line of dcgan's convolution choices; delete the file to choose again",
+                path, bad_line);
+        snprintf(why, sizeof why, "has a damaged line (%d)", bad_line);
+        cache_reset(c, why);
+        return 0;
+    }
     if (r == 0) return 0;
-    if (v[0] < 0 || v[0] >= LAY_COUNT || v[3] < 0)
-        die("DCGAN_CUDA_ALGOS: %s names layout %ld or workspace %ld, which dcgan cannot use; delete the file to choose "
-            "again", c->algos_path, v[0], v[3]);
+    if (v[0] < 0 || v[0] >= LAY_COUNT || v[3] < 0) {
+        if (!is_cache)
+            die("DCGAN_CUDA_ALGOS: %s names layout %ld or workspace %ld, which dcgan cannot use; delete the file to choose "
+                "again", path, v[0], v[3]);
+        cache_reset(c, "names a layout or workspace that dcgan cannot use");
+        return 0;
+    }
     OpChoice ch = {1, (Layout)v[0], (int)v[1], (cudnnMathType_t)v[2], (size_t)v[3], v[4], NULL};
     if (ch.engine >= 0) {
         Engine e;
         cudnnBackendDescriptor_t g = ch.layout != LAY_CNHW ? graph_of(c, p, o, ch.layout) : NULL;
-        if (!g || !engine_build(c, g, ch.engine, &e))
-            die("DCGAN_CUDA_ALGOS: %s names cuDNN engine %lld for a %d->%d channel convolution, which this cuDNN or "
-                "precision cannot build; delete the file to choose again", c->algos_path, (long long)ch.engine, p->Cx, p->Cy);
+        if (!g || !engine_build(c, g, ch.engine, &e)) {
+            if (!is_cache)
+                die("DCGAN_CUDA_ALGOS: %s names cuDNN engine %lld for a %d->%d channel convolution, which this cuDNN or "
+                    "precision cannot build; delete the file to choose again", path, (long long)ch.engine, p->Cx, p->Cy);
+            if (g) cg_free(&g);
+            snprintf(why, sizeof why, "names cuDNN engine %lld, which cannot be built here", (long long)ch.engine);
+            cache_reset(c, why);
+            return 0;
+        }
         ch.plan = e.plan;
         p->keep[o][0] = g;
         p->keep[o][1] = e.eng;
         p->keep[o][2] = e.cfg;
         ch.ws = e.ws;
     }
+    c->pin_src = path;
     settle(c, p, o, &ch, 0.0, NULL);
+    c->pin_src = NULL;
     return 1;
 }
 
-static void pin(CudaCtx *c, const ConvPlan *p, ConvOp o) {
-    if (!c->algos_path) return;
+/* Adds op o's choice to the file at path: 0, or -1 (errno) */
+static int pin_to(const CudaCtx *c, const ConvPlan *p, ConvOp o, const char *path) {
     const OpChoice *ch = &p->op[o];
     long key[PIN_KEYS];
     const long v[PIN_VALUES] = {(long)ch->layout, ch->algo, (long)ch->math, (long)ch->ws, (long)ch->engine};
     pin_key(c, p, o, key);
-    if (pins_append(c->algos_path, key, v) != 0)
+    return pins_append(path, key, v);
+}
+static void pin_or_die(const CudaCtx *c, const ConvPlan *p, ConvOp o) {
+    if (c->algos_path && pin_to(c, p, o, c->algos_path) != 0)
         die("DCGAN_CUDA_ALGOS: cannot append to %s: %s", c->algos_path, strerror(errno));
+}
+
+/* A choice from DCGAN_CUDA_ALGOS's file or the run folder's, else from the cache (then added to the
+ * former); 0 where neither has it */
+static int pinned(CudaCtx *c, ConvPlan *p, ConvOp o) {
+    if (c->algos_path && pinned_from(c, p, o, c->algos_path, 0)) return 1;
+    if (c->cache_path && pinned_from(c, p, o, c->cache_path, 1)) {
+        pin_or_die(c, p, o);
+        return 1;
+    }
+    return 0;
+}
+
+/* A timed choice, added to both files */
+static void pin(CudaCtx *c, const ConvPlan *p, ConvOp o) {
+    pin_or_die(c, p, o);
+    if (c->cache_path && pin_to(c, p, o, c->cache_path) != 0) {
+        char why[96];
+        snprintf(why, sizeof why, "cannot be written (%s)", strerror(errno));
+        cache_off(c, why);
+    }
 }
 
 /* Whether a candidate (a graph-API engine or not, tt seconds with copies) beats the best so far;
@@ -2930,6 +3020,7 @@ static void cu_destroy(Backend *be) {
     for (int i = 0; i < c->nretired; i++) cudaFree(c->retired[i]);
     free(c->retired);
     free(c->algos_path);
+    free(c->cache_path);
     cudaFree(c->blas_ws);
     cudaFree(c->bn_part);
     cudaFree(c->bn_k);
@@ -3062,6 +3153,7 @@ extern "C" __attribute__((visibility("default"))) Backend *backend_cuda_create(c
     be->graph_free = cu_graph_free;
     be->sync = cu_sync;
     be->keep_choices = cu_keep_choices;
+    be->cache_choices = cu_cache_choices;
     be->destroy = cu_destroy;
     return be;
 }

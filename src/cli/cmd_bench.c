@@ -90,7 +90,7 @@ int cmd_bench(int argc, char **argv) {
     train_config_default(&tc);
     tc.g_steps = g_steps;
 
-    Backend *be = backend_create_precision(device, precision, threads);
+    Backend *be = cli_backend(device, precision, threads);
     Gan g;
     gan_init(&g, be, &mc, &tc, batch, (uint64_t)seed);
     if (no_graph) g.use_graph = 0;

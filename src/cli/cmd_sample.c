@@ -2,6 +2,7 @@
 #include "commands.h"
 #include "opts.h"
 #include "../core/util.h"
+#include "../data/dataset.h"
 #include "../data/classes.h"
 #include "../io/checkpoint.h"
 #include "../io/fileio.h"
@@ -17,11 +18,23 @@
 #include <string.h>
 #include <zlib.h>
 
+Backend *cli_backend(const char *device, const char *precision, int threads) {
+    const char *algos = getenv("DCGAN_CUDA_ALGOS"), *cache = getenv("DCGAN_CUDA_CACHE");
+    if (cache && strcmp(cache, "0") && strcmp(cache, "1"))
+        die("DCGAN_CUDA_CACHE=%s is unknown; use 0 (the GPU's convolution algorithms timed at every start), 1 (their "
+            "choice kept in the cache folder) or leave it unset", cache);
+    Backend *be = backend_create_precision(device, precision, threads);
+    char dir[4096];
+    if (be->cache_choices && !(algos && *algos) && !(cache && !strcmp(cache, "0")) && dataset_cache_dir(dir, sizeof dir) == 0)
+        be->cache_choices(be, dir);
+    return be;
+}
+
 void run_load(LoadedRun *r, const char *ckpt, const char *device, const char *precision, int threads, int use_ema) {
     char err[1024];
     if (checkpoint_resolve(ckpt, r->path, sizeof r->path, err, sizeof err) != 0) die("%s", err);
     if (checkpoint_read_meta(r->path, &r->meta, err, sizeof err) != 0) die("%s", err);
-    r->be = backend_create_precision(device, precision, threads);
+    r->be = cli_backend(device, precision, threads);
     gan_init(&r->g, r->be, &r->meta.mc, &r->meta.tc, r->meta.batch, r->meta.seed);
     if (checkpoint_load(r->path, &r->g, &r->meta, err, sizeof err) != 0) die("%s", err);
     if (use_ema) gan_generator_from_ema(&r->g);

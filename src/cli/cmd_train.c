@@ -569,7 +569,7 @@ int cmd_train(int argc, char **argv) {
     }
     if (model_config_check(&mc, batch, err, sizeof err) != 0) die("train: %s", err);
 
-    Backend *be = backend_create_precision(device, precision, threads);
+    Backend *be = cli_backend(device, precision, threads);
     const int nthreads = threads ? threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
     DatasetOptions dopt = {mc.size, mc.channels, !no_crop, {bg[0], bg[1], bg[2]}, NULL, !quiet};
     Dataset ds;

@@ -22,6 +22,11 @@ int cmd_lenet(int argc, char **argv);
 /* The help of the --precision option of train, sample, invert and bench */
 #define PRECISION_HELP "cuda: tf32 (default), fp32 or bf16; cpu: fp32 (default) or bf16 (needs AVX512_BF16)"
 
+/* The backend of a command that trains or samples: backend_create_precision, and on a backend
+ * that chooses by timing (the GPU's convolution algorithms) its choices kept in the cache folder
+ * (Backend.cache_choices), unless DCGAN_CUDA_ALGOS names a file of them or DCGAN_CUDA_CACHE=0. */
+Backend *cli_backend(const char *device, const char *precision, int threads);
+
 /* A trained state loaded for the commands that read a checkpoint (sample, info, interp, arith). */
 typedef struct {
     Backend *be;

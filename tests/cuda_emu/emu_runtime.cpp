@@ -434,6 +434,8 @@ cudaError_t cudaStreamDestroy(cudaStream_t s) {
 cudaError_t cudaGetLastError(void) { return cudaSuccess; }
 const char *cudaGetErrorString(cudaError_t e) { return e == cudaSuccess ? "no error" : "emulated CUDA error"; }
 cudaError_t cudaGetDeviceCount(int *n) { *n = 1; return cudaSuccess; }
+cudaError_t cudaDriverGetVersion(int *v) { *v = 0; return cudaSuccess; } /* (0: the emulation) */
+cudaError_t cudaRuntimeGetVersion(int *v) { *v = 0; return cudaSuccess; }
 cudaError_t cudaSetDevice(int d) { (void)d; return cudaSuccess; }
 cudaError_t cudaGetDeviceProperties(cudaDeviceProp *prop, int device) {
     (void)device;
@@ -725,6 +727,7 @@ static cudnnStatus_t emu_conv(cudaStream_t stream, int op, float alpha, float be
     return CUDNN_STATUS_SUCCESS;
 }
 
+size_t cudnnGetVersion(void) { return 0; }
 cudnnStatus_t cudnnCreateTensorDescriptor(cudnnTensorDescriptor_t *d) {
     *d = new cudnnTensorStruct();
     return CUDNN_STATUS_SUCCESS;
