@@ -4,8 +4,9 @@
 # (bench/gpu/ab.sh) of the changes not yet timed on a GPU, most informative first; if run.sh failed,
 # first which of those changes is to blame (each switched off) and the speed table without it.
 # Then the kernel timeline of the speed table's configurations (bench/gpu/kernel_trace.c).
-# Then a training run's wall time against bench's (realrun: the host's writing of the run folder).
-# Everything goes to $OUT: run.txt, diag_*.txt, ab_NAME.txt, trace.txt, realrun.txt, and session.txt (what ran,
+# Then the cache of convolution choices (cachecheck), a training run's wall time against bench's
+# (realrun: the host's writing of the run folder).
+# Everything goes to $OUT: run.txt, diag_*.txt, ab_NAME.txt, trace.txt, cache.txt, realrun.txt, and session.txt (what ran,
 # how long, what was skipped, what the diagnosis found).
 #
 # usage: OUT=DIR bench/gpu/session.sh [seconds the call may take (default 580)]
@@ -146,7 +147,28 @@ EOF2
     } >"$OUT/realrun.txt" 2>&1
     log "realrun: $(($(date +%s) - t)) s, realrun.txt: $(grep -E '^(train: done|wall)' "$OUT/realrun.txt" | tr '\n' ' ')"
 }
+# the cache of convolution choices (since 2026-11-28): dcgan64/64 bench twice from an empty cache
+# folder; the second run takes every choice from it (verbose: "(from ...)"), times none, and starts
+# sooner (wall times with start-up) (~10 s)
+cachecheck() {
+    if [ "$(left)" -lt 60 ]; then
+        log "skipped cachecheck: $(left) s left"
+        return
+    fi
+    source bench/gpu/env.sh || { log "skipped cachecheck: no binaries"; return; }
+    local t=$(date +%s) cdir=$work/choices a b k
+    for k in 1 2; do
+        a=$(date +%s.%N)
+        DCGAN_CACHE_DIR=$cdir DCGAN_CUDA_VERBOSE=1 timeout 60 "$DCGAN" bench --device cuda --size 64 --channels 3 --batch 64 \
+            --steps 100 --warmup 10 >"$work/cache$k.out" 2>&1
+        b=$(date +%s.%N)
+        echo "bench $k: wall $(python3 -c "print(round($b - $a, 2))") s, $(grep -c 'others:' "$work/cache$k.out") timed," \
+            "$(grep -c '(from ' "$work/cache$k.out") from the cache; $(tail -n 1 "$work/cache$k.out")" >>"$OUT/cache.txt"
+    done
+    log "cachecheck: $(($(date +%s) - t)) s: $(grep -E '^bench [12]:' "$OUT/cache.txt" | cut -d';' -f1 | tr '\n' ' ')"
+}
 trace
+cachecheck
 ab side "DCGAN_CUDA_NO_SIDE=1" ""                                      # version 10
 ab keep "DCGAN_CUDA_NO_KEEP=1" ""                                      # version 11
 realrun
@@ -155,8 +177,8 @@ ab pdl "" "DCGAN_CUDA_PDL=1"                                           # version
 ab lazy "" "DCGAN_CUDA_LAZY=1"                                         # version 14, off since 2026-11-28
 rm -rf "$work"
 # at most 8 files come back from a device call (2026-11-28: run.txt and session.txt were left out
-# among 11): the five read first stay, the rest go into one archive
+# among 11): the six read first stay, the rest go into one archive
 (cd "$OUT" && shopt -s nullglob && rest=() &&
-    for f in *; do case $f in session.txt | run.txt | gpu_table.md | trace.txt | realrun.txt) ;; *) rest+=("$f") ;; esac; done &&
+    for f in *; do case $f in session.txt | run.txt | gpu_table.md | trace.txt | realrun.txt | cache.txt) ;; *) rest+=("$f") ;; esac; done &&
     if [ ${#rest[@]} -gt 0 ]; then tar czf rest.tar.gz "${rest[@]}" && rm -rf "${rest[@]}"; fi)
 exit $rc
