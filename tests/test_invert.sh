@@ -2,7 +2,8 @@
 # test_invert.sh DCGAN_BIN: `dcgan invert` finds z for given images. On images the generator drew
 # itself (an exact z exists) the fit must be close; the z it writes make `dcgan sample -z` draw its
 # reconstructions bit for bit, and interp --from-z / arith -z use them; more steps fit better; one
-# image file, a folder and IDX data are accepted; mistakes get one line and a non-zero exit.
+# image file, a folder and IDX data are accepted; mistakes get one line and a non-zero exit. And
+# `dcgan sample --latent-grid`, which draws larger images from a grid of z.
 set -u
 bin=$(realpath "${1:-./dcgan}")
 work=$(mktemp -d /tmp/dcgan-invert-test.XXXXXX)
@@ -72,6 +73,27 @@ out=$("$bin" invert --checkpoint "$run" --images "$work/own/sample_000002.png" -
 echo "$out" | grep -q '^invert: 1 image, ' && ok "one image file" || bad "one image file: $out"
 out=$("$bin" invert --checkpoint "$run" --images "$work/idx" -n 3 --steps 50 --starts 2 --quiet --raw "$work/idx.npy" 2>&1)
 echo "$out" | grep -q '^invert: 3 images, 50 steps x 2 starts' && ok "IDX data, -n 3, --starts 2" || bad "IDX data: $out"
+
+# ---- sample --latent-grid: G run fully convolutionally on a K x K grid of latents per image ----
+# (its numbers against PyTorch: test_train's generator_eval _grid cases)
+png_side() { python3 -c 'import struct, sys; d = open(sys.argv[1], "rb").read(24); print("%dx%d" % struct.unpack(">II", d[16:24]))' "$1"; }
+npy_shape() { python3 -c 'import ast, sys; d = open(sys.argv[1], "rb").read(128); print(ast.literal_eval(d[10:d.index(b"}") + 1].decode())["shape"])' "$1"; }
+out=$("$bin" sample --checkpoint "$run" --latent-grid 3 -n 4 --seed 2 --out "$work/big" --grid "$work/big.png" --raw "$work/big.npy")
+[ "$(png_side "$work/big/sample_000003.png")" = 48x48 ] && [ "$(npy_shape "$work/big.npy")" = "(4, 1, 48, 48)" ] &&
+    echo "$out" | grep -q '^sample: 4 images of 48x48 (a 3x3 grid of z each)' &&
+    ok "sample --latent-grid 3 of a 32-pixel model: 48x48 images (32/4 * (3 + 3)), files, grid and raw" ||
+    bad "sample --latent-grid 3: $out; $(png_side "$work/big/sample_000003.png"), $(npy_shape "$work/big.npy")"
+"$bin" sample --checkpoint "$run" -n 4 --seed 2 --raw "$work/plain.npy" >/dev/null &&
+    "$bin" sample --checkpoint "$run" --latent-grid 1 -n 4 --seed 2 --raw "$work/grid1.npy" >/dev/null &&
+    cmp -s "$work/plain.npy" "$work/grid1.npy" && ok "--latent-grid 1 gives the same bits as plain sampling" ||
+    bad "--latent-grid 1 differs from plain sampling"
+expect_fail "--latent-grid with --z" "drop --z" sample --checkpoint "$run" --latent-grid 2 -z "$work/z.npy" --grid "$work/x.png"
+expect_fail "--latent-grid past 4096 pixels" "at most 4096: use --latent-grid 509 or less" sample --checkpoint "$run" \
+    --latent-grid 600 --grid "$work/x.png"
+"$bin" train --data "$work/idx" --arch seed --size 16 --gf 4 --df 4 --batch 8 --threads 2 --quiet --out "$work/seedrun" \
+    --steps 1 --sample-every 0 --no-tensorboard || bad "a seed run"
+expect_fail "--latent-grid on the seed family" "starts with a linear layer" sample --checkpoint "$work/seedrun" \
+    --latent-grid 2 --grid "$work/x.png"
 
 # ---- mistakes ----
 expect_fail "invert without --checkpoint" "--checkpoint" invert --images "$work/own" --out "$work/z2.npy"

@@ -199,19 +199,23 @@ static void run_ema(const char *dir, const char *name, const char *device) {
 }
 
 /* A generator after an inference-mode forward (running statistics), as dcgan invert uses it: the
- * output, and the gradients of z and of every parameter, against tests/fixtures/generator_eval.bin. */
+ * output, and the gradients of z and of every parameter, against tests/fixtures/generator_eval.bin.
+ * The _grid cases run the dcgan family's G on a Z x Z grid of latents per image (sample
+ * --latent-grid): z (B, nz, Z, Z), images of side S/4 * (Z + 3). */
 static void run_generator_eval(const Fixture *fx, const char *tag, const char *device) {
-    const float *c = fx_get(fx, "%s.config", tag)->data;
+    const FxTensor *cfg = fx_get(fx, "%s.config", tag);
+    const float *c = cfg->data;
     ModelConfig mc;
     memset(&mc, 0, sizeof mc);
     mc.arch = (Arch)(int)c[0];
     mc.size = (int)c[1]; mc.channels = (int)c[2]; mc.nz = (int)c[3]; mc.gf = (int)c[4]; mc.df = 4;
-    const int B = (int)c[5], K = (int)c[6], C = mc.channels, HW = mc.size * mc.size, nz = mc.nz;
+    const int Z = cfg->numel > 7 ? (int)c[7] : 1, side = Z > 1 ? GRID_SIDE(mc.size, Z) : mc.size;
+    const int B = (int)c[5], K = (int)c[6], C = mc.channels, HW = side * side, ZZ = Z * Z, nz = mc.nz * ZZ;
     model_config_set_classes(&mc, K, 0);
     Backend *be = backend_create(device, 0);
     Net G;
     Workspace ws;
-    net_build_generator(&G, &mc);
+    net_build_generator_grid(&G, &mc, Z);
     net_alloc(&G, be, B, 1);
     workspace_alloc(&ws, be, &G, NULL);
     char prefix[64], what[160];
@@ -229,8 +233,12 @@ static void run_generator_eval(const Fixture *fx, const char *tag, const char *d
         G.labels = be->alloc(be, (size_t)B);
         labels_upload(be, G.labels, lab, B, B, K);
     }
-    float *z = be->alloc(be, (size_t)B * nz);
-    be->upload(be, z, fx_get(fx, "%s.z", tag)->data, (size_t)B * nz);
+    /* z: (B, nz) as G takes it; on a grid (B, nz, Z, Z) NCHW -> (nz, B, Z, Z) */
+    float *z = be->alloc(be, (size_t)B * nz), *zc = malloc((size_t)B * nz * sizeof(float));
+    if (Z > 1) fx_nchw_to_cnhw(zc, fx_get(fx, "%s.z", tag)->data, B, mc.nz, ZZ);
+    else memcpy(zc, fx_get(fx, "%s.z", tag)->data, (size_t)B * nz * sizeof(float));
+    be->upload(be, z, zc, (size_t)B * nz);
+    free(zc);
     net_forward(&G, be, &ws, z, 0);
     const size_t n = (size_t)B * C * HW;
     float *h = malloc(n * sizeof(float)), *h2 = malloc(n * sizeof(float));
@@ -242,11 +250,10 @@ static void run_generator_eval(const Fixture *fx, const char *tag, const char *d
     fx_nchw_to_cnhw(h, fx_get(fx, "%s.dout", tag)->data, B, C, HW);
     be->upload(be, ws.act, h, n);
     be->zero(be, G.grads, G.nparams);
-    const float *dz = net_backward(&G, be, &ws, z, ws.act, 1, 1); /* (nz, B) */
+    const float *dz = net_backward(&G, be, &ws, z, ws.act, 1, 1); /* (nz, B) or (nz, B, Z, Z) */
     float *dzh = malloc((size_t)nz * B * sizeof(float)), *dzt = malloc((size_t)nz * B * sizeof(float));
     be->download(be, dzh, dz, (size_t)nz * B);
-    for (int b = 0; b < B; b++)
-        for (int i = 0; i < nz; i++) dzt[(size_t)b * nz + i] = dzh[(size_t)i * B + b];
+    fx_cnhw_to_nchw(dzt, dzh, B, mc.nz, ZZ);
     snprintf(what, sizeof what, "generator (running stats) %s d z", tag);
     fx_check(what, dzt, fx_get(fx, "%s.dz", tag)->data, (size_t)B * nz, 1e-5);
     float *gr = malloc(G.nparams * sizeof(float));
@@ -283,8 +290,8 @@ int main(int argc, char **argv) {
     char path[1024];
     snprintf(path, sizeof path, "%s/generator_eval.bin", dir);
     fx_load(&fx, path);
-    const char *tags[3] = {"dcgan", "seed", "cseed"};
-    for (int i = 0; i < 3; i++) run_generator_eval(&fx, tags[i], device);
+    const char *tags[5] = {"dcgan", "seed", "cseed", "dcgan_grid", "cdcgan_grid"};
+    for (int i = 0; i < 5; i++) run_generator_eval(&fx, tags[i], device);
     fx_free(&fx);
     return fx_summary("test_train");
 }

@@ -78,7 +78,7 @@ int cmd_sample(int argc, char **argv) {
     const char *ckpt = NULL, *out = NULL, *grid = NULL, *zfile = NULL, *rawfile = NULL, *bn = "running", *device = "cpu",
                *precision = NULL, *weights = "ema";
     const char *cls = NULL;
-    int n = 0, threads = 0, cols = 0;
+    int n = 0, threads = 0, cols = 0, zside = 1;
     long seed = 1;
     float temperature = 1;
     const OptSpec spec[] = {
@@ -94,6 +94,8 @@ int cmd_sample(int argc, char **argv) {
          "scale z by this: below 1 trades variety for typical images (the truncation trick's simple form)", 0.01, 10},
         {"z", OPT_STR, &zfile, "take z from this .npy file, float32 [N, nz] (overrides -n and --seed)", 0, -1},
         {"raw", OPT_STR, &rawfile, "also write the images as .npy float32 [N, C, S, S] in [-1, 1]", 0, -1},
+        {"latent-grid", OPT_INT, &zside, "larger images: G run fully convolutionally on a KxK grid of latents per image, "
+                                         "S/4*(K+3) pixels a side (dcgan family; 1: as trained)", 1, 100000},
         {"bn", OPT_STR, &bn, "batch norm statistics: running (inference) or batch", 0, -1},
         {"weights", OPT_STR, &weights, "ema: G's moving average where the run kept one (train --ema), else G; live: G", 0, -1},
         {"threads", OPT_INT, &threads, "CPU threads (0: all cores)", 0, 1024},
@@ -118,6 +120,23 @@ int cmd_sample(int argc, char **argv) {
     const ModelConfig mc = run.meta.mc;
     const int k_class = run_class(&run, "sample", cls);
     if (!n) n = mc.nclasses && k_class < 0 ? 8 * mc.nclasses : 64;
+    /* --latent-grid K: image side S' = S/4 * (K + 3), each image's K*K latents drawn as K*K rows of
+     * the seed's stream (K = 1: the same z and images as without it) */
+    const int side = zside == 1 ? mc.size : GRID_SIDE(mc.size, zside);
+    const size_t zz = (size_t)zside * zside;
+    if (zside > 1) {
+        if (mc.arch != ARCH_DCGAN)
+            die("sample: --latent-grid needs the dcgan family's generator, whose first layer is a transposed "
+                "convolution; this run's (%s) starts with a linear layer", arch_name(mc.arch));
+        if (zfile) die("sample: --latent-grid draws each image's grid of z from --seed; drop --z");
+        if (side > 4096)
+            die("sample: --latent-grid %d makes images of %d pixels a side; at most 4096: use --latent-grid %d or less",
+                zside, side, 4096 / (mc.size / 4) - 3);
+        const double pixels = (double)n * side * side * mc.channels;
+        if (pixels > 4e9)
+            die("sample: -n %d images of %dx%d are %.0f GB of pixels; make fewer at a time (-n %d or less)", n, side, side,
+                pixels * 4 / 1e9, (int)(4e9 / ((double)side * side * mc.channels)) > 1 ? (int)(4e9 / ((double)side * side * mc.channels)) : 1);
+    }
     float *z;
     if (zfile) {
         int shape[4], ndim;
@@ -126,9 +145,9 @@ int cmd_sample(int argc, char **argv) {
             die("sample: --z %s must be float32 [N, %d] for this model (nz %d)", zfile, mc.nz, mc.nz);
         n = shape[0];
     } else {
-        z = xmalloc((size_t)n * mc.nz * sizeof(float));
-        sample_z(z, n, mc.nz, run.meta.tc.zdist, (uint64_t)seed);
-        for (size_t i = 0; i < (size_t)n * mc.nz; i++) z[i] *= temperature;
+        z = xmalloc((size_t)n * zz * mc.nz * sizeof(float));
+        sample_z(z, (int)(n * zz), mc.nz, run.meta.tc.zdist, (uint64_t)seed);
+        for (size_t i = 0; i < (size_t)n * zz * mc.nz; i++) z[i] *= temperature;
     }
     if (batch_stats && n < 2) die("sample: --bn batch needs -n 2 or more");
     /* grid columns: --cols, else one row per class for a conditional model, else about sqrt(n) */
@@ -136,9 +155,9 @@ int cmd_sample(int argc, char **argv) {
     if (c <= 0 && mc.nclasses && k_class < 0) c = (n + mc.nclasses - 1) / mc.nclasses;
     if (c <= 0) { c = 1; while (c * c < n) c++; }
     int32_t *labels = run_labels(&run, n, k_class, c);
-    const size_t per = (size_t)mc.channels * mc.size * mc.size;
+    const size_t per = (size_t)mc.channels * side * side;
     float *img = xmalloc((size_t)n * per * sizeof(float));
-    generate_images(be, &mc, G, z, labels, n, batch_stats, img);
+    generate_images_grid(be, &mc, G, z, labels, n, batch_stats, zside, img);
     if (out) {
         if (mkdir_p(out) != 0) die("sample: cannot create %s: %s", out, strerror(errno));
         for (int i = 0; i < n; i++) {
@@ -152,15 +171,18 @@ int cmd_sample(int argc, char **argv) {
             } else {
                 snprintf(p, sizeof p, "%s/sample_%06d.png", out, i);
             }
-            if (png_write_image(p, img + (size_t)i * per, mc.channels, mc.size, err, sizeof err) != 0) die("%s", err);
+            if (png_write_image(p, img + (size_t)i * per, mc.channels, side, err, sizeof err) != 0) die("%s", err);
         }
     }
-    if (grid && png_write_grid(grid, img, n, mc.channels, mc.size, c, err, sizeof err) != 0) die("%s", err);
+    if (grid && png_write_grid(grid, img, n, mc.channels, side, c, err, sizeof err) != 0) die("%s", err);
     if (rawfile) {
-        int shape[4] = {n, mc.channels, mc.size, mc.size};
+        int shape[4] = {n, mc.channels, side, side};
         if (npy_write_f32(rawfile, img, shape, 4, err, sizeof err) != 0) die("%s", err);
     }
-    printf("sample: %d image%s from %s (step %ld)\n", n, n > 1 ? "s" : "", run.path, run.meta.step);
+    if (zside > 1)
+        printf("sample: %d image%s of %dx%d (a %dx%d grid of z each) from %s (step %ld)\n", n, n > 1 ? "s" : "", side,
+               side, zside, zside, run.path, run.meta.step);
+    else printf("sample: %d image%s from %s (step %ld)\n", n, n > 1 ? "s" : "", run.path, run.meta.step);
     free(img);
     free(z);
     free(labels);

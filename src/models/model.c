@@ -128,19 +128,23 @@ static void net_reset(Net *n) {
     n->bn_momentum = 0.1f;
 }
 
-void net_build_generator(Net *n, const ModelConfig *c) {
+void net_build_generator(Net *n, const ModelConfig *c) { net_build_generator_grid(n, c, 1); }
+
+void net_build_generator_grid(Net *n, const ModelConfig *c, int zside) {
+    DCGAN_CHECK(zside == 1 || (c->arch == ARCH_DCGAN && zside > 1), "a grid of latents needs the dcgan family's G");
     net_reset(n);
-    n->in_c = c->nz; n->in_h = n->in_w = 1;
+    n->in_c = c->nz; n->in_h = n->in_w = zside;
     const int K = c->nclasses; /* label planes joined to every layer's input (0: none) */
     if (c->arch == ARCH_DCGAN) {
-        /* ConvT(nz -> gf*S/8, k4 s1 p0): 1x1 -> 4x4, then k4 s2 p1 doubling the size, halving the width */
-        int ch = c->gf * (c->size / 8), s = 4;
-        add_layer(n, LAYER_CONVT, c->nz, K, 1, ch, 4, 4, 1, 0, 0, 1, ACT_RELU);
+        /* ConvT(nz -> gf*S/8, k4 s1 p0): 1x1 -> 4x4 (zside -> zside + 3), then k4 s2 p1 doubling the
+         * size, halving the width; s counts the training size's steps, side the actual one */
+        int ch = c->gf * (c->size / 8), s = 4, side = zside + 3;
+        add_layer(n, LAYER_CONVT, c->nz, K, zside, ch, side, 4, 1, 0, 0, 1, ACT_RELU);
         while (s * 2 < c->size) {
-            add_layer(n, LAYER_CONVT, ch, K, s, ch / 2, s * 2, 4, 2, 1, 0, 1, ACT_RELU);
-            ch /= 2; s *= 2;
+            add_layer(n, LAYER_CONVT, ch, K, side, ch / 2, side * 2, 4, 2, 1, 0, 1, ACT_RELU);
+            ch /= 2; s *= 2; side *= 2;
         }
-        add_layer(n, LAYER_CONVT, ch, K, s, c->channels, s * 2, 4, 2, 1, 0, 0, ACT_TANH);
+        add_layer(n, LAYER_CONVT, ch, K, side, c->channels, side * 2, 4, 2, 1, 0, 0, ACT_TANH);
     } else {
         /* linear(nz -> 8gf * (S/16)^2) reshaped, then 4 ConvT k5 s2 p2 output_padding 1, with bias */
         int s = c->size / 16, ch = c->gf * 8;

@@ -152,6 +152,12 @@ typedef struct {
 
 /* Builds the layer and tensor tables of G or D (no memory yet). */
 void net_build_generator(Net *n, const ModelConfig *c);
+/* The same G run fully convolutionally on a zside x zside grid of latent vectors (dcgan family
+ * only: its first layer is a transposed convolution, not a linear one): the same parameters, an
+ * image of side size / 4 * (zside + 3) (zside 1: the ordinary G), as dcgan.torch's imsize. G's input
+ * is then CNHW (nz, B, zside, zside). */
+void net_build_generator_grid(Net *n, const ModelConfig *c, int zside);
+#define GRID_SIDE(size, zside) ((size) / 4 * ((zside) + 3))
 void net_build_discriminator(Net *n, const ModelConfig *c);
 
 /* The LeNet-style classifier of dcgan eval: conv k5 s2 (width) + LeakyReLU, conv k5 s2 (2 width) +

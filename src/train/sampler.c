@@ -5,15 +5,19 @@
 #include <stdlib.h>
 #include <string.h>
 
-void sampler_init(Sampler *s, Backend *be, const ModelConfig *mc, int B) {
+void sampler_init(Sampler *s, Backend *be, const ModelConfig *mc, int B) { sampler_init_grid(s, be, mc, B, 1); }
+
+void sampler_init_grid(Sampler *s, Backend *be, const ModelConfig *mc, int B, int zside) {
     memset(s, 0, sizeof *s);
     s->be = be;
     s->mc = *mc;
     s->B = B;
-    net_build_generator(&s->G, mc);
+    s->zside = zside;
+    s->side = zside == 1 ? mc->size : GRID_SIDE(mc->size, zside);
+    net_build_generator_grid(&s->G, mc, zside);
     net_alloc(&s->G, be, B, 0);
     workspace_alloc(&s->ws, be, &s->G, NULL);
-    s->z = be->alloc(be, (size_t)B * mc->nz);
+    s->z = be->alloc(be, (size_t)B * mc->nz * zside * zside);
     if (mc->nclasses) {
         s->labels = be->alloc(be, (size_t)B);
         s->G.labels = s->labels;
@@ -42,10 +46,15 @@ void sampler_run(Sampler *s, const float *z, const int32_t *labels, int n, int b
     DCGAN_CHECK(n >= 1 && n <= s->B, "sampler: bad count");
     DCGAN_CHECK(!s->mc.nclasses == !labels, "sampler: labels are needed for, and only for, a conditional model");
     Backend *be = s->be;
-    const int nz = s->mc.nz, C = s->mc.channels, S = s->mc.size;
-    float *zh = xcalloc((size_t)s->B * nz, sizeof(float));
-    memcpy(zh, z, (size_t)n * nz * sizeof(float));
-    be->upload(be, s->z, zh, (size_t)s->B * nz);
+    const int nz = s->mc.nz, C = s->mc.channels, S = s->side;
+    const size_t zz = (size_t)s->zside * s->zside; /* latents per image */
+    float *zh = xcalloc((size_t)s->B * nz * zz, sizeof(float));
+    if (zz == 1) memcpy(zh, z, (size_t)n * nz * sizeof(float));
+    else /* (n, zz, nz) -> (nz, B, zz) */
+        for (int i = 0; i < n; i++)
+            for (size_t q = 0; q < zz; q++)
+                for (int c = 0; c < nz; c++) zh[((size_t)c * s->B + i) * zz + q] = z[((size_t)i * zz + q) * nz + c];
+    be->upload(be, s->z, zh, (size_t)s->B * nz * zz);
     free(zh);
     if (labels) labels_upload(be, s->labels, labels, n, s->B, s->mc.nclasses);
     /* batch-statistics mode must not move the running statistics of the copy: save and restore */
@@ -81,14 +90,23 @@ void grid_labels(int32_t *labels, int n, int cols, int K) {
 
 void generate_images(Backend *be, const ModelConfig *mc, const Net *G, const float *z, const int32_t *labels, int n,
                      int batch_stats, float *out) {
-    const int B = batch_stats ? n : (n < 256 ? n : 256);
+    generate_images_grid(be, mc, G, z, labels, n, batch_stats, 1, out);
+}
+
+void generate_images_grid(Backend *be, const ModelConfig *mc, const Net *G, const float *z, const int32_t *labels, int n,
+                          int batch_stats, int zside, float *out) {
+    const int side = zside == 1 ? mc->size : GRID_SIDE(mc->size, zside);
+    /* up to 256 images of the training size at once, fewer as they grow (the activations scale with
+     * the area); batch statistics need the whole batch at once */
+    const double fit = 256.0 * mc->size * mc->size / ((double)side * side);
+    const int B = batch_stats ? n : n < fit ? n : fit >= 1 ? (int)fit : 1;
     Sampler s;
-    sampler_init(&s, be, mc, B);
+    sampler_init_grid(&s, be, mc, B, zside);
     sampler_copy_from(&s, G);
-    const size_t per = (size_t)mc->channels * mc->size * mc->size;
+    const size_t per = (size_t)mc->channels * side * side, zper = (size_t)mc->nz * zside * zside;
     for (int i = 0; i < n; i += B) {
         const int m = n - i < B ? n - i : B;
-        sampler_run(&s, z + (size_t)i * mc->nz, labels ? labels + i : NULL, m, batch_stats, out + (size_t)i * per);
+        sampler_run(&s, z + (size_t)i * zper, labels ? labels + i : NULL, m, batch_stats, out + (size_t)i * per);
     }
     sampler_free(&s);
 }
