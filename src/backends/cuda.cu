@@ -747,13 +747,29 @@ template <typename T> __global__ void k_pack_w(T *dst, const float *w, int nhwc,
 }
 
 /* dw (Cy,Cx,KK) += g, g as (Cy,Cx,KK) or (Cys,KK,Cxs) for NHWC (its padding not read), fp32 or bf16 */
-template <typename T> __global__ void k_acc_w(float *dw, const T *g, int nhwc, int Cy, int Cx, int KK, int Cxs) {
+/* dw (Cy, Cx, KK) += g, a weight gradient in the same KCRS order (n values) */
+template <typename T> __global__ void k_acc_w(float *dw, const T *g, size_t n) {
     PDL_ENTRY();
-    const size_t n = (size_t)Cy * Cx * KK;
-    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) {
-        size_t src = i;
-        if (nhwc) { const size_t rs = i % KK, t = i / KK, c = t % Cx, k = t / Cx; src = (k * KK + rs) * Cxs + c; }
-        dw[i] += to_f(g[src]);
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x)
+        dw[i] += to_f(g[i]);
+}
+/* dw (Cy, Cx, KK) += g in KRSC, (Cy', KK, Cxs) with Cxs >= Cx (the padded layout's channels): per
+ * output channel k a (KK x Cx) -> (Cx x KK) transpose through a 32 x 33 tile, so that g is read
+ * along its channels and dw written along its taps, both in whole sectors (reading g in dw's order
+ * fetched a 32-byte sector per value). Each value is added once, as before: the same bits.
+ * grid (ceil(Cx / 32), ceil(KK / 32), Cy), block (32, 8). */
+template <typename T> __global__ void k_acc_w_krsc(float *dw, const T *g, int Cx, int KK, int Cxs) {
+    PDL_ENTRY();
+    __shared__ float tile[32][33];
+    const int k = blockIdx.z, c0 = blockIdx.x * 32, r0 = blockIdx.y * 32;
+    for (int j = threadIdx.y; j < 32; j += 8) { /* tile[tap][channel] */
+        const int rs = r0 + j, ci = c0 + threadIdx.x;
+        if (rs < KK && ci < Cx) tile[j][threadIdx.x] = to_f(g[((size_t)k * KK + rs) * Cxs + ci]);
+    }
+    __syncthreads();
+    for (int j = threadIdx.y; j < 32; j += 8) {
+        const int ci = c0 + j, rs = r0 + threadIdx.x;
+        if (ci < Cx && rs < KK) dw[((size_t)k * Cx + ci) * KK + rs] += tile[threadIdx.x][j];
     }
 }
 
@@ -1933,11 +1949,17 @@ static void conv_bwd_filter(CudaCtx *c, ConvPlan *p, float *dw, const float *x, 
     else CUDNN(legacy_run(c, p, OP_BWD_FILTER, l, ch->algo, ch->ws, xs, tmp, ys, 0.0f));
     prof_add(c, 2, p->label[OP_BWD_FILTER]);
     if (!in_place) {
-        const size_t an = (size_t)p->Cy * p->Cx * KK, Cxs = lay_channels(l, p->Cx);
-        if (c->prec == PREC_BF16)
-            LAUNCH(k_acc_w<__nv_bfloat16>, grid_for(an, 256, c->nsm), 256, 0, st)(dw, (const __nv_bfloat16 *)tmp, nhwc, p->Cy, p->Cx, KK, (int)Cxs);
+        const size_t an = (size_t)p->Cy * p->Cx * KK;
+        const int Cxs = lay_channels(l, p->Cx);
+        const dim3 tg((p->Cx + 31) / 32, (KK + 31) / 32, p->Cy), tb(32, 8);
+        if (nhwc && c->prec == PREC_BF16)
+            LAUNCH(k_acc_w_krsc<__nv_bfloat16>, tg, tb, 0, st)(dw, (const __nv_bfloat16 *)tmp, p->Cx, KK, Cxs);
+        else if (nhwc)
+            LAUNCH(k_acc_w_krsc<float>, tg, tb, 0, st)(dw, (const float *)tmp, p->Cx, KK, Cxs);
+        else if (c->prec == PREC_BF16)
+            LAUNCH(k_acc_w<__nv_bfloat16>, grid_for(an, 256, c->nsm), 256, 0, st)(dw, (const __nv_bfloat16 *)tmp, an);
         else
-            LAUNCH(k_acc_w<float>, grid_for(an, 256, c->nsm), 256, 0, st)(dw, (const float *)tmp, nhwc, p->Cy, p->Cx, KK, (int)Cxs);
+            LAUNCH(k_acc_w<float>, grid_for(an, 256, c->nsm), 256, 0, st)(dw, (const float *)tmp, an);
         KCHECK();
     }
     if (side) { /* back to the main stream; the set stays busy until the main stream waits for it */
