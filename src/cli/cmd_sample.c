@@ -132,10 +132,11 @@ int cmd_sample(int argc, char **argv) {
         if (side > 4096)
             die("sample: --latent-grid %d makes images of %d pixels a side; at most 4096: use --latent-grid %d or less",
                 zside, side, 4096 / (mc.size / 4) - 3);
-        const double pixels = (double)n * side * side * mc.channels;
-        if (pixels > 4e9)
+        const double per_image = (double)side * side * mc.channels; /* floats */
+        const int fits = per_image < 4e9 ? (int)(4e9 / per_image) : 1;
+        if (n * per_image > 4e9)
             die("sample: -n %d images of %dx%d are %.0f GB of pixels; make fewer at a time (-n %d or less)", n, side, side,
-                pixels * 4 / 1e9, (int)(4e9 / ((double)side * side * mc.channels)) > 1 ? (int)(4e9 / ((double)side * side * mc.channels)) : 1);
+                n * per_image * 4 / 1e9, fits);
     }
     float *z;
     if (zfile) {
