@@ -61,8 +61,13 @@ fi
 "$bin" sample --device cuda --precision fp32 --checkpoint "$work/split" -n 16 --raw "$work/gpu.npy" >/dev/null &&
 DCGAN_CUDA_LAYOUT=2 DCGAN_CUDA_LAZY=1 "$bin" sample --device cuda --precision fp32 --checkpoint "$work/split" -n 16 --raw "$work/gpu2.npy" >/dev/null &&
 "$bin" sample --device cpu --checkpoint "$work/split" -n 16 --raw "$work/cpu.npy" >/dev/null
-for g in gpu gpu2; do
-out=$(python3 - "$work/$g.npy" "$work/cpu.npy" <<'PY'
+# and larger images from a grid of latents (sample --latent-grid: G's first layer a real transposed
+# convolution, not the full-size product)
+"$bin" sample --device cuda --precision fp32 --checkpoint "$work/split" -n 3 --latent-grid 2 --raw "$work/gpu_lg.npy" >/dev/null &&
+"$bin" sample --device cpu --checkpoint "$work/split" -n 3 --latent-grid 2 --raw "$work/cpu_lg.npy" >/dev/null
+for g in gpu gpu2 gpu_lg; do
+    ref=cpu; [ $g = gpu_lg ] && ref=cpu_lg
+out=$(python3 - "$work/$g.npy" "$work/$ref.npy" <<'PY'
 import ast, struct, sys
 def load(path):  # a float32 .npy file, without numpy
     raw = open(path, "rb").read()

@@ -98,13 +98,19 @@ else
 fi
 check cli_sample_gpu "$DCGAN" sample --device cuda --precision fp32 --checkpoint "$work/run" -n 64 --raw "$work/gpu.npy" --grid "$work/gpu.png"
 check cli_sample_cpu "$DCGAN" sample --device cpu --checkpoint "$work/run" -n 64 --raw "$work/cpu.npy" --grid "$work/cpu.png"
+# and larger images from a 3x3 grid of latents each (sample --latent-grid: G fully convolutional)
+check cli_sample_grid_gpu "$DCGAN" sample --device cuda --precision fp32 --checkpoint "$work/run" -n 8 --latent-grid 3 --raw "$work/gpu_lg.npy"
+check cli_sample_grid_cpu "$DCGAN" sample --device cpu --checkpoint "$work/run" -n 8 --latent-grid 3 --raw "$work/cpu_lg.npy"
 check cli_sample_same python3 - "$work" <<'EOF'
 import sys, numpy as np
-a = np.load(sys.argv[1] + "/gpu.npy").ravel()
-b = np.load(sys.argv[1] + "/cpu.npy").ravel()
-d = np.abs(a - b).max() / 2  # [-1, 1] -> [0, 1]
-print("samples from one checkpoint, GPU fp32 vs CPU: %d values, max difference %.3g (limit 1/255 = %.3g)" % (a.size, d, 1 / 255))
-sys.exit(0 if a.size == b.size and a.size > 0 and d <= 1 / 255 else 1)
+ok = True
+for g, c, what in (("gpu", "cpu", "samples"), ("gpu_lg", "cpu_lg", "samples on a 3x3 grid of z")):
+    a = np.load(sys.argv[1] + "/%s.npy" % g).ravel()
+    b = np.load(sys.argv[1] + "/%s.npy" % c).ravel()
+    d = np.abs(a - b).max() / 2  # [-1, 1] -> [0, 1]
+    print("%s from one checkpoint, GPU fp32 vs CPU: %d values, max difference %.3g (limit 1/255 = %.3g)" % (what, a.size, d, 1 / 255))
+    ok = ok and a.size == b.size and a.size > 0 and d <= 1 / 255
+sys.exit(0 if ok else 1)
 EOF
 # dcgan invert on the GPU (the generator's inference-mode backward): G's own images are found again,
 # about as well as on the CPU (500 Adam steps from the same starts; the paths part by rounding)
