@@ -113,6 +113,15 @@ err=$(DCGAN_CACHE_DIR=$cdir "$bin" bench $C 2>&1 >/dev/null); rc=$?
     ! grep -q "not a line" "$cfile" && [ "$(grep -c . "$cfile")" -ge "$n" ] &&
     ok "a damaged cache of choices: one warning, the run goes on, the cache is filled again ($err)" ||
     bad "a damaged cache of choices: exit $rc: $err"
+# a line that parses but names what cuDNN has not (algorithm 99): the same, not a cuDNN error
+sed -i '1s/: \([0-9-]*\) [0-9-]* /: \1 99 /' "$cfile"
+err=$(DCGAN_CACHE_DIR=$cdir "$bin" bench $C 2>&1 >/dev/null); rc=$?
+[ $rc -eq 0 ] && [ "$(printf '%s\n' "$err" | grep -c .)" -eq 1 ] && printf '%s' "$err" | grep -q "cannot use; it is started again" &&
+    ! grep -q ": [0-9-]* 99 " "$cfile" && ok "a cache line naming algorithm 99: one warning, the cache filled again" ||
+    bad "a cache line naming algorithm 99: exit $rc: $err"
+cp "$cfile" "$work/algos99.txt" && sed -i '1s/: \([0-9-]*\) [0-9-]* /: \1 99 /' "$work/algos99.txt"
+err=$(DCGAN_CUDA_ALGOS="$work/algos99.txt" "$bin" bench $C 2>&1 >/dev/null)
+one_line_error "refuses a DCGAN_CUDA_ALGOS file naming algorithm 99" "algorithm 99, .* which dcgan cannot use; delete the file" $? "$err"
 rm -rf "$work/choices0"
 DCGAN_CACHE_DIR=$work/choices0 DCGAN_CUDA_CACHE=0 "$bin" bench $C >/dev/null 2>&1 &&
     [ -z "$(ls "$work/choices0"/cuda-choices-* 2>/dev/null)" ] && ok "DCGAN_CUDA_CACHE=0: no cache of choices written" ||

@@ -1361,11 +1361,17 @@ static int pinned_from(CudaCtx *c, ConvPlan *p, ConvOp o, const char *path, int 
         return 0;
     }
     if (r == 0) return 0;
-    if (v[0] < 0 || v[0] >= LAY_COUNT || v[3] < 0) {
+    /* what the line names must be something choose() could have taken (a damaged file can hold any
+     * numbers): a layout, a math type, a workspace within WS_LIMIT, and a legacy algorithm of the
+     * direction or a graph-API engine */
+    static const long algos[3] = {CUDNN_CONVOLUTION_FWD_ALGO_COUNT, CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT,
+                                  CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT};
+    if (v[0] < 0 || v[0] >= LAY_COUNT || v[2] < CUDNN_DEFAULT_MATH || v[2] > CUDNN_FMA_MATH || v[3] < 0 ||
+        (unsigned long)v[3] > WS_LIMIT || v[4] < -1 || (v[4] < 0 && (v[1] < 0 || v[1] >= algos[o]))) {
         if (!is_cache)
-            die("DCGAN_CUDA_ALGOS: %s names layout %ld or workspace %ld, which dcgan cannot use; delete the file to choose "
-                "again", path, v[0], v[3]);
-        cache_reset(c, "names a layout or workspace that dcgan cannot use");
+            die("DCGAN_CUDA_ALGOS: %s names layout %ld, algorithm %ld, math %ld or workspace %ld, which dcgan cannot "
+                "use; delete the file to choose again", path, v[0], v[1], v[2], v[3]);
+        cache_reset(c, "names a layout, algorithm, math type or workspace that dcgan cannot use");
         return 0;
     }
     OpChoice ch = {1, (Layout)v[0], (int)v[1], (cudnnMathType_t)v[2], (size_t)v[3], v[4], NULL};
