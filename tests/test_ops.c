@@ -31,7 +31,7 @@ typedef struct {
     float *c, *d;
     size_t n;
 } Pair;
-#define MAX_PAIRS 256
+#define MAX_PAIRS 512
 static Pair pairs[MAX_PAIRS];
 static int npairs;
 
@@ -254,24 +254,30 @@ static void iter_ops(Backend *be, int on_dev, Iter *it) {
 #undef T
 }
 
-/* The chain of views: x -> conv 8->75 -> batch norm + lrelu -> tanh -> conv 75->260 -> u (both
- * convolutions with a bias), and back from the gradient tanh(u) (75 channels: batch norm's channel
- * tiles on views, 8 and 64, end part-full; 260: more channels than a block has threads, for the
- * bias; the second bias's gradient summed from a view, the first's is zero through batch norm).
- * With graphs, the device records the chain once and replays it for each of
- * two inputs; every tensor is read back after the second. */
+/* The chain of views: x -> conv ci->c1 (k4 s2 p1) -> batch norm + lrelu -> tanh -> conv c1->c2 -> u
+ * (both convolutions with a bias), and back from the gradient tanh(u). Two shapes: 8 -> 75 -> 260
+ * at 16 -> 8 -> 4 pixels (75 channels: batch norm's channel tiles on views, 32 and 64, end
+ * part-full; 260: more channels than a block has threads, for the bias; the second bias's gradient
+ * summed from a view, the first's is zero through batch norm), and 4 -> 40 -> 8 at 62 -> 31 -> 15
+ * (batch norm over 2 x 31 x 31 = 1922 pixels a channel: on a view several chunks, the last short).
+ * With graphs, the device records the chain once and replays it for each of two inputs; every
+ * tensor is read back after the second. */
+typedef struct {
+    int B, ci, hi, c1, h1, c2, h2;
+} ChainShape;
 typedef struct {
     Pair x, w1, y, z, t, w2, u, gu, gamma, beta, rm, rv, mean, rstd, dt, dtt, dy, dx, dw1, dw2, dgam, dbet, b2, db2, b1;
 } Chain;
-static void chain_ops(Backend *be, int on_dev, Chain *k) {
+static void chain_ops(Backend *be, int on_dev, Chain *k, const ChainShape *sh) {
 #define T(pair) (on_dev ? (pair).d : (pair).c)
-    const ConvShape s1 = {2, 8, 16, 16, 75, 8, 8, 4, 2, 1}, s2 = {2, 75, 8, 8, 260, 4, 4, 4, 2, 1};
-    const int N = 2 * 8 * 8;
+    const ConvShape s1 = {sh->B, sh->ci, sh->hi, sh->hi, sh->c1, sh->h1, sh->h1, 4, 2, 1},
+                    s2 = {sh->B, sh->c1, sh->h1, sh->h1, sh->c2, sh->h2, sh->h2, 4, 2, 1};
+    const int N = sh->B * sh->h1 * sh->h1, C = sh->c1;
     be->zero(be, T(k->dw1), k->dw1.n);
     be->zero(be, T(k->dw2), k->dw2.n);
     be->zero(be, T(k->db2), k->db2.n);
     be->conv2d_forward(be, T(k->y), T(k->x), T(k->w1), T(k->b1), &s1);
-    be->batchnorm_forward(be, T(k->z), T(k->mean), T(k->rstd), T(k->rm), T(k->rv), T(k->y), T(k->gamma), T(k->beta), 75, N,
+    be->batchnorm_forward(be, T(k->z), T(k->mean), T(k->rstd), T(k->rm), T(k->rv), T(k->y), T(k->gamma), T(k->beta), C, N,
                           1, 1, 0.1f, 1e-5f, ACT_LRELU);
     be->act_forward(be, T(k->t), T(k->z), k->t.n, ACT_TANH);
     be->conv2d_forward(be, T(k->u), T(k->t), T(k->w2), T(k->b2), &s2);
@@ -279,24 +285,26 @@ static void chain_ops(Backend *be, int on_dev, Chain *k) {
     be->conv2d_backward(be, T(k->dtt), T(k->dw2), T(k->db2), T(k->gu), T(k->t), T(k->w2), &s2);
     be->act_backward(be, T(k->dt), T(k->dtt), T(k->t), k->t.n, ACT_TANH);
     be->batchnorm_backward(be, T(k->dy), T(k->dgam), T(k->dbet), T(k->dt), T(k->y), T(k->mean), T(k->rstd), T(k->gamma),
-                           T(k->beta), 75, N, 1, ACT_LRELU);
+                           T(k->beta), C, N, 1, ACT_LRELU);
     be->conv2d_backward(be, T(k->dx), T(k->dw1), NULL, T(k->dy), T(k->x), T(k->w1), &s1);
 #undef T
 }
-static void views(int graphs) {
-    const size_t nx = 8 * 2 * 256, ny = 75 * 2 * 64, nu = 260 * 2 * 16, n1 = 75 * 8 * 16, n2 = 260 * 75 * 16;
+static void views(int graphs, const ChainShape *sh) {
+    const size_t B = sh->B, nx = sh->ci * B * sh->hi * sh->hi, ny = sh->c1 * B * sh->h1 * sh->h1,
+                 nu = sh->c2 * B * sh->h2 * sh->h2, n1 = (size_t)sh->c1 * sh->ci * 16, n2 = (size_t)sh->c2 * sh->c1 * 16;
+    const size_t c1 = sh->c1, c2 = sh->c2;
     Chain k = {pair_rand(nx, -1, 1), pair_rand(n1, -0.2f, 0.2f), pair_zero(ny), pair_zero(ny), pair_zero(ny),
-               pair_rand(n2, -0.1f, 0.1f), pair_zero(nu), pair_zero(nu), pair_rand(75, 0.5f, 1.5f),
-               pair_rand(75, -0.5f, 0.5f), pair_zero(75), pair_rand(75, 0.5f, 1.5f), pair_zero(75), pair_zero(75),
+               pair_rand(n2, -0.1f, 0.1f), pair_zero(nu), pair_zero(nu), pair_rand(c1, 0.5f, 1.5f),
+               pair_rand(c1, -0.5f, 0.5f), pair_zero(c1), pair_rand(c1, 0.5f, 1.5f), pair_zero(c1), pair_zero(c1),
                pair_zero(ny), pair_zero(ny), pair_zero(ny), pair_zero(nx), pair_zero(n1), pair_zero(n2),
-               pair_zero(75), pair_zero(75), pair_rand(260, -0.5f, 0.5f), pair_zero(260),
-               pair_rand(75, -0.5f, 0.5f)};
+               pair_zero(c1), pair_zero(c1), pair_rand(c2, -0.5f, 0.5f), pair_zero(c2),
+               pair_rand(c1, -0.5f, 0.5f)};
     void *g = NULL;
     if (graphs) { /* an iteration op by op first (a device makes its views there), then the recording */
-        chain_ops(cpu, 0, &k);
-        chain_ops(dev, 1, &k);
+        chain_ops(cpu, 0, &k, sh);
+        chain_ops(dev, 1, &k, sh);
         dev->graph_begin(dev);
-        chain_ops(dev, 1, &k);
+        chain_ops(dev, 1, &k, sh);
         g = dev->graph_end(dev);
     }
     for (int round = 0; round < 2; round++) {
@@ -308,9 +316,9 @@ static void views(int graphs) {
             dev->upload(dev, k.x.d, h, nx);
             free(h);
         }
-        chain_ops(cpu, 0, &k);
+        chain_ops(cpu, 0, &k, sh);
         if (graphs) dev->graph_launch(dev, g);
-        else chain_ops(dev, 1, &k);
+        else chain_ops(dev, 1, &k, sh);
     }
     if (g) dev->graph_free(dev, g);
     const char *how = graphs ? " (graph replayed)" : "";
@@ -319,9 +327,9 @@ static void views(int graphs) {
         {"second conv input gradient", k.dtt}, {"tanh backward", k.dt}, {"batch norm backward", k.dy},
         {"first conv input gradient", k.dx}, {"first conv weight gradient", k.dw1}, {"second conv weight gradient", k.dw2},
         {"batch norm running mean", k.rm}, {"dgamma", k.dgam}, {"second conv bias gradient", k.db2}};
-    char what[128];
+    char what[160];
     for (size_t i = 0; i < sizeof out / sizeof out[0]; i++) {
-        snprintf(what, sizeof what, "views chain: %s%s", out[i].name, how);
+        snprintf(what, sizeof what, "views chain %d->%d->%d at %dpx: %s%s", sh->ci, sh->c1, sh->c2, sh->hi, out[i].name, how);
         check(what, out[i].p, 1e-5);
     }
 }
@@ -404,11 +412,14 @@ int main(int argc, char **argv) {
     labels();
     linear();
     counters_and_updates(0);
-    views(0);
+    const ChainShape small = {2, 8, 16, 75, 8, 260, 4}, wide = {2, 4, 62, 40, 31, 8, 15};
+    views(0, &small);
+    views(0, &wide);
     bias_sums();
     if (dev->graph_begin) {
         counters_and_updates(1);
-        views(1);
+        views(1, &small);
+        views(1, &wide);
     } else printf("SKIP graphs: %s records none\n", dev->name);
     for (int i = 0; i < npairs; i++) {
         cpu->free(cpu, pairs[i].c);

@@ -82,11 +82,17 @@ check cli_side_stream_same bash -c "DCGAN_CUDA_NO_SIDE=1 DCGAN_CUDA_NO_KEEP=1 DC
     --checkpoint-every 30 --quiet && cmp <(cut -d, -f1-8 '$work/one_stream/losses.csv') <(cut -d, -f1-8 '$work/whole/losses.csv') \
     && echo '80 steps with the weight gradients on a side stream and weight copies kept: the same bits as with neither'"
 # the activations kept in NHWC views between ops (DCGAN_CUDA_LAZY=1, off by default since it was
-# slower on an H200): the same bits too (a view read where its memory is stale would show)
-check cli_lazy_same bash -c "DCGAN_CUDA_LAZY=1 DCGAN_CUDA_ALGOS='$work/run/cuda_algos.txt' '$DCGAN' train --device cuda \
+# slower on an H200): the first 10 steps' losses within 1e-5 (its batch norm sums chunks of its own,
+# in double, so a statistic may part in the last bit, which training then grows; a view read where
+# its memory is stale would part by far more at once)
+check cli_lazy_close bash -c "DCGAN_CUDA_LAZY=1 DCGAN_CUDA_ALGOS='$work/run/cuda_algos.txt' '$DCGAN' train --device cuda \
     --data '$work/blobs-idx3-ubyte' --out '$work/lazy' --steps 80 --gf 16 --df 16 --batch 32 --sample-every 30 \
-    --checkpoint-every 30 --quiet && cmp <(cut -d, -f1-8 '$work/lazy/losses.csv') <(cut -d, -f1-8 '$work/whole/losses.csv') \
-    && echo '80 steps with the activations in views: the same bits as without'"
+    --checkpoint-every 30 --quiet && python3 -c \"import sys, numpy as np
+a, b = (np.loadtxt(f, delimiter=',', skiprows=1)[:, 2:8] for f in ('$work/lazy/losses.csv', '$work/whole/losses.csv'))
+r = np.abs(a - b) / np.maximum(np.abs(b), 1e-3) if a.shape == b.shape == (80, 6) else np.full((80, 6), np.inf)
+print('80 steps with the activations in views: the first 10 steps\' losses within %.3g of the run without, all 80 within %.3g%s'
+      % (r[:10].max(), r.max(), ' (the same bits)' if r.max() == 0 else ''))
+sys.exit(0 if r[:10].max() <= 1e-5 else 1)\""
 # an experiment, off by default (DCGAN_CUDA_PDL=1, programmatic dependent launch, bench/gpu/NOTES.md
 # version 12): the same 80 steps with it; printed, not one of the checks
 if DCGAN_CUDA_PDL=1 DCGAN_CUDA_ALGOS="$work/run/cuda_algos.txt" "$DCGAN" train --device cuda --data "$work/blobs-idx3-ubyte" \

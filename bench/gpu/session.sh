@@ -169,12 +169,12 @@ cachecheck() {
 }
 trace
 cachecheck
+ab lazy "" "DCGAN_CUDA_LAZY=1"  # version 14 with version 17's batch norm on views (off since 2026-11-28)
 ab side "DCGAN_CUDA_NO_SIDE=1" ""                                      # version 10
-ab keep "DCGAN_CUDA_NO_KEEP=1" ""                                      # version 11
 realrun
+ab keep "DCGAN_CUDA_NO_KEEP=1" ""                                      # version 11
 ab stack_d "DCGAN_STACK_D=0" ""                                        # version 8
 ab pdl "" "DCGAN_CUDA_PDL=1"                                           # version 12, an experiment
-ab lazy "" "DCGAN_CUDA_LAZY=1"                                         # version 14, off since 2026-11-28
 rm -rf "$work"
 # at most 8 files come back from a device call (2026-11-28: run.txt and session.txt were left out
 # among 11): the six read first stay, the rest go into one archive

@@ -2368,86 +2368,84 @@ __global__ void k_bn_grad_dx(float *dx, const float *x, const float *dy, const d
 }
 
 /* ---- the same four kernels on a view (NHWC: element (c, pixel i of group g) at ((g n + i) C + c)).
- * The partial kernels give each thread of a 256-thread block the pixels lo + t, lo + t + 256, ...
- * of the chunk, in that order, and combine the threads with the same block_sum, for BN_CT channels
- * at once: the same sums as the CNHW kernels', to the bit, from whole 32-byte reads. The apply and
- * dx kernels take a tile of BN_AT channels, whose scale and shift (or k1, k2) the first BN_AT
+ * The partial kernels read a pixel's channels together: in a 256-thread block each lane is one of
+ * 32 channels and warp w takes the chunk's pixels lo + w, lo + w + 8, ... in order, so that a warp
+ * reads one 128-byte line at a time; the 8 warps' sums are then added in warp order. Their chunks
+ * are shorter than the CNHW kernels' (bn_parts_nhwc: ~512 pixels, for blocks enough to fill the
+ * GPU), and the sums come in another order, so a view's statistics may part from the CNHW
+ * kernels' in the last bit (the sums are in double; DCGAN_CUDA_LAZY=1 only). The apply and dx
+ * kernels take a tile of BN_AT channels, whose scale and shift (or k1, k2) the first BN_AT
  * threads work out as the CNHW kernels' first thread does. */
 #define BN_AT 64
 
-/* grid (P, ceil(C / BN_CT), G) */
+static int bn_parts_nhwc(int n) {
+    int p = (n + 511) / 512;
+    return p > BN_MAX_PARTS ? BN_MAX_PARTS : p < 1 ? 1 : p;
+}
+
+/* grid (P, ceil(C / 32), G), 256 threads */
 __global__ void k_bn_part_stats_nhwc(double *part, const float *x, int C, int G, int n, int P) {
     PDL_ENTRY();
-    __shared__ double sh[32], mean_sh[BN_CT];
-    const int p = blockIdx.x, c0 = blockIdx.y * BN_CT, g = blockIdx.z, nc = min(BN_CT, C - c0);
+    __shared__ double sh[8][32], mean_sh[32];
+    const int lane = threadIdx.x & 31, w = threadIdx.x >> 5;
+    const int p = blockIdx.x, c = blockIdx.y * 32 + lane, g = blockIdx.z;
     const int chunk = (n + P - 1) / P, lo = p * chunk, hi = min(n, lo + chunk);
-    const float *base = x + (size_t)g * n * C + c0;
-    double s[BN_CT];
+    const float *base = x + (size_t)g * n * C + c;
     for (int pass = 0; pass < 2; pass++) { /* the chunk's sums, then its squares about the mean */
-UNROLL
-        for (int k = 0; k < BN_CT; k++) s[k] = 0.0;
-        for (int i = lo + threadIdx.x; i < hi; i += blockDim.x) {
-            const float *px = base + (size_t)i * C;
-UNROLL
-            for (int k = 0; k < BN_CT; k++)
-                if (k < nc) {
-                    const double d = pass ? px[k] - mean_sh[k] : (double)px[k];
-                    s[k] += pass ? d * d : d;
-                }
-        }
-UNROLL
-        for (int k = 0; k < BN_CT; k++) {
-            const double t = block_sum(s[k], sh);
-            if (threadIdx.x == 0 && !pass) mean_sh[k] = hi > lo ? t / (hi - lo) : 0.0;
-            if (threadIdx.x == 0 && pass && k < nc) {
-                const size_t row = (size_t)(c0 + k) * G + g;
-                part[(row * P + p) * 2] = mean_sh[k];
+        double s = 0.0;
+        if (c < C)
+            for (int i = lo + w; i < hi; i += 8) {
+                const double d = pass ? base[(size_t)i * C] - mean_sh[lane] : (double)base[(size_t)i * C];
+                s += pass ? d * d : d;
+            }
+        sh[w][lane] = s;
+        __syncthreads();
+        if (w == 0) {
+            double t = 0.0;
+            for (int k = 0; k < 8; k++) t += sh[k][lane];
+            if (!pass) mean_sh[lane] = hi > lo ? t / (hi - lo) : 0.0;
+            else if (c < C) {
+                const size_t row = (size_t)c * G + g;
+                part[(row * P + p) * 2] = mean_sh[lane];
                 part[(row * P + p) * 2 + 1] = t;
             }
         }
-        __syncthreads(); /* mean_sh, for the second pass */
+        __syncthreads(); /* mean_sh for the second pass; sh free again */
     }
 }
 
-/* grid (P, ceil(C / BN_CT), G) */
+/* grid (P, ceil(C / 32), G), 256 threads */
 __global__ void k_bn_part_grad_nhwc(double *part, const float *x, const float *dy, const float *mean, const float *rstd,
                                     const float *gamma, const float *beta, int C, int G, int n, int P, int act) {
     PDL_ENTRY();
-    __shared__ double sh[32];
-    const int p = blockIdx.x, c0 = blockIdx.y * BN_CT, g = blockIdx.z, nc = min(BN_CT, C - c0);
+    __shared__ double sh1[8][32], sh2[8][32];
+    const int lane = threadIdx.x & 31, w = threadIdx.x >> 5;
+    const int p = blockIdx.x, c = blockIdx.y * 32 + lane, g = blockIdx.z;
     const int chunk = (n + P - 1) / P, lo = p * chunk, hi = min(n, lo + chunk);
-    float m[BN_CT], r[BN_CT], scale[BN_CT], shift[BN_CT];
-    double s1[BN_CT], s2[BN_CT];
-UNROLL
-    for (int k = 0; k < BN_CT; k++) {
-        const int c = c0 + (k < nc ? k : 0), row = c * G + g;
-        m[k] = mean[row];
-        r[k] = rstd[row];
-        scale[k] = __fmul_rn(gamma[c], r[k]);
-        shift[k] = __fsub_rn(beta[c], __fmul_rn(m[k], scale[k]));
-        s1[k] = s2[k] = 0.0;
-    }
-    const size_t off = (size_t)g * n * C + c0;
-    for (int i = lo + threadIdx.x; i < hi; i += blockDim.x) {
-        const float *px = x + off + (size_t)i * C, *pd = dy + off + (size_t)i * C;
-UNROLL
-        for (int k = 0; k < BN_CT; k++)
-            if (k < nc) {
-                const float xv = px[k];
-                const float dz = __fmul_rn(pd[k], act_grad_from_input(bn_preact(xv, scale[k], shift[k]), act));
-                s1[k] += dz;
-                s2[k] += (double)__fmul_rn(dz, __fmul_rn(__fsub_rn(xv, m[k]), r[k]));
-            }
-    }
-UNROLL
-    for (int k = 0; k < BN_CT; k++) {
-        const double t1 = block_sum(s1[k], sh);
-        const double t2 = block_sum(s2[k], sh);
-        if (threadIdx.x == 0 && k < nc) {
-            const size_t row = (size_t)(c0 + k) * G + g;
-            part[(row * P + p) * 2] = t1;
-            part[(row * P + p) * 2 + 1] = t2;
+    double s1 = 0.0, s2 = 0.0;
+    if (c < C) {
+        const int row = c * G + g;
+        const float m = mean[row], r = rstd[row], scale = __fmul_rn(gamma[c], r), shift = __fsub_rn(beta[c], __fmul_rn(m, scale));
+        const size_t off = (size_t)g * n * C + c;
+        for (int i = lo + w; i < hi; i += 8) {
+            const float xv = x[off + (size_t)i * C];
+            const float dz = __fmul_rn(dy[off + (size_t)i * C], act_grad_from_input(bn_preact(xv, scale, shift), act));
+            s1 += dz;
+            s2 += (double)__fmul_rn(dz, __fmul_rn(__fsub_rn(xv, m), r));
         }
+    }
+    sh1[w][lane] = s1;
+    sh2[w][lane] = s2;
+    __syncthreads();
+    if (w == 0 && c < C) {
+        double t1 = 0.0, t2 = 0.0;
+        for (int k = 0; k < 8; k++) {
+            t1 += sh1[k][lane];
+            t2 += sh2[k][lane];
+        }
+        const size_t row = (size_t)c * G + g;
+        part[(row * P + p) * 2] = t1;
+        part[(row * P + p) * 2 + 1] = t2;
     }
 }
 
@@ -2535,17 +2533,17 @@ static void cu_batchnorm_forward(Backend *be, float *out, float *mean, float *rs
     CudaCtx *c = ctx_of(be);
     PROF_BEGIN(c);
     bn_check(C * groups);
-    const int n = N / groups, P = bn_parts(C * groups, n);
+    const int n = N / groups;
     /* on views in NHWC where the input is one (and the output can be), else on the CNHW tensors */
     View *vi = view_valid_n(c, in, C, (size_t)C * N);
     View *vo = vi && vi->B % groups == 0 ? view_for_write(c, out, C, vi->B, vi->R) : NULL;
+    const int P = vo ? bn_parts_nhwc(n) : bn_parts(C * groups, n);
     if (!vo) {
         lz_read(c, in, (size_t)C * N * sizeof(float));
         lz_write(c, out, (size_t)C * N * sizeof(float));
     }
     if (batch_stats && vo)
-        LAUNCH(k_bn_part_stats_nhwc, dim3(P, (C + BN_CT - 1) / BN_CT, groups), 256, 0, c->stream)(c->bn_part, vi->buf, C,
-                                                                                             groups, n, P);
+        LAUNCH(k_bn_part_stats_nhwc, dim3(P, (C + 31) / 32, groups), 256, 0, c->stream)(c->bn_part, vi->buf, C, groups, n, P);
     else if (batch_stats)
         LAUNCH(k_bn_part_stats, dim3(P, C * groups), 256, 0, c->stream)(c->bn_part, in, n, P);
     KCHECK();
@@ -2569,19 +2567,19 @@ static void cu_batchnorm_backward(Backend *be, float *din, float *dgamma, float 
     CudaCtx *c = ctx_of(be);
     PROF_BEGIN(c);
     bn_check(C * groups);
-    const int R = C * groups, n = N / groups, P = bn_parts(R, n);
+    const int R = C * groups, n = N / groups;
     /* on views in NHWC where both inputs are (and the output can be one), else on the CNHW tensors */
     View *vi = view_valid_n(c, in, C, (size_t)C * N), *vd = vi ? view_valid_n(c, dout, C, (size_t)C * N) : NULL;
     View *vo = vd && vd->B == vi->B && vi->B % groups == 0 ? view_for_write(c, din, C, vi->B, vi->R) : NULL;
+    const int P = vo ? bn_parts_nhwc(n) : bn_parts(R, n);
     if (!vo) {
         lz_read(c, in, (size_t)C * N * sizeof(float));
         lz_read(c, dout, (size_t)C * N * sizeof(float));
         lz_write(c, din, (size_t)C * N * sizeof(float));
     }
     if (vo)
-        LAUNCH(k_bn_part_grad_nhwc, dim3(P, (C + BN_CT - 1) / BN_CT, groups), 256, 0, c->stream)(c->bn_part, vi->buf, vd->buf,
-                                                                                            mean, rstd, gamma, beta, C,
-                                                                                            groups, n, P, act);
+        LAUNCH(k_bn_part_grad_nhwc, dim3(P, (C + 31) / 32, groups), 256, 0, c->stream)(c->bn_part, vi->buf, vd->buf, mean,
+                                                                                      rstd, gamma, beta, C, groups, n, P, act);
     else
         LAUNCH(k_bn_part_grad, dim3(P, R), 256, 0, c->stream)(c->bn_part, in, dout, mean, rstd, gamma, beta, groups, n, P, act);
     KCHECK();
