@@ -622,15 +622,10 @@ __global__ void k_rowsum_combine(float *dbias, const double *part, int C, int P)
 }
 
 /* The same two on a view (NHWC, (B*R, C)): k_bias_channels_nhwc adds bias[c] to every pixel's
- * value c; k_rowsum_part_nhwc sums BN_CT channels of a chunk a block, each thread taking the
- * chunk's pixels lo + t, lo + t + 256, ... in order and the threads combined by the same block_sum,
- * so the same bits as k_rowsum_part's. grid (P, ceil(C / BN_CT)), 256 threads. */
-#define BN_CT 8
-#ifdef DCGAN_CUDA_EMU
-#define UNROLL
-#else
-#define UNROLL _Pragma("unroll") /* the BN_CT sums stay in registers */
-#endif
+ * value c; k_rowsum_part_nhwc sums a chunk of 32 channels a block as batch norm's partial kernels
+ * on views do (a lane a channel, warp w the pixels lo + w, lo + w + 8, ..., the warps added in
+ * order; chunks of ~512 pixels), in double: the same sums as k_rowsum_part's but for the order.
+ * grid (P, ceil(C / 32)), 256 threads. */
 __global__ void k_bias_channels_nhwc(float *out, const float *bias, int C, size_t npix) {
     PDL_ENTRY();
     /* a block takes ppb pixels at a time, a thread one channel of one (or every blockDim-th channel) */
@@ -642,22 +637,19 @@ __global__ void k_bias_channels_nhwc(float *out, const float *bias, int C, size_
 }
 __global__ void k_rowsum_part_nhwc(double *part, const float *x, int C, size_t N, int P) {
     PDL_ENTRY();
-    __shared__ double sh[32];
-    const int p = blockIdx.x, c0 = blockIdx.y * BN_CT, nc = min(BN_CT, C - c0);
+    __shared__ double sh[8][32];
+    const int lane = threadIdx.x & 31, w = threadIdx.x >> 5;
+    const int p = blockIdx.x, c = blockIdx.y * 32 + lane;
     const size_t chunk = (N + P - 1) / P, lo = (size_t)p * chunk, hi = lo + chunk < N ? lo + chunk : N;
-    double s[BN_CT];
-UNROLL
-    for (int k = 0; k < BN_CT; k++) s[k] = 0.0;
-    for (size_t i = lo + threadIdx.x; i < hi; i += blockDim.x) {
-        const float *px = x + i * C + c0;
-UNROLL
-        for (int k = 0; k < BN_CT; k++)
-            if (k < nc) s[k] += px[k];
-    }
-UNROLL
-    for (int k = 0; k < BN_CT; k++) {
-        const double t = block_sum(s[k], sh);
-        if (threadIdx.x == 0 && k < nc) part[(size_t)(c0 + k) * P + p] = t;
+    double s = 0.0;
+    if (c < C)
+        for (size_t i = lo + w; i < hi; i += 8) s += x[i * C + c];
+    sh[w][lane] = s;
+    __syncthreads();
+    if (w == 0 && c < C) {
+        double t = 0.0;
+        for (int k = 0; k < 8; k++) t += sh[k][lane];
+        part[(size_t)c * P + p] = t;
     }
 }
 
@@ -1991,21 +1983,23 @@ static void add_bias_channels(CudaCtx *c, float *out, const float *bias, int C, 
     LAUNCH(k_bias_channels, g, 256, 0, c->stream)(out, bias, N);
     KCHECK();
 }
-/* the chunks of a channel sum over N values: about 4096 values each, at most BN_MAX_PARTS, and
- * C * P partial sums within batch norm's scratch (bn_part, which the sum borrows: at least 32
- * chunks a channel for C <= 65535) */
-static int rowsum_parts(int C, size_t N) {
-    size_t p = (N + 4095) / 4096, room = (size_t)BN_MAX_C * BN_MAX_PARTS * 2 / (size_t)C;
+/* the chunks of a channel sum over N values: about `each` values a chunk (4096 for CNHW rows, 512 for
+ * views, whose blocks take 32 channels at once), at most BN_MAX_PARTS, and C * P partial sums within
+ * batch norm's scratch (bn_part, which the sum borrows: at least 32 chunks a channel for C <= 65535) */
+static int rowsum_parts(int C, size_t N, size_t each) {
+    size_t p = (N + each - 1) / each, room = (size_t)BN_MAX_C * BN_MAX_PARTS * 2 / (size_t)C;
     if (p > BN_MAX_PARTS) p = BN_MAX_PARTS;
     if (p > room) p = room;
     return p < 1 ? 1 : (int)p;
 }
+/* batch norm's chunks on a view (see k_bn_part_stats_nhwc) */
+static int bn_parts_nhwc(int n) { return rowsum_parts(1, (size_t)n, 512); }
 static void sum_channels(CudaCtx *c, float *dbias, const float *x, int C, size_t N) {
     DCGAN_CHECK(C <= 65535, "cuda: a convolution bias of %d channels (at most 65535)", C); /* grid.y */
-    const int P = rowsum_parts(C, N);
     const View *v = view_valid_n(c, x, C, (size_t)C * N);
+    const int P = rowsum_parts(C, N, v ? 512 : 4096);
     if (v) {
-        LAUNCH(k_rowsum_part_nhwc, dim3(P, (C + BN_CT - 1) / BN_CT), 256, 0, c->stream)(c->bn_part, v->buf, C, N, P);
+        LAUNCH(k_rowsum_part_nhwc, dim3(P, (C + 31) / 32), 256, 0, c->stream)(c->bn_part, v->buf, C, N, P);
     } else {
         lz_read(c, x, (size_t)C * N * sizeof(float));
         LAUNCH(k_rowsum_part, dim3(P, C), 256, 0, c->stream)(c->bn_part, x, N, P);
@@ -2377,11 +2371,6 @@ __global__ void k_bn_grad_dx(float *dx, const float *x, const float *dy, const d
  * kernels take a tile of BN_AT channels, whose scale and shift (or k1, k2) the first BN_AT
  * threads work out as the CNHW kernels' first thread does. */
 #define BN_AT 64
-
-static int bn_parts_nhwc(int n) {
-    int p = (n + 511) / 512;
-    return p > BN_MAX_PARTS ? BN_MAX_PARTS : p < 1 ? 1 : p;
-}
 
 /* grid (P, ceil(C / 32), G), 256 threads */
 __global__ void k_bn_part_stats_nhwc(double *part, const float *x, int C, int G, int n, int P) {
