@@ -96,14 +96,15 @@ trace() {
     source bench/gpu/env.sh || { log "skipped trace: no binaries"; return; }
     [ -f "$BIN/libkernel_trace.so" ] || { log "skipped trace: no libkernel_trace.so in the bundle"; return; }
     local t=$(date +%s) cfg lim
-    for cfg in "dcgan 64 3 1 64" "dcgan 64 3 1 256" "seed 128 3 2 64"; do
+    # the three of the speed table, then dcgan64/64 with the lazy layout (DCGAN_CUDA_LAZY=1)
+    for cfg in "dcgan 64 3 1 64 0" "dcgan 64 3 1 256 0" "seed 128 3 2 64 0" "dcgan 64 3 1 64 1"; do
         set -- $cfg
         [ "$(left)" -lt 25 ] && break
         lim=$(($(left) - 10))
         [ $lim -gt 60 ] && lim=60 # (a hang under the injection must not take the call's time)
-        echo "== $1 ${2}px batch $5, tf32, 30 graph-replayed iterations after 5" >>"$OUT/trace.txt"
-        CUDA_INJECTION64_PATH="$BIN/libkernel_trace.so" timeout $lim "$DCGAN" bench --device cuda --arch "$1" --size "$2" \
-            --channels "$3" --g-steps "$4" --batch "$5" --steps 30 --warmup 5 >>"$OUT/trace.txt" 2>&1 ||
+        echo "== $1 ${2}px batch $5, tf32$([ $6 = 1 ] && echo ", DCGAN_CUDA_LAZY=1"), 30 graph-replayed iterations after 5" >>"$OUT/trace.txt"
+        DCGAN_CUDA_LAZY=$6 CUDA_INJECTION64_PATH="$BIN/libkernel_trace.so" timeout $lim "$DCGAN" bench --device cuda --arch "$1" \
+            --size "$2" --channels "$3" --g-steps "$4" --batch "$5" --steps 30 --warmup 5 >>"$OUT/trace.txt" 2>&1 ||
             echo "(exit $?)" >>"$OUT/trace.txt"
     done
     log "trace: $(($(date +%s) - t)) s, trace.txt"
