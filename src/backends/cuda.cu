@@ -593,6 +593,20 @@ template <typename T> __device__ T block_sum(T v, T *sh) {
     return v; /* valid in thread 0 */
 }
 
+/* The kernels on views (NHWC) that sum 32 channels a block: each lane one channel, each of the 8
+ * warps its own pixels. warps_sum adds the 8 warps' sums s of the lane's channel in warp order;
+ * the result is valid in warp 0 (sh: 8 x 32, reusable when it returns). 256 threads. */
+__device__ double warps_sum(double s, double (*sh)[32]) {
+    const int lane = threadIdx.x & 31, w = threadIdx.x >> 5;
+    sh[w][lane] = s;
+    __syncthreads();
+    double t = 0.0;
+    if (w == 0)
+        for (int k = 0; k < 8; k++) t += sh[k][lane];
+    __syncthreads();
+    return t;
+}
+
 /* Channel sums of (C, N) in two kernels, so that a few channels of many values (the output layer's
  * bias, 3 channels of B*H*W) still spread over the whole GPU: each row is cut into P chunks (as
  * batch norm's, rowsum_parts), a block sums a chunk in double (thread t the values lo + t, lo + t +
@@ -644,13 +658,8 @@ __global__ void k_rowsum_part_nhwc(double *part, const float *x, int C, size_t N
     double s = 0.0;
     if (c < C)
         for (size_t i = lo + w; i < hi; i += 8) s += x[i * C + c];
-    sh[w][lane] = s;
-    __syncthreads();
-    if (w == 0 && c < C) {
-        double t = 0.0;
-        for (int k = 0; k < 8; k++) t += sh[k][lane];
-        part[(size_t)c * P + p] = t;
-    }
+    const double t = warps_sum(s, sh);
+    if (w == 0 && c < C) part[(size_t)c * P + p] = t;
 }
 
 /* ---- layout and precision copies of convolution / matrix operands ----
@@ -738,8 +747,7 @@ template <typename T> __global__ void k_pack_w(T *dst, const float *w, int nhwc,
     }
 }
 
-/* dw (Cy,Cx,KK) += g, g as (Cy,Cx,KK) or (Cys,KK,Cxs) for NHWC (its padding not read), fp32 or bf16 */
-/* dw (Cy, Cx, KK) += g, a weight gradient in the same KCRS order (n values) */
+/* dw (Cy, Cx, KK) += g, a weight gradient (fp32 or bf16) in the same KCRS order (n values) */
 template <typename T> __global__ void k_acc_w(float *dw, const T *g, size_t n) {
     PDL_ENTRY();
     for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x)
@@ -1337,7 +1345,8 @@ static void pin_key(const CudaCtx *c, const ConvPlan *p, ConvOp o, long key[PIN_
 
 /* The choice for op o of plan p from the file at path, taken (settled): 1; none there: 0. A file
  * that is not dcgan's, or names what this cuDNN cannot build, ends the run with one line where the
- * user gave it (DCGAN_CUDA_ALGOS, or the run folder's) and turns the cache off where it is the cache. */
+ * user gave it (DCGAN_CUDA_ALGOS, or the run folder's) and starts the cache again where it is the
+ * cache (cache_reset). */
 static int pinned_from(CudaCtx *c, ConvPlan *p, ConvOp o, const char *path, int is_cache) {
     long key[PIN_KEYS], v[PIN_VALUES];
     int bad_line = 0;
@@ -2387,11 +2396,8 @@ __global__ void k_bn_part_stats_nhwc(double *part, const float *x, int C, int G,
                 const double d = pass ? base[(size_t)i * C] - mean_sh[lane] : (double)base[(size_t)i * C];
                 s += pass ? d * d : d;
             }
-        sh[w][lane] = s;
-        __syncthreads();
+        const double t = warps_sum(s, sh);
         if (w == 0) {
-            double t = 0.0;
-            for (int k = 0; k < 8; k++) t += sh[k][lane];
             if (!pass) mean_sh[lane] = hi > lo ? t / (hi - lo) : 0.0;
             else if (c < C) {
                 const size_t row = (size_t)c * G + g;
@@ -2399,7 +2405,7 @@ __global__ void k_bn_part_stats_nhwc(double *part, const float *x, int C, int G,
                 part[(row * P + p) * 2 + 1] = t;
             }
         }
-        __syncthreads(); /* mean_sh for the second pass; sh free again */
+        __syncthreads(); /* mean_sh, for the second pass */
     }
 }
 
@@ -2407,7 +2413,7 @@ __global__ void k_bn_part_stats_nhwc(double *part, const float *x, int C, int G,
 __global__ void k_bn_part_grad_nhwc(double *part, const float *x, const float *dy, const float *mean, const float *rstd,
                                     const float *gamma, const float *beta, int C, int G, int n, int P, int act) {
     PDL_ENTRY();
-    __shared__ double sh1[8][32], sh2[8][32];
+    __shared__ double sh[8][32];
     const int lane = threadIdx.x & 31, w = threadIdx.x >> 5;
     const int p = blockIdx.x, c = blockIdx.y * 32 + lane, g = blockIdx.z;
     const int chunk = (n + P - 1) / P, lo = p * chunk, hi = min(n, lo + chunk);
@@ -2423,15 +2429,8 @@ __global__ void k_bn_part_grad_nhwc(double *part, const float *x, const float *d
             s2 += (double)__fmul_rn(dz, __fmul_rn(__fsub_rn(xv, m), r));
         }
     }
-    sh1[w][lane] = s1;
-    sh2[w][lane] = s2;
-    __syncthreads();
+    const double t1 = warps_sum(s1, sh), t2 = warps_sum(s2, sh);
     if (w == 0 && c < C) {
-        double t1 = 0.0, t2 = 0.0;
-        for (int k = 0; k < 8; k++) {
-            t1 += sh1[k][lane];
-            t2 += sh2[k][lane];
-        }
         const size_t row = (size_t)c * G + g;
         part[(row * P + p) * 2] = t1;
         part[(row * P + p) * 2 + 1] = t2;
