@@ -209,7 +209,7 @@ static void run_generator_eval(const Fixture *fx, const char *tag, const char *d
     memset(&mc, 0, sizeof mc);
     mc.arch = (Arch)(int)c[0];
     mc.size = (int)c[1]; mc.channels = (int)c[2]; mc.nz = (int)c[3]; mc.gf = (int)c[4]; mc.df = 4;
-    const int Z = cfg->numel > 7 ? (int)c[7] : 1, side = Z > 1 ? GRID_SIDE(mc.size, Z) : mc.size;
+    const int Z = cfg->numel > 7 ? (int)c[7] : 1, side = GRID_SIDE(mc.size, Z);
     const int B = (int)c[5], K = (int)c[6], C = mc.channels, HW = side * side, ZZ = Z * Z, nz = mc.nz * ZZ;
     model_config_set_classes(&mc, K, 0);
     Backend *be = backend_create(device, 0);

@@ -122,7 +122,7 @@ int cmd_sample(int argc, char **argv) {
     if (!n) n = mc.nclasses && k_class < 0 ? 8 * mc.nclasses : 64;
     /* --latent-grid K: image side S' = S/4 * (K + 3), each image's K*K latents drawn as K*K rows of
      * the seed's stream (K = 1: the same z and images as without it) */
-    const int side = zside == 1 ? mc.size : GRID_SIDE(mc.size, zside);
+    const int side = GRID_SIDE(mc.size, zside);
     const size_t zz = (size_t)zside * zside;
     if (zside > 1) {
         if (mc.arch != ARCH_DCGAN)

@@ -157,7 +157,7 @@ void net_build_generator(Net *n, const ModelConfig *c);
  * image of side size / 4 * (zside + 3) (zside 1: the ordinary G), as dcgan.torch's imsize. G's input
  * is then CNHW (nz, B, zside, zside). */
 void net_build_generator_grid(Net *n, const ModelConfig *c, int zside);
-#define GRID_SIDE(size, zside) ((size) / 4 * ((zside) + 3))
+#define GRID_SIDE(size, zside) ((size) / 4 * ((zside) + 3)) /* size itself for zside 1 (sizes are multiples of 16) */
 void net_build_discriminator(Net *n, const ModelConfig *c);
 
 /* The LeNet-style classifier of dcgan eval: conv k5 s2 (width) + LeakyReLU, conv k5 s2 (2 width) +

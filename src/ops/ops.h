@@ -307,7 +307,7 @@ struct Backend {
     /* The same choices also looked up in, and added to, a file in the cache folder dir that is
      * named for what they depend on (the device, its driver and libraries, the backend's settings),
      * so that every run on one machine makes the first one's; the file of keep_choices comes first.
-     * A damaged cache is not used (one warning line). NULL where the backend makes no choices. */
+     * A damaged cache is started again (one warning line). NULL where the backend makes no choices. */
     void (*cache_choices)(Backend *be, const char *dir);
 
     void (*destroy)(Backend *be);

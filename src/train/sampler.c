@@ -13,7 +13,7 @@ void sampler_init_grid(Sampler *s, Backend *be, const ModelConfig *mc, int B, in
     s->mc = *mc;
     s->B = B;
     s->zside = zside;
-    s->side = zside == 1 ? mc->size : GRID_SIDE(mc->size, zside);
+    s->side = GRID_SIDE(mc->size, zside);
     net_build_generator_grid(&s->G, mc, zside);
     net_alloc(&s->G, be, B, 0);
     workspace_alloc(&s->ws, be, &s->G, NULL);
@@ -95,7 +95,7 @@ void generate_images(Backend *be, const ModelConfig *mc, const Net *G, const flo
 
 void generate_images_grid(Backend *be, const ModelConfig *mc, const Net *G, const float *z, const int32_t *labels, int n,
                           int batch_stats, int zside, float *out) {
-    const int side = zside == 1 ? mc->size : GRID_SIDE(mc->size, zside);
+    const int side = GRID_SIDE(mc->size, zside);
     /* up to 256 images of the training size at once, fewer as they grow (the activations scale with
      * the area); batch statistics need the whole batch at once */
     const double fit = 256.0 * mc->size * mc->size / ((double)side * side);

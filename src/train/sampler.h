@@ -11,7 +11,7 @@ typedef struct {
     ModelConfig mc;
     int B;
     int zside;  /* 1, or the side of each image's grid of latents (sampler_init_grid) */
-    int side;   /* the images' side: mc.size, or GRID_SIDE(mc.size, zside) */
+    int side;   /* the images' side, GRID_SIDE(mc.size, zside) (mc.size for zside 1) */
     Net G;
     Workspace ws;
     float *z;   /* (B, nz) on the backend; with a grid (nz, B, zside, zside) */
