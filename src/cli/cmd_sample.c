@@ -94,8 +94,8 @@ int cmd_sample(int argc, char **argv) {
          "scale z by this: below 1 trades variety for typical images (the truncation trick's simple form)", 0.01, 10},
         {"z", OPT_STR, &zfile, "take z from this .npy file, float32 [N, nz] (overrides -n and --seed)", 0, -1},
         {"raw", OPT_STR, &rawfile, "also write the images as .npy float32 [N, C, S, S] in [-1, 1]", 0, -1},
-        {"latent-grid", OPT_INT, &zside, "larger images: G run fully convolutionally on a KxK grid of latents per image, "
-                                         "S/4*(K+3) pixels a side (dcgan family; 1: as trained)", 1, 100000},
+        {"latent-grid", OPT_INT, &zside, "larger images: G run fully convolutionally on an NxN grid of latents per image, "
+                                         "S/4*(N+3) pixels a side (dcgan family; 1: as trained)", 1, 100000},
         {"bn", OPT_STR, &bn, "batch norm statistics: running (inference) or batch", 0, -1},
         {"weights", OPT_STR, &weights, "ema: G's moving average where the run kept one (train --ema), else G; live: G", 0, -1},
         {"threads", OPT_INT, &threads, "CPU threads (0: all cores)", 0, 1024},
