@@ -3,7 +3,11 @@
 # is there (unpacked into /tmp), else a build here; and LD_LIBRARY_PATH for the bundle's libraries
 # and, where /usr/local/cuda has no cuDNN (or the system no NCCL), those of PyTorch's wheels.
 if [ -f gpu-bundle/dcgan-gpu.tar.gz ]; then
-    [ -x /tmp/dcgan-gpu/bin/dcgan ] || tar -C /tmp -xzf gpu-bundle/dcgan-gpu.tar.gz || return 1
+    # unpacked once per bundle: a warm machine's second call may carry a rebuilt one
+    sum=$(cksum <gpu-bundle/dcgan-gpu.tar.gz)
+    if [ ! -x /tmp/dcgan-gpu/bin/dcgan ] || [ "$(cat /tmp/dcgan-gpu/.bundle-sum 2>/dev/null)" != "$sum" ]; then
+        rm -rf /tmp/dcgan-gpu && tar -C /tmp -xzf gpu-bundle/dcgan-gpu.tar.gz && echo "$sum" >/tmp/dcgan-gpu/.bundle-sum || return 1
+    fi
     export LD_LIBRARY_PATH=/tmp/dcgan-gpu/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
     DCGAN=/tmp/dcgan-gpu/bin/dcgan
     BIN=/tmp/dcgan-gpu/bin
