@@ -143,6 +143,8 @@ fi
 run_prog test_ops_cpu_blas "$build/tests/test_ops" cpu-blas
 # the report of bench/gpu/kernel_trace.c (the GPU's kernel timeline, bench/gpu/NOTES.md) on known intervals
 run_prog kernel_trace_selftest "$build/tests/kernel_trace_selftest"
+# the scripts that run on other machines (bench/gpu on a GPU machine) at least parse
+run_prog test_scripts bash "$here/test_scripts.sh"
 # the test programs find the CUDA backend plugin of this build (see src/backends/registry.c)
 [ -f "$here/../libdcgan-cuda.so" ] && export DCGAN_CUDA_BACKEND=${DCGAN_CUDA_BACKEND:-$(cd "$here/.." && pwd)/libdcgan-cuda.so}
 run_prog test_cuda "$build/tests/test_cuda" "$here/fixtures"
