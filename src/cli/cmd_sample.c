@@ -19,13 +19,12 @@
 #include <zlib.h>
 
 Backend *cli_backend(const char *device, const char *precision, int threads) {
-    const char *algos = getenv("DCGAN_CUDA_ALGOS"), *cache = getenv("DCGAN_CUDA_CACHE");
-    if (cache && strcmp(cache, "0") && strcmp(cache, "1"))
-        die("DCGAN_CUDA_CACHE=%s is unknown; use 0 (the GPU's convolution algorithms timed at every start), 1 (their "
-            "choice kept in the cache folder) or leave it unset", cache);
+    const char *algos = getenv("DCGAN_CUDA_ALGOS");
+    const int cache = env_switch("DCGAN_CUDA_CACHE", 1, "use 0 (the GPU's convolution algorithms timed at every start), "
+                                 "1 (their choice kept in the cache folder)");
     Backend *be = backend_create_precision(device, precision, threads);
     char dir[4096];
-    if (be->cache_choices && !(algos && *algos) && !(cache && !strcmp(cache, "0")) && dataset_cache_dir(dir, sizeof dir) == 0)
+    if (be->cache_choices && cache && !(algos && *algos) && dataset_cache_dir(dir, sizeof dir) == 0)
         be->cache_choices(be, dir);
     return be;
 }

@@ -451,11 +451,8 @@ int cmd_train(int argc, char **argv) {
                (int)(sizeof spec / sizeof spec[0]), argc, argv, 2);
     /* the run folder's files are written on a thread of their own (io/writer.h), or with
      * DCGAN_SYNC_WRITES=1 in the training loop */
-    const char *sync_env = getenv("DCGAN_SYNC_WRITES");
-    if (sync_env && strcmp(sync_env, "0") && strcmp(sync_env, "1"))
-        die("DCGAN_SYNC_WRITES=%s is unknown; use 1 (the run folder's files written in the training loop), 0 (on a "
-            "thread of their own) or leave it unset", sync_env);
-    const int sync_writes = sync_env && !strcmp(sync_env, "1");
+    const int sync_writes = env_switch("DCGAN_SYNC_WRITES", 0, "use 1 (the run folder's files written in the training "
+                                       "loop), 0 (on a thread of their own)");
     /* --lr-decay-from: iterations, or a share of the run ("50%") resolved once its length is known */
     double lr_decay_v = 0;
     int lr_decay_pct = 0;
@@ -729,10 +726,8 @@ int cmd_train(int argc, char **argv) {
     memset(&tb, 0, sizeof tb);
     RunFiles rf = {.out = out, .keep = keep, .tb = &tb};
     Writer wr;
-    {
-        if (writer_open(&wr, root && !sync_writes, 2 * checkpoint_tensor_bytes(&g) + (64u << 20), err, sizeof err) != 0)
-            die("train: %s", err);
-    }
+    if (writer_open(&wr, root && !sync_writes, 2 * checkpoint_tensor_bytes(&g) + (64u << 20), err, sizeof err) != 0)
+        die("train: %s", err);
     double real_spread = 0; /* the real images' grid's (train/health.h) */
     Sampler smp;
     sampler_init(&smp, be, &mc, pgrid.n);

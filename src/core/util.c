@@ -105,6 +105,13 @@ int parse_long(const char *s, long *out) {
     return 0;
 }
 
+int env_switch(const char *name, int unset, const char *choices) {
+    const char *v = getenv(name);
+    if (!v || !*v) return unset;
+    if (strcmp(v, "0") && strcmp(v, "1")) die("%s=%s is unknown; %s or leave it unset", name, v, choices);
+    return v[0] == '1';
+}
+
 int parse_double(const char *s, double *out) {
     char *end;
     if (!s || !*s) return -1;

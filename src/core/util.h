@@ -33,6 +33,11 @@ double now_seconds(void);               /* monotonic clock */
 double wall_seconds(void);              /* seconds since 1970 */
 double peak_rss_mb(void);               /* peak resident set size of this process, in MB */
 
+/* An on/off environment switch: unset (or empty) gives `unset`, "1" 1, "0" 0; anything else ends the
+ * program with one line, "NAME=VALUE is unknown; <choices> or leave it unset" (choices says what
+ * 1 and 0 mean, e.g. "use 1 (...), 0 (...)"). */
+int env_switch(const char *name, int unset, const char *choices);
+
 /* Parses a whole decimal integer / float; returns 0 on success, -1 if s is not entirely a number. */
 int parse_long(const char *s, long *out);
 int parse_double(const char *s, double *out);

@@ -61,12 +61,8 @@ void gan_init(Gan *g, Backend *be, const ModelConfig *mc, const TrainConfig *tc,
     g->tc = *tc;
     g->B = B;
     int stack = tc->stack_d;
-    if (stack < 0) {
-        const char *env = getenv("DCGAN_STACK_D");
-        if (env && *env && strcmp(env, "0") && strcmp(env, "1"))
-            die("DCGAN_STACK_D=%s is unknown; use 1 (the D step as one pass), 0 (two passes) or leave it unset", env);
-        stack = env && *env ? env[0] == '1' : be->keep_activations;
-    }
+    if (stack < 0)
+        stack = env_switch("DCGAN_STACK_D", be->keep_activations, "use 1 (the D step as one pass), 0 (two passes)");
     g->stack_d = stack;
     const int nb = g->stack_d ? 2 * B : B; /* the largest batch D sees in one pass */
     net_build_generator(&g->G, mc);
