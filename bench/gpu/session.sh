@@ -20,6 +20,12 @@ limit=${1:-580}
 t0=$(date +%s)
 left() { echo $((limit - ($(date +%s) - t0))); }
 log() { echo "$*" | tee -a "$OUT/session.txt"; }
+# ready NAME SECONDS [why]: 0 when at least SECONDS of the call are left and the binaries are at
+# hand (bench/gpu/env.sh sourced), else says in session.txt why NAME is skipped
+ready() {
+    if [ "$(left)" -lt "$2" ]; then log "skipped $1${3:+ ($3)}: $(left) s left"; return 1; fi
+    source bench/gpu/env.sh || { log "skipped $1: no binaries"; return 1; }
+}
 
 work=$(mktemp -d)
 DCGAN_GPU_WORK=$work bash bench/gpu/run.sh >"$OUT/run.txt" 2>&1
@@ -89,11 +95,7 @@ ab() { # name, settings A, settings B
 # where the time of a graph-replayed iteration goes, kernel by kernel as the GPU ran them, and how much
 # of it the GPU sits idle between nodes (bench/gpu/kernel_trace.c, CUPTI; ~15 s a configuration)
 trace() {
-    if [ "$(left)" -lt 60 ]; then
-        log "skipped trace: $(left) s left"
-        return
-    fi
-    source bench/gpu/env.sh || { log "skipped trace: no binaries"; return; }
+    ready trace 60 || return
     [ -f "$BIN/libkernel_trace.so" ] || { log "skipped trace: no libkernel_trace.so in the bundle"; return; }
     local t=$(date +%s) cfg lim
     # the three of the speed table, then dcgan64/64 with the lazy layout (DCGAN_CUDA_LAZY=1)
@@ -115,11 +117,7 @@ trace() {
 # memory), the batches uploaded from pageable memory (DCGAN_CUDA_NO_PINNED=1), and that with the
 # files written in the loop too (DCGAN_SYNC_WRITES=1: both as before 2026-11-28) (~50 s)
 realrun() {
-    if [ "$(left)" -lt 100 ]; then
-        log "skipped realrun: $(left) s left"
-        return
-    fi
-    source bench/gpu/env.sh || { log "skipped realrun: no binaries"; return; }
+    ready realrun 100 || return
     local t=$(date +%s) m a b
     python3 - "$work" <<'EOF2'
 import struct, sys, numpy as np
@@ -152,11 +150,7 @@ EOF2
 # folder; the second run takes every choice from it (verbose: "(from ...)"), times none, and starts
 # sooner (wall times with start-up) (~10 s)
 cachecheck() {
-    if [ "$(left)" -lt 60 ]; then
-        log "skipped cachecheck: $(left) s left"
-        return
-    fi
-    source bench/gpu/env.sh || { log "skipped cachecheck: no binaries"; return; }
+    ready cachecheck 60 || return
     local t=$(date +%s) cdir=$work/choices a b k
     for k in 1 2; do
         a=$(date +%s.%N)
@@ -176,11 +170,7 @@ lazytable() {
         log "lazytable: not taken (the lazy layout's B/A at dcgan64/64: ${r:-none})"
         return
     fi
-    if [ "$(left)" -lt 75 ]; then
-        log "skipped lazytable (B/A ${r}): $(left) s left"
-        return
-    fi
-    source bench/gpu/env.sh || { log "skipped lazytable: no binaries"; return; }
+    ready lazytable 75 "B/A $r" || return
     cfgs=dcgan64-b64,dcgan64-b256
     [ "$(left)" -ge 110 ] && cfgs=$cfgs,seed128-b64
     algos=$(mktemp -d)
