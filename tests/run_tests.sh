@@ -134,8 +134,14 @@ if [ -f "$emu" ]; then
         DCGAN_CUDA_BACKEND="$emu" DCGAN_CUDA_LAYOUT=2 DCGAN_CUDA_LAZY=1 run_prog test_train_cuda_emu "$build/tests/test_train" "$here/fixtures" cuda:fp32
         DCGAN_CUDA_BACKEND="$emu" DCGAN_CUDA_LAYOUT=2 TEST_CUDA_STAND_IN=cuda: TEST_CUDA_FIXTURES_ONLY=1 \
             run_prog test_cuda_emu "$build/tests/test_cuda" "$here/fixtures" fp32
+        # bf16 against the CPU's emulation of the same rounding points, with the emulated
+        # convolutions summed in double (DCGAN_EMU_CONV_SUM): the same sums rounded in another
+        # order, as a GPU's kernels round them, so a few bf16 roundings land elsewhere and Adam's
+        # first steps amplify them: the margin that test_cuda's bf16 check has on a GPU
+        DCGAN_CUDA_BACKEND="$emu" DCGAN_CUDA_LAYOUT=2 DCGAN_EMU_CONV_SUM=double TEST_CUDA_STAND_IN=cuda: \
+            TEST_CUDA_FIXTURES_ONLY=1 run_prog test_cuda_emu_bf16 "$build/tests/test_cuda" "$here/fixtures" bf16
     else
-        skip "test_train_cuda_emu, test_cuda_emu: minutes under the sanitizers (make test runs them)"
+        skip "test_train_cuda_emu, test_cuda_emu, test_cuda_emu_bf16: minutes under the sanitizers (make test runs them)"
     fi
 else
     skip "the CUDA emulation's tests: no CUDA toolkit headers (cudnn.h, cublas_v2.h) in this build"

@@ -643,6 +643,20 @@ struct cudnnConvolutionStruct {
     cudnnMathType_t math;
 };
 
+/* DCGAN_EMU_CONV_SUM=double: each convolution's sums are taken in double and rounded to float once,
+ * instead of in float term by term: another order of rounding for the same sum, as a GPU's kernels
+ * have against the CPU's (read at each call, so a test can set it per process; anything else than
+ * "double" or unset is refused) */
+static bool conv_sums_in_double() {
+    const char *e = getenv("DCGAN_EMU_CONV_SUM");
+    if (!e || !*e || !strcmp(e, "float")) return false;
+    if (strcmp(e, "double") != 0) {
+        fprintf(stderr, "cuda_emu: DCGAN_EMU_CONV_SUM=%s: use float or double\n", e);
+        exit(2);
+    }
+    return true;
+}
+
 /* defined after the descriptors */
 static cudnnStatus_t emu_conv(cudaStream_t stream, int op, float alpha, float beta, const cudnnTensorStruct &xd, const void *x,
                               const cudnnFilterStruct &wd, const void *w, const cudnnConvolutionStruct &cd,
@@ -651,6 +665,7 @@ static cudnnStatus_t emu_conv(cudaStream_t stream, int op, float alpha, float be
     const int K = yd.dim[1], P = yd.dim[2], Q = yd.dim[3], R = wd.h, S = wd.w;
     if (yd.dim[0] != N || wd.k != K || wd.c != C) return CUDNN_STATUS_BAD_PARAM;
     const bool round_tf32 = (cd.math == CUDNN_TENSOR_OP_MATH || cd.math == CUDNN_DEFAULT_MATH) && xd.t == CUDNN_DATA_FLOAT;
+    const bool in_double = conv_sums_in_double();
     /* the filter's element (k, c, r, s): KCRS, or KRSC for the NHWC format */
     /* (everything by value: a capture replays this later) */
     const cudnnTensorFormat_t wf = wd.f;
@@ -680,49 +695,55 @@ static cudnnStatus_t emu_conv(cudaStream_t stream, int op, float alpha, float be
         auto put = [=](cudnnDataType_t t, void *dst, size_t i, float sum) {
             emu_store(t, dst, i, beta == 0.0f ? alpha * sum : alpha * sum + beta * emu_load(t, dst, i));
         };
-        if (op == 0) {
-            for (int n = 0; n < N; n++) for (int k = 0; k < K; k++) for (int p = 0; p < P; p++) for (int q = 0; q < Q; q++) {
-                float sum = 0.0f;
-                for (int c = 0; c < C; c++) for (int r = 0; r < R; r++) {
-                    const int h = p * cd.u - cd.pad_h + r;
-                    if (h < 0 || h >= H) continue;
-                    const float *xr = &X[(((size_t)n * C + c) * H + h) * W], *wr = &Wt[(((size_t)k * C + c) * R + r) * S];
-                    for (int s2 = 0; s2 < S; s2++) {
-                        const int w2 = q * cd.v - cd.pad_w + s2;
-                        if (w2 >= 0 && w2 < W) sum += xr[w2] * wr[s2];
+        /* the sums, in the accumulator's type (float, or double: see conv_sums_in_double) */
+        auto sums = [&](auto zero) {
+            using Acc = decltype(zero);
+            if (op == 0) {
+                for (int n = 0; n < N; n++) for (int k = 0; k < K; k++) for (int p = 0; p < P; p++) for (int q = 0; q < Q; q++) {
+                    Acc sum = 0;
+                    for (int c = 0; c < C; c++) for (int r = 0; r < R; r++) {
+                        const int h = p * cd.u - cd.pad_h + r;
+                        if (h < 0 || h >= H) continue;
+                        const float *xr = &X[(((size_t)n * C + c) * H + h) * W], *wr = &Wt[(((size_t)k * C + c) * R + r) * S];
+                        for (int s2 = 0; s2 < S; s2++) {
+                            const int w2 = q * cd.v - cd.pad_w + s2;
+                            if (w2 >= 0 && w2 < W) sum += (Acc)xr[w2] * wr[s2];
+                        }
                     }
+                    put(yd.t, const_cast<void *>(y), tidx(yd, n, k, p, q), (float)sum);
                 }
-                put(yd.t, const_cast<void *>(y), tidx(yd, n, k, p, q), sum);
-            }
-        } else if (op == 1) {
-            for (int n = 0; n < N; n++) for (int c = 0; c < C; c++) for (int h = 0; h < H; h++) for (int w2 = 0; w2 < W; w2++) {
-                float sum = 0.0f;
-                for (int k = 0; k < K; k++) for (int r = 0; r < R; r++) {
-                    const int ph = h + cd.pad_h - r;
-                    if (ph < 0 || ph % cd.u || ph / cd.u >= P) continue;
-                    const float *yr = &Y[(((size_t)n * K + k) * P + ph / cd.u) * Q], *wr = &Wt[(((size_t)k * C + c) * R + r) * S];
-                    for (int s2 = 0; s2 < S; s2++) {
-                        const int qw = w2 + cd.pad_w - s2;
-                        if (qw >= 0 && qw % cd.v == 0 && qw / cd.v < Q) sum += yr[qw / cd.v] * wr[s2];
+            } else if (op == 1) {
+                for (int n = 0; n < N; n++) for (int c = 0; c < C; c++) for (int h = 0; h < H; h++) for (int w2 = 0; w2 < W; w2++) {
+                    Acc sum = 0;
+                    for (int k = 0; k < K; k++) for (int r = 0; r < R; r++) {
+                        const int ph = h + cd.pad_h - r;
+                        if (ph < 0 || ph % cd.u || ph / cd.u >= P) continue;
+                        const float *yr = &Y[(((size_t)n * K + k) * P + ph / cd.u) * Q], *wr = &Wt[(((size_t)k * C + c) * R + r) * S];
+                        for (int s2 = 0; s2 < S; s2++) {
+                            const int qw = w2 + cd.pad_w - s2;
+                            if (qw >= 0 && qw % cd.v == 0 && qw / cd.v < Q) sum += (Acc)yr[qw / cd.v] * wr[s2];
+                        }
                     }
+                    put(xd.t, const_cast<void *>(x), tidx(xd, n, c, h, w2), (float)sum);
                 }
-                put(xd.t, const_cast<void *>(x), tidx(xd, n, c, h, w2), sum);
-            }
-        } else {
-            for (int k = 0; k < K; k++) for (int c = 0; c < C; c++) for (int r = 0; r < R; r++) for (int s2 = 0; s2 < S; s2++) {
-                float sum = 0.0f;
-                for (int n = 0; n < N; n++) for (int p = 0; p < P; p++) {
-                    const int h = p * cd.u - cd.pad_h + r;
-                    if (h < 0 || h >= H) continue;
-                    const float *xr = &X[(((size_t)n * C + c) * H + h) * W], *yr = &Y[(((size_t)n * K + k) * P + p) * Q];
-                    for (int q = 0; q < Q; q++) {
-                        const int w2 = q * cd.v - cd.pad_w + s2;
-                        if (w2 >= 0 && w2 < W) sum += xr[w2] * yr[q];
+            } else {
+                for (int k = 0; k < K; k++) for (int c = 0; c < C; c++) for (int r = 0; r < R; r++) for (int s2 = 0; s2 < S; s2++) {
+                    Acc sum = 0;
+                    for (int n = 0; n < N; n++) for (int p = 0; p < P; p++) {
+                        const int h = p * cd.u - cd.pad_h + r;
+                        if (h < 0 || h >= H) continue;
+                        const float *xr = &X[(((size_t)n * C + c) * H + h) * W], *yr = &Y[(((size_t)n * K + k) * P + p) * Q];
+                        for (int q = 0; q < Q; q++) {
+                            const int w2 = q * cd.v - cd.pad_w + s2;
+                            if (w2 >= 0 && w2 < W) sum += (Acc)xr[w2] * yr[q];
+                        }
                     }
+                    put(wd.t, const_cast<void *>(w), widx(k, c, r, s2), (float)sum);
                 }
-                put(wd.t, const_cast<void *>(w), widx(k, c, r, s2), sum);
             }
-        }
+        };
+        if (in_double) sums(0.0);
+        else sums(0.0f);
     });
     return CUDNN_STATUS_SUCCESS;
 }
