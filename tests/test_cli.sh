@@ -22,6 +22,14 @@ expect_fail "unknown option" "unknown option" $B --sizee 64
 expect_fail "non-numeric value" "not a whole number" $B --size big
 expect_fail "missing value" "needs a value" $B --size
 expect_fail "g-steps 0" "g-steps" $B --g-steps 0
+# an option whose 0 stands for "not given" (the default) refuses a 0 that is given, instead of
+# quietly taking the default: train --steps 0 once ran the default 5 epochs
+for o in steps epochs size channels nz gf df; do
+    expect_fail "train --$o 0" "--$o 0 is out of range" train --out "$work/zero_$o" --$o 0
+    [ ! -e "$work/zero_$o" ] || bad "train --$o 0 made the run folder"
+done
+expect_fail "sample --cols 0" "--cols 0 is out of range" sample --checkpoint "$work/none.dcgan" --cols 0
+expect_fail "import --df 0" "--df 0 is out of range" import --from "$work/none.safetensors" --df 0 --out "$work/none_import"
 expect_fail "unknown device" "device" $B --device tpu
 expect_fail "unknown command" "unknown command" frobnicate
 DCGAN_STACK_D=2 expect_fail "an unknown DCGAN_STACK_D" "DCGAN_STACK_D=2 is unknown" $B

@@ -177,7 +177,7 @@ int cmd_import(int argc, char **argv) {
         {"from", OPT_STR, &from, "the generator's state_dict as safetensors (see README)", 0, -1},
         {"d", OPT_STR, &from_d, "the discriminator's state_dict as safetensors (default: a fresh D)", 0, -1},
         {"arch", OPT_STR, &arch, "dcgan (pytorch/examples names) or seed (dcgan export's names)", 0, -1},
-        {"df", OPT_INT, &df, "discriminator base width when there is no --d (default: G's width)", 0, 1024},
+        {"df", OPT_INT, &df, "discriminator base width when there is no --d (default: G's width)", 1, 1024},
         {"batch", OPT_INT, &batch, "batch size recorded for training further", 1, 1 << 20},
         {"g-steps", OPT_INT, &g_steps, "G updates per D update when training further", 1, 100},
         {"seed", OPT_LONG, &seed, "seed for a fresh D and for training further", 0, 9.2e18},

@@ -87,7 +87,7 @@ int cmd_sample(int argc, char **argv) {
                                  "image i is of class (i / cols) mod K: one row per class in --grid", 0, -1},
         {"out", OPT_STR, &out, "folder for the images as separate PNG files", 0, -1},
         {"grid", OPT_STR, &grid, "write the images as one grid PNG to this file", 0, -1},
-        {"cols", OPT_INT, &cols, "grid columns (default: about the square root of n)", 0, 100000},
+        {"cols", OPT_INT, &cols, "grid columns (default: about the square root of n)", 1, 100000},
         {"seed", OPT_LONG, &seed, "seed for z", 0, 9.2e18},
         {"temperature", OPT_FLOAT, &temperature,
          "scale z by this: below 1 trades variety for typical images (the truncation trick's simple form)", 0.01, 10},
