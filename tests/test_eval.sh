@@ -91,4 +91,10 @@ expect_fail "eval --bn with an unknown value" "use running or batch" eval --chec
 expect_fail "eval with neither a checkpoint nor images" "give --checkpoint" eval
 expect_fail "eval against a missing reference" "cannot read the reference" eval --images "$work/idx" --reference "$work/none"
 expect_fail "eval with a missing LeNet file" "cannot read the LeNet" eval --images "$work/idx" --lenet "$work/none.safetensors"
+# lenet's --out is checked before its minutes of training (no epoch line on stdout)
+for o in "$work/none/l.safetensors" "$work"; do
+    expect_fail "lenet --out $o" "cannot write $o" lenet --data "$work/idx" --epochs 1 --out "$o"
+    out=$("$bin" lenet --data "$work/idx" --epochs 1 --out "$o" 2>/dev/null)
+    [ -z "$out" ] && ok "lenet --out $o: refused before training" || bad "lenet --out $o trained first: $out"
+done
 summary test_eval_cli

@@ -100,6 +100,10 @@ expect_fail "invert without --checkpoint" "--checkpoint" invert --images "$work/
 expect_fail "invert without --images" "--images" invert --checkpoint "$run" --out "$work/z2.npy"
 expect_fail "invert without an output" "--out" invert --checkpoint "$run" --images "$work/own"
 expect_fail "a missing --images path" "cannot read --images" invert --checkpoint "$run" --images "$work/nope.png" --out "$work/z2.npy"
+# outputs that cannot be written are refused before the search, not after it
+expect_fail "invert --out in a missing folder" "cannot write $work/none/z.npy" invert --checkpoint "$run" --images "$work/own" \
+    --out "$work/none/z.npy"
+expect_fail "invert --grid naming a folder" "is a folder" invert --checkpoint "$run" --images "$work/own" --grid "$work"
 printf 'not an image\n' > "$work/notes.txt"
 expect_fail "a file that is not an image" "not an image" invert --checkpoint "$run" --images "$work/notes.txt" --out "$work/z2.npy"
 mkdir -p "$work/empty"

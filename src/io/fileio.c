@@ -67,6 +67,18 @@ void atomic_abort(AtomicFile *a) {
     unlink(a->tmp);
 }
 
+int check_output_file(const char *path, char *err, size_t errlen) {
+    struct stat st;
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+        snprintf(err, errlen, "cannot write %s: it is a folder; give a file name", path);
+        return -1;
+    }
+    AtomicFile a;
+    if (atomic_open(&a, path, err, errlen) != 0) return -1;
+    atomic_abort(&a);
+    return 0;
+}
+
 int atomic_commit(AtomicFile *a, char *err, size_t errlen) {
     int e = a->failed;
     if (!e && fflush(a->f) != 0) e = errno;

@@ -26,6 +26,11 @@ void atomic_write(AtomicFile *a, const void *data, size_t len);
 int atomic_commit(AtomicFile *a, char *err, size_t errlen); /* 0 on success; the temp file is removed on failure */
 void atomic_abort(AtomicFile *a);
 
+/* Whether a file can be written at path later (for a command that works a while before it writes):
+ * not a folder, and its folder takes a temporary file (made and removed again). Returns 0, or -1
+ * with one line in err. */
+int check_output_file(const char *path, char *err, size_t errlen);
+
 /* mkdir -p; 0 on success. */
 int mkdir_p(const char *path);
 
