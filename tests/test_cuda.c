@@ -6,8 +6,9 @@
  *    every parameter and running-statistics tensor after them: ||cuda - cpu|| / ||cpu|| <= 1e-5
  *    in fp32, <= 1e-2 in tf32 and bf16. The CPU step is fp32, except for bf16: there it is the
  *    CPU's emulation of the GPU's bf16 arithmetic (cpu-blas:bf16, src/backends/bf16_points.h, with
- *    the GPU's form of D's step), since a bf16 step and an fp32 step part by more than 1e-2 after 3 Adam steps whatever the
- *    implementation; how far the GPU's bf16 step is from the fp32 one is printed (NOTE), not checked;
+ *    the GPU's form of D's step), since a bf16 step and an fp32 step part by more than 1e-2 after
+ *    3 Adam steps whatever the implementation; how far the GPU's bf16 step is from the fp32 one is
+ *    printed (NOTE), not checked;
  *  - z drawn on the GPU equals z drawn on the CPU (the counter-based generator of core/ctr_rng.h);
  *  - iterations replayed from a recorded graph (gan_iterate) give the same bits as the same
  *    iterations launched op by op;
@@ -243,7 +244,7 @@ static void run(const char *dir, const char *arch, const char *precision, const 
      * D's step (one pass over the real and the fake batch, or two): its rounding points depend on
      * it, since the one pass's weight gradient is rounded to bf16 once and the two passes' twice
      * (bf16_points.h). With the CPU's own two passes against the GPU's one, step 1's gradients of D
-     * part by 2.5e-3, and through D's first Adam step (a full step of either sign for a gradient
+     * part by 2.5e-3, and through the first Adam steps (a full step of either sign for a gradient
      * near zero) G's by 7-12%: seed's and cdcgan's zero-start batch-norm biases ended 1.1-1.3e-2
      * apart after 3 steps, on the H200 as on the emulation. In fp32 and tf32 the CPU keeps its own
      * two passes: there the forms agree to rounding, and the comparison checks the GPU's one pass. */
