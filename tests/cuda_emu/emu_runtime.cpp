@@ -11,9 +11,12 @@
 
 #include <chrono>
 #include <climits>
+#include <cmath>
 #include <csetjmp>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <deque>
 #include <vector>
 
@@ -657,6 +660,35 @@ static bool conv_sums_in_double() {
     return true;
 }
 
+/* DCGAN_EMU_CONV_NOISE=SEED (a whole number above 0): each convolution output is moved by -2 to +2
+ * float ulps before it is stored (and rounded to bf16 where its tensor is bf16), the amount hashed
+ * from the seed, the output's index and its value: a stand-in for the other rounding orders of
+ * a GPU's kernels, one per seed, to see how far the same arithmetic summed otherwise can part
+ * (bench/gpu/NOTES.md). A function of the values alone, so graph replay still gives the same bits. */
+static unsigned long long conv_noise_seed() {
+    const char *e = getenv("DCGAN_EMU_CONV_NOISE");
+    if (!e || !*e) return 0;
+    char *end;
+    const unsigned long long v = strtoull(e, &end, 10);
+    if (*end || e[0] == '-') {
+        fprintf(stderr, "cuda_emu: DCGAN_EMU_CONV_NOISE=%s: use a whole number (0: off)\n", e);
+        exit(2);
+    }
+    return v;
+}
+static float conv_noise(float v, unsigned long long seed, size_t i) {
+    uint32_t bits;
+    memcpy(&bits, &v, sizeof bits);
+    unsigned long long h = seed * 0x9E3779B97F4A7C15ULL ^ (unsigned long long)i * 0xBF58476D1CE4E5B9ULL ^
+                           (unsigned long long)bits * 0x94D049BB133111EBULL;
+    h ^= h >> 31;
+    h *= 0xD6E8FEB86659FD93ULL;
+    h ^= h >> 32;
+    const int k = (int)(h % 5) - 2;
+    for (int j = 0; j < (k < 0 ? -k : k); j++) v = nextafterf(v, k < 0 ? -INFINITY : INFINITY);
+    return v;
+}
+
 /* defined after the descriptors */
 static cudnnStatus_t emu_conv(cudaStream_t stream, int op, float alpha, float beta, const cudnnTensorStruct &xd, const void *x,
                               const cudnnFilterStruct &wd, const void *w, const cudnnConvolutionStruct &cd,
@@ -666,6 +698,7 @@ static cudnnStatus_t emu_conv(cudaStream_t stream, int op, float alpha, float be
     if (yd.dim[0] != N || wd.k != K || wd.c != C) return CUDNN_STATUS_BAD_PARAM;
     const bool round_tf32 = (cd.math == CUDNN_TENSOR_OP_MATH || cd.math == CUDNN_DEFAULT_MATH) && xd.t == CUDNN_DATA_FLOAT;
     const bool in_double = conv_sums_in_double();
+    const unsigned long long noise = conv_noise_seed();
     /* the filter's element (k, c, r, s): KCRS, or KRSC for the NHWC format */
     /* (everything by value: a capture replays this later) */
     const cudnnTensorFormat_t wf = wd.f;
@@ -693,6 +726,7 @@ static cudnnStatus_t emu_conv(cudaStream_t stream, int op, float alpha, float be
             for (int n = 0; n < N; n++) for (int k = 0; k < K; k++) for (int p = 0; p < P; p++) for (int q = 0; q < Q; q++)
                 Y[(((size_t)n * K + k) * P + p) * Q + q] = rd(yd.t, y, tidx(yd, n, k, p, q));
         auto put = [=](cudnnDataType_t t, void *dst, size_t i, float sum) {
+            if (noise) sum = conv_noise(sum, noise, i);
             emu_store(t, dst, i, beta == 0.0f ? alpha * sum : alpha * sum + beta * emu_load(t, dst, i));
         };
         /* the sums, in the accumulator's type (float, or double: see conv_sums_in_double) */
