@@ -117,51 +117,54 @@ static void activations(void) {
 
 static void batchnorm(void) {
     const int C = 5;
-    char what[128];
-    for (int groups = 1; groups <= 2; groups++)
-        for (Act a = ACT_NONE; a <= ACT_TANH; a++) {
-            const int N = groups * 2333; /* not a multiple of the lanes or the block; several blocks a row */
-            const size_t n = (size_t)C * N, R = (size_t)C * groups;
-            Pair x = pair_rand(n, -2, 3), gam = pair_rand(C, 0.5f, 1.5f), bet = pair_rand(C, -0.5f, 0.5f);
-            Pair rm = pair_rand(C, -0.1f, 0.1f), rv = pair_rand(C, 0.5f, 1.5f), mean = pair_zero(R), rstd = pair_zero(R);
-            Pair y = pair_zero(n), again = pair_zero(n), g = pair_rand(n, -1, 1), dx = pair_zero(n);
-            Pair dgam = pair_rand(C, -1, 1), dbet = pair_rand(C, -1, 1); /* they accumulate */
-            cpu->batchnorm_forward(cpu, y.c, mean.c, rstd.c, rm.c, rv.c, x.c, gam.c, bet.c, C, N, groups, 1, 0.1f, 1e-5f, a);
-            dev->batchnorm_forward(dev, y.d, mean.d, rstd.d, rm.d, rv.d, x.d, gam.d, bet.d, C, N, groups, 1, 0.1f, 1e-5f, a);
-            const char *ga = act_name(a);
-            snprintf(what, sizeof what, "batchnorm+%s %d group(s) out", ga, groups); check(what, y, TOL);
-            snprintf(what, sizeof what, "batchnorm+%s %d group(s) mean", ga, groups); check(what, mean, TOL);
-            snprintf(what, sizeof what, "batchnorm+%s %d group(s) rstd", ga, groups); check(what, rstd, TOL);
-            snprintf(what, sizeof what, "batchnorm+%s %d group(s) running_mean", ga, groups); check(what, rm, TOL);
-            snprintf(what, sizeof what, "batchnorm+%s %d group(s) running_var", ga, groups); check(what, rv, TOL);
-            cpu->batchnorm_apply(cpu, again.c, x.c, mean.c, rstd.c, gam.c, bet.c, C, N, groups, a);
-            dev->batchnorm_apply(dev, again.d, x.d, mean.d, rstd.d, gam.d, bet.d, C, N, groups, a);
-            snprintf(what, sizeof what, "batchnorm+%s %d group(s) apply", ga, groups); check(what, again, TOL);
-            cpu->batchnorm_backward(cpu, dx.c, dgam.c, dbet.c, g.c, x.c, mean.c, rstd.c, gam.c, bet.c, C, N, groups, a);
-            dev->batchnorm_backward(dev, dx.d, dgam.d, dbet.d, g.d, x.d, mean.d, rstd.d, gam.d, bet.d, C, N, groups, a);
-            snprintf(what, sizeof what, "batchnorm+%s %d group(s) backward dx", ga, groups); check(what, dx, TOL);
-            snprintf(what, sizeof what, "batchnorm+%s %d group(s) dgamma", ga, groups); check(what, dgam, TOL);
-            snprintf(what, sizeof what, "batchnorm+%s %d group(s) dbeta", ga, groups); check(what, dbet, TOL);
-            if (groups != 1) continue;
-            /* inference: the running statistics */
-            cpu->batchnorm_forward(cpu, y.c, mean.c, rstd.c, rm.c, rv.c, x.c, gam.c, bet.c, C, N, 1, 0, 0.1f, 1e-5f, a);
-            dev->batchnorm_forward(dev, y.d, mean.d, rstd.d, rm.d, rv.d, x.d, gam.d, bet.d, C, N, 1, 0, 0.1f, 1e-5f, a);
-            snprintf(what, sizeof what, "batchnorm+%s inference out", ga); check(what, y, TOL);
-            /* the synchronized form on one rank: local statistics, backward sums, reduced backward */
-            Pair st = pair_zero(4 * (size_t)C), sums = pair_zero(4 * (size_t)C), dx2 = pair_zero(n);
-            cpu->batchnorm_local_stats(cpu, st.c, x.c, C, N);
-            dev->batchnorm_local_stats(dev, st.d, x.d, C, N);
-            snprintf(what, sizeof what, "batchnorm local statistics (hi/lo)"); check(what, st, TOL);
-            cpu->batchnorm_backward_sums(cpu, sums.c, g.c, x.c, mean.c, rstd.c, gam.c, bet.c, C, N, a);
-            dev->batchnorm_backward_sums(dev, sums.d, g.d, x.d, mean.d, rstd.d, gam.d, bet.d, C, N, a);
-            snprintf(what, sizeof what, "batchnorm+%s backward sums (hi/lo)", ga); check(what, sums, TOL);
-            cpu->batchnorm_backward_reduced(cpu, dx2.c, dgam.c, dbet.c, g.c, x.c, mean.c, rstd.c, gam.c, bet.c, sums.c, sums.c,
-                                            C, N, (double)N, a);
-            dev->batchnorm_backward_reduced(dev, dx2.d, dgam.d, dbet.d, g.d, x.d, mean.d, rstd.d, gam.d, bet.d, sums.d, sums.d,
-                                            C, N, (double)N, a);
-            snprintf(what, sizeof what, "batchnorm+%s reduced backward dx", ga); check(what, dx2, TOL);
-            snprintf(what, sizeof what, "batchnorm+%s reduced backward dgamma", ga); check(what, dgam, TOL);
-        }
+    char what[160];
+    /* rows of 2333 values (not a multiple of the lanes or the block; several blocks a row) and of
+     * 9001 (on the CUDA backend's CNHW path three chunks, the last short, combined by bn_combine) */
+    for (int per = 2333; per <= 9001; per += 6668)
+        for (int groups = 1; groups <= 2; groups++)
+            for (Act a = ACT_NONE; a <= ACT_TANH; a++) {
+                const int N = groups * per;
+                const size_t n = (size_t)C * N, R = (size_t)C * groups;
+                Pair x = pair_rand(n, -2, 3), gam = pair_rand(C, 0.5f, 1.5f), bet = pair_rand(C, -0.5f, 0.5f);
+                Pair rm = pair_rand(C, -0.1f, 0.1f), rv = pair_rand(C, 0.5f, 1.5f), mean = pair_zero(R), rstd = pair_zero(R);
+                Pair y = pair_zero(n), again = pair_zero(n), g = pair_rand(n, -1, 1), dx = pair_zero(n);
+                Pair dgam = pair_rand(C, -1, 1), dbet = pair_rand(C, -1, 1); /* they accumulate */
+                cpu->batchnorm_forward(cpu, y.c, mean.c, rstd.c, rm.c, rv.c, x.c, gam.c, bet.c, C, N, groups, 1, 0.1f, 1e-5f, a);
+                dev->batchnorm_forward(dev, y.d, mean.d, rstd.d, rm.d, rv.d, x.d, gam.d, bet.d, C, N, groups, 1, 0.1f, 1e-5f, a);
+                const char *ga = act_name(a);
+                snprintf(what, sizeof what, "batchnorm+%s %d group(s) of %d: out", ga, groups, per); check(what, y, TOL);
+                snprintf(what, sizeof what, "batchnorm+%s %d group(s) of %d: mean", ga, groups, per); check(what, mean, TOL);
+                snprintf(what, sizeof what, "batchnorm+%s %d group(s) of %d: rstd", ga, groups, per); check(what, rstd, TOL);
+                snprintf(what, sizeof what, "batchnorm+%s %d group(s) of %d: running_mean", ga, groups, per); check(what, rm, TOL);
+                snprintf(what, sizeof what, "batchnorm+%s %d group(s) of %d: running_var", ga, groups, per); check(what, rv, TOL);
+                cpu->batchnorm_apply(cpu, again.c, x.c, mean.c, rstd.c, gam.c, bet.c, C, N, groups, a);
+                dev->batchnorm_apply(dev, again.d, x.d, mean.d, rstd.d, gam.d, bet.d, C, N, groups, a);
+                snprintf(what, sizeof what, "batchnorm+%s %d group(s) of %d: apply", ga, groups, per); check(what, again, TOL);
+                cpu->batchnorm_backward(cpu, dx.c, dgam.c, dbet.c, g.c, x.c, mean.c, rstd.c, gam.c, bet.c, C, N, groups, a);
+                dev->batchnorm_backward(dev, dx.d, dgam.d, dbet.d, g.d, x.d, mean.d, rstd.d, gam.d, bet.d, C, N, groups, a);
+                snprintf(what, sizeof what, "batchnorm+%s %d group(s) of %d: backward dx", ga, groups, per); check(what, dx, TOL);
+                snprintf(what, sizeof what, "batchnorm+%s %d group(s) of %d: dgamma", ga, groups, per); check(what, dgam, TOL);
+                snprintf(what, sizeof what, "batchnorm+%s %d group(s) of %d: dbeta", ga, groups, per); check(what, dbet, TOL);
+                if (groups != 1) continue;
+                /* inference: the running statistics */
+                cpu->batchnorm_forward(cpu, y.c, mean.c, rstd.c, rm.c, rv.c, x.c, gam.c, bet.c, C, N, 1, 0, 0.1f, 1e-5f, a);
+                dev->batchnorm_forward(dev, y.d, mean.d, rstd.d, rm.d, rv.d, x.d, gam.d, bet.d, C, N, 1, 0, 0.1f, 1e-5f, a);
+                snprintf(what, sizeof what, "batchnorm+%s rows of %d: inference out", ga, per); check(what, y, TOL);
+                /* the synchronized form on one rank: local statistics, backward sums, reduced backward */
+                Pair st = pair_zero(4 * (size_t)C), sums = pair_zero(4 * (size_t)C), dx2 = pair_zero(n);
+                cpu->batchnorm_local_stats(cpu, st.c, x.c, C, N);
+                dev->batchnorm_local_stats(dev, st.d, x.d, C, N);
+                snprintf(what, sizeof what, "batchnorm rows of %d: local statistics (hi/lo)", per); check(what, st, TOL);
+                cpu->batchnorm_backward_sums(cpu, sums.c, g.c, x.c, mean.c, rstd.c, gam.c, bet.c, C, N, a);
+                dev->batchnorm_backward_sums(dev, sums.d, g.d, x.d, mean.d, rstd.d, gam.d, bet.d, C, N, a);
+                snprintf(what, sizeof what, "batchnorm+%s rows of %d: backward sums (hi/lo)", ga, per); check(what, sums, TOL);
+                cpu->batchnorm_backward_reduced(cpu, dx2.c, dgam.c, dbet.c, g.c, x.c, mean.c, rstd.c, gam.c, bet.c, sums.c, sums.c,
+                                                C, N, (double)N, a);
+                dev->batchnorm_backward_reduced(dev, dx2.d, dgam.d, dbet.d, g.d, x.d, mean.d, rstd.d, gam.d, bet.d, sums.d, sums.d,
+                                                C, N, (double)N, a);
+                snprintf(what, sizeof what, "batchnorm+%s rows of %d: reduced backward dx", ga, per); check(what, dx2, TOL);
+                snprintf(what, sizeof what, "batchnorm+%s rows of %d: reduced backward dgamma", ga, per); check(what, dgam, TOL);
+            }
 }
 
 static void losses(void) {
