@@ -648,8 +648,8 @@ struct cudnnConvolutionStruct {
 
 /* DCGAN_EMU_CONV_SUM=double: each convolution's sums are taken in double and rounded to float once,
  * instead of in float term by term: another order of rounding for the same sum, as a GPU's kernels
- * have against the CPU's (read at each call, so a test can set it per process; anything else than
- * "double" or unset is refused) */
+ * have against the CPU's (read at each call, so a test can set it per process; unset or "float":
+ * term by term; anything else is refused) */
 static bool conv_sums_in_double() {
     const char *e = getenv("DCGAN_EMU_CONV_SUM");
     if (!e || !*e || !strcmp(e, "float")) return false;
