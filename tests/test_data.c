@@ -133,6 +133,17 @@ static void test_png_encode(void) {
     int len = 0;
     unsigned char one = 0;
     check(!png_encode(&one, 0, 1, 1, &len) && !png_encode(&one, 1, 1, 5, &len), "png_encode refuses no pixels and 5 channels");
+    /* the size limit, at its edge: 1 GiB of pixel bytes (checked without pixels: png_fits) */
+    check(png_fits(32768, 32768, 1) && !png_fits(32768, 32769, 1) && png_fits(16384, 21845, 3) &&
+              !png_fits(16384, 21846, 3) && !png_fits(1 << 30, 2, 1),
+          "png_fits: at most 1 GiB of pixel bytes");
+    char err[256];
+    check(png_write_u8("/tmp/never-written.png", &one, 40000, 40000, 1, NULL, NULL, err, sizeof err) != 0 &&
+              strstr(err, "40000 x 40000 pixels are more than the 1 GiB") != NULL,
+          "png_write_u8 refuses an image past the limit in one line, before reading its pixels");
+    int gw, gh, gc;
+    grid_shape(10, 3, 32, 4, &gw, &gh, &gc);
+    check(gw == 4 * 34 + 2 && gh == 3 * 34 + 2 && gc == 3, "grid_shape: 10 images of 32 in 4 columns, 138 x 104 RGB");
 }
 
 /* The writer's jobs for test_writer: each appends its number to a log that only jobs touch. */

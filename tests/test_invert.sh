@@ -94,6 +94,14 @@ expect_fail "--latent-grid past 4096 pixels" "at most 4096: use --latent-grid 50
     --steps 1 --sample-every 0 --no-tensorboard || bad "a seed run"
 expect_fail "--latent-grid on the seed family" "starts with a linear layer" sample --checkpoint "$work/seedrun" \
     --latent-grid 2 --grid "$work/x.png"
+# sample's outputs are checked before its images are made: a grid past a PNG's 1 GiB (a million
+# 32x32 images: 34002 x 34002 pixels), a file in a folder that does not exist, --out under a file
+expect_fail "sample --grid past a PNG's size" "is 34002 x 34002 pixels, more than the 1 GiB" sample --checkpoint "$run" \
+    -n 1000000 --grid "$work/huge.png"
+expect_fail "sample --grid in a missing folder" "cannot write $work/none/g.png" sample --checkpoint "$run" \
+    --grid "$work/none/g.png"
+expect_fail "sample --raw naming a folder" "is a folder" sample --checkpoint "$run" --raw "$work"
+expect_fail "sample --out under a file" "cannot create $work/z.npy/x" sample --checkpoint "$run" --out "$work/z.npy/x"
 
 # ---- mistakes ----
 expect_fail "invert without --checkpoint" "--checkpoint" invert --images "$work/own" --out "$work/z2.npy"

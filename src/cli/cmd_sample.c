@@ -131,11 +131,6 @@ int cmd_sample(int argc, char **argv) {
         if (side > 4096)
             die("sample: --latent-grid %d makes images of %d pixels a side; at most 4096: use --latent-grid %d or less",
                 zside, side, 4096 / (mc.size / 4) - 3);
-        const double per_image = (double)side * side * mc.channels; /* floats */
-        const int fits = per_image < 4e9 ? (int)(4e9 / per_image) : 1;
-        if (n * per_image > 4e9)
-            die("sample: -n %d images of %dx%d are %.0f GB of pixels; make fewer at a time (-n %d or less)", n, side, side,
-                n * per_image * 4 / 1e9, fits);
     }
     float *z;
     if (zfile) {
@@ -150,16 +145,32 @@ int cmd_sample(int argc, char **argv) {
         for (size_t i = 0; i < (size_t)n * zz * mc.nz; i++) z[i] *= temperature;
     }
     if (batch_stats && n < 2) die("sample: --bn batch needs -n 2 or more");
+    /* the images are made all at once: at most 4e9 floats (16 GB) of them */
+    const double per_image = (double)side * side * mc.channels; /* floats */
+    if (n * per_image > 4e9)
+        die("sample: -n %d images of %dx%d are %.0f GB of pixels; make fewer at a time (-n %d or less)", n, side, side,
+            n * per_image * 4 / 1e9, per_image < 4e9 ? (int)(4e9 / per_image) : 1);
     /* grid columns: --cols, else one row per class for a conditional model, else about sqrt(n) */
     int c = cols;
     if (c <= 0 && mc.nclasses && k_class < 0) c = (n + mc.nclasses - 1) / mc.nclasses;
     if (c <= 0) { c = 1; while (c * c < n) c++; }
+    /* the outputs, before the images are made: files writable, the grid within a PNG's size here */
+    if (grid) {
+        int gw, gh, gc;
+        grid_shape(n, mc.channels, side, c, &gw, &gh, &gc);
+        if (!png_fits(gw, gh, gc))
+            die("sample: a grid of %d images of %dx%d in %d columns is %d x %d pixels, more than the 1 GiB that dcgan "
+                "writes in one PNG; make fewer (-n) or write them as files (--out DIR)", n, side, side, c, gw, gh);
+    }
+    const char *const files[2] = {grid, rawfile};
+    for (int i = 0; i < 2; i++)
+        if (files[i] && check_output_file(files[i], err, sizeof err) != 0) die("sample: %s", err);
+    if (out && mkdir_p(out) != 0) die("sample: cannot create %s: %s", out, strerror(errno));
     int32_t *labels = run_labels(&run, n, k_class, c);
     const size_t per = (size_t)mc.channels * side * side;
     float *img = xmalloc((size_t)n * per * sizeof(float));
     generate_images_grid(be, &mc, G, z, labels, n, batch_stats, zside, img);
     if (out) {
-        if (mkdir_p(out) != 0) die("sample: cannot create %s: %s", out, strerror(errno));
         for (int i = 0; i < n; i++) {
             char p[4300];
             if (labels) { /* a conditional model's files say their class: sample_000012_Sneaker.png */

@@ -27,9 +27,13 @@ static int paeth(int a, int b, int c) {
     return pa <= pb && pa <= pc ? a : pb <= pc ? b : c;
 }
 
+int png_fits(int w, int h, int comp) {
+    return w >= 1 && h >= 1 && comp >= 1 && comp <= 4 && (size_t)w * comp <= PNG_MAX_BYTES / (size_t)h;
+}
+
 unsigned char *png_encode(const unsigned char *pix, int w, int h, int comp, int *len) {
     static const unsigned char color_type[5] = {0, 0, 4, 2, 6};
-    if (w < 1 || h < 1 || comp < 1 || comp > 4 || (size_t)w * comp > (1u << 30) / (size_t)h) return NULL;
+    if (!png_fits(w, h, comp)) return NULL;
     const size_t stride = (size_t)w * comp, raw_n = (stride + 1) * h;
     /* each row: the filter byte, then the row filtered by the candidate with the least sum of |byte| */
     unsigned char *raw = xmalloc(raw_n), *cand = xmalloc(5 * stride);
@@ -73,6 +77,11 @@ unsigned char *png_encode(const unsigned char *pix, int w, int h, int comp, int 
 int png_write_u8(const char *path, const unsigned char *pix, int w, int h, int comp, unsigned char **png_out,
                  int *len_out, char *err, size_t errlen) {
     int len = 0;
+    if (!png_fits(w, h, comp)) {
+        snprintf(err, errlen, "cannot write %s: %d x %d pixels are more than the 1 GiB that dcgan writes in one PNG", path,
+                 w, h);
+        return -1;
+    }
     unsigned char *png = png_encode(pix, w, h, comp, &len);
     if (!png) { snprintf(err, errlen, "cannot encode %s (out of memory?)", path); return -1; }
     int rc = write_file_atomic(path, png, (size_t)len, err, errlen);
@@ -90,10 +99,21 @@ static unsigned char to_u8(float v) {
     return (unsigned char)(x + 0.5f);
 }
 
+enum { GRID_PAD = 2 };
+
+void grid_shape(int n, int C, int S, int ncols, int *w, int *h, int *comp) {
+    if (ncols < 1) ncols = 1;
+    const int nrows = (n + ncols - 1) / ncols;
+    *w = ncols * (S + GRID_PAD) + GRID_PAD;
+    *h = nrows * (S + GRID_PAD) + GRID_PAD;
+    *comp = C == 1 ? 1 : 3;
+}
+
 unsigned char *grid_to_u8(const float *images, int n, int C, int S, int ncols, int *w, int *h, int *comp_out) {
     if (ncols < 1) ncols = 1;
-    const int nrows = (n + ncols - 1) / ncols, pad = 2;
-    const int W = ncols * (S + pad) + pad, H = nrows * (S + pad) + pad, comp = C == 1 ? 1 : 3;
+    const int pad = GRID_PAD;
+    int W, H, comp;
+    grid_shape(n, C, S, ncols, &W, &H, &comp);
     *w = W; *h = H; *comp_out = comp;
     unsigned char *pix = xmalloc((size_t)W * H * comp);
     memset(pix, 40, (size_t)W * H * comp);

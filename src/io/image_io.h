@@ -12,6 +12,13 @@ int png_write_grid(const char *path, const float *images, int n, int C, int S, i
 /* The grid of png_write_grid as 8-bit pixels (gray, or RGB when C is 3), W x H; the caller frees it. */
 unsigned char *grid_to_u8(const float *images, int n, int C, int S, int ncols, int *w, int *h, int *comp);
 
+/* The width, height and channels (1 or 3) of that grid, without making it. */
+void grid_shape(int n, int C, int S, int ncols, int *w, int *h, int *comp);
+
+/* Whether png_encode takes an image of this shape: at most 1 GiB of pixel bytes (PNG_MAX_BYTES). */
+#define PNG_MAX_BYTES (1u << 30)
+int png_fits(int w, int h, int comp);
+
 /* 8-bit pixels (h rows of w * comp bytes; comp 1 gray, 2 gray + alpha, 3 RGB, 4 RGBA) as the bytes
  * of a PNG file (*len of them; the caller frees; NULL for a bad shape). Each row takes the PNG filter
  * whose output has the least sum of magnitudes, the rows are deflated by zlib at level 6. */
