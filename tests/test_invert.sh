@@ -102,6 +102,8 @@ expect_fail "sample --grid in a missing folder" "cannot write $work/none/g.png" 
     --grid "$work/none/g.png"
 expect_fail "sample --raw naming a folder" "is a folder" sample --checkpoint "$run" --raw "$work"
 expect_fail "sample --out under a file" "cannot create $work/z.npy/x" sample --checkpoint "$run" --out "$work/z.npy/x"
+expect_fail "sample -n past 4e9 floats of pixels" "-n 1000 images of 4096x4096 are 67 GB of pixels; make fewer at a time (-n 238 or less)" \
+    sample --checkpoint "$run" --latent-grid 509 -n 1000 --raw "$work/huge.npy"
 
 # ---- mistakes ----
 expect_fail "invert without --checkpoint" "--checkpoint" invert --images "$work/own" --out "$work/z2.npy"

@@ -73,6 +73,14 @@ int32_t *run_labels(const LoadedRun *r, int n, int cls, int cols) {
     return labels;
 }
 
+/* The images are made all at once: at most 4e9 floats (16 GB) of them. */
+static void within_pixel_cap(int n, int side, int channels) {
+    const double per_image = (double)side * side * channels;
+    if (n * per_image > 4e9)
+        die("sample: -n %d images of %dx%d are %.0f GB of pixels; make fewer at a time (-n %d or less)", n, side, side,
+            n * per_image * 4 / 1e9, per_image < 4e9 ? (int)(4e9 / per_image) : 1);
+}
+
 int cmd_sample(int argc, char **argv) {
     const char *ckpt = NULL, *out = NULL, *grid = NULL, *zfile = NULL, *rawfile = NULL, *bn = "running", *device = "cpu",
                *precision = NULL, *weights = "ema";
@@ -132,6 +140,7 @@ int cmd_sample(int argc, char **argv) {
             die("sample: --latent-grid %d makes images of %d pixels a side; at most 4096: use --latent-grid %d or less",
                 zside, side, 4096 / (mc.size / 4) - 3);
     }
+    if (!zfile) within_pixel_cap(n, side, mc.channels); /* before z, which a latent grid makes zside^2 times as large */
     float *z;
     if (zfile) {
         int shape[4], ndim;
@@ -145,11 +154,7 @@ int cmd_sample(int argc, char **argv) {
         for (size_t i = 0; i < (size_t)n * zz * mc.nz; i++) z[i] *= temperature;
     }
     if (batch_stats && n < 2) die("sample: --bn batch needs -n 2 or more");
-    /* the images are made all at once: at most 4e9 floats (16 GB) of them */
-    const double per_image = (double)side * side * mc.channels; /* floats */
-    if (n * per_image > 4e9)
-        die("sample: -n %d images of %dx%d are %.0f GB of pixels; make fewer at a time (-n %d or less)", n, side, side,
-            n * per_image * 4 / 1e9, per_image < 4e9 ? (int)(4e9 / per_image) : 1);
+    if (zfile) within_pixel_cap(n, side, mc.channels); /* n from the file */
     /* grid columns: --cols, else one row per class for a conditional model, else about sqrt(n) */
     int c = cols;
     if (c <= 0 && mc.nclasses && k_class < 0) c = (n + mc.nclasses - 1) / mc.nclasses;
