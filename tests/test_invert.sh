@@ -53,6 +53,14 @@ for i in range(3):
 PY
 expect_fail "interp --from-z with too few rows" "has 6 rows; 4 walks need 8" interp --checkpoint "$run" --from-z "$work/z.npy" \
     --to-z "$work/z.npy" --rows 4 --out "$work/w.png"
+# interp's outputs and sizes are checked before the walks are drawn (a 128x128 RGB model, one step)
+"$bin" train --data "$work/idx" --size 128 --channels 3 --gf 4 --df 4 --batch 8 --threads 2 --quiet --out "$work/run128" \
+    --steps 1 --sample-every 0 --no-tensorboard || bad "a 128x128 run"
+expect_fail "interp past a PNG's size" "60 walks of 1000 steps make a strip of 130002 x 7802 pixels, more than the 1 GiB" \
+    interp --checkpoint "$work/run128" --rows 60 --steps 1000 --out "$work/w.png"
+expect_fail "interp past 4e9 floats of pixels" "256 walks of 1000 steps are 50 GB of pixels" \
+    interp --checkpoint "$work/run128" --rows 256 --steps 1000 --raw "$work/w.npy"
+expect_fail "interp --gif naming a folder" "is a folder" interp --checkpoint "$run" --gif "$work"
 expect_fail "interp --from-z that is not [N, nz]" "must be float32 \[N, 100\]" interp --checkpoint "$run" --from-z "$work/rec.npy" --out "$work/w.png"
 
 # ---- arithmetic on the found z ----

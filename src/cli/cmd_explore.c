@@ -5,6 +5,7 @@
 #include "commands.h"
 #include "opts.h"
 #include "../core/util.h"
+#include "../io/fileio.h"
 #include "../io/gif_io.h"
 #include "../io/image_io.h"
 #include "../io/npy.h"
@@ -103,6 +104,21 @@ int cmd_interp(int argc, char **argv) {
     char err[1024];
     const ModelConfig mc = run.meta.mc;
     const int nz = mc.nz, n = rows * steps;
+    /* before the walks are drawn: the outputs writable, the images and the strip within their limits */
+    const char *const files[3] = {out, gif, raw};
+    for (int i = 0; i < 3; i++)
+        if (files[i] && check_output_file(files[i], err, sizeof err) != 0) die("interp: %s", err);
+    const double floats = (double)n * mc.channels * mc.size * mc.size;
+    if (floats > 4e9)
+        die("interp: %d walks of %d steps are %.0f GB of pixels; use fewer --rows or --steps", rows, steps,
+            floats * 4 / 1e9);
+    if (out) {
+        int gw, gh, gc;
+        grid_shape(n, mc.channels, mc.size, steps, &gw, &gh, &gc);
+        if (!png_fits(gw, gh, gc))
+            die("interp: %d walks of %d steps make a strip of %d x %d pixels, more than the 1 GiB that dcgan writes in "
+                "one PNG; use fewer --rows or --steps, or only --gif / --raw", rows, steps, gw, gh);
+    }
     float *za = xmalloc((size_t)rows * nz * sizeof(float)), *zb = xmalloc((size_t)rows * nz * sizeof(float));
     sample_z(za, rows, nz, run.meta.tc.zdist, (uint64_t)seed_a);
     sample_z(zb, rows, nz, run.meta.tc.zdist, (uint64_t)seed_b);
