@@ -6,7 +6,6 @@
 #include "../data/classes.h"
 #include "../data/dataset.h"
 #include "../eval/evaluate.h"
-#include "../io/fileio.h"
 #include "../train/sampler.h"
 
 #include <math.h>
@@ -74,7 +73,7 @@ int cmd_lenet(int argc, char **argv) {
                (int)(sizeof spec / sizeof spec[0]), argc, argv, 2);
     if (!out) die("lenet: --out FILE.safetensors is required");
     char tpath[4300], err[1024];
-    if (check_output_file(out, err, sizeof err) != 0) die("lenet: %s", err); /* before minutes of training */
+    cli_check_outputs("lenet", &out, 1); /* before minutes of training */
     if (!test) {
         if (test_set_path(data, tpath, sizeof tpath) != 0) die("lenet: no t10k test images beside %s; give --test FILE", data);
         test = tpath;

@@ -5,7 +5,6 @@
 #include "commands.h"
 #include "opts.h"
 #include "../core/util.h"
-#include "../io/fileio.h"
 #include "../io/gif_io.h"
 #include "../io/image_io.h"
 #include "../io/npy.h"
@@ -105,9 +104,7 @@ int cmd_interp(int argc, char **argv) {
     const ModelConfig mc = run.meta.mc;
     const int nz = mc.nz, n = rows * steps;
     /* before the walks are drawn: the outputs writable, the images and the strip within their limits */
-    const char *const files[3] = {out, gif, raw};
-    for (int i = 0; i < 3; i++)
-        if (files[i] && check_output_file(files[i], err, sizeof err) != 0) die("interp: %s", err);
+    cli_check_outputs("interp", (const char *const[]){out, gif, raw}, 3);
     const double floats = (double)n * mc.channels * mc.size * mc.size;
     if (floats > 4e9)
         die("interp: %d walks of %d steps are %.0f GB of pixels; use fewer --rows or --steps", rows, steps,

@@ -95,11 +95,7 @@ int cmd_invert(int argc, char **argv) {
     if (!ckpt) die("invert: --checkpoint PATH is required (a checkpoint file or a run folder)");
     if (!images) die("invert: --images PATH is required (an image file, a folder of images, or IDX data)");
     if (!zout && !grid && !raw) die("invert: say where the result goes: --out Z.npy, --grid FILE.png or --raw FILE.npy");
-    const char *const outputs[3] = {zout, raw, grid};
-    for (int i = 0; i < 3; i++) { /* before the search */
-        char oerr[1024];
-        if (outputs[i] && check_output_file(outputs[i], oerr, sizeof oerr) != 0) die("invert: %s", oerr);
-    }
+    cli_check_outputs("invert", (const char *const[]){zout, raw, grid}, 3); /* before the search */
     const int use_ema = run_weights_option("invert", weights);
 
     LoadedRun run;

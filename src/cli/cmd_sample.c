@@ -29,6 +29,12 @@ Backend *cli_backend(const char *device, const char *precision, int threads) {
     return be;
 }
 
+void cli_check_outputs(const char *cmd, const char *const *paths, int n) {
+    char err[1024];
+    for (int i = 0; i < n; i++)
+        if (paths[i] && check_output_file(paths[i], err, sizeof err) != 0) die("%s: %s", cmd, err);
+}
+
 void run_load(LoadedRun *r, const char *ckpt, const char *device, const char *precision, int threads, int use_ema) {
     char err[1024];
     if (checkpoint_resolve(ckpt, r->path, sizeof r->path, err, sizeof err) != 0) die("%s", err);
@@ -167,9 +173,7 @@ int cmd_sample(int argc, char **argv) {
             die("sample: a grid of %d images of %dx%d in %d columns is %d x %d pixels, more than the 1 GiB that dcgan "
                 "writes in one PNG; make fewer (-n) or write them as files (--out DIR)", n, side, side, c, gw, gh);
     }
-    const char *const files[2] = {grid, rawfile};
-    for (int i = 0; i < 2; i++)
-        if (files[i] && check_output_file(files[i], err, sizeof err) != 0) die("sample: %s", err);
+    cli_check_outputs("sample", (const char *const[]){grid, rawfile}, 2);
     if (out && mkdir_p(out) != 0) die("sample: cannot create %s: %s", out, strerror(errno));
     int32_t *labels = run_labels(&run, n, k_class, c);
     const size_t per = (size_t)mc.channels * side * side;

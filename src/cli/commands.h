@@ -27,6 +27,10 @@ int cmd_lenet(int argc, char **argv);
  * (Backend.cache_choices), unless DCGAN_CUDA_ALGOS names a file of them or DCGAN_CUDA_CACHE=0. */
 Backend *cli_backend(const char *device, const char *precision, int threads);
 
+/* For a command that works a while before it writes: each of its n output files (NULL: not asked
+ * for) can be written (io/fileio.h check_output_file), else one line "CMD: cannot write ..." and exit. */
+void cli_check_outputs(const char *cmd, const char *const *paths, int n);
+
 /* A trained state loaded for the commands that read a checkpoint (sample, info, interp, arith). */
 typedef struct {
     Backend *be;
