@@ -83,6 +83,14 @@ static double worst_rel(Backend *ba, const Net *na, Backend *bb, const Net *nb, 
                 compare_block(NULL, bb, nb->buffers, ba, na->buffers, na->nbuf, na->buffer, na->nbuffers, tol, 0, over));
 }
 
+/* The CPU reference's training settings: the GPU's, and in bf16 the GPU's form of D's step too
+ * (see run() for why) */
+static TrainConfig reference_config(const TrainConfig *tc, const Gan *gpu, int bf16) {
+    TrainConfig t = *tc;
+    if (bf16) t.stack_d = gpu->stack_d;
+    return t;
+}
+
 static void same_bits(const char *what, Backend *be, const Net *a, const Net *b) {
     float *pa = host_copy(be, a->params, a->nparams), *pb = host_copy(be, b->params, b->nparams);
     size_t diff = 0;
@@ -140,8 +148,7 @@ static void wide_case(Arch arch, int gf, const char *precision, const char *gpu_
     if (getenv("TEST_CUDA_STAND_IN")) gpu->keep_activations = 1;
     Gan gc, gg;
     gan_init(&gg, gpu, &mc, &tc, B, 11);
-    TrainConfig tref = tc;
-    if (!strcmp(precision, "bf16")) tref.stack_d = gg.stack_d; /* the GPU's form of D's step, as in run() */
+    const TrainConfig tref = reference_config(&tc, &gg, !strcmp(precision, "bf16"));
     gan_init(&gc, cpu, &mc, &tref, B, 11);
     const size_t nreal = (size_t)B * 3 * 64 * 64;
     float *real = malloc(nreal * sizeof(float));
@@ -250,8 +257,7 @@ static void run(const char *dir, const char *arch, const char *precision, const 
      * two passes: there the forms agree to rounding, and the comparison checks the GPU's one pass. */
     Gan gc, gg, gf;
     gan_init(&gg, gpu, &mc, &tc, B, 1);
-    TrainConfig tref = tc;
-    if (bf16) tref.stack_d = gg.stack_d;
+    const TrainConfig tref = reference_config(&tc, &gg, bf16);
     gan_init(&gc, cpu, &mc, &tref, B, 1);
     fx_load_net(cpu, &gc.G, &fx, "G.");
     fx_load_net(cpu, &gc.D, &fx, "D.");
