@@ -73,6 +73,17 @@ endif
 
 .DEFAULT_GOAL := all
 
+# What the build was configured with (compilers, flags, and so which of oneDNN, MPI, CUDA and NCCL
+# were found), kept in $(BUILD)/config: every object and program depends on it, and it is rewritten
+# only when the configuration changes, so that installing a library after a build (or changing OPT)
+# rebuilds what was compiled without it instead of linking old objects into a new program.
+BUILD_CONFIG := $(BUILD)/config
+BUILD_CONFIG_NOW := $(CC) $(CFLAGS) | $(LDLIBS) | $(NVCC) $(NVCCFLAGS) $(CUDA_LIBS) | $(CXX)
+ifneq ($(file <$(BUILD_CONFIG)),$(BUILD_CONFIG_NOW))
+$(shell mkdir -p $(BUILD))
+$(file >$(BUILD_CONFIG),$(BUILD_CONFIG_NOW))
+endif
+
 # The CUDA backend emulated on the CPU (tests/cuda_emu): cuda.cu's own kernels and host code built
 # by the host C++ compiler against the toolkit's headers, the CUDA runtime and cuBLAS emulated, no
 # cuDNN; `make test` runs every op but the convolutions through it on a machine without a GPU.
@@ -86,10 +97,10 @@ endif
 EMU_CXXFLAGS := -std=c++17 -O2 -g -fPIC -ffp-contract=off -Wall -Wextra -Wno-unused-parameter -Wno-sign-compare \
 	$(filter -fsanitize=% -fno-sanitize-recover=% -fno-omit-frame-pointer,$(OPT)) \
 	-DDCGAN_CUDA_EMU -include tests/cuda_emu/cuda_emu.h -isystem $(CUDA_HOME)/include
-$(BUILD)/cuda-emu/cuda.o: src/backends/cuda.cu tests/cuda_emu/cuda_emu.h $(wildcard src/*/*.h src/backends/*.h)
+$(BUILD)/cuda-emu/cuda.o: src/backends/cuda.cu tests/cuda_emu/cuda_emu.h $(wildcard src/*/*.h src/backends/*.h) $(BUILD_CONFIG)
 	@mkdir -p $(dir $@)
 	$(CXX) $(EMU_CXXFLAGS) -x c++ -c -o $@ $<
-$(BUILD)/cuda-emu/emu_runtime.o: tests/cuda_emu/emu_runtime.cpp tests/cuda_emu/cuda_emu.h
+$(BUILD)/cuda-emu/emu_runtime.o: tests/cuda_emu/emu_runtime.cpp tests/cuda_emu/cuda_emu.h $(BUILD_CONFIG)
 	@mkdir -p $(dir $@)
 	$(CXX) $(EMU_CXXFLAGS) -c -o $@ $<
 $(BUILD)/cuda-emu/libdcgan-cuda.so: $(BUILD)/cuda-emu/cuda.o $(BUILD)/cuda-emu/emu_runtime.o $(BUILD)/plugin/util.o
@@ -120,7 +131,7 @@ dcgan: $(CLI_OBJ) $(BUILD)/libdcgan.a
 
 # The same program built without MPI (only the distributed layer differs), for the test that such a
 # build refuses a distributed launch with one line.
-$(BUILD)/nompi/dist.o: src/dist/dist.c src/dist/dist.h
+$(BUILD)/nompi/dist.o: src/dist/dist.c src/dist/dist.h $(BUILD_CONFIG)
 	@mkdir -p $(dir $@)
 	$(CC) $(filter-out -DDCGAN_HAVE_MPI,$(CFLAGS)) -c -o $@ $<
 dcgan-nompi: $(CLI_OBJ) $(BUILD)/nompi/dist.o $(BUILD)/libdcgan.a
@@ -131,7 +142,7 @@ dcgan-nompi: $(CLI_OBJ) $(BUILD)/nompi/dist.o $(BUILD)/libdcgan.a
 MPI_COMPILE = $(shell mpicc --showme:compile)
 MPI_LINK = $(shell mpicc --showme:link)
 DCGAN_MPI_BIN ?= dcgan-mpi
-$(BUILD)/mpi/dist.o: src/dist/dist.c src/dist/dist.h
+$(BUILD)/mpi/dist.o: src/dist/dist.c src/dist/dist.h $(BUILD_CONFIG)
 	@mkdir -p $(dir $@)
 	$(CC) $(filter-out -DDCGAN_HAVE_MPI,$(CFLAGS)) -DDCGAN_HAVE_MPI $(MPI_COMPILE) -c -o $@ $<
 $(DCGAN_MPI_BIN): $(CLI_OBJ) $(BUILD)/mpi/dist.o $(BUILD)/libdcgan.a
@@ -139,7 +150,7 @@ $(DCGAN_MPI_BIN): $(CLI_OBJ) $(BUILD)/mpi/dist.o $(BUILD)/libdcgan.a
 
 # The same program built without oneDNN (only the CPU backend differs: im2col + OpenBLAS), for the
 # test that such a build compiles, trains and refuses --precision bf16 with one line.
-$(BUILD)/nodnnl/cpu.o: src/backends/cpu.c $(wildcard src/*/*.h)
+$(BUILD)/nodnnl/cpu.o: src/backends/cpu.c $(wildcard src/*/*.h) $(BUILD_CONFIG)
 	@mkdir -p $(dir $@)
 	$(CC) $(filter-out -DDCGAN_HAVE_DNNL,$(CFLAGS)) -c -o $@ $<
 dcgan-nodnnl: $(CLI_OBJ) $(BUILD)/nodnnl/cpu.o $(BUILD)/libdcgan.a
@@ -164,18 +175,18 @@ install: dcgan libdcgan.so $(BUILD)/libdcgan.a
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(LIB_VERSION)|g' -e 's|@PRIVATE@|$(LDLIBS)|g' \
 		tools/dcgan.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/dcgan.pc
 
-$(BUILD)/src/backends/cuda.o: src/backends/cuda.cu $(wildcard src/*/*.h)
+$(BUILD)/src/backends/cuda.o: src/backends/cuda.cu $(wildcard src/*/*.h) $(BUILD_CONFIG)
 	@mkdir -p $(dir $@)
 	$(NVCC) $(NVCCFLAGS) -c -o $@ $<
 
 # The plugin carries its own copy of the error helpers and exports backend_cuda_create alone.
-$(BUILD)/plugin/util.o: src/core/util.c src/core/util.h
+$(BUILD)/plugin/util.o: src/core/util.c src/core/util.h $(BUILD_CONFIG)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -fvisibility=hidden -c -o $@ $<
 $(CUDA_PLUGIN): $(BUILD)/src/backends/cuda.o $(BUILD)/plugin/util.o
 	$(CC) -shared -o $@ $^ $(CUDA_LIBS)
 
-$(BUILD)/%.o: %.c $(wildcard src/*/*.h tests/*.h)
+$(BUILD)/%.o: %.c $(wildcard src/*/*.h tests/*.h) $(BUILD_CONFIG)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c -o $@ $<
 
@@ -184,7 +195,7 @@ $(BUILD)/tests/%: $(BUILD)/tests/%.o $(TEST_COMMON) $(LIB_OBJ)
 
 # bench/gpu/kernel_trace.c's report, checked without a GPU or CUPTI (its self-test)
 KERNEL_TRACE_TEST := $(BUILD)/tests/kernel_trace_selftest
-$(KERNEL_TRACE_TEST): bench/gpu/kernel_trace.c
+$(KERNEL_TRACE_TEST): bench/gpu/kernel_trace.c $(BUILD_CONFIG)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -DKERNEL_TRACE_SELFTEST -o $@ $<
 
@@ -215,7 +226,7 @@ FUZZ_CFLAGS := -O1 -g -std=c11 -D_GNU_SOURCE -isystem /usr/include/stb -fopenmp 
 	-fsanitize=address,undefined -fno-sanitize-recover=all $(filter -I% -D%,$(CFLAGS))
 FUZZ_LIB_OBJ := $(LIB_SRC:%.c=$(FUZZ_BUILD)/%.o) $(FUZZ_BUILD)/src/cli/opts.o
 
-$(FUZZ_BUILD)/%.o: %.c $(wildcard src/*/*.h)
+$(FUZZ_BUILD)/%.o: %.c $(wildcard src/*/*.h) $(BUILD_CONFIG)
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
 

@@ -2,7 +2,8 @@
 # test_scripts.sh: the project's scripts that only other machines run (bench/gpu's on a GPU machine,
 # bench's beside PyTorch, tools/) at least parse: `bash -n` on every shell script and Python's
 # compile() on every Python file, so that a GPU session's one call is not lost to a typo (run
-# there, a syntax error costs the whole call). Each file is one check.
+# there, a syntax error costs the whole call). Each file is one check. And that the Makefile rebuilds
+# what a change of configuration touches.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
@@ -17,4 +18,15 @@ for f in "$root"/bench/*.py "$root"/bench/gpu/*.py "$root"/tests/*.py "$root"/te
     err=$("$py" -c 'import sys; compile(open(sys.argv[1]).read(), sys.argv[1], "exec")' "$f" 2>&1) &&
         ok "python compiles ${f#$root/}" || bad "python compiles ${f#$root/}: $err"
 done
+
+# The Makefile keeps the build's configuration in $(BUILD)/config: an object is compiled once, not
+# again while nothing changed, and again when the flags change (as when oneDNN is installed after a
+# first build). Checked on one small file in a build folder of its own.
+cfg_build=$(mktemp -d)
+compiles() { env -u MAKEFLAGS -u MAKELEVEL -u MFLAGS make -C "$root" BUILD="$cfg_build" "$@" "$cfg_build/src/core/rng.o" 2>&1 | grep -c -- ' -c -o '; }
+n1=$(compiles); n2=$(compiles); n3=$(compiles OPT=-O1); n4=$(compiles OPT=-O1)
+if [ "$n1 $n2 $n3 $n4" = "1 0 1 0" ] && grep -q -- '-O1' "$cfg_build/config"; then
+    ok "Makefile: an object is rebuilt when the configuration changes, and only then"
+else bad "Makefile: compiles of one object (first, again, OPT changed, again): $n1 $n2 $n3 $n4, expected 1 0 1 0"; fi
+rm -rf "$cfg_build"
 summary test_scripts
