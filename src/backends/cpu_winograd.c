@@ -187,12 +187,15 @@ INLINE void weights_to_u_one(const Variant *v, float *U, const float *w, int k, 
     const float *wk = w + ((size_t)k * Cb + c) * K * K;
     v4 cols[KTMAX][NTMAX]; /* cols[s]: G along t of the taps (., s) of the four phases */
     for (int sx = 0; sx < kt; sx++) {
-        v4 tap[KTMAX] = {{0}}; /* tap[t]: w[2t+py][2s+px] over the lanes (py, px), 0 beyond the kernel */
-        for (int t = 0; t < kt; t++)
+        v4 tap[KTMAX]; /* tap[t]: w[2t+py][2s+px] over the lanes (py, px), 0 beyond the kernel */
+        for (int t = 0; t < kt; t++) { /* built whole: gcc 12 took lane stores for reads of uninitialized lanes */
+            float f[4];
             for (int l = 0; l < 4; l++) {
                 const int at = tap_at(K, t, sx, l);
-                tap[t][l] = at >= 0 ? wk[at] : 0.0f;
+                f[l] = at >= 0 ? wk[at] : 0.0f;
             }
+            tap[t] = (v4){f[0], f[1], f[2], f[3]};
+        }
         v->g(cols[sx], tap);
     }
     float *u = U + (size_t)k * 4 * Cb + 4 * (size_t)c;
