@@ -50,6 +50,22 @@ CUDA_HOME ?= /usr/local/cuda
 ifeq ($(DCGAN_NO_CUDA),)
 NVCC := $(firstword $(wildcard $(CUDA_HOME)/bin/nvcc))
 endif
+# A toolkit without cuDNN (a separate install), or older than the backend needs (CUDA 12, cuDNN 9),
+# builds the CPU program alone, with one line saying why, instead of failing the whole build.
+ifneq ($(NVCC),)
+CUDNN_VERSION_H := $(firstword $(wildcard $(CUDA_HOME)/include/cudnn_version.h /usr/include/cudnn_version.h \
+	/usr/include/$(ARCH_TRIPLET)/cudnn_version.h))
+CUDA_RELEASE := $(shell $(NVCC) --version 2>/dev/null | sed -n 's/.*release \([0-9][0-9]*\)\..*/\1/p')
+CUDNN_MAJOR := $(if $(CUDNN_VERSION_H),$(shell awk '$$2 == "CUDNN_MAJOR" { print $$3 }' $(CUDNN_VERSION_H)))
+CUDA_SKIP := $(shell \
+	if [ -z "$(CUDNN_VERSION_H)" ]; then echo "no cuDNN (cudnn_version.h) beside the CUDA toolkit in $(CUDA_HOME)"; \
+	elif [ "$(CUDA_RELEASE)" -lt 12 ] 2>/dev/null || [ -z "$(CUDA_RELEASE)" ]; then echo "$(NVCC) is CUDA $(CUDA_RELEASE), older than 12"; \
+	elif [ "$(CUDNN_MAJOR)" -lt 9 ] 2>/dev/null || [ -z "$(CUDNN_MAJOR)" ]; then echo "$(CUDNN_VERSION_H) is cuDNN $(CUDNN_MAJOR), older than 9"; fi)
+ifneq ($(CUDA_SKIP),)
+$(warning building without the CUDA backend (--device cuda): $(CUDA_SKIP); install CUDA 13 with cuDNN 9 to build it, or set DCGAN_NO_CUDA=1 to silence this)
+NVCC :=
+endif
+endif
 NVCCFLAGS ?= -O3 -std=c++17 --fmad=false -gencode arch=compute_90,code=sm_90 -gencode arch=compute_90,code=compute_90 \
 	-Xcompiler -fPIC,-fvisibility=hidden,-Wall,-Wno-deprecated-declarations,-Wno-unused-parameter -diag-suppress 1444 -g
 CUDA_PLUGIN ?= libdcgan-cuda.so
