@@ -17,6 +17,10 @@ for p in "${pkgs[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 if [ ${#missing[@]} -gt 0 ]; then
+    if [ -n "$SUDO" ] && ! command -v sudo >/dev/null; then
+        echo "tools/install-deps.sh: installing ${missing[*]} needs root; run it as root (or install sudo)" >&2
+        exit 1
+    fi
     export DEBIAN_FRONTEND=noninteractive
     $SUDO apt-get update -q
     $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
