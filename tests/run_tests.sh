@@ -99,8 +99,11 @@ run_prog test_conv_paths "$build/tests/test_conv_paths"
 DCGAN_CPU_WINOGRAD=0 run_prog test_conv_paths_direct "$build/tests/test_conv_paths"
 if [ $bf16 = 1 ]; then
     run_prog test_conv_paths_bf16 "$build/tests/test_conv_paths" bf16
+    # the inner layers' bf16 matrix products (the default where the CPU has AMX) against oneDNN's
+    # bf16 convolutions, each forced: the same roundings, so within 1e-5
+    run_prog test_conv_paths_bf16_paths "$build/tests/test_conv_paths" bf16-paths
 else
-    skip "test_conv_paths_bf16: no AVX512_BF16 on this CPU, or no oneDNN in this build"
+    skip "test_conv_paths_bf16, test_conv_paths_bf16_paths: no AVX512_BF16 on this CPU, or no oneDNN in this build"
 fi
 # test_cuda's harness with the im2col backend in the GPU's place: whole training iterations of
 # "cpu" (oneDNN, Winograd) against "cpu-blas", at the fixtures' widths and at real widths

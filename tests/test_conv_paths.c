@@ -13,7 +13,12 @@
  * With the argument "bf16", "cpu:bf16" (oneDNN's convolutions on bf16 inputs) is compared instead,
  * within 1e-2, and most results must show bf16 rounding (more than 1e-5 from fp32), so that the bf16
  * path is known to have run; run_tests.sh passes it where the CPU has AVX512_BF16.
- * usage: test_conv_paths [bf16] */
+ * With "bf16-paths", the two bf16 paths of "cpu:bf16" are compared with each other within 1e-5: the
+ * inner layers as im2col and bf16 matrix products (cpu_gemm_bf16.c, DCGAN_CPU_BF16_GEMM=1) against
+ * oneDNN's bf16 convolutions (=0). Both round the same operands to bf16 and add in fp32, so they
+ * part only by the order of their sums; at least 20 results must differ at all, so that the
+ * products are known to have run.
+ * usage: test_conv_paths [bf16 | bf16-paths] */
 #include "fixture.h"
 #include "../src/core/rng.h"
 #include "../src/ops/ops.h"
@@ -25,7 +30,7 @@
 #define TOL 1e-5
 #define BF16_TOL 1e-2
 static double tol = TOL;
-static int bf16_seen, checked; /* results more than 1e-5 from fp32, and all results */
+static int bf16_seen, checked, differ; /* results more than 1e-5 from fp32, all results, results not the same bits */
 
 typedef struct {
     const char *name;
@@ -77,6 +82,7 @@ static void free_result(Result *r) { free(r->out); free(r->din); free(r->dw); fr
 static void check(const char *what, const float *ours, const float *ref, size_t n) {
     fx_check(what, ours, ref, n, tol);
     if (fx_rel_err(ours, ref, n) > TOL) bf16_seen++;
+    if (memcmp(ours, ref, n * sizeof(float))) differ++;
     checked++;
 }
 
@@ -145,12 +151,25 @@ static void check_weights_changed(Backend *fast, Backend *ref, Rng *rng) {
 }
 
 int main(int argc, char **argv) {
-    const int bf16 = argc > 1 && !strcmp(argv[1], "bf16");
+    const int bf16 = argc > 1 && !strcmp(argv[1], "bf16"), paths = argc > 1 && !strcmp(argv[1], "bf16-paths");
     if (bf16) tol = BF16_TOL;
-    Backend *fast = backend_create(bf16 ? "cpu:bf16" : "cpu", 2), *ref = backend_create("cpu-blas", 2);
-    const char *wg = getenv("DCGAN_CPU_WINOGRAD");
-    printf("comparing backend %s against %s (4x4 and 5x5 stride-2 layers of 32+ channels: %s)\n", fast->name,
-           ref->name, bf16 || (wg && !strcmp(wg, "0")) ? "oneDNN's direct kernels" : "Winograd F(4x4,2x2), F(4x4,3x3)");
+    Backend *fast, *ref;
+    if (paths) { /* the switch is read when a backend is made */
+        setenv("DCGAN_CPU_BF16_GEMM", "1", 1);
+        fast = backend_create("cpu:bf16", 2);
+        setenv("DCGAN_CPU_BF16_GEMM", "0", 1);
+        ref = backend_create("cpu:bf16", 2);
+        printf("comparing backend %s's bf16 matrix products (inner layers) against its oneDNN bf16 convolutions\n",
+               fast->name);
+    } else {
+        fast = backend_create(bf16 ? "cpu:bf16" : "cpu", 2);
+        ref = backend_create("cpu-blas", 2);
+        const char *wg = getenv("DCGAN_CPU_WINOGRAD"), *gm = getenv("DCGAN_CPU_BF16_GEMM");
+        printf("comparing backend %s against %s (4x4 and 5x5 stride-2 layers of 32+ channels: %s)\n", fast->name,
+               ref->name,
+               bf16 ? (gm && !strcmp(gm, "0") ? "oneDNN's bf16 convolutions" : "bf16 matrix products where the CPU has AMX")
+               : wg && !strcmp(wg, "0") ? "oneDNN's direct kernels" : "Winograd F(4x4,2x2), F(4x4,3x3)");
+    }
     /* name, transpose, B, Ci, Hi, Co, K, S, P, op, bias */
     static const Case cases[] = {
         {"D conv 32->64 16x16 k4s2p1", 0, 8, 32, 16, 64, 4, 2, 1, 0, 0},
@@ -194,6 +213,12 @@ int main(int argc, char **argv) {
         snprintf(buf, sizeof buf, "%s: %d of %d convolution results differ from fp32 by more than 1e-5 (bf16 inputs)",
                  fast->name, bf16_seen, checked);
         fx_expect(bf16_seen >= checked - 2, buf);
+    }
+    if (paths) {
+        char buf[160];
+        snprintf(buf, sizeof buf, "%d of %d results of the two bf16 paths are not the same bits (at least 20)", differ,
+                 checked);
+        fx_expect(differ >= 20, buf);
     }
     fast->destroy(fast);
     ref->destroy(ref);

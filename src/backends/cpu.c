@@ -169,10 +169,8 @@ static void im2col(float *col, const float *x, int C, int B, int H, int W, int b
     for (int r = 0; r < C * K * K; r++) {
         const int c = r / (K * K), ki = (r / K) % K, kj = r % K;
         float *dst = col + (size_t)r * ncol;
-        /* output columns whose input column stays inside the image: ow in [ow0, ow1) */
-        int ow0 = 0, ow1 = Wo;
-        while (ow0 < Wo && ow0 * S - P + kj < 0) ow0++;
-        while (ow1 > ow0 && (ow1 - 1) * S - P + kj >= W) ow1--;
+        int ow0, ow1; /* output columns whose input column stays inside the image */
+        conv_cols_inside(Wo, W, S, P, kj, &ow0, &ow1);
         for (int b = 0; b < nb; b++) {
             const float *src = x + ((size_t)c * B + b0 + b) * H * W;
             for (int oh = 0; oh < Ho; oh++, dst += Wo) {
@@ -192,9 +190,10 @@ static void im2col(float *col, const float *x, int C, int B, int H, int W, int b
     }
 }
 
-/* x (C, B, H, W) images b0.. b0+nb-1 are overwritten with the sum of col's contributions. */
-static void col2im(float *x, const float *col, int C, int B, int H, int W, int b0, int nb,
-                   int Ho, int Wo, int K, int S, int P) {
+/* x (C, B, H, W) images b0.. b0+nb-1 are overwritten with the sum of col's contributions (also
+ * cpu_gemm_bf16.c's, one channel per call; cpu_dnnl.h). */
+void cpu_col2im(float *x, const float *col, int C, int B, int H, int W, int b0, int nb, int Ho, int Wo, int K, int S,
+                int P) {
     const size_t ncol = (size_t)nb * Ho * Wo;
     for (int c = 0; c < C; c++) {
         for (int b = 0; b < nb; b++) {
@@ -203,9 +202,8 @@ static void col2im(float *x, const float *col, int C, int B, int H, int W, int b
             for (int ki = 0; ki < K; ki++) {
                 for (int kj = 0; kj < K; kj++) {
                     const float *src = col + ((size_t)(c * K + ki) * K + kj) * ncol + (size_t)b * Ho * Wo;
-                    int ow0 = 0, ow1 = Wo;
-                    while (ow0 < Wo && ow0 * S - P + kj < 0) ow0++;
-                    while (ow1 > ow0 && (ow1 - 1) * S - P + kj >= W) ow1--;
+                    int ow0, ow1;
+                    conv_cols_inside(Wo, W, S, P, kj, &ow0, &ow1);
                     for (int oh = 0; oh < Ho; oh++) {
                         const int ih = oh * S - P + ki;
                         if (ih < 0 || ih >= H) continue;
@@ -416,7 +414,7 @@ static void cpu_conv2d_backward_f32(Backend *be, float *din, float *dw, float *d
             if (din) {
                 cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, kk, n * hw, s->Co, 1.0f, w, kk, dchunk, N, 0.0f,
                             col, n * hw);
-                col2im(din, col, s->Ci, s->B, s->Hi, s->Wi, b0, n, s->Ho, s->Wo, s->K, s->S, s->P);
+                cpu_col2im(din, col, s->Ci, s->B, s->Hi, s->Wi, b0, n, s->Ho, s->Wo, s->K, s->S, s->P);
             }
         }
     }
@@ -451,7 +449,7 @@ static void cpu_convt_forward_f32(Backend *be, float *out, const float *in, cons
             const int n = b0 + p.nb <= hi ? p.nb : hi - b0;
             cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, kk, n * hw, s->Ci, 1.0f, w, kk, in + (size_t)b0 * hw,
                         Nin, 0.0f, col, n * hw);
-            col2im(out, col, s->Co, s->B, s->Ho, s->Wo, b0, n, s->Hi, s->Wi, s->K, s->S, s->P);
+            cpu_col2im(out, col, s->Co, s->B, s->Ho, s->Wo, b0, n, s->Hi, s->Wi, s->K, s->S, s->P);
         }
     }
     if (bias) add_bias_channels(out, bias, s->Co, (size_t)s->B * s->Ho * s->Wo);

@@ -2,6 +2,7 @@
  * Empty in a build without oneDNN. */
 #ifdef DCGAN_HAVE_DNNL
 #include "cpu_dnnl.h"
+#include "cpu_gemm_bf16.h"
 #include "cpu_winograd.h"
 #include "../core/util.h"
 
@@ -44,10 +45,12 @@ typedef struct {
     long calls;
 } Entry;
 
-/* A cached batched matmul (see dnnl_batched_matmul) and the memories it runs on */
+/* A cached matmul (dnnl_batched_matmul, dnnl_matmul_bf16) and the memories it runs on */
 typedef struct {
     int X, M, N, K, ta, tb, accumulate;
-    size_t sa, sb, so;
+    int bf16;               /* operands a and b in bf16 (the result fp32) */
+    size_t sa, sb, so;      /* from one of the X matrices to the next */
+    size_t lda, ldb, ldo;   /* from one row (of the stored matrix) to the next */
     dnnl_primitive_t prim;
     dnnl_memory_t a, b, out;
 } MatmulEntry;
@@ -72,6 +75,7 @@ struct DnnlCtx {
     CpuScratch *scratch; /* the CPU backend's, shared with its im2col path */
     int bf16;            /* inputs in bf16, results in fp32 (--precision bf16) */
     int winograd;        /* 4x4 and 5x5 stride-2 layers by Winograd (cpu_winograd.c) where they fit */
+    int gemm_bf16;       /* bf16: the inner layers as matrix products (cpu_gemm_bf16.c) where they fit */
     WinoCache *wino;     /* its transformed weights kept between calls */
     int profile;
 };
@@ -91,6 +95,10 @@ DnnlCtx *dnnl_ctx_create(CpuScratch *scratch, int bf16) {
     c->profile = p && *p && strcmp(p, "0");
     const char *w = getenv("DCGAN_CPU_WINOGRAD");
     c->winograd = !bf16 && !(w && !strcmp(w, "0"));
+    /* on AMX, oneDNN's bf16 matmul outran its bf16 convolutions (cpu_gemm_bf16.h); =0 / =1 force */
+    const char *gm = getenv("DCGAN_CPU_BF16_GEMM");
+    const unsigned isa = (unsigned)dnnl_get_effective_cpu_isa(), amx = (unsigned)dnnl_cpu_isa_avx512_core_amx;
+    c->gemm_bf16 = bf16 && (gm && *gm ? strcmp(gm, "0") != 0 : (isa & amx) == amx);
     c->wino = wino_cache_create();
     return c;
 }
@@ -111,13 +119,16 @@ void dnnl_ctx_destroy(DnnlCtx *c) {
         double tot = 0;
         for (int i = 0; i < c->n; i++) tot += c->e[i].t_reorder + c->e[i].t_compute;
         for (int i = 0; i < c->nws; i++) tot += c->ws[i].t;
-        fprintf(stderr, "oneDNN and Winograd convolutions: %.3f s\n", tot);
+        fprintf(stderr, "oneDNN, Winograd and bf16 matrix-product convolutions: %.3f s\n", tot);
         for (int i = 0; i < c->nws; i++) {
             const WinoStat *w = &c->ws[i];
             const int K = w->g.K, kt = K == 4 ? 2 : 3;
             const double flop = 2.0 * w->g.B * w->g.Cs * w->g.Hs * w->g.Ws * w->g.Cb * K * K * w->calls;
-            fprintf(stderr, "  %-11s big %4dx%3dx%3d small %4dx%3dx%3d k%d s2 Winograd F(4x4,%dx%d): %5ld calls, %.3f s (%.1f direct-equivalent GFLOP/s)\n",
-                    dn[w->dir], w->g.Cb, w->g.Hb, w->g.Wb, w->g.Cs, w->g.Hs, w->g.Ws, K, kt, kt, w->calls, w->t,
+            char how[40];
+            if (c->winograd) snprintf(how, sizeof how, "Winograd F(4x4,%dx%d)", kt, kt);
+            else snprintf(how, sizeof how, "im2col + bf16 matmul");
+            fprintf(stderr, "  %-11s big %4dx%3dx%3d small %4dx%3dx%3d k%d s%d %s: %5ld calls, %.3f s (%.1f direct-equivalent GFLOP/s)\n",
+                    dn[w->dir], w->g.Cb, w->g.Hb, w->g.Wb, w->g.Cs, w->g.Hs, w->g.Ws, K, w->g.S, how, w->calls, w->t,
                     flop / (w->t + 1e-12) / 1e9);
         }
         for (int i = 0; i < c->n; i++) {
@@ -200,17 +211,6 @@ static void make_reorder(DnnlCtx *c, Reorder *r, const dnnl_memory_desc_t *from,
 static inline void tile_transpose(float *restrict o, const float *restrict t) {
     for (int h = 0; h < BLK; h++)
         for (int i = 0; i < BLK; i++) o[h * BLK + i] = t[i * BLK + h];
-}
-
-/* fp32 -> bf16, rounded to nearest even, as AVX512_BF16's conversion does: NaN stays a (quiet) NaN,
- * and a denormal input becomes a zero of its sign (that instruction treats denormals as zero). */
-static inline uint16_t bf16_of(float f) {
-    uint32_t u;
-    memcpy(&u, &f, sizeof u);
-    if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x40u);
-    if ((u & 0x7f800000u) == 0) return (uint16_t)((u >> 16) & 0x8000u);
-    u += 0x7fffu + ((u >> 16) & 1u);
-    return (uint16_t)(u >> 16);
 }
 
 /* CNHW chunk -> nChw16c: src holds image b's channel ch at src + (ch*N + b)*HW; dst is (n, ceil(C/16),
@@ -472,28 +472,39 @@ static void run_chunked(DnnlCtx *c, const ConvGeom *g, int dir, float *big, floa
 
 /* ---- batched matmul (the Winograd products) ---- */
 
-/* X matrices (R,C) `plane` floats apart, each row-major, or its transpose read in place ((C,R) stored) */
-static void mat_md(dnnl_memory_desc_t *md, int X, int R, int C, int transposed, size_t plane) {
-    dnnl_dims_t dims = {X, R, C};
-    dnnl_dims_t strides = {(dnnl_dim_t)plane, transposed ? 1 : C, transposed ? R : 1};
-    DNNL_CHECK(dnnl_memory_desc_init_by_strides(md, 3, dims, dnnl_f32, strides));
+/* X matrices (R,C) `plane` elements apart, each row-major with rows ld apart, or its transpose read
+ * in place ((C,R) stored, rows ld apart); X = 0: one matrix, described as 2-D (oneDNN's fast matmul
+ * kernels take a 3-D one of a single matrix, whose plane stride is then arbitrary, for a strange
+ * layout and run its reference code) */
+static void mat_md(dnnl_memory_desc_t *md, dnnl_data_type_t dt, int X, int R, int C, int transposed, size_t plane,
+                   size_t ld) {
+    const dnnl_dim_t rs = transposed ? 1 : (dnnl_dim_t)ld, cs = transposed ? (dnnl_dim_t)ld : 1;
+    if (X == 0) {
+        dnnl_dims_t dims = {R, C}, strides = {rs, cs};
+        DNNL_CHECK(dnnl_memory_desc_init_by_strides(md, 2, dims, dt, strides));
+        return;
+    }
+    dnnl_dims_t dims = {X, R, C}, strides = {(dnnl_dim_t)plane, rs, cs};
+    DNNL_CHECK(dnnl_memory_desc_init_by_strides(md, 3, dims, dt, strides));
 }
 
-static MatmulEntry *get_matmul(DnnlCtx *c, int X, int M, int N, int K, int ta, int tb, int accumulate, size_t sa,
-                               size_t sb, size_t so) {
+static MatmulEntry *get_matmul(DnnlCtx *c, const MatmulEntry *want) {
     for (int i = 0; i < c->nmm; i++) {
-        MatmulEntry *e = &c->mm[i];
-        if (e->X == X && e->M == M && e->N == N && e->K == K && e->ta == ta && e->tb == tb &&
-            e->accumulate == accumulate && e->sa == sa && e->sb == sb && e->so == so)
-            return e;
+        const MatmulEntry *e = &c->mm[i];
+        if (e->X == want->X && e->M == want->M && e->N == want->N && e->K == want->K && e->ta == want->ta &&
+            e->tb == want->tb && e->accumulate == want->accumulate && e->bf16 == want->bf16 && e->sa == want->sa &&
+            e->sb == want->sb && e->so == want->so && e->lda == want->lda && e->ldb == want->ldb && e->ldo == want->ldo)
+            return &c->mm[i];
     }
     c->mm = room_for_one(c->mm, c->nmm, &c->capmm, sizeof *c->mm);
     MatmulEntry *e = &c->mm[c->nmm++];
-    *e = (MatmulEntry){X, M, N, K, ta, tb, accumulate, sa, sb, so, NULL, NULL, NULL, NULL};
+    *e = *want;
+    const int X = e->X, M = e->M, N = e->N, K = e->K, accumulate = e->accumulate;
+    const dnnl_data_type_t dt = e->bf16 ? dnnl_bf16 : dnnl_f32;
     dnnl_memory_desc_t a, b, o;
-    mat_md(&a, X, M, K, ta, sa);
-    mat_md(&b, X, K, N, tb, sb);
-    mat_md(&o, X, M, N, 0, so);
+    mat_md(&a, dt, X, M, K, e->ta, e->sa, e->lda);
+    mat_md(&b, dt, X, K, N, e->tb, e->sb, e->ldb);
+    mat_md(&o, dnnl_f32, X, M, N, 0, e->so, e->ldo);
     dnnl_primitive_attr_t attr = accumulate ? sum_attr() : NULL;
     dnnl_matmul_desc_t md;
     DNNL_CHECK(dnnl_matmul_desc_init(&md, &a, &b, NULL, &o));
@@ -508,15 +519,26 @@ static MatmulEntry *get_matmul(DnnlCtx *c, int X, int M, int N, int K, int ta, i
     return e;
 }
 
-void dnnl_batched_matmul(DnnlCtx *c, int X, int M, int N, int K, int ta, int tb, int accumulate, const float *a,
-                         size_t sa, const float *b, size_t sb, float *out, size_t so) {
-    MatmulEntry *e = get_matmul(c, X, M, N, K, ta, tb, accumulate, sa, sb, so);
+static void run_matmul(DnnlCtx *c, MatmulEntry *e, const void *a, const void *b, float *out) {
     DNNL_CHECK(dnnl_memory_set_data_handle(e->a, (void *)a));
     DNNL_CHECK(dnnl_memory_set_data_handle(e->b, (void *)b));
     DNNL_CHECK(dnnl_memory_set_data_handle(e->out, out));
     dnnl_exec_arg_t args[3] = {{DNNL_ARG_SRC, e->a}, {DNNL_ARG_WEIGHTS, e->b}, {DNNL_ARG_DST, e->out}};
     DNNL_CHECK(dnnl_primitive_execute(e->prim, c->stream, 3, args));
     DNNL_CHECK(dnnl_stream_wait(c->stream));
+}
+
+void dnnl_batched_matmul(DnnlCtx *c, int X, int M, int N, int K, int ta, int tb, int accumulate, const float *a,
+                         size_t sa, const float *b, size_t sb, float *out, size_t so) {
+    const MatmulEntry want = {X, M, N, K, ta, tb, accumulate, 0, sa, sb, so, ta ? M : K, tb ? K : N, N,
+                              NULL, NULL, NULL, NULL};
+    run_matmul(c, get_matmul(c, &want), a, b, out);
+}
+
+void dnnl_matmul_bf16(DnnlCtx *c, int M, int N, int K, int ta, int tb, int accumulate, const uint16_t *a, size_t lda,
+                      const uint16_t *b, size_t ldb, float *out, size_t ldo) {
+    const MatmulEntry want = {0, M, N, K, ta, tb, accumulate, 1, 0, 0, 0, lda, ldb, ldo, NULL, NULL, NULL, NULL};
+    run_matmul(c, get_matmul(c, &want), a, b, out);
 }
 
 /* ---- the three calls: Winograd where it fits, else oneDNN's own convolutions ---- */
@@ -534,17 +556,22 @@ static void wino_account(DnnlCtx *c, const ConvGeom *g, int dir, double t) {
     w->t += t;
 }
 
-/* direction dir of one convolution: by Winograd where it takes the layer (timed for DCGAN_PROFILE),
- * else by oneDNN's own primitives; for DIR_BWD_WEIGHTS, w is the gradient it accumulates into */
+/* direction dir of one convolution: by Winograd (fp32) or as matrix products (bf16) where they take
+ * the layer (timed for DCGAN_PROFILE), else by oneDNN's own primitives; for DIR_BWD_WEIGHTS, w is
+ * the gradient it accumulates into */
 static void conv_dir(DnnlCtx *c, const ConvGeom *g, int dir, float *big, float *small, float *w) {
-    if (!c->winograd || !wino_fits(g)) {
+    const int wino = c->winograd && wino_fits(g), gemm = c->gemm_bf16 && gemm_bf16_fits(g, dir == DIR_FWD);
+    if (!wino && !gemm) {
         run_chunked(c, g, dir, big, small, w);
         return;
     }
     const double t0 = c->profile ? now_seconds() : 0;
-    if (dir == DIR_FWD) wino_conv_fwd(c, c->wino, g, small, big, w);
-    else if (dir == DIR_BWD_DATA) wino_conv_bwd_data(c, c->wino, g, big, small, w);
-    else wino_conv_bwd_weights(c, g, w, big, small);
+    if (wino && dir == DIR_FWD) wino_conv_fwd(c, c->wino, g, small, big, w);
+    else if (wino && dir == DIR_BWD_DATA) wino_conv_bwd_data(c, c->wino, g, big, small, w);
+    else if (wino) wino_conv_bwd_weights(c, g, w, big, small);
+    else if (dir == DIR_FWD) gemm_bf16_fwd(c, g, small, big, w);
+    else if (dir == DIR_BWD_DATA) gemm_bf16_bwd_data(c, g, big, small, w);
+    else gemm_bf16_bwd_weights(c, g, w, big, small);
     if (c->profile) wino_account(c, g, dir, now_seconds() - t0);
 }
 

@@ -12,6 +12,8 @@
 #define DCGAN_CPU_DNNL_H
 
 #include <stddef.h>
+#include <stdint.h>
+#include <string.h>
 
 typedef struct DnnlCtx DnnlCtx;
 
@@ -23,10 +25,25 @@ typedef struct {
 } CpuScratch;
 /* At least `bytes` of it (its contents are not kept when it grows); dies when memory runs out. */
 void *cpu_scratch_get(CpuScratch *s, size_t bytes);
+/* im2col's adjoint, in cpu.c: images b0 .. b0+nb-1 of x (C, B, H, W) are overwritten with the sum
+ * of col's (C*K*K, nb*Ho*Wo) contributions (kernel K, stride S, padding P); serial */
+void cpu_col2im(float *x, const float *col, int C, int B, int H, int W, int b0, int nb, int Ho, int Wo, int K, int S,
+                int P);
 
 typedef struct {
     int B, Cb, Hb, Wb, Cs, Hs, Ws, K, S, P;
 } ConvGeom;
+
+/* fp32 -> bf16, rounded to nearest even, as AVX512_BF16's conversion does: NaN stays a (quiet) NaN,
+ * and a denormal input becomes a zero of its sign (that instruction treats denormals as zero). */
+static inline uint16_t bf16_of(float f) {
+    uint32_t u;
+    memcpy(&u, &f, sizeof u);
+    if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x40u);
+    if ((u & 0x7f800000u) == 0) return (uint16_t)((u >> 16) & 0x8000u);
+    u += 0x7fffu + ((u >> 16) & 1u);
+    return (uint16_t)(u >> 16);
+}
 
 /* bf16 = 1: the convolutions' inputs (activations, weights, gradients) go to oneDNN in bf16 and its
  * results come back in fp32 (fp32 accumulation); see dnnl_cpu_has_bf16. */
@@ -43,6 +60,11 @@ CpuScratch *dnnl_ctx_scratch(DnnlCtx *c);
  * cached per shape. */
 void dnnl_batched_matmul(DnnlCtx *c, int X, int M, int N, int K, int ta, int tb, int accumulate, const float *a,
                          size_t sa, const float *b, size_t sb, float *out, size_t so);
+/* out (M,N), rows ldo floats apart, = op(a) . op(b) in fp32 from bf16 operands (added to out with
+ * accumulate): a (M,K) row-major with rows lda apart, or (K,M) with ta; b (K,N) with rows ldb apart,
+ * or (N,K) with tb. oneDNN's matmul (AMX where the CPU has it), cached per shape. */
+void dnnl_matmul_bf16(DnnlCtx *c, int M, int N, int K, int ta, int tb, int accumulate, const uint16_t *a, size_t lda,
+                      const uint16_t *b, size_t ldb, float *out, size_t ldo);
 
 /* The three calls below send the stride-2 layers that cpu_winograd.h takes to it, unless the
  * environment had DCGAN_CPU_WINOGRAD=0 when the context was made, or it is bf16; the rest go to

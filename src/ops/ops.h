@@ -41,6 +41,15 @@ typedef struct {
 /* Output size of a conv2d / conv_transpose2d along one axis. */
 static inline int conv_out_size(int in, int k, int s, int p) { return (in + 2 * p - k) / s + 1; }
 static inline int convt_out_size(int in, int k, int s, int p, int op) { return (in - 1) * s - 2 * p + k + op; }
+/* The output columns [*lo, *hi) of a convolution row (Wo outputs, stride S, padding P) whose input
+ * column o * S - P + kx lies inside an image W wide, for kernel column kx (im2col, col2im). */
+static inline void conv_cols_inside(int Wo, int W, int S, int P, int kx, int *lo, int *hi) {
+    int a = 0, b = Wo;
+    while (a < Wo && a * S - P + kx < 0) a++;
+    while (b > a && (b - 1) * S - P + kx >= W) b--;
+    *lo = a;
+    *hi = b;
+}
 
 /* A linear decay of Adam's learning rate to 0 (train --lr-decay-from): after k completed iterations,
  * read at run time from the counter iter, the rate is lr while k < from, then lr * ((to - k) /
