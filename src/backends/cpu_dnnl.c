@@ -55,7 +55,8 @@ typedef struct {
     dnnl_memory_t a, b, out;
 } MatmulEntry;
 
-/* DCGAN_PROFILE's account of the Winograd calls, per geometry and direction */
+/* DCGAN_PROFILE's account of the Winograd (fp32) or matrix-product (bf16) calls, per geometry and
+ * direction */
 typedef struct {
     ConvGeom g;
     int dir;
@@ -470,7 +471,7 @@ static void run_chunked(DnnlCtx *c, const ConvGeom *g, int dir, float *big, floa
     }
 }
 
-/* ---- batched matmul (the Winograd products) ---- */
+/* ---- matmul (the Winograd products; the bf16 convolutions' products) ---- */
 
 /* X matrices (R,C) `plane` elements apart, each row-major with rows ld apart, or its transpose read
  * in place ((C,R) stored, rows ld apart); X = 0: one matrix, described as 2-D (oneDNN's fast matmul

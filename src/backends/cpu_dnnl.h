@@ -67,8 +67,9 @@ void dnnl_matmul_bf16(DnnlCtx *c, int M, int N, int K, int ta, int tb, int accum
                       const uint16_t *b, size_t ldb, float *out, size_t ldo);
 
 /* The three calls below send the stride-2 layers that cpu_winograd.h takes to it, unless the
- * environment had DCGAN_CPU_WINOGRAD=0 when the context was made, or it is bf16; the rest go to
- * oneDNN's own convolutions. */
+ * environment had DCGAN_CPU_WINOGRAD=0 when the context was made, or it is bf16; in bf16, the layers
+ * and directions that cpu_gemm_bf16.h takes go to it where the CPU has AMX (DCGAN_CPU_BF16_GEMM
+ * decides otherwise); the rest go to oneDNN's own convolutions. */
 /* small (Cs,B,Hs,Ws) = conv(big (Cb,B,Hb,Wb), w) */
 void dnnl_conv_fwd(DnnlCtx *c, const ConvGeom *g, float *small, const float *big, const float *w);
 /* big (Cb,B,Hb,Wb) = conv^T(small, w)  (overwrites) */
