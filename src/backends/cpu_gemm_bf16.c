@@ -34,28 +34,19 @@ int gemm_bf16_fits(const ConvGeom *g, int forward) {
 
 static size_t kk_of(const ConvGeom *g) { return (size_t)g->Cb * g->K * g->K; }
 
-/* dst[i] = bf16 of src[i * stride], i < n, stride 1 or 2: 16 at a time by AVX512_BF16's conversion
- * (which bf16_of is the exact copy of, for the rest). Only called in --precision bf16, which the
- * CPU backend refuses where the CPU lacks AVX512_BF16, so the instructions are there at run time
+/* The vector code below runs only in --precision bf16, which the CPU backend refuses where the CPU
+ * lacks AVX512_BF16 (and with it AVX-512 BW and VL), so its instructions are there at run time
  * whatever the build's -march. */
-__attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16"))) static void to_bf16_strided(uint16_t *dst,
-                                                                                          const float *src, int n,
-                                                                                          int stride) {
-    int i = 0;
-    if (stride == 1)
-        for (; i + 16 <= n; i += 16)
-            _mm256_storeu_si256((__m256i *)(dst + i), (__m256i)_mm512_cvtneps_pbh(_mm512_loadu_ps(src + i)));
-    else if (stride == 2) {
-        const __m512i evens = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-        for (; i + 16 <= n; i += 16) {
-            const __m512 lo = _mm512_loadu_ps(src + 2 * (size_t)i), hi = _mm512_loadu_ps(src + 2 * (size_t)i + 16);
-            _mm256_storeu_si256((__m256i *)(dst + i), (__m256i)_mm512_cvtneps_pbh(_mm512_permutex2var_ps(lo, evens, hi)));
-        }
-    }
-    for (; i < n; i++) dst[i] = bf16_of(src[(size_t)i * stride]);
-}
-
 #define AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16")))
+
+/* dst[i] = bf16 of src[i], i < n: 16 at a time by AVX512_BF16's conversion, which bf16_of is the
+ * exact copy of, for the rest */
+AVX512 static void to_bf16(uint16_t *dst, const float *src, size_t n) {
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16)
+        _mm256_storeu_si256((__m256i *)(dst + i), (__m256i)_mm512_cvtneps_pbh(_mm512_loadu_ps(src + i)));
+    for (; i < n; i++) dst[i] = bf16_of(src[i]);
+}
 
 /* dst[i] = src[2 i], i < n (16-bit values): 16 at a time, the evens of 32 picked by one permute */
 AVX512 static inline void copy_evens_u16(uint16_t *dst, const uint16_t *src, int n) {
@@ -123,8 +114,7 @@ static void rows_to_bf16(uint16_t *dst, const float *src, int rows, size_t len, 
     for (int r = 0; r < rows; r++) {
         const float *s = src + (size_t)r * stride;
         uint16_t *d = dst + (size_t)r * len;
-        for (size_t i = 0; i < len; i += 1 << 30) /* in pieces that an int counts */
-            to_bf16_strided(d + i, s + i, (int)(len - i < (size_t)1 << 30 ? len - i : (size_t)1 << 30), 1);
+        to_bf16(d, s, len);
     }
 }
 
