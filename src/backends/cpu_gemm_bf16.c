@@ -118,16 +118,24 @@ static void rows_to_bf16(uint16_t *dst, const float *src, int rows, size_t len, 
     }
 }
 
-static size_t up64(size_t x) { return (x + 63) & ~(size_t)63; }
+/* the backend's scratch cut into n parts of bytes[i] bytes each, each 64-byte aligned */
+static void scratch_parts(DnnlCtx *c, int n, const size_t *bytes, void **parts) {
+    size_t total = 0;
+    for (int i = 0; i < n; i++) total += (bytes[i] + 63) & ~(size_t)63;
+    char *s = cpu_scratch_get(dnnl_ctx_scratch(c), total);
+    for (int i = 0; i < n; i++) {
+        parts[i] = s;
+        s += (bytes[i] + 63) & ~(size_t)63;
+    }
+}
 
 void gemm_bf16_fwd(DnnlCtx *c, const ConvGeom *g, float *small, const float *big, const float *w) {
     const size_t kk = kk_of(g), hw = (size_t)g->Hs * g->Ws;
     const int nb = chunk_images(g, sizeof(uint16_t));
     const size_t hwb = (size_t)g->Hb * g->Wb;
-    char *s = cpu_scratch_get(dnnl_ctx_scratch(c),
-                              up64(g->Cs * kk * 2) + up64(kk * nb * hw * 2) + up64((size_t)g->Cb * nb * hwb * 2));
-    uint16_t *wb = (uint16_t *)s, *col = (uint16_t *)(s + up64(g->Cs * kk * 2));
-    uint16_t *xb = (uint16_t *)(s + up64(g->Cs * kk * 2) + up64(kk * nb * hw * 2));
+    void *p[3];
+    scratch_parts(c, 3, (const size_t[]){g->Cs * kk * 2, kk * nb * hw * 2, (size_t)g->Cb * nb * hwb * 2}, p);
+    uint16_t *wb = p[0], *col = p[1], *xb = p[2];
     rows_to_bf16(wb, w, g->Cs, kk, kk);
     for (int b0 = 0; b0 < g->B; b0 += nb) {
         const int n = b0 + nb <= g->B ? nb : g->B - b0;
@@ -141,10 +149,10 @@ void gemm_bf16_fwd(DnnlCtx *c, const ConvGeom *g, float *small, const float *big
 void gemm_bf16_bwd_data(DnnlCtx *c, const ConvGeom *g, float *big, const float *small, const float *w) {
     const size_t kk = kk_of(g), hw = (size_t)g->Hs * g->Ws;
     const int nb = chunk_images(g, sizeof(float));
-    char *s = cpu_scratch_get(dnnl_ctx_scratch(c),
-                              up64(g->Cs * kk * 2) + up64((size_t)g->Cs * nb * hw * 2) + up64(kk * nb * hw * 4));
-    uint16_t *wb = (uint16_t *)s, *dsm = (uint16_t *)(s + up64(g->Cs * kk * 2));
-    float *dcol = (float *)(s + up64(g->Cs * kk * 2) + up64((size_t)g->Cs * nb * hw * 2));
+    void *p[3];
+    scratch_parts(c, 3, (const size_t[]){g->Cs * kk * 2, (size_t)g->Cs * nb * hw * 2, kk * nb * hw * 4}, p);
+    uint16_t *wb = p[0], *dsm = p[1];
+    float *dcol = p[2];
     rows_to_bf16(wb, w, g->Cs, kk, kk);
     for (int b0 = 0; b0 < g->B; b0 += nb) {
         const int n = b0 + nb <= g->B ? nb : g->B - b0;
@@ -159,10 +167,9 @@ void gemm_bf16_bwd_weights(DnnlCtx *c, const ConvGeom *g, float *dw, const float
     const size_t kk = kk_of(g), hw = (size_t)g->Hs * g->Ws;
     const int nb = chunk_images(g, sizeof(uint16_t));
     const size_t hwb = (size_t)g->Hb * g->Wb;
-    char *s = cpu_scratch_get(dnnl_ctx_scratch(c), up64((size_t)g->Cs * nb * hw * 2) + up64(kk * nb * hw * 2) +
-                                                       up64((size_t)g->Cb * nb * hwb * 2));
-    uint16_t *dsm = (uint16_t *)s, *col = (uint16_t *)(s + up64((size_t)g->Cs * nb * hw * 2));
-    uint16_t *xb = (uint16_t *)(s + up64((size_t)g->Cs * nb * hw * 2) + up64(kk * nb * hw * 2));
+    void *p[3];
+    scratch_parts(c, 3, (const size_t[]){(size_t)g->Cs * nb * hw * 2, kk * nb * hw * 2, (size_t)g->Cb * nb * hwb * 2}, p);
+    uint16_t *dsm = p[0], *col = p[1], *xb = p[2];
     for (int b0 = 0; b0 < g->B; b0 += nb) {
         const int n = b0 + nb <= g->B ? nb : g->B - b0;
         rows_to_bf16(dsm, small + b0 * hw, g->Cs, n * hw, (size_t)g->B * hw);
